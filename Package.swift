@@ -1,0 +1,50 @@
+// swift-tools-version:6.1
+// magprov: record cheaply with ptrace + seccomp, replay in an x86-64 interpreter, refine provenance.
+import PackageDescription
+
+/// The interpreter's hot loop is written like C and relies on its own bounds invariants;
+/// release builds drop Swift's redundant checks there only (see DESIGN.md, "Speed headroom").
+let interpreterFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "magprov",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "magprov", targets: ["magprov"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CCapstone", pkgConfig: "capstone",
+                       providers: [.apt(["libcapstone-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CElf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
+        // Non-variadic wrappers for ptrace, seccomp, prctl, cpuid and rdtsc.
+        .target(name: "CSupport"),
+
+        .target(name: "Syscalls"),
+        .target(name: "Trace", dependencies: ["CLZ4"]),
+        .target(name: "Recorder", dependencies: ["CSupport", "Syscalls", "Trace"]),
+        .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: interpreterFlags),
+        .target(name: "Replayer", dependencies: ["X86", "Trace", "Syscalls", "CElf"]),
+        .target(name: "Provenance", dependencies: [
+            "Trace", "Syscalls", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .executableTarget(name: "magprov", dependencies: [
+            "Recorder", "Trace", "Syscalls", "Replayer", "Provenance",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "TraceTests", dependencies: ["Trace"]),
+        .testTarget(name: "SyscallsTests", dependencies: ["Syscalls"]),
+        .testTarget(name: "RecorderTests", dependencies: ["Recorder", "Trace", "Syscalls"]),
+        .testTarget(name: "X86Tests", dependencies: ["X86"]),
+        .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "Recorder", "Trace"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

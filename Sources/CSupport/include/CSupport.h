@@ -1,0 +1,67 @@
+// Non-variadic, Swift-callable wrappers over the kernel interfaces the recorder needs.
+// glibc declares ptrace() and prctl() variadic, which Swift cannot call; seccomp filter
+// programs and the cpuid/rdtsc instructions are macro- or asm-only. Nothing here keeps
+// state; every function reports failure as -errno (negative) unless stated otherwise.
+#ifndef MAGPROV_CSUPPORT_H
+#define MAGPROV_CSUPPORT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+/// ptrace(2) with errno folded into the result: returns the call's value, or -errno.
+/// PEEK* requests return data through *peek_out instead (their -1 is valid data).
+long mp_ptrace(long request, pid_t pid, uint64_t addr, uint64_t data);
+long mp_ptrace_peek(long request, pid_t pid, uint64_t addr, uint64_t *peek_out);
+
+long mp_get_regs(pid_t pid, struct user_regs_struct *regs);
+long mp_set_regs(pid_t pid, const struct user_regs_struct *regs);
+/// 512-byte FXSAVE area (x87, MMX, SSE state) via PTRACE_GETFPREGS.
+long mp_get_fpregs(pid_t pid, struct user_fpregs_struct *fpregs);
+
+/// PTRACE_GET_SYSCALL_INFO, flattened. op: 0 none, 1 entry, 2 exit, 3 seccomp.
+typedef struct {
+    uint8_t op;
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t stack_pointer;
+    uint64_t nr;
+    uint64_t args[6];
+    int64_t rval;
+    uint8_t is_error;
+    uint32_t ret_data;
+} mp_syscall_info;
+long mp_get_syscall_info(pid_t pid, mp_syscall_info *info);
+
+/// Forks a child that stops itself (SIGSTOP) so the parent can PTRACE_SEIZE it, then
+/// installs the seccomp filter, turns rdtsc into SIGSEGV (PR_SET_TSC), optionally
+/// disables ASLR, and execs argv[0] (PATH search). Exec failure: the child exits 127
+/// after writing errno to the status pipe; *status_fd receives the pipe's read end,
+/// which yields 4 bytes (errno) on exec failure and EOF on success.
+/// `pass_through` lists syscall numbers the filter lets run without a stop.
+pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
+                      const char *cwd, const int *pass_through, int pass_through_count,
+                      int *status_fd);
+
+/// Wait for any traced child (__WALL). Returns pid, 0 on WNOHANG with nothing, or -errno.
+pid_t mp_wait_any(int *status, int nohang);
+
+/// cpuid with explicit subleaf.
+void mp_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+uint64_t mp_rdtsc(void);
+uint64_t mp_rdtscp(uint32_t *aux);
+
+/// tgkill(2); returns 0 or -errno.
+long mp_tgkill(pid_t tgid, pid_t tid, int sig);
+
+/// Status-word decoding helpers (the W* macros).
+int mp_wifexited(int s);
+int mp_wexitstatus(int s);
+int mp_wifsignaled(int s);
+int mp_wtermsig(int s);
+int mp_wifstopped(int s);
+int mp_wstopsig(int s);
+/// The PTRACE_EVENT_* number carried in a stop status (status >> 16).
+int mp_ptrace_event(int s);
+
+#endif

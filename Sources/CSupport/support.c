@@ -1,0 +1,148 @@
+// See CSupport.h. Everything here is a thin wrapper; policy lives in Swift.
+#define _GNU_SOURCE
+#include "CSupport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cpuid.h>
+#include <x86intrin.h>
+
+long mp_ptrace(long request, pid_t pid, uint64_t addr, uint64_t data) {
+    errno = 0;
+    long r = ptrace((enum __ptrace_request)request, pid, (void *)addr, (void *)data);
+    return r == -1 && errno ? -errno : r;
+}
+
+long mp_ptrace_peek(long request, pid_t pid, uint64_t addr, uint64_t *peek_out) {
+    errno = 0;
+    long r = ptrace((enum __ptrace_request)request, pid, (void *)addr, NULL);
+    if (r == -1 && errno) return -errno;
+    *peek_out = (uint64_t)r;
+    return 0;
+}
+
+long mp_get_regs(pid_t pid, struct user_regs_struct *regs) {
+    return mp_ptrace(PTRACE_GETREGS, pid, 0, (uint64_t)(uintptr_t)regs);
+}
+
+long mp_set_regs(pid_t pid, const struct user_regs_struct *regs) {
+    return mp_ptrace(PTRACE_SETREGS, pid, 0, (uint64_t)(uintptr_t)regs);
+}
+
+long mp_get_fpregs(pid_t pid, struct user_fpregs_struct *fpregs) {
+    return mp_ptrace(PTRACE_GETFPREGS, pid, 0, (uint64_t)(uintptr_t)fpregs);
+}
+
+long mp_get_syscall_info(pid_t pid, mp_syscall_info *out) {
+    struct __ptrace_syscall_info info;
+    memset(&info, 0, sizeof info);
+    long r = mp_ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof info, (uint64_t)(uintptr_t)&info);
+    if (r < 0) return r;
+    memset(out, 0, sizeof *out);
+    out->op = info.op;
+    out->arch = info.arch;
+    out->instruction_pointer = info.instruction_pointer;
+    out->stack_pointer = info.stack_pointer;
+    switch (info.op) {
+    case PTRACE_SYSCALL_INFO_ENTRY:
+        out->nr = info.entry.nr;
+        memcpy(out->args, info.entry.args, sizeof out->args);
+        break;
+    case PTRACE_SYSCALL_INFO_EXIT:
+        out->rval = info.exit.rval;
+        out->is_error = info.exit.is_error;
+        break;
+    case PTRACE_SYSCALL_INFO_SECCOMP:
+        out->nr = info.seccomp.nr;
+        memcpy(out->args, info.seccomp.args, sizeof out->args);
+        out->ret_data = info.seccomp.ret_data;
+        break;
+    }
+    return r;
+}
+
+/// The filter: syscalls of another ABI (i386 via int 0x80, x32) always stop so the
+/// supervisor can see and refuse them; listed syscalls run free; everything else stops.
+static int install_filter(const int *pass, int npass) {
+    int n = 0;
+    struct sock_filter *prog = calloc((size_t)(8 + npass * 2), sizeof *prog);
+    if (!prog) return -ENOMEM;
+    prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+    prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+    prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1); // x32 bit
+    prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+    for (int i = 0; i < npass; i++) {
+        prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)pass[i], 0, 1);
+        prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    }
+    prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+    struct sock_fprog fprog = { .len = (unsigned short)n, .filter = prog };
+    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog);
+    int e = errno;
+    free(prog);
+    return r < 0 ? -e : 0;
+}
+
+pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
+                      const char *cwd, const int *pass, int npass, int *status_fd) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+    pid_t pid = fork();
+    if (pid < 0) { int e = errno; close(fds[0]); close(fds[1]); return -e; }
+    if (pid == 0) {
+        close(fds[0]);
+        int err = 0;
+        raise(SIGSTOP); // the supervisor seizes us while we are stopped
+        if (cwd && chdir(cwd) < 0) err = errno;
+        if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) err = errno;
+        if (!err && prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0) err = errno;
+        if (!err) { int r = install_filter(pass, npass); if (r < 0) err = -r; }
+        if (!err) { execvpe(file, argv, envp); err = errno; }
+        (void)!write(fds[1], &err, sizeof err);
+        _exit(127);
+    }
+    close(fds[1]);
+    *status_fd = fds[0];
+    return pid;
+}
+
+pid_t mp_wait_any(int *status, int nohang) {
+    pid_t r = waitpid(-1, status, __WALL | (nohang ? WNOHANG : 0));
+    return r < 0 ? -errno : r;
+}
+
+void mp_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
+    __cpuid_count(leaf, subleaf, out[0], out[1], out[2], out[3]);
+}
+
+uint64_t mp_rdtsc(void) { return __rdtsc(); }
+uint64_t mp_rdtscp(uint32_t *aux) { unsigned int a; uint64_t v = __rdtscp(&a); *aux = a; return v; }
+
+long mp_tgkill(pid_t tgid, pid_t tid, int sig) {
+    long r = syscall(SYS_tgkill, tgid, tid, sig);
+    return r < 0 ? -errno : r;
+}
+
+int mp_wifexited(int s) { return WIFEXITED(s); }
+int mp_wexitstatus(int s) { return WEXITSTATUS(s); }
+int mp_wifsignaled(int s) { return WIFSIGNALED(s); }
+int mp_wtermsig(int s) { return WTERMSIG(s); }
+int mp_wifstopped(int s) { return WIFSTOPPED(s); }
+int mp_wstopsig(int s) { return WSTOPSIG(s); }
+int mp_ptrace_event(int s) { return (s >> 16) & 0xff; }

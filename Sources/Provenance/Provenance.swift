@@ -1,0 +1,1 @@
+// Provenance: see DESIGN.md

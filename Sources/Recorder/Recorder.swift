@@ -1,0 +1,1 @@
+// Recorder: see DESIGN.md

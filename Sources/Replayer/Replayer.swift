@@ -1,0 +1,1 @@
+// Replayer: see DESIGN.md

@@ -1,0 +1,1 @@
+// Syscalls: see DESIGN.md

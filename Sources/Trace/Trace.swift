@@ -1,0 +1,1 @@
+// Trace: see DESIGN.md

@@ -1,0 +1,1 @@
+// X86: see DESIGN.md

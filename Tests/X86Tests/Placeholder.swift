@@ -1,0 +1,2 @@
+import XCTest
+final class X86TestsPlaceholder: XCTestCase { func testBuilds() {} }
