@@ -1,0 +1,172 @@
+// Turns a syscall's WriteRules into concrete guest address ranges. The recorder calls
+// `entryState` at the syscall-entry stop (to remember in/out lengths such as a socklen_t
+// before the kernel overwrites it) and `outputRegions` at the exit stop, then copies the
+// bytes of those ranges into the trace.
+
+/// Reads the traced task's memory. Returns nil when the range is not readable.
+public protocol TaskMemoryReader {
+    func readBytes(at address: UInt64, count: Int) -> [UInt8]?
+}
+
+/// One guest range the kernel wrote.
+public struct OutputRegion: Equatable, Sendable {
+    public var address: UInt64
+    public var length: Int
+    public init(address: UInt64, length: Int) {
+        self.address = address
+        self.length = length
+    }
+}
+
+/// Values read at syscall entry that bound what the kernel may write at exit.
+public struct EntryState: Sendable {
+    /// Entry value of the `socklen_t` at argument n, for `.lengthAt(n)` rules.
+    var lengths: [Int: UInt32] = [:]
+    /// recvmsg: the msghdr's name and control buffer lengths at entry.
+    var msgNameLength: UInt32 = 0
+    var msgControlLength: UInt64 = 0
+    public init() {}
+}
+
+/// Upper bound on any single capture, so a hostile length cannot make the recorder
+/// allocate without limit (the kernel itself caps I/O at 0x7ffff000 bytes).
+public let maximumCaptureLength = 0x7fff_f000
+
+extension SyscallSpec {
+    public func entryState(arguments: [UInt64], memory: TaskMemoryReader) -> EntryState {
+        var state = EntryState()
+        for rule in writes {
+            switch rule {
+            case .buffer(_, .lengthAt(let n)):
+                if arguments[n] != 0, let v = memory.readUInt32(at: arguments[n]) { state.lengths[n] = v }
+            case .msghdr(let p):
+                guard arguments[p] != 0, let header = memory.readBytes(at: arguments[p], count: 56) else { break }
+                state.msgNameLength = header.loadUInt32(at: 8)
+                state.msgControlLength = header.loadUInt64(at: 40)
+            default:
+                break
+            }
+        }
+        return state
+    }
+
+    /// The ranges the kernel wrote, given the arguments and the result. Failed calls
+    /// (negative results) write only the fixed-size structures some of them still fill
+    /// (e.g. nanosleep's remaining time on EINTR).
+    public func outputRegions(arguments: [UInt64], result: Int64, entry: EntryState,
+                              memory: TaskMemoryReader) -> [OutputRegion] {
+        var regions: [OutputRegion] = []
+        func add(_ address: UInt64, _ length: Int) {
+            guard address != 0, length > 0 else { return }
+            regions.append(OutputRegion(address: address, length: min(length, maximumCaptureLength)))
+        }
+        let failed = result < 0
+        for rule in writes {
+            switch rule {
+            case .buffer(let p, let size):
+                let length: Int
+                switch size {
+                case .fixed(let n): length = n
+                case .argument(let n): length = failed ? 0 : Int(truncatingIfNeeded: arguments[n])
+                case .result: length = failed ? 0 : Int(result)
+                case .resultTimes(let k): length = failed ? 0 : Int(result) * k
+                case .argumentTimes(let n, let k):
+                    length = failed ? 0 : Int(truncatingIfNeeded: min(arguments[n], UInt64(maximumCaptureLength))) * k
+                case .lengthAt(let n):
+                    guard !failed, arguments[n] != 0, let after = memory.readUInt32(at: arguments[n]) else { continue }
+                    length = Int(min(after, entry.lengths[n] ?? after))
+                }
+                add(arguments[p], length)
+            case .iovec(let p, let countArgument):
+                guard !failed else { continue }
+                regions += iovecRegions(at: arguments[p], count: arguments[countArgument],
+                                        total: Int(result), memory: memory)
+            case .msghdr(let p):
+                guard !failed, arguments[p] != 0,
+                      let header = memory.readBytes(at: arguments[p], count: 56) else { continue }
+                add(arguments[p], 56)
+                let name = header.loadUInt64(at: 0), nameLength = header.loadUInt32(at: 8)
+                add(name, Int(min(nameLength, entry.msgNameLength)))
+                regions += iovecRegions(at: header.loadUInt64(at: 16), count: header.loadUInt64(at: 24),
+                                        total: Int(result), memory: memory)
+                let control = header.loadUInt64(at: 32), controlLength = header.loadUInt64(at: 40)
+                add(control, Int(min(controlLength, entry.msgControlLength)))
+            case .fdSet(let p):
+                let nfds = min(arguments[0], 1 << 20)
+                add(arguments[p], Int((nfds + 63) / 64 * 8))
+            case .ioctl:
+                guard !failed else { continue }
+                add(arguments[2], ioctlWriteLength(request: arguments[1]))
+            case .fcntl:
+                let getLock: Set<UInt64> = [5, 36]  // F_GETLK, F_OFD_GETLK
+                if !failed && getLock.contains(arguments[1]) { add(arguments[2], 32) }
+            case .archPrctl:
+                if !failed && (arguments[0] == 0x1003 || arguments[0] == 0x1004) { add(arguments[1], 8) }
+            case .prctl:
+                if !failed && arguments[0] == 16 { add(arguments[1], 16) }   // PR_GET_NAME
+                if !failed && arguments[0] == 2 { add(arguments[1], 4) }     // PR_GET_PDEATHSIG
+            }
+        }
+        return regions
+    }
+}
+
+/// Bytes an ioctl writes through its third argument: `_IOC_READ` requests encode their
+/// size; the legacy terminal requests predate the encoding (see ioctl_tty(2)).
+public func ioctlWriteLength(request: UInt64) -> Int {
+    switch request & 0xffff_ffff {
+    case 0x5401: return 36  // TCGETS: struct termios (kernel layout)
+    case 0x5413: return 8   // TIOCGWINSZ
+    case 0x540F, 0x541B, 0x5429, 0x5430: return 4  // TIOCGPGRP, FIONREAD, TIOCGSID, TIOCGPTN
+    default:
+        let direction = (request >> 30) & 3
+        return direction & 2 != 0 ? Int((request >> 16) & 0x3fff) : 0
+    }
+}
+
+func iovecRegions(at address: UInt64, count: UInt64, total: Int, memory: TaskMemoryReader) -> [OutputRegion] {
+    guard address != 0, count > 0, count <= 1024, total > 0,
+          let raw = memory.readBytes(at: address, count: Int(count) * 16) else { return [] }
+    var remaining = total
+    var regions: [OutputRegion] = []
+    for i in 0..<Int(count) where remaining > 0 {
+        let base = raw.loadUInt64(at: i * 16), length = Int(min(raw.loadUInt64(at: i * 16 + 8), UInt64(remaining)))
+        if base != 0 && length > 0 { regions.append(OutputRegion(address: base, length: length)) }
+        remaining -= length
+    }
+    return regions
+}
+
+extension TaskMemoryReader {
+    public func readUInt32(at address: UInt64) -> UInt32? {
+        readBytes(at: address, count: 4).map { $0.loadUInt32(at: 0) }
+    }
+    public func readUInt64(at address: UInt64) -> UInt64? {
+        readBytes(at: address, count: 8).map { $0.loadUInt64(at: 0) }
+    }
+    /// A NUL-terminated string of at most `limit` bytes, read page-safely in chunks.
+    public func readCString(at address: UInt64, limit: Int = 4096) -> String? {
+        guard address != 0 else { return nil }
+        var bytes: [UInt8] = []
+        var cursor = address
+        while bytes.count < limit {
+            let toPageEnd = Int(4096 - (cursor & 4095))
+            guard let chunk = readBytes(at: cursor, count: min(toPageEnd, 256)) else { break }
+            if let nul = chunk.firstIndex(of: 0) { bytes += chunk[..<nul]; return String(decoding: bytes, as: UTF8.self) }
+            bytes += chunk
+            cursor += UInt64(chunk.count)
+        }
+        return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension Array where Element == UInt8 {
+    @inlinable public func loadUInt64(at offset: Int) -> UInt64 {
+        var v: UInt64 = 0
+        for i in 0..<8 where offset + i < count { v |= UInt64(self[offset + i]) << (8 * UInt64(i)) }
+        return v
+    }
+    @inlinable public func loadUInt32(at offset: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: loadUInt64(at: offset) & 0xffff_ffff)
+    }
+}

@@ -1,0 +1,133 @@
+// Binary encoding of TraceEvent. Each event starts with a tag byte; unknown tags are a
+// format error (the format version in the header guards incompatible changes).
+
+enum EventTag: UInt8 {
+    case taskStart = 1, exec = 2, syscall = 3, signal = 4, timestamp = 5, schedule = 6, taskExit = 7
+}
+
+extension ByteWriter {
+    mutating func registers(_ r: RegisterFile) { for w in r.words { varint(w) } }
+
+    mutating func mapping(_ m: MappingSnapshot) {
+        varint(m.start); varint(m.end); varint(UInt64(m.protection)); bool(m.shared); varint(m.offset)
+        varint(m.device); varint(m.inode); string(m.path); array(m.blobs) { $0.string($1) }
+    }
+
+    public mutating func event(_ e: TraceEvent) {
+        switch e.body {
+        case .taskStart: u8(EventTag.taskStart.rawValue)
+        case .exec: u8(EventTag.exec.rawValue)
+        case .syscall: u8(EventTag.syscall.rawValue)
+        case .signal: u8(EventTag.signal.rawValue)
+        case .timestamp: u8(EventTag.timestamp.rawValue)
+        case .schedule: u8(EventTag.schedule.rawValue)
+        case .taskExit: u8(EventTag.taskExit.rawValue)
+        }
+        varint(e.sequence); varint(e.time); signed(Int64(e.tid))
+        switch e.body {
+        case .taskStart(let t):
+            signed(Int64(t.tid)); signed(Int64(t.pid)); signed(Int64(t.parent)); u8(t.kind.rawValue); varint(t.cloneFlags)
+        case .exec(let x):
+            string(x.path); array(x.argv) { $0.string($1) }; array(x.environment) { $0.string($1) }
+            registers(x.registers); data(x.fpRegisters); array(x.mappings) { $0.mapping($1) }; data(x.auxv)
+        case .syscall(let s):
+            varint(s.number); u8(UInt8(s.arguments.count)); for a in s.arguments { varint(a) }
+            signed(s.result); varint(UInt64(s.flags.rawValue)); varint(s.duration)
+            array(s.writes) { $0.varint($1.address); $0.data($1.bytes) }
+            array(s.inputs) { $0.varint($1.address); $0.varint($1.length); $0.fixed64($1.hash); $0.data($1.prefix) }
+            array(s.objects) {
+                $0.signed(Int64($1.argument)); $0.string($1.requested); $0.string($1.resolved)
+                $0.varint($1.device); $0.varint($1.inode); $0.varint(UInt64($1.mode))
+            }
+            optional(s.mapped) { $0.mapping($1) }
+            optional(s.registersAfter) { $0.registers($1) }
+        case .signal(let g):
+            signed(Int64(g.signal)); u8(g.kind.rawValue); u8(g.outcome.rawValue); data(g.siginfo)
+            registers(g.registers); optional(g.handlerRegisters) { $0.registers($1) }
+            optional(g.frame) { $0.varint($1.address); $0.data($1.bytes) }
+        case .timestamp(let t):
+            varint(t.address); varint(t.value); optional(t.aux) { $0.varint(UInt64($1)) }
+        case .schedule(let s):
+            optional(s.preemptedAt) { $0.registers($1) }
+        case .taskExit(let x):
+            optional(x.exitCode) { $0.signed(Int64($1)) }; optional(x.signal) { $0.signed(Int64($1)) }
+        }
+    }
+}
+
+extension ByteReader {
+    mutating func registers() throws -> RegisterFile {
+        var words: [UInt64] = []
+        words.reserveCapacity(RegisterFile.count)
+        for _ in 0..<RegisterFile.count { words.append(try varint()) }
+        return RegisterFile(words: words)
+    }
+
+    mutating func int32() throws -> Int32 { Int32(truncatingIfNeeded: try signed()) }
+
+    mutating func mapping() throws -> MappingSnapshot {
+        MappingSnapshot(start: try varint(), end: try varint(), protection: UInt32(truncatingIfNeeded: try varint()),
+                        shared: try bool(), offset: try varint(), device: try varint(), inode: try varint(),
+                        path: try string(), blobs: try array { try $0.string() })
+    }
+
+    public mutating func event() throws -> TraceEvent {
+        let tagOffset = offset
+        guard let tag = EventTag(rawValue: try u8()) else {
+            throw Malformed(offset: tagOffset, what: "event tag \(bytes[tagOffset])")
+        }
+        let sequence = try varint(), time = try varint(), tid = try int32()
+        let body: EventBody
+        switch tag {
+        case .taskStart:
+            let t = try int32(), p = try int32(), parent = try int32()
+            guard let kind = TaskStart.Kind(rawValue: try u8()) else { throw Malformed(offset: offset, what: "task kind") }
+            body = .taskStart(TaskStart(tid: t, pid: p, parent: parent, kind: kind, cloneFlags: try varint()))
+        case .exec:
+            body = .exec(ExecSnapshot(path: try string(), argv: try array { try $0.string() },
+                                      environment: try array { try $0.string() }, registers: try registers(),
+                                      fpRegisters: try data(), mappings: try array { try $0.mapping() },
+                                      auxv: try data()))
+        case .syscall:
+            let number = try int()
+            let argc = Int(try u8())
+            guard argc <= 6 else { throw Malformed(offset: offset, what: "argument count \(argc)") }
+            var arguments: [UInt64] = []
+            for _ in 0..<argc { arguments.append(try varint()) }
+            let result = try signed()
+            let flags = SyscallFlags(rawValue: UInt32(truncatingIfNeeded: try varint()))
+            let duration = try varint()
+            let writes = try array { MemoryWrite(address: try $0.varint(), bytes: try $0.data()) }
+            let inputs = try array {
+                BufferDigest(address: try $0.varint(), length: try $0.int(), hash: try $0.fixed64(), prefix: try $0.data())
+            }
+            let objects = try array {
+                ObjectIdentity(argument: Int(try $0.signed()), requested: try $0.string(), resolved: try $0.string(),
+                               device: try $0.varint(), inode: try $0.varint(),
+                               mode: UInt32(truncatingIfNeeded: try $0.varint()))
+            }
+            let mapped = try optional { try $0.mapping() }
+            let after = try optional { try $0.registers() }
+            body = .syscall(SyscallEvent(number: number, arguments: arguments, result: result, flags: flags,
+                                         writes: writes, inputs: inputs, objects: objects, mapped: mapped,
+                                         registersAfter: after, duration: duration))
+        case .signal:
+            let signal = try int32()
+            guard let kind = SignalEvent.Kind(rawValue: try u8()),
+                  let outcome = SignalEvent.Outcome(rawValue: try u8()) else {
+                throw Malformed(offset: offset, what: "signal kind")
+            }
+            body = .signal(SignalEvent(signal: signal, kind: kind, outcome: outcome, siginfo: try data(),
+                                       registers: try registers(), handlerRegisters: try optional { try $0.registers() },
+                                       frame: try optional { MemoryWrite(address: try $0.varint(), bytes: try $0.data()) }))
+        case .timestamp:
+            body = .timestamp(TimestampEvent(address: try varint(), value: try varint(),
+                                             aux: try optional { UInt32(truncatingIfNeeded: try $0.varint()) }))
+        case .schedule:
+            body = .schedule(ScheduleEvent(preemptedAt: try optional { try $0.registers() }))
+        case .taskExit:
+            body = .taskExit(TaskExit(exitCode: try optional { try $0.int32() }, signal: try optional { try $0.int32() }))
+        }
+        return TraceEvent(sequence: sequence, time: time, tid: tid, body: body)
+    }
+}

@@ -1,0 +1,197 @@
+// One task's event stream: a file of LZ4-compressed frames, each carrying a SHA-256 chain
+// value over the previous frame's chain value, its own header fields and its stored bytes.
+// Changing, dropping or reordering any frame breaks every chain value after it, and the
+// manifest records the last one (see TraceDirectory).
+//
+// File layout:
+//   "MPSTRM01"  u32 tid  u32 reserved                       (16 bytes)
+//   frames:  "MPFR"  u32 index  u32 rawLength  u32 stored   (stored: bit 31 = uncompressed)
+//            chain[32]  payload[stored & 0x7fffffff]
+// All integers little-endian.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let streamMagic: [UInt8] = Array("MPSTRM01".utf8)
+let frameMagic: [UInt8] = Array("MPFR".utf8)
+let frameHeaderLength = 48
+/// Frames hold at most this many raw bytes; readers reject larger claims as corruption.
+public let maximumFrameLength = 64 << 20
+
+/// The chain value a stream starts from, so frames cannot be moved between streams.
+func initialChain(tid: Int32) -> [UInt8] { SHA256.hash(Array("magprov stream \(tid)".utf8)) }
+
+func littleEndian32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> ($0 * 8)) } }
+func readLittleEndian32(_ b: ArraySlice<UInt8>) -> UInt32 {
+    var v: UInt32 = 0
+    for (i, byte) in b.prefix(4).enumerated() { v |= UInt32(byte) << (i * 8) }
+    return v
+}
+
+/// Writes events into frames. Memory stays bounded: a frame is flushed once its raw
+/// size reaches `frameTarget`.
+public final class EventStreamWriter {
+    public let tid: Int32
+    public let path: String
+    public private(set) var frameCount: UInt32 = 0
+    public private(set) var eventCount: UInt64 = 0
+    public private(set) var chain: [UInt8]
+    public private(set) var bytesWritten: UInt64 = 0
+    private var fd: Int32
+    private var pending = ByteWriter()
+    private let frameTarget: Int
+
+    public init(path: String, tid: Int32, frameTarget: Int = 256 << 10) throws {
+        self.tid = tid
+        self.path = path
+        self.frameTarget = frameTarget
+        self.chain = initialChain(tid: tid)
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw TraceError.io(path: path, errno: errno) }
+        try writeAll(streamMagic + littleEndian32(UInt32(bitPattern: tid)) + [0, 0, 0, 0])
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    public func append(_ event: TraceEvent) throws {
+        pending.event(event)
+        eventCount += 1
+        if pending.bytes.count >= frameTarget { try flush() }
+    }
+
+    /// Writes the pending events as one frame (no-op when nothing is pending).
+    public func flush() throws {
+        guard !pending.bytes.isEmpty else { return }
+        let raw = pending.bytes
+        pending.reset()
+        let compressed = LZ4Block.compress(raw)
+        let stored = compressed ?? raw
+        let storedField = UInt32(stored.count) | (compressed == nil ? 0x8000_0000 : 0)
+        let fields = littleEndian32(frameCount) + littleEndian32(UInt32(raw.count)) + littleEndian32(storedField)
+        var hasher = SHA256()
+        hasher.update(chain); hasher.update(fields); hasher.update(stored)
+        chain = hasher.finalize()
+        try writeAll(frameMagic + fields + chain + stored)
+        frameCount += 1
+    }
+
+    public func close() throws {
+        try flush()
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw TraceError.io(path: path, errno: errno)
+            }
+            offset += n
+        }
+        bytesWritten += UInt64(bytes.count)
+    }
+}
+
+/// Reads a stream frame by frame, verifying magic, order, lengths, chain and
+/// decompression. On damage it throws a `TraceError` naming the stream and frame; every
+/// frame before it has already been returned intact.
+public struct EventStreamReader {
+    public let path: String
+    public let streamName: String
+    public let tid: Int32
+    public private(set) var frameIndex: UInt32 = 0
+    public private(set) var chain: [UInt8]
+    private let data: [UInt8]
+    private var offset = 16
+
+    public init(path: String, streamName: String) throws {
+        self.path = path
+        self.streamName = streamName
+        data = try readWholeFile(path)
+        guard data.count >= 16, Array(data[0..<8]) == streamMagic else {
+            throw TraceError.corruptFrame(stream: streamName, frame: 0, reason: "not a magprov event stream (bad file header)")
+        }
+        tid = Int32(bitPattern: readLittleEndian32(data[8..<12]))
+        chain = initialChain(tid: tid)
+    }
+
+    /// The next frame's events, or nil at a clean end of stream.
+    public mutating func nextFrame() throws -> [TraceEvent]? {
+        if offset == data.count { return nil }
+        let frame = Int(frameIndex)
+        guard offset + frameHeaderLength <= data.count else {
+            throw TraceError.truncated(stream: streamName, frame: frame,
+                                       reason: "frame header cut off after \(data.count - offset) of \(frameHeaderLength) bytes")
+        }
+        let header = data[offset..<offset + frameHeaderLength]
+        guard Array(header.prefix(4)) == frameMagic else {
+            throw TraceError.corruptFrame(stream: streamName, frame: frame, reason: "bad frame magic at byte \(offset)")
+        }
+        let index = readLittleEndian32(header.dropFirst(4))
+        let rawLength = Int(readLittleEndian32(header.dropFirst(8)))
+        let storedField = readLittleEndian32(header.dropFirst(12))
+        let storedLength = Int(storedField & 0x7fff_ffff), isRaw = storedField & 0x8000_0000 != 0
+        let recordedChain = Array(header.dropFirst(16).prefix(32))
+        guard index == frameIndex else {
+            throw TraceError.corruptFrame(stream: streamName, frame: frame, reason: "frame numbered \(index), expected \(frameIndex)")
+        }
+        guard rawLength <= maximumFrameLength, storedLength <= maximumFrameLength else {
+            throw TraceError.corruptFrame(stream: streamName, frame: frame, reason: "implausible frame length \(rawLength)/\(storedLength)")
+        }
+        let payloadStart = offset + frameHeaderLength
+        guard payloadStart + storedLength <= data.count else {
+            throw TraceError.truncated(stream: streamName, frame: frame,
+                                       reason: "payload cut off after \(data.count - payloadStart) of \(storedLength) bytes")
+        }
+        let stored = data[payloadStart..<payloadStart + storedLength]
+        var hasher = SHA256()
+        hasher.update(chain); hasher.update(Array(header.dropFirst(4).prefix(12))); hasher.update(Array(stored))
+        let expected = hasher.finalize()
+        guard expected == recordedChain else {
+            throw TraceError.corruptFrame(stream: streamName, frame: frame, reason: "checksum chain mismatch (frame altered or damaged)")
+        }
+        let raw: [UInt8]
+        if isRaw {
+            guard storedLength == rawLength else {
+                throw TraceError.corruptFrame(stream: streamName, frame: frame, reason: "raw frame length mismatch")
+            }
+            raw = Array(stored)
+        } else {
+            guard let decompressed = LZ4Block.decompress(stored, rawLength: rawLength) else {
+                throw TraceError.corruptFrame(stream: streamName, frame: frame,
+                                              reason: "LZ4 payload does not decompress to \(rawLength) bytes")
+            }
+            raw = decompressed
+        }
+        var reader = ByteReader(raw)
+        var events: [TraceEvent] = []
+        while !reader.isAtEnd {
+            do { events.append(try reader.event()) } catch {
+                throw TraceError.corruptFrame(stream: streamName, frame: frame, reason: "undecodable event: \(error)")
+            }
+        }
+        chain = expected
+        offset = payloadStart + storedLength
+        frameIndex += 1
+        return events
+    }
+
+}
+
+func readWholeFile(_ path: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw TraceError.io(path: path, errno: errno) }
+    defer { close(fd) }
+    var result: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+        if n < 0 { if errno == EINTR { continue }; throw TraceError.io(path: path, errno: errno) }
+        if n == 0 { break }
+        result += chunk[0..<n]
+    }
+    return result
+}

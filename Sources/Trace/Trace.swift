@@ -1,1 +1,0 @@
-// Trace: see DESIGN.md

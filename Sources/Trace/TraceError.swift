@@ -1,0 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything that can go wrong reading or writing a trace, with messages a user can act on.
+public enum TraceError: Error, CustomStringConvertible, Equatable {
+    case io(path: String, errno: Int32)
+    case notATrace(directory: String, reason: String)
+    case unsupportedVersion(found: Int, supported: Int)
+    case truncated(stream: String, frame: Int, reason: String)
+    case corruptFrame(stream: String, frame: Int, reason: String)
+    case missingBlob(id: String)
+    case corruptBlob(id: String, reason: String)
+    case unknownTask(tid: Int32)
+
+    public var description: String {
+        switch self {
+        case .io(let path, let e): return "\(path): \(String(cString: strerror(e)))"
+        case .notATrace(let dir, let reason): return "\(dir) is not a magprov trace: \(reason)"
+        case .unsupportedVersion(let found, let supported):
+            return "trace format version \(found) is not supported (this magprov reads version \(supported))"
+        case .truncated(let stream, let frame, let reason):
+            return "stream \(stream), frame \(frame): truncated: \(reason); events before this frame are intact"
+        case .corruptFrame(let stream, let frame, let reason):
+            return "stream \(stream), frame \(frame): corrupt: \(reason); events before this frame are intact"
+        case .missingBlob(let id): return "blob \(id) is missing from the trace's blob store"
+        case .corruptBlob(let id, let reason): return "blob \(id) is corrupt: \(reason)"
+        case .unknownTask(let tid): return "the trace has no task \(tid)"
+        }
+    }
+}

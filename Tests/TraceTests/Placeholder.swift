@@ -1,2 +1,0 @@
-import XCTest
-final class TraceTestsPlaceholder: XCTestCase { func testBuilds() {} }
