@@ -46,6 +46,7 @@ final class TracedTask {
     /// How to resume when the task gets its thread group's token.
     var resumeSignal: Int32 = 0
     var announced = false
+    var execSeen = false
     var initialStopSeen = false
     var interruptRequested = false
     var tokenSince: UInt64 = 0
@@ -432,6 +433,7 @@ final class Supervisor {
             task.pending = former.pending
             try? writer.closeStream(tid: formerTid)
         }
+        task.execSeen = true
         let access = task.access
         var registers = try access.registers()
         let (argv, environment, auxvRange) = readStartupStack(access, stackPointer: registers[.rsp])
@@ -509,6 +511,10 @@ final class Supervisor {
         let registers = try access.registers()
         if signal == SIGSEGV && code == 0x80 /* SI_KERNEL */, try emulateTimestamp(task, registers: registers) {
             return
+        }
+        if task.tid == rootTid && !task.execSeen && signal == SIGCONT {
+            // Our own SIGCONT that released the seized child before its exec: not the program's.
+            return try access.resume(PtraceRequest.cont, signal: signal)
         }
         if let index = task.releasing.firstIndex(of: signal) {
             task.releasing.remove(at: index)
