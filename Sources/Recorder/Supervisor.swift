@@ -29,6 +29,7 @@ final class TracedTask {
         var objects: [ObjectIdentity]
         var flags: SyscallFlags
         var startTime: UInt64
+        var entrySequence: UInt64
     }
 
     let tid: Int32
@@ -293,7 +294,8 @@ final class Supervisor {
         }
         task.pending = TracedTask.PendingSyscall(
             number: number, arguments: arguments, entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory),
-            inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds())
+            inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence)
+        sequence += 1
         task.mode = .kernel
         releaseToken(task)
         try task.access.resume(PtraceRequest.syscall)
@@ -313,7 +315,7 @@ final class Supervisor {
         let memory = task.access
         var event = SyscallEvent(number: pending.number, arguments: pending.arguments, result: result,
                                  flags: pending.flags, inputs: pending.inputs, objects: pending.objects,
-                                 duration: monotonicNanoseconds() &- pending.startTime)
+                                 duration: monotonicNanoseconds() &- pending.startTime, entrySequence: pending.entrySequence)
         if !pending.flags.contains(.refused) {
             for region in spec.outputRegions(arguments: pending.arguments, result: result, entry: pending.entry, memory: memory) {
                 if let bytes = memory.readBytes(at: region.address, count: region.length) {
@@ -490,7 +492,7 @@ final class Supervisor {
             syscallCount += 1
             emit(tid, .syscall(SyscallEvent(number: pending.number, arguments: pending.arguments, result: 0,
                                             flags: pending.flags.union(.unfinished), inputs: pending.inputs,
-                                            objects: pending.objects)))
+                                            objects: pending.objects, entrySequence: pending.entrySequence)))
         }
         emit(tid, .taskExit(exit))
         releaseToken(task)
