@@ -181,6 +181,10 @@ public final class GuestMemory {
     /// Writes bytes regardless of page permissions. Throws if any byte is unmapped; bytes
     /// before the first unmapped page are written.
     public func writeBytes<Bytes: Collection>(_ bytes: Bytes, at address: UInt64) throws where Bytes.Element == UInt8 {
+        if let done = try bytes.withContiguousStorageIfAvailable({ buffer -> Bool in
+            try writeBytes(from: UnsafeRawBufferPointer(buffer), at: address)
+            return true
+        }), done { return }
         var a = address
         for b in bytes {
             guard let page = pages[a >> Self.pageShift] else { throw GuestMemoryError.unmapped(address: a) }
@@ -208,15 +212,22 @@ public final class GuestMemory {
 
     /// Reads bytes regardless of page permissions.
     public func readBytes(at address: UInt64, count: Int) throws -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(count)
-        var a = address
-        for _ in 0..<count {
-            guard let page = pages[a >> Self.pageShift] else { throw GuestMemoryError.unmapped(address: a) }
-            out.append(page.host.load(fromByteOffset: Int(a & Self.pageMask), as: UInt8.self))
-            a &+= 1
-        }
+        var out = [UInt8](repeating: 0, count: count)
+        try out.withUnsafeMutableBytes { try readBytes(into: $0, at: address) }
         return out
+    }
+
+    /// Copies guest bytes into a host buffer, page by page, regardless of permissions.
+    public func readBytes(into destination: UnsafeMutableRawBufferPointer, at address: UInt64) throws {
+        var done = 0
+        while done < destination.count {
+            let a = address &+ UInt64(done)
+            guard let page = pages[a >> Self.pageShift] else { throw GuestMemoryError.unmapped(address: a) }
+            let offset = Int(a & Self.pageMask)
+            let chunk = min(Int(Self.pageSize) - offset, destination.count - done)
+            (destination.baseAddress! + done).copyMemory(from: page.host + offset, byteCount: chunk)
+            done += chunk
+        }
     }
 
     // MARK: Code tracking (block cache)
