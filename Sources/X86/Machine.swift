@@ -99,6 +99,8 @@ public final class Machine<Tracker: DataFlowTracker> {
     public let memory: GuestMemory
     let blocks: BlockCache
     public var cpuid: CPUIDTable
+    /// What xgetbv(0) answers.
+    public var xcr0: UInt64 = 3
     public private(set) var instructionCount: UInt64 = 0
     var pendingStop: StopReason = .instructionLimit
     /// Set by instructions that need the loop to leave the current block early.

@@ -23,11 +23,12 @@ extension Machine {
         return .next
     }
 
-    /// xgetbv with ECX = 0 reports XCR0: x87 and SSE state only (AVX is masked off).
+    /// xgetbv with ECX = 0 reports XCR0 (`Machine.xcr0`: the recording machine's value,
+    /// since a recorded program saw the real one; x87 + SSE only by default).
     func execXgetbv(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         guard gprs[1] & 0xFFFF_FFFF == 0 else { return signalFault(p, GuestSignal.sigsegv, address: 0) }
-        gprs[0] = 3
-        gprs[2] = 0
+        gprs[0] = xcr0 & 0xFFFF_FFFF
+        gprs[2] = xcr0 >> 32
         return .next
     }
 
