@@ -37,9 +37,11 @@ final class TracedTask {
     var mode: Mode = .starting
     var access: TaskAccess { TaskAccess(tid: tid) }
     var pending: PendingSyscall?
-    /// The previous stop was a syscall exit: a signal delivered now arrives at a syscall
-    /// boundary, which replay can reproduce.
+    /// The previous stop was a syscall exit: a signal delivered now may arrive at a syscall
+    /// boundary, which replay can reproduce. `boundaryRegisters` tells whether the task
+    /// has run user code since (a signal can stop it later, after it resumed).
     var atSyscallBoundary = false
+    var boundaryRegisters: RegisterFile?
     /// Asynchronous signals held until the next syscall boundary.
     var heldSignals: [Int32] = []
     /// Signals the supervisor re-raised itself, to be delivered (not held again).
@@ -334,6 +336,7 @@ final class Supervisor {
         syscallCount += 1
         emit(task.tid, .syscall(event))
         task.atSyscallBoundary = true
+        task.boundaryRegisters = try? task.access.registers()
         // Signals held while the task ran user code are delivered now, at this boundary.
         for signal in task.heldSignals {
             task.releasing.append(signal)
@@ -526,7 +529,10 @@ final class Supervisor {
         if synchronousSignals.contains(signal) && kernelGenerated {
             return try deliver(task, signal: signal, kind: .synchronous, siginfo: siginfo, registers: registers)
         }
-        if atBoundary || signal == SIGKILL {
+        let stillAtBoundary = atBoundary && task.boundaryRegisters.map {
+            $0[.rip] == registers[.rip] && $0[.rsp] == registers[.rsp] && $0[.rax] == registers[.rax]
+        } == true
+        if stillAtBoundary || signal == SIGKILL {
             // Arrived right after a syscall (including the task signalling itself).
             return try deliver(task, signal: signal, kind: .asynchronous, siginfo: siginfo, registers: registers)
         }
