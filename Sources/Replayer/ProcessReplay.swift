@@ -457,7 +457,7 @@ func quotedPrefix(_ bytes: [UInt8]) -> String {
 
 extension CPUState {
     /// Loads a ptrace register file (general registers, rip, rflags, FS/GS base).
-    mutating func load(_ r: Trace.RegisterFile) {
+    public mutating func load(_ r: Trace.RegisterFile) {
         self[.rax] = r[.rax]; self[.rbx] = r[.rbx]; self[.rcx] = r[.rcx]; self[.rdx] = r[.rdx]
         self[.rsi] = r[.rsi]; self[.rdi] = r[.rdi]; self[.rbp] = r[.rbp]; self[.rsp] = r[.rsp]
         self[.r8] = r[.r8]; self[.r9] = r[.r9]; self[.r10] = r[.r10]; self[.r11] = r[.r11]
@@ -468,7 +468,7 @@ extension CPUState {
         gsBase = r[.gsBase]
     }
 
-    func matchesGeneralRegisters(_ r: Trace.RegisterFile) -> Bool {
+    public func matchesGeneralRegisters(_ r: Trace.RegisterFile) -> Bool {
         self[.rax] == r[.rax] && self[.rbx] == r[.rbx] && self[.rcx] == r[.rcx] && self[.rdx] == r[.rdx]
             && self[.rsi] == r[.rsi] && self[.rdi] == r[.rdi] && self[.rbp] == r[.rbp] && self[.rsp] == r[.rsp]
             && self[.r8] == r[.r8] && self[.r9] == r[.r9] && self[.r10] == r[.r10] && self[.r11] == r[.r11]
@@ -476,7 +476,7 @@ extension CPUState {
     }
 
     /// Loads the 512-byte FXSAVE image (SDM Vol. 1, 10.5.1): x87, MXCSR, XMM0-15.
-    mutating func loadFXSAVE(_ image: [UInt8]) {
+    public mutating func loadFXSAVE(_ image: [UInt8]) {
         guard image.count >= 416 else { return }
         func u16(_ o: Int) -> UInt16 { UInt16(image[o]) | UInt16(image[o + 1]) << 8 }
         x87.controlWord = u16(0)
