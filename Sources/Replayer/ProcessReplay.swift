@@ -87,12 +87,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         self.unit = unit
         self.trace = trace
         self.running = unit.tid
-        var cpuid = CPUIDTable(entries: [:])
-        for leaf in trace.header.cpuid {
-            cpuid.entries[CPUIDTable.Key(leaf: leaf.leaf, subleaf: leaf.subleaf)] =
-                CPUIDTable.Result(eax: leaf.eax, ebx: leaf.ebx, ecx: leaf.ecx, edx: leaf.edx)
-        }
-        if trace.header.cpuid.isEmpty { cpuid = .baseline }
+        let cpuid = trace.header.cpuid.isEmpty ? CPUIDTable.baseline : CPUIDTable(recorded: trace.header.cpuid)
         if let inherited {
             machine = try Machine(memory: inherited.memory, cpuid: cpuid, tracker: tracker)
             machine.state = inherited.cpu
@@ -453,6 +448,19 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
 
 func quotedPrefix(_ bytes: [UInt8]) -> String {
     "\"" + bytes.map { (0x20..<0x7f).contains($0) ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined() + "\""
+}
+
+extension CPUIDTable {
+    /// The recording machine's leaves. Leaves recorded with one subleaf ignore ECX, as the
+    /// CPU does for them (Intel SDM vol. 2A, CPUID: "ECX is ignored" for most leaves).
+    public init(recorded leaves: [CPUIDLeaf]) {
+        var subleafCount: [UInt32: Int] = [:]
+        for leaf in leaves { subleafCount[leaf.leaf, default: 0] += 1 }
+        self.init(entries: [:], leavesIgnoringSubleaf: Set(subleafCount.filter { $0.value == 1 }.keys))
+        for leaf in leaves {
+            entries[Key(leaf: leaf.leaf, subleaf: leaf.subleaf)] = Result(eax: leaf.eax, ebx: leaf.ebx, ecx: leaf.ecx, edx: leaf.edx)
+        }
+    }
 }
 
 extension CPUState {
