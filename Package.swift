@@ -31,8 +31,8 @@ let package = Package(
         .target(name: "Trace", dependencies: ["CLZ4"]),
         .target(name: "Recorder", dependencies: ["CSupport", "Syscalls", "Trace"]),
         .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: interpreterFlags),
-        .target(name: "Replayer", dependencies: ["X86", "Trace", "Syscalls", "CElf"]),
-        .target(name: "Lockstep", dependencies: ["CSupport", "CCapstone", "Recorder", "Replayer", "Syscalls", "Trace", "X86"]),
+        .target(name: "Replayer", dependencies: ["X86", "Trace", "Syscalls", "CElf", "CCapstone"]),
+        .target(name: "Lockstep", dependencies: ["CSupport", "Recorder", "Replayer", "Syscalls", "Trace", "X86"]),
         .target(name: "Provenance", dependencies: [
             "Trace", "Syscalls", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -39,13 +39,18 @@ public struct Divergence: Error, Sendable, CustomStringConvertible {
     public var expected: String
     public var actual: String
     public var recentInstructions: [UInt64]
+    /// Text of those instructions (address, bytes, mnemonic), when known.
+    public var recentDisassembly: [String] = []
 
     public var description: String {
         var lines = ["divergence in task \(tid) after \(instructionCount) instructions at 0x\(String(address, radix: 16))"
                      + (function.map { " (\($0))" } ?? "") + ": \(reason)"]
         if !expected.isEmpty { lines.append("  expected: \(expected)") }
         if !actual.isEmpty { lines.append("  actual:   \(actual)") }
-        if !recentInstructions.isEmpty {
+        if !recentDisassembly.isEmpty {
+            lines.append("  last instructions executed:")
+            lines += recentDisassembly.map { "    " + $0 }
+        } else if !recentInstructions.isEmpty {
             lines.append("  last instructions: " + recentInstructions.map { "0x\(String($0, radix: 16))" }.joined(separator: " "))
         }
         return lines.joined(separator: "\n")
@@ -88,6 +93,32 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
     var finishedThreads = Set<Int32>()
 
     static var defaultStepBudget: UInt64 { 50_000_000_000 }
+
+    /// Set on a second, diagnostic run after a divergence: from this instruction count on,
+    /// the interpreter steps one instruction at a time and remembers where it was.
+    /// Replay is deterministic, so the second run retraces the first exactly.
+    var historyFrom: UInt64?
+    var history: [UInt64] = []
+    static var historyLength: Int { 16 }
+
+    private func runRecordingHistory(from start: UInt64) -> StopReason {
+        if machine.instructionCount < start {
+            let stop = machine.run(maxInstructions: start - machine.instructionCount)
+            if case .instructionLimit = stop {} else { return stop }
+        }
+        while true {
+            let rip = machine.state.rip
+            let stop = machine.run(maxInstructions: 1)
+            if case .instructionLimit = stop {
+                history.append(rip)
+                if history.count > Self.historyLength { history.removeFirst() }
+                continue
+            }
+            if case .syscall = stop { history.append(rip) } else if case .timestamp = stop { history.append(rip) }
+            if history.count > Self.historyLength { history.removeFirst() }
+            return stop
+        }
+    }
 
     init(unit: ReplayUnit, trace: TraceReader, tracker: Tracker, inherited: ForkState?) throws {
         self.unit = unit
@@ -195,7 +226,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
 
     /// Runs the current thread until it stops; reports anything but `expected` as divergence.
     private func runToStop(tid: Int32) throws -> StopReason {
-        let stop = machine.run(maxInstructions: Self.defaultStepBudget)
+        let stop = historyFrom.map { runRecordingHistory(from: $0) } ?? machine.run(maxInstructions: Self.defaultStepBudget)
         switch stop {
         case .unsupported(let u):
             throw divergenceHere(tid: tid, reason: "unsupported instruction \(u)", at: u.address)
@@ -448,6 +479,13 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         return Divergence(tid: tid, instructionCount: machine.instructionCount, address: rip,
                           function: symbolizer.symbolize(rip), reason: reason, expected: expected, actual: actual,
                           recentInstructions: [])
+    }
+
+    /// "0xADDR  bytes  mnemonic operands  (function)" for reports.
+    func describeInstruction(at address: UInt64) -> String {
+        let bytes = (try? machine.memory.readBytes(at: address, count: 15)) ?? []
+        let text = InstructionText.describe(bytes, at: address)
+        return "0x\(String(address, radix: 16))  \(text)" + (symbolizer.symbolize(address).map { "  (\($0))" } ?? "")
     }
 
     private func describe(_ event: SyscallEvent) -> String {

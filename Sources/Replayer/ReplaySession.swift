@@ -59,7 +59,18 @@ public final class ReplaySession {
                     let result: UnitResult
                     do {
                         let replay = try ProcessReplay(unit: units[index], trace: trace, tracker: tracker(), inherited: nil)
-                        result = replay.run()
+                        var first = replay.run()
+                        if case .diverged(var divergence) = first.outcome, divergence.instructionCount > 0 {
+                            // Retrace deterministically to list the last instructions executed.
+                            let again = try ProcessReplay(unit: units[index], trace: trace, tracker: tracker(), inherited: nil)
+                            again.historyFrom = divergence.instructionCount > UInt64(ProcessReplay<Tracker>.historyLength)
+                                ? divergence.instructionCount - UInt64(ProcessReplay<Tracker>.historyLength) : 0
+                            _ = again.run()
+                            divergence.recentInstructions = again.history
+                            divergence.recentDisassembly = again.history.map { again.describeInstruction(at: $0) }
+                            first.outcome = .diverged(divergence)
+                        }
+                        result = first
                     } catch {
                         result = UnitResult(pid: units[index].pid, tid: units[index].tid, executable: units[index].executable,
                                             outcome: .diverged(Divergence(tid: units[index].tid, instructionCount: 0, address: 0,

@@ -15,7 +15,7 @@ final class ReplayTests: XCTestCase {
         return dir
     }()
 
-    func compile(_ name: String, flags: [String] = []) throws -> String {
+    static func compile(_ name: String, flags: [String] = []) throws -> String {
         let output = "\(Self.work)/\(name)\(flags.joined())"
         if FileManager.default.fileExists(atPath: output) { return output }
         let gcc = Process()
@@ -45,23 +45,62 @@ final class ReplayTests: XCTestCase {
         return summary
     }
 
-    func testStaticBinaryReplays() throws { try assertReplays([try compile("direct_syscall", flags: ["-static"])]) }
+    func testStaticBinaryReplays() throws { try assertReplays([try ReplayTests.compile("direct_syscall", flags: ["-static"])]) }
     func testDynamicFileReaderReplays() throws {
         let input = "\(Self.work)/input.txt"
         try (0..<500).map { "line \($0)" }.joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
-        try assertReplays(["sh", "-c", "\(try compile("read_file")) \(input) > /dev/null"])
+        try assertReplays(["sh", "-c", "\(try ReplayTests.compile("read_file")) \(input) > /dev/null"])
     }
-    func testTimeAndRdtscReplay() throws { try assertReplays(["sh", "-c", "\(try compile("timing")) > /dev/null"]) }
-    func testSignalHandlerReplays() throws { try assertReplays(["sh", "-c", "\(try compile("signals")) > /dev/null"]) }
-    func testAsynchronousSignalReplays() throws { try assertReplays(["sh", "-c", "\(try compile("async_signal")) > /dev/null"]) }
+    func testTimeAndRdtscReplay() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("timing")) > /dev/null"]) }
+    func testSignalHandlerReplays() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("signals")) > /dev/null"]) }
+    func testAsynchronousSignalReplays() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("async_signal")) > /dev/null"]) }
     func testForkExecTreeReplaysEveryProcess() throws {
-        let summary = try assertReplays([try compile("fork_exec")])
+        let summary = try assertReplays([try ReplayTests.compile("fork_exec")])
         XCTAssertEqual(summary.allResults.count, 4 + 3)  // fork_exec, 3 forked children before exec, 3 x true
     }
     func testThreadsWithMutexAndConditionVariableReplay() throws {
-        try assertReplays(["sh", "-c", "\(try compile("threads")) > /dev/null"])
+        try assertReplays(["sh", "-c", "\(try ReplayTests.compile("threads")) > /dev/null"])
     }
     func testPreemptedSpinningThreadReplays() throws {
-        try assertReplays(["sh", "-c", "\(try compile("spin_threads")) > /dev/null"])
+        try assertReplays(["sh", "-c", "\(try ReplayTests.compile("spin_threads")) > /dev/null"])
+    }
+}
+
+/// A replay that departs from the recording is caught and reported where it happened.
+final class DivergenceTests: XCTestCase {
+    /// Copies a trace, changing the bytes one `read` delivered: the program then writes
+    /// other bytes than the recording shows, which replay must catch at that write.
+    func testAlteredInputIsCaughtAtTheWriteWithALocatedReport() throws {
+        let input = "\(ReplayTests.work)/divergence-input.txt"
+        try "AAAAAAAAAAAAAAAA\n".write(toFile: input, atomically: true, encoding: .utf8)
+        let original = "\(ReplayTests.work)/divergence-\(UUID().uuidString.prefix(8))"
+        let recorder = Recorder(options: RecordOptions(command: [try ReplayTests.compile("read_file"), input], outputDirectory: original))
+        recorder.log = { _ in }
+        _ = try recorder.run()
+
+        let reader = try TraceReader(directory: original)
+        let altered = original + "-altered"
+        let writer = try TraceWriter(directory: altered, header: reader.header)
+        for tid in reader.taskIDs {
+            for var event in try reader.events(tid: tid) {
+                if case .syscall(var s) = event.body, s.number == 0, s.writes.first?.bytes.first == UInt8(ascii: "A") {
+                    s.writes[0].bytes = Array("BBBBBBBBBBBBBBBB\n".utf8)
+                    event.body = .syscall(s)
+                }
+                try writer.append(event)
+            }
+        }
+        _ = try writer.finish(exitCode: 0, exitSignal: nil, syscalls: 0)
+        try FileManager.default.removeItem(atPath: altered + "/blobs")
+        try FileManager.default.copyItem(atPath: original + "/blobs", toPath: altered + "/blobs")
+
+        let summary = try ReplaySession(trace: try TraceReader(directory: altered)).run(options: ReplayOptions(jobs: 1)) { NoDataFlow() }
+        let (_, divergence) = try XCTUnwrap(summary.divergences.first)
+        XCTAssertTrue(divergence.reason.contains("write passes different bytes"), divergence.description)
+        XCTAssertTrue(divergence.expected.contains("AAAA"))
+        XCTAssertTrue(divergence.actual.contains("BBBB"))
+        XCTAssertNotNil(divergence.function, "the address is symbolized")
+        XCTAssertFalse(divergence.recentDisassembly.isEmpty, "the report lists the last instructions")
+        XCTAssertTrue(divergence.recentDisassembly.last?.contains("syscall") ?? false, divergence.description)
     }
 }
