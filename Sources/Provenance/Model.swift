@@ -32,6 +32,25 @@ public enum AttributeValue: Equatable, Hashable, Sendable, Codable, CustomString
     case bool(Bool)
     case strings([String])
 
+    /// Plain JSON: a string, a number, a boolean or an array of strings.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int64.self) { self = .int(i) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else { self = .strings(try c.decode([String].self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .string(let s): try c.encode(s)
+        case .int(let i): try c.encode(i)
+        case .bool(let b): try c.encode(b)
+        case .strings(let a): try c.encode(a)
+        }
+    }
+
     public var description: String {
         switch self {
         case .string(let s): return s
