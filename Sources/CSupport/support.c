@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cpuid.h>
@@ -133,6 +134,12 @@ void mp_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
 
 uint64_t mp_rdtsc(void) { return __rdtsc(); }
 uint64_t mp_rdtscp(uint32_t *aux) { unsigned int a; uint64_t v = __rdtscp(&a); *aux = a; return v; }
+
+long mp_read_task_memory(pid_t pid, void *local, uint64_t remote, uint64_t length) {
+    struct iovec l = { local, length }, r = { (void *)remote, length };
+    ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+    return n < 0 ? -errno : n;
+}
 
 long mp_tgkill(pid_t tgid, pid_t tid, int sig) {
     long r = syscall(SYS_tgkill, tgid, tid, sig);

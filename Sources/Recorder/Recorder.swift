@@ -1,1 +1,138 @@
-// Recorder: see DESIGN.md
+// `magprov record`: start a command under the supervisor and write its trace.
+
+import CSupport
+import Foundation
+import Syscalls
+import Trace
+
+public struct RecordOptions: Sendable {
+    /// The command and its arguments; argv[0] is searched in PATH.
+    public var command: [String]
+    public var outputDirectory: String
+    /// The recorded program's environment (defaults to magprov's own).
+    public var environment: [String]
+    /// Add the glibc/OpenSSL feature mask (see MachineInfo.featureMask).
+    public var maskCPUFeatures: Bool = true
+    /// Preempt a thread that runs this long without a syscall while siblings wait.
+    public var watchdogMilliseconds: Int = 50
+    public var workingDirectory: String?
+
+    public init(command: [String], outputDirectory: String,
+                environment: [String] = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()) {
+        self.command = command
+        self.outputDirectory = outputDirectory
+        self.environment = environment
+    }
+}
+
+public struct RecordResult: Sendable {
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var manifest: TraceManifest
+    /// The shell convention: the exit code, or 128 + the signal that ended the command.
+    public var shellStatus: Int32 { exitCode ?? (128 + (signal ?? 0)) }
+}
+
+public enum RecorderError: Error, CustomStringConvertible {
+    case emptyCommand
+    case commandNotFound(String)
+    case cannotExecute(String, errno: Int32)
+    case spawnFailed(errno: Int32)
+    case ptraceRefused(errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .emptyCommand: return "no command given: magprov record [-o DIR] -- COMMAND [ARGS...]"
+        case .commandNotFound(let c): return "\(c): command not found"
+        case .cannotExecute(let c, let e): return "\(c): cannot execute: \(String(cString: strerror(e)))"
+        case .spawnFailed(let e): return "cannot start the command: \(String(cString: strerror(e)))"
+        case .ptraceRefused(let e):
+            return "the kernel refused ptrace (\(String(cString: strerror(e)))); check kernel.yama.ptrace_scope and seccomp support"
+        }
+    }
+}
+
+public final class Recorder {
+    public let options: RecordOptions
+    public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+
+    public init(options: RecordOptions) { self.options = options }
+
+    public static let version = "0.1.0"
+
+    public func run() throws -> RecordResult {
+        guard let program = options.command.first else { throw RecorderError.emptyCommand }
+        var environment = options.environment
+        if options.maskCPUFeatures {
+            let maskedNames = Set(MachineInfo.featureMask.map { $0.prefix(while: { $0 != "=" }) })
+            environment.removeAll { maskedNames.contains($0.prefix(while: { $0 != "=" })) }
+            environment += MachineInfo.featureMask
+        }
+        let cwd = options.workingDirectory ?? FileManager.default.currentDirectoryPath
+        let header = TraceHeader(
+            magprovVersion: Recorder.version, kernel: MachineInfo.kernel(), hostname: MachineInfo.hostname(),
+            cpuModel: MachineInfo.cpuModel(), cpuid: MachineInfo.cpuidLeaves(),
+            featureMask: options.maskCPUFeatures ? MachineInfo.featureMask : [], command: options.command.joined(separator: " "),
+            argv: options.command, environment: environment, cwd: cwd, startTime: Date().timeIntervalSince1970,
+            uid: getuid(), gid: getgid())
+        let writer = try TraceWriter(directory: options.outputDirectory, header: header)
+        raiseDescriptorLimit()
+        installWatchdogSignal()
+
+        let pid = try spawn(program: program, environment: environment, cwd: cwd)
+        let supervisor = Supervisor(writer: writer, watchdogMilliseconds: options.watchdogMilliseconds, log: log)
+        let exit = supervisor.run(root: pid)
+        if let failure = supervisor.failure { log("magprov: trace write error: \(failure)") }
+        let manifest = try writer.finish(exitCode: exit?.exitCode, exitSignal: exit?.signal, syscalls: supervisor.syscallCount)
+        return RecordResult(exitCode: exit?.exitCode, signal: exit?.signal, manifest: manifest)
+    }
+
+    /// Starts the child stopped, seizes it with our options, lets it exec.
+    private func spawn(program: String, environment: [String], cwd: String) throws -> Int32 {
+        let argv = options.command.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        var statusFD: Int32 = -1
+        let pid = mp_spawn_traced(program, argv, envp, cwd, nil, 0, &statusFD)
+        guard pid > 0 else { throw RecorderError.spawnFailed(errno: -pid) }
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, WUNTRACED)
+        let options = PtraceOption.traceSysGood | PtraceOption.traceFork | PtraceOption.traceVFork |
+            PtraceOption.traceClone | PtraceOption.traceExec | PtraceOption.traceSeccomp | PtraceOption.exitKill
+        let r = mp_ptrace(Int(PtraceRequest.seize), pid, 0, options)
+        guard r >= 0 else { kill(pid, SIGKILL); throw RecorderError.ptraceRefused(errno: Int32(-r)) }
+        kill(pid, SIGCONT)
+        // The status pipe stays open across our supervision; its result is read at the end
+        // of the first exec attempt by the supervisor loop: check it after the run.
+        pendingStatusFD = statusFD
+        return pid
+    }
+
+    private var pendingStatusFD: Int32 = -1
+
+    private func raiseDescriptorLimit() {
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+
+    /// SIGALRM interrupts the supervisor's waitpid so the watchdog can run; no SA_RESTART.
+    private func installWatchdogSignal() {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGALRM, &action, nil)
+    }
+
+    /// After the run: the errno the child wrote if its exec failed (nil if exec succeeded).
+    public func execFailure() -> Int32? {
+        guard pendingStatusFD >= 0 else { return nil }
+        defer { close(pendingStatusFD); pendingStatusFD = -1 }
+        var err: Int32 = 0
+        let n = read(pendingStatusFD, &err, 4)
+        return n == 4 ? err : nil
+    }
+}

@@ -51,6 +51,9 @@ void mp_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 uint64_t mp_rdtsc(void);
 uint64_t mp_rdtscp(uint32_t *aux);
 
+/// process_vm_readv(2) of one remote range into one local buffer; bytes read or -errno.
+long mp_read_task_memory(pid_t pid, void *local, uint64_t remote, uint64_t length);
+
 /// tgkill(2); returns 0 or -errno.
 long mp_tgkill(pid_t tgid, pid_t tid, int sig);
 

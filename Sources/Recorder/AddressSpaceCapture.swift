@@ -1,0 +1,123 @@
+// Captures address spaces (at exec) and file mappings (at mmap) into the blob store.
+// Contents are read from the task's memory rather than from the file, so what the trace
+// holds is exactly what the process saw (partial pages zeroed, .bss, the kernel's stack
+// set-up). Read-only mappings of the same file range are hashed once per recording.
+
+import Glibc
+import Trace
+
+struct MapsLine {
+    var start: UInt64, end: UInt64, protection: UInt32, shared: Bool, offset: UInt64
+    var device: UInt64, inode: UInt64, path: String
+
+    /// Parses one line of /proc/PID/maps:
+    /// `start-end perms offset major:minor inode   path`.
+    init?(_ line: Substring) {
+        let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+        guard fields.count >= 5 else { return nil }
+        let range = fields[0].split(separator: "-")
+        guard range.count == 2, let s = UInt64(range[0], radix: 16), let e = UInt64(range[1], radix: 16) else { return nil }
+        let perms = Array(fields[1].utf8)
+        guard perms.count >= 4 else { return nil }
+        start = s; end = e
+        protection = (perms[0] == UInt8(ascii: "r") ? 1 : 0) | (perms[1] == UInt8(ascii: "w") ? 2 : 0) | (perms[2] == UInt8(ascii: "x") ? 4 : 0)
+        shared = perms[3] == UInt8(ascii: "s")
+        offset = UInt64(fields[2], radix: 16) ?? 0
+        let dev = fields[3].split(separator: ":")
+        let major = dev.count == 2 ? UInt64(dev[0], radix: 16) ?? 0 : 0
+        let minor = dev.count == 2 ? UInt64(dev[1], radix: 16) ?? 0 : 0
+        // Same encoding as glibc's makedev, so it matches st_dev.
+        device = ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff)
+        inode = UInt64(fields[4]) ?? 0
+        path = fields.count > 5 ? String(fields[5]).trimmingLeadingSpaces() : ""
+    }
+}
+
+extension String {
+    func trimmingLeadingSpaces() -> String { String(drop(while: { $0 == " " })) }
+}
+
+final class AddressSpaceCapture {
+    let blobs: BlobStore
+    /// (device, inode, offset, length, protection) of read-only file mappings -> blobs.
+    private var fileRangeCache: [String: [BlobID]] = [:]
+    private(set) var bytesCaptured: UInt64 = 0
+
+    init(blobs: BlobStore) { self.blobs = blobs }
+
+    func readMaps(tid: Int32) -> [MapsLine] {
+        guard let text = try? String(decoding: readAll(path: "/proc/\(tid)/maps"), as: UTF8.self) else { return [] }
+        return text.split(separator: "\n").compactMap(MapsLine.init)
+    }
+
+    /// Every mapping of the task with its contents.
+    func snapshot(tid: Int32) throws -> [MappingSnapshot] {
+        let memory = open("/proc/\(tid)/mem", O_RDONLY | O_CLOEXEC)
+        defer { if memory >= 0 { close(memory) } }
+        var result: [MappingSnapshot] = []
+        for line in readMaps(tid: tid) {
+            // [vvar] cannot be read and is unused once the vDSO is gone; [vsyscall] is the
+            // legacy fixed page that every process shares.
+            let skip = line.path == "[vvar]" || line.path == "[vsyscall]" || line.path == "[vvar_vclock]"
+            let blobs = skip || memory < 0 ? [] : try capture(line, memory: memory)
+            result.append(MappingSnapshot(start: line.start, end: line.end, protection: line.protection, shared: line.shared,
+                                          offset: line.offset, device: line.device, inode: line.inode,
+                                          path: line.path, blobs: blobs))
+        }
+        return result
+    }
+
+    /// The mapping that now starts at `address` (after a successful file mmap).
+    func captureMapping(tid: Int32, address: UInt64, length: UInt64) throws -> MappingSnapshot? {
+        guard let line = readMaps(tid: tid).first(where: { $0.start <= address && address < $0.end }) else { return nil }
+        let memory = open("/proc/\(tid)/mem", O_RDONLY | O_CLOEXEC)
+        guard memory >= 0 else { return nil }
+        defer { close(memory) }
+        var clipped = line
+        clipped.offset += address - line.start
+        clipped.start = address
+        clipped.end = min(line.end, address + ((length + 4095) & ~4095))
+        let blobs = try capture(clipped, memory: memory)
+        return MappingSnapshot(start: clipped.start, end: clipped.end, protection: clipped.protection, shared: clipped.shared,
+                               offset: clipped.offset, device: clipped.device, inode: clipped.inode,
+                               path: clipped.path, blobs: blobs)
+    }
+
+    /// Reads a range chunk by chunk (bounded memory). Pages past the end of a mapped
+    /// file cannot be read (they would SIGBUS); reading stops there, and replay treats the
+    /// rest of the range as not present.
+    private func capture(_ line: MapsLine, memory: Int32) throws -> [BlobID] {
+        let cacheable = line.inode != 0 && line.protection & 2 == 0 && !line.shared
+        let key = "\(line.device):\(line.inode):\(line.offset):\(line.end - line.start):\(line.protection)"
+        if cacheable, let cached = fileRangeCache[key] { return cached }
+        var ids: [BlobID] = []
+        var address = line.start
+        var chunk = [UInt8](repeating: 0, count: BlobStore.chunkLength)
+        while address < line.end {
+            let length = Int(min(UInt64(BlobStore.chunkLength), line.end - address))
+            let n = chunk.withUnsafeMutableBytes { pread(memory, $0.baseAddress, length, off_t(Int64(bitPattern: address))) }
+            if n <= 0 { break }
+            ids.append(try blobs.put(Array(chunk[0..<n])))
+            bytesCaptured += UInt64(n)
+            if n < length { break }
+            address += UInt64(n)
+        }
+        if cacheable { fileRangeCache[key] = ids }
+        return ids
+    }
+}
+
+func readAll(path: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw PtraceFailure(operation: "open \(path)", tid: 0, errno: errno) }
+    defer { close(fd) }
+    var result: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        result += buffer[0..<n]
+    }
+    return result
+}

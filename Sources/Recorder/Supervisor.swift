@@ -1,0 +1,644 @@
+// The ptrace supervisor: one loop over waitpid that turns every stop of every task into
+// trace events and decides how the task resumes.
+//
+// Stops and what they mean (ptrace(2), "Stopped states"):
+//   PTRACE_EVENT_SECCOMP   syscall entry (the filter said SECCOMP_RET_TRACE)
+//   SIGTRAP|0x80           syscall exit (we resumed the entry with PTRACE_SYSCALL)
+//   PTRACE_EVENT_FORK/...  a new task; PTRACE_EVENT_EXEC: a new program image
+//   PTRACE_EVENT_STOP      a new task's first stop, a group stop, or our PTRACE_INTERRUPT
+//   anything else          signal-delivery-stop
+//
+// Threads of one process run user code one at a time: a task holds its thread group's
+// token from the moment it returns to user mode until its next syscall entry (or until the
+// watchdog preempts it). Tasks inside the kernel hold no token, so blocking syscalls never
+// stall their siblings.
+
+import CSupport
+import Glibc
+import Syscalls
+import Trace
+
+final class TracedTask {
+    enum Mode { case starting, user, kernel, ready, groupStopped }
+
+    struct PendingSyscall {
+        var number: Int
+        var arguments: [UInt64]
+        var entry: EntryState
+        var inputs: [BufferDigest]
+        var objects: [ObjectIdentity]
+        var flags: SyscallFlags
+        var startTime: UInt64
+    }
+
+    let tid: Int32
+    var tgid: Int32
+    var mode: Mode = .starting
+    var access: TaskAccess { TaskAccess(tid: tid) }
+    var pending: PendingSyscall?
+    /// The previous stop was a syscall exit: a signal delivered now arrives at a syscall
+    /// boundary, which replay can reproduce.
+    var atSyscallBoundary = false
+    /// Asynchronous signals held until the next syscall boundary.
+    var heldSignals: [Int32] = []
+    /// Signals the supervisor re-raised itself, to be delivered (not held again).
+    var releasing: [Int32] = []
+    /// How to resume when the task gets its thread group's token.
+    var resumeSignal: Int32 = 0
+    var announced = false
+    var execSeen = false
+    var initialStopSeen = false
+    var interruptRequested = false
+    var tokenSince: UInt64 = 0
+
+    init(tid: Int32, tgid: Int32) { self.tid = tid; self.tgid = tgid }
+}
+
+final class ThreadGroup {
+    var holder: Int32?
+    var ready: [Int32] = []
+    var lastScheduled: Int32?
+}
+
+/// Signals raised by the CPU for the instruction the task just executed.
+let synchronousSignals: Set<Int32> = [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP]
+let stopSignals: Set<Int32> = [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU]
+
+final class Supervisor {
+    let writer: TraceWriter
+    let capture: AddressSpaceCapture
+    let watchdogNanoseconds: UInt64
+    let startTime: UInt64
+    let log: (String) -> Void
+
+    var tasks: [Int32: TracedTask] = [:]
+    var groups: [Int32: ThreadGroup] = [:]
+    /// New tasks whose creator's fork/clone event has not been seen yet.
+    var orphanStops: Set<Int32> = []
+    var sequence: UInt64 = 0
+    var syscallCount: UInt64 = 0
+    var rootTid: Int32 = 0
+    var rootExit: TaskExit?
+    var lastFlush: UInt64 = 0
+    var warnedUnmodeled = Set<Int>()
+    var failure: Error?
+
+    init(writer: TraceWriter, watchdogMilliseconds: Int, log: @escaping (String) -> Void) {
+        self.writer = writer
+        self.capture = AddressSpaceCapture(blobs: writer.blobs)
+        self.watchdogNanoseconds = UInt64(watchdogMilliseconds) * 1_000_000
+        self.startTime = monotonicNanoseconds()
+        self.log = log
+    }
+
+    // MARK: - Events
+
+    func emit(_ tid: Int32, _ body: EventBody) {
+        let event = TraceEvent(sequence: sequence, time: monotonicNanoseconds() &- startTime, tid: tid, body: body)
+        sequence += 1
+        do { try writer.append(event) } catch { failure = failure ?? error }
+    }
+
+    // MARK: - Main loop
+
+    func run(root: Int32) -> TaskExit? {
+        rootTid = root
+        let task = TracedTask(tid: root, tgid: root)
+        tasks[root] = task
+        groups[root] = ThreadGroup()
+        task.announced = true
+        emit(root, .taskStart(TaskStart(tid: root, pid: root, parent: 0, kind: .root, cloneFlags: 0)))
+        while !tasks.isEmpty {
+            var status: Int32 = 0
+            let tid = mp_wait_any(&status, 0)
+            if tid == -EINTR { checkWatchdog(); continue }
+            if tid < 0 { break }  // ECHILD: nothing left to wait for
+            handle(tid: tid, status: status)
+            let now = monotonicNanoseconds()
+            if now &- lastFlush > 1_000_000_000 {
+                lastFlush = now
+                do { try writer.flushAll() } catch { failure = failure ?? error }
+            }
+        }
+        return rootExit
+    }
+
+    func handle(tid: Int32, status: Int32) {
+        if mp_wifexited(status) != 0 || mp_wifsignaled(status) != 0 {
+            let exit = mp_wifexited(status) != 0 ? TaskExit(exitCode: mp_wexitstatus(status), signal: nil)
+                                                 : TaskExit(exitCode: nil, signal: mp_wtermsig(status))
+            taskExited(tid: tid, exit: exit)
+            return
+        }
+        guard mp_wifstopped(status) != 0 else { return }
+        let task = tasks[tid] ?? adoptUnknownTask(tid)
+        let signal = mp_wstopsig(status)
+        let event = Int32(mp_ptrace_event(status))
+        let wasAtBoundary = task.atSyscallBoundary
+        task.atSyscallBoundary = false
+        do {
+            switch event {
+            case PtraceEvent.seccomp: try syscallEntry(task)
+            case PtraceEvent.fork, PtraceEvent.vfork, PtraceEvent.clone: try newTask(from: task, event: event)
+            case PtraceEvent.exec: try exec(task)
+            case PtraceEvent.stop: try eventStop(task, signal: signal)
+            case 0 where signal == (SIGTRAP | 0x80): try syscallExit(task)
+            case 0: try signalStop(task, signal: signal, atBoundary: wasAtBoundary)
+            default: try task.access.resume(PtraceRequest.cont)
+            }
+        } catch {
+            // The task died between its stop and our request (SIGKILL, group exit): its
+            // exit status arrives through waitpid. Anything else is worth saying.
+            if let failure = error as? PtraceFailure, failure.errno == ESRCH { return }
+            log("magprov: task \(tid): \(error)")
+        }
+    }
+
+    private func adoptUnknownTask(_ tid: Int32) -> TracedTask {
+        // A new task can report its first stop before its creator reports the fork event.
+        let task = TracedTask(tid: tid, tgid: threadGroupID(of: tid) ?? tid)
+        tasks[tid] = task
+        if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
+        return task
+    }
+
+    // MARK: - Scheduling
+
+    /// The task is stopped and will next run user code: give it the token or queue it.
+    func wantsUserMode(_ task: TracedTask, signal: Int32 = 0) throws {
+        guard let group = groups[task.tgid] else { return try task.access.resume(PtraceRequest.cont, signal: signal) }
+        task.resumeSignal = signal
+        if group.holder == nil || group.holder == task.tid {
+            try grant(task, group)
+        } else {
+            task.mode = .ready
+            if !group.ready.contains(task.tid) { group.ready.append(task.tid) }
+            armWatchdog()
+        }
+    }
+
+    private func grant(_ task: TracedTask, _ group: ThreadGroup) throws {
+        group.holder = task.tid
+        if group.lastScheduled != task.tid {
+            // Only a switch between threads is an event worth recording.
+            if group.lastScheduled != nil { emit(task.tid, .schedule(ScheduleEvent(preemptedAt: nil))) }
+            group.lastScheduled = task.tid
+        }
+        task.mode = .user
+        task.tokenSince = monotonicNanoseconds()
+        let signal = task.resumeSignal
+        task.resumeSignal = 0
+        try resumeDelivering(task, signal: signal)
+    }
+
+    /// The token holder entered the kernel or went away: pass the token on.
+    func releaseToken(_ task: TracedTask) {
+        guard let group = groups[task.tgid], group.holder == task.tid else { return }
+        group.holder = nil
+        while !group.ready.isEmpty {
+            let next = group.ready.removeFirst()
+            guard let nextTask = tasks[next], nextTask.mode == .ready else { continue }
+            do { try grant(nextTask, group); return } catch { group.holder = nil }
+        }
+    }
+
+    private func armWatchdog() {
+        var timer = itimerval(it_interval: timeval(tv_sec: 0, tv_usec: 0),
+                              it_value: timeval(tv_sec: 0, tv_usec: Int(watchdogNanoseconds / 1000)))
+        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
+    }
+
+    /// Preempts threads that have held their group's token too long while siblings wait.
+    func checkWatchdog() {
+        let now = monotonicNanoseconds()
+        var waiting = false
+        for group in groups.values where !group.ready.isEmpty {
+            waiting = true
+            guard let holder = group.holder, let task = tasks[holder], task.mode == .user,
+                  !task.interruptRequested, now &- task.tokenSince >= watchdogNanoseconds else { continue }
+            task.interruptRequested = true
+            _ = mp_ptrace(Int(PtraceRequest.interrupt), holder, 0, 0)
+        }
+        if waiting { armWatchdog() }
+    }
+
+    // MARK: - Syscalls
+
+    static let refusedSyscalls: Set<Int> = [
+        SyscallTable.Number.rseq, SyscallTable.Number.ioUringSetup,
+        SyscallTable.Number.ioUringEnter, SyscallTable.Number.ioUringRegister,
+    ]
+
+    func syscallEntry(_ task: TracedTask) throws {
+        var info = mp_syscall_info()
+        let r = mp_get_syscall_info(task.tid, &info)
+        guard r >= 0 else { throw PtraceFailure(operation: "GET_SYSCALL_INFO", tid: task.tid, errno: Int32(-r)) }
+        let arguments = withUnsafeBytes(of: info.args) { Array($0.bindMemory(to: UInt64.self)) }
+        let number = Int(info.nr)
+        var flags: SyscallFlags = []
+        let foreign = info.arch != 0xC000_003E || number & 0x4000_0000 != 0  // AUDIT_ARCH_X86_64, x32 bit
+        if foreign { flags.insert(.foreignABI) }
+        if foreign || Supervisor.refusedSyscalls.contains(number) {
+            // Skip the syscall: orig_rax = -1 makes the kernel bypass it; rax is the result.
+            flags.insert(.refused)
+            var regs = try task.access.registers()
+            regs[.origRax] = UInt64(bitPattern: -1)
+            regs[.rax] = UInt64(bitPattern: Int64(-ENOSYS))
+            try task.access.setRegisters(regs)
+            if foreign { log("magprov: task \(task.tid) made a syscall through another ABI (number \(number)); refused with ENOSYS") }
+        }
+        let spec = SyscallTable.spec(number)
+        if !spec.modeled && !foreign {
+            flags.insert(.unmodeled)
+            if warnedUnmodeled.insert(number).inserted {
+                log("magprov: warning: \(spec.name) (\(number)) is not in the syscall table; memory it writes is not captured")
+            }
+        }
+        let memory = task.access
+        var inputs: [BufferDigest] = []
+        var objects: [ObjectIdentity] = []
+        if !foreign {
+            for (index, kind) in spec.arguments.enumerated() {
+                switch kind {
+                case .inBuffer(let size):
+                    let length: Int
+                    switch size {
+                    case .fixed(let n): length = n
+                    case .argument(let n): length = Int(truncatingIfNeeded: min(arguments[n], UInt64(maximumCaptureLength)))
+                    case .argumentTimes(let n, let k): length = Int(truncatingIfNeeded: min(arguments[n], 1 << 20)) * k
+                    default: length = 0
+                    }
+                    if arguments[index] != 0, length > 0, let bytes = memory.readBytes(at: arguments[index], count: length) {
+                        inputs.append(BufferDigest(address: arguments[index], bytes: bytes))
+                    }
+                case .inIovec(let countArgument):
+                    inputs += readIovecInputs(memory, at: arguments[index], count: arguments[countArgument])
+                case .fd:
+                    if let id = ObjectResolver.identity(ofDescriptor: Int64(Int32(truncatingIfNeeded: arguments[index])),
+                                                        tid: task.tid, argument: index) {
+                        objects.append(id)
+                    }
+                case .path:
+                    let isCreated = ObjectResolver.createsLastPath.contains(spec.name) && index == spec.pathArguments.last
+                    if !isCreated, let path = memory.readCString(at: arguments[index]) {
+                        objects.append(ObjectResolver.identity(
+                            ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: arguments),
+                            tid: task.tid, argument: index,
+                            followFinalLink: ObjectResolver.followsFinalLink(spec: spec, arguments: arguments)))
+                    }
+                default:
+                    break
+                }
+            }
+        }
+        task.pending = TracedTask.PendingSyscall(
+            number: number, arguments: arguments, entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory),
+            inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds())
+        task.mode = .kernel
+        releaseToken(task)
+        try task.access.resume(PtraceRequest.syscall)
+    }
+
+    func syscallExit(_ task: TracedTask) throws {
+        guard let pending = task.pending else {
+            // An exit without a recorded entry (the first stop after exec by another thread).
+            task.atSyscallBoundary = true
+            return try wantsUserMode(task)
+        }
+        task.pending = nil
+        var info = mp_syscall_info()
+        _ = mp_get_syscall_info(task.tid, &info)
+        let result = info.op == 2 ? info.rval : Int64(bitPattern: (try? task.access.registers()[.rax]) ?? 0)
+        let spec = SyscallTable.spec(pending.number)
+        let memory = task.access
+        var event = SyscallEvent(number: pending.number, arguments: pending.arguments, result: result,
+                                 flags: pending.flags, inputs: pending.inputs, objects: pending.objects,
+                                 duration: monotonicNanoseconds() &- pending.startTime)
+        if !pending.flags.contains(.refused) {
+            for region in spec.outputRegions(arguments: pending.arguments, result: result, entry: pending.entry, memory: memory) {
+                if let bytes = memory.readBytes(at: region.address, count: region.length) {
+                    event.writes.append(MemoryWrite(address: region.address, bytes: bytes))
+                }
+            }
+            if result >= 0 { addExitObjects(&event, spec: spec, task: task) }
+            if pending.number == SyscallTable.Number.mmap, result >= 0, pending.arguments[3] & 0x20 == 0 /* MAP_ANONYMOUS */ {
+                event.mapped = try capture.captureMapping(tid: task.tid, address: UInt64(bitPattern: result),
+                                                          length: pending.arguments[1])
+            }
+            if pending.number == SyscallTable.Number.rtSigreturn {
+                event.registersAfter = try task.access.registers()
+            }
+        }
+        syscallCount += 1
+        emit(task.tid, .syscall(event))
+        task.atSyscallBoundary = true
+        // Signals held while the task ran user code are delivered now, at this boundary.
+        for signal in task.heldSignals {
+            task.releasing.append(signal)
+            _ = mp_tgkill(task.tgid, task.tid, signal)
+        }
+        task.heldSignals.removeAll()
+        try wantsUserMode(task)
+    }
+
+    private func addExitObjects(_ event: inout SyscallEvent, spec: SyscallSpec, task: TracedTask) {
+        let returnsDescriptor: Set<String> = [
+            "open", "openat", "openat2", "creat", "dup", "dup2", "dup3", "socket", "accept", "accept4",
+            "memfd_create", "epoll_create", "epoll_create1", "eventfd", "eventfd2", "timerfd_create",
+            "inotify_init1", "pidfd_open",
+        ]
+        if returnsDescriptor.contains(spec.name) || (spec.name == "fcntl" && [0, 1030].contains(event.arguments[1])) {
+            if let id = ObjectResolver.identity(ofDescriptor: event.result, tid: task.tid, argument: -1) {
+                event.objects.append(id)
+            }
+        }
+        if ["pipe", "pipe2", "socketpair"].contains(spec.name), let pair = event.writes.first, pair.bytes.count == 8 {
+            for k in 0..<2 {
+                let fd = Int64(Int32(bitPattern: pair.bytes.loadUInt32(at: k * 4)))
+                if let id = ObjectResolver.identity(ofDescriptor: fd, tid: task.tid, argument: -1 - k) { event.objects.append(id) }
+            }
+        }
+        if ObjectResolver.createsLastPath.contains(spec.name), let index = spec.pathArguments.last,
+           let path = task.access.readCString(at: event.arguments[index]) {
+            event.objects.append(ObjectResolver.identity(
+                ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: event.arguments),
+                tid: task.tid, argument: index, followFinalLink: false))
+        }
+    }
+
+    private func readIovecInputs(_ memory: TaskAccess, at address: UInt64, count: UInt64) -> [BufferDigest] {
+        guard address != 0, count > 0, count <= 1024,
+              let raw = memory.readBytes(at: address, count: Int(count) * 16) else { return [] }
+        var digests: [BufferDigest] = []
+        for i in 0..<Int(count) {
+            let base = raw.loadUInt64(at: i * 16), length = Int(min(raw.loadUInt64(at: i * 16 + 8), UInt64(maximumCaptureLength)))
+            if base != 0, length > 0, let bytes = memory.readBytes(at: base, count: length) {
+                digests.append(BufferDigest(address: base, bytes: bytes))
+            }
+        }
+        return digests
+    }
+
+    // MARK: - Tasks
+
+    func newTask(from parent: TracedTask, event: Int32) throws {
+        let child = Int32(truncatingIfNeeded: parent.access.eventMessage())
+        let kind: TaskStart.Kind
+        let tgid = threadGroupID(of: child) ?? child
+        if event == PtraceEvent.vfork { kind = .vfork } else if tgid == parent.tgid && event == PtraceEvent.clone { kind = .thread } else { kind = .fork }
+        let task = tasks[child] ?? TracedTask(tid: child, tgid: tgid)
+        task.tgid = kind == .thread ? parent.tgid : child
+        tasks[child] = task
+        if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
+        task.announced = true
+        emit(child, .taskStart(TaskStart(tid: child, pid: task.tgid, parent: parent.tid, kind: kind,
+                                         cloneFlags: parent.pending?.arguments.first ?? 0)))
+        if orphanStops.remove(child) != nil { try wantsUserMode(task) }
+        try parent.access.resume(PtraceRequest.syscall)
+    }
+
+    func eventStop(_ task: TracedTask, signal: Int32) throws {
+        if !task.initialStopSeen && task.mode == .starting {
+            task.initialStopSeen = true
+            if task.tid == rootTid { return try task.access.resume(PtraceRequest.cont) }
+            // A new task's first stop: it runs once its creation has been recorded.
+            if task.announced { return try wantsUserMode(task) }
+            orphanStops.insert(task.tid)
+            return
+        }
+        if task.interruptRequested {
+            task.interruptRequested = false
+            if task.mode == .user {
+                emit(task.tid, .schedule(ScheduleEvent(preemptedAt: try task.access.registers())))
+                releaseToken(task)
+                if groups[task.tgid]?.holder == nil { return try wantsUserMode(task) }
+                task.mode = .ready
+                groups[task.tgid]?.ready.append(task.tid)
+                return
+            }
+            return try task.access.resume(task.mode == .kernel ? PtraceRequest.syscall : PtraceRequest.cont)
+        }
+        if stopSignals.contains(signal) {
+            // Group stop (job control): keep it stopped without holding it in ptrace.
+            return try task.access.resume(PtraceRequest.listen)
+        }
+        try task.access.resume(task.mode == .kernel ? PtraceRequest.syscall : PtraceRequest.cont)
+    }
+
+    func exec(_ task: TracedTask) throws {
+        let formerTid = Int32(truncatingIfNeeded: task.access.eventMessage())
+        if formerTid != task.tid, let former = tasks.removeValue(forKey: formerTid) {
+            // A non-leader thread exec'd: it now has the leader's tid (execve(2), "All threads
+            // other than the calling thread are destroyed").
+            task.pending = former.pending
+            try? writer.closeStream(tid: formerTid)
+        }
+        task.execSeen = true
+        let access = task.access
+        var registers = try access.registers()
+        let (argv, environment, auxvRange) = readStartupStack(access, stackPointer: registers[.rsp])
+        if let auxvRange { removeVDSO(access, auxv: auxvRange) }
+        let auxv = auxvRange.flatMap { access.readBytes(at: $0.lowerBound, count: Int($0.upperBound - $0.lowerBound)) } ?? []
+        registers = try access.registers()
+        let path = FileIdentity.readLink("/proc/\(task.tid)/exe") ?? argv.first ?? ""
+        let mappings = try capture.snapshot(tid: task.tid)
+        emit(task.tid, .exec(ExecSnapshot(path: path, argv: argv, environment: environment, registers: registers,
+                                          fpRegisters: access.fpRegisters(), mappings: mappings, auxv: auxv)))
+        try access.resume(PtraceRequest.syscall)
+    }
+
+    /// Reads argc/argv/envp/auxv from the initial stack (System V x86-64 ABI, 3.4.1).
+    private func readStartupStack(_ access: TaskAccess, stackPointer: UInt64) -> ([String], [String], Range<UInt64>?) {
+        guard let argc = access.readUInt64(at: stackPointer), argc < 1 << 20 else { return ([], [], nil) }
+        var cursor = stackPointer + 8
+        var argv: [String] = []
+        for _ in 0..<argc {
+            if let p = access.readUInt64(at: cursor) { argv.append(access.readCString(at: p, limit: 1 << 17) ?? "") }
+            cursor += 8
+        }
+        cursor += 8  // argv's NULL
+        var environment: [String] = []
+        while let p = access.readUInt64(at: cursor), p != 0, environment.count < 1 << 16 {
+            environment.append(access.readCString(at: p, limit: 1 << 17) ?? "")
+            cursor += 8
+        }
+        cursor += 8
+        let auxvStart = cursor
+        while let type = access.readUInt64(at: cursor), cursor - auxvStart < 4096 {
+            cursor += 16
+            if type == 0 { break }  // AT_NULL
+        }
+        return (argv, environment, auxvStart..<cursor)
+    }
+
+    /// Turns AT_SYSINFO_EHDR (33) into AT_IGNORE (1) so libc never finds the vDSO and
+    /// makes real, recorded syscalls for the time.
+    private func removeVDSO(_ access: TaskAccess, auxv: Range<UInt64>) {
+        var cursor = auxv.lowerBound
+        while cursor < auxv.upperBound {
+            if access.readUInt64(at: cursor) == 33 {
+                _ = access.writeBytes([1, 0, 0, 0, 0, 0, 0, 0], at: cursor)
+            }
+            cursor += 16
+        }
+    }
+
+    func taskExited(tid: Int32, exit: TaskExit) {
+        guard let task = tasks.removeValue(forKey: tid) else { return }
+        if let pending = task.pending {
+            // Died inside a syscall (exit, exit_group, a fatal signal while blocked).
+            syscallCount += 1
+            emit(tid, .syscall(SyscallEvent(number: pending.number, arguments: pending.arguments, result: 0,
+                                            flags: pending.flags.union(.unfinished), inputs: pending.inputs,
+                                            objects: pending.objects)))
+        }
+        emit(tid, .taskExit(exit))
+        releaseToken(task)
+        if let group = groups[task.tgid] {
+            group.ready.removeAll { $0 == tid }
+            if !tasks.values.contains(where: { $0.tgid == task.tgid }) { groups[task.tgid] = nil }
+        }
+        do { try writer.closeStream(tid: tid) } catch { failure = failure ?? error }
+        if tid == rootTid { rootExit = exit }
+    }
+
+    // MARK: - Signals
+
+    func signalStop(_ task: TracedTask, signal: Int32, atBoundary: Bool) throws {
+        let access = task.access
+        let siginfo = access.siginfo()
+        let code = siginfo.count >= 12 ? Int32(bitPattern: siginfo.loadUInt32(at: 8)) : 0
+        let registers = try access.registers()
+        if signal == SIGSEGV && code == 0x80 /* SI_KERNEL */, try emulateTimestamp(task, registers: registers) {
+            return
+        }
+        if task.tid == rootTid && !task.execSeen && signal == SIGCONT {
+            // Our own SIGCONT that released the seized child before its exec: not the program's.
+            return try access.resume(PtraceRequest.cont, signal: signal)
+        }
+        if let index = task.releasing.firstIndex(of: signal) {
+            task.releasing.remove(at: index)
+            return try deliver(task, signal: signal, kind: .asynchronous, siginfo: siginfo, registers: registers)
+        }
+        let kernelGenerated = code > 0
+        if synchronousSignals.contains(signal) && kernelGenerated {
+            return try deliver(task, signal: signal, kind: .synchronous, siginfo: siginfo, registers: registers)
+        }
+        if atBoundary || signal == SIGKILL {
+            // Arrived right after a syscall (including the task signalling itself).
+            return try deliver(task, signal: signal, kind: .asynchronous, siginfo: siginfo, registers: registers)
+        }
+        // Arrived while the task ran user code: hold it until the next syscall exit.
+        task.heldSignals.append(signal)
+        try access.resume(PtraceRequest.cont)
+    }
+
+    private func deliver(_ task: TracedTask, signal: Int32, kind: SignalEvent.Kind, siginfo: [UInt8],
+                         registers: RegisterFile) throws {
+        let access = task.access
+        guard hasHandler(tid: task.tid, signal: signal) else {
+            let ignored = isIgnored(tid: task.tid, signal: signal)
+            emit(task.tid, .signal(SignalEvent(signal: signal, kind: kind, outcome: ignored ? .ignored : .defaultAction,
+                                               siginfo: siginfo, registers: registers)))
+            return try access.resume(PtraceRequest.cont, signal: signal)
+        }
+        // Step into the handler: the kernel builds the signal frame and stops the task
+        // before the handler's first instruction, so the frame and registers are recorded.
+        try access.resume(PtraceRequest.singleStep, signal: signal)
+        var status: Int32 = 0
+        let r = waitpid(task.tid, &status, __WALL)
+        guard r == task.tid, mp_wifstopped(status) != 0 else {
+            emit(task.tid, .signal(SignalEvent(signal: signal, kind: kind, outcome: .defaultAction,
+                                               siginfo: siginfo, registers: registers)))
+            if r == task.tid { handle(tid: r, status: status) }
+            return
+        }
+        let handlerRegisters = try access.registers()
+        let frameStart = handlerRegisters[.rsp]
+        let oldStack = registers[.rsp]
+        var frame: MemoryWrite?
+        if oldStack > frameStart, oldStack - frameStart < 1 << 16,
+           let bytes = access.readBytes(at: frameStart, count: Int(oldStack - frameStart)) {
+            frame = MemoryWrite(address: frameStart, bytes: bytes)
+        } else if let bytes = access.readBytes(at: frameStart, count: 4096) {
+            // Alternate signal stack: record a page of frame.
+            frame = MemoryWrite(address: frameStart, bytes: bytes)
+        }
+        emit(task.tid, .signal(SignalEvent(signal: signal, kind: kind, outcome: .handled, siginfo: siginfo,
+                                           registers: registers, handlerRegisters: handlerRegisters, frame: frame)))
+        let stopSignal = mp_wstopsig(status)
+        if stopSignal == SIGTRAP {
+            try access.resume(PtraceRequest.cont)
+        } else {
+            // Another signal arrived on the way: treat it as a fresh stop.
+            try signalStop(task, signal: stopSignal, atBoundary: false)
+        }
+    }
+
+    /// rdtsc/rdtscp fault under PR_TSC_SIGSEGV: run it here, record the value, skip it.
+    private func emulateTimestamp(_ task: TracedTask, registers: RegisterFile) throws -> Bool {
+        let rip = registers[.rip]
+        guard let bytes = task.access.readBytes(at: rip, count: 3) else { return false }
+        var regs = registers
+        let event: TimestampEvent
+        if bytes[0] == 0x0f && bytes[1] == 0x31 {
+            let value = mp_rdtsc()
+            event = TimestampEvent(address: rip, value: value, aux: nil)
+            regs[.rip] = rip + 2
+        } else if bytes == [0x0f, 0x01, 0xf9] {
+            var aux: UInt32 = 0
+            let value = mp_rdtscp(&aux)
+            event = TimestampEvent(address: rip, value: value, aux: aux)
+            regs[.rcx] = UInt64(aux)
+            regs[.rip] = rip + 3
+        } else {
+            return false
+        }
+        regs[.rax] = event.value & 0xffff_ffff
+        regs[.rdx] = event.value >> 32
+        try task.access.setRegisters(regs)
+        emit(task.tid, .timestamp(event))
+        try task.access.resume(PtraceRequest.cont)
+        return true
+    }
+
+    private func resumeDelivering(_ task: TracedTask, signal: Int32) throws {
+        try task.access.resume(PtraceRequest.cont, signal: signal)
+    }
+
+    // MARK: - /proc helpers
+
+    private func statusMask(tid: Int32, field: String) -> UInt64 {
+        guard let bytes = try? readAll(path: "/proc/\(tid)/status") else { return 0 }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix(field + ":") {
+            return UInt64(line.dropFirst(field.count + 1).trimmingCharacters(), radix: 16) ?? 0
+        }
+        return 0
+    }
+
+    private func hasHandler(tid: Int32, signal: Int32) -> Bool {
+        signal != SIGKILL && signal != SIGSTOP && statusMask(tid: tid, field: "SigCgt") & (1 << UInt64(signal - 1)) != 0
+    }
+
+    private func isIgnored(tid: Int32, signal: Int32) -> Bool {
+        statusMask(tid: tid, field: "SigIgn") & (1 << UInt64(signal - 1)) != 0
+    }
+}
+
+func threadGroupID(of tid: Int32) -> Int32? {
+    guard let bytes = try? readAll(path: "/proc/\(tid)/status") else { return nil }
+    for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Tgid:") {
+        return Int32(line.dropFirst(5).trimmingCharacters())
+    }
+    return nil
+}
+
+extension Substring {
+    func trimmingCharacters() -> String { String(self.drop(while: { $0 == " " || $0 == "\t" })) }
+}
+
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

@@ -1,0 +1,136 @@
+// Reading and writing a stopped tracee: registers through ptrace, memory through
+// process_vm_readv (one syscall per range, no per-word PEEKDATA) and /proc/PID/mem for
+// pages the task itself cannot read (ptrace access overrides protection).
+
+import CSupport
+import Glibc
+import Syscalls
+import Trace
+
+/// ptrace request numbers (sys/ptrace.h); Swift cannot see the enum's C macros reliably.
+enum PtraceRequest {
+    static let peekData = 2, cont = 7, singleStep = 9, getSigInfo = 0x4202, setOptions = 0x4200
+    static let getEventMsg = 0x4201, syscall = 24, seize = 0x4206, interrupt = 0x4207, listen = 0x4208
+}
+
+enum PtraceOption {
+    static let traceSysGood: UInt64 = 1, traceFork: UInt64 = 2, traceVFork: UInt64 = 4
+    static let traceClone: UInt64 = 8, traceExec: UInt64 = 0x10, traceSeccomp: UInt64 = 0x80
+    static let exitKill: UInt64 = 0x100000
+}
+
+enum PtraceEvent {
+    static let fork: Int32 = 1, vfork: Int32 = 2, clone: Int32 = 3, exec: Int32 = 4
+    static let vforkDone: Int32 = 5, exit: Int32 = 6, seccomp: Int32 = 7, stop: Int32 = 128
+}
+
+/// Failure of a ptrace operation on one task; usually the task died under us.
+struct PtraceFailure: Error, CustomStringConvertible {
+    let operation: String
+    let tid: Int32
+    let errno: Int32
+    var description: String { "\(operation) on task \(tid): \(String(cString: strerror(errno)))" }
+}
+
+struct TaskAccess: TaskMemoryReader {
+    let tid: Int32
+
+    func registers() throws -> RegisterFile {
+        var regs = user_regs_struct()
+        let r = mp_get_regs(tid, &regs)
+        guard r >= 0 else { throw PtraceFailure(operation: "GETREGS", tid: tid, errno: Int32(-r)) }
+        return withUnsafeBytes(of: regs) { raw in
+            RegisterFile(words: (0..<RegisterFile.count).map { raw.load(fromByteOffset: $0 * 8, as: UInt64.self) })
+        }
+    }
+
+    func setRegisters(_ file: RegisterFile) throws {
+        var regs = user_regs_struct()
+        withUnsafeMutableBytes(of: &regs) { raw in
+            for (i, w) in file.words.enumerated() { raw.storeBytes(of: w, toByteOffset: i * 8, as: UInt64.self) }
+        }
+        let r = mp_set_regs(tid, &regs)
+        guard r >= 0 else { throw PtraceFailure(operation: "SETREGS", tid: tid, errno: Int32(-r)) }
+    }
+
+    func fpRegisters() -> [UInt8] {
+        var fp = user_fpregs_struct()
+        guard mp_get_fpregs(tid, &fp) >= 0 else { return [] }
+        return withUnsafeBytes(of: fp) { Array($0) }
+    }
+
+    func siginfo() -> [UInt8] {
+        var info = [UInt8](repeating: 0, count: 128)
+        let r = info.withUnsafeMutableBytes { mp_ptrace(Int(PtraceRequest.getSigInfo), tid, 0, UInt64(UInt(bitPattern: $0.baseAddress))) }
+        return r >= 0 ? info : []
+    }
+
+    func eventMessage() -> UInt64 {
+        var message: UInt64 = 0
+        _ = withUnsafeMutablePointer(to: &message) { mp_ptrace(Int(PtraceRequest.getEventMsg), tid, 0, UInt64(UInt(bitPattern: $0))) }
+        return message
+    }
+
+    func readBytes(at address: UInt64, count: Int) -> [UInt8]? {
+        guard count > 0 else { return [] }
+        guard count <= maximumCaptureLength else { return nil }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let n = buffer.withUnsafeMutableBytes { mp_read_task_memory(tid, $0.baseAddress, address, UInt64(count)) }
+        if n == count { return buffer }
+        // A range spanning an unreadable page: fall back to /proc/PID/mem, which ptrace
+        // access lets us read whatever the protection.
+        return readViaProcMem(at: address, count: count)
+    }
+
+    /// Reads as much of the range as /proc/PID/mem yields; nil if nothing.
+    func readViaProcMem(at address: UInt64, count: Int) -> [UInt8]? {
+        let fd = open("/proc/\(tid)/mem", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(Int64(bitPattern: address))) }
+        return n == count ? buffer : nil
+    }
+
+    func writeBytes(_ bytes: [UInt8], at address: UInt64) -> Bool {
+        let fd = open("/proc/\(tid)/mem", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, bytes.count, off_t(Int64(bitPattern: address))) }
+        return n == bytes.count
+    }
+
+    /// Resumes the task with a restart request and an optional signal to deliver.
+    func resume(_ request: Int, signal: Int32 = 0) throws {
+        let r = mp_ptrace(request, tid, 0, UInt64(signal))
+        guard r >= 0 else { throw PtraceFailure(operation: "resume(\(request))", tid: tid, errno: Int32(-r)) }
+    }
+}
+
+/// Reads the bytes of an open file object (through /proc/PID/fd/N) or path: stat identity.
+struct FileIdentity {
+    static func of(path: String) -> (device: UInt64, inode: UInt64, mode: UInt32)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino), UInt32(st.st_mode))
+    }
+
+    static func ofLink(path: String) -> (device: UInt64, inode: UInt64, mode: UInt32)? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino), UInt32(st.st_mode))
+    }
+
+    static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = readlink(path, &buffer, 4096)
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Syscalls
+import Trace
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarize a trace: command, processes, syscalls, bytes, size and compression.")
+
+    @Argument(help: "Trace directory written by magprov record.")
+    var trace: String
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        let reader = try TraceReader(directory: trace)
+        let (events, errors) = reader.allEvents()
+        var processes = Set<Int32>(), syscalls = 0, bytesRead = 0, bytesCaptured = 0, signals = 0, timestamps = 0, execs = 0
+        var perSyscall: [String: Int] = [:]
+        for e in events {
+            switch e.body {
+            case .taskStart(let t): processes.insert(t.pid)
+            case .syscall(let s):
+                syscalls += 1
+                perSyscall[SyscallTable.name(s.number), default: 0] += 1
+                for w in s.writes { bytesCaptured += w.bytes.count }
+                if [0, 17, 19, 295, 45, 47].contains(s.number), s.result > 0 { bytesRead += Int(s.result) }
+            case .signal: signals += 1
+            case .timestamp: timestamps += 1
+            case .exec: execs += 1
+            default: break
+            }
+        }
+        let size = traceSize(trace)
+        let blobRaw = reader.manifest?.blobRawBytes ?? 0
+        let eventBytes = reader.manifest?.streams.reduce(0) { $0 + $1.bytes } ?? 0
+        let top = perSyscall.sorted { $0.value > $1.value }.prefix(10)
+        if json {
+            let object: [String: Any] = [
+                "command": reader.header.command, "complete": reader.manifest != nil,
+                "exitCode": reader.manifest?.exitCode as Any, "processes": processes.count, "tasks": reader.taskIDs.count,
+                "execs": execs, "syscalls": syscalls, "signals": signals, "rdtsc": timestamps,
+                "bytesReadBySyscalls": bytesRead, "bytesCaptured": bytesCaptured, "traceBytes": size,
+                "eventStreamBytes": eventBytes, "blobRawBytes": blobRaw, "rootChain": reader.manifest?.rootChain ?? "",
+                "errors": errors.map { "\($0)" },
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("command:     \(reader.header.command)")
+            print("recorded:    \(Date(timeIntervalSince1970: reader.header.startTime)) on \(reader.header.cpuModel), \(reader.header.kernel.split(separator: " ").prefix(2).joined(separator: " "))")
+            print("status:      \(reader.manifest.map { m in m.exitCode.map { "exited \($0)" } ?? "killed by signal \(m.exitSignal ?? 0)" } ?? "incomplete (recorder did not finish)")")
+            print("processes:   \(processes.count) (\(reader.taskIDs.count) tasks, \(execs) execs)")
+            print("syscalls:    \(syscalls)   signals: \(signals)   rdtsc: \(timestamps)")
+            print("top:         " + top.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            print("data:        \(formatBytes(UInt64(bytesRead))) read by syscalls, \(formatBytes(UInt64(bytesCaptured))) of kernel writes captured")
+            let ratio = size > 0 ? Double(UInt64(bytesCaptured) + blobRaw) / Double(size) : 0
+            print("trace:       \(formatBytes(size)) on disk (events \(formatBytes(eventBytes)), blobs \(formatBytes(reader.manifest?.blobBytes ?? 0)) for \(formatBytes(blobRaw)) mapped); ratio \(String(format: "%.1f", ratio)):1")
+            if let chain = reader.manifest?.rootChain { print("root chain:  \(chain)") }
+            for e in errors { print("error:       \(e)") }
+        }
+        if !errors.isEmpty { throw ExitCode(2) }
+    }
+}
