@@ -176,7 +176,9 @@ final class BuilderState {
         let entity = newEntity(key: "task:\(tid)@\(context.sequence)", kind: .process, label: "", attributes: attributes)
         let descriptors: DescriptorTable
         if let parent {
-            descriptors = kind == .thread || cloneFlags & Self.cloneFiles != 0 ? parent.descriptors : parent.descriptors.copy()
+            // clone3 passes a pointer where clone passes flags: only a 32-bit value is flags.
+            let sharesFiles = cloneFlags <= 0xffff_ffff && cloneFlags & Self.cloneFiles != 0
+            descriptors = kind == .thread || sharesFiles ? parent.descriptors : parent.descriptors.copy()
         } else {
             descriptors = DescriptorTable()
         }
@@ -195,7 +197,7 @@ final class BuilderState {
             switch kind {
             case .thread: operation = "clone"
             case .vfork: operation = "vfork"
-            default: operation = cloneFlags == 0 ? "fork" : "clone"
+            default: operation = "fork"
             }
             flow(from: parent.entity, to: entity, operation, context)
         } else {

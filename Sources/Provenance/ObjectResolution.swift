@@ -193,7 +193,8 @@ extension BuilderState {
     /// The entity a new descriptor (a syscall's result) refers to.
     func entityForNewDescriptor(_ call: SyscallEvent, kind: NodeKind, label: String, _ context: EventContext,
                                 objectIndex: Int = 0) -> Int {
-        let results = call.objects.filter { $0.argument == -1 }
+        // The recorder numbers result descriptors -1, -2 (pipe and socketpair give two).
+        let results = call.objects.filter { $0.argument < 0 }.sorted { $0.argument > $1.argument }
         if objectIndex < results.count, let e = entity(for: results[objectIndex], fallbackPath: "") { return e }
         let prefix: String
         switch kind {
