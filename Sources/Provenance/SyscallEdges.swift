@@ -576,13 +576,12 @@ extension BuilderState {
                  attributes: ["replacedBy": .string(from)]) { s in s.unlinked = true }
             if entityAtPath[to] == replaced { entityAtPath[to] = nil }
         }
-        flow(from: task.entity, to: moved, name, context, newVersion: true, attributes: attributes) { [self] _ in
-            setPath(moved, to)
-        }
+        // The new name goes on the entity first, so the version the rename makes carries it.
+        setPath(moved, to)
+        flow(from: task.entity, to: moved, name, context, newVersion: true, attributes: attributes)
         if exchange, let replaced {
-            flow(from: task.entity, to: replaced, name, context, newVersion: true, attributes: attributes) { [self] _ in
-                setPath(replaced, from)
-            }
+            setPath(replaced, from)
+            flow(from: task.entity, to: replaced, name, context, newVersion: true, attributes: attributes)
         }
         refreshNode(moved)
     }
