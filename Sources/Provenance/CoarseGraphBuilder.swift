@@ -110,6 +110,19 @@ final class BuilderState {
     /// Connects not yet matched with an accept: (client socket entity, target address).
     var pendingConnects: [(socket: Int, address: String)] = []
 
+    /// Accepts recorded before the connect they took (the supervisor may see the
+    /// server's accept return before the client's connect): (accepted socket, address).
+    var pendingAccepts: [(socket: Int, address: String)] = []
+
+    /// Bytes written into and read out of each channel (pipe, connected socket end).
+    var channelWritten: [Int: Int64] = [:]
+    var channelRead: [Int: Int64] = [:]
+    /// Reads of data whose write the trace has not shown yet, by reading task. The kernel
+    /// completes a write before the reader wakes, but the supervisor may see the reader's
+    /// syscall exit first; the edge waits for the write (or the reader's next event).
+    struct PendingRead { var source: Int, reader: Int, operation: String, bytes: Int64, context: EventContext }
+    var pendingReads: [Int32: [PendingRead]] = [:]
+
     // Flow bookkeeping per node.
     var hasFlowOutput: [Bool] = []
     var incidentEdges: [Int] = []
@@ -126,12 +139,28 @@ final class BuilderState {
         self.rootUID = rootUID; self.rootGID = rootGID; self.rootDirectory = rootDirectory
     }
 
-    func finish() -> ProvenanceGraph { graph }
+    func finish() -> ProvenanceGraph {
+        for tid in pendingReads.keys.sorted() { flushPendingReads(tid: tid) }
+        return graph
+    }
+
+    func flushPendingReads(tid: Int32) {
+        guard let reads = pendingReads.removeValue(forKey: tid) else { return }
+        for r in reads { flow(from: r.source, to: r.reader, r.operation, r.context, bytes: r.bytes) }
+    }
+
+    /// After a write into `channel`: the reads that were waiting for it.
+    func flushPendingReads(from channel: Int) {
+        for tid in pendingReads.keys.sorted() where pendingReads[tid]?.contains(where: { $0.source == channel }) == true {
+            flushPendingReads(tid: tid)
+        }
+    }
 
     // MARK: Events
 
     func handle(_ event: TraceEvent) {
         let context = EventContext(sequence: event.sequence, time: event.time, tid: event.tid)
+        if !pendingReads.isEmpty { flushPendingReads(tid: event.tid) }
         switch event.body {
         case .taskStart(let start):
             taskStarted(start, context)

@@ -164,6 +164,15 @@ extension BuilderState {
         let file = task.descriptors[fd]?.file
         let offset: Int64? = positional ? call.int64(3) : file?.offset
         if !positional, let file, let o = file.offset { file.offset = o + call.result }
+        if isChannel(source) && call.result > 0 {
+            let read = channelRead[source, default: 0] + call.result
+            channelRead[source] = read
+            if read > channelWritten[source, default: 0] {
+                pendingReads[task.tid, default: []].append(PendingRead(source: source, reader: task.entity, operation: name,
+                                                                       bytes: call.result, context: context))
+                return
+            }
+        }
         flow(from: source, to: task.entity, name, context, bytes: call.result,
              offset: entities[e].kind == .file ? offset : nil)
         if name == "recvfrom", let bytes = call.written(at: 4), let from = SocketAddress.describe(bytes),
@@ -186,6 +195,20 @@ extension BuilderState {
         }
         flow(from: task.entity, to: e, name, context, bytes: call.result,
              offset: entities[e].kind == .file ? offset : nil)
+        if isChannel(e) {
+            channelWritten[e, default: 0] += call.result
+            flushPendingReads(from: e)
+        }
+    }
+
+    /// Pipes made in the recording and socket ends whose peer is in it: their writers are
+    /// recorded, so a read can wait for the write it returned.
+    func isChannel(_ e: Int) -> Bool {
+        switch entities[e].kind {
+        case .pipe: return !entities[e].key.hasPrefix("inherited")
+        case .socket: return entities[e].peer != nil
+        default: return false
+        }
     }
 
     /// sendfile(out, in), splice(in, _, out), tee(in, out), copy_file_range(in, _, out).
@@ -414,7 +437,14 @@ extension BuilderState {
             flow(from: task.entity, to: e, name, context, attributes: attributes)
             if let address {
                 setSocketAddress(e, local: nil, remote: address)
-                pendingConnects.append((e, address))
+                if let i = pendingAccepts.firstIndex(where: { SocketAddress.reaches(address, bound: $0.address) }) {
+                    // The accept that took this connect was recorded first.
+                    let server = pendingAccepts.remove(at: i).socket
+                    entities[e].peer = server
+                    entities[server].peer = e
+                } else {
+                    pendingConnects.append((e, address))
+                }
             }
         }
     }
@@ -430,6 +460,8 @@ extension BuilderState {
         if let local, let i = pendingConnects.firstIndex(where: { SocketAddress.reaches($0.address, bound: local) }) {
             client = pendingConnects[i].socket
             pendingConnects.remove(at: i)
+        } else if let local {
+            pendingAccepts.append((e, local))
         }
         setSocketAddress(e, local: local, remote: peerAddress)
         if let client {
