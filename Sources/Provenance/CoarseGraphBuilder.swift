@@ -117,11 +117,12 @@ final class BuilderState {
     /// Bytes written into and read out of each channel (pipe, connected socket end).
     var channelWritten: [Int: Int64] = [:]
     var channelRead: [Int: Int64] = [:]
-    /// Reads of data whose write the trace has not shown yet, by reading task. The kernel
-    /// completes a write before the reader wakes, but the supervisor may see the reader's
-    /// syscall exit first; the edge waits for the write (or the reader's next event).
+    /// Reads of data whose write the trace has not shown yet, by reading task entity. The
+    /// kernel completes a write before the reader wakes, but the supervisor may see the
+    /// reader's syscall exit (and even its next syscalls) first; the edge waits for the
+    /// write, or at the latest until the reader passes information on.
     struct PendingRead { var source: Int, reader: Int, operation: String, bytes: Int64, context: EventContext }
-    var pendingReads: [Int32: [PendingRead]] = [:]
+    var pendingReads: [Int: [PendingRead]] = [:]
 
     // Flow bookkeeping per node.
     var hasFlowOutput: [Bool] = []
@@ -140,19 +141,19 @@ final class BuilderState {
     }
 
     func finish() -> ProvenanceGraph {
-        for tid in pendingReads.keys.sorted() { flushPendingReads(tid: tid) }
+        for reader in pendingReads.keys.sorted() { flushPendingReads(reader: reader) }
         return graph
     }
 
-    func flushPendingReads(tid: Int32) {
-        guard let reads = pendingReads.removeValue(forKey: tid) else { return }
+    func flushPendingReads(reader: Int) {
+        guard let reads = pendingReads.removeValue(forKey: reader) else { return }
         for r in reads { flow(from: r.source, to: r.reader, r.operation, r.context, bytes: r.bytes) }
     }
 
     /// After a write into `channel`: the reads that were waiting for it.
     func flushPendingReads(from channel: Int) {
-        for tid in pendingReads.keys.sorted() where pendingReads[tid]?.contains(where: { $0.source == channel }) == true {
-            flushPendingReads(tid: tid)
+        for reader in pendingReads.keys.sorted() where pendingReads[reader]?.contains(where: { $0.source == channel }) == true {
+            flushPendingReads(reader: reader)
         }
     }
 
@@ -160,7 +161,6 @@ final class BuilderState {
 
     func handle(_ event: TraceEvent) {
         let context = EventContext(sequence: event.sequence, time: event.time, tid: event.tid)
-        if !pendingReads.isEmpty { flushPendingReads(tid: event.tid) }
         switch event.body {
         case .taskStart(let start):
             taskStarted(start, context)
@@ -364,6 +364,8 @@ final class BuilderState {
         if source == target {
             return annotate(from: source, to: target, operation, context, attributes: attributes)
         }
+        // What a process read must reach it before anything it passes on.
+        if !pendingReads.isEmpty && pendingReads[source] != nil { flushPendingReads(reader: source) }
         let s = node(of: source, context)
         var t = node(of: target, context)
         if let change { change(&entities[target]) }

@@ -168,7 +168,7 @@ extension BuilderState {
             let read = channelRead[source, default: 0] + call.result
             channelRead[source] = read
             if read > channelWritten[source, default: 0] {
-                pendingReads[task.tid, default: []].append(PendingRead(source: source, reader: task.entity, operation: name,
+                pendingReads[task.entity, default: []].append(PendingRead(source: source, reader: task.entity, operation: name,
                                                                        bytes: call.result, context: context))
                 return
             }
