@@ -91,7 +91,12 @@ public struct LineageReport: Sendable {
             d += 1
             var following: [Int] = []
             for n in frontier {
-                for (m, op) in next[n] ?? [] where distance[m] == nil {
+                for (m, op) in next[n] ?? [] {
+                    if let (known, knownOp) = distance[m] {
+                        // Several edges between the same two nodes: name the data operation.
+                        if known == d && Self.rank(op) < Self.rank(knownOp) { distance[m] = (d, op) }
+                        continue
+                    }
                     distance[m] = (d, op)
                     following.append(m)
                 }
@@ -108,6 +113,15 @@ public struct LineageReport: Sendable {
         }
         self.entries = entries.sorted { ($0.distance, $0.node.id) < ($1.distance, $1.node.id) }
         self.hiddenSystemFiles = hidden
+    }
+
+    /// Data operations explain a link better than opening or versioning.
+    static func rank(_ operation: String) -> Int {
+        switch operation {
+        case "open", "openat", "openat2", "creat": return 2
+        case "version": return 3
+        default: return 1
+        }
     }
 
     /// Files that entered the recording from outside (read, never written in it).

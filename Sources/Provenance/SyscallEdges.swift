@@ -473,7 +473,9 @@ extension BuilderState {
         }
         var attributes: [String: AttributeValue] = [:]
         if let peerAddress { attributes["peer"] = .string(peerAddress) }
-        flow(from: client ?? listener, to: task.entity, name, context, attributes: attributes)
+        // From the listener: the connect may be recorded only after this accept, and the
+        // data that crosses later comes from the client's end (see `readSource`).
+        flow(from: listener, to: task.entity, name, context, attributes: attributes)
         let flags = name == "accept4" ? call.int32(3) : 0
         install(Int32(truncatingIfNeeded: call.result), entity: e, flags: 2,
                 closeOnExec: flags & OpenFlags.closeOnExec != 0, task: task)
