@@ -32,18 +32,21 @@ let package = Package(
         .target(name: "Recorder", dependencies: ["CSupport", "Syscalls", "Trace"]),
         .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: interpreterFlags),
         .target(name: "Replayer", dependencies: ["X86", "Trace", "Syscalls", "CElf"]),
+        .target(name: "Lockstep", dependencies: ["CSupport", "CCapstone", "Recorder", "Replayer", "Syscalls", "Trace", "X86"]),
         .target(name: "Provenance", dependencies: [
             "Trace", "Syscalls", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .executableTarget(name: "magprov", dependencies: [
-            "Recorder", "Trace", "Syscalls", "Replayer", "Provenance",
+            "Recorder", "Trace", "Syscalls", "Replayer", "Lockstep", "Provenance",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "TraceTests", dependencies: ["Trace"]),
         .testTarget(name: "SyscallsTests", dependencies: ["Syscalls"]),
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "Trace", "Syscalls"]),
-        .testTarget(name: "X86Tests", dependencies: ["X86"]),
+        // Native trampoline for the X86 differential tests (test-only C code).
+        .target(name: "X86TestSupport"),
+        .testTarget(name: "X86Tests", dependencies: ["X86", "X86TestSupport"]),
         .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "Recorder", "Trace"]),
     ],
     swiftLanguageModes: [.v5]

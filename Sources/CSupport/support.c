@@ -101,7 +101,7 @@ static int install_filter(const int *pass, int npass) {
 }
 
 pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
-                      const char *cwd, const int *pass, int npass, int *status_fd) {
+                      const char *cwd, const int *pass, int npass, int use_filter, int *status_fd) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
     pid_t pid = fork();
@@ -111,9 +111,11 @@ pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
         int err = 0;
         raise(SIGSTOP); // the supervisor seizes us while we are stopped
         if (cwd && chdir(cwd) < 0) err = errno;
-        if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) err = errno;
-        if (!err && prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0) err = errno;
-        if (!err) { int r = install_filter(pass, npass); if (r < 0) err = -r; }
+        if (use_filter) {
+            if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) err = errno;
+            if (!err && prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0) err = errno;
+            if (!err) { int r = install_filter(pass, npass); if (r < 0) err = -r; }
+        }
         if (!err) { execvpe(file, argv, envp); err = errno; }
         (void)!write(fds[1], &err, sizeof err);
         _exit(127);
@@ -133,6 +135,15 @@ void mp_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
 }
 
 uint64_t mp_rdtsc(void) { return __rdtsc(); }
+
+uint64_t mp_xcr0(void) {
+    uint32_t a, b, c, d;
+    __cpuid(1, a, b, c, d);
+    if (!(c & (1u << 27))) return 0;
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
 uint64_t mp_rdtscp(uint32_t *aux) { unsigned int a; uint64_t v = __rdtscp(&a); *aux = a; return v; }
 
 long mp_read_task_memory(pid_t pid, void *local, uint64_t remote, uint64_t length) {

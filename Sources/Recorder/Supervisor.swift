@@ -29,6 +29,7 @@ final class TracedTask {
         var objects: [ObjectIdentity]
         var flags: SyscallFlags
         var startTime: UInt64
+        var entrySequence: UInt64
     }
 
     let tid: Int32
@@ -36,9 +37,11 @@ final class TracedTask {
     var mode: Mode = .starting
     var access: TaskAccess { TaskAccess(tid: tid) }
     var pending: PendingSyscall?
-    /// The previous stop was a syscall exit: a signal delivered now arrives at a syscall
-    /// boundary, which replay can reproduce.
+    /// The previous stop was a syscall exit: a signal delivered now may arrive at a syscall
+    /// boundary, which replay can reproduce. `boundaryRegisters` tells whether the task
+    /// has run user code since (a signal can stop it later, after it resumed).
     var atSyscallBoundary = false
+    var boundaryRegisters: RegisterFile?
     /// Asynchronous signals held until the next syscall boundary.
     var heldSignals: [Int32] = []
     /// Signals the supervisor re-raised itself, to be delivered (not held again).
@@ -293,7 +296,8 @@ final class Supervisor {
         }
         task.pending = TracedTask.PendingSyscall(
             number: number, arguments: arguments, entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory),
-            inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds())
+            inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence)
+        sequence += 1
         task.mode = .kernel
         releaseToken(task)
         try task.access.resume(PtraceRequest.syscall)
@@ -313,7 +317,7 @@ final class Supervisor {
         let memory = task.access
         var event = SyscallEvent(number: pending.number, arguments: pending.arguments, result: result,
                                  flags: pending.flags, inputs: pending.inputs, objects: pending.objects,
-                                 duration: monotonicNanoseconds() &- pending.startTime)
+                                 duration: monotonicNanoseconds() &- pending.startTime, entrySequence: pending.entrySequence)
         if !pending.flags.contains(.refused) {
             for region in spec.outputRegions(arguments: pending.arguments, result: result, entry: pending.entry, memory: memory) {
                 if let bytes = memory.readBytes(at: region.address, count: region.length) {
@@ -332,6 +336,7 @@ final class Supervisor {
         syscallCount += 1
         emit(task.tid, .syscall(event))
         task.atSyscallBoundary = true
+        task.boundaryRegisters = try? task.access.registers()
         // Signals held while the task ran user code are delivered now, at this boundary.
         for signal in task.heldSignals {
             task.releasing.append(signal)
@@ -436,8 +441,8 @@ final class Supervisor {
         task.execSeen = true
         let access = task.access
         var registers = try access.registers()
-        let (argv, environment, auxvRange) = readStartupStack(access, stackPointer: registers[.rsp])
-        if let auxvRange { removeVDSO(access, auxv: auxvRange) }
+        let (argv, environment, auxvRange) = StartupStack.read(access, stackPointer: registers[.rsp])
+        if let auxvRange { StartupStack.removeVDSO(access, auxv: auxvRange) }
         let auxv = auxvRange.flatMap { access.readBytes(at: $0.lowerBound, count: Int($0.upperBound - $0.lowerBound)) } ?? []
         registers = try access.registers()
         let path = FileIdentity.readLink("/proc/\(task.tid)/exe") ?? argv.first ?? ""
@@ -447,42 +452,6 @@ final class Supervisor {
         try access.resume(PtraceRequest.syscall)
     }
 
-    /// Reads argc/argv/envp/auxv from the initial stack (System V x86-64 ABI, 3.4.1).
-    private func readStartupStack(_ access: TaskAccess, stackPointer: UInt64) -> ([String], [String], Range<UInt64>?) {
-        guard let argc = access.readUInt64(at: stackPointer), argc < 1 << 20 else { return ([], [], nil) }
-        var cursor = stackPointer + 8
-        var argv: [String] = []
-        for _ in 0..<argc {
-            if let p = access.readUInt64(at: cursor) { argv.append(access.readCString(at: p, limit: 1 << 17) ?? "") }
-            cursor += 8
-        }
-        cursor += 8  // argv's NULL
-        var environment: [String] = []
-        while let p = access.readUInt64(at: cursor), p != 0, environment.count < 1 << 16 {
-            environment.append(access.readCString(at: p, limit: 1 << 17) ?? "")
-            cursor += 8
-        }
-        cursor += 8
-        let auxvStart = cursor
-        while let type = access.readUInt64(at: cursor), cursor - auxvStart < 4096 {
-            cursor += 16
-            if type == 0 { break }  // AT_NULL
-        }
-        return (argv, environment, auxvStart..<cursor)
-    }
-
-    /// Turns AT_SYSINFO_EHDR (33) into AT_IGNORE (1) so libc never finds the vDSO and
-    /// makes real, recorded syscalls for the time.
-    private func removeVDSO(_ access: TaskAccess, auxv: Range<UInt64>) {
-        var cursor = auxv.lowerBound
-        while cursor < auxv.upperBound {
-            if access.readUInt64(at: cursor) == 33 {
-                _ = access.writeBytes([1, 0, 0, 0, 0, 0, 0, 0], at: cursor)
-            }
-            cursor += 16
-        }
-    }
-
     func taskExited(tid: Int32, exit: TaskExit) {
         guard let task = tasks.removeValue(forKey: tid) else { return }
         if let pending = task.pending {
@@ -490,7 +459,7 @@ final class Supervisor {
             syscallCount += 1
             emit(tid, .syscall(SyscallEvent(number: pending.number, arguments: pending.arguments, result: 0,
                                             flags: pending.flags.union(.unfinished), inputs: pending.inputs,
-                                            objects: pending.objects)))
+                                            objects: pending.objects, entrySequence: pending.entrySequence)))
         }
         emit(tid, .taskExit(exit))
         releaseToken(task)
@@ -524,7 +493,10 @@ final class Supervisor {
         if synchronousSignals.contains(signal) && kernelGenerated {
             return try deliver(task, signal: signal, kind: .synchronous, siginfo: siginfo, registers: registers)
         }
-        if atBoundary || signal == SIGKILL {
+        let stillAtBoundary = atBoundary && task.boundaryRegisters.map {
+            $0[.rip] == registers[.rip] && $0[.rsp] == registers[.rsp] && $0[.rax] == registers[.rax]
+        } == true
+        if stillAtBoundary || signal == SIGKILL {
             // Arrived right after a syscall (including the task signalling itself).
             return try deliver(task, signal: signal, kind: .asynchronous, siginfo: siginfo, registers: registers)
         }
@@ -623,6 +595,46 @@ final class Supervisor {
     private func isIgnored(tid: Int32, signal: Int32) -> Bool {
         statusMask(tid: tid, field: "SigIgn") & (1 << UInt64(signal - 1)) != 0
     }
+}
+
+/// The process's initial stack at exec, and the vDSO removal done there.
+public enum StartupStack {
+    /// Reads argc/argv/envp/auxv from the initial stack (System V x86-64 ABI, 3.4.1).
+    public static func read(_ access: TaskAccess, stackPointer: UInt64) -> (argv: [String], environment: [String], auxv: Range<UInt64>?) {
+        guard let argc = access.readUInt64(at: stackPointer), argc < 1 << 20 else { return ([], [], nil) }
+        var cursor = stackPointer + 8
+        var argv: [String] = []
+        for _ in 0..<argc {
+            if let p = access.readUInt64(at: cursor) { argv.append(access.readCString(at: p, limit: 1 << 17) ?? "") }
+            cursor += 8
+        }
+        cursor += 8  // argv's NULL
+        var environment: [String] = []
+        while let p = access.readUInt64(at: cursor), p != 0, environment.count < 1 << 16 {
+            environment.append(access.readCString(at: p, limit: 1 << 17) ?? "")
+            cursor += 8
+        }
+        cursor += 8
+        let auxvStart = cursor
+        while let type = access.readUInt64(at: cursor), cursor - auxvStart < 4096 {
+            cursor += 16
+            if type == 0 { break }  // AT_NULL
+        }
+        return (argv, environment, auxvStart..<cursor)
+    }
+
+    /// Turns AT_SYSINFO_EHDR (33) into AT_IGNORE (1) so libc never finds the vDSO and
+    /// makes real, recorded syscalls for the time.
+    public static func removeVDSO(_ access: TaskAccess, auxv: Range<UInt64>) {
+        var cursor = auxv.lowerBound
+        while cursor < auxv.upperBound {
+            if access.readUInt64(at: cursor) == 33 {
+                _ = access.writeBytes([1, 0, 0, 0, 0, 0, 0, 0], at: cursor)
+            }
+            cursor += 16
+        }
+    }
+
 }
 
 func threadGroupID(of tid: Int32) -> Int32? {
