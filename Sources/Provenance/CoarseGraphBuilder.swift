@@ -126,6 +126,12 @@ final class BuilderState {
 
     // Flow bookkeeping per node.
     var hasFlowOutput: [Bool] = []
+    var hasFlowInput: [Bool] = []
+    /// The process node whose output is all a node holds (a file it created and wrote, a
+    /// pipe only it wrote), or -1. Reading such a node back tells the process nothing new:
+    /// linkers write, read back and rewrite their output, which would otherwise make a new
+    /// version of both at every turn.
+    var ownedBy: [Int] = []
     var incidentEdges: [Int] = []
     struct Pair: Hashable { var source: Int, target: Int }
     var flowPairs = Set<Pair>()
@@ -317,6 +323,8 @@ final class BuilderState {
         let id = graph.addNode(kind: e.kind, entity: e.key, version: version, label: e.label, path: e.path,
                                startTime: context.time, isSystem: isSystem, attributes: attributes)
         hasFlowOutput.append(false)
+        hasFlowInput.append(false)
+        ownedBy.append(-1)
         incidentEdges.append(0)
         entities[entity].versions = version
         entities[entity].current = id
@@ -357,10 +365,12 @@ final class BuilderState {
     /// Records information flowing from `source` to `target` (entities). Makes a new
     /// version of the target when it already has outgoing flow (or when `newVersion` asks,
     /// for changes that give the target new attributes), so flow edges stay acyclic.
+    /// `fresh`: the edge creates the target's content from nothing (creat, O_TRUNC, pipe).
     @discardableResult
     func flow(from source: Int, to target: Int, _ operation: String, _ context: EventContext,
               bytes: Int64 = 0, offset: Int64? = nil, relation: Relation? = nil, newVersion force: Bool = false,
-              attributes: [String: AttributeValue] = [:], change: ((inout EntityState) -> Void)? = nil) -> Int {
+              fresh: Bool = false, attributes: [String: AttributeValue] = [:],
+              change: ((inout EntityState) -> Void)? = nil) -> Int {
         if source == target {
             return annotate(from: source, to: target, operation, context, attributes: attributes)
         }
@@ -368,6 +378,11 @@ final class BuilderState {
         if !pendingReads.isEmpty && pendingReads[source] != nil { flushPendingReads(reader: source) }
         let s = node(of: source, context)
         var t = node(of: target, context)
+        if !force && entities[target].kind == .process && entities[source].kind != .process && ownedBy[s] == t {
+            var a = attributes
+            a["ownOutput"] = .bool(true)
+            return annotate(from: source, to: target, operation, context, attributes: a)
+        }
         if let change { change(&entities[target]) }
         if force {
             t = newVersion(of: target, "version", context)
@@ -378,7 +393,7 @@ final class BuilderState {
         }
         let r = relation ?? Relation.between(entities[source].kind, entities[target].kind)
         return addEdge(from: s, to: t, operation, context, relation: r, flow: true, bytes: bytes, offset: offset,
-                       attributes: attributes)
+                       fresh: fresh, attributes: attributes)
     }
 
     /// Records an edge that carries no flow (close, dup, a failed call, an association).
@@ -393,7 +408,7 @@ final class BuilderState {
 
     @discardableResult
     func addEdge(from s: Int, to t: Int, _ operation: String, _ context: EventContext, relation: Relation,
-                 flow: Bool, errno: Int32 = 0, bytes: Int64 = 0, offset: Int64? = nil,
+                 flow: Bool, errno: Int32 = 0, bytes: Int64 = 0, offset: Int64? = nil, fresh: Bool = false,
                  attributes: [String: AttributeValue] = [:]) -> Int {
         let failed = errno != 0
         let key = EdgeKey(source: s, target: t, operation: operation, failed: failed, flow: flow)
@@ -425,6 +440,15 @@ final class BuilderState {
             incidentEdges[t] += 1
         }
         if flow && !failed {
+            let contributor = graph.nodes[s].kind == .process ? s : ownedBy[s]
+            if operation == "version" && graph.nodes[s].entity == graph.nodes[t].entity {
+                ownedBy[t] = ownedBy[s]
+            } else if !hasFlowInput[t] {
+                ownedBy[t] = fresh ? contributor : -1
+            } else if ownedBy[t] != contributor {
+                ownedBy[t] = -1
+            }
+            hasFlowInput[t] = true
             hasFlowOutput[s] = true
             flowPairs.insert(Pair(source: s, target: t))
         }

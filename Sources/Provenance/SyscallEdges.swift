@@ -293,7 +293,7 @@ extension BuilderState {
             var a = attributes
             if created { a["created"] = .bool(true) }
             if truncated { a["truncated"] = .bool(true) }
-            flow(from: task.entity, to: e, name, context, newVersion: wasKnown, attributes: a)
+            flow(from: task.entity, to: e, name, context, newVersion: wasKnown, fresh: true, attributes: a)
         } else {
             flow(from: e, to: task.entity, name, context, attributes: attributes)
         }
@@ -384,13 +384,13 @@ extension BuilderState {
             let b = entityForNewDescriptor(call, kind: .socket, label: "socketpair", context, objectIndex: 1)
             entities[a].peer = b
             entities[b].peer = a
-            flow(from: task.entity, to: a, name, context)
-            flow(from: task.entity, to: b, name, context)
+            flow(from: task.entity, to: a, name, context, fresh: true)
+            flow(from: task.entity, to: b, name, context, fresh: true)
             install(fds[0], entity: a, flags: 2, closeOnExec: closeOnExec, task: task)
             install(fds[1], entity: b, flags: 2, closeOnExec: closeOnExec, task: task)
         } else {
             let p = entityForNewDescriptor(call, kind: .pipe, label: "pipe", context, objectIndex: 0)
-            flow(from: task.entity, to: p, name, context)
+            flow(from: task.entity, to: p, name, context, fresh: true)
             install(fds[0], entity: p, flags: 0, closeOnExec: closeOnExec, task: task)
             install(fds[1], entity: p, flags: 1, closeOnExec: closeOnExec, task: task)
         }
@@ -672,7 +672,7 @@ extension BuilderState {
         for (k, v) in attributes { entities[e].attributes[k] = v }
         if name.hasPrefix("symlink") { entities[e].attributes["fileType"] = .string("symlink") }
         if name.hasPrefix("mkdir") { entities[e].attributes["fileType"] = .string("directory") }
-        flow(from: task.entity, to: e, name, context, attributes: attributes)
+        flow(from: task.entity, to: e, name, context, fresh: true, attributes: attributes)
     }
 
     func unlink(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
