@@ -127,11 +127,14 @@ final class BuilderState {
     // Flow bookkeeping per node.
     var hasFlowOutput: [Bool] = []
     var hasFlowInput: [Bool] = []
-    /// The process node whose output is all a node holds (a file it created and wrote, a
-    /// pipe only it wrote), or -1. Reading such a node back tells the process nothing new:
-    /// linkers write, read back and rewrite their output, which would otherwise make a new
-    /// version of both at every turn.
+    /// The process (entity) whose output is all a node holds (a file it created and wrote,
+    /// a pipe only it wrote), or -1. Reading such a node back tells the process nothing new
+    /// (every version of it descends from the versions that wrote): assemblers and linkers
+    /// write, read back and rewrite their output, which would otherwise make a new version
+    /// of both at every turn.
     var ownedBy: [Int] = []
+    /// The builder entity of each node.
+    var entityOfNode: [Int] = []
     var incidentEdges: [Int] = []
     struct Pair: Hashable { var source: Int, target: Int }
     var flowPairs = Set<Pair>()
@@ -325,6 +328,7 @@ final class BuilderState {
         hasFlowOutput.append(false)
         hasFlowInput.append(false)
         ownedBy.append(-1)
+        entityOfNode.append(entity)
         incidentEdges.append(0)
         entities[entity].versions = version
         entities[entity].current = id
@@ -378,7 +382,7 @@ final class BuilderState {
         if !pendingReads.isEmpty && pendingReads[source] != nil { flushPendingReads(reader: source) }
         let s = node(of: source, context)
         var t = node(of: target, context)
-        if !force && entities[target].kind == .process && entities[source].kind != .process && ownedBy[s] == t {
+        if !force && entities[target].kind == .process && entities[source].kind != .process && ownedBy[s] == target {
             var a = attributes
             a["ownOutput"] = .bool(true)
             return annotate(from: source, to: target, operation, context, attributes: a)
@@ -440,7 +444,7 @@ final class BuilderState {
             incidentEdges[t] += 1
         }
         if flow && !failed {
-            let contributor = graph.nodes[s].kind == .process ? s : ownedBy[s]
+            let contributor = graph.nodes[s].kind == .process ? entityOfNode[s] : ownedBy[s]
             if operation == "version" && graph.nodes[s].entity == graph.nodes[t].entity {
                 ownedBy[t] = ownedBy[s]
             } else if !hasFlowInput[t] {
