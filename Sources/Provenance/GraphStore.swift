@@ -119,8 +119,10 @@ public final class GraphStore {
                                               e.attributes.isEmpty ? "{}" : try json(e.attributes)])
             try edgeInsert.execute()
         }
+        // No ANALYZE: with statistics SQLite puts a Bloom filter on the edge table in the
+        // recursive step, which scans the whole table once per query (170 ms at a million
+        // edges, against 2 ms for a 1,000-node lineage through the index alone).
         try db.execute(sql: indexes)
-        try db.execute(sql: "ANALYZE")
     }
 
     // MARK: Reading
@@ -205,6 +207,27 @@ public final class GraphStore {
                     """).map(Self.edge)
                 try db.execute(sql: "DELETE FROM reached")
                 return (nodes, edges)
+            }
+        }
+    }
+
+    /// How many nodes `lineage` would return, counted inside SQLite without fetching rows
+    /// (what the recursive query itself costs).
+    public func lineageSize(of start: [Int], direction: Direction) throws -> Int {
+        guard !start.isEmpty else { return 0 }
+        let (near, far) = direction == .backward ? ("target", "source") : ("source", "target")
+        let seeds = start.map { "SELECT \($0)" }.joined(separator: " UNION ")
+        return try wrap {
+            try queue.read { db in
+                try Int.fetchOne(db, sql: """
+                    WITH RECURSIVE reach(id) AS (
+                        \(seeds)
+                        UNION
+                        SELECT e.\(far) FROM edge e JOIN reach r ON e.\(near) = r.id
+                        WHERE e.flow = 1 AND e.status <> 'refuted'
+                    )
+                    SELECT count(*) FROM reach
+                    """) ?? 0
             }
         }
     }
