@@ -47,6 +47,7 @@ let package = Package(
         // Native trampoline for the X86 differential tests (test-only C code).
         .target(name: "X86TestSupport"),
         .testTarget(name: "X86Tests", dependencies: ["X86", "X86TestSupport"]),
+        .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "Trace", "X86"]),
         .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "Recorder", "Trace"]),
     ],
     swiftLanguageModes: [.v5]

@@ -101,7 +101,20 @@ public final class Lockstep {
                 return .differed(report: "the real process stopped with signal \(signal) at instruction \(steps)", instructions: steps)
             }
             steps += 1
-            let real = try task.registers()
+            var real = try task.registers()
+            // A rep-prefixed string instruction traps after every iteration under
+            // single-step (SDM vol. 3, 17.3.1.4); the interpreter runs it whole.
+            let isRepeated = instructionBytes.prefix(4).contains { $0 == 0xf3 || $0 == 0xf2 }
+                && real[.rip] == before.rip && machine.state.rip != before.rip
+            if isRepeated {
+                while real[.rip] == before.rip {
+                    try task.resume(PtraceRequest.singleStep)
+                    guard waitpid(pid, &status, __WALL) == pid, mp_wifstopped(status) != 0 else {
+                        throw LockstepError.lost("the process ended inside a rep instruction")
+                    }
+                    real = try task.registers()
+                }
+            }
             var emulated = machine.state
             switch stop {
             case .syscall:
@@ -128,10 +141,26 @@ public final class Lockstep {
                 emulated.rcx = real[.rcx]
                 machine.state = emulated
             default:
-                break
+                if instructionBytes.starts(with: [0x0f, 0xa2]) {
+                    // cpuid: leaf 1's EBX and the topology leaves carry the APIC id of the
+                    // core the process happens to run on; take the CPU's answer.
+                    emulated.rax = real[.rax]; emulated.rbx = real[.rbx]
+                    emulated.rcx = real[.rcx]; emulated.rdx = real[.rdx]
+                    machine.state = emulated
+                }
             }
-            if let difference = compare(emulated: machine.state, real: real, task: task) {
-                let text = Lockstep.disassemble(instructionBytes, at: before.rip)
+            let text = Lockstep.disassemble(instructionBytes, at: before.rip)
+            let defined = Lockstep.definedFlags(text)
+            if defined != RFlags.arithmetic | RFlags.direction {
+                // Take the CPU's values of the undefined flags so they do not show up as
+                // differences at later instructions that leave flags alone.
+                var synced = machine.state
+                let undefined = RFlags.arithmetic & ~defined
+                synced.rflags = (synced.rflags & ~undefined) | (real[.eflags] & undefined)
+                machine.state = synced
+            }
+            if let difference = compare(emulated: machine.state, real: real, task: task,
+                                        flagMask: options.flagMask & defined) {
                 return .differed(report: "after instruction \(steps) at 0x\(String(before.rip, radix: 16)) [\(text)]:\n\(difference)",
                                  instructions: steps)
             }
@@ -140,7 +169,26 @@ public final class Lockstep {
         return .agreed(instructions: steps, exitCode: nil)
     }
 
-    private func compare(emulated e: CPUState, real r: Trace.RegisterFile, task: TaskAccess) -> String? {
+    /// Status flags the SDM defines after an instruction (the rest are "undefined" and
+    /// differ between CPUs).
+    static func definedFlags(_ text: String) -> UInt64 {
+        let all = RFlags.arithmetic | RFlags.direction
+        let mnemonic = text.split(separator: " ", omittingEmptySubsequences: true).first { !$0.allSatisfy { $0.isHexDigit } && $0 != "rep" && $0 != "lock" }.map(String.init) ?? ""
+        switch mnemonic {
+        case "mul", "imul": return RFlags.carry | RFlags.overflow | RFlags.direction
+        case "div", "idiv": return RFlags.direction
+        case "bsf", "bsr": return RFlags.zero | RFlags.direction
+        case "bt", "bts", "btr", "btc": return RFlags.carry | RFlags.direction
+        case "shl", "shr", "sar", "sal", "shld", "shrd": return all & ~(RFlags.overflow | RFlags.adjust)
+        case "rol", "ror", "rcl", "rcr": return RFlags.carry | RFlags.direction
+        case "and", "or", "xor", "test", "andn": return all & ~RFlags.adjust
+        case "lzcnt", "tzcnt": return RFlags.carry | RFlags.zero | RFlags.direction
+        case "bextr", "blsi", "blsmsk", "blsr", "bzhi": return RFlags.carry | RFlags.zero | RFlags.overflow | RFlags.direction
+        default: return all
+        }
+    }
+
+    private func compare(emulated e: CPUState, real r: Trace.RegisterFile, task: TaskAccess, flagMask: UInt64) -> String? {
         var lines: [String] = []
         func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
         if e.rip != r[.rip] { lines.append("  rip: interpreter \(hex(e.rip)), cpu \(hex(r[.rip]))") }
@@ -151,8 +199,8 @@ public final class Lockstep {
         for (g, i) in names where e[g] != r[i] {
             lines.append("  \(g): interpreter \(hex(e[g])), cpu \(hex(r[i]))")
         }
-        if e.rflags & options.flagMask != r[.eflags] & options.flagMask {
-            lines.append("  rflags (compared bits \(hex(options.flagMask))): interpreter \(hex(e.rflags)), cpu \(hex(r[.eflags]))")
+        if e.rflags & flagMask != r[.eflags] & flagMask {
+            lines.append("  rflags (compared bits \(hex(flagMask))): interpreter \(hex(e.rflags)), cpu \(hex(r[.eflags]))")
         }
         if e.fsBase != r[.fsBase] { lines.append("  fs_base: interpreter \(hex(e.fsBase)), cpu \(hex(r[.fsBase]))") }
         if options.compareXMM {
@@ -222,12 +270,7 @@ public final class Lockstep {
     }
 
     static func hostCPUID() -> CPUIDTable {
-        var table = CPUIDTable(entries: [:])
-        for leaf in Recorder.cpuidLeaves() {
-            table.entries[CPUIDTable.Key(leaf: leaf.leaf, subleaf: leaf.subleaf)] =
-                CPUIDTable.Result(eax: leaf.eax, ebx: leaf.ebx, ecx: leaf.ecx, edx: leaf.edx)
-        }
-        return table
+        CPUIDTable(recorded: Recorder.cpuidLeaves())
     }
 
     static func disassemble(_ bytes: [UInt8], at address: UInt64) -> String {

@@ -299,7 +299,12 @@ final class Supervisor {
             inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence)
         sequence += 1
         task.mode = .kernel
-        releaseToken(task)
+        // A thread's exit clears its CLONE_CHILD_CLEARTID word in the kernel at a moment no
+        // stop shows; keeping its siblings out of user mode until the exit is reported
+        // makes that write happen before any of them runs again (replay relies on it).
+        // Not for a group leader: its exit is reported only after all its threads end.
+        let exitingThread = number == SyscallTable.Number.exit && task.tid != task.tgid
+        if !exitingThread { releaseToken(task) }
         try task.access.resume(PtraceRequest.syscall)
     }
 

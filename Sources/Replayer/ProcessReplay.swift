@@ -78,6 +78,12 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
     /// Syscall results not yet applied: (exit sequence, tid, event).
     var pendingResults: [(exitSequence: UInt64, tid: Int32, event: SyscallEvent)] = []
     var forkStates: [Int32: ForkState] = [:]
+    /// CLONE_CHILD_CLEARTID / set_tid_address: the word the kernel zeroes (and wakes) when
+    /// the thread exits; the trace has no event for that write, so replay makes it.
+    /// The recorder keeps other threads of the process out of user mode until an exiting
+    /// thread is gone, so the clear is visible to every later stop: replay makes it at the
+    /// exit itself.
+    var clearChildTid: [Int32: UInt64] = [:]
     var syscalls = 0
     var finishedThreads = Set<Int32>()
 
@@ -87,12 +93,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         self.unit = unit
         self.trace = trace
         self.running = unit.tid
-        var cpuid = CPUIDTable(entries: [:])
-        for leaf in trace.header.cpuid {
-            cpuid.entries[CPUIDTable.Key(leaf: leaf.leaf, subleaf: leaf.subleaf)] =
-                CPUIDTable.Result(eax: leaf.eax, ebx: leaf.ebx, ecx: leaf.ecx, edx: leaf.edx)
-        }
-        if trace.header.cpuid.isEmpty { cpuid = .baseline }
+        let cpuid = trace.header.cpuid.isEmpty ? CPUIDTable.baseline : CPUIDTable(recorded: trace.header.cpuid)
         if let inherited {
             machine = try Machine(memory: inherited.memory, cpuid: cpuid, tracker: tracker)
             machine.state = inherited.cpu
@@ -136,6 +137,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         var outcome: ReplayOutcome = .completed
         do {
             for stop in unit.stops {
+                if case .exited = stop.stop { continue }
                 if finishedThreads.contains(stop.tid) { continue }
                 applyPendingResults(before: stop.order)
                 try switchTo(stop.tid)
@@ -145,6 +147,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
                 case .timestamp(let t): try replayTimestamp(t, tid: stop.tid)
                 case .signal(let g): try replaySignal(g, tid: stop.tid)
                 case .preempted(let regs): try runUntil(regs, tid: stop.tid)
+                case .exited: break
                 }
             }
         } catch let divergence as Divergence {
@@ -230,6 +233,9 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             }
         }
         syscalls += 1
+        if event.number == SyscallTable.Number.exit, let address = clearChildTid[tid], address != 0 {
+            try? machine.memory.writeBytes([0, 0, 0, 0], at: address)
+        }
         if event.flags.contains(.unfinished) || event.number == SyscallTable.Number.exit
             || event.number == SyscallTable.Number.exitGroup {
             finishedThreads.insert(tid)
@@ -350,6 +356,8 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             if a[0] == 0x1001 { cpu.gsBase = a[1] }  // ARCH_SET_GS
         case SyscallTable.Number.clone, SyscallTable.Number.clone3, SyscallTable.Number.fork, SyscallTable.Number.vfork:
             try replayClone(event, cpu: cpu, tid: tid)
+        case SyscallTable.number(named: "set_tid_address"):
+            clearChildTid[tid] = a[0]
         default:
             break
         }
@@ -359,13 +367,14 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
     private func replayClone(_ event: SyscallEvent, cpu: CPUState, tid: Int32) throws {
         guard event.result > 0 else { return }
         let child = Int32(truncatingIfNeeded: event.result)
-        var flags: UInt64 = 0, stack: UInt64 = 0, tls: UInt64 = 0
+        var flags: UInt64 = 0, stack: UInt64 = 0, tls: UInt64 = 0, childTid: UInt64 = 0
         switch event.number {
         case SyscallTable.Number.clone:
-            flags = event.arguments[0]; stack = event.arguments[1]; tls = event.arguments[4]
+            flags = event.arguments[0]; stack = event.arguments[1]; tls = event.arguments[4]; childTid = event.arguments[3]
         case SyscallTable.Number.clone3:
             let args = try machine.memory.readBytes(at: event.arguments[0], count: 64)
             flags = args.loadUInt64(at: 0)
+            childTid = args.loadUInt64(at: 16)
             let base = args.loadUInt64(at: 40), size = args.loadUInt64(at: 48)
             stack = base == 0 ? 0 : base &+ size
             tls = args.loadUInt64(at: 56)
@@ -378,6 +387,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         childCPU.rax = 0
         if stack != 0 { childCPU.rsp = stack }
         if flags & 0x80000 != 0 { childCPU.fsBase = tls }  // CLONE_SETTLS
+        if flags & 0x0020_0000 != 0 { clearChildTid[child] = childTid }  // CLONE_CHILD_CLEARTID
         if flags & 0x10000 != 0 {  // CLONE_THREAD
             threads[child] = childCPU
         } else {
@@ -453,6 +463,19 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
 
 func quotedPrefix(_ bytes: [UInt8]) -> String {
     "\"" + bytes.map { (0x20..<0x7f).contains($0) ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined() + "\""
+}
+
+extension CPUIDTable {
+    /// The recording machine's leaves. Leaves recorded with one subleaf ignore ECX, as the
+    /// CPU does for them (Intel SDM vol. 2A, CPUID: "ECX is ignored" for most leaves).
+    public init(recorded leaves: [CPUIDLeaf]) {
+        var subleafCount: [UInt32: Int] = [:]
+        for leaf in leaves { subleafCount[leaf.leaf, default: 0] += 1 }
+        self.init(entries: [:], leavesIgnoringSubleaf: Set(subleafCount.filter { $0.value == 1 }.keys))
+        for leaf in leaves {
+            entries[Key(leaf: leaf.leaf, subleaf: leaf.subleaf)] = Result(eax: leaf.eax, ebx: leaf.ebx, ecx: leaf.ecx, edx: leaf.edx)
+        }
+    }
 }
 
 extension CPUState {
