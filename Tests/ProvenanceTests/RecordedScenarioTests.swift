@@ -12,10 +12,6 @@ final class RecordedScenarioTests: XCTestCase {
         return (dir, trace, try ProvenanceFixtures.graph(ofTrace: trace))
     }
 
-    func dumpLines(_ g: ProvenanceGraph, _ dir: String) -> String {
-        StableNames.lines(g, directory: dir).sorted().joined(separator: "\n")
-    }
-
     func flowLines(_ g: ProvenanceGraph, _ dir: String) -> [String] {
         StableNames.lines(g, directory: dir).filter { !$0.contains("~") }.sorted()
     }
@@ -169,18 +165,5 @@ final class RecordedScenarioTests: XCTestCase {
         XCTAssertEqual(io.nodes.map(\.label).map { ($0 as NSString).lastPathComponent }.sorted(),
                        ["cat", "dash", "in.txt", "out.txt", "tr"])
         XCTAssertEqual(io.edges.count, 4)
-    }
-
-    func testExploreScenarios() throws {
-        guard ProcessInfo.processInfo.environment["EXPLORE_SCENARIOS"] != nil else { return }
-        let p = try recordPipeline()
-        print("=== pipeline\n" + dumpLines(p.graph, p.dir))
-        let dir = ProvenanceFixtures.temporaryDirectory("editor")
-        try "original\n".write(toFile: dir + "/notes.txt", atomically: false, encoding: .utf8)
-        let t = try ProvenanceFixtures.record([try ProvenanceFixtures.binary("editor"), "notes.txt"], in: dir)
-        print("=== editor\n" + dumpLines(try ProvenanceFixtures.graph(ofTrace: t), dir))
-        let nd = ProvenanceFixtures.temporaryDirectory("net")
-        let nt = try ProvenanceFixtures.record([try ProvenanceFixtures.binary("net"), "pair"], in: nd)
-        print("=== pair\n" + dumpLines(try ProvenanceFixtures.graph(ofTrace: nt), nd))
     }
 }

@@ -146,17 +146,4 @@ final class RecordedSyscallTests: XCTestCase {
             "socket -> 127.0.0.1:PORT -recvfrom-> process fx_net#0 v3",
         ])
     }
-
-    func testExplore() throws {
-        let cases: [(String, String, String, Bool)] = ProcessInfo.processInfo.environment["EXPLORE"].map { spec in
-            spec.split(separator: ",").map { item in
-                let p = item.split(separator: ":").map(String.init)
-                return (p[0], p[1], p.count > 2 ? p[2] : "control", p[0] != "proc" && p[0] != "net")
-            }
-        } ?? []
-        for (f, m, c, d) in cases {
-            let diff = try difference(f, m, control: c, passDirectory: d)
-            print("=== \(f) \(m) vs \(c)\n\(diff.added.map { "+ " + $0 }.joined(separator: "\n"))\n\(diff.removed.map { "- " + $0 }.joined(separator: "\n"))")
-        }
-    }
 }
