@@ -8,7 +8,7 @@
 
 import Foundation
 
-public let traceFormatVersion = 1
+public let traceFormatVersion = 2
 
 public struct CPUIDLeaf: Codable, Equatable, Sendable {
     public var leaf: UInt32, subleaf: UInt32, eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32
