@@ -46,7 +46,20 @@ public final class ReplaySession {
         plan = ReplayPlan(events: events)
     }
 
+    /// Plain replay. Calls the generic engine with a concrete tracker inside this module,
+    /// so the optimizer specializes it and the interpreter's prespecialized loop runs
+    /// with no data-flow calls at all (a generic call from another module would not be).
+    public func run(options: ReplayOptions) -> ReplaySummary {
+        replay(options: options) { NoDataFlow() }
+    }
+
+    /// Replay with a data-flow tracker (taint). Callers in other modules get generic code
+    /// unless they call with a concrete type the Replayer module specializes.
     public func run<Tracker: DataFlowTracker>(options: ReplayOptions, tracker: @escaping @Sendable () -> Tracker) -> ReplaySummary {
+        replay(options: options, tracker: tracker)
+    }
+
+    func replay<Tracker: DataFlowTracker>(options: ReplayOptions, tracker: @escaping @Sendable () -> Tracker) -> ReplaySummary {
         let units = plan.units.filter { options.pids?.contains($0.pid) ?? true }
         let start = Date()
         let results = ResultBox(count: units.count)

@@ -35,7 +35,7 @@ final class ReplayTests: XCTestCase {
         recorder.log = { _ in }
         _ = try recorder.run()
         let session = try ReplaySession(trace: try TraceReader(directory: directory))
-        let summary = session.run(options: ReplayOptions(jobs: 2)) { NoDataFlow() }
+        let summary = session.run(options: ReplayOptions(jobs: 2))
         for (unit, divergence) in summary.divergences {
             XCTFail("\(command.joined(separator: " ")): process \(unit.pid) \(unit.executable): \(divergence)", file: file, line: line)
         }
@@ -94,7 +94,7 @@ final class DivergenceTests: XCTestCase {
         try FileManager.default.removeItem(atPath: altered + "/blobs")
         try FileManager.default.copyItem(atPath: original + "/blobs", toPath: altered + "/blobs")
 
-        let summary = try ReplaySession(trace: try TraceReader(directory: altered)).run(options: ReplayOptions(jobs: 1)) { NoDataFlow() }
+        let summary = try ReplaySession(trace: try TraceReader(directory: altered)).run(options: ReplayOptions(jobs: 1))
         let (_, divergence) = try XCTUnwrap(summary.divergences.first)
         XCTAssertTrue(divergence.reason.contains("write passes different bytes"), divergence.description)
         XCTAssertTrue(divergence.expected.contains("AAAA"))
