@@ -82,6 +82,10 @@ public final class Lockstep {
             switch stop {
             case .unsupported(let u):
                 return .interpreterStopped(report: "the interpreter does not implement \(u)", instructions: steps)
+            case .fault(let signal, let address, _) where signal == GuestSignal.sigsegv && growStack(machine: machine, maps: &maps, to: address):
+                // The kernel grows the stack on the real process's identical access.
+                machine.state = before
+                continue
             case .fault(let signal, let address, let rip):
                 return .interpreterStopped(report: "the interpreter faulted (signal \(signal), address 0x\(String(address, radix: 16))) at 0x\(String(rip, radix: 16))", instructions: steps)
             case .halt:
@@ -252,6 +256,18 @@ public final class Lockstep {
             }
             machine.invalidate(range: entry.start..<entry.end)
         }
+    }
+
+    /// Maps the pages between a fault just below `[stack]` and the stack, as the kernel
+    /// does on the real process's identical access (see RegionMap.growStack).
+    private func growStack(machine: Machine<NoDataFlow>, maps: inout [MapsEntry], to address: UInt64) -> Bool {
+        guard let index = maps.firstIndex(where: { $0.path == "[stack]" }) else { return false }
+        let page = address & ~4095, stack = maps[index]
+        guard page < stack.start, stack.end - page <= 8 << 20,
+              (try? machine.memory.map(address: page, length: stack.start - page, prot: MemoryProtection(rawValue: UInt8(stack.protection)))) != nil
+        else { return false }
+        maps[index].start = page
+        return true
     }
 
     struct MapsEntry: Hashable { var start: UInt64; var end: UInt64; var protection: UInt32; var path: String }

@@ -226,7 +226,12 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
 
     /// Runs the current thread until it stops; reports anything but `expected` as divergence.
     private func runToStop(tid: Int32) throws -> StopReason {
-        let stop = historyFrom.map { runRecordingHistory(from: $0) } ?? machine.run(maxInstructions: Self.defaultStepBudget)
+        var stop = historyFrom.map { runRecordingHistory(from: $0) } ?? machine.run(maxInstructions: Self.defaultStepBudget)
+        // The kernel grows the main stack downwards on a fault just below it; so does replay.
+        while case .fault(let signal, let address, _) = stop, signal == GuestSignal.sigsegv,
+              (try? regions.growStack(to: address, memory: machine.memory)) == true {
+            stop = historyFrom.map { runRecordingHistory(from: $0) } ?? machine.run(maxInstructions: Self.defaultStepBudget)
+        }
         switch stop {
         case .unsupported(let u):
             throw divergenceHere(tid: tid, reason: "unsupported instruction \(u)", at: u.address)

@@ -40,6 +40,22 @@ struct RegionMap: Sendable {
         }
     }
 
+    /// Linux grows the `[stack]` mapping down to a faulting address within the stack
+    /// rlimit (8 MiB by default) when nothing else is mapped in between
+    /// (mm/mmap.c, expand_downwards). Returns whether it grew.
+    public static let stackLimit: UInt64 = 8 << 20
+
+    mutating func growStack(to address: UInt64, memory: GuestMemory) throws -> Bool {
+        guard let index = regions.firstIndex(where: { $0.path == "[stack]" }) else { return false }
+        let stack = regions[index]
+        let page = address & ~4095
+        guard page < stack.start, stack.end - page <= Self.stackLimit else { return false }
+        if index > 0 && regions[index - 1].end > page { return false }
+        try memory.map(address: page, length: stack.start - page, prot: stack.protection)
+        regions[index].start = page
+        return true
+    }
+
     func region(containing address: UInt64) -> Region? {
         regions.first { $0.start <= address && address < $0.end }
     }
