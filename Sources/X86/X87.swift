@@ -126,9 +126,11 @@ extension Machine {
         let limit = Float80(sign: .plus, exponent: Int(size) * 8 - 1, significand: 1)
         if rounded.isNaN || rounded >= limit || rounded < -limit {
             cpu.pointee.x87.statusWord |= X87Status.invalid
+            cpu.pointee.x87.statusWord &= ~X87Status.c1
             return UInt64(1) << (UInt64(size) * 8 - 1)
         }
         if rounded != v { cpu.pointee.x87.statusWord |= 0x20 }
+        setRoundUpIndicator(rounded: rounded, original: v)
         return UInt64(bitPattern: Int64(rounded)) & Self.mask(size)
     }
 
@@ -157,7 +159,14 @@ extension Machine {
         let op = p.pointee.op
         let o0 = p.pointee.o0, o1 = p.pointee.o1
         let count = p.pointee.operandCount
-        // Clear C1 for most instructions (it reports stack over/underflow direction).
+        // Last instruction/data pointers, as fnstenv/fxsave report them (control
+        // instructions such as fnstcw/fldcw/fnstenv do not update them).
+        switch op {
+        case .fnstcw, .fldcw, .fnstsw, .fnstenv, .fldenv, .fninit, .fnclex: break
+        default:
+            cpu.pointee.x87.lastInstructionPointer = cpu.pointee.rip &- UInt64(p.pointee.length)
+            if o0.kind == .memory { cpu.pointee.x87.lastDataPointer = effectiveAddress(o0) }
+        }
         switch op {
         case .fld:
             if o0.kind == .st {
@@ -245,11 +254,13 @@ extension Machine {
         case .fabs: setST(0, abs(st(0)))
         case .fldz: x87Push(0)
         case .fld1: x87Push(1)
-        case .fldpi: x87Push(Self.float80(significand: 0xC90F_DAA2_2168_C235, signExponent: 0x4000))
-        case .fldl2e: x87Push(Self.float80(significand: 0xB8AA_3B29_5C17_F0BC, signExponent: 0x3FFF))
-        case .fldl2t: x87Push(Self.float80(significand: 0xD49A_784B_CD1B_8AFE, signExponent: 0x4000))
-        case .fldlg2: x87Push(Self.float80(significand: 0x9A20_9A84_FBCF_F799, signExponent: 0x3FFD))
-        case .fldln2: x87Push(Self.float80(significand: 0xB172_17F7_D1CF_79AC, signExponent: 0x3FFE))
+        // Constants are rounded per RC from a longer internal value: the nearest value and
+        // whether nearest rounded it up (SDM Vol. 1, 8.3.8) give the other modes.
+        case .fldpi: x87Push(roundedConstant(0xC90F_DAA2_2168_C235, 0x4000, nearestRoundedUp: true))
+        case .fldl2e: x87Push(roundedConstant(0xB8AA_3B29_5C17_F0BC, 0x3FFF, nearestRoundedUp: true))
+        case .fldl2t: x87Push(roundedConstant(0xD49A_784B_CD1B_8AFE, 0x4000, nearestRoundedUp: false))
+        case .fldlg2: x87Push(roundedConstant(0x9A20_9A84_FBCF_F799, 0x3FFD, nearestRoundedUp: true))
+        case .fldln2: x87Push(roundedConstant(0xB172_17F7_D1CF_79AC, 0x3FFE, nearestRoundedUp: true))
         case .fnstcw:
             guard memory.store(effectiveAddress(o0), size: 2, UInt64(cpu.pointee.x87.controlWord)) else { return memoryFault(p) }
         case .fldcw:
@@ -283,6 +294,7 @@ extension Machine {
             let v = st(0)
             let r = Self.roundPerControl(v, rc: x87Rounding)
             if r != v { cpu.pointee.x87.statusWord |= 0x20 }
+            setRoundUpIndicator(rounded: r, original: v)
             setST(0, r)
         case .fscale:
             let scale = st(1).rounded(.towardZero)
@@ -354,6 +366,22 @@ extension Machine {
             return unsupported(p)
         }
         return .next
+    }
+
+    func roundedConstant(_ nearest: UInt64, _ exponent: UInt16, nearestRoundedUp: Bool) -> Float80 {
+        var significand = nearest
+        switch x87Rounding {
+        case 1, 3: if nearestRoundedUp { significand &-= 1 }  // down / toward zero (positive constants)
+        case 2: if !nearestRoundedUp { significand &+= 1 }    // up
+        default: break
+        }
+        return Self.float80(significand: significand, signExponent: exponent)
+    }
+
+    /// C1 after a rounding store or frndint: 1 when the result was rounded up in magnitude.
+    func setRoundUpIndicator(rounded: Float80, original: Float80) {
+        if abs(rounded) > abs(original) { cpu.pointee.x87.statusWord |= X87Status.c1 }
+        else { cpu.pointee.x87.statusWord &= ~X87Status.c1 }
     }
 
     /// fadd/fsub/fsubr/fmul/fdiv/fdivr and their pop and integer-memory forms.
