@@ -1,5 +1,5 @@
 // GuestMemory: mapping, permissions, faults, page-crossing accesses, privileged access.
-@testable import X86
+import X86
 import XCTest
 
 final class MemoryTests: XCTestCase {
