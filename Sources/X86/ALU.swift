@@ -16,7 +16,7 @@ extension Machine {
             c.pointee.setLazyFlags(.add, bits: bits, result: r, source1: a, source2: b)
             return r
         case .adc:
-            let carry: UInt64 = c.pointee.carryFlag ? 1 : 0
+            let carry: UInt64 = c.carryFlag ? 1 : 0
             let r = (a &+ b &+ carry) & m
             c.pointee.setLazyFlags(.adc, bits: bits, result: r, source1: a, source2: b, aux: carry)
             return r
@@ -25,7 +25,7 @@ extension Machine {
             c.pointee.setLazyFlags(.sub, bits: bits, result: r, source1: a, source2: b)
             return r
         case .sbb:
-            let borrow: UInt64 = c.pointee.carryFlag ? 1 : 0
+            let borrow: UInt64 = c.carryFlag ? 1 : 0
             let r = (a &- b &- borrow) & m
             c.pointee.setLazyFlags(.sbb, bits: bits, result: r, source1: a, source2: b, aux: borrow)
             return r
@@ -98,7 +98,7 @@ extension Machine {
             a = readRegister(dst)
         }
         // INC/DEC leave CF unchanged (SDM Vol. 2, INC).
-        let carry: UInt64 = cpu.pointee.carryFlag ? 1 : 0
+        let carry: UInt64 = cpu.carryFlag ? 1 : 0
         let r = (increment ? a &+ 1 : a &- 1) & Self.mask(size)
         if dst.kind == .memory {
             guard memory.store(address, size: UInt64(size), r) else { return memoryFault(p) }

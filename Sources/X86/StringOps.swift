@@ -10,7 +10,7 @@ extension Machine {
         let repeated = prefixes & (PrefixBits.rep | PrefixBits.repne) != 0
         let address32 = p.pointee.o0.address32 || p.pointee.o1.address32
         let addressMask: UInt64 = address32 ? 0xFFFF_FFFF : .max
-        let step = cpu.pointee.directionFlag ? 0 &- size : size
+        let step = cpu.directionFlag ? 0 &- size : size
         let m = Self.mask(p.pointee.size)
         var count = repeated ? gprs[1] & addressMask : 1
         if count == 0 { return .next }
@@ -51,7 +51,7 @@ extension Machine {
             if repeated {
                 gprs[1] = address32 ? count : count
                 if op == .scas || op == .cmps {
-                    let equal = cpu.pointee.condition(4)
+                    let equal = cpu.condition(4)
                     if prefixes & PrefixBits.rep != 0 && !equal { break }
                     if prefixes & PrefixBits.repne != 0 && equal { break }
                 }

@@ -330,7 +330,7 @@ extension Machine {
             x87Push(significand)
         case .fcmovcc:
             tracker.flagsReachControl(at: cpu.pointee.rip)
-            if cpu.pointee.condition(p.pointee.condition) {
+            if cpu.condition(p.pointee.condition) {
                 let i = Int(count > 1 ? o1.reg : o0.reg)
                 setST(0, st(i))
             }
