@@ -44,6 +44,18 @@ extension Machine {
         }
     }
 
+    // One entry point per operation so that `execALU` is inlined with a constant kind
+    // (the optimizer does not specialize a shared body on its enum argument).
+    @inline(never) func execAdd(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .add) }
+    @inline(never) func execSub(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .sub) }
+    @inline(never) func execCmp(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .cmp) }
+    @inline(never) func execAnd(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .and) }
+    @inline(never) func execOr(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .or) }
+    @inline(never) func execXor(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .xor) }
+    @inline(never) func execTest(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .test) }
+    @inline(never) func execAdc(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .adc) }
+    @inline(never) func execSbb(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .sbb) }
+
     @inline(__always)
     func execALU(_ p: UnsafePointer<Instruction>, _ kind: ALUKind) -> ExecStatus {
         let size = p.pointee.size
