@@ -50,11 +50,20 @@ public enum RegisterFile {
     public static let size = 513
 }
 
+/// Default: a tracker tracks data.
+extension DataFlowTracker {
+    @inline(__always) public static var tracksData: Bool { true }
+}
+
 /// Hooks the interpreter calls for every data movement. Each hook names destination and
 /// source locations; the tracker decides what labels mean. All hooks are called after
 /// the instruction's operands are known and before it completes; a faulting
 /// instruction may have called some of its hooks.
 public protocol DataFlowTracker {
+    /// False only for trackers that ignore every hook: the interpreter may then move
+    /// data in bulk (rep movs/stos by page) without per-element hook calls.
+    static var tracksData: Bool { get }
+
     /// `destination` now holds exactly the bytes of `source` (mov, push, pop, movdqu,
     /// zero/sign extension: extension bytes take the labels of the source's top byte
     /// in spirit; a simple tracker may union all source bytes into every destination byte).
@@ -80,6 +89,7 @@ public protocol DataFlowTracker {
 /// No tracking: every hook is empty and inlines to nothing.
 public struct NoDataFlow: DataFlowTracker {
     public init() {}
+    @inline(__always) public static var tracksData: Bool { false }
     @inline(__always) public func copy(to destination: DataLocation, from source: DataLocation) {}
     @inline(__always) public func combine(into destination: DataLocation, from source: DataLocation) {}
     @inline(__always) public func derive(to destination: DataLocation, from source1: DataLocation, _ source2: DataLocation) {}

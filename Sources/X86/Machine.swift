@@ -101,8 +101,6 @@ public final class Machine<Tracker: DataFlowTracker> {
     public var cpuid: CPUIDTable
     public private(set) var instructionCount: UInt64 = 0
     var pendingStop: StopReason = .instructionLimit
-    /// Set by instructions that need the loop to leave the current block early.
-    var leaveBlock = false
     public let tracker: Tracker
 
     public init(memory: GuestMemory, cpuid: CPUIDTable = .baseline, tracker: Tracker) throws {
@@ -145,7 +143,8 @@ public final class Machine<Tracker: DataFlowTracker> {
     }
 
     /// Runs until a stop condition or until `maxInstructions` guest instructions have
-    /// completed. Instructions that stop the run (syscall, rdtsc) count as completed;
+    /// completed. A store into decoded code takes effect at the next block boundary (the
+    /// rest of the current block runs as decoded, like a CPU's prefetch window). Instructions that stop the run (syscall, rdtsc) count as completed;
     /// faulting and unsupported instructions do not.
     @_specialize(exported: true, where Tracker == NoDataFlow)
     public func run(maxInstructions: UInt64) -> StopReason {
@@ -183,10 +182,6 @@ public final class Machine<Tracker: DataFlowTracker> {
                     }
                     if invalidationPending.pointee { processInvalidations() }
                     return pendingStop
-                }
-                if _slowPath(leaveBlock) {
-                    leaveBlock = false
-                    break
                 }
             }
             executed &+= UInt64(i)
