@@ -334,7 +334,15 @@ final class Decoder {
 
     /// Capstone's text for an address (diagnostics, unsupported reports).
     func describe(at address: UInt64, memory: GuestMemory) -> String {
-        if case .unsupported(_, let u) = decode(at: address, memory: memory) { return u.text }
-        return ""
+        switch decode(at: address, memory: memory) {
+        case .unsupported(_, let u): return u.text
+        case .fetchFault: return "(not executable)"
+        case .decoded:
+            // Decoded into magprov's form, so `scratch` still holds Capstone's text.
+            let insn = scratch.pointee
+            let mnemonic = withUnsafeBytes(of: insn.mnemonic) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let operands = withUnsafeBytes(of: insn.op_str) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return operands.isEmpty ? mnemonic : mnemonic + " " + operands
+        }
     }
 }

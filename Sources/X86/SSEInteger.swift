@@ -251,14 +251,14 @@ extension Machine {
         case .pshufd:
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             let d = Self.lanes(v, as: D4.self)
-            let imm = Int(p.pointee.o2.value)
+            let imm = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF)
             setVector(p.pointee.o0.reg, Self.quad(D4(d[imm & 3], d[(imm >> 2) & 3], d[(imm >> 4) & 3], d[(imm >> 6) & 3])))
             tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             return .next
         case .pshuflw, .pshufhw:
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             var w = Self.lanes(v, as: W8.self)
-            let imm = Int(p.pointee.o2.value)
+            let imm = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF)
             let base = op == .pshufhw ? 4 : 0
             let original = w
             for i in 0..<4 { w[base + i] = original[base + ((imm >> (2 * i)) & 3)] }
@@ -267,7 +267,7 @@ extension Machine {
         case .shufps:
             return packedBinary(p) { a, b in
                 let x = Self.lanes(a, as: D4.self), y = Self.lanes(b, as: D4.self)
-                let imm = Int(p.pointee.o2.value)
+                let imm = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF)
                 return Self.quad(D4(x[imm & 3], x[(imm >> 2) & 3], y[(imm >> 4) & 3], y[(imm >> 6) & 3]))
             }
         case .shufpd:
@@ -415,7 +415,7 @@ extension Machine {
             let laneSize: UInt8 = op == .pinsrb ? 1 : op == .pinsrw ? 2 : op == .pinsrd ? 4 : 8
             guard let v = readScalar(p.pointee.o1, size: laneSize) else { return memoryFault(p) }
             let lanes = 16 / Int(laneSize)
-            let index = Int(p.pointee.o2.value) & (lanes - 1)
+            let index = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF) & (lanes - 1)
             var bytes = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
             for k in 0..<Int(laneSize) { bytes[index * Int(laneSize) + k] = UInt8(truncatingIfNeeded: v >> UInt64(8 * k)) }
             setVector(p.pointee.o0.reg, Self.quad(bytes))
@@ -423,7 +423,7 @@ extension Machine {
         case .pextrw, .pextrb, .pextrd, .pextrq:
             let laneSize: UInt8 = op == .pextrb ? 1 : op == .pextrw ? 2 : op == .pextrd ? 4 : 8
             let lanes = 16 / Int(laneSize)
-            let index = Int(p.pointee.o2.value) & (lanes - 1)
+            let index = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF) & (lanes - 1)
             let bytes = Self.lanes(vector(p.pointee.o1.reg), as: B16.self)
             var v: UInt64 = 0
             for k in 0..<Int(laneSize) { v |= UInt64(bytes[index * Int(laneSize) + k]) << UInt64(8 * k) }

@@ -312,7 +312,7 @@ extension Machine {
             var sw = cpu.pointee.x87.statusWord & ~X87Status.conditionCodes
             if !r.isNaN && b != 0 && !a.isInfinite {
                 let q = ((a - r) / b).rounded(.towardZero)
-                let bits = UInt64(abs(q).truncatingRemainder(dividingBy: 8))
+                let bits = q.isFinite ? UInt64(abs(q).truncatingRemainder(dividingBy: 8)) : 0
                 if bits & 4 != 0 { sw |= X87Status.c0 }
                 if bits & 2 != 0 { sw |= X87Status.c3 }
                 if bits & 1 != 0 { sw |= X87Status.c1 }
