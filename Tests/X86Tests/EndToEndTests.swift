@@ -64,67 +64,6 @@ final class EndToEndTests: XCTestCase {
         print("checksum fixture (\(rounds) rounds): \(machine.instructionCount) guest instructions in \(String(format: "%.3f", seconds)) s = \(String(format: "%.1f", mips)) M instr/s; \(machine.decodedInstructionCount) instructions decoded")
     }
 
-    /// Just enough Linux for a static glibc program: brk, anonymous mmap, TLS, write, exit.
-    final class MiniKernel {
-        let memory: GuestMemory
-        var programBreak: UInt64
-        var nextMmap: UInt64 = 0x7000_0000_0000
-        var output = Data()
-        init(memory: GuestMemory, breakStart: UInt64) {
-            self.memory = memory
-            programBreak = breakStart
-        }
-
-        /// Performs the syscall in `state`; returns the exit status when the program exits.
-        func handle(_ state: inout CPUState) throws -> Int32? {
-            let enosys = UInt64(bitPattern: -38)
-            let a0 = state.rdi, a1 = state.rsi, a2 = state.rdx, a3 = state[.r10]
-            var result: UInt64 = 0
-            switch state.rax {
-            case 1: // write
-                output.append(contentsOf: try memory.readBytes(at: a1, count: Int(a2)))
-                result = a2
-            case 12: // brk
-                if a0 > programBreak {
-                    let oldTop = (programBreak + 0xFFF) & ~0xFFF
-                    let newTop = (a0 + 0xFFF) & ~0xFFF
-                    if newTop > oldTop { try memory.map(address: oldTop, length: newTop - oldTop, prot: [.read, .write]) }
-                    programBreak = a0
-                }
-                result = programBreak
-            case 9: // mmap (anonymous only)
-                let length = (a1 + 0xFFF) & ~0xFFF
-                nextMmap -= length
-                try memory.map(address: nextMmap, length: length, prot: [.read, .write])
-                result = nextMmap
-            case 11: // munmap
-                try memory.unmap(address: a0, length: a1)
-            case 10: // mprotect
-                var prot: MemoryProtection = []
-                if a2 & 1 != 0 { prot.insert(.read) }
-                if a2 & 2 != 0 { prot.insert(.write) }
-                if a2 & 4 != 0 { prot.insert(.execute) }
-                try memory.protect(address: a0, length: a1, prot: prot)
-            case 158: // arch_prctl
-                if a0 == 0x1002 { state.fsBase = a1 } else { result = enosys }
-            case 218: result = 1                        // set_tid_address
-            case 273: result = 0                        // set_robust_list
-            case 302: // prlimit64: report an 8 MiB stack
-                if a3 != 0 {
-                    try memory.writeBytes(withUnsafeBytes(of: (UInt64(8 << 20), UInt64.max)) { Array($0) }, at: a3)
-                }
-            case 318: // getrandom
-                try memory.writeBytes((0..<Int(a1)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }, at: a0)
-                result = a1
-            case 16: result = UInt64(bitPattern: -25)   // ioctl: ENOTTY
-            case 60, 231: return Int32(truncatingIfNeeded: a0)
-            default: result = enosys                    // rseq, readlink, newfstatat, ...
-            }
-            state.rax = result
-            return nil
-        }
-    }
-
     func testStaticGlibcProgramMatchesNativeRun() throws {
         let (dir, binary) = try Self.compile("libc_hello", flags: ["-O2", "-static"])
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -133,7 +72,7 @@ final class EndToEndTests: XCTestCase {
         // argv[0] must match the native run's, which is the binary's path.
         let program = try TestElfLoader.load(binary.path, into: memory, arguments: [binary.path])
         let machine = try Machine(memory: memory, cpuid: .baseline, tracker: NoDataFlow())
-        let kernel = MiniKernel(memory: memory, breakStart: program.highestAddress)
+        let kernel = TestKernel(memory: memory, breakStart: program.highestAddress)
         var s = CPUState()
         s.rip = program.entry
         s.rsp = program.stackPointer
@@ -151,5 +90,61 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(status, 0)
         XCTAssertEqual(String(decoding: kernel.output, as: UTF8.self), String(decoding: native, as: UTF8.self))
         print("static glibc fixture: \(machine.instructionCount) guest instructions, \(machine.decodedInstructionCount) decoded")
+    }
+
+    /// Real /usr/bin/gzip (dynamically linked: ld.so, libc.so.6) compressing 300 KB of
+    /// python3's binary from stdin; the output must equal native `gzip -n -c`.
+    func testDynamicGzipCompressesLikeTheNativeRun() throws {
+        let gzip = "/usr/bin/gzip"
+        guard FileManager.default.fileExists(atPath: gzip), FileManager.default.fileExists(atPath: "/usr/bin/python3") else {
+            throw XCTSkip("gzip or python3 not installed")
+        }
+        #if DEBUG
+        let inputSize = 20_000
+        #else
+        let inputSize = 3_000_000
+        #endif
+        let python = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "/usr/bin/python3")))
+        var input = [UInt8]()
+        while input.count < inputSize { input += python.prefix(inputSize - input.count) }
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let inputFile = dir.appendingPathComponent("input")
+        try Data(input).write(to: inputFile)
+        let native = try runToolData("/bin/sh", ["-c", "\(gzip) -n -c < \(inputFile.path)"])
+
+        let memory = GuestMemory()
+        let program = try TestElfLoader.load(gzip, into: memory, arguments: ["gzip", "-n", "-c"])
+        let machine = try Machine(memory: memory, cpuid: .baseline, tracker: NoDataFlow())
+        let kernel = TestKernel(memory: memory, breakStart: program.highestAddress)
+        kernel.standardInput = input
+        var s = CPUState()
+        s.rip = program.entry
+        s.rsp = program.stackPointer
+        machine.state = s
+        let start = DispatchTime.now().uptimeNanoseconds
+        var status: Int32?
+        while status == nil {
+            let reason = machine.run(maxInstructions: 10_000_000_000)
+            if case .timestamp = reason {
+                // ld.so reads the TSC for its startup timing; any increasing value works.
+                var t = machine.state
+                t.rax = machine.instructionCount & 0xFFFF_FFFF
+                t.rdx = machine.instructionCount >> 32
+                machine.state = t
+                continue
+            }
+            guard reason == .syscall else {
+                return XCTFail("guest stopped: \(reason) after \(machine.instructionCount) instructions; calls: \(kernel.log.suffix(8))")
+            }
+            var t = machine.state
+            status = try kernel.handle(&t)
+            machine.state = t
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        XCTAssertEqual(status, 0, "stderr: \(String(decoding: kernel.errorOutput, as: UTF8.self)); calls: \(kernel.log.suffix(30))")
+        XCTAssertEqual(kernel.output, native, "compressed output matches native gzip")
+        let mips = Double(machine.instructionCount) / seconds / 1e6
+        print("gzip -c of \(inputSize) bytes: \(machine.instructionCount) guest instructions in \(String(format: "%.3f", seconds)) s = \(String(format: "%.1f", mips)) M instr/s; \(machine.decodedInstructionCount) decoded")
     }
 }
