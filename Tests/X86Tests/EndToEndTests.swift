@@ -147,4 +147,44 @@ final class EndToEndTests: XCTestCase {
         let mips = Double(machine.instructionCount) / seconds / 1e6
         print("gzip -c of \(inputSize) bytes: \(machine.instructionCount) guest instructions in \(String(format: "%.3f", seconds)) s = \(String(format: "%.1f", mips)) M instr/s; \(machine.decodedInstructionCount) decoded")
     }
+
+    /// Real /usr/bin/python3 (dynamically linked, imports its encodings from the stdlib
+    /// through the test kernel) computing a small sum; output compared with native.
+    func testPythonComputesLikeTheNativeRun() throws {
+        let python = "/usr/bin/python3"
+        guard FileManager.default.fileExists(atPath: python) else { throw XCTSkip("python3 not installed") }
+        let script = "import sys; print(sum(i * i for i in range(3000)), 2 ** 100 // 7, 1 / 3, sorted('interpreter'), sys.byteorder)"
+        let native = try runToolData(python, ["-I", "-S", "-c", script])
+        let memory = GuestMemory()
+        let program = try TestElfLoader.load(python, into: memory, arguments: [python, "-I", "-S", "-c", script])
+        let machine = try Machine(memory: memory, cpuid: .baseline, tracker: NoDataFlow())
+        let kernel = TestKernel(memory: memory, breakStart: program.highestAddress)
+        var s = CPUState()
+        s.rip = program.entry
+        s.rsp = program.stackPointer
+        machine.state = s
+        let start = DispatchTime.now().uptimeNanoseconds
+        var status: Int32?
+        while status == nil {
+            let reason = machine.run(maxInstructions: 10_000_000_000)
+            if case .timestamp = reason {
+                var t = machine.state
+                t.rax = machine.instructionCount & 0xFFFF_FFFF
+                t.rdx = machine.instructionCount >> 32
+                machine.state = t
+                continue
+            }
+            guard reason == .syscall else {
+                return XCTFail("guest stopped: \(reason) after \(machine.instructionCount) instructions; calls: \(kernel.log.suffix(12))")
+            }
+            var t = machine.state
+            status = try kernel.handle(&t)
+            machine.state = t
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        XCTAssertEqual(status, 0, "stderr: \(String(decoding: kernel.errorOutput, as: UTF8.self))")
+        XCTAssertEqual(String(decoding: kernel.output, as: UTF8.self), String(decoding: native, as: UTF8.self))
+        let mips = Double(machine.instructionCount) / seconds / 1e6
+        print("python3: \(machine.instructionCount) guest instructions in \(String(format: "%.3f", seconds)) s = \(String(format: "%.1f", mips)) M instr/s; \(machine.decodedInstructionCount) decoded")
+    }
 }

@@ -13,6 +13,8 @@ final class TestKernel {
     var standardInput: [UInt8] = []
     var log: [String] = []
     private var files: [Int: (bytes: [UInt8], offset: Int)] = [:]
+    /// Open directories: the getdents64 records still to hand out.
+    private var directories: [Int: [UInt8]] = [:]
     private var nextDescriptor = 3
 
     init(memory: GuestMemory, breakStart: UInt64) {
@@ -47,6 +49,42 @@ final class TestKernel {
         withUnsafeBytes(of: Int64(size)) { stat.replaceSubrange(48..<56, with: $0) }
         withUnsafeBytes(of: Int64(4096)) { stat.replaceSubrange(56..<64, with: $0) }
         try memory.writeBytes(stat, at: address)
+    }
+
+    /// stat(2) of a host path: regular files and directories, with the real mtime (Python
+    /// validates .pyc files against their source's mtime).
+    func statPath(_ path: String, into address: UInt64) throws -> Bool {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let type = attributes[.type] as? FileAttributeType else { return false }
+        let isDirectory = type == .typeDirectory
+        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        let inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value ?? 1
+        try writeStat(address, mode: isDirectory ? 0o040755 : 0o100644, size: size, inode: inode)
+        if let date = attributes[.modificationDate] as? Date {
+            let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+            withUnsafeBytes(of: seconds) { raw in try? memory.writeBytes(Array(raw), at: address + 88) }
+        }
+        return true
+    }
+
+    /// linux_dirent64 records for a host directory.
+    func directoryRecords(_ path: String) -> [UInt8]? {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return nil }
+        var out: [UInt8] = []
+        for (i, name) in ([".", ".."] + names).enumerated() {
+            let nameBytes = Array(name.utf8) + [0]
+            let length = (19 + nameBytes.count + 7) & ~7
+            var record = [UInt8](repeating: 0, count: length)
+            withUnsafeBytes(of: UInt64(i + 1)) { record.replaceSubrange(0..<8, with: $0) }
+            withUnsafeBytes(of: Int64(i + 1)) { record.replaceSubrange(8..<16, with: $0) }
+            withUnsafeBytes(of: UInt16(length)) { record.replaceSubrange(16..<18, with: $0) }
+            var isDirectory: ObjCBool = false
+            FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory)
+            record[18] = isDirectory.boolValue ? 4 : 8
+            record.replaceSubrange(19..<19 + nameBytes.count, with: nameBytes)
+            out += record
+        }
+        return out
     }
 
     /// Performs the syscall in `state`; returns the exit status when the program exits.
@@ -84,21 +122,65 @@ final class TestKernel {
                 total += length
             }
             result = total
-        case 3: files.removeValue(forKey: Int(a0))  // close
+        case 3: files.removeValue(forKey: Int(a0)); directories.removeValue(forKey: Int(a0))  // close
         case 257: // openat (read-only host files)
             let path = try readString(a1)
             log.append(path)
-            if a2 & 3 == 0, let data = FileManager.default.contents(atPath: path), !path.hasPrefix("/proc") {
+            var isDirectory: ObjCBool = false
+            if a2 & 3 == 0, FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue,
+               let records = directoryRecords(path) {
+                directories[nextDescriptor] = records
+                files[nextDescriptor] = ([], 0)
+                result = UInt64(nextDescriptor)
+                nextDescriptor += 1
+            } else if a2 & 3 == 0, let data = FileManager.default.contents(atPath: path), !path.hasPrefix("/proc") {
                 files[nextDescriptor] = ([UInt8](data), 0)
                 result = UInt64(nextDescriptor)
                 nextDescriptor += 1
             } else { result = Self.negative(2) }
+        case 262 where try readString(a1) != "": // newfstatat(dirfd, path, buf, flags)
+            let path = try readString(a1)
+            log.append(path)
+            if !(try statPath(path, into: a2)) { result = Self.negative(2) }
+        case 4, 6: // stat, lstat
+            if !(try statPath(try readString(a0), into: a1)) { result = Self.negative(2) }
+        case 217: // getdents64
+            if var records = directories[Int(a0)] {
+                var n = 0
+                while n < records.count {
+                    let length = Int(records[n + 16]) | Int(records[n + 17]) << 8
+                    if n + length > Int(a2) { break }
+                    n += length
+                }
+                try memory.writeBytes(records.prefix(n), at: a1)
+                records.removeFirst(n)
+                directories[Int(a0)] = records
+                result = UInt64(n)
+            } else { result = Self.negative(9) }
+        case 89, 267: // readlink, readlinkat
+            let path = try readString(state.rax == 89 ? a0 : a1)
+            let buffer = state.rax == 89 ? a1 : a2
+            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+                let bytes = Array(target.utf8)
+                try memory.writeBytes(bytes, at: buffer)
+                result = UInt64(bytes.count)
+            } else { result = Self.negative(22) }
+        case 99: try memory.writeBytes([UInt8](repeating: 0, count: 112), at: a0)  // sysinfo
+        case 186: result = 1000  // gettid
+        case 202: result = 0     // futex (single thread)
         case 262: // newfstatat(fd, "", buf, AT_EMPTY_PATH)
             if a0 == 0 { try writeStat(a2, mode: 0o100644, size: standardInput.count, inode: 10) }
             else if a0 == 1 || a0 == 2 { try writeStat(a2, mode: 0o010600, size: 0, inode: 11 + a0) }
+            else if directories[Int(a0)] != nil { try writeStat(a2, mode: 0o040755, size: 4096, inode: 50 + a0) }
             else if let file = files[Int(a0)] { try writeStat(a2, mode: 0o100644, size: file.bytes.count, inode: 100 + a0 + UInt64(file.bytes.count)) }
             else { result = Self.negative(2) }
-        case 8: result = a0 == 0 ? 0 : Self.negative(29)  // lseek: ESPIPE except stdin start
+        case 8: // lseek
+            if var file = files[Int(a0)] {
+                let base = a2 == 0 ? 0 : a2 == 1 ? file.offset : file.bytes.count
+                file.offset = max(0, base + Int(Int64(bitPattern: a1)))
+                files[Int(a0)] = file
+                result = UInt64(file.offset)
+            } else { result = a0 == 0 ? 0 : Self.negative(29) }
         case 12: // brk
             if a0 > programBreak {
                 let oldTop = (programBreak + 0xFFF) & ~0xFFF
