@@ -87,6 +87,28 @@ enum ExecStatus: UInt8 {
     case stopBefore
 }
 
+/// An x86-64 user-mode interpreter over a `GuestMemory`.
+///
+/// Typical replay loop:
+/// ```swift
+/// let machine = try Machine(memory: memory, cpuid: recordedCPUID, tracker: NoDataFlow())
+/// machine.state = snapshotRegisters            // rip, rsp, fsBase, ... from the exec snapshot
+/// while true {
+///     switch machine.run(maxInstructions: budget) {
+///     case .syscall: /* read nr/args from machine.state, inject the recorded result into
+///                       rax (and memory via memory.writeBytes), then loop */
+///     case .timestamp(let rdtscp): /* set rax/rdx (and rcx) from the recording */
+///     case .fault(let signal, let address, let rip): /* deliver or compare with the trace */
+///     case .unsupported(let what): /* stop the replay and report `what` */
+///     case .instructionLimit, .halt: /* ... */
+///     }
+/// }
+/// ```
+/// Cost: decoding happens once per guest instruction address (Capstone, ~1 µs); the run
+/// loop then executes pre-decoded blocks with no allocation or reference counting.
+/// `NoDataFlow` compiles every hook away (`run` is pre-specialized for it); a tracker
+/// from another module runs through generic code unless that module is also given a
+/// `@_specialize` clause here.
 public final class Machine<Tracker: DataFlowTracker> {
     /// Registers and lazy flags live behind a stable pointer so that the hot loop reads
     /// and writes them with plain loads and stores (no exclusivity checks, no copies).
