@@ -190,13 +190,18 @@ extension Machine {
         }
         let m = wide ? UInt64.max : 0xFFFF_FFFF
         cpu.pointee.materializeFlags()
+        tracker.flags(from: .memory(address, size: UInt8(half * 2)))
         if lo == gprs[0] & m && hi == gprs[2] & m {
+            tracker.copy(to: .memory(address, size: UInt8(half)), from: gprLocation(3, size: UInt8(half)))
+            tracker.copy(to: .memory(address &+ half, size: UInt8(half)), from: gprLocation(1, size: UInt8(half)))
             guard memory.probeWrite(address, half * 2),
                   memory.store(address, size: half, gprs[3] & m),
                   memory.store(address &+ half, size: half, gprs[1] & m) else { return memoryFault(p) }
             cpu.pointee.flagsStored |= RFlags.zero
         } else {
             guard memory.probeWrite(address, half * 2) else { return memoryFault(p) }
+            tracker.copy(to: gprLocation(0), from: .memory(address, size: UInt8(half)))
+            tracker.copy(to: gprLocation(2), from: .memory(address &+ half, size: UInt8(half)))
             gprs[0] = lo
             gprs[2] = hi
             cpu.pointee.flagsStored &= ~RFlags.zero

@@ -73,6 +73,8 @@ public protocol DataFlowTracker {
     /// `destination` was overwritten with a value computed from `source1` and `source2`
     /// (three-operand forms, lea, imul r, r/m, imm, shifts by a register).
     func derive(to destination: DataLocation, from source1: DataLocation, _ source2: DataLocation)
+    /// The contents of `first` and `second` were swapped (xchg, fxch).
+    func exchange(_ first: DataLocation, _ second: DataLocation)
     /// `destination` now holds a constant (mov imm, xor r, r, setcc from untracked flags).
     func clear(_ destination: DataLocation)
     /// The arithmetic flags now depend on `source` (cmp, test, add ...).
@@ -93,6 +95,7 @@ public struct NoDataFlow: DataFlowTracker {
     @inline(__always) public func copy(to destination: DataLocation, from source: DataLocation) {}
     @inline(__always) public func combine(into destination: DataLocation, from source: DataLocation) {}
     @inline(__always) public func derive(to destination: DataLocation, from source1: DataLocation, _ source2: DataLocation) {}
+    @inline(__always) public func exchange(_ first: DataLocation, _ second: DataLocation) {}
     @inline(__always) public func clear(_ destination: DataLocation) {}
     @inline(__always) public func flags(from source: DataLocation) {}
     @inline(__always) public func addressDependency(of destination: DataLocation, base: Int, index: Int) {}

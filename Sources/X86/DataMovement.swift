@@ -91,8 +91,7 @@ extension Machine {
             guard write(b, size: size, va) else { return memoryFault(p) }
             _ = write(a, size: size, vb)
         }
-        // Labels swap; a tracker sees two copies through its own temporary.
-        tracker.copy(to: location(a, size: size), from: location(b, size: size))
+        tracker.exchange(location(a, size: size), location(b, size: size))
         return .next
     }
 

@@ -223,6 +223,7 @@ extension Machine {
             tracker.flags(from: location(p.pointee.o1, size: isDouble ? 8 : 4))
             return .next
         case .cmpss, .cmpsd_sse:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 8))
             let isDouble = op == .cmpsd_sse
             guard let b = readScalar(p.pointee.o1, size: isDouble ? 8 : 4) else { return memoryFault(p) }
             let d = xmms + Int(p.pointee.o0.reg) &* 2
@@ -276,12 +277,14 @@ extension Machine {
             tracker.copy(to: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: fromDouble ? 8 : 4))
             return .next
         case .cvtss2sd:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 4))
             guard let raw = readScalar(p.pointee.o1, size: 4) else { return memoryFault(p) }
             noteDenormalOperands(Self.float(raw))
             let r: Double = sse { Double(Self.float(raw)) }
             xmms[Int(p.pointee.o0.reg) &* 2] = r.bitPattern
             return .next
         case .cvtsd2ss:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 8))
             guard let raw = readScalar(p.pointee.o1, size: 8) else { return memoryFault(p) }
             noteDenormalOperands(Self.double(raw))
             let r: Float = sse { Float(Self.double(raw)) }
@@ -289,6 +292,7 @@ extension Machine {
             d.pointee = (d.pointee & ~0xFFFF_FFFF) | UInt64(r.bitPattern)
             return .next
         case .cvtdq2pd, .cvtps2pd:
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 8))
             let src = p.pointee.o1
             let raw: UInt64
             if src.kind == .xmm { raw = xmms[Int(src.reg) &* 2] } else {
@@ -305,6 +309,7 @@ extension Machine {
             setVector(p.pointee.o0.reg, r)
             return .next
         case .cvtdq2ps:
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             let x = Self.lanes(v, as: SIMD4<Int32>.self)
             let r: V128 = sse {
@@ -313,6 +318,7 @@ extension Machine {
             setVector(p.pointee.o0.reg, r)
             return .next
         case .cvttps2dq, .cvtps2dq:
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             let x = Self.lanes(v, as: SIMD4<UInt32>.self)
             var r = SIMD4<UInt32>()
@@ -322,6 +328,7 @@ extension Machine {
             setVector(p.pointee.o0.reg, Self.quad(r))
             return .next
         case .cvttpd2dq, .cvtpd2dq, .cvtpd2ps:
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             if op == .cvtpd2ps {
                 noteDenormalOperands(Self.double(v[0]))
@@ -337,6 +344,7 @@ extension Machine {
             }
             return .next
         case .roundsd, .roundss, .roundpd, .roundps:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             let imm = UInt32(truncatingIfNeeded: p.pointee.o2.value)
             let rc = imm & 4 != 0 ? mxcsrRounding : imm & 3
             let suppressPrecision = imm & 8 != 0

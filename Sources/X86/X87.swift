@@ -161,6 +161,7 @@ extension Machine {
         let count = p.pointee.operandCount
         // Last instruction/data pointers, as fnstenv/fxsave report them (control
         // instructions such as fnstcw/fldcw/fnstenv do not update them).
+        x87DataFlow(p)
         switch op {
         case .fnstcw, .fldcw, .fnstsw, .fnstenv, .fldenv, .fninit, .fnclex: break
         default:
@@ -197,6 +198,8 @@ extension Machine {
         case .fxch:
             let i = count > 0 ? Int(o0.kind == .st && o0.reg == 0 && count > 1 ? o1.reg : o0.reg) : 1
             let a = st(0), b = st(i)
+            tracker.exchange(DataLocation(kind: .register, size: 10, offset: RegisterFile.x87(physical(0))),
+                             DataLocation(kind: .register, size: 10, offset: RegisterFile.x87(physical(i))))
             let ta = (cpu.pointee.x87.tagWord >> UInt16(physical(0) * 2)) & 3
             let tb = (cpu.pointee.x87.tagWord >> UInt16(physical(i) * 2)) & 3
             x87Registers[physical(0)] = b
@@ -382,6 +385,38 @@ extension Machine {
     func setRoundUpIndicator(rounded: Float80, original: Float80) {
         if abs(rounded) > abs(original) { cpu.pointee.x87.statusWord |= X87Status.c1 }
         else { cpu.pointee.x87.statusWord &= ~X87Status.c1 }
+    }
+
+    /// Data-flow hooks for x87 instructions, before they execute. ST registers are named
+    /// by physical register (`RegisterFile.x87`): a push lands in physical (top - 1).
+    func x87DataFlow(_ p: UnsafePointer<Instruction>) {
+        if Tracker.tracksData == false { return }
+        let op = p.pointee.op, o0 = p.pointee.o0
+        let top = Int(cpu.pointee.x87.top)
+        func physicalLocation(_ r: Int) -> DataLocation {
+            DataLocation(kind: .register, size: 10, offset: RegisterFile.x87(r & 7))
+        }
+        let st0 = physicalLocation(top)
+        let memoryOperand = o0.kind == .memory ? location(o0, size: o0.size) : DataLocation.constant
+        switch op {
+        case .fld, .fild:
+            tracker.copy(to: physicalLocation(top - 1), from: o0.kind == .st ? physicalLocation(top + Int(o0.reg)) : memoryOperand)
+        case .fldz, .fld1, .fldpi, .fldl2e, .fldl2t, .fldlg2, .fldln2:
+            tracker.clear(physicalLocation(top - 1))
+        case .fst, .fstp, .fist, .fistp, .fisttp:
+            tracker.copy(to: o0.kind == .st ? physicalLocation(top + Int(o0.reg)) : memoryOperand, from: st0)
+        case .fnstcw, .fnstsw, .fnstenv, .fxch, .fldcw, .fldenv, .fninit, .fnclex, .ffree, .fincstp, .fdecstp:
+            if o0.kind == .memory && (op == .fnstcw || op == .fnstsw || op == .fnstenv) { tracker.clear(memoryOperand) }
+        case .fcom, .fcomp, .fucom, .fucomp, .ficom, .ficomp, .fcompp, .fucompp, .ftst, .fxam:
+            break  // condition codes only
+        case .fcomi, .fcomip, .fucomi, .fucomip:
+            tracker.flags(from: st0)
+        default:
+            // Arithmetic: the destination (ST(0) or ST(i)) depends on both inputs.
+            let source = o0.kind == .memory ? memoryOperand : o0.kind == .st ? physicalLocation(top + Int(o0.reg)) : physicalLocation(top + 1)
+            tracker.combine(into: st0, from: source)
+            if p.pointee.operandCount == 2 { tracker.combine(into: physicalLocation(top + Int(o0.reg)), from: physicalLocation(top + Int(p.pointee.o1.reg))) }
+        }
     }
 
     /// fadd/fsub/fsubr/fmul/fdiv/fdivr and their pop and integer-memory forms.

@@ -16,6 +16,7 @@ final class RecordingTracker: DataFlowTracker {
     func combine(into destination: DataLocation, from source: DataLocation) { combines.append((destination, source)) }
     func derive(to destination: DataLocation, from source1: DataLocation, _ source2: DataLocation) {}
     func clear(_ destination: DataLocation) { clears.append(destination) }
+    func exchange(_ first: DataLocation, _ second: DataLocation) {}
     func flags(from source: DataLocation) {}
     func addressDependency(of destination: DataLocation, base: Int, index: Int) {}
     func controlTransfer(from source: DataLocation, target: UInt64) { controlSources.append((source, target)) }
