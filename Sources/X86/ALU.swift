@@ -16,7 +16,7 @@ extension Machine {
             c.pointee.setLazyFlags(.add, bits: bits, result: r, source1: a, source2: b)
             return r
         case .adc:
-            let carry: UInt64 = c.pointee.carryFlag ? 1 : 0
+            let carry: UInt64 = c.carryFlag ? 1 : 0
             let r = (a &+ b &+ carry) & m
             c.pointee.setLazyFlags(.adc, bits: bits, result: r, source1: a, source2: b, aux: carry)
             return r
@@ -25,7 +25,7 @@ extension Machine {
             c.pointee.setLazyFlags(.sub, bits: bits, result: r, source1: a, source2: b)
             return r
         case .sbb:
-            let borrow: UInt64 = c.pointee.carryFlag ? 1 : 0
+            let borrow: UInt64 = c.carryFlag ? 1 : 0
             let r = (a &- b &- borrow) & m
             c.pointee.setLazyFlags(.sbb, bits: bits, result: r, source1: a, source2: b, aux: borrow)
             return r
@@ -43,6 +43,18 @@ extension Machine {
             return r
         }
     }
+
+    // One entry point per operation so that `execALU` is inlined with a constant kind
+    // (the optimizer does not specialize a shared body on its enum argument).
+    @inline(never) func execAdd(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .add) }
+    @inline(never) func execSub(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .sub) }
+    @inline(never) func execCmp(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .cmp) }
+    @inline(never) func execAnd(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .and) }
+    @inline(never) func execOr(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .or) }
+    @inline(never) func execXor(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .xor) }
+    @inline(never) func execTest(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .test) }
+    @inline(never) func execAdc(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .adc) }
+    @inline(never) func execSbb(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .sbb) }
 
     @inline(__always)
     func execALU(_ p: UnsafePointer<Instruction>, _ kind: ALUKind) -> ExecStatus {
@@ -98,7 +110,7 @@ extension Machine {
             a = readRegister(dst)
         }
         // INC/DEC leave CF unchanged (SDM Vol. 2, INC).
-        let carry: UInt64 = cpu.pointee.carryFlag ? 1 : 0
+        let carry: UInt64 = cpu.carryFlag ? 1 : 0
         let r = (increment ? a &+ 1 : a &- 1) & Self.mask(size)
         if dst.kind == .memory {
             guard memory.store(address, size: UInt64(size), r) else { return memoryFault(p) }
@@ -178,13 +190,18 @@ extension Machine {
         }
         let m = wide ? UInt64.max : 0xFFFF_FFFF
         cpu.pointee.materializeFlags()
+        tracker.flags(from: .memory(address, size: UInt8(half * 2)))
         if lo == gprs[0] & m && hi == gprs[2] & m {
+            tracker.copy(to: .memory(address, size: UInt8(half)), from: gprLocation(3, size: UInt8(half)))
+            tracker.copy(to: .memory(address &+ half, size: UInt8(half)), from: gprLocation(1, size: UInt8(half)))
             guard memory.probeWrite(address, half * 2),
                   memory.store(address, size: half, gprs[3] & m),
                   memory.store(address &+ half, size: half, gprs[1] & m) else { return memoryFault(p) }
             cpu.pointee.flagsStored |= RFlags.zero
         } else {
             guard memory.probeWrite(address, half * 2) else { return memoryFault(p) }
+            tracker.copy(to: gprLocation(0), from: .memory(address, size: UInt8(half)))
+            tracker.copy(to: gprLocation(2), from: .memory(address &+ half, size: UInt8(half)))
             gprs[0] = lo
             gprs[2] = hi
             cpu.pointee.flagsStored &= ~RFlags.zero

@@ -5,7 +5,7 @@ extension Machine {
     @inline(__always)
     func execJcc(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         tracker.flagsReachControl(at: cpu.pointee.rip)
-        if cpu.pointee.condition(p.pointee.condition) {
+        if cpu.condition(p.pointee.condition) {
             cpu.pointee.rip = p.pointee.o0.value
         }
         return .next
@@ -64,8 +64,8 @@ extension Machine {
             let count = (gprs[1] &- 1) & counterMask
             if counterMask == .max { gprs[1] = count } else { gprs[1] = count }
             var taken = count != 0
-            if p.pointee.op == .loope { taken = taken && cpu.pointee.condition(4) }
-            if p.pointee.op == .loopne { taken = taken && cpu.pointee.condition(5) }
+            if p.pointee.op == .loope { taken = taken && cpu.condition(4) }
+            if p.pointee.op == .loopne { taken = taken && cpu.condition(5) }
             if taken { cpu.pointee.rip = target }
         }
         return .next

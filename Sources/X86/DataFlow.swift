@@ -50,11 +50,20 @@ public enum RegisterFile {
     public static let size = 513
 }
 
+/// Default: a tracker tracks data.
+extension DataFlowTracker {
+    @inline(__always) public static var tracksData: Bool { true }
+}
+
 /// Hooks the interpreter calls for every data movement. Each hook names destination and
 /// source locations; the tracker decides what labels mean. All hooks are called after
 /// the instruction's operands are known and before it completes; a faulting
 /// instruction may have called some of its hooks.
 public protocol DataFlowTracker {
+    /// False only for trackers that ignore every hook: the interpreter may then move
+    /// data in bulk (rep movs/stos by page) without per-element hook calls.
+    static var tracksData: Bool { get }
+
     /// `destination` now holds exactly the bytes of `source` (mov, push, pop, movdqu,
     /// zero/sign extension: extension bytes take the labels of the source's top byte
     /// in spirit; a simple tracker may union all source bytes into every destination byte).
@@ -64,6 +73,8 @@ public protocol DataFlowTracker {
     /// `destination` was overwritten with a value computed from `source1` and `source2`
     /// (three-operand forms, lea, imul r, r/m, imm, shifts by a register).
     func derive(to destination: DataLocation, from source1: DataLocation, _ source2: DataLocation)
+    /// The contents of `first` and `second` were swapped (xchg, fxch).
+    func exchange(_ first: DataLocation, _ second: DataLocation)
     /// `destination` now holds a constant (mov imm, xor r, r, setcc from untracked flags).
     func clear(_ destination: DataLocation)
     /// The arithmetic flags now depend on `source` (cmp, test, add ...).
@@ -80,9 +91,11 @@ public protocol DataFlowTracker {
 /// No tracking: every hook is empty and inlines to nothing.
 public struct NoDataFlow: DataFlowTracker {
     public init() {}
+    @inline(__always) public static var tracksData: Bool { false }
     @inline(__always) public func copy(to destination: DataLocation, from source: DataLocation) {}
     @inline(__always) public func combine(into destination: DataLocation, from source: DataLocation) {}
     @inline(__always) public func derive(to destination: DataLocation, from source1: DataLocation, _ source2: DataLocation) {}
+    @inline(__always) public func exchange(_ first: DataLocation, _ second: DataLocation) {}
     @inline(__always) public func clear(_ destination: DataLocation) {}
     @inline(__always) public func flags(from source: DataLocation) {}
     @inline(__always) public func addressDependency(of destination: DataLocation, base: Int, index: Int) {}

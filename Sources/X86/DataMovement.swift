@@ -91,8 +91,7 @@ extension Machine {
             guard write(b, size: size, va) else { return memoryFault(p) }
             _ = write(a, size: size, vb)
         }
-        // Labels swap; a tracker sees two copies through its own temporary.
-        tracker.copy(to: location(a, size: size), from: location(b, size: size))
+        tracker.exchange(location(a, size: size), location(b, size: size))
         return .next
     }
 
@@ -127,7 +126,7 @@ extension Machine {
         // The source is read (and may fault) whether or not the condition holds.
         guard let v = read(src, size: size) else { return memoryFault(p) }
         tracker.flagsReachControl(at: cpu.pointee.rip)
-        if cpu.pointee.condition(p.pointee.condition) {
+        if cpu.condition(p.pointee.condition) {
             tracker.copy(to: location(dst, size: size), from: location(src, size: size))
             writeGPR(dst.reg, size: size, v)
         } else if size == 4 {
@@ -139,7 +138,7 @@ extension Machine {
 
     @inline(__always)
     func execSetcc(_ p: UnsafePointer<Instruction>) -> ExecStatus {
-        let v: UInt64 = cpu.pointee.condition(p.pointee.condition) ? 1 : 0
+        let v: UInt64 = cpu.condition(p.pointee.condition) ? 1 : 0
         tracker.clear(location(p.pointee.o0, size: 1))
         tracker.flagsReachControl(at: cpu.pointee.rip)
         guard write(p.pointee.o0, size: 1, v) else { return memoryFault(p) }

@@ -278,12 +278,12 @@ final class Decoder {
             ins.size = 8
             ins.condition = withUnsafeBytes(of: insn.bytes) { $0[Int(insn.size) - 1] } & 7
         case .movs, .stos, .lods, .scas, .cmps:
-            ins.size = condition
+            ins.size = withUnsafeBytes(of: insn.bytes) { Self.stringElementSize(Array($0.prefix(Int(insn.size)))) } ?? condition
             ins.condition = 0
         case .movsd where hasXMM: break
         case .movsd:
             op = .movs
-            ins.size = 4
+            ins.size = withUnsafeBytes(of: insn.bytes) { Self.stringElementSize(Array($0.prefix(Int(insn.size)))) } ?? 4
         case .cmpss, .cmpsd_sse, .cmpps, .cmppd:
             // Predicate: trailing imm8 of the encoding (0F C2 /r ib).
             ins.condition = withUnsafeBytes(of: insn.bytes) { $0[Int(insn.size) - 1] } & 7
@@ -312,9 +312,37 @@ final class Decoder {
         return .decoded(ins)
     }
 
+    /// Element size of a string instruction from its raw bytes. Capstone 4 ignores a 66h
+    /// prefix that precedes F3/F2 (`66 f3 a5` is `rep movsw`, Capstone says movsd), so
+    /// the size is recomputed here from the prefixes, REX.W and the opcode's low bit.
+    static func stringElementSize(_ bytes: [UInt8]) -> UInt8? {
+        var operandSizePrefix = false
+        var rexW = false
+        for b in bytes {
+            switch b {
+            case 0x66: operandSizePrefix = true
+            case 0xF2, 0xF3, 0xF0, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65, 0x67: continue
+            case 0x40...0x4F: rexW = b & 8 != 0
+            case 0xA4...0xA7, 0xAA...0xAF:
+                if b & 1 == 0 { return 1 }
+                return rexW ? 8 : operandSizePrefix ? 2 : 4
+            default: return nil
+            }
+        }
+        return nil
+    }
+
     /// Capstone's text for an address (diagnostics, unsupported reports).
     func describe(at address: UInt64, memory: GuestMemory) -> String {
-        if case .unsupported(_, let u) = decode(at: address, memory: memory) { return u.text }
-        return ""
+        switch decode(at: address, memory: memory) {
+        case .unsupported(_, let u): return u.text
+        case .fetchFault: return "(not executable)"
+        case .decoded:
+            // Decoded into magprov's form, so `scratch` still holds Capstone's text.
+            let insn = scratch.pointee
+            let mnemonic = withUnsafeBytes(of: insn.mnemonic) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let operands = withUnsafeBytes(of: insn.op_str) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return operands.isEmpty ? mnemonic : mnemonic + " " + operands
+        }
     }
 }

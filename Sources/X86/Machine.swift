@@ -87,6 +87,28 @@ enum ExecStatus: UInt8 {
     case stopBefore
 }
 
+/// An x86-64 user-mode interpreter over a `GuestMemory`.
+///
+/// Typical replay loop:
+/// ```swift
+/// let machine = try Machine(memory: memory, cpuid: recordedCPUID, tracker: NoDataFlow())
+/// machine.state = snapshotRegisters            // rip, rsp, fsBase, ... from the exec snapshot
+/// while true {
+///     switch machine.run(maxInstructions: budget) {
+///     case .syscall: /* read nr/args from machine.state, inject the recorded result into
+///                       rax (and memory via memory.writeBytes), then loop */
+///     case .timestamp(let rdtscp): /* set rax/rdx (and rcx) from the recording */
+///     case .fault(let signal, let address, let rip): /* deliver or compare with the trace */
+///     case .unsupported(let what): /* stop the replay and report `what` */
+///     case .instructionLimit, .halt: /* ... */
+///     }
+/// }
+/// ```
+/// Cost: decoding happens once per guest instruction address (Capstone, ~1 µs); the run
+/// loop then executes pre-decoded blocks with no allocation or reference counting.
+/// `NoDataFlow` compiles every hook away (`run` is pre-specialized for it); a tracker
+/// from another module runs through generic code unless that module is also given a
+/// `@_specialize` clause here.
 public final class Machine<Tracker: DataFlowTracker> {
     /// Registers and lazy flags live behind a stable pointer so that the hot loop reads
     /// and writes them with plain loads and stores (no exclusivity checks, no copies).
@@ -103,8 +125,6 @@ public final class Machine<Tracker: DataFlowTracker> {
     public var xcr0: UInt64 = 3
     public private(set) var instructionCount: UInt64 = 0
     var pendingStop: StopReason = .instructionLimit
-    /// Set by instructions that need the loop to leave the current block early.
-    var leaveBlock = false
     public let tracker: Tracker
 
     public init(memory: GuestMemory, cpuid: CPUIDTable = .baseline, tracker: Tracker) throws {
@@ -147,7 +167,8 @@ public final class Machine<Tracker: DataFlowTracker> {
     }
 
     /// Runs until a stop condition or until `maxInstructions` guest instructions have
-    /// completed. Instructions that stop the run (syscall, rdtsc) count as completed;
+    /// completed. A store into decoded code takes effect at the next block boundary (the
+    /// rest of the current block runs as decoded, like a CPU's prefetch window). Instructions that stop the run (syscall, rdtsc) count as completed;
     /// faulting and unsupported instructions do not.
     @_specialize(exported: true, where Tracker == NoDataFlow)
     public func run(maxInstructions: UInt64) -> StopReason {
@@ -185,10 +206,6 @@ public final class Machine<Tracker: DataFlowTracker> {
                     }
                     if invalidationPending.pointee { processInvalidations() }
                     return pendingStop
-                }
-                if _slowPath(leaveBlock) {
-                    leaveBlock = false
-                    break
                 }
             }
             executed &+= UInt64(i)
@@ -367,15 +384,15 @@ public final class Machine<Tracker: DataFlowTracker> {
         let p = UnsafePointer(ins)
         switch ins.pointee.op {
         case .mov: return execMov(p)
-        case .add: return execALU(p, .add)
-        case .sub: return execALU(p, .sub)
-        case .cmp: return execALU(p, .cmp)
-        case .and: return execALU(p, .and)
-        case .or: return execALU(p, .or)
-        case .xor: return execALU(p, .xor)
-        case .test: return execALU(p, .test)
-        case .adc: return execALU(p, .adc)
-        case .sbb: return execALU(p, .sbb)
+        case .add: return execAdd(p)
+        case .sub: return execSub(p)
+        case .cmp: return execCmp(p)
+        case .and: return execAnd(p)
+        case .or: return execOr(p)
+        case .xor: return execXor(p)
+        case .test: return execTest(p)
+        case .adc: return execAdc(p)
+        case .sbb: return execSbb(p)
         case .jcc: return execJcc(p)
         case .lea: return execLea(p)
         case .movzx: return execMovzx(p)

@@ -24,6 +24,12 @@ public struct MemoryFault: Error, Equatable, Sendable {
     /// True when the page is mapped but its protection refuses the access (SEGV_ACCERR);
     /// false for an unmapped address (SEGV_MAPERR).
     public var protectionViolation: Bool
+
+    public init(address: UInt64, access: MemoryAccessKind, protectionViolation: Bool) {
+        self.address = address
+        self.access = access
+        self.protectionViolation = protectionViolation
+    }
 }
 
 /// Errors of the privileged (loader / replayer) interface.

@@ -43,6 +43,32 @@ extension Machine {
         return r
     }
 
+    /// Records DE (denormal operand) for subnormal inputs. glibc's fetestexcept drops the
+    /// x86-only denormal bit, so it is derived from the operands: set when an input is
+    /// subnormal and no input is a NaN (observed on this CPU; SDM Vol. 1, 11.5.2.2).
+    @inline(__always)
+    func noteDenormalOperands<F: BinaryFloatingPoint>(_ values: F...) {
+        var subnormal = false
+        for v in values {
+            if v.isNaN { return }
+            if v.isSubnormal { subnormal = true }
+        }
+        if subnormal { cpu.pointee.mxcsr |= 2 }
+    }
+
+    /// IE for compares: signaling NaNs always; quiet NaNs for the ordered-signaling
+    /// predicates lt/le/nlt/nle (CMPSD) or for comis*.
+    @inline(__always)
+    func noteCompareInvalid<F: BinaryFloatingPoint>(_ x: F, _ y: F, signalOnQuiet: Bool) {
+        if x.isSignalingNaN || y.isSignalingNaN || (signalOnQuiet && (x.isNaN || y.isNaN)) { cpu.pointee.mxcsr |= 1 }
+        noteDenormalOperands(x, y)
+    }
+
+    @inline(__always)
+    static func signalsOnQuietNaN(_ predicate: UInt8) -> Bool {
+        switch predicate & 7 { case 1, 2, 5, 6: return true; default: return false }
+    }
+
     @inline(__always)
     static func double(_ bits: UInt64) -> Double { Double(bitPattern: bits) }
     @inline(__always)
@@ -56,14 +82,28 @@ extension Machine {
         let low = xmms + Int(dst) &* 2
         if double {
             let x = Self.double(low.pointee), y = Self.double(b)
+            if op == .sqrtsd { if !(y < 0) { noteDenormalOperands(y) } } else if !(op == .divsd && y == 0) { noteDenormalOperands(x, y) }
+            noteMinMaxInvalid(op, x, y)
             let r: Double = sse { Self.arithmetic(op, x, y) }
             low.pointee = r.bitPattern
         } else {
             let x = Self.float(low.pointee), y = Self.float(b)
+            if op == .sqrtss || op == .rcpss || op == .rsqrtss { if !(y < 0) { noteDenormalOperands(y) } } else if !(op == .divss && y == 0) { noteDenormalOperands(x, y) }
+            noteMinMaxInvalid(op, x, y)
             let r: Float = sse { Self.arithmetic(op, x, y) }
             low.pointee = (low.pointee & ~0xFFFF_FFFF) | UInt64(r.bitPattern)
         }
         return .next
+    }
+
+    /// min/max raise invalid for any NaN operand, quiet or not (SDM Vol. 2, MINSD).
+    @inline(__always)
+    func noteMinMaxInvalid<F: BinaryFloatingPoint>(_ op: Opcode, _ x: F, _ y: F) {
+        switch op {
+        case .minss, .minsd, .minps, .minpd, .maxss, .maxsd, .maxps, .maxpd:
+            if x.isNaN || y.isNaN { cpu.pointee.mxcsr |= 1 }
+        default: break
+        }
     }
 
     /// Shared semantics of add/sub/mul/div/min/max/sqrt (SSE min/max return the second
@@ -104,9 +144,7 @@ extension Machine {
     func convertToInteger(_ value: Double, size: UInt8, truncate: Bool) -> UInt64 {
         let bits = Double(Int(size) * 8)
         let limit = Double(sign: .plus, exponent: Int(bits) - 1, significand: 1)
-        let rounded: Double = sse {
-            truncate ? value.rounded(.towardZero) : Self.roundPerControl(value, rc: mxcsrRounding)
-        }
+        let rounded = truncate ? value.rounded(.towardZero) : Self.roundPerControl(value, rc: mxcsrRounding)
         if rounded.isNaN || rounded >= limit || rounded < -limit {
             cpu.pointee.mxcsr |= 1
             return size == 8 ? 0x8000_0000_0000_0000 : 0x8000_0000
@@ -134,7 +172,12 @@ extension Machine {
             return scalarArithmetic(p, double: true, op)
         case .addpd, .subpd, .mulpd, .divpd, .minpd, .maxpd, .sqrtpd:
             return packedBinary(p) { a, b in
-                sse {
+                let unary = op == .sqrtpd
+                for i in 0..<2 {
+                    noteMinMaxInvalid(op, Self.double(a[i]), Self.double(b[i]))
+                    if unary { if !(Self.double(b[i]) < 0) { noteDenormalOperands(Self.double(b[i])) } } else if !(op == .divpd && Self.double(b[i]) == 0) { noteDenormalOperands(Self.double(a[i]), Self.double(b[i])) }
+                }
+                return sse {
                     V128(Self.arithmetic(op, Self.double(a[0]), Self.double(b[0])).bitPattern,
                          Self.arithmetic(op, Self.double(a[1]), Self.double(b[1])).bitPattern)
                 }
@@ -142,6 +185,11 @@ extension Machine {
         case .addps, .subps, .mulps, .divps, .minps, .maxps, .sqrtps, .rcpps, .rsqrtps:
             return packedBinary(p) { a, b in
                 let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
+                let unary = op == .sqrtps || op == .rcpps || op == .rsqrtps
+                for i in 0..<4 {
+                    noteMinMaxInvalid(op, Float(bitPattern: x[i]), Float(bitPattern: y[i]))
+                    if unary { if !(Float(bitPattern: y[i]) < 0) { noteDenormalOperands(Float(bitPattern: y[i])) } } else if !(op == .divps && Float(bitPattern: y[i]) == 0) { noteDenormalOperands(Float(bitPattern: x[i]), Float(bitPattern: y[i])) }
+                }
                 return sse {
                     var r = SIMD4<UInt32>()
                     for i in 0..<4 {
@@ -157,37 +205,43 @@ extension Machine {
             let x = isDouble ? Self.double(a) : Double(Self.float(a))
             let y = isDouble ? Self.double(b) : Double(Self.float(b))
             var f = cpu.pointee.flagsStored & ~RFlags.arithmetic
+            // comis* signal invalid on any NaN; ucomis* only on signaling NaNs.
+            if isDouble {
+                noteCompareInvalid(Self.double(a), Self.double(b), signalOnQuiet: op == .comisd)
+            } else {
+                noteCompareInvalid(Self.float(a), Self.float(b), signalOnQuiet: op == .comiss)
+            }
             if x.isNaN || y.isNaN {
                 f |= RFlags.zero | RFlags.parity | RFlags.carry
-                // comis* signal invalid on any NaN; ucomis* only on signaling NaNs.
-                if op == .comiss || op == .comisd || x.isSignalingNaN || y.isSignalingNaN { cpu.pointee.mxcsr |= 1 }
             } else if x < y {
                 f |= RFlags.carry
             } else if x == y {
                 f |= RFlags.zero
             }
-            if isDouble ? Self.double(a).isSubnormal || Self.double(b).isSubnormal
-                        : Self.float(a).isSubnormal || Self.float(b).isSubnormal { cpu.pointee.mxcsr |= 2 }
             cpu.pointee.flagsStored = f
             cpu.pointee.lazyOp = .materialized
             tracker.flags(from: location(p.pointee.o1, size: isDouble ? 8 : 4))
             return .next
         case .cmpss, .cmpsd_sse:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 8))
             let isDouble = op == .cmpsd_sse
             guard let b = readScalar(p.pointee.o1, size: isDouble ? 8 : 4) else { return memoryFault(p) }
             let d = xmms + Int(p.pointee.o0.reg) &* 2
             let predicate = p.pointee.condition
+            let quiet = Self.signalsOnQuietNaN(predicate)
             if isDouble {
+                noteCompareInvalid(Self.double(d.pointee), Self.double(b), signalOnQuiet: quiet)
                 d.pointee = Self.comparePredicate(predicate, Self.double(d.pointee), Self.double(b)) ? .max : 0
-                if Self.double(d.pointee).isSignalingNaN || Self.double(b).isSignalingNaN { cpu.pointee.mxcsr |= 1 }
             } else {
+                noteCompareInvalid(Self.float(d.pointee), Self.float(b), signalOnQuiet: quiet)
                 let r: UInt64 = Self.comparePredicate(predicate, Self.float(d.pointee), Self.float(b)) ? 0xFFFF_FFFF : 0
                 d.pointee = (d.pointee & ~0xFFFF_FFFF) | r
             }
             return .next
         case .cmppd:
             return packedBinary(p) { a, b in
-                V128(Self.comparePredicate(p.pointee.condition, Self.double(a[0]), Self.double(b[0])) ? .max : 0,
+                for i in 0..<2 { noteCompareInvalid(Self.double(a[i]), Self.double(b[i]), signalOnQuiet: Self.signalsOnQuietNaN(p.pointee.condition)) }
+                return V128(Self.comparePredicate(p.pointee.condition, Self.double(a[0]), Self.double(b[0])) ? .max : 0,
                      Self.comparePredicate(p.pointee.condition, Self.double(a[1]), Self.double(b[1])) ? .max : 0)
             }
         case .cmpps:
@@ -195,6 +249,7 @@ extension Machine {
                 let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
                 var r = SIMD4<UInt32>()
                 for i in 0..<4 {
+                    noteCompareInvalid(Float(bitPattern: x[i]), Float(bitPattern: y[i]), signalOnQuiet: Self.signalsOnQuietNaN(p.pointee.condition))
                     r[i] = Self.comparePredicate(p.pointee.condition, Float(bitPattern: x[i]), Float(bitPattern: y[i])) ? .max : 0
                 }
                 return Self.quad(r)
@@ -222,17 +277,22 @@ extension Machine {
             tracker.copy(to: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: fromDouble ? 8 : 4))
             return .next
         case .cvtss2sd:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 4))
             guard let raw = readScalar(p.pointee.o1, size: 4) else { return memoryFault(p) }
+            noteDenormalOperands(Self.float(raw))
             let r: Double = sse { Double(Self.float(raw)) }
             xmms[Int(p.pointee.o0.reg) &* 2] = r.bitPattern
             return .next
         case .cvtsd2ss:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 8))
             guard let raw = readScalar(p.pointee.o1, size: 8) else { return memoryFault(p) }
+            noteDenormalOperands(Self.double(raw))
             let r: Float = sse { Float(Self.double(raw)) }
             let d = xmms + Int(p.pointee.o0.reg) &* 2
             d.pointee = (d.pointee & ~0xFFFF_FFFF) | UInt64(r.bitPattern)
             return .next
         case .cvtdq2pd, .cvtps2pd:
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 8))
             let src = p.pointee.o1
             let raw: UInt64
             if src.kind == .xmm { raw = xmms[Int(src.reg) &* 2] } else {
@@ -240,6 +300,7 @@ extension Machine {
                 raw = v
             }
             let lo = raw & 0xFFFF_FFFF, hi = raw >> 32
+            if op == .cvtps2pd { noteDenormalOperands(Self.float(lo)); noteDenormalOperands(Self.float(hi)) }
             let r: V128 = sse {
                 op == .cvtdq2pd
                     ? V128(Double(Int32(bitPattern: UInt32(lo))).bitPattern, Double(Int32(bitPattern: UInt32(hi))).bitPattern)
@@ -248,6 +309,7 @@ extension Machine {
             setVector(p.pointee.o0.reg, r)
             return .next
         case .cvtdq2ps:
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             let x = Self.lanes(v, as: SIMD4<Int32>.self)
             let r: V128 = sse {
@@ -256,6 +318,7 @@ extension Machine {
             setVector(p.pointee.o0.reg, r)
             return .next
         case .cvttps2dq, .cvtps2dq:
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             let x = Self.lanes(v, as: SIMD4<UInt32>.self)
             var r = SIMD4<UInt32>()
@@ -265,8 +328,11 @@ extension Machine {
             setVector(p.pointee.o0.reg, Self.quad(r))
             return .next
         case .cvttpd2dq, .cvtpd2dq, .cvtpd2ps:
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             if op == .cvtpd2ps {
+                noteDenormalOperands(Self.double(v[0]))
+                noteDenormalOperands(Self.double(v[1]))
                 let r: V128 = sse {
                     V128(UInt64(Float(Self.double(v[0])).bitPattern) | (UInt64(Float(Self.double(v[1])).bitPattern) << 32), 0)
                 }
@@ -278,6 +344,7 @@ extension Machine {
             }
             return .next
         case .roundsd, .roundss, .roundpd, .roundps:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             let imm = UInt32(truncatingIfNeeded: p.pointee.o2.value)
             let rc = imm & 4 != 0 ? mxcsrRounding : imm & 3
             let suppressPrecision = imm & 8 != 0

@@ -114,9 +114,11 @@ extension Machine {
             tracker.combine(into: location(dst, size: 8), from: location(src, size: 8))
             return .next
         case .movlhps:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: xmmLocation(p.pointee.o1.reg))
             xmms[Int(p.pointee.o0.reg) &* 2 &+ 1] = xmms[Int(p.pointee.o1.reg) &* 2]
             return .next
         case .movhlps:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: xmmLocation(p.pointee.o1.reg))
             xmms[Int(p.pointee.o0.reg) &* 2] = xmms[Int(p.pointee.o1.reg) &* 2 &+ 1]
             return .next
         case .pmovmskb:
@@ -127,6 +129,7 @@ extension Machine {
             writeGPR(p.pointee.o0.reg, size: 8, bits)
             return .next
         case .movmskps, .movmskpd:
+            tracker.copy(to: location(p.pointee.o0, size: 8), from: xmmLocation(p.pointee.o1.reg))
             let v = vector(p.pointee.o1.reg)
             var bits: UInt64
             if op == .movmskpd {
@@ -189,6 +192,7 @@ extension Machine {
 
         // MARK: Shifts
         case .psllw, .pslld, .psllq, .psrlw, .psrld, .psrlq, .psraw, .psrad:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             let src = p.pointee.o1
             let count: UInt64
             if src.kind == .immediate {
@@ -213,6 +217,7 @@ extension Machine {
             setVector(dst, r)
             return .next
         case .pslldq, .psrldq:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: xmmLocation(p.pointee.o0.reg))
             let count = Int(min(p.pointee.o1.value & 0xFF, 16))
             let a = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
             var r = B16(repeating: 0)
@@ -251,14 +256,15 @@ extension Machine {
         case .pshufd:
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             let d = Self.lanes(v, as: D4.self)
-            let imm = Int(p.pointee.o2.value)
+            let imm = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF)
             setVector(p.pointee.o0.reg, Self.quad(D4(d[imm & 3], d[(imm >> 2) & 3], d[(imm >> 4) & 3], d[(imm >> 6) & 3])))
             tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             return .next
         case .pshuflw, .pshufhw:
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             var w = Self.lanes(v, as: W8.self)
-            let imm = Int(p.pointee.o2.value)
+            let imm = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF)
             let base = op == .pshufhw ? 4 : 0
             let original = w
             for i in 0..<4 { w[base + i] = original[base + ((imm >> (2 * i)) & 3)] }
@@ -267,7 +273,7 @@ extension Machine {
         case .shufps:
             return packedBinary(p) { a, b in
                 let x = Self.lanes(a, as: D4.self), y = Self.lanes(b, as: D4.self)
-                let imm = Int(p.pointee.o2.value)
+                let imm = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF)
                 return Self.quad(D4(x[imm & 3], x[(imm >> 2) & 3], y[(imm >> 4) & 3], y[(imm >> 6) & 3]))
             }
         case .shufpd:
@@ -378,6 +384,7 @@ extension Machine {
                 return Self.quad(r)
             }
         case .pabsb, .pabsw, .pabsd:
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             let r: V128
             switch op {
@@ -412,18 +419,20 @@ extension Machine {
 
         // MARK: Insert / extract / extend
         case .pinsrw, .pinsrb, .pinsrd, .pinsrq:
+            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: p.pointee.o1.size))
             let laneSize: UInt8 = op == .pinsrb ? 1 : op == .pinsrw ? 2 : op == .pinsrd ? 4 : 8
             guard let v = readScalar(p.pointee.o1, size: laneSize) else { return memoryFault(p) }
             let lanes = 16 / Int(laneSize)
-            let index = Int(p.pointee.o2.value) & (lanes - 1)
+            let index = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF) & (lanes - 1)
             var bytes = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
             for k in 0..<Int(laneSize) { bytes[index * Int(laneSize) + k] = UInt8(truncatingIfNeeded: v >> UInt64(8 * k)) }
             setVector(p.pointee.o0.reg, Self.quad(bytes))
             return .next
         case .pextrw, .pextrb, .pextrd, .pextrq:
+            tracker.copy(to: location(p.pointee.o0, size: p.pointee.o0.size), from: xmmLocation(p.pointee.o1.reg))
             let laneSize: UInt8 = op == .pextrb ? 1 : op == .pextrw ? 2 : op == .pextrd ? 4 : 8
             let lanes = 16 / Int(laneSize)
-            let index = Int(p.pointee.o2.value) & (lanes - 1)
+            let index = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF) & (lanes - 1)
             let bytes = Self.lanes(vector(p.pointee.o1.reg), as: B16.self)
             var v: UInt64 = 0
             for k in 0..<Int(laneSize) { v |= UInt64(bytes[index * Int(laneSize) + k]) << UInt64(8 * k) }
@@ -437,6 +446,7 @@ extension Machine {
             return .next
         case .pmovzxbw, .pmovzxbd, .pmovzxbq, .pmovzxwd, .pmovzxwq, .pmovzxdq,
              .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq:
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 8))
             let (from, to): (Int, Int)
             switch op {
             case .pmovzxbw, .pmovsxbw: (from, to) = (1, 2)
@@ -465,6 +475,7 @@ extension Machine {
             setVector(p.pointee.o0.reg, Self.quad(bytes))
             return .next
         case .pcmpistri:
+            tracker.derive(to: gprLocation(1), from: xmmLocation(p.pointee.o0.reg), location(p.pointee.o1, size: 16))
             return execPcmpistri(p)
         case .maskmovdqu:
             let data = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)

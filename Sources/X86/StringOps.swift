@@ -10,10 +10,14 @@ extension Machine {
         let repeated = prefixes & (PrefixBits.rep | PrefixBits.repne) != 0
         let address32 = p.pointee.o0.address32 || p.pointee.o1.address32
         let addressMask: UInt64 = address32 ? 0xFFFF_FFFF : .max
-        let step = cpu.pointee.directionFlag ? 0 &- size : size
+        let step = cpu.directionFlag ? 0 &- size : size
         let m = Self.mask(p.pointee.size)
         var count = repeated ? gprs[1] & addressMask : 1
         if count == 0 { return .next }
+        if repeated && !Tracker.tracksData && !address32 && step == size && (op == .movs || op == .stos) {
+            count = bulkForward(op, size: size, count: count)
+            if count == 0 { return .next }
+        }
         // Fast path: forward rep stos/movs of whole pages' worth goes element by element
         // but without re-reading prefixes; compares stop on the repe/repne condition.
         while count > 0 {
@@ -51,12 +55,50 @@ extension Machine {
             if repeated {
                 gprs[1] = address32 ? count : count
                 if op == .scas || op == .cmps {
-                    let equal = cpu.pointee.condition(4)
+                    let equal = cpu.condition(4)
                     if prefixes & PrefixBits.rep != 0 && !equal { break }
                     if prefixes & PrefixBits.repne != 0 && equal { break }
                 }
             }
         }
         return .next
+    }
+
+    /// Forward rep movs/stos a page-bounded chunk at a time through host pointers.
+    /// Returns the elements left for the element loop (a chunk that would cross a page,
+    /// overlap its source, or fault is left to it, so faults and overlapping copies keep
+    /// exact semantics). Updates RSI/RDI/RCX as the CPU would.
+    func bulkForward(_ op: Opcode, size: UInt64, count initialCount: UInt64) -> UInt64 {
+        var count = initialCount
+        let pageSize = GuestMemory.pageSize
+        while count > 0 {
+            let rdi = gprs[7]
+            var chunkBytes = min(count &* size, pageSize - (rdi & (pageSize - 1)))
+            if op == .movs {
+                let rsi = gprs[6]
+                chunkBytes = min(chunkBytes, pageSize - (rsi & (pageSize - 1)))
+                chunkBytes -= chunkBytes % size
+                // Overlap with the destination ahead of the source replicates bytes: slow path.
+                if chunkBytes == 0 || (rdi > rsi && rdi &- rsi < chunkBytes) { return count }
+                guard let source = memory.readHost(rsi, chunkBytes), let destination = memory.writeHost(rdi, chunkBytes) else { return count }
+                destination.copyMemory(from: source, byteCount: Int(chunkBytes))
+                gprs[6] = rsi &+ chunkBytes
+            } else {
+                chunkBytes -= chunkBytes % size
+                if chunkBytes == 0 { return count }
+                guard let destination = memory.writeHost(rdi, chunkBytes) else { return count }
+                let value = gprs[0]
+                switch size {
+                case 1: destination.initializeMemory(as: UInt8.self, repeating: UInt8(truncatingIfNeeded: value), count: Int(chunkBytes))
+                case 2: for i in 0..<Int(chunkBytes / 2) { destination.storeBytes(of: UInt16(truncatingIfNeeded: value), toByteOffset: i * 2, as: UInt16.self) }
+                case 4: for i in 0..<Int(chunkBytes / 4) { destination.storeBytes(of: UInt32(truncatingIfNeeded: value), toByteOffset: i * 4, as: UInt32.self) }
+                default: for i in 0..<Int(chunkBytes / 8) { destination.storeBytes(of: value, toByteOffset: i * 8, as: UInt64.self) }
+                }
+            }
+            gprs[7] = rdi &+ chunkBytes
+            count &-= chunkBytes / size
+            gprs[1] = count
+        }
+        return 0
     }
 }

@@ -126,9 +126,11 @@ extension Machine {
         let limit = Float80(sign: .plus, exponent: Int(size) * 8 - 1, significand: 1)
         if rounded.isNaN || rounded >= limit || rounded < -limit {
             cpu.pointee.x87.statusWord |= X87Status.invalid
+            cpu.pointee.x87.statusWord &= ~X87Status.c1
             return UInt64(1) << (UInt64(size) * 8 - 1)
         }
         if rounded != v { cpu.pointee.x87.statusWord |= 0x20 }
+        setRoundUpIndicator(rounded: rounded, original: v)
         return UInt64(bitPattern: Int64(rounded)) & Self.mask(size)
     }
 
@@ -157,7 +159,15 @@ extension Machine {
         let op = p.pointee.op
         let o0 = p.pointee.o0, o1 = p.pointee.o1
         let count = p.pointee.operandCount
-        // Clear C1 for most instructions (it reports stack over/underflow direction).
+        // Last instruction/data pointers, as fnstenv/fxsave report them (control
+        // instructions such as fnstcw/fldcw/fnstenv do not update them).
+        x87DataFlow(p)
+        switch op {
+        case .fnstcw, .fldcw, .fnstsw, .fnstenv, .fldenv, .fninit, .fnclex: break
+        default:
+            cpu.pointee.x87.lastInstructionPointer = cpu.pointee.rip &- UInt64(p.pointee.length)
+            if o0.kind == .memory { cpu.pointee.x87.lastDataPointer = effectiveAddress(o0) }
+        }
         switch op {
         case .fld:
             if o0.kind == .st {
@@ -188,6 +198,8 @@ extension Machine {
         case .fxch:
             let i = count > 0 ? Int(o0.kind == .st && o0.reg == 0 && count > 1 ? o1.reg : o0.reg) : 1
             let a = st(0), b = st(i)
+            tracker.exchange(DataLocation(kind: .register, size: 10, offset: RegisterFile.x87(physical(0))),
+                             DataLocation(kind: .register, size: 10, offset: RegisterFile.x87(physical(i))))
             let ta = (cpu.pointee.x87.tagWord >> UInt16(physical(0) * 2)) & 3
             let tb = (cpu.pointee.x87.tagWord >> UInt16(physical(i) * 2)) & 3
             x87Registers[physical(0)] = b
@@ -245,11 +257,13 @@ extension Machine {
         case .fabs: setST(0, abs(st(0)))
         case .fldz: x87Push(0)
         case .fld1: x87Push(1)
-        case .fldpi: x87Push(Self.float80(significand: 0xC90F_DAA2_2168_C235, signExponent: 0x4000))
-        case .fldl2e: x87Push(Self.float80(significand: 0xB8AA_3B29_5C17_F0BC, signExponent: 0x3FFF))
-        case .fldl2t: x87Push(Self.float80(significand: 0xD49A_784B_CD1B_8AFE, signExponent: 0x4000))
-        case .fldlg2: x87Push(Self.float80(significand: 0x9A20_9A84_FBCF_F799, signExponent: 0x3FFD))
-        case .fldln2: x87Push(Self.float80(significand: 0xB172_17F7_D1CF_79AC, signExponent: 0x3FFE))
+        // Constants are rounded per RC from a longer internal value: the nearest value and
+        // whether nearest rounded it up (SDM Vol. 1, 8.3.8) give the other modes.
+        case .fldpi: x87Push(roundedConstant(0xC90F_DAA2_2168_C235, 0x4000, nearestRoundedUp: true))
+        case .fldl2e: x87Push(roundedConstant(0xB8AA_3B29_5C17_F0BC, 0x3FFF, nearestRoundedUp: true))
+        case .fldl2t: x87Push(roundedConstant(0xD49A_784B_CD1B_8AFE, 0x4000, nearestRoundedUp: false))
+        case .fldlg2: x87Push(roundedConstant(0x9A20_9A84_FBCF_F799, 0x3FFD, nearestRoundedUp: true))
+        case .fldln2: x87Push(roundedConstant(0xB172_17F7_D1CF_79AC, 0x3FFE, nearestRoundedUp: true))
         case .fnstcw:
             guard memory.store(effectiveAddress(o0), size: 2, UInt64(cpu.pointee.x87.controlWord)) else { return memoryFault(p) }
         case .fldcw:
@@ -283,6 +297,7 @@ extension Machine {
             let v = st(0)
             let r = Self.roundPerControl(v, rc: x87Rounding)
             if r != v { cpu.pointee.x87.statusWord |= 0x20 }
+            setRoundUpIndicator(rounded: r, original: v)
             setST(0, r)
         case .fscale:
             let scale = st(1).rounded(.towardZero)
@@ -300,7 +315,7 @@ extension Machine {
             var sw = cpu.pointee.x87.statusWord & ~X87Status.conditionCodes
             if !r.isNaN && b != 0 && !a.isInfinite {
                 let q = ((a - r) / b).rounded(.towardZero)
-                let bits = UInt64(abs(q).truncatingRemainder(dividingBy: 8))
+                let bits = q.isFinite ? UInt64(abs(q).truncatingRemainder(dividingBy: 8)) : 0
                 if bits & 4 != 0 { sw |= X87Status.c0 }
                 if bits & 2 != 0 { sw |= X87Status.c3 }
                 if bits & 1 != 0 { sw |= X87Status.c1 }
@@ -318,7 +333,7 @@ extension Machine {
             x87Push(significand)
         case .fcmovcc:
             tracker.flagsReachControl(at: cpu.pointee.rip)
-            if cpu.pointee.condition(p.pointee.condition) {
+            if cpu.condition(p.pointee.condition) {
                 let i = Int(count > 1 ? o1.reg : o0.reg)
                 setST(0, st(i))
             }
@@ -354,6 +369,54 @@ extension Machine {
             return unsupported(p)
         }
         return .next
+    }
+
+    func roundedConstant(_ nearest: UInt64, _ exponent: UInt16, nearestRoundedUp: Bool) -> Float80 {
+        var significand = nearest
+        switch x87Rounding {
+        case 1, 3: if nearestRoundedUp { significand &-= 1 }  // down / toward zero (positive constants)
+        case 2: if !nearestRoundedUp { significand &+= 1 }    // up
+        default: break
+        }
+        return Self.float80(significand: significand, signExponent: exponent)
+    }
+
+    /// C1 after a rounding store or frndint: 1 when the result was rounded up in magnitude.
+    func setRoundUpIndicator(rounded: Float80, original: Float80) {
+        if abs(rounded) > abs(original) { cpu.pointee.x87.statusWord |= X87Status.c1 }
+        else { cpu.pointee.x87.statusWord &= ~X87Status.c1 }
+    }
+
+    /// Data-flow hooks for x87 instructions, before they execute. ST registers are named
+    /// by physical register (`RegisterFile.x87`): a push lands in physical (top - 1).
+    func x87DataFlow(_ p: UnsafePointer<Instruction>) {
+        if Tracker.tracksData == false { return }
+        let op = p.pointee.op, o0 = p.pointee.o0
+        let top = Int(cpu.pointee.x87.top)
+        func physicalLocation(_ r: Int) -> DataLocation {
+            DataLocation(kind: .register, size: 10, offset: RegisterFile.x87(r & 7))
+        }
+        let st0 = physicalLocation(top)
+        let memoryOperand = o0.kind == .memory ? location(o0, size: o0.size) : DataLocation.constant
+        switch op {
+        case .fld, .fild:
+            tracker.copy(to: physicalLocation(top - 1), from: o0.kind == .st ? physicalLocation(top + Int(o0.reg)) : memoryOperand)
+        case .fldz, .fld1, .fldpi, .fldl2e, .fldl2t, .fldlg2, .fldln2:
+            tracker.clear(physicalLocation(top - 1))
+        case .fst, .fstp, .fist, .fistp, .fisttp:
+            tracker.copy(to: o0.kind == .st ? physicalLocation(top + Int(o0.reg)) : memoryOperand, from: st0)
+        case .fnstcw, .fnstsw, .fnstenv, .fxch, .fldcw, .fldenv, .fninit, .fnclex, .ffree, .fincstp, .fdecstp:
+            if o0.kind == .memory && (op == .fnstcw || op == .fnstsw || op == .fnstenv) { tracker.clear(memoryOperand) }
+        case .fcom, .fcomp, .fucom, .fucomp, .ficom, .ficomp, .fcompp, .fucompp, .ftst, .fxam:
+            break  // condition codes only
+        case .fcomi, .fcomip, .fucomi, .fucomip:
+            tracker.flags(from: st0)
+        default:
+            // Arithmetic: the destination (ST(0) or ST(i)) depends on both inputs.
+            let source = o0.kind == .memory ? memoryOperand : o0.kind == .st ? physicalLocation(top + Int(o0.reg)) : physicalLocation(top + 1)
+            tracker.combine(into: st0, from: source)
+            if p.pointee.operandCount == 2 { tracker.combine(into: physicalLocation(top + Int(o0.reg)), from: physicalLocation(top + Int(p.pointee.o1.reg))) }
+        }
     }
 
     /// fadd/fsub/fsubr/fmul/fdiv/fdivr and their pop and integer-memory forms.

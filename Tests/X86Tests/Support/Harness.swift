@@ -19,6 +19,11 @@ enum HarnessError: Error, CustomStringConvertible {
 /// Runs a command, returns stdout; throws with stderr on failure.
 @discardableResult
 func runTool(_ path: String, _ arguments: [String]) throws -> String {
+    String(decoding: try runToolData(path, arguments), as: UTF8.self)
+}
+
+/// Runs a command, returns its raw stdout; throws with stderr on failure.
+func runToolData(_ path: String, _ arguments: [String]) throws -> Data {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
@@ -32,7 +37,7 @@ func runTool(_ path: String, _ arguments: [String]) throws -> String {
     guard process.terminationStatus == 0 else {
         throw HarnessError.toolFailed(([path] + arguments).joined(separator: " "), String(decoding: errData, as: UTF8.self))
     }
-    return String(decoding: outData, as: UTF8.self)
+    return outData
 }
 
 func makeTemporaryDirectory() throws -> URL {

@@ -1,0 +1,138 @@
+// Control flow: loops, calls, returns, indirect jumps, and the stop reasons of system
+// instructions (syscall, rdtsc, int3, ud2, hlt, unsupported).
+import X86
+import XCTest
+
+final class ControlFlowTests: XCTestCase {
+    func testLoopsCallsAndReturnsMatchCPU() throws {
+        let snippets = [
+            "mov ecx, 10\nxor eax, eax\n1: add eax, ecx\nloop 1b",
+            "mov ecx, 5\n1: dec ecx\njnz 1b",
+            "call 2f\njmp 3f\n2: mov rax, 42\nret\n3:",
+            "call 2f\njmp 3f\n2: ret 0\n3:",
+            "lea rax, [rip + 1f]\njmp rax\nud2\n1: nop",
+            "lea rax, [rip + 1f]\npush rax\nret\nud2\n1:",
+            "lea rax, [rip + 1f]\ncall rax\njmp 2f\n1: pop rbx\npush rbx\nret\n2:",
+            "xor ecx, ecx\njrcxz 1f\nmov eax, 1\n1:",
+            "mov ecx, 3\n1: cmp ecx, 2\nloopne 1b",
+            "lea rax, [rip + 1f]\nmov qword ptr [rsi], rax\njmp qword ptr [rsi]\nud2\n1:",
+            "endbr64\nnop\nnop dword ptr [rax + rax]\npause\nnop word ptr cs:[rax + rax]",
+            "call 1f\n1: add qword ptr [rsp], 8\nret\nud2\nnop\nnop\nnop\nnop",
+        ]
+        let codes = try Assembler.assemble(snippets)
+        var s = TestState.patterned()
+        s.gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x100
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: [s], compare: .flagsExcept(RFlags.adjust))
+        }
+    }
+
+    func run(_ source: String, setup: (inout CPUState) -> Void = { _ in }) throws -> (Machine<NoDataFlow>, StopReason) {
+        let code = try Assembler.assemble(source)
+        let runner = try EmulatedRunner(code)
+        var s = CPUState()
+        s.rip = TestLayout.codeAddress
+        s.rsp = TestLayout.stackTop
+        setup(&s)
+        runner.machine.state = s
+        return (runner.machine, runner.machine.run(maxInstructions: 1000))
+    }
+
+    func testSyscallStopsAfterInstructionWithRCXAndR11Set() throws {
+        let (m, reason) = try run("mov eax, 60\nsyscall\nmov ebx, eax") { $0.rflags = 0x203 }
+        XCTAssertEqual(reason, .syscall)
+        let s = m.state
+        XCTAssertEqual(s.rax, 60)
+        XCTAssertEqual(s.rip, TestLayout.codeAddress + 7)
+        XCTAssertEqual(s.rcx, s.rip, "syscall saves the return address in RCX")
+        XCTAssertEqual(s[.r11] & 0xFFF, 0x203, "syscall saves RFLAGS in R11")
+        XCTAssertEqual(m.instructionCount, 2)
+        // Resume after injecting a result.
+        var t = s
+        t.rax = 7
+        m.state = t
+        XCTAssertEqual(m.run(maxInstructions: 10), .halt)
+        XCTAssertEqual(m.state.rbx, 7)
+    }
+
+    func testTimestampStopsLetTheCallerInjectValues() throws {
+        let (m, reason) = try run("rdtsc\nshl rdx, 32\nor rax, rdx\nrdtscp")
+        XCTAssertEqual(reason, .timestamp(rdtscp: false))
+        var s = m.state
+        s.rax = 0x1111
+        s.rdx = 0x2
+        m.state = s
+        XCTAssertEqual(m.run(maxInstructions: 10), .timestamp(rdtscp: true))
+        XCTAssertEqual(m.state.rax, 0x2_0000_1111)
+    }
+
+    func testTrapsReportSignalsAndAddresses() throws {
+        let (_, ud) = try run("nop\nud2")
+        XCTAssertEqual(ud, .fault(signal: GuestSignal.sigill, address: TestLayout.codeAddress + 1, rip: TestLayout.codeAddress + 1))
+        let (m, bp) = try run("int3\nnop")
+        XCTAssertEqual(bp, .fault(signal: GuestSignal.sigtrap, address: TestLayout.codeAddress, rip: TestLayout.codeAddress + 1))
+        XCTAssertEqual(m.state.rip, TestLayout.codeAddress + 1)
+        let (_, segv) = try run("mov rax, qword ptr [0x10]")
+        XCTAssertEqual(segv, .fault(signal: GuestSignal.sigsegv, address: 0x10, rip: TestLayout.codeAddress))
+        let (_, write) = try run("lea rax, [rip]\nmov byte ptr [rax], 1")
+        if case .fault(let signal, let address, _) = write {
+            XCTAssertEqual(signal, GuestSignal.sigsegv)
+            XCTAssertEqual(address, TestLayout.codeAddress + 7, "store to a read-only code page faults")
+        } else { XCTFail("expected a fault, got \(write)") }
+        let (_, jumpAway) = try run("mov rax, 0x1000\njmp rax")
+        XCTAssertEqual(jumpAway, .fault(signal: GuestSignal.sigsegv, address: 0x1000, rip: 0x1000))
+    }
+
+    func testUnsupportedInstructionStopsWithBytesAndText() throws {
+        // An MMX instruction: decodable, deliberately not implemented.
+        let (m, reason) = try run("nop\npaddb mm0, mm1")
+        guard case .unsupported(let info) = reason else { return XCTFail("expected unsupported, got \(reason)") }
+        XCTAssertEqual(info.address, TestLayout.codeAddress + 1)
+        XCTAssertEqual(info.bytes, [0x0F, 0xFC, 0xC1])
+        XCTAssertTrue(info.text.contains("paddb"), info.text)
+        XCTAssertEqual(m.state.rip, TestLayout.codeAddress + 1)
+        XCTAssertEqual(m.instructionCount, 1)
+    }
+
+    func testInstructionLimitStopsExactly() throws {
+        let (m, reason) = try run("1: inc rax\njmp 1b")
+        XCTAssertEqual(reason, .instructionLimit)
+        XCTAssertEqual(m.instructionCount, 1000)
+        XCTAssertEqual(m.state.rax, 500)
+    }
+
+    func testCPUIDAndXgetbvComeFromTheTable() throws {
+        let (m, reason) = try run("mov eax, 1\ncpuid\nmov r8, rcx\nxor ecx, ecx\nxgetbv")
+        XCTAssertEqual(reason, .halt)
+        XCTAssertEqual(UInt32(m.state[.r8]), CPUIDTable.baseline.lookup(leaf: 1, subleaf: 0).ecx)
+        XCTAssertEqual(m.state.rax, 3, "XCR0 reports x87 and SSE only")
+    }
+
+    func testSelfModifyingCodeInvalidatesDecodedBlocks() throws {
+        let code = try Assembler.assemble("1: mov eax, 1\nhlt")
+        let memory = GuestMemory()
+        try memory.map(address: 0x10000, length: 0x1000, prot: [.read, .write, .execute])
+        try memory.writeBytes(code, at: 0x10000)
+        let m = try Machine(memory: memory, cpuid: .baseline, tracker: NoDataFlow())
+        var s = CPUState()
+        s.rip = 0x10000
+        m.state = s
+        XCTAssertEqual(m.run(maxInstructions: 10), .halt)
+        XCTAssertEqual(m.state.rax, 1)
+        // Patch the immediate through a guest store and through the privileged interface.
+        let patch = try Assembler.assemble("mov byte ptr [0x10001], 2\nhlt")
+        try memory.map(address: 0x20000, length: 0x1000, prot: [.read, .execute])
+        try memory.writeBytes(patch, at: 0x20000)
+        s.rip = 0x20000
+        m.state = s
+        XCTAssertEqual(m.run(maxInstructions: 10), .halt)
+        s.rip = 0x10000
+        m.state = s
+        XCTAssertEqual(m.run(maxInstructions: 10), .halt)
+        XCTAssertEqual(m.state.rax, 2, "the store into decoded code took effect")
+        try memory.writeBytes([3], at: 0x10001)
+        m.state = s
+        XCTAssertEqual(m.run(maxInstructions: 10), .halt)
+        XCTAssertEqual(m.state.rax, 3)
+    }
+}

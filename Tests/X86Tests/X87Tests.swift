@@ -1,0 +1,97 @@
+// Differential tests of the x87 FPU at 80-bit precision. Results go to memory (fstp
+// tbyte / qword, fistp, fnstsw) so the harness compares them as data.
+import X86
+import XCTest
+
+final class X87Tests: XCTestCase {
+    /// Inputs: three doubles at [rsi], [rsi+8], [rsi+16], one 80-bit value at [rsi+32],
+    /// integers at [rsi+48]; results are written from [rsi+64] on.
+    static func data(_ a: Double, _ b: Double, _ c: Double) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 0x200)
+        func put<T>(_ v: T, _ offset: Int) { withUnsafeBytes(of: v) { bytes.replaceSubrange(0x100 + offset..<0x100 + offset + $0.count, with: $0) } }
+        put(a.bitPattern, 0); put(b.bitPattern, 8); put(c.bitPattern, 16)
+        let extended = Float80(a) / Float80(3)  // a value with a full 64-bit significand
+        withUnsafeBytes(of: extended) { raw in bytes.replaceSubrange(0x100 + 32..<0x100 + 42, with: raw.prefix(10)) }
+        put(Int64(-123_456_789_012), 48)
+        put(Int32(77_777), 56)
+        put(Int16(-300), 60)
+        return bytes
+    }
+
+    static let values: [Double] = [1, -1, 3, 0.1, 2.5, -2.5, 1e300, -0.0, 7.75, 1e-300, .infinity]
+
+    func check(_ snippets: [String], fcws: [UInt16] = [0x37F, 0x77F, 0xB7F, 0xF7F], values: [Double] = X87Tests.values,
+               file: StaticString = #filePath, line: UInt = #line) throws {
+        let codes = try Assembler.assemble(snippets)
+        for (snippet, code) in zip(snippets, codes) {
+            for (i, a) in values.enumerated() {
+                let b = values[(i + 3) % values.count], c = values[(i + 5) % values.count]
+                var inputs: [TestState] = []
+                for fcw in fcws {
+                    var s = TestState.patterned()
+                    s.gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x100
+                    s.fcw = fcw
+                    inputs.append(s)
+                }
+                try differential(snippet, code: code, inputs: inputs, data: Self.data(a, b, c), file: file, line: line)
+            }
+        }
+    }
+
+    func testArithmeticKeepsExtendedPrecisionAndRoundsPerControlWord() throws {
+        var snippets: [String] = []
+        for op in ["fadd", "fsub", "fsubr", "fmul", "fdiv", "fdivr"] {
+            snippets.append("fld qword ptr [rsi]\nfld qword ptr [rsi+8]\n\(op) st(0), st(1)\nfstp tbyte ptr [rsi+64]\nfstp qword ptr [rsi+80]\nfnstsw word ptr [rsi+96]")
+            snippets.append("fld qword ptr [rsi]\nfld qword ptr [rsi+8]\n\(op)p st(1), st(0)\nfstp tbyte ptr [rsi+64]\nfnstsw word ptr [rsi+96]")
+            snippets.append("fld qword ptr [rsi]\nfld qword ptr [rsi+8]\n\(op) st(1), st(0)\nfstp tbyte ptr [rsi+64]\nfstp tbyte ptr [rsi+80]")
+            snippets.append("fld qword ptr [rsi]\n\(op) qword ptr [rsi+8]\nfstp tbyte ptr [rsi+64]")
+            snippets.append("fld tbyte ptr [rsi+32]\nfi\(op.dropFirst()) dword ptr [rsi+56]\nfstp tbyte ptr [rsi+64]")
+        }
+        snippets.append("fld1\nfld qword ptr [rsi+16]\nfdivp st(1), st(0)\nfstp tbyte ptr [rsi+64]")  // 1/c in extended
+        try check(snippets)
+    }
+
+    func testLoadsStoresAndIntegerConversions() throws {
+        try check([
+            "fld tbyte ptr [rsi+32]\nfstp tbyte ptr [rsi+64]",
+            "fld tbyte ptr [rsi+32]\nfst qword ptr [rsi+64]\nfstp dword ptr [rsi+72]",
+            "fild qword ptr [rsi+48]\nfild dword ptr [rsi+56]\nfild word ptr [rsi+60]\nfaddp st(1), st(0)\nfaddp st(1), st(0)\nfstp tbyte ptr [rsi+64]",
+            "fld qword ptr [rsi]\nfistp qword ptr [rsi+64]\nfld qword ptr [rsi+8]\nfistp dword ptr [rsi+72]\nfld qword ptr [rsi]\nfistp word ptr [rsi+76]\nfnstsw word ptr [rsi+80]",
+            "fld tbyte ptr [rsi+32]\nfisttp qword ptr [rsi+64]\nfld qword ptr [rsi+8]\nfist dword ptr [rsi+72]\nfstp st(0)",
+            "fld qword ptr [rsi]\nfrndint\nfstp qword ptr [rsi+64]\nfld tbyte ptr [rsi+32]\nfrndint\nfstp tbyte ptr [rsi+72]",
+            "fldz\nfld1\nfldpi\nfldl2e\nfldln2\nfldlg2\nfldl2t\nfstp tbyte ptr [rsi+64]\nfstp tbyte ptr [rsi+80]\nfstp tbyte ptr [rsi+96]\nfstp tbyte ptr [rsi+112]\nfstp tbyte ptr [rsi+128]\nfstp tbyte ptr [rsi+144]\nfstp tbyte ptr [rsi+160]",
+            "fld qword ptr [rsi]\nfchs\nfabs\nfsqrt\nfstp tbyte ptr [rsi+64]",
+        ])
+    }
+
+    /// fprem's partial results (C2 = 1 for exponent gaps above 63) and fscale's huge
+    /// scales are not modelled: moderate operands only.
+    func testPartialRemainderAndScaleForModerateValues() throws {
+        try check([
+            "fld qword ptr [rsi+8]\nfld qword ptr [rsi]\nfxch st(1)\nfscale\nfstp tbyte ptr [rsi+64]\nfstp tbyte ptr [rsi+80]",
+            "fld qword ptr [rsi+8]\nfld qword ptr [rsi]\nfprem\nfnstsw word ptr [rsi+96]\nfstp tbyte ptr [rsi+64]\nfstp st(0)",
+            "fld qword ptr [rsi+8]\nfld qword ptr [rsi]\nfprem1\nfstp tbyte ptr [rsi+64]\nfstp st(0)",
+        ], values: [1, -1, 3, 0.1, 2.5, -2.5, 7.75, 1000.5, -33.25])
+    }
+
+    func testComparesSetConditionCodesAndEFLAGS() throws {
+        try check([
+            "fld qword ptr [rsi+8]\nfld qword ptr [rsi]\nfcom st(1)\nfnstsw ax\nfcomp qword ptr [rsi+16]\nfnstsw word ptr [rsi+64]\nfstp st(0)",
+            "fld qword ptr [rsi+8]\nfld qword ptr [rsi]\nfucomi st(0), st(1)\nsetb cl\nsete dl\nsetp bl\nfucomip st(0), st(1)\nfstp st(0)",
+            "fld qword ptr [rsi+8]\nfld qword ptr [rsi]\nfcomi st(0), st(1)\nfcompp\nfnstsw ax",
+            "fld qword ptr [rsi]\nftst\nfxam\nfnstsw ax\nfstp st(0)",
+            "fld qword ptr [rsi+8]\nfld qword ptr [rsi]\nfucomi st(0), st(1)\nfcmovb st(0), st(1)\nfcmovnbe st(0), st(1)\nfstp tbyte ptr [rsi+64]\nfstp st(0)",
+            "fnstcw word ptr [rsi+64]\nmov word ptr [rsi+66], 0x0c7f\nfldcw word ptr [rsi+66]\nfld qword ptr [rsi]\nfistp dword ptr [rsi+68]\nfnstcw word ptr [rsi+72]",
+            // FCS/FOP and the data selector (bytes 16-19, 24-27) are CPU-specific: cleared.
+            "fld qword ptr [rsi]\nfnstenv [rsi+64]\nfldenv [rsi+64]\nfstp tbyte ptr [rsi+128]\nmov dword ptr [rsi+80], 0\nmov dword ptr [rsi+88], 0",
+        ])
+    }
+
+    func testFxsaveRoundTripsRegisters() throws {
+        // The save area is compared as data; the reserved/unused bytes differ by CPU and
+        // are cleared first so both runs see the same template.
+        try check([
+            "fld qword ptr [rsi]\nfld tbyte ptr [rsi+32]\nlea rdi, [rsi+0x100]\nand rdi, -16\nfxsave [rdi]\nfninit\nfxrstor [rdi]\nfstp tbyte ptr [rsi+64]\nfstp tbyte ptr [rsi+80]\nmov qword ptr [rdi+8], 0\nmov qword ptr [rdi+16], 0\nxor eax, eax\nmov ecx, 12\nlea rdi, [rdi+64]\nrep stosq",
+        ], fcws: [0x37F])
+    }
+}
