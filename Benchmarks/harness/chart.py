@@ -34,10 +34,10 @@ def svg(document) -> str:
     top = 10 ** math.ceil(math.log10(high))
 
     width, left, right = 1000, 70, 20
-    legend_rows = len(shown) + len(missing)
     top_margin = 60
     plot_height = 320
-    bottom_margin = 70 + 18 * ((legend_rows + 1) // 2)
+    legend_lines = (len(shown) + 1) // 2 + len(missing)
+    bottom_margin = 60 + 18 * legend_lines
     height = top_margin + plot_height + bottom_margin
     plot_width = width - left - right
 
@@ -79,10 +79,15 @@ def svg(document) -> str:
         x0 = left + i * group + group * 0.1
         for j, c in enumerate(shown):
             entry = w["contenders"].get(c["key"])
-            if not entry or not entry["ratio"].get("n"):
+            x = x0 + j * bar
+            if entry and not entry["ratio"].get("n"):
+                parts.append('<text x="%.1f" y="%.1f" font-size="9" text-anchor="middle" fill="#d00" '
+                             'transform="rotate(-90 %.1f %.1f)">failed</text>' % (
+                                 x + bar * 0.46, y(bottom) - 20, x + bar * 0.46, y(bottom) - 20))
+                continue
+            if not entry:
                 continue
             r = entry["ratio"]
-            x = x0 + j * bar
             color = PALETTE.get(c["key"], "#17becf")
             parts.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s">'
                          '<title>%s, %s: %s median</title></rect>' % (
@@ -97,16 +102,18 @@ def svg(document) -> str:
         parts.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>' % (
             left + (i + 0.5) * group, top_margin + plot_height + 18, escape(w["name"])))
 
+    # Legend: the measured contenders in two columns, then one full line per contender
+    # that could not run, with its reason.
     legend_top = top_margin + plot_height + 44
-    entries = [(PALETTE.get(c["key"], "#17becf"), c["label"]) for c in shown]
-    entries += [(None, c["reason"]) for c in missing]
-    for k, (color, text) in enumerate(entries):
+    for k, c in enumerate(shown):
         lx = left + (k % 2) * (plot_width / 2)
         ly = legend_top + (k // 2) * 18
-        if color:
-            parts.append('<rect x="%.1f" y="%d" width="12" height="12" fill="%s"/>' % (lx, ly - 10, color))
-            parts.append('<text x="%.1f" y="%d">%s</text>' % (lx + 18, ly, escape(text)))
-        else:
-            parts.append('<text x="%.1f" y="%d" fill="#777">not shown: %s</text>' % (lx, ly, escape(text)))
+        parts.append('<rect x="%.1f" y="%d" width="12" height="12" fill="%s"/>' % (
+            lx, ly - 10, PALETTE.get(c["key"], "#17becf")))
+        parts.append('<text x="%.1f" y="%d">%s</text>' % (lx + 18, ly, escape(c["label"])))
+    ly = legend_top + ((len(shown) + 1) // 2) * 18
+    for c in missing:
+        parts.append('<text x="%d" y="%d" fill="#777">not shown: %s</text>' % (left, ly, escape(c["reason"])))
+        ly += 18
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
