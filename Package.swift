@@ -43,7 +43,9 @@ let package = Package(
         .testTarget(name: "TraceTests", dependencies: ["Trace"]),
         .testTarget(name: "SyscallsTests", dependencies: ["Syscalls"]),
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "Trace", "Syscalls"]),
-        .testTarget(name: "X86Tests", dependencies: ["X86"]),
+        // Native trampoline for the X86 differential tests (test-only C code).
+        .target(name: "X86TestSupport"),
+        .testTarget(name: "X86Tests", dependencies: ["X86", "X86TestSupport"]),
         .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "Recorder", "Trace"]),
     ],
     swiftLanguageModes: [.v5]

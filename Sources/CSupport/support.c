@@ -133,6 +133,15 @@ void mp_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
 }
 
 uint64_t mp_rdtsc(void) { return __rdtsc(); }
+
+uint64_t mp_xcr0(void) {
+    uint32_t a, b, c, d;
+    __cpuid(1, a, b, c, d);
+    if (!(c & (1u << 27))) return 0;
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
 uint64_t mp_rdtscp(uint32_t *aux) { unsigned int a; uint64_t v = __rdtscp(&a); *aux = a; return v; }
 
 long mp_read_task_memory(pid_t pid, void *local, uint64_t remote, uint64_t length) {

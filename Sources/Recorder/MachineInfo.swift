@@ -50,7 +50,7 @@ enum MachineInfo {
     /// resolvers then pick the SSE2/SSSE3/SSE4 variants. CPUID itself cannot be faked
     /// here (no CPUID faulting), so the mask is applied where features are selected.
     static let featureMask: [String] = [
-        "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512BW,-AVX512CD,-AVX512DQ,-AVX512VL,-AVX512ER,-AVX512PF,-AVX_Fast_Unaligned_Load,-FMA,-FMA4,-XSAVEC,-RTM,-ERMS,-FSRM,-MOVBE,-F16C,-AVX_VNNI,-VAES,-VPCLMULQDQ",
+        "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512BW,-AVX512CD,-AVX512DQ,-AVX512VL,-AVX512ER,-AVX512PF,-AVX_Fast_Unaligned_Load,-FMA,-FMA4,-XSAVEC,-XSAVE,-RTM,-ERMS,-FSRM,-MOVBE,-F16C,-AVX_VNNI,-VAES,-VPCLMULQDQ",
         // Word 1: CPUID.1 (EDX | ECX<<32): clear AVX (ECX bit 28) and F16C (bit 29).
         // Word 2: CPUID.7.0 (EBX | ECX<<32): clear AVX2, AVX512F/DQ/CD/BW/VL, SHA.
         "OPENSSL_ia32cap=~0x3000000000000000:~0xF0030020",

@@ -71,7 +71,7 @@ public final class Recorder {
         let cwd = options.workingDirectory ?? FileManager.default.currentDirectoryPath
         let header = TraceHeader(
             magprovVersion: Recorder.version, kernel: MachineInfo.kernel(), hostname: MachineInfo.hostname(),
-            cpuModel: MachineInfo.cpuModel(), cpuid: MachineInfo.cpuidLeaves(),
+            cpuModel: MachineInfo.cpuModel(), cpuid: MachineInfo.cpuidLeaves(), xcr0: mp_xcr0(),
             featureMask: options.maskCPUFeatures ? MachineInfo.featureMask : [], command: options.command.joined(separator: " "),
             argv: options.command, environment: environment, cwd: cwd, startTime: Date().timeIntervalSince1970,
             uid: getuid(), gid: getgid())

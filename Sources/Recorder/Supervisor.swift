@@ -29,6 +29,7 @@ final class TracedTask {
         var objects: [ObjectIdentity]
         var flags: SyscallFlags
         var startTime: UInt64
+        var entrySequence: UInt64
     }
 
     let tid: Int32
@@ -36,9 +37,11 @@ final class TracedTask {
     var mode: Mode = .starting
     var access: TaskAccess { TaskAccess(tid: tid) }
     var pending: PendingSyscall?
-    /// The previous stop was a syscall exit: a signal delivered now arrives at a syscall
-    /// boundary, which replay can reproduce.
+    /// The previous stop was a syscall exit: a signal delivered now may arrive at a syscall
+    /// boundary, which replay can reproduce. `boundaryRegisters` tells whether the task
+    /// has run user code since (a signal can stop it later, after it resumed).
     var atSyscallBoundary = false
+    var boundaryRegisters: RegisterFile?
     /// Asynchronous signals held until the next syscall boundary.
     var heldSignals: [Int32] = []
     /// Signals the supervisor re-raised itself, to be delivered (not held again).
@@ -46,6 +49,7 @@ final class TracedTask {
     /// How to resume when the task gets its thread group's token.
     var resumeSignal: Int32 = 0
     var announced = false
+    var execSeen = false
     var initialStopSeen = false
     var interruptRequested = false
     var tokenSince: UInt64 = 0
@@ -292,7 +296,8 @@ final class Supervisor {
         }
         task.pending = TracedTask.PendingSyscall(
             number: number, arguments: arguments, entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory),
-            inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds())
+            inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence)
+        sequence += 1
         task.mode = .kernel
         releaseToken(task)
         try task.access.resume(PtraceRequest.syscall)
@@ -312,7 +317,7 @@ final class Supervisor {
         let memory = task.access
         var event = SyscallEvent(number: pending.number, arguments: pending.arguments, result: result,
                                  flags: pending.flags, inputs: pending.inputs, objects: pending.objects,
-                                 duration: monotonicNanoseconds() &- pending.startTime)
+                                 duration: monotonicNanoseconds() &- pending.startTime, entrySequence: pending.entrySequence)
         if !pending.flags.contains(.refused) {
             for region in spec.outputRegions(arguments: pending.arguments, result: result, entry: pending.entry, memory: memory) {
                 if let bytes = memory.readBytes(at: region.address, count: region.length) {
@@ -331,6 +336,7 @@ final class Supervisor {
         syscallCount += 1
         emit(task.tid, .syscall(event))
         task.atSyscallBoundary = true
+        task.boundaryRegisters = try? task.access.registers()
         // Signals held while the task ran user code are delivered now, at this boundary.
         for signal in task.heldSignals {
             task.releasing.append(signal)
@@ -432,6 +438,7 @@ final class Supervisor {
             task.pending = former.pending
             try? writer.closeStream(tid: formerTid)
         }
+        task.execSeen = true
         let access = task.access
         var registers = try access.registers()
         let (argv, environment, auxvRange) = readStartupStack(access, stackPointer: registers[.rsp])
@@ -488,7 +495,7 @@ final class Supervisor {
             syscallCount += 1
             emit(tid, .syscall(SyscallEvent(number: pending.number, arguments: pending.arguments, result: 0,
                                             flags: pending.flags.union(.unfinished), inputs: pending.inputs,
-                                            objects: pending.objects)))
+                                            objects: pending.objects, entrySequence: pending.entrySequence)))
         }
         emit(tid, .taskExit(exit))
         releaseToken(task)
@@ -510,6 +517,10 @@ final class Supervisor {
         if signal == SIGSEGV && code == 0x80 /* SI_KERNEL */, try emulateTimestamp(task, registers: registers) {
             return
         }
+        if task.tid == rootTid && !task.execSeen && signal == SIGCONT {
+            // Our own SIGCONT that released the seized child before its exec: not the program's.
+            return try access.resume(PtraceRequest.cont, signal: signal)
+        }
         if let index = task.releasing.firstIndex(of: signal) {
             task.releasing.remove(at: index)
             return try deliver(task, signal: signal, kind: .asynchronous, siginfo: siginfo, registers: registers)
@@ -518,7 +529,10 @@ final class Supervisor {
         if synchronousSignals.contains(signal) && kernelGenerated {
             return try deliver(task, signal: signal, kind: .synchronous, siginfo: siginfo, registers: registers)
         }
-        if atBoundary || signal == SIGKILL {
+        let stillAtBoundary = atBoundary && task.boundaryRegisters.map {
+            $0[.rip] == registers[.rip] && $0[.rsp] == registers[.rsp] && $0[.rax] == registers[.rax]
+        } == true
+        if stillAtBoundary || signal == SIGKILL {
             // Arrived right after a syscall (including the task signalling itself).
             return try deliver(task, signal: signal, kind: .asynchronous, siginfo: siginfo, registers: registers)
         }

@@ -102,6 +102,12 @@ extension SyscallSpec {
                 if !failed && getLock.contains(arguments[1]) { add(arguments[2], 32) }
             case .archPrctl:
                 if !failed && (arguments[0] == 0x1003 || arguments[0] == 0x1004) { add(arguments[1], 8) }
+            case .cloneArgs:
+                // struct clone_args: flags@0, pidfd@8, child_tid@16, parent_tid@24.
+                guard !failed, let args = memory.readBytes(at: arguments[0], count: 32) else { continue }
+                let flags = args.loadUInt64(at: 0)
+                if flags & 0x1000 != 0 { add(args.loadUInt64(at: 8), 4) }         // CLONE_PIDFD
+                if flags & 0x0010_0000 != 0 { add(args.loadUInt64(at: 24), 4) }   // CLONE_PARENT_SETTID
             case .prctl:
                 if !failed && arguments[0] == 16 { add(arguments[1], 16) }   // PR_GET_NAME
                 if !failed && arguments[0] == 2 { add(arguments[1], 4) }     // PR_GET_PDEATHSIG

@@ -61,6 +61,9 @@ public enum WriteRule: Equatable, Sendable {
     case archPrctl
     /// prctl(PR_GET_NAME) writes 16 bytes through argument 1.
     case prctl
+    /// clone3: the kernel stores the new tid through `parent_tid` and a pidfd through
+    /// `pidfd` of the `struct clone_args` at argument 0, when the flags ask for them.
+    case cloneArgs
 }
 
 /// What a syscall does to the world, for provenance and for the recorder's policy.
@@ -209,6 +212,9 @@ private let declarations: [Declaration] = [
     d("socketpair", .ipc, [I, I, I, X], writes: [out(3, .fixed(8))]),
     d("setsockopt", .network, [F, I, I, inBuf(4), I]),
     d("getsockopt", .network, [F, I, I, X, X], writes: [out(3, .lengthAt(4)), out(4, .fixed(4))]),
+    // clone(flags, stack, parent_tid, child_tid, tls): CLONE_PARENT_SETTID / CLONE_PIDFD
+    // write through parent_tid (the flags are checked by the recorder's capture only
+    // through the result: a 4-byte read of an untouched int is harmless).
     d("clone", .process, [L, X, X, X, X], writes: [out(2, .fixed(4))]),
     d("fork", .process, []),
     d("vfork", .process, []),
@@ -365,7 +371,7 @@ private let declarations: [Declaration] = [
     d("pwritev2", .fileData, [F, .inIovec(count: 2), I, I, I, L]),
     d("copy_file_range", .fileData, [F, X, F, X, I, L], writes: [out(1, .fixed(8)), out(3, .fixed(8))]),
     d("rseq", .process, [X, I, L, I]),
-    d("clone3", .process, [X, I]),
+    d("clone3", .process, [.inBuffer(size: .argument(1)), I], writes: [.cloneArgs]),
     d("close_range", .fileData, [I, I, L]),
     d("openat2", .namespace, [D, P, X, I]),
     d("faccessat2", .fileMeta, [D, P, I, L]),

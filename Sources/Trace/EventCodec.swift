@@ -32,7 +32,7 @@ extension ByteWriter {
             registers(x.registers); data(x.fpRegisters); array(x.mappings) { $0.mapping($1) }; data(x.auxv)
         case .syscall(let s):
             varint(s.number); u8(UInt8(s.arguments.count)); for a in s.arguments { varint(a) }
-            signed(s.result); varint(UInt64(s.flags.rawValue)); varint(s.duration)
+            signed(s.result); varint(UInt64(s.flags.rawValue)); varint(s.duration); varint(s.entrySequence)
             array(s.writes) { $0.varint($1.address); $0.data($1.bytes) }
             array(s.inputs) { $0.varint($1.address); $0.varint($1.length); $0.fixed64($1.hash); $0.data($1.prefix) }
             array(s.objects) {
@@ -97,6 +97,7 @@ extension ByteReader {
             let result = try signed()
             let flags = SyscallFlags(rawValue: UInt32(truncatingIfNeeded: try varint()))
             let duration = try varint()
+            let entrySequence = try varint()
             let writes = try array { MemoryWrite(address: try $0.varint(), bytes: try $0.data()) }
             let inputs = try array {
                 BufferDigest(address: try $0.varint(), length: try $0.int(), hash: try $0.fixed64(), prefix: try $0.data())
@@ -110,7 +111,7 @@ extension ByteReader {
             let after = try optional { try $0.registers() }
             body = .syscall(SyscallEvent(number: number, arguments: arguments, result: result, flags: flags,
                                          writes: writes, inputs: inputs, objects: objects, mapped: mapped,
-                                         registersAfter: after, duration: duration))
+                                         registersAfter: after, duration: duration, entrySequence: entrySequence))
         case .signal:
             let signal = try int32()
             guard let kind = SignalEvent.Kind(rawValue: try u8()),

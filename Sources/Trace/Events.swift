@@ -136,13 +136,19 @@ public struct SyscallEvent: Equatable, Sendable {
     public var registersAfter: RegisterFile?
     /// Nanoseconds between the entry and exit stops.
     public var duration: UInt64
+    /// Global sequence number taken when the task entered the syscall (left user mode).
+    /// The event itself is stamped at the exit; replay orders the user-mode work of
+    /// threads by this number, because a thread's code before a syscall ran before
+    /// everything sequenced after its entry.
+    public var entrySequence: UInt64
 
     public init(number: Int, arguments: [UInt64], result: Int64 = 0, flags: SyscallFlags = [],
                 writes: [MemoryWrite] = [], inputs: [BufferDigest] = [], objects: [ObjectIdentity] = [],
-                mapped: MappingSnapshot? = nil, registersAfter: RegisterFile? = nil, duration: UInt64 = 0) {
+                mapped: MappingSnapshot? = nil, registersAfter: RegisterFile? = nil, duration: UInt64 = 0,
+                entrySequence: UInt64 = 0) {
         self.number = number; self.arguments = arguments; self.result = result; self.flags = flags
         self.writes = writes; self.inputs = inputs; self.objects = objects; self.mapped = mapped
-        self.registersAfter = registersAfter; self.duration = duration
+        self.registersAfter = registersAfter; self.duration = duration; self.entrySequence = entrySequence
     }
 }
 

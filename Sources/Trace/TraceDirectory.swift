@@ -25,6 +25,8 @@ public struct TraceHeader: Codable, Equatable, Sendable {
     public var cpuModel: String
     /// The recording CPU's real CPUID leaves; replay's cpuid answers from these.
     public var cpuid: [CPUIDLeaf]
+    /// XCR0 as `xgetbv` reported it (not trappable either: replay must answer the same).
+    public var xcr0: UInt64?
     /// Environment entries magprov added to mask CPU feature selection in the recorded run.
     public var featureMask: [String]
     public var command: String
@@ -36,10 +38,10 @@ public struct TraceHeader: Codable, Equatable, Sendable {
     public var gid: UInt32
 
     public init(formatVersion: Int = traceFormatVersion, magprovVersion: String, kernel: String, hostname: String,
-                cpuModel: String, cpuid: [CPUIDLeaf], featureMask: [String], command: String, argv: [String],
+                cpuModel: String, cpuid: [CPUIDLeaf], xcr0: UInt64? = nil, featureMask: [String], command: String, argv: [String],
                 environment: [String], cwd: String, startTime: Double, uid: UInt32, gid: UInt32) {
         self.formatVersion = formatVersion; self.magprovVersion = magprovVersion; self.kernel = kernel
-        self.hostname = hostname; self.cpuModel = cpuModel; self.cpuid = cpuid; self.featureMask = featureMask
+        self.hostname = hostname; self.cpuModel = cpuModel; self.cpuid = cpuid; self.xcr0 = xcr0; self.featureMask = featureMask
         self.command = command; self.argv = argv; self.environment = environment; self.cwd = cwd
         self.startTime = startTime; self.uid = uid; self.gid = gid
     }

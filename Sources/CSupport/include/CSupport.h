@@ -49,6 +49,8 @@ pid_t mp_wait_any(int *status, int nohang);
 /// cpuid with explicit subleaf.
 void mp_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 uint64_t mp_rdtsc(void);
+/// XCR0 via xgetbv(0), or 0 when the OS has not enabled XSAVE (CPUID.1:ECX.OSXSAVE).
+uint64_t mp_xcr0(void);
 uint64_t mp_rdtscp(uint32_t *aux);
 
 /// process_vm_readv(2) of one remote range into one local buffer; bytes read or -errno.

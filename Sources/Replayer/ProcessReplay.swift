@@ -1,0 +1,508 @@
+// Replays one unit (a process image) in the interpreter: loads the exec snapshot, runs
+// each thread to its next recorded user-mode stop in recorded order, checks that the
+// emulated program asks for exactly what the real one asked for, and injects what the
+// kernel answered. Memory-management syscalls are mirrored in guest memory; everything
+// else the kernel did is in the recorded memory writes.
+
+import Syscalls
+import Trace
+import X86
+
+/// How a unit's replay ended.
+public enum ReplayOutcome: Sendable {
+    /// Every recorded stop was reproduced.
+    case completed
+    case diverged(Divergence)
+}
+
+public struct UnitResult: Sendable {
+    public var pid: Int32
+    public var tid: Int32
+    public var executable: String
+    public var outcome: ReplayOutcome
+    public var instructions: UInt64
+    public var syscalls: Int
+    public var seconds: Double
+    public var decodedInstructions: Int
+    public var guestPages: Int
+    /// Results of the children forked without exec, replayed from this unit's state.
+    public var children: [UnitResult]
+}
+
+/// Where and how the replay left the recorded path.
+public struct Divergence: Error, Sendable, CustomStringConvertible {
+    public var tid: Int32
+    public var instructionCount: UInt64
+    public var address: UInt64
+    public var function: String?
+    public var reason: String
+    public var expected: String
+    public var actual: String
+    public var recentInstructions: [UInt64]
+
+    public var description: String {
+        var lines = ["divergence in task \(tid) after \(instructionCount) instructions at 0x\(String(address, radix: 16))"
+                     + (function.map { " (\($0))" } ?? "") + ": \(reason)"]
+        if !expected.isEmpty { lines.append("  expected: \(expected)") }
+        if !actual.isEmpty { lines.append("  actual:   \(actual)") }
+        if !recentInstructions.isEmpty {
+            lines.append("  last instructions: " + recentInstructions.map { "0x\(String($0, radix: 16))" }.joined(separator: " "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Guest state handed from a parent unit to a forked child.
+final class ForkState {
+    let memory: GuestMemory
+    let cpu: CPUState
+    let regions: RegionMap
+    let brk: BrkState
+    init(memory: GuestMemory, cpu: CPUState, regions: RegionMap, brk: BrkState) {
+        self.memory = memory; self.cpu = cpu; self.regions = regions; self.brk = brk
+    }
+}
+
+struct BrkState { var start: UInt64 = 0; var current: UInt64 = 0 }
+
+final class ProcessReplay<Tracker: DataFlowTracker> {
+    let unit: ReplayUnit
+    let trace: TraceReader
+    let machine: Machine<Tracker>
+    var regions: RegionMap
+    var brk: BrkState
+    let symbolizer: Symbolizer
+    /// Saved registers of threads that are not running.
+    var threads: [Int32: CPUState] = [:]
+    var running: Int32
+    /// Syscall results not yet applied: (exit sequence, tid, event).
+    var pendingResults: [(exitSequence: UInt64, tid: Int32, event: SyscallEvent)] = []
+    var forkStates: [Int32: ForkState] = [:]
+    var syscalls = 0
+    var finishedThreads = Set<Int32>()
+
+    static var defaultStepBudget: UInt64 { 50_000_000_000 }
+
+    init(unit: ReplayUnit, trace: TraceReader, tracker: Tracker, inherited: ForkState?) throws {
+        self.unit = unit
+        self.trace = trace
+        self.running = unit.tid
+        var cpuid = CPUIDTable(entries: [:])
+        for leaf in trace.header.cpuid {
+            cpuid.entries[CPUIDTable.Key(leaf: leaf.leaf, subleaf: leaf.subleaf)] =
+                CPUIDTable.Result(eax: leaf.eax, ebx: leaf.ebx, ecx: leaf.ecx, edx: leaf.edx)
+        }
+        if trace.header.cpuid.isEmpty { cpuid = .baseline }
+        if let inherited {
+            machine = try Machine(memory: inherited.memory, cpuid: cpuid, tracker: tracker)
+            machine.state = inherited.cpu
+            regions = inherited.regions
+            brk = inherited.brk
+        } else {
+            machine = try Machine(memory: GuestMemory(), cpuid: cpuid, tracker: tracker)
+            regions = RegionMap()
+            brk = BrkState()
+        }
+        if let xcr0 = trace.header.xcr0 { machine.xcr0 = xcr0 }
+        symbolizer = Symbolizer()
+        if case .exec(let snapshot) = unit.start { try load(snapshot) }
+    }
+
+    // MARK: - Start state
+
+    private func load(_ snapshot: ExecSnapshot) throws {
+        for m in snapshot.mappings {
+            let prot = MemoryProtection(rawValue: UInt8(m.protection & 7))
+            try machine.memory.map(address: m.start, length: m.end - m.start, prot: prot)
+            regions.insert(start: m.start, end: m.end, protection: prot, path: m.path, offset: m.offset)
+            if !m.blobs.isEmpty {
+                let bytes = try trace.contents(of: m.blobs)
+                try machine.memory.writeBytes(bytes, at: m.start)
+            }
+            if m.path == "[heap]" { brk = BrkState(start: m.start, current: m.end) }
+            symbolizer.noteMapping(m)
+        }
+        var cpu = CPUState()
+        cpu.load(snapshot.registers)
+        cpu.loadFXSAVE(snapshot.fpRegisters)
+        machine.state = cpu
+    }
+
+    // MARK: - The loop
+
+    func run() -> UnitResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var outcome: ReplayOutcome = .completed
+        do {
+            for stop in unit.stops {
+                if finishedThreads.contains(stop.tid) { continue }
+                applyPendingResults(before: stop.order)
+                try switchTo(stop.tid)
+                try applyPendingResult(of: stop.tid)
+                switch stop.stop {
+                case .syscall(let event, let exitSequence): try replaySyscall(event, exitSequence: exitSequence, tid: stop.tid)
+                case .timestamp(let t): try replayTimestamp(t, tid: stop.tid)
+                case .signal(let g): try replaySignal(g, tid: stop.tid)
+                case .preempted(let regs): try runUntil(regs, tid: stop.tid)
+                }
+            }
+        } catch let divergence as Divergence {
+            outcome = .diverged(divergence)
+        } catch {
+            outcome = .diverged(divergenceHere(tid: running, reason: "\(error)"))
+        }
+        let elapsed = started.duration(to: clock.now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var children: [UnitResult] = []
+        if case .completed = outcome {
+            for (tid, child) in unit.forkedChildren.sorted(by: { $0.key < $1.key }) {
+                guard let state = forkStates[tid] else {
+                    children.append(UnitResult(pid: child.pid, tid: tid, executable: unit.executable,
+                                               outcome: .diverged(divergenceHere(tid: tid, reason: "the fork that creates this child was not replayed")),
+                                               instructions: 0, syscalls: 0, seconds: 0, decodedInstructions: 0, guestPages: 0, children: []))
+                    continue
+                }
+                do {
+                    let replay = try ProcessReplay(unit: child, trace: trace, tracker: machine.tracker, inherited: state)
+                    children.append(replay.run())
+                } catch {
+                    children.append(UnitResult(pid: child.pid, tid: tid, executable: unit.executable,
+                                               outcome: .diverged(divergenceHere(tid: tid, reason: "\(error)")),
+                                               instructions: 0, syscalls: 0, seconds: 0, decodedInstructions: 0, guestPages: 0, children: []))
+                }
+            }
+        }
+        forkStates.removeAll()
+        return UnitResult(pid: unit.pid, tid: unit.tid, executable: unit.executable, outcome: outcome,
+                          instructions: machine.instructionCount, syscalls: syscalls, seconds: seconds,
+                          decodedInstructions: machine.decodedInstructionCount, guestPages: machine.memory.mappedPageCount,
+                          children: children)
+    }
+
+    private func switchTo(_ tid: Int32) throws {
+        guard tid != running else { return }
+        guard let next = threads.removeValue(forKey: tid) else {
+            throw divergenceHere(tid: tid, reason: "task \(tid) runs in the recording but was never created in replay")
+        }
+        threads[running] = machine.state
+        machine.state = next
+        running = tid
+    }
+
+    /// Runs the current thread until it stops; reports anything but `expected` as divergence.
+    private func runToStop(tid: Int32) throws -> StopReason {
+        let stop = machine.run(maxInstructions: Self.defaultStepBudget)
+        switch stop {
+        case .unsupported(let u):
+            throw divergenceHere(tid: tid, reason: "unsupported instruction \(u)", at: u.address)
+        case .instructionLimit:
+            throw divergenceHere(tid: tid, reason: "ran \(Self.defaultStepBudget) instructions without reaching the next recorded event")
+        default:
+            return stop
+        }
+    }
+
+    // MARK: - Syscalls
+
+    private func replaySyscall(_ event: SyscallEvent, exitSequence: UInt64, tid: Int32) throws {
+        let stop = try runToStop(tid: tid)
+        let spec = SyscallTable.spec(event.number)
+        guard case .syscall = stop else {
+            throw divergenceHere(tid: tid, reason: "expected syscall \(spec.name), the program stopped with \(stop)",
+                                 expected: describe(event), actual: "\(stop)")
+        }
+        var cpu = machine.state
+        let number = Int(cpu.rax)
+        let arguments = [cpu.rdi, cpu.rsi, cpu.rdx, cpu[.r10], cpu[.r8], cpu[.r9]]
+        let checked = spec.modeled ? spec.arguments.count : 6
+        if number != event.number || Array(arguments.prefix(checked)) != Array(event.arguments.prefix(checked)) {
+            throw divergenceHere(tid: tid, reason: "the program made a different syscall",
+                                 expected: describe(event), actual: describe(number: number, arguments: arguments))
+        }
+        for input in event.inputs {
+            guard let bytes = try? machine.memory.readBytes(at: input.address, count: input.length) else {
+                throw divergenceHere(tid: tid, reason: "\(spec.name) passes a buffer at 0x\(String(input.address, radix: 16)) that is not mapped in replay")
+            }
+            if fnv1a64(bytes) != input.hash {
+                throw divergenceHere(tid: tid, reason: "\(spec.name) passes different bytes than the recording",
+                                     expected: quotedPrefix(input.prefix), actual: quotedPrefix(Array(bytes.prefix(BufferDigest.prefixLength))))
+            }
+        }
+        syscalls += 1
+        if event.flags.contains(.unfinished) || event.number == SyscallTable.Number.exit
+            || event.number == SyscallTable.Number.exitGroup {
+            finishedThreads.insert(tid)
+            if event.number == SyscallTable.Number.exitGroup { finishedThreads.formUnion(threads.keys) }
+            return
+        }
+        if isExecve(event) && event.result == 0 {
+            finishedThreads.insert(tid)
+            finishedThreads.formUnion(threads.keys)
+            return
+        }
+        // Effects that change the address space or registers happen now, in program order;
+        // the kernel's data writes and the result become visible at the recorded exit.
+        try mirrorAddressSpace(event, cpu: &cpu, tid: tid)
+        machine.state = cpu
+        pendingResults.append((exitSequence, tid, event))
+    }
+
+    private func applyPendingResults(before order: UInt64) {
+        let due = pendingResults.filter { $0.exitSequence < order }
+        guard !due.isEmpty else { return }
+        pendingResults.removeAll { $0.exitSequence < order }
+        for item in due {
+            try? apply(item.event, tid: item.tid)
+        }
+    }
+
+    private func applyPendingResult(of tid: Int32) throws {
+        guard let index = pendingResults.firstIndex(where: { $0.tid == tid }) else { return }
+        let item = pendingResults.remove(at: index)
+        try apply(item.event, tid: tid)
+    }
+
+    /// The kernel's answer: memory writes, then the result register (or whole registers).
+    private func apply(_ event: SyscallEvent, tid: Int32) throws {
+        for w in event.writes {
+            do { try machine.memory.writeBytes(w.bytes, at: w.address) } catch {
+                throw divergenceHere(tid: tid, reason: "the kernel wrote \(w.bytes.count) bytes at 0x\(String(w.address, radix: 16)), which is not mapped in replay")
+            }
+        }
+        var cpu = tid == running ? machine.state : (threads[tid] ?? machine.state)
+        if let after = event.registersAfter {
+            // rt_sigreturn: registers and the FPU state come back from the signal frame.
+            let fpstate = (try? machine.memory.readBytes(at: cpu.rsp &+ 40 &+ 192, count: 8)).map { $0.loadUInt64(at: 0) } ?? 0
+            cpu.load(after)
+            if fpstate != 0, let fx = try? machine.memory.readBytes(at: fpstate, count: 512) { cpu.loadFXSAVE(fx) }
+        } else {
+            cpu.rax = UInt64(bitPattern: event.result)
+        }
+        if tid == running { machine.state = cpu } else { threads[tid] = cpu }
+    }
+
+    private func mirrorAddressSpace(_ event: SyscallEvent, cpu: inout CPUState, tid: Int32) throws {
+        let r = event.result
+        let a = event.arguments
+        let memory = machine.memory
+        func pageUp(_ v: UInt64) -> UInt64 { (v &+ 4095) & ~4095 }
+        guard r >= 0 || r < -4095 else { return }
+        switch event.number {
+        case SyscallTable.Number.mmap:
+            let address = UInt64(bitPattern: r), length = pageUp(a[1])
+            let prot = MemoryProtection(rawValue: UInt8(a[2] & 7))
+            try? memory.unmap(address: address, length: length)
+            try memory.map(address: address, length: length, prot: prot)
+            regions.remove(start: address, end: address + length)
+            regions.insert(start: address, end: address + length, protection: prot,
+                           path: event.mapped?.path ?? "", offset: event.mapped?.offset ?? 0)
+            if let mapped = event.mapped, !mapped.blobs.isEmpty {
+                try memory.writeBytes(try trace.contents(of: mapped.blobs), at: mapped.start)
+                symbolizer.noteMapping(mapped)
+            }
+            machine.invalidate(range: address..<(address + length))
+        case SyscallTable.Number.munmap:
+            try? memory.unmap(address: a[0], length: pageUp(a[1]))
+            regions.remove(start: a[0], end: a[0] + pageUp(a[1]))
+            machine.invalidate(range: a[0]..<(a[0] + pageUp(a[1])))
+        case SyscallTable.Number.mprotect:
+            let prot = MemoryProtection(rawValue: UInt8(a[2] & 7))
+            try? memory.protect(address: a[0], length: pageUp(a[1]), prot: prot)
+            regions.protect(start: a[0], end: a[0] + pageUp(a[1]), protection: prot)
+            machine.invalidate(range: a[0]..<(a[0] + pageUp(a[1])))
+        case SyscallTable.Number.brk:
+            let new = UInt64(bitPattern: r)
+            if brk.start == 0 { brk = BrkState(start: new, current: new) }
+            if pageUp(new) > pageUp(brk.current) {
+                try memory.map(address: pageUp(brk.current), length: pageUp(new) - pageUp(brk.current), prot: [.read, .write])
+                regions.insert(start: pageUp(brk.current), end: pageUp(new), protection: [.read, .write], path: "[heap]", offset: 0)
+            } else if pageUp(new) < pageUp(brk.current) {
+                try? memory.unmap(address: pageUp(new), length: pageUp(brk.current) - pageUp(new))
+                regions.remove(start: pageUp(new), end: pageUp(brk.current))
+            }
+            brk.current = new
+        case SyscallTable.Number.mremap:
+            let old = a[0], oldLength = pageUp(a[1]), newLength = pageUp(a[2]), address = UInt64(bitPattern: r)
+            let keep = min(oldLength, newLength)
+            let bytes = try memory.readBytes(at: old, count: Int(keep))
+            let prot = memory.protection(at: old) ?? [.read, .write]
+            try? memory.unmap(address: old, length: oldLength)
+            regions.remove(start: old, end: old + oldLength)
+            try? memory.unmap(address: address, length: newLength)
+            try memory.map(address: address, length: newLength, prot: prot)
+            try memory.writeBytes(bytes, at: address)
+            regions.insert(start: address, end: address + newLength, protection: prot, path: "", offset: 0)
+            machine.invalidate(range: old..<(old + oldLength))
+        case SyscallTable.number(named: "madvise"):
+            // MADV_DONTNEED on private anonymous memory reads back as zeros afterwards.
+            if a[2] == 4 && r == 0 {
+                let length = pageUp(a[1])
+                var offset: UInt64 = 0
+                let zeros = [UInt8](repeating: 0, count: 4096)
+                while offset < length {
+                    if memory.protection(at: a[0] + offset) != nil { try? memory.writeBytes(zeros, at: a[0] + offset) }
+                    offset += 4096
+                }
+            }
+        case SyscallTable.Number.archPrctl:
+            if a[0] == 0x1002 { cpu.fsBase = a[1] }  // ARCH_SET_FS
+            if a[0] == 0x1001 { cpu.gsBase = a[1] }  // ARCH_SET_GS
+        case SyscallTable.Number.clone, SyscallTable.Number.clone3, SyscallTable.Number.fork, SyscallTable.Number.vfork:
+            try replayClone(event, cpu: cpu, tid: tid)
+        default:
+            break
+        }
+    }
+
+    /// A new thread shares this machine; a new process gets a copy of it.
+    private func replayClone(_ event: SyscallEvent, cpu: CPUState, tid: Int32) throws {
+        guard event.result > 0 else { return }
+        let child = Int32(truncatingIfNeeded: event.result)
+        var flags: UInt64 = 0, stack: UInt64 = 0, tls: UInt64 = 0
+        switch event.number {
+        case SyscallTable.Number.clone:
+            flags = event.arguments[0]; stack = event.arguments[1]; tls = event.arguments[4]
+        case SyscallTable.Number.clone3:
+            let args = try machine.memory.readBytes(at: event.arguments[0], count: 64)
+            flags = args.loadUInt64(at: 0)
+            let base = args.loadUInt64(at: 40), size = args.loadUInt64(at: 48)
+            stack = base == 0 ? 0 : base &+ size
+            tls = args.loadUInt64(at: 56)
+        case SyscallTable.Number.vfork:
+            flags = 0x4000 | 0x100  // CLONE_VFORK | CLONE_VM
+        default:
+            break
+        }
+        var childCPU = cpu
+        childCPU.rax = 0
+        if stack != 0 { childCPU.rsp = stack }
+        if flags & 0x80000 != 0 { childCPU.fsBase = tls }  // CLONE_SETTLS
+        if flags & 0x10000 != 0 {  // CLONE_THREAD
+            threads[child] = childCPU
+        } else {
+            // A separate process (fork, or vfork whose child we replay on a copy).
+            let copy = try machine.memory.copy(regions: regions)
+            forkStates[child] = ForkState(memory: copy, cpu: childCPU, regions: regions, brk: brk)
+        }
+    }
+
+    // MARK: - Timestamps, signals, preemption
+
+    private func replayTimestamp(_ t: TimestampEvent, tid: Int32) throws {
+        let stop = try runToStop(tid: tid)
+        guard case .timestamp(let isRDTSCP) = stop, isRDTSCP == (t.aux != nil) else {
+            throw divergenceHere(tid: tid, reason: "expected rdtsc\(t.aux == nil ? "" : "p") at 0x\(String(t.address, radix: 16)), the program stopped with \(stop)")
+        }
+        var cpu = machine.state
+        cpu.rax = t.value & 0xffff_ffff
+        cpu.rdx = t.value >> 32
+        if let aux = t.aux { cpu.rcx = UInt64(aux) }
+        machine.state = cpu
+    }
+
+    private func replaySignal(_ g: SignalEvent, tid: Int32) throws {
+        if g.kind == .synchronous {
+            let stop = try runToStop(tid: tid)
+            guard case .fault(let signal, _, _) = stop, signal == g.signal else {
+                throw divergenceHere(tid: tid, reason: "expected signal \(g.signal) from the program's own instruction, it stopped with \(stop)")
+            }
+        }
+        guard g.outcome == .handled, let handler = g.handlerRegisters else {
+            if g.outcome == .defaultAction && g.kind == .synchronous { finishedThreads.insert(tid) }
+            return
+        }
+        if let frame = g.frame { try machine.memory.writeBytes(frame.bytes, at: frame.address) }
+        var cpu = machine.state
+        cpu.load(handler)
+        machine.state = cpu
+    }
+
+    /// The watchdog stopped this thread at `regs`: step until the state matches.
+    private func runUntil(_ regs: Trace.RegisterFile, tid: Int32) throws {
+        var steps: UInt64 = 0
+        while steps < Self.defaultStepBudget {
+            let cpu = machine.state
+            if cpu.rip == regs[.rip] && cpu.matchesGeneralRegisters(regs) { return }
+            let stop = machine.run(maxInstructions: 1)
+            if case .instructionLimit = stop { steps += 1; continue }
+            throw divergenceHere(tid: tid, reason: "the program stopped with \(stop) before reaching the recorded preemption point")
+        }
+        throw divergenceHere(tid: tid, reason: "never reached the recorded preemption point 0x\(String(regs[.rip], radix: 16))")
+    }
+
+    // MARK: - Reporting
+
+    func divergenceHere(tid: Int32, reason: String, expected: String = "", actual: String = "", at address: UInt64? = nil) -> Divergence {
+        let rip = address ?? machine.state.rip
+        return Divergence(tid: tid, instructionCount: machine.instructionCount, address: rip,
+                          function: symbolizer.symbolize(rip), reason: reason, expected: expected, actual: actual,
+                          recentInstructions: [])
+    }
+
+    private func describe(_ event: SyscallEvent) -> String {
+        describe(number: event.number, arguments: event.arguments)
+    }
+
+    private func describe(number: Int, arguments: [UInt64]) -> String {
+        let spec = SyscallTable.spec(number)
+        let count = spec.modeled ? spec.arguments.count : 6
+        return "\(spec.name)(" + arguments.prefix(count).map { "0x\(String($0, radix: 16))" }.joined(separator: ", ") + ")"
+    }
+}
+
+func quotedPrefix(_ bytes: [UInt8]) -> String {
+    "\"" + bytes.map { (0x20..<0x7f).contains($0) ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined() + "\""
+}
+
+extension CPUState {
+    /// Loads a ptrace register file (general registers, rip, rflags, FS/GS base).
+    mutating func load(_ r: Trace.RegisterFile) {
+        self[.rax] = r[.rax]; self[.rbx] = r[.rbx]; self[.rcx] = r[.rcx]; self[.rdx] = r[.rdx]
+        self[.rsi] = r[.rsi]; self[.rdi] = r[.rdi]; self[.rbp] = r[.rbp]; self[.rsp] = r[.rsp]
+        self[.r8] = r[.r8]; self[.r9] = r[.r9]; self[.r10] = r[.r10]; self[.r11] = r[.r11]
+        self[.r12] = r[.r12]; self[.r13] = r[.r13]; self[.r14] = r[.r14]; self[.r15] = r[.r15]
+        rip = r[.rip]
+        rflags = r[.eflags]
+        fsBase = r[.fsBase]
+        gsBase = r[.gsBase]
+    }
+
+    func matchesGeneralRegisters(_ r: Trace.RegisterFile) -> Bool {
+        self[.rax] == r[.rax] && self[.rbx] == r[.rbx] && self[.rcx] == r[.rcx] && self[.rdx] == r[.rdx]
+            && self[.rsi] == r[.rsi] && self[.rdi] == r[.rdi] && self[.rbp] == r[.rbp] && self[.rsp] == r[.rsp]
+            && self[.r8] == r[.r8] && self[.r9] == r[.r9] && self[.r10] == r[.r10] && self[.r11] == r[.r11]
+            && self[.r12] == r[.r12] && self[.r13] == r[.r13] && self[.r14] == r[.r14] && self[.r15] == r[.r15]
+    }
+
+    /// Loads the 512-byte FXSAVE image (SDM Vol. 1, 10.5.1): x87, MXCSR, XMM0-15.
+    mutating func loadFXSAVE(_ image: [UInt8]) {
+        guard image.count >= 416 else { return }
+        func u16(_ o: Int) -> UInt16 { UInt16(image[o]) | UInt16(image[o + 1]) << 8 }
+        x87.controlWord = u16(0)
+        let status = u16(2)
+        x87.top = UInt8((status >> 11) & 7)
+        x87.statusWord = status & ~0x3800
+        let abridged = image[4]
+        x87.lastOpcode = u16(6)
+        x87.lastInstructionPointer = image.loadUInt64(at: 8)
+        x87.lastDataPointer = image.loadUInt64(at: 16)
+        mxcsr = image.loadUInt32(at: 24)
+        var tags: UInt16 = 0
+        withUnsafeMutableBytes(of: &x87.registers) { regs in
+            for i in 0..<8 {
+                // FXSAVE stores ST(i); the state keeps physical registers R((top + i) mod 8).
+                let physical = (Int(x87.top) + i) & 7
+                for b in 0..<10 { regs[physical * 16 + b] = image[32 + i * 16 + b] }
+            }
+        }
+        for physical in 0..<8 {
+            let valid = abridged & (1 << physical) != 0
+            tags |= UInt16(valid ? 0 : 3) << (physical * 2)
+        }
+        x87.tagWord = tags
+        for i in 0..<16 {
+            self[xmm: i] = XMMRegister(low: image.loadUInt64(at: 160 + i * 16), high: image.loadUInt64(at: 168 + i * 16))
+        }
+    }
+}

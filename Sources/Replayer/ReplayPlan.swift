@@ -1,0 +1,172 @@
+// Splits a trace into replay units. A unit is one process image: it starts at an exec
+// snapshot (or, for a child forked without exec, at its parent's fork) and ends at the
+// process's exit or its next exec. Units that start at an exec are independent of each
+// other and replay in parallel; forked children start from their parent's state at the
+// fork and run in the parent's job.
+
+import Syscalls
+import Trace
+
+/// Where a unit starts.
+public enum UnitStart: Sendable {
+    case exec(ExecSnapshot)
+    /// Forked from `parent` at its syscall with this entry sequence number.
+    case fork(parent: Int32, forkEntrySequence: UInt64)
+}
+
+/// One thing a thread does in user mode that replay must reproduce, in the order the
+/// recording let it happen.
+public enum UserStop: Sendable {
+    case syscall(SyscallEvent, exitSequence: UInt64)
+    case timestamp(TimestampEvent)
+    case signal(SignalEvent)
+    case preempted(Trace.RegisterFile)
+}
+
+public struct ScheduledStop: Sendable {
+    public var tid: Int32
+    public var order: UInt64
+    public var stop: UserStop
+}
+
+public struct ReplayUnit: Sendable {
+    /// The process id and the task that starts the unit (the exec'ing or forked task).
+    public var pid: Int32
+    public var tid: Int32
+    public var start: UnitStart
+    public var startSequence: UInt64
+    /// Every user-mode stop of every thread of the image, in recorded order.
+    public var stops: [ScheduledStop]
+    /// Children forked without exec, replayed from this unit's state at the fork.
+    public var forkedChildren: [Int32: ReplayUnit]
+    public var executable: String
+}
+
+public struct ReplayPlan: Sendable {
+    public var units: [ReplayUnit]
+    /// Tasks whose events could not be placed in a unit (e.g. the recorder's own
+    /// pre-exec PATH search in the root task).
+    public var skippedEvents: Int
+}
+
+extension ReplayPlan {
+    public init(events: [TraceEvent]) {
+        var startOf: [Int32: TaskStart] = [:]
+        var byTask: [Int32: [TraceEvent]] = [:]
+        for e in events {
+            if case .taskStart(let t) = e.body { startOf[t.tid] = t }
+            byTask[e.tid, default: []].append(e)
+        }
+        func pid(_ tid: Int32) -> Int32 { startOf[tid]?.pid ?? tid }
+
+        // Segment each process's timeline at its exec events.
+        struct Segment { var tid: Int32; var start: UnitStart; var startSequence: UInt64; var endSequence: UInt64; var executable: String }
+        var segmentsByPid: [Int32: [Segment]] = [:]
+        var execSequences: [Int32: [UInt64]] = [:]
+        for e in events {
+            if case .exec = e.body { execSequences[pid(e.tid), default: []].append(e.sequence) }
+        }
+        for e in events {
+            guard case .exec(let snapshot) = e.body else { continue }
+            let p = pid(e.tid)
+            let next = execSequences[p]?.first { $0 > e.sequence } ?? UInt64.max
+            segmentsByPid[p, default: []].append(Segment(tid: e.tid, start: .exec(snapshot), startSequence: e.sequence,
+                                                         endSequence: next, executable: snapshot.path))
+        }
+        for (tid, t) in startOf where t.kind == .fork || t.kind == .vfork {
+            // The child's pre-exec life, starting from the parent's fork.
+            let firstExec = execSequences[t.pid]?.first ?? UInt64.max
+            let forkEntry = byTask[t.parent]?.compactMap { e -> UInt64? in
+                if case .syscall(let s) = e.body, s.result == Int64(tid), isFork(s) { return s.entrySequence }
+                return nil
+            }.first ?? 0
+            let startSequence = byTask[tid]?.first?.sequence ?? 0
+            segmentsByPid[t.pid, default: []].append(Segment(tid: tid, start: .fork(parent: t.parent, forkEntrySequence: forkEntry),
+                                                             startSequence: startSequence, endSequence: firstExec, executable: ""))
+        }
+
+        var placed = 0
+        func unit(for segment: Segment, pid p: Int32) -> ReplayUnit {
+            var stops: [ScheduledStop] = []
+            let tasks = startOf.values.filter { $0.pid == p }.map(\.tid)
+            for tid in tasks {
+                var sawFinalExecve = false
+                for e in byTask[tid] ?? [] {
+                    if sawFinalExecve { break }
+                    switch e.body {
+                    case .syscall(let s):
+                        let inUnit = s.entrySequence >= segment.startSequence && s.entrySequence < segment.endSequence
+                        // The successful execve that ends the image is stamped after the new
+                        // image's snapshot; it still belongs to the old image.
+                        let endingExecve = isExecve(s) && s.result == 0 && s.entrySequence < segment.endSequence
+                            && e.sequence > segment.endSequence
+                        if inUnit || endingExecve {
+                            stops.append(ScheduledStop(tid: tid, order: s.entrySequence, stop: .syscall(s, exitSequence: e.sequence)))
+                            placed += 1
+                        }
+                        if endingExecve { sawFinalExecve = true }
+                    case .timestamp(let t) where e.sequence > segment.startSequence && e.sequence < segment.endSequence:
+                        stops.append(ScheduledStop(tid: tid, order: e.sequence, stop: .timestamp(t)))
+                    case .signal(let g) where e.sequence > segment.startSequence && e.sequence < segment.endSequence:
+                        stops.append(ScheduledStop(tid: tid, order: e.sequence, stop: .signal(g)))
+                    case .schedule(let s) where e.sequence > segment.startSequence && e.sequence < segment.endSequence:
+                        if let regs = s.preemptedAt {
+                            stops.append(ScheduledStop(tid: tid, order: e.sequence, stop: .preempted(regs)))
+                        }
+                    default:
+                        break
+                    }
+                }
+            }
+            stops.sort { $0.order < $1.order }
+            return ReplayUnit(pid: p, tid: segment.tid, start: segment.start, startSequence: segment.startSequence,
+                              stops: stops, forkedChildren: [:], executable: segment.executable)
+        }
+
+        var execUnits: [ReplayUnit] = []
+        var forkUnits: [Int32: ReplayUnit] = [:]
+        for (p, segments) in segmentsByPid {
+            for segment in segments {
+                let u = unit(for: segment, pid: p)
+                if case .fork = segment.start { forkUnits[segment.tid] = u } else { execUnits.append(u) }
+            }
+        }
+        // Attach each forked child to the unit its parent was running at the fork;
+        // children of forked children attach after their parents (ordered by fork time).
+        var unattached = 0
+        for child in forkUnits.values.sorted(by: { $0.startSequence < $1.startSequence }) {
+            if !attachDeep(child, into: &execUnits) { unattached += child.stops.count }
+        }
+        let total = events.filter { if case .syscall = $0.body { return true } else { return false } }.count
+        self.init(units: execUnits.sorted { $0.startSequence < $1.startSequence }, skippedEvents: max(0, total - placed) + unattached)
+    }
+}
+
+/// Places a forked child under the unit (at any depth) whose stops include the fork.
+private func attachDeep(_ child: ReplayUnit, into units: inout [ReplayUnit]) -> Bool {
+    guard case .fork(let parent, let entry) = child.start else { return false }
+    for i in units.indices {
+        if units[i].stops.contains(where: { $0.tid == parent && $0.order == entry }) {
+            units[i].forkedChildren[child.tid] = child
+            return true
+        }
+        var nested = Array(units[i].forkedChildren.values)
+        if attachDeep(child, into: &nested) {
+            units[i].forkedChildren = Dictionary(uniqueKeysWithValues: nested.map { ($0.tid, $0) })
+            return true
+        }
+    }
+    return false
+}
+
+func isFork(_ s: SyscallEvent) -> Bool {
+    let n = s.number
+    if n == SyscallTable.Number.fork || n == SyscallTable.Number.vfork { return true }
+    if n == SyscallTable.Number.clone { return s.arguments[0] & 0x100 == 0 }  // not CLONE_VM
+    if n == SyscallTable.Number.clone3 { return true }  // refined by the replayer from clone_args
+    return false
+}
+
+func isExecve(_ s: SyscallEvent) -> Bool {
+    s.number == SyscallTable.Number.execve || s.number == SyscallTable.Number.execveat
+}

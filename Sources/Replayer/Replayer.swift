@@ -1,1 +1,0 @@
-// Replayer: see DESIGN.md

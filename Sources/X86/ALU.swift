@@ -1,0 +1,284 @@
+// Integer arithmetic and logic: add/adc/sub/sbb/cmp/and/or/xor/test, inc/dec/neg/not,
+// xadd/cmpxchg, and the BMI1/BMI2 register operations (SDM Vol. 2).
+
+enum ALUKind { case add, adc, sub, sbb, cmp, and, or, xor, test }
+
+extension Machine {
+    /// Computes `a op b`, records the lazy flags and says whether the result is stored.
+    @inline(__always)
+    func aluCompute(_ kind: ALUKind, _ a: UInt64, _ b: UInt64, size: UInt8) -> UInt64 {
+        let m = Self.mask(size)
+        let bits = size &* 8
+        let c = cpu
+        switch kind {
+        case .add:
+            let r = (a &+ b) & m
+            c.pointee.setLazyFlags(.add, bits: bits, result: r, source1: a, source2: b)
+            return r
+        case .adc:
+            let carry: UInt64 = c.pointee.carryFlag ? 1 : 0
+            let r = (a &+ b &+ carry) & m
+            c.pointee.setLazyFlags(.adc, bits: bits, result: r, source1: a, source2: b, aux: carry)
+            return r
+        case .sub, .cmp:
+            let r = (a &- b) & m
+            c.pointee.setLazyFlags(.sub, bits: bits, result: r, source1: a, source2: b)
+            return r
+        case .sbb:
+            let borrow: UInt64 = c.pointee.carryFlag ? 1 : 0
+            let r = (a &- b &- borrow) & m
+            c.pointee.setLazyFlags(.sbb, bits: bits, result: r, source1: a, source2: b, aux: borrow)
+            return r
+        case .and, .test:
+            let r = a & b
+            c.pointee.setLazyFlags(.logic, bits: bits, result: r, source1: 0, source2: 0)
+            return r
+        case .or:
+            let r = a | b
+            c.pointee.setLazyFlags(.logic, bits: bits, result: r, source1: 0, source2: 0)
+            return r
+        case .xor:
+            let r = a ^ b
+            c.pointee.setLazyFlags(.logic, bits: bits, result: r, source1: 0, source2: 0)
+            return r
+        }
+    }
+
+    @inline(__always)
+    func execALU(_ p: UnsafePointer<Instruction>, _ kind: ALUKind) -> ExecStatus {
+        let size = p.pointee.size
+        let dst = p.pointee.o0
+        let src = p.pointee.o1
+        let storesResult = kind != .cmp && kind != .test
+        // Data flow: compares only reach the flags; xor/sub of a register with itself is
+        // the zeroing idiom and clears the destination.
+        if kind == .cmp || kind == .test {
+            tracker.flags(from: location(dst, size: size))
+            tracker.flags(from: location(src, size: size))
+        } else if (kind == .xor || kind == .sub) && dst.kind == .gpr && src.kind == .gpr && dst.reg == src.reg {
+            tracker.clear(location(dst, size: size))
+            tracker.flags(from: .constant)
+        } else {
+            tracker.combine(into: location(dst, size: size), from: location(src, size: size))
+            tracker.flags(from: location(dst, size: size))
+        }
+        if dst.kind == .gpr {
+            guard let b = read(src, size: size) else { return memoryFault(p) }
+            let a = gprs[Int(dst.reg)] & Self.mask(size)
+            let r = aluCompute(kind, a, b, size: size)
+            if storesResult { writeGPR(dst.reg, size: size, r) }
+            return .next
+        }
+        if dst.kind == .memory {
+            guard let b = read(src, size: size) else { return memoryFault(p) }
+            let address = effectiveAddress(dst)
+            guard let a = memory.load(address, size: UInt64(size)) else { return memoryFault(p) }
+            let r = aluCompute(kind, a, b, size: size)
+            if storesResult {
+                guard memory.store(address, size: UInt64(size), r) else { return memoryFault(p) }
+            }
+            return .next
+        }
+        guard let b = read(src, size: size), let a = read(dst, size: size) else { return memoryFault(p) }
+        let r = aluCompute(kind, a, b, size: size)
+        if storesResult { _ = write(dst, size: size, r) }
+        return .next
+    }
+
+    func execIncDec(_ p: UnsafePointer<Instruction>, increment: Bool) -> ExecStatus {
+        let size = p.pointee.size
+        let dst = p.pointee.o0
+        tracker.flags(from: location(dst, size: size))
+        let address = dst.kind == .memory ? effectiveAddress(dst) : 0
+        let a: UInt64
+        if dst.kind == .memory {
+            guard let v = memory.load(address, size: UInt64(size)) else { return memoryFault(p) }
+            a = v
+        } else {
+            a = readRegister(dst)
+        }
+        // INC/DEC leave CF unchanged (SDM Vol. 2, INC).
+        let carry: UInt64 = cpu.pointee.carryFlag ? 1 : 0
+        let r = (increment ? a &+ 1 : a &- 1) & Self.mask(size)
+        if dst.kind == .memory {
+            guard memory.store(address, size: UInt64(size), r) else { return memoryFault(p) }
+        } else {
+            writeRegister(dst, r)
+        }
+        cpu.pointee.setLazyFlags(increment ? .inc : .dec, bits: size &* 8, result: r, source1: a, source2: 1, aux: carry)
+        return .next
+    }
+
+    func execNot(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let size = p.pointee.size
+        let dst = p.pointee.o0
+        guard let a = read(dst, size: size) else { return memoryFault(p) }
+        guard write(dst, size: size, ~a & Self.mask(size)) else { return memoryFault(p) }
+        return .next
+    }
+
+    func execNeg(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let size = p.pointee.size
+        let dst = p.pointee.o0
+        tracker.flags(from: location(dst, size: size))
+        guard let a = read(dst, size: size) else { return memoryFault(p) }
+        let r = (0 &- a) & Self.mask(size)
+        guard write(dst, size: size, r) else { return memoryFault(p) }
+        // NEG sets flags as 0 - a: CF = (a != 0) (SDM Vol. 2, NEG).
+        cpu.pointee.setLazyFlags(.sub, bits: size &* 8, result: r, source1: 0, source2: a)
+        return .next
+    }
+
+    func execXadd(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let size = p.pointee.size
+        let dst = p.pointee.o0, src = p.pointee.o1
+        guard let a = read(dst, size: size) else { return memoryFault(p) }
+        let b = readRegister(src)
+        tracker.combine(into: location(dst, size: size), from: location(src, size: size))
+        let r = (a &+ b) & Self.mask(size)
+        guard write(dst, size: size, r) else { return memoryFault(p) }
+        writeRegister(src, a)
+        cpu.pointee.setLazyFlags(.add, bits: size &* 8, result: r, source1: a, source2: b)
+        return .next
+    }
+
+    func execCmpxchg(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let size = p.pointee.size
+        let dst = p.pointee.o0, src = p.pointee.o1
+        guard let d = read(dst, size: size) else { return memoryFault(p) }
+        let m = Self.mask(size)
+        let accumulator = gprs[0] & m
+        let r = (accumulator &- d) & m
+        if accumulator == d {
+            tracker.copy(to: location(dst, size: size), from: location(src, size: size))
+            guard write(dst, size: size, readRegister(src)) else { return memoryFault(p) }
+        } else {
+            // The processor writes the destination back even when the compare fails
+            // (SDM Vol. 2, CMPXCHG), so a read-only page faults either way.
+            if dst.kind == .memory { guard write(dst, size: size, d) else { return memoryFault(p) } }
+            tracker.copy(to: gprLocation(0, size: size), from: location(dst, size: size))
+            writeGPR(0, size: size, d)
+        }
+        cpu.pointee.setLazyFlags(.sub, bits: size &* 8, result: r, source1: accumulator, source2: d)
+        return .next
+    }
+
+    /// cmpxchg8b / cmpxchg16b: EDX:EAX or RDX:RAX against memory; only ZF changes.
+    func execCmpxchgDouble(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let dst = p.pointee.o0
+        let address = effectiveAddress(dst)
+        let wide = p.pointee.op == .cmpxchg16b
+        let half: UInt64 = wide ? 8 : 4
+        if wide && address & 15 != 0 {
+            // cmpxchg16b requires 16-byte alignment (#GP -> SIGSEGV).
+            return signalFault(p, GuestSignal.sigsegv, address: 0)
+        }
+        guard let lo = memory.load(address, size: half), let hi = memory.load(address &+ half, size: half) else {
+            return memoryFault(p)
+        }
+        let m = wide ? UInt64.max : 0xFFFF_FFFF
+        cpu.pointee.materializeFlags()
+        if lo == gprs[0] & m && hi == gprs[2] & m {
+            guard memory.probeWrite(address, half * 2),
+                  memory.store(address, size: half, gprs[3] & m),
+                  memory.store(address &+ half, size: half, gprs[1] & m) else { return memoryFault(p) }
+            cpu.pointee.flagsStored |= RFlags.zero
+        } else {
+            guard memory.probeWrite(address, half * 2) else { return memoryFault(p) }
+            gprs[0] = lo
+            gprs[2] = hi
+            cpu.pointee.flagsStored &= ~RFlags.zero
+        }
+        return .next
+    }
+
+    /// BMI1/BMI2 and ADX register operations.
+    func execBMI(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let size = p.pointee.size
+        let bits = UInt64(size) &* 8
+        let m = Self.mask(size)
+        let dst = p.pointee.o0
+        let op = p.pointee.op
+        switch op {
+        case .andn, .bextr, .bzhi, .pdep, .pext:
+            guard let a = read(p.pointee.o1, size: size), let b = read(p.pointee.o2, size: size) else { return memoryFault(p) }
+            tracker.derive(to: location(dst, size: size), from: location(p.pointee.o1, size: size), location(p.pointee.o2, size: size))
+            var r: UInt64 = 0
+            switch op {
+            case .andn:
+                r = ~a & b & m
+                cpu.pointee.setLazyFlags(.logic, bits: UInt8(bits), result: r, source1: 0, source2: 0)
+            case .bextr:
+                let start = b & 0xFF, length = (b >> 8) & 0xFF
+                if start < bits {
+                    r = a >> start
+                    if length < 64 { r &= (UInt64(1) << length) &- 1 }
+                }
+                r &= m
+                cpu.pointee.setLazyFlags(.logic, bits: UInt8(bits), result: r, source1: 0, source2: 0)
+            case .bzhi:
+                let n = b & 0xFF
+                r = n < bits ? a & ((UInt64(1) << n) &- 1) : a
+                cpu.pointee.setLazyFlags(.explicitCarryOverflow, bits: UInt8(bits), result: r, source1: 0, source2: 0,
+                                         aux: n > bits &- 1 ? RFlags.carry : 0)
+            case .pdep:
+                var maskBits = b, k: UInt64 = 0
+                while maskBits != 0 {
+                    let low = maskBits & (0 &- maskBits)
+                    if (a >> k) & 1 != 0 { r |= low }
+                    k &+= 1
+                    maskBits &= maskBits &- 1
+                }
+            default: // pext
+                var maskBits = b, k: UInt64 = 0
+                while maskBits != 0 {
+                    let low = maskBits & (0 &- maskBits)
+                    if a & low != 0 { r |= UInt64(1) << k }
+                    k &+= 1
+                    maskBits &= maskBits &- 1
+                }
+            }
+            writeGPR(dst.reg, size: size, r)
+        case .blsi, .blsmsk, .blsr:
+            guard let a = read(p.pointee.o1, size: size) else { return memoryFault(p) }
+            tracker.copy(to: location(dst, size: size), from: location(p.pointee.o1, size: size))
+            let r: UInt64
+            let carry: UInt64
+            switch op {
+            case .blsi: r = (0 &- a) & a & m; carry = a != 0 ? 1 : 0
+            case .blsmsk: r = ((a &- 1) ^ a) & m; carry = a == 0 ? 1 : 0
+            default: r = ((a &- 1) & a) & m; carry = a == 0 ? 1 : 0
+            }
+            writeGPR(dst.reg, size: size, r)
+            cpu.pointee.setLazyFlags(.explicitCarryOverflow, bits: UInt8(bits), result: r, source1: 0, source2: 0, aux: carry)
+        case .mulx:
+            // mulx high, low, src: RDX * src, no flags (SDM Vol. 2, MULX).
+            guard let b = read(p.pointee.o2, size: size) else { return memoryFault(p) }
+            let a = gprs[2] & m
+            let high: UInt64, low: UInt64
+            if size == 8 {
+                (high, low) = a.multipliedFullWidth(by: b)
+            } else {
+                let product = a &* b
+                high = product >> 32
+                low = product & 0xFFFF_FFFF
+            }
+            writeGPR(p.pointee.o1.reg, size: size, low)
+            writeGPR(dst.reg, size: size, high)
+        case .adcx, .adox:
+            guard let b = read(p.pointee.o1, size: size) else { return memoryFault(p) }
+            tracker.combine(into: location(dst, size: size), from: location(p.pointee.o1, size: size))
+            let a = gprs[Int(dst.reg)] & m
+            cpu.pointee.materializeFlags()
+            let flag = op == .adcx ? RFlags.carry : RFlags.overflow
+            let carryIn: UInt64 = cpu.pointee.flagsStored & flag != 0 ? 1 : 0
+            let r = (a &+ b &+ carryIn) & m
+            let carryOut = carryIn != 0 ? r <= a : r < a
+            writeGPR(dst.reg, size: size, r)
+            if carryOut { cpu.pointee.flagsStored |= flag } else { cpu.pointee.flagsStored &= ~flag }
+        default:
+            return unsupported(p)
+        }
+        return .next
+    }
+}

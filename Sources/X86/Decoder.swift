@@ -1,0 +1,320 @@
+// Translates Capstone's detailed decoding into magprov's `Instruction`. Runs once per
+// guest instruction address (DESIGN.md "Decode once"); never on the hot path.
+import CCapstone
+
+/// Errors opening the disassembler.
+public enum DecoderError: Error, Equatable {
+    case capstoneOpenFailed(code: UInt32)
+}
+
+/// The result of decoding one instruction.
+enum DecodeOutcome {
+    case decoded(Instruction)
+    /// Decoded (or not) but not implemented: the block ends here and running it stops.
+    case unsupported(Instruction, UnsupportedInstruction)
+    /// The first byte is not executable / not mapped.
+    case fetchFault(address: UInt64)
+}
+
+/// Where a Capstone register lands in magprov's register file.
+private struct RegisterMapping {
+    var kind: OperandKind
+    var number: UInt8
+    var size: UInt8
+    static let invalid = RegisterMapping(kind: .none, number: 0, size: 0)
+}
+
+final class Decoder {
+    private var handle: csh = 0
+    private let scratch: UnsafeMutablePointer<cs_insn>
+    /// Capstone instruction id -> (opcode, condition code).
+    private var opcodeByID: [(Opcode, UInt8)]
+    /// Capstone register id -> magprov register.
+    private var registerByID: [RegisterMapping]
+    private var segmentFS: UInt32 = 0
+    private var segmentGS: UInt32 = 0
+    private var registerRIP: UInt32 = 0
+    private var registerEIP: UInt32 = 0
+
+    static let conditionNames = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"]
+    static let x87ConditionNames: [String: UInt8] = ["b": 2, "e": 4, "be": 6, "u": 10, "nb": 3, "ne": 5, "nbe": 7, "nu": 11]
+
+    /// Capstone mnemonics that map onto one magprov opcode.
+    static let mnemonicAliases: [String: Opcode] = [
+        "movabs": .mov, "sal": .shl, "movsx": .movsx, "movsxd": .movsxd,
+        "movdqa": .movdqu, "movaps": .movdqu, "movups": .movdqu, "movapd": .movdqu,
+        "movupd": .movdqu, "lddqu": .movdqu, "movntdqa": .movdqu,
+        "movntdq": .movdqu, "movntps": .movdqu, "movntpd": .movdqu, "movnti": .mov,
+        "xorps": .pxor, "xorpd": .pxor, "orps": .por, "orpd": .por,
+        "andps": .pand, "andpd": .pand, "andnps": .pandn, "andnpd": .pandn,
+        "endbr64": .nop, "endbr32": .nop, "prefetcht0": .nop, "prefetcht1": .nop,
+        "prefetcht2": .nop, "prefetchnta": .nop, "prefetchw": .nop, "prefetch": .nop,
+        "fxsave64": .fxsave, "fxrstor64": .fxrstor, "xsave64": .xsave, "xsavec64": .xsavec,
+        "xrstor64": .xrstor, "fstsw": .fnstsw, "fstcw": .fnstcw, "fstenv": .fnstenv,
+        "fucompi": .fucomip, "fcompi": .fcomip, "finit": .fninit, "fclex": .fnclex, "wait": .fwait,
+        "pushf": .pushfq, "popf": .popfq, "ret": .ret, "xlat": .xlatb,
+        "cvtsi2ssl": .cvtsi2ss, "cvtsi2sdl": .cvtsi2sd, "cvtsi2ssq": .cvtsi2ss, "cvtsi2sdq": .cvtsi2sd,
+        "clflushopt": .clflush,
+    ]
+
+    init() throws {
+        var h: csh = 0
+        let err = cs_open(CS_ARCH_X86, CS_MODE_64, &h)
+        guard err == CS_ERR_OK else { throw DecoderError.capstoneOpenFailed(code: err.rawValue) }
+        handle = h
+        cs_option(h, CS_OPT_DETAIL, Int(CS_OPT_ON.rawValue))
+        scratch = cs_malloc(h)
+        opcodeByID = []
+        registerByID = []
+        buildTables()
+    }
+
+    deinit {
+        cs_free(scratch, 1)
+        cs_close(&handle)
+    }
+
+    private func buildTables() {
+        let conditionIndex = Dictionary(uniqueKeysWithValues: Self.conditionNames.enumerated().map { ($1, UInt8($0)) })
+        let ccAliases: [String: UInt8] = ["c": 2, "nae": 2, "nb": 3, "nc": 3, "z": 4, "nz": 5, "na": 6, "nbe": 7,
+                                          "pe": 10, "po": 11, "nge": 12, "nl": 13, "ng": 14, "nle": 15]
+        func cc(_ s: Substring) -> UInt8? { conditionIndex[String(s)] ?? ccAliases[String(s)] }
+        let insEnd = Int(X86_INS_ENDING.rawValue)
+        opcodeByID = Array(repeating: (.unsupported, 0), count: insEnd)
+        for id in 1..<insEnd {
+            guard let cName = cs_insn_name(handle, UInt32(id)) else { continue }
+            let name = String(cString: cName)
+            if let op = Self.mnemonicAliases[name] ?? Opcode(rawValue: name) {
+                opcodeByID[id] = (op, 0)
+            } else if name.hasPrefix("cmov"), let c = cc(name.dropFirst(4)) {
+                opcodeByID[id] = (.cmovcc, c)
+            } else if name.hasPrefix("set"), let c = cc(name.dropFirst(3)) {
+                opcodeByID[id] = (.setcc, c)
+            } else if name.hasPrefix("fcmov"), let c = Self.x87ConditionNames[String(name.dropFirst(5))] {
+                opcodeByID[id] = (.fcmovcc, c)
+            } else if name.hasPrefix("j"), let c = cc(name.dropFirst(1)) {
+                opcodeByID[id] = (.jcc, c)
+            } else if name.hasPrefix("cmp") && name.count > 5,
+                      let kind = ["ss": Opcode.cmpss, "sd": .cmpsd_sse, "ps": .cmpps, "pd": .cmppd][String(name.suffix(2))] {
+                // cmpltsd & co: the predicate is also the instruction's trailing imm8.
+                opcodeByID[id] = (kind, 0xFF)
+            } else if let (op, size) = Self.stringOp(name) {
+                opcodeByID[id] = (op, size)
+            }
+        }
+        let regEnd = Int(X86_REG_ENDING.rawValue)
+        registerByID = Array(repeating: .invalid, count: regEnd)
+        let gpr64 = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"]
+        let gpr32 = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"]
+        let gpr16 = ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di"]
+        let gpr8 = ["al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil"]
+        let high8 = ["ah", "ch", "dh", "bh"]
+        for id in 1..<regEnd {
+            guard let cName = cs_reg_name(handle, UInt32(id)) else { continue }
+            let name = String(cString: cName)
+            var m = RegisterMapping.invalid
+            if let i = gpr64.firstIndex(of: name) { m = .init(kind: .gpr, number: UInt8(i), size: 8) }
+            else if let i = gpr32.firstIndex(of: name) { m = .init(kind: .gpr, number: UInt8(i), size: 4) }
+            else if let i = gpr16.firstIndex(of: name) { m = .init(kind: .gpr, number: UInt8(i), size: 2) }
+            else if let i = gpr8.firstIndex(of: name) { m = .init(kind: .gpr, number: UInt8(i), size: 1) }
+            else if let i = high8.firstIndex(of: name) { m = .init(kind: .gprHigh8, number: UInt8(i), size: 1) }
+            else if name.hasPrefix("r"), let n = Int(name.dropFirst().prefix { $0.isNumber }), (8...15).contains(n) {
+                let suffix = name.drop { $0 != "d" && $0 != "w" && $0 != "b" }
+                let size: UInt8 = suffix == "d" ? 4 : suffix == "w" ? 2 : suffix == "b" ? 1 : 8
+                m = .init(kind: .gpr, number: UInt8(n), size: size)
+            } else if name.hasPrefix("xmm"), let n = Int(name.dropFirst(3)), n < 16 {
+                m = .init(kind: .xmm, number: UInt8(n), size: 16)
+            } else if name.hasPrefix("st("), let n = Int(name.dropFirst(3).prefix(1)) {
+                m = .init(kind: .st, number: UInt8(n), size: 10)
+            } else if name == "st" {
+                m = .init(kind: .st, number: 0, size: 10)
+            }
+            registerByID[id] = m
+            switch name {
+            case "fs": segmentFS = UInt32(id)
+            case "gs": segmentGS = UInt32(id)
+            case "rip": registerRIP = UInt32(id)
+            case "eip": registerEIP = UInt32(id)
+            default: break
+            }
+        }
+    }
+
+    private static func stringOp(_ name: String) -> (Opcode, UInt8)? {
+        let sizes: [Character: UInt8] = ["b": 1, "w": 2, "d": 4, "q": 8]
+        for (prefix, op) in [("movs", Opcode.movs), ("stos", .stos), ("lods", .lods), ("scas", .scas), ("cmps", .cmps)] {
+            if name.count == prefix.count + 1, name.hasPrefix(prefix), let last = name.last, let s = sizes[last] {
+                return (op, s)
+            }
+        }
+        return nil
+    }
+
+    /// Decodes the instruction at `address`, fetching bytes with execute permission.
+    func decode(at address: UInt64, memory: GuestMemory) -> DecodeOutcome {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(15)
+        for i in 0..<15 as Range<UInt64> {
+            guard let b = memory.fetchByte(address &+ i) else { break }
+            bytes.append(b)
+        }
+        if bytes.isEmpty { return .fetchFault(address: address) }
+        var ok = false
+        bytes.withUnsafeBufferPointer { buf in
+            var code: UnsafePointer<UInt8>? = buf.baseAddress
+            var size = buf.count
+            var addr = address
+            ok = cs_disasm_iter(handle, &code, &size, &addr, scratch)
+        }
+        guard ok else {
+            var ins = Instruction()
+            ins.length = 1
+            // A truncated fetch (next page not executable) also lands here: report the
+            // fault at the first missing byte rather than calling the bytes bad.
+            if bytes.count < 15 { return .fetchFault(address: address &+ UInt64(bytes.count)) }
+            return .unsupported(ins, UnsupportedInstruction(address: address, bytes: Array(bytes.prefix(15)), text: "(bad)"))
+        }
+        return translate(scratch.pointee, address: address)
+    }
+
+    private func unsupported(_ insn: cs_insn, _ address: UInt64, _ why: String = "") -> DecodeOutcome {
+        var ins = Instruction()
+        ins.length = UInt8(insn.size)
+        let bytes = withUnsafeBytes(of: insn.bytes) { Array($0.prefix(Int(insn.size))) }
+        let mnemonic = withUnsafeBytes(of: insn.mnemonic) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let operands = withUnsafeBytes(of: insn.op_str) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let text = (operands.isEmpty ? mnemonic : mnemonic + " " + operands) + why
+        return .unsupported(ins, UnsupportedInstruction(address: address, bytes: bytes, text: text))
+    }
+
+    private func translate(_ insn: cs_insn, address: UInt64) -> DecodeOutcome {
+        let id = Int(insn.id)
+        guard id > 0, id < opcodeByID.count, let detailPointer = insn.detail else { return unsupported(insn, address) }
+        var (op, condition) = opcodeByID[id]
+        if op == .unsupported { return unsupported(insn, address) }
+        let x86 = detailPointer.pointee.x86
+        let length = UInt8(insn.size)
+        var ins = Instruction()
+        ins.length = length
+        ins.condition = condition
+
+        switch x86.prefix.0 {
+        case UInt8(X86_PREFIX_LOCK.rawValue): ins.prefixes |= PrefixBits.lock
+        case UInt8(X86_PREFIX_REP.rawValue): ins.prefixes |= PrefixBits.rep
+        case UInt8(X86_PREFIX_REPNE.rawValue): ins.prefixes |= PrefixBits.repne
+        default: break
+        }
+        let count = Int(x86.op_count)
+        guard count <= 3 else { return unsupported(insn, address, " (too many operands)") }
+        let address32 = x86.addr_size == 4
+        var operands = [Operand](repeating: Operand(), count: 3)
+        let nextRIP = address &+ UInt64(length)
+        var hasXMM = false
+        let ok: Bool = withUnsafeBytes(of: x86.operands) { raw in
+            let ops = raw.bindMemory(to: cs_x86_op.self)
+            for i in 0..<count {
+                let c = ops[i]
+                var o = Operand()
+                o.size = c.size
+                switch c.type {
+                case X86_OP_REG:
+                    let rid = Int(c.reg.rawValue)
+                    guard rid < registerByID.count else { return false }
+                    let m = registerByID[rid]
+                    guard m.kind != .none else { return false }
+                    o.kind = m.kind
+                    o.reg = m.number
+                    o.size = m.size
+                    if m.kind == .xmm { hasXMM = true }
+                case X86_OP_IMM:
+                    o.kind = .immediate
+                    o.value = UInt64(bitPattern: c.imm)
+                case X86_OP_MEM:
+                    o.kind = .memory
+                    o.address32 = address32
+                    let mem = c.mem
+                    let seg = mem.segment.rawValue
+                    if seg == segmentFS { o.segment = .fs } else if seg == segmentGS { o.segment = .gs }
+                    let base = mem.base.rawValue
+                    if base == registerRIP || base == registerEIP {
+                        // RIP-relative: resolve to an absolute address now (SDM Vol. 2, 2.2.1.6).
+                        o.value = nextRIP &+ UInt64(bitPattern: mem.disp)
+                        if base == registerEIP { o.value &= 0xFFFF_FFFF }
+                        o.reg = Operand.noRegister
+                    } else {
+                        o.value = UInt64(bitPattern: mem.disp)
+                        if base != 0 {
+                            let m = registerByID[Int(base)]
+                            guard m.kind == .gpr else { return false }
+                            o.reg = m.number
+                        }
+                    }
+                    let index = mem.index.rawValue
+                    if index != 0 {
+                        let m = registerByID[Int(index)]
+                        guard m.kind == .gpr else { return false }
+                        o.index = m.number
+                        o.scaleShift = UInt8(truncatingIfNeeded: mem.scale.trailingZeroBitCount)
+                    }
+                default:
+                    return false
+                }
+                operands[i] = o
+            }
+            return true
+        }
+        guard ok else { return unsupported(insn, address, " (operand kind)") }
+        ins.operandCount = UInt8(count)
+        ins.o0 = operands[0]
+        ins.o1 = operands[1]
+        ins.o2 = operands[2]
+        ins.size = count > 0 ? operands[0].size : 0
+
+        // Per-opcode fixups where Capstone's form differs from what the executor expects.
+        switch op {
+        case .cmps where hasXMM:
+            // "cmpsd" names both the string compare and the SSE2 scalar compare.
+            op = .cmpsd_sse
+            ins.size = 8
+            ins.condition = withUnsafeBytes(of: insn.bytes) { $0[Int(insn.size) - 1] } & 7
+        case .movs, .stos, .lods, .scas, .cmps:
+            ins.size = condition
+            ins.condition = 0
+        case .movsd where hasXMM: break
+        case .movsd:
+            op = .movs
+            ins.size = 4
+        case .cmpss, .cmpsd_sse, .cmpps, .cmppd:
+            // Predicate: trailing imm8 of the encoding (0F C2 /r ib).
+            ins.condition = withUnsafeBytes(of: insn.bytes) { $0[Int(insn.size) - 1] } & 7
+        case .cbw, .cwd: ins.size = 2
+        case .cwde, .cdq: ins.size = 4
+        case .cdqe, .cqo: ins.size = 8
+        case .pushfq, .popfq: ins.size = x86.prefix.2 == 0x66 ? 2 : 8
+        case .push, .pop:
+            if operands[0].kind == .immediate { ins.size = x86.prefix.2 == 0x66 ? 2 : 8 }
+        case .ret:
+            ins.size = 8
+        case .leave:
+            ins.size = x86.prefix.2 == 0x66 ? 2 : 8
+        case .movzx, .movsx, .movsxd:
+            break
+        case .jcc, .jmp, .call, .jrcxz, .jecxz, .loop, .loope, .loopne:
+            if op == .jrcxz { ins.size = 8 } else if op == .jecxz { ins.size = 4 }
+        case .nop, .pause, .fwait, .mfence, .lfence, .sfence, .clflush, .prefetch:
+            ins.operandCount = 0
+        default:
+            break
+        }
+        // Operand kinds outside the register file (MMX, AVX ymm, control registers...)
+        // were refused above; MMX forms of shared mnemonics show up as missing sizes.
+        ins.op = op
+        return .decoded(ins)
+    }
+
+    /// Capstone's text for an address (diagnostics, unsupported reports).
+    func describe(at address: UInt64, memory: GuestMemory) -> String {
+        if case .unsupported(_, let u) = decode(at: address, memory: memory) { return u.text }
+        return ""
+    }
+}

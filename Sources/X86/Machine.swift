@@ -1,0 +1,467 @@
+// The interpreter: block lookup, the dispatch loop, and operand access shared by the
+// instruction families (one file each, as in jart/blink).
+
+/// Why `Machine.run` returned.
+public enum StopReason: Equatable, Sendable {
+    /// Stopped right after `syscall`: RIP points after it, the number is in RAX. The caller
+    /// performs or injects the call (RCX/R11 are set as the CPU does) and resumes.
+    case syscall
+    /// rdtsc / rdtscp executed: the caller sets RAX/RDX (and RCX for rdtscp) and resumes;
+    /// RIP is already past the instruction.
+    case timestamp(rdtscp: Bool)
+    /// A fault the kernel would deliver as a signal: SIGSEGV (bad access), SIGFPE (divide
+    /// error), SIGILL (ud2), SIGTRAP (int3). RIP is the faulting instruction (after int3).
+    case fault(signal: Int32, address: UInt64, rip: UInt64)
+    /// An instruction the interpreter does not implement; RIP points at it.
+    case unsupported(UnsupportedInstruction)
+    case instructionLimit
+    /// hlt (privileged: the kernel would send SIGSEGV; reported separately for tests).
+    case halt
+}
+
+/// Signal numbers used in `StopReason.fault` (Linux x86-64).
+public enum GuestSignal {
+    public static let sigill: Int32 = 4
+    public static let sigtrap: Int32 = 5
+    public static let sigbus: Int32 = 7
+    public static let sigfpe: Int32 = 8
+    public static let sigsegv: Int32 = 11
+}
+
+/// CPUID results by (leaf, subleaf), normally the ones recorded on the recording CPU.
+public struct CPUIDTable: Sendable {
+    public struct Key: Hashable, Sendable {
+        public var leaf: UInt32
+        public var subleaf: UInt32
+        public init(leaf: UInt32, subleaf: UInt32) { self.leaf = leaf; self.subleaf = subleaf }
+    }
+    public struct Result: Equatable, Sendable {
+        public var eax, ebx, ecx, edx: UInt32
+        public init(eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32) {
+            self.eax = eax; self.ebx = ebx; self.ecx = ecx; self.edx = edx
+        }
+    }
+    public var entries: [Key: Result]
+    /// Leaves whose results do not depend on ECX: looked up with subleaf 0.
+    public var leavesIgnoringSubleaf: Set<UInt32>
+
+    public init(entries: [Key: Result] = [:], leavesIgnoringSubleaf: Set<UInt32> = [0, 1, 2, 0x8000_0000, 0x8000_0001, 0x8000_0002, 0x8000_0003, 0x8000_0004, 0x8000_0006, 0x8000_0007, 0x8000_0008]) {
+        self.entries = entries
+        self.leavesIgnoringSubleaf = leavesIgnoringSubleaf
+    }
+
+    /// The result for a leaf; unknown leaves return zeros (as CPUs do for leaves above
+    /// the maximum, approximately).
+    public func lookup(leaf: UInt32, subleaf: UInt32) -> Result {
+        let sub = leavesIgnoringSubleaf.contains(leaf) ? 0 : subleaf
+        return entries[Key(leaf: leaf, subleaf: sub)] ?? Result(eax: 0, ebx: 0, ecx: 0, edx: 0)
+    }
+
+    /// A small generic table: SSE2..SSE4.2, SSSE3, POPCNT, BMI1/BMI2, LZCNT; no AVX, no
+    /// XSAVE (so glibc uses fxsave), as a recording with AVX masked would show.
+    public static let baseline: CPUIDTable = {
+        var t = CPUIDTable()
+        // "GenuineIntel" in ebx, edx, ecx.
+        t.entries[Key(leaf: 0, subleaf: 0)] = Result(eax: 0xD, ebx: 0x756E_6547, ecx: 0x6C65_746E, edx: 0x4965_6E69)
+        // Family 6; SSE3, SSSE3, SSE4.1, SSE4.2, POPCNT, CX16; edx: FPU, TSC, CMOV, MMX, FXSR, SSE, SSE2.
+        t.entries[Key(leaf: 1, subleaf: 0)] = Result(eax: 0x000A_0652, ebx: 0x0001_0800,
+                                                     ecx: (1 << 0) | (1 << 9) | (1 << 13) | (1 << 19) | (1 << 20) | (1 << 23),
+                                                     edx: (1 << 0) | (1 << 4) | (1 << 8) | (1 << 15) | (1 << 23) | (1 << 24) | (1 << 25) | (1 << 26))
+        // BMI1, BMI2, ERMS.
+        t.entries[Key(leaf: 7, subleaf: 0)] = Result(eax: 0, ebx: (1 << 3) | (1 << 8) | (1 << 9), ecx: 0, edx: 0)
+        t.entries[Key(leaf: 0x8000_0000, subleaf: 0)] = Result(eax: 0x8000_0008, ebx: 0, ecx: 0, edx: 0)
+        // LAHF/SAHF in 64-bit mode, LZCNT (ABM); SYSCALL, NX, LM.
+        t.entries[Key(leaf: 0x8000_0001, subleaf: 0)] = Result(eax: 0, ebx: 0, ecx: (1 << 0) | (1 << 5),
+                                                              edx: (1 << 11) | (1 << 20) | (1 << 29))
+        return t
+    }()
+}
+
+/// Codes the instruction handlers return to the dispatch loop.
+@usableFromInline
+enum ExecStatus: UInt8 {
+    case next
+    /// Stop after this instruction (it completed): `pendingStop` says why.
+    case stopAfter
+    /// Stop before this instruction (it did not complete, RIP restored): `pendingStop`.
+    case stopBefore
+}
+
+public final class Machine<Tracker: DataFlowTracker> {
+    /// Registers and lazy flags live behind a stable pointer so that the hot loop reads
+    /// and writes them with plain loads and stores (no exclusivity checks, no copies).
+    /// Allocated in init, freed in deinit.
+    let cpu: UnsafeMutablePointer<CPUState>
+    /// Points into `cpu.pointee.gpr`: 16 UInt64 in encoding order.
+    let gprs: UnsafeMutablePointer<UInt64>
+    /// Points into `cpu.pointee.xmm`: 16 × (low, high).
+    let xmms: UnsafeMutablePointer<UInt64>
+    public let memory: GuestMemory
+    let blocks: BlockCache
+    public var cpuid: CPUIDTable
+    /// What xgetbv(0) answers.
+    public var xcr0: UInt64 = 3
+    public private(set) var instructionCount: UInt64 = 0
+    var pendingStop: StopReason = .instructionLimit
+    /// Set by instructions that need the loop to leave the current block early.
+    var leaveBlock = false
+    public let tracker: Tracker
+
+    public init(memory: GuestMemory, cpuid: CPUIDTable = .baseline, tracker: Tracker) throws {
+        self.memory = memory
+        self.cpuid = cpuid
+        self.tracker = tracker
+        blocks = try BlockCache()
+        cpu = .allocate(capacity: 1)
+        cpu.initialize(to: CPUState())
+        let raw = UnsafeMutableRawPointer(cpu)
+        // offset(of:) is non-nil for stored properties of a struct.
+        gprs = (raw + (MemoryLayout<CPUState>.offset(of: \CPUState.gpr) ?? 0)).assumingMemoryBound(to: UInt64.self)
+        xmms = (raw + (MemoryLayout<CPUState>.offset(of: \CPUState.xmm) ?? 0)).assumingMemoryBound(to: UInt64.self)
+    }
+
+    deinit {
+        cpu.deinitialize(count: 1)
+        cpu.deallocate()
+    }
+
+    /// The architectural registers. Read and write between runs only.
+    public var state: CPUState {
+        get { cpu.pointee }
+        set { cpu.pointee = newValue }
+    }
+
+    /// Drops decoded code for a guest range: call after the replayer changes guest memory
+    /// behind the interpreter's back in ways GuestMemory cannot see (it already handles
+    /// its own writes, unmap and protect).
+    public func invalidate(range: Range<UInt64>) {
+        blocks.invalidate(range: range)
+    }
+
+    /// Number of guest instructions decoded so far (cache statistics).
+    public var decodedInstructionCount: Int { blocks.decodedInstructionCount }
+
+    @inline(never)
+    func processInvalidations() {
+        blocks.invalidate(pages: memory.takeInvalidatedCodePages())
+    }
+
+    /// Runs until a stop condition or until `maxInstructions` guest instructions have
+    /// completed. Instructions that stop the run (syscall, rdtsc) count as completed;
+    /// faulting and unsupported instructions do not.
+    @_specialize(exported: true, where Tracker == NoDataFlow)
+    public func run(maxInstructions: UInt64) -> StopReason {
+        if memory.codeInvalidationPending.pointee { processInvalidations() }
+        let cpu = self.cpu
+        let blocks = self.blocks
+        let invalidationPending = memory.codeInvalidationPending
+        var executed: UInt64 = 0
+        defer { instructionCount &+= executed }
+        while executed < maxInstructions {
+            let rip = cpu.pointee.rip
+            let instructions: UnsafeMutablePointer<Instruction>
+            let count: Int
+            switch blocks.lookup(rip, memory: memory) {
+            case .block(let p, let n):
+                instructions = p
+                count = n
+            case .fetchFault(let address):
+                return .fault(signal: GuestSignal.sigsegv, address: address, rip: rip)
+            }
+            let remaining = maxInstructions &- executed
+            let limit = UInt64(count) < remaining ? count : Int(remaining)
+            var i = 0
+            while i < limit {
+                let ins = instructions + i
+                cpu.pointee.rip &+= UInt64(ins.pointee.length)
+                i &+= 1
+                let status = execute(ins)
+                if _slowPath(status != .next) {
+                    if status == .stopAfter {
+                        executed &+= UInt64(i)
+                    } else {
+                        executed &+= UInt64(i &- 1)
+                        cpu.pointee.rip &-= UInt64(ins.pointee.length)
+                    }
+                    if invalidationPending.pointee { processInvalidations() }
+                    return pendingStop
+                }
+                if _slowPath(leaveBlock) {
+                    leaveBlock = false
+                    break
+                }
+            }
+            executed &+= UInt64(i)
+            if _slowPath(invalidationPending.pointee) { processInvalidations() }
+        }
+        return .instructionLimit
+    }
+
+    // MARK: Stops
+
+    @inline(never)
+    func stop(_ reason: StopReason, completed: Bool) -> ExecStatus {
+        pendingStop = reason
+        return completed ? .stopAfter : .stopBefore
+    }
+
+    /// A guest memory fault at the current instruction (SIGSEGV).
+    @inline(never)
+    func memoryFault(_ ins: UnsafePointer<Instruction>) -> ExecStatus {
+        let rip = cpu.pointee.rip &- UInt64(ins.pointee.length)
+        return stop(.fault(signal: GuestSignal.sigsegv, address: memory.lastFault.address, rip: rip), completed: false)
+    }
+
+    @inline(never)
+    func signalFault(_ ins: UnsafePointer<Instruction>, _ signal: Int32, address: UInt64? = nil) -> ExecStatus {
+        let rip = cpu.pointee.rip &- UInt64(ins.pointee.length)
+        return stop(.fault(signal: signal, address: address ?? rip, rip: rip), completed: false)
+    }
+
+    @inline(never)
+    func unsupported(_ ins: UnsafePointer<Instruction>) -> ExecStatus {
+        let address = cpu.pointee.rip &- UInt64(ins.pointee.length)
+        let info = blocks.unsupported[address]
+            ?? UnsupportedInstruction(address: address,
+                                      bytes: (try? memory.readBytes(at: address, count: Int(ins.pointee.length))) ?? [],
+                                      text: blocks.decoder.describe(at: address, memory: memory) + " (form not implemented)")
+        return stop(.unsupported(info), completed: false)
+    }
+
+    // MARK: Operand access
+
+    @inline(__always)
+    static func mask(_ size: UInt8) -> UInt64 { UInt64.max &>> (64 &- UInt64(size) &* 8) }
+
+    @inline(__always)
+    static func signExtend(_ value: UInt64, _ size: UInt8) -> UInt64 {
+        let shift = 64 &- UInt64(size) &* 8
+        return UInt64(bitPattern: Int64(bitPattern: value &<< shift) &>> shift)
+    }
+
+    @inline(__always)
+    func gpr(_ n: UInt8) -> UInt64 { gprs[Int(n)] }
+
+    @inline(__always)
+    func setGPR(_ n: UInt8, _ value: UInt64) { gprs[Int(n)] = value }
+
+    /// Reads a register operand (GPR or high byte), masked to its size.
+    @inline(__always)
+    func readRegister(_ o: Operand) -> UInt64 {
+        if o.kind == .gprHigh8 { return (gprs[Int(o.reg)] &>> 8) & 0xFF }
+        return gprs[Int(o.reg)] & Self.mask(o.size)
+    }
+
+    /// Writes a register operand with x86-64 merge rules: 32-bit writes zero-extend,
+    /// 8- and 16-bit writes keep the other bits (SDM Vol. 1, 3.4.1.1).
+    @inline(__always)
+    func writeRegister(_ o: Operand, _ value: UInt64) {
+        let p = gprs + Int(o.reg)
+        switch o.size {
+        case 8: p.pointee = value
+        case 4: p.pointee = value & 0xFFFF_FFFF
+        case 2: p.pointee = (p.pointee & ~0xFFFF) | (value & 0xFFFF)
+        default:
+            if o.kind == .gprHigh8 {
+                p.pointee = (p.pointee & ~0xFF00) | ((value & 0xFF) &<< 8)
+            } else {
+                p.pointee = (p.pointee & ~0xFF) | (value & 0xFF)
+            }
+        }
+    }
+
+    /// Writes `value` to GPR `n` with operation size `size` (merge rules as above).
+    @inline(__always)
+    func writeGPR(_ n: UInt8, size: UInt8, _ value: UInt64) {
+        let p = gprs + Int(n)
+        switch size {
+        case 8: p.pointee = value
+        case 4: p.pointee = value & 0xFFFF_FFFF
+        case 2: p.pointee = (p.pointee & ~0xFFFF) | (value & 0xFFFF)
+        default: p.pointee = (p.pointee & ~0xFF) | (value & 0xFF)
+        }
+    }
+
+    /// Effective address of a memory operand, including the FS/GS base.
+    @inline(__always)
+    func effectiveAddress(_ o: Operand) -> UInt64 {
+        var address = o.value
+        if o.reg != Operand.noRegister { address &+= gprs[Int(o.reg)] }
+        if o.index != Operand.noRegister { address &+= gprs[Int(o.index)] &<< UInt64(o.scaleShift) }
+        if _slowPath(o.address32) { address &= 0xFFFF_FFFF }
+        switch o.segment {
+        case .none: return address
+        case .fs: return address &+ cpu.pointee.fsBase
+        case .gs: return address &+ cpu.pointee.gsBase
+        }
+    }
+
+    /// Reads an integer operand of `size` bytes. Nil on a memory fault.
+    @inline(__always)
+    func read(_ o: Operand, size: UInt8) -> UInt64? {
+        switch o.kind {
+        case .gpr: return gprs[Int(o.reg)] & Self.mask(size)
+        case .immediate: return o.value & Self.mask(size)
+        case .memory: return memory.load(effectiveAddress(o), size: UInt64(size))
+        case .gprHigh8: return (gprs[Int(o.reg)] &>> 8) & 0xFF
+        default: return nil
+        }
+    }
+
+    /// Writes an integer operand. False on a memory fault.
+    @inline(__always)
+    func write(_ o: Operand, size: UInt8, _ value: UInt64) -> Bool {
+        switch o.kind {
+        case .gpr:
+            writeGPR(o.reg, size: size, value)
+            return true
+        case .memory:
+            return memory.store(effectiveAddress(o), size: UInt64(size), value)
+        case .gprHigh8:
+            let p = gprs + Int(o.reg)
+            p.pointee = (p.pointee & ~0xFF00) | ((value & 0xFF) &<< 8)
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// The data-flow location of an operand (register bytes, memory, or constant).
+    @inline(__always)
+    func location(_ o: Operand, size: UInt8) -> DataLocation {
+        switch o.kind {
+        case .gpr: return DataLocation(kind: .register, size: size, offset: RegisterFile.gpr(Int(o.reg)))
+        case .gprHigh8: return DataLocation(kind: .register, size: 1, offset: RegisterFile.gpr(Int(o.reg)) + 1)
+        case .xmm: return DataLocation(kind: .register, size: size, offset: RegisterFile.xmm(Int(o.reg)))
+        case .memory: return DataLocation.memory(effectiveAddress(o), size: size)
+        default: return .constant
+        }
+    }
+
+    @inline(__always)
+    func gprLocation(_ n: Int, size: UInt8 = 8) -> DataLocation {
+        DataLocation(kind: .register, size: size, offset: RegisterFile.gpr(n))
+    }
+
+    // Stack helpers (RSP-relative, 8-byte slots unless a 66h prefix made them 2).
+    @inline(__always)
+    func push(_ value: UInt64, size: UInt8 = 8) -> Bool {
+        let rsp = gprs[4] &- UInt64(size)
+        guard memory.store(rsp, size: UInt64(size), value) else { return false }
+        gprs[4] = rsp
+        return true
+    }
+
+    @inline(__always)
+    func pop(size: UInt8 = 8) -> UInt64? {
+        let rsp = gprs[4]
+        guard let v = memory.load(rsp, size: UInt64(size)) else { return nil }
+        gprs[4] = rsp &+ UInt64(size)
+        return v
+    }
+
+    // MARK: Dispatch
+
+    @inline(__always)
+    func execute(_ ins: UnsafeMutablePointer<Instruction>) -> ExecStatus {
+        let p = UnsafePointer(ins)
+        switch ins.pointee.op {
+        case .mov: return execMov(p)
+        case .add: return execALU(p, .add)
+        case .sub: return execALU(p, .sub)
+        case .cmp: return execALU(p, .cmp)
+        case .and: return execALU(p, .and)
+        case .or: return execALU(p, .or)
+        case .xor: return execALU(p, .xor)
+        case .test: return execALU(p, .test)
+        case .adc: return execALU(p, .adc)
+        case .sbb: return execALU(p, .sbb)
+        case .jcc: return execJcc(p)
+        case .lea: return execLea(p)
+        case .movzx: return execMovzx(p)
+        case .movsx, .movsxd: return execMovsx(p)
+        case .push: return execPush(p)
+        case .pop: return execPop(p)
+        case .call: return execCall(p)
+        case .ret: return execRet(p)
+        case .jmp: return execJmp(p)
+        case .inc: return execIncDec(p, increment: true)
+        case .dec: return execIncDec(p, increment: false)
+        case .not: return execNot(p)
+        case .neg: return execNeg(p)
+        case .nop, .pause, .fwait, .mfence, .lfence, .sfence, .clflush, .prefetch: return .next
+        case .cmovcc: return execCmov(p)
+        case .setcc: return execSetcc(p)
+        case .xchg: return execXchg(p)
+        case .cmpxchg: return execCmpxchg(p)
+        case .cmpxchg8b, .cmpxchg16b: return execCmpxchgDouble(p)
+        case .xadd: return execXadd(p)
+        case .bswap: return execBswap(p)
+        case .movbe: return execMovbe(p)
+        case .cbw, .cwde, .cdqe: return execSignExtendAccumulator(p)
+        case .cwd, .cdq, .cqo: return execSignExtendIntoRDX(p)
+        case .leave: return execLeave(p)
+        case .enter: return execEnter(p)
+        case .xlatb: return execXlat(p)
+        case .pushfq: return execPushf(p)
+        case .popfq: return execPopf(p)
+        case .lahf: return execLahf(p)
+        case .sahf: return execSahf(p)
+        case .cld, .std, .clc, .stc, .cmc: return execFlagOp(p)
+        case .andn, .bextr, .blsi, .blsmsk, .blsr, .bzhi, .pdep, .pext, .mulx, .adcx, .adox: return execBMI(p)
+        case .bt, .bts, .btr, .btc: return execBitTest(p)
+        case .bsf, .bsr, .tzcnt, .lzcnt, .popcnt: return execBitScan(p)
+        case .shl, .shr, .sar: return execShift(p)
+        case .rol, .ror, .rcl, .rcr: return execRotate(p)
+        case .shld, .shrd: return execDoubleShift(p)
+        case .shlx, .shrx, .sarx, .rorx: return execShiftBMI2(p)
+        case .mul, .imul: return execMultiply(p)
+        case .div, .idiv: return execDivide(p)
+        case .jrcxz, .jecxz, .loop, .loope, .loopne: return execLoopFamily(p)
+        case .movs, .stos, .lods, .scas, .cmps: return execString(p)
+        case .ud2: return signalFault(p, GuestSignal.sigill)
+        case .int3:
+            // Linux reports int3 with RIP after the instruction.
+            let rip = cpu.pointee.rip
+            return stop(.fault(signal: GuestSignal.sigtrap, address: rip &- 1, rip: rip), completed: true)
+        case .hlt: return stop(.halt, completed: true)
+        case .syscall: return execSyscall(p)
+        case .cpuid: return execCPUID(p)
+        case .rdtsc: return stop(.timestamp(rdtscp: false), completed: true)
+        case .rdtscp: return stop(.timestamp(rdtscp: true), completed: true)
+        case .xgetbv: return execXgetbv(p)
+        case .rdfsbase, .rdgsbase, .wrfsbase, .wrgsbase: return execSegmentBase(p)
+        case .unsupported: return unsupported(p)
+        default:
+            return executeVector(p)
+        }
+    }
+
+    /// SSE and x87 dispatch, kept out of the integer switch so the common path stays small.
+    @inline(never)
+    func executeVector(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        switch p.pointee.op {
+        case .fld, .fst, .fstp, .fild, .fist, .fistp, .fisttp, .fbld, .fbstp,
+             .fadd, .faddp, .fiadd, .fsub, .fsubp, .fisub, .fsubr, .fsubrp, .fisubr,
+             .fmul, .fmulp, .fimul, .fdiv, .fdivp, .fidiv, .fdivr, .fdivrp, .fidivr,
+             .fxch, .fcom, .fcomp, .fcompp, .fucom, .fucomp, .fucompp, .fcomi, .fcomip, .fucomi, .fucomip,
+             .ficom, .ficomp, .ftst, .fxam, .fchs, .fabs, .fldz, .fld1, .fldpi, .fldl2e, .fldl2t, .fldlg2, .fldln2,
+             .fnstcw, .fldcw, .fnstsw, .fnstenv, .fldenv, .fninit, .fnclex, .ffree, .fincstp, .fdecstp,
+             .frndint, .fscale, .fprem, .fprem1, .fsqrt, .fxtract, .fcmovcc,
+             .f2xm1, .fyl2x, .fyl2xp1, .fptan, .fpatan, .fsin, .fcos, .fsincos:
+            return executeX87(p)
+        case .stmxcsr, .ldmxcsr, .fxsave, .fxrstor, .xsave, .xsavec, .xrstor:
+            return executeStateSave(p)
+        case .addss, .addsd, .addps, .addpd, .subss, .subsd, .subps, .subpd,
+             .mulss, .mulsd, .mulps, .mulpd, .divss, .divsd, .divps, .divpd,
+             .sqrtss, .sqrtsd, .sqrtps, .sqrtpd, .minss, .minsd, .minps, .minpd, .maxss, .maxsd, .maxps, .maxpd,
+             .ucomiss, .ucomisd, .comiss, .comisd, .cmpss, .cmpsd_sse, .cmpps, .cmppd,
+             .cvtsi2ss, .cvtsi2sd, .cvttss2si, .cvttsd2si, .cvtss2si, .cvtsd2si,
+             .cvtss2sd, .cvtsd2ss, .cvtdq2ps, .cvtdq2pd, .cvttps2dq, .cvttpd2dq, .cvtps2dq, .cvtpd2dq,
+             .cvtps2pd, .cvtpd2ps, .roundss, .roundsd, .roundps, .roundpd, .rcpps, .rsqrtps, .rcpss, .rsqrtss:
+            return executeSSEFloat(p)
+        default:
+            return executeSSEInteger(p)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+extension Machine {
+    func executeSSEFloat(_ p: UnsafePointer<Instruction>) -> ExecStatus { unsupported(p) }
+}

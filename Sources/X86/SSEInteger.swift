@@ -1,0 +1,3 @@
+extension Machine {
+    func executeSSEInteger(_ p: UnsafePointer<Instruction>) -> ExecStatus { unsupported(p) }
+}

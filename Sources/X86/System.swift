@@ -1,0 +1,93 @@
+// System-level instructions a user process executes: syscall, cpuid, xgetbv, the
+// timestamp counter (handled as stops in Machine.execute), flag manipulation and
+// FS/GS base access.
+
+extension Machine {
+    func execSyscall(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        // SYSCALL saves RIP in RCX and RFLAGS in R11 (SDM Vol. 2, SYSCALL); the kernel
+        // returns with the same RCX/R11, so the caller only has to set RAX.
+        gprs[1] = cpu.pointee.rip
+        gprs[11] = cpu.pointee.rflags
+        tracker.clear(gprLocation(1))
+        tracker.clear(gprLocation(11))
+        return stop(.syscall, completed: true)
+    }
+
+    func execCPUID(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let r = cpuid.lookup(leaf: UInt32(truncatingIfNeeded: gprs[0]), subleaf: UInt32(truncatingIfNeeded: gprs[1]))
+        gprs[0] = UInt64(r.eax)
+        gprs[3] = UInt64(r.ebx)
+        gprs[1] = UInt64(r.ecx)
+        gprs[2] = UInt64(r.edx)
+        for n in [0, 1, 2, 3] { tracker.clear(gprLocation(n)) }
+        return .next
+    }
+
+    /// xgetbv with ECX = 0 reports XCR0 (`Machine.xcr0`: the recording machine's value,
+    /// since a recorded program saw the real one; x87 + SSE only by default).
+    func execXgetbv(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        guard gprs[1] & 0xFFFF_FFFF == 0 else { return signalFault(p, GuestSignal.sigsegv, address: 0) }
+        gprs[0] = xcr0 & 0xFFFF_FFFF
+        gprs[2] = xcr0 >> 32
+        return .next
+    }
+
+    func execFlagOp(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let c = cpu
+        switch p.pointee.op {
+        case .cld: c.pointee.flagsStored &= ~RFlags.direction
+        case .std: c.pointee.flagsStored |= RFlags.direction
+        default:
+            c.pointee.materializeFlags()
+            switch p.pointee.op {
+            case .clc: c.pointee.flagsStored &= ~RFlags.carry
+            case .stc: c.pointee.flagsStored |= RFlags.carry
+            default: c.pointee.flagsStored ^= RFlags.carry
+            }
+        }
+        return .next
+    }
+
+    func execPushf(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let size = p.pointee.size
+        // RF and VM read as 0 in the pushed image (SDM Vol. 2, PUSHF).
+        tracker.copy(to: .memory(gprs[4] &- UInt64(size), size: size), from: DataLocation(kind: .register, size: 1, offset: RegisterFile.flags))
+        guard push(cpu.pointee.rflags & Self.mask(size), size: size) else { return memoryFault(p) }
+        return .next
+    }
+
+    func execPopf(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let size = p.pointee.size
+        guard let v = pop(size: size) else { return memoryFault(p) }
+        let old = cpu.pointee.rflags
+        let keep = size == 8 ? 0 : old & ~Self.mask(size)
+        cpu.pointee.rflags = keep | v
+        return .next
+    }
+
+    func execLahf(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let f = cpu.pointee.rflags & 0xD5 | 0x2
+        gprs[0] = (gprs[0] & ~0xFF00) | (f << 8)
+        return .next
+    }
+
+    func execSahf(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let c = cpu
+        c.pointee.materializeFlags()
+        let ah = (gprs[0] >> 8) & 0xD5
+        c.pointee.flagsStored = (c.pointee.flagsStored & ~UInt64(0xD5)) | ah
+        return .next
+    }
+
+    /// rdfsbase/wrfsbase & co. (FSGSBASE; Linux enables it for user space on 5.9+).
+    func execSegmentBase(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let o = p.pointee.o0
+        switch p.pointee.op {
+        case .rdfsbase: writeRegister(o, cpu.pointee.fsBase)
+        case .rdgsbase: writeRegister(o, cpu.pointee.gsBase)
+        case .wrfsbase: cpu.pointee.fsBase = readRegister(o)
+        default: cpu.pointee.gsBase = readRegister(o)
+        }
+        return .next
+    }
+}

@@ -1,1 +1,0 @@
-// X86: see DESIGN.md

@@ -1,2 +1,0 @@
-import XCTest
-final class X86TestsPlaceholder: XCTestCase { func testBuilds() {} }
