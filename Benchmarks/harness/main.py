@@ -140,8 +140,9 @@ class Bench:
             self.fail(workload.name, contender.label, round_label, "timed out after %.0f s" % self.timeout)
             record["ok"] = False
         elif result.status != 0:
-            self.fail(workload.name, contender.label, round_label,
-                      "exit status %d; stderr ends: %s" % (result.status, result.stderr_tail.strip()[-300:]))
+            said = ("stderr ends: " + result.stderr_tail.strip()[-300:] if result.stderr_tail.strip()
+                    else "stdout ends: " + result.stdout_tail.strip()[-300:])
+            self.fail(workload.name, contender.label, round_label, "exit status %d; %s" % (result.status, said))
             record["ok"] = False
         elif contender.compares_output:
             try:
@@ -249,7 +250,8 @@ def main(argv: List[str]) -> int:
         workloads = [w for w in workloads if w.name in wanted]
     log("inputs generated in %.1f s" % (time.perf_counter() - t))
 
-    contenders = cont.discover(magprov, sections, cont.Installer(log), scratch)
+    probe = [os.path.join(scratch, "inputs", "bin", "storm"), "10"]
+    contenders = cont.discover(magprov, sections, cont.Installer(log), scratch, probe)
     for c in contenders:
         log("contender %-24s %s" % (c.label, "ok " + c.version if c.available else c.reason))
 

@@ -26,6 +26,7 @@ class RunResult:
     timed_out: bool
     stdout_path: str
     stderr_tail: str
+    stdout_tail: str
 
 
 def run_command(argv: Sequence[str], cwd: str, timeout: float, env_extra: Optional[Dict[str, str]] = None) -> RunResult:
@@ -65,13 +66,16 @@ def run_command(argv: Sequence[str], cwd: str, timeout: float, env_extra: Option
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    with open(stderr_path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        f.seek(max(0, f.tell() - 2000))
-        tail = f.read().decode(errors="replace")
     return RunResult(wall=wall, cpu=usage.ru_utime + usage.ru_stime,
-                     status=process.returncode, timed_out=timed_out,
-                     stdout_path=stdout_path, stderr_tail=tail)
+                     status=process.returncode, timed_out=timed_out, stdout_path=stdout_path,
+                     stderr_tail=_tail(stderr_path), stdout_tail=_tail(stdout_path))
+
+
+def _tail(path: str, size: int = 2000) -> str:
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - size))
+        return f.read().decode(errors="replace")
 
 
 def median(values: List[float]) -> float:
