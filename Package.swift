@@ -32,11 +32,12 @@ let package = Package(
         .target(name: "Recorder", dependencies: ["CSupport", "Syscalls", "Trace"]),
         .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: interpreterFlags),
         .target(name: "Replayer", dependencies: ["X86", "Trace", "Syscalls", "CElf"]),
+        .target(name: "Lockstep", dependencies: ["CSupport", "CCapstone", "Recorder", "Replayer", "Syscalls", "Trace", "X86"]),
         .target(name: "Provenance", dependencies: [
             "Trace", "Syscalls", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .executableTarget(name: "magprov", dependencies: [
-            "Recorder", "Trace", "Syscalls", "Replayer", "Provenance",
+            "Recorder", "Trace", "Syscalls", "Replayer", "Lockstep", "Provenance",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

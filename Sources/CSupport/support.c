@@ -101,7 +101,7 @@ static int install_filter(const int *pass, int npass) {
 }
 
 pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
-                      const char *cwd, const int *pass, int npass, int *status_fd) {
+                      const char *cwd, const int *pass, int npass, int use_filter, int *status_fd) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
     pid_t pid = fork();
@@ -111,9 +111,11 @@ pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
         int err = 0;
         raise(SIGSTOP); // the supervisor seizes us while we are stopped
         if (cwd && chdir(cwd) < 0) err = errno;
-        if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) err = errno;
-        if (!err && prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0) err = errno;
-        if (!err) { int r = install_filter(pass, npass); if (r < 0) err = -r; }
+        if (use_filter) {
+            if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) err = errno;
+            if (!err && prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0) err = errno;
+            if (!err) { int r = install_filter(pass, npass); if (r < 0) err = -r; }
+        }
         if (!err) { execvpe(file, argv, envp); err = errno; }
         (void)!write(fds[1], &err, sizeof err);
         _exit(127);

@@ -52,6 +52,31 @@ public enum RecorderError: Error, CustomStringConvertible {
     }
 }
 
+/// Starts a command stopped, seizes it with ptrace and lets it go on to its exec.
+public enum ProcessLauncher {
+    /// - Parameters:
+    ///   - seccomp: install magprov's seccomp filter and the rdtsc trap (recording);
+    ///     false for a plain traced process (lockstep).
+    ///   - ptraceOptions: PTRACE_O_* flags for PTRACE_SEIZE.
+    /// - Returns: the pid and the status pipe (4 bytes of errno if exec failed, EOF otherwise).
+    public static func launch(command: [String], environment: [String], cwd: String, seccomp: Bool,
+                              ptraceOptions: UInt64) throws -> (pid: Int32, statusFD: Int32) {
+        guard let program = command.first else { throw RecorderError.emptyCommand }
+        let argv = command.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        var statusFD: Int32 = -1
+        let pid = mp_spawn_traced(program, argv, envp, cwd, nil, 0, seccomp ? 1 : 0, &statusFD)
+        guard pid > 0 else { throw RecorderError.spawnFailed(errno: -pid) }
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, WUNTRACED)
+        let r = mp_ptrace(Int(PtraceRequest.seize), pid, 0, ptraceOptions)
+        guard r >= 0 else { kill(pid, SIGKILL); throw RecorderError.ptraceRefused(errno: Int32(-r)) }
+        kill(pid, SIGCONT)
+        return (pid, statusFD)
+    }
+}
+
 public final class Recorder {
     public let options: RecordOptions
     public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
@@ -60,8 +85,13 @@ public final class Recorder {
 
     public static let version = "0.1.0"
 
+    /// The environment entries that mask AVX/AVX-512/SHA selection (see MachineInfo).
+    public static var featureMaskEnvironment: [String] { MachineInfo.featureMask }
+    /// This machine's CPUID leaves, as a trace header stores them.
+    public static func cpuidLeaves() -> [CPUIDLeaf] { MachineInfo.cpuidLeaves() }
+
     public func run() throws -> RecordResult {
-        guard let program = options.command.first else { throw RecorderError.emptyCommand }
+        guard !options.command.isEmpty else { throw RecorderError.emptyCommand }
         var environment = options.environment
         if options.maskCPUFeatures {
             let maskedNames = Set(MachineInfo.featureMask.map { $0.prefix(while: { $0 != "=" }) })
@@ -79,7 +109,7 @@ public final class Recorder {
         raiseDescriptorLimit()
         installWatchdogSignal()
 
-        let pid = try spawn(program: program, environment: environment, cwd: cwd)
+        let pid = try spawn(environment: environment, cwd: cwd)
         let supervisor = Supervisor(writer: writer, watchdogMilliseconds: options.watchdogMilliseconds, log: log)
         let exit = supervisor.run(root: pid)
         if let failure = supervisor.failure { log("magprov: trace write error: \(failure)") }
@@ -87,25 +117,14 @@ public final class Recorder {
         return RecordResult(exitCode: exit?.exitCode, signal: exit?.signal, manifest: manifest)
     }
 
-    /// Starts the child stopped, seizes it with our options, lets it exec.
-    private func spawn(program: String, environment: [String], cwd: String) throws -> Int32 {
-        let argv = options.command.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        var statusFD: Int32 = -1
-        let pid = mp_spawn_traced(program, argv, envp, cwd, nil, 0, &statusFD)
-        guard pid > 0 else { throw RecorderError.spawnFailed(errno: -pid) }
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, WUNTRACED)
+    private func spawn(environment: [String], cwd: String) throws -> Int32 {
         let options = PtraceOption.traceSysGood | PtraceOption.traceFork | PtraceOption.traceVFork |
             PtraceOption.traceClone | PtraceOption.traceExec | PtraceOption.traceSeccomp | PtraceOption.exitKill
-        let r = mp_ptrace(Int(PtraceRequest.seize), pid, 0, options)
-        guard r >= 0 else { kill(pid, SIGKILL); throw RecorderError.ptraceRefused(errno: Int32(-r)) }
-        kill(pid, SIGCONT)
-        // The status pipe stays open across our supervision; its result is read at the end
-        // of the first exec attempt by the supervisor loop: check it after the run.
-        pendingStatusFD = statusFD
-        return pid
+        let launched = try ProcessLauncher.launch(command: self.options.command, environment: environment, cwd: cwd,
+                                                  seccomp: true, ptraceOptions: options)
+        // Read after the run: the errno the child wrote if its exec failed.
+        pendingStatusFD = launched.statusFD
+        return launched.pid
     }
 
     private var pendingStatusFD: Int32 = -1

@@ -441,8 +441,8 @@ final class Supervisor {
         task.execSeen = true
         let access = task.access
         var registers = try access.registers()
-        let (argv, environment, auxvRange) = readStartupStack(access, stackPointer: registers[.rsp])
-        if let auxvRange { removeVDSO(access, auxv: auxvRange) }
+        let (argv, environment, auxvRange) = StartupStack.read(access, stackPointer: registers[.rsp])
+        if let auxvRange { StartupStack.removeVDSO(access, auxv: auxvRange) }
         let auxv = auxvRange.flatMap { access.readBytes(at: $0.lowerBound, count: Int($0.upperBound - $0.lowerBound)) } ?? []
         registers = try access.registers()
         let path = FileIdentity.readLink("/proc/\(task.tid)/exe") ?? argv.first ?? ""
@@ -450,42 +450,6 @@ final class Supervisor {
         emit(task.tid, .exec(ExecSnapshot(path: path, argv: argv, environment: environment, registers: registers,
                                           fpRegisters: access.fpRegisters(), mappings: mappings, auxv: auxv)))
         try access.resume(PtraceRequest.syscall)
-    }
-
-    /// Reads argc/argv/envp/auxv from the initial stack (System V x86-64 ABI, 3.4.1).
-    private func readStartupStack(_ access: TaskAccess, stackPointer: UInt64) -> ([String], [String], Range<UInt64>?) {
-        guard let argc = access.readUInt64(at: stackPointer), argc < 1 << 20 else { return ([], [], nil) }
-        var cursor = stackPointer + 8
-        var argv: [String] = []
-        for _ in 0..<argc {
-            if let p = access.readUInt64(at: cursor) { argv.append(access.readCString(at: p, limit: 1 << 17) ?? "") }
-            cursor += 8
-        }
-        cursor += 8  // argv's NULL
-        var environment: [String] = []
-        while let p = access.readUInt64(at: cursor), p != 0, environment.count < 1 << 16 {
-            environment.append(access.readCString(at: p, limit: 1 << 17) ?? "")
-            cursor += 8
-        }
-        cursor += 8
-        let auxvStart = cursor
-        while let type = access.readUInt64(at: cursor), cursor - auxvStart < 4096 {
-            cursor += 16
-            if type == 0 { break }  // AT_NULL
-        }
-        return (argv, environment, auxvStart..<cursor)
-    }
-
-    /// Turns AT_SYSINFO_EHDR (33) into AT_IGNORE (1) so libc never finds the vDSO and
-    /// makes real, recorded syscalls for the time.
-    private func removeVDSO(_ access: TaskAccess, auxv: Range<UInt64>) {
-        var cursor = auxv.lowerBound
-        while cursor < auxv.upperBound {
-            if access.readUInt64(at: cursor) == 33 {
-                _ = access.writeBytes([1, 0, 0, 0, 0, 0, 0, 0], at: cursor)
-            }
-            cursor += 16
-        }
     }
 
     func taskExited(tid: Int32, exit: TaskExit) {
@@ -631,6 +595,46 @@ final class Supervisor {
     private func isIgnored(tid: Int32, signal: Int32) -> Bool {
         statusMask(tid: tid, field: "SigIgn") & (1 << UInt64(signal - 1)) != 0
     }
+}
+
+/// The process's initial stack at exec, and the vDSO removal done there.
+public enum StartupStack {
+    /// Reads argc/argv/envp/auxv from the initial stack (System V x86-64 ABI, 3.4.1).
+    public static func read(_ access: TaskAccess, stackPointer: UInt64) -> (argv: [String], environment: [String], auxv: Range<UInt64>?) {
+        guard let argc = access.readUInt64(at: stackPointer), argc < 1 << 20 else { return ([], [], nil) }
+        var cursor = stackPointer + 8
+        var argv: [String] = []
+        for _ in 0..<argc {
+            if let p = access.readUInt64(at: cursor) { argv.append(access.readCString(at: p, limit: 1 << 17) ?? "") }
+            cursor += 8
+        }
+        cursor += 8  // argv's NULL
+        var environment: [String] = []
+        while let p = access.readUInt64(at: cursor), p != 0, environment.count < 1 << 16 {
+            environment.append(access.readCString(at: p, limit: 1 << 17) ?? "")
+            cursor += 8
+        }
+        cursor += 8
+        let auxvStart = cursor
+        while let type = access.readUInt64(at: cursor), cursor - auxvStart < 4096 {
+            cursor += 16
+            if type == 0 { break }  // AT_NULL
+        }
+        return (argv, environment, auxvStart..<cursor)
+    }
+
+    /// Turns AT_SYSINFO_EHDR (33) into AT_IGNORE (1) so libc never finds the vDSO and
+    /// makes real, recorded syscalls for the time.
+    public static func removeVDSO(_ access: TaskAccess, auxv: Range<UInt64>) {
+        var cursor = auxv.lowerBound
+        while cursor < auxv.upperBound {
+            if access.readUInt64(at: cursor) == 33 {
+                _ = access.writeBytes([1, 0, 0, 0, 0, 0, 0, 0], at: cursor)
+            }
+            cursor += 16
+        }
+    }
+
 }
 
 func threadGroupID(of tid: Int32) -> Int32? {

@@ -8,34 +8,37 @@ import Syscalls
 import Trace
 
 /// ptrace request numbers (sys/ptrace.h); Swift cannot see the enum's C macros reliably.
-enum PtraceRequest {
-    static let peekData = 2, cont = 7, singleStep = 9, getSigInfo = 0x4202, setOptions = 0x4200
-    static let getEventMsg = 0x4201, syscall = 24, seize = 0x4206, interrupt = 0x4207, listen = 0x4208
+public enum PtraceRequest {
+    public static let peekData = 2, cont = 7, singleStep = 9, getSigInfo = 0x4202, setOptions = 0x4200
+    public static let getEventMsg = 0x4201, syscall = 24, seize = 0x4206, interrupt = 0x4207, listen = 0x4208
 }
 
-enum PtraceOption {
-    static let traceSysGood: UInt64 = 1, traceFork: UInt64 = 2, traceVFork: UInt64 = 4
-    static let traceClone: UInt64 = 8, traceExec: UInt64 = 0x10, traceSeccomp: UInt64 = 0x80
-    static let exitKill: UInt64 = 0x100000
+public enum PtraceOption {
+    public static let traceSysGood: UInt64 = 1, traceFork: UInt64 = 2, traceVFork: UInt64 = 4
+    public static let traceClone: UInt64 = 8, traceExec: UInt64 = 0x10, traceSeccomp: UInt64 = 0x80
+    public static let exitKill: UInt64 = 0x100000
 }
 
-enum PtraceEvent {
-    static let fork: Int32 = 1, vfork: Int32 = 2, clone: Int32 = 3, exec: Int32 = 4
-    static let vforkDone: Int32 = 5, exit: Int32 = 6, seccomp: Int32 = 7, stop: Int32 = 128
+public enum PtraceEvent {
+    public static let fork: Int32 = 1, vfork: Int32 = 2, clone: Int32 = 3, exec: Int32 = 4
+    public static let vforkDone: Int32 = 5, exit: Int32 = 6, seccomp: Int32 = 7, stop: Int32 = 128
 }
 
 /// Failure of a ptrace operation on one task; usually the task died under us.
-struct PtraceFailure: Error, CustomStringConvertible {
+public struct PtraceFailure: Error, CustomStringConvertible {
     let operation: String
     let tid: Int32
     let errno: Int32
-    var description: String { "\(operation) on task \(tid): \(String(cString: strerror(errno)))" }
+    public var description: String { "\(operation) on task \(tid): \(String(cString: strerror(errno)))" }
 }
 
-struct TaskAccess: TaskMemoryReader {
-    let tid: Int32
+/// A stopped tracee: registers through ptrace, memory through process_vm_readv and
+/// /proc/PID/mem. Valid only while the caller is its tracer and it is stopped.
+public struct TaskAccess: TaskMemoryReader {
+    public let tid: Int32
+    public init(tid: Int32) { self.tid = tid }
 
-    func registers() throws -> RegisterFile {
+    public func registers() throws -> RegisterFile {
         var regs = user_regs_struct()
         let r = mp_get_regs(tid, &regs)
         guard r >= 0 else { throw PtraceFailure(operation: "GETREGS", tid: tid, errno: Int32(-r)) }
@@ -44,7 +47,7 @@ struct TaskAccess: TaskMemoryReader {
         }
     }
 
-    func setRegisters(_ file: RegisterFile) throws {
+    public func setRegisters(_ file: RegisterFile) throws {
         var regs = user_regs_struct()
         withUnsafeMutableBytes(of: &regs) { raw in
             for (i, w) in file.words.enumerated() { raw.storeBytes(of: w, toByteOffset: i * 8, as: UInt64.self) }
@@ -53,25 +56,25 @@ struct TaskAccess: TaskMemoryReader {
         guard r >= 0 else { throw PtraceFailure(operation: "SETREGS", tid: tid, errno: Int32(-r)) }
     }
 
-    func fpRegisters() -> [UInt8] {
+    public func fpRegisters() -> [UInt8] {
         var fp = user_fpregs_struct()
         guard mp_get_fpregs(tid, &fp) >= 0 else { return [] }
         return withUnsafeBytes(of: fp) { Array($0) }
     }
 
-    func siginfo() -> [UInt8] {
+    public func siginfo() -> [UInt8] {
         var info = [UInt8](repeating: 0, count: 128)
         let r = info.withUnsafeMutableBytes { mp_ptrace(Int(PtraceRequest.getSigInfo), tid, 0, UInt64(UInt(bitPattern: $0.baseAddress))) }
         return r >= 0 ? info : []
     }
 
-    func eventMessage() -> UInt64 {
+    public func eventMessage() -> UInt64 {
         var message: UInt64 = 0
         _ = withUnsafeMutablePointer(to: &message) { mp_ptrace(Int(PtraceRequest.getEventMsg), tid, 0, UInt64(UInt(bitPattern: $0))) }
         return message
     }
 
-    func readBytes(at address: UInt64, count: Int) -> [UInt8]? {
+    public func readBytes(at address: UInt64, count: Int) -> [UInt8]? {
         guard count > 0 else { return [] }
         guard count <= maximumCaptureLength else { return nil }
         var buffer = [UInt8](repeating: 0, count: count)
@@ -83,7 +86,7 @@ struct TaskAccess: TaskMemoryReader {
     }
 
     /// Reads as much of the range as /proc/PID/mem yields; nil if nothing.
-    func readViaProcMem(at address: UInt64, count: Int) -> [UInt8]? {
+    public func readViaProcMem(at address: UInt64, count: Int) -> [UInt8]? {
         let fd = open("/proc/\(tid)/mem", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -92,7 +95,7 @@ struct TaskAccess: TaskMemoryReader {
         return n == count ? buffer : nil
     }
 
-    func writeBytes(_ bytes: [UInt8], at address: UInt64) -> Bool {
+    public func writeBytes(_ bytes: [UInt8], at address: UInt64) -> Bool {
         let fd = open("/proc/\(tid)/mem", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -101,7 +104,7 @@ struct TaskAccess: TaskMemoryReader {
     }
 
     /// Resumes the task with a restart request and an optional signal to deliver.
-    func resume(_ request: Int, signal: Int32 = 0) throws {
+    public func resume(_ request: Int, signal: Int32 = 0) throws {
         let r = mp_ptrace(request, tid, 0, UInt64(signal))
         guard r >= 0 else { throw PtraceFailure(operation: "resume(\(request))", tid: tid, errno: Int32(-r)) }
     }

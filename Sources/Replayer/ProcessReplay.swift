@@ -87,12 +87,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         self.unit = unit
         self.trace = trace
         self.running = unit.tid
-        var cpuid = CPUIDTable(entries: [:])
-        for leaf in trace.header.cpuid {
-            cpuid.entries[CPUIDTable.Key(leaf: leaf.leaf, subleaf: leaf.subleaf)] =
-                CPUIDTable.Result(eax: leaf.eax, ebx: leaf.ebx, ecx: leaf.ecx, edx: leaf.edx)
-        }
-        if trace.header.cpuid.isEmpty { cpuid = .baseline }
+        let cpuid = trace.header.cpuid.isEmpty ? CPUIDTable.baseline : CPUIDTable(recorded: trace.header.cpuid)
         if let inherited {
             machine = try Machine(memory: inherited.memory, cpuid: cpuid, tracker: tracker)
             machine.state = inherited.cpu
@@ -455,9 +450,22 @@ func quotedPrefix(_ bytes: [UInt8]) -> String {
     "\"" + bytes.map { (0x20..<0x7f).contains($0) ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined() + "\""
 }
 
+extension CPUIDTable {
+    /// The recording machine's leaves. Leaves recorded with one subleaf ignore ECX, as the
+    /// CPU does for them (Intel SDM vol. 2A, CPUID: "ECX is ignored" for most leaves).
+    public init(recorded leaves: [CPUIDLeaf]) {
+        var subleafCount: [UInt32: Int] = [:]
+        for leaf in leaves { subleafCount[leaf.leaf, default: 0] += 1 }
+        self.init(entries: [:], leavesIgnoringSubleaf: Set(subleafCount.filter { $0.value == 1 }.keys))
+        for leaf in leaves {
+            entries[Key(leaf: leaf.leaf, subleaf: leaf.subleaf)] = Result(eax: leaf.eax, ebx: leaf.ebx, ecx: leaf.ecx, edx: leaf.edx)
+        }
+    }
+}
+
 extension CPUState {
     /// Loads a ptrace register file (general registers, rip, rflags, FS/GS base).
-    mutating func load(_ r: Trace.RegisterFile) {
+    public mutating func load(_ r: Trace.RegisterFile) {
         self[.rax] = r[.rax]; self[.rbx] = r[.rbx]; self[.rcx] = r[.rcx]; self[.rdx] = r[.rdx]
         self[.rsi] = r[.rsi]; self[.rdi] = r[.rdi]; self[.rbp] = r[.rbp]; self[.rsp] = r[.rsp]
         self[.r8] = r[.r8]; self[.r9] = r[.r9]; self[.r10] = r[.r10]; self[.r11] = r[.r11]
@@ -468,7 +476,7 @@ extension CPUState {
         gsBase = r[.gsBase]
     }
 
-    func matchesGeneralRegisters(_ r: Trace.RegisterFile) -> Bool {
+    public func matchesGeneralRegisters(_ r: Trace.RegisterFile) -> Bool {
         self[.rax] == r[.rax] && self[.rbx] == r[.rbx] && self[.rcx] == r[.rcx] && self[.rdx] == r[.rdx]
             && self[.rsi] == r[.rsi] && self[.rdi] == r[.rdi] && self[.rbp] == r[.rbp] && self[.rsp] == r[.rsp]
             && self[.r8] == r[.r8] && self[.r9] == r[.r9] && self[.r10] == r[.r10] && self[.r11] == r[.r11]
@@ -476,7 +484,7 @@ extension CPUState {
     }
 
     /// Loads the 512-byte FXSAVE image (SDM Vol. 1, 10.5.1): x87, MXCSR, XMM0-15.
-    mutating func loadFXSAVE(_ image: [UInt8]) {
+    public mutating func loadFXSAVE(_ image: [UInt8]) {
         guard image.count >= 416 else { return }
         func u16(_ o: Int) -> UInt16 { UInt16(image[o]) | UInt16(image[o + 1]) << 8 }
         x87.controlWord = u16(0)

@@ -1,3 +1,312 @@
+// SSE/SSE2 floating point: scalar and packed arithmetic, compares, conversions and
+// rounding (SDM Vol. 2; Vol. 1 ch. 11). Arithmetic runs on the host's SSE unit, which has
+// the same IEEE semantics, under the guest's rounding mode; the exception flags the host
+// raises are ORed into the guest MXCSR.
+import Glibc
+
+/// Host floating-point environment helpers. The bodies are `@_optimize(none)` so that the
+/// arithmetic stays between clearing and testing the exception flags (Swift has no
+/// FENV_ACCESS; an optimizer may otherwise move pure float operations across the calls).
+enum HostFloatEnvironment {
+    // glibc's x86-64 <fenv.h> values: the rounding modes are the x87 RC field in place
+    // (RC << 10), the exception bits share the x86 status layout (the Swift overlay
+    // does not import these macros unambiguously).
+    static let toNearest: Int32 = 0
+    static let allExceptions: Int32 = 0x3F
+
+    /// fesetround value for a 2-bit x86 rounding-control field (MXCSR.RC / FCW.RC).
+    @inline(__always)
+    static func roundingMode(_ rc: UInt32) -> Int32 { Int32(rc & 3) << 10 }
+
+    /// Runs `body` under rounding control `rc`, returning its result and the exception
+    /// flags raised (x86 bit layout: IE=1, DE=2, ZE=4, OE=8, UE=16, PE=32).
+    @_optimize(none) @inline(never)
+    static func compute<T>(rc: UInt32, _ body: () -> T) -> (T, UInt32) {
+        let nearest = rc & 3 == 0
+        if !nearest { fesetround(roundingMode(rc)) }
+        feclearexcept(allExceptions)
+        let result = body()
+        let raised = UInt32(fetestexcept(allExceptions))
+        if !nearest { fesetround(toNearest) }
+        return (result, raised & 0x3F)
+    }
+}
+
 extension Machine {
-    func executeSSEFloat(_ p: UnsafePointer<Instruction>) -> ExecStatus { unsupported(p) }
+    @inline(__always)
+    var mxcsrRounding: UInt32 { (cpu.pointee.mxcsr >> 13) & 3 }
+
+    @inline(__always)
+    func sse<T>(_ body: () -> T) -> T {
+        let (r, flags) = HostFloatEnvironment.compute(rc: mxcsrRounding, body)
+        cpu.pointee.mxcsr |= flags
+        return r
+    }
+
+    @inline(__always)
+    static func double(_ bits: UInt64) -> Double { Double(bitPattern: bits) }
+    @inline(__always)
+    static func float(_ bits: UInt64) -> Float { Float(bitPattern: UInt32(truncatingIfNeeded: bits)) }
+
+    /// Scalar operation on the low lane; `double` selects sd vs ss.
+    func scalarArithmetic(_ p: UnsafePointer<Instruction>, double: Bool, _ op: Opcode) -> ExecStatus {
+        let dst = p.pointee.o0.reg
+        guard let b = readScalar(p.pointee.o1, size: double ? 8 : 4) else { return memoryFault(p) }
+        tracker.combine(into: xmmLocation(dst), from: location(p.pointee.o1, size: double ? 8 : 4))
+        let low = xmms + Int(dst) &* 2
+        if double {
+            let x = Self.double(low.pointee), y = Self.double(b)
+            let r: Double = sse { Self.arithmetic(op, x, y) }
+            low.pointee = r.bitPattern
+        } else {
+            let x = Self.float(low.pointee), y = Self.float(b)
+            let r: Float = sse { Self.arithmetic(op, x, y) }
+            low.pointee = (low.pointee & ~0xFFFF_FFFF) | UInt64(r.bitPattern)
+        }
+        return .next
+    }
+
+    /// Shared semantics of add/sub/mul/div/min/max/sqrt (SSE min/max return the second
+    /// operand when either is NaN or both are zero: SDM Vol. 2, MINSD).
+    @inline(__always)
+    static func arithmetic<F: BinaryFloatingPoint>(_ op: Opcode, _ x: F, _ y: F) -> F {
+        switch op {
+        case .addss, .addsd, .addps, .addpd: return x + y
+        case .subss, .subsd, .subps, .subpd: return x - y
+        case .mulss, .mulsd, .mulps, .mulpd: return x * y
+        case .divss, .divsd, .divps, .divpd: return x / y
+        case .minss, .minsd, .minps, .minpd: return x < y ? x : y
+        case .maxss, .maxsd, .maxps, .maxpd: return x > y ? x : y
+        case .sqrtss, .sqrtsd, .sqrtps, .sqrtpd: return y.squareRoot()
+        case .rcpps, .rcpss: return 1 / y
+        default: return 1 / y.squareRoot()  // rsqrt
+        }
+    }
+
+    /// CMPSS/CMPSD/CMPPS/CMPPD predicates 0-7.
+    @inline(__always)
+    static func comparePredicate<F: BinaryFloatingPoint>(_ predicate: UInt8, _ x: F, _ y: F) -> Bool {
+        switch predicate & 7 {
+        case 0: return x == y
+        case 1: return x < y
+        case 2: return x <= y
+        case 3: return x.isNaN || y.isNaN
+        case 4: return !(x == y)
+        case 5: return !(x < y)
+        case 6: return !(x <= y)
+        default: return !(x.isNaN || y.isNaN)
+        }
+    }
+
+    /// Float to integer with x86 overflow behaviour: NaN and out-of-range give the
+    /// "integer indefinite" value (most negative) and raise invalid.
+    @inline(__always)
+    func convertToInteger(_ value: Double, size: UInt8, truncate: Bool) -> UInt64 {
+        let bits = Double(Int(size) * 8)
+        let limit = Double(sign: .plus, exponent: Int(bits) - 1, significand: 1)
+        let rounded: Double = sse {
+            truncate ? value.rounded(.towardZero) : Self.roundPerControl(value, rc: mxcsrRounding)
+        }
+        if rounded.isNaN || rounded >= limit || rounded < -limit {
+            cpu.pointee.mxcsr |= 1
+            return size == 8 ? 0x8000_0000_0000_0000 : 0x8000_0000
+        }
+        if rounded != value { cpu.pointee.mxcsr |= 0x20 }
+        return UInt64(bitPattern: Int64(rounded)) & Self.mask(size)
+    }
+
+    @inline(__always)
+    static func roundPerControl<F: BinaryFloatingPoint>(_ value: F, rc: UInt32) -> F {
+        switch rc & 3 {
+        case 0: return value.rounded(.toNearestOrEven)
+        case 1: return value.rounded(.down)
+        case 2: return value.rounded(.up)
+        default: return value.rounded(.towardZero)
+        }
+    }
+
+    func executeSSEFloat(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let op = p.pointee.op
+        switch op {
+        case .addss, .subss, .mulss, .divss, .minss, .maxss, .sqrtss, .rcpss, .rsqrtss:
+            return scalarArithmetic(p, double: false, op)
+        case .addsd, .subsd, .mulsd, .divsd, .minsd, .maxsd, .sqrtsd:
+            return scalarArithmetic(p, double: true, op)
+        case .addpd, .subpd, .mulpd, .divpd, .minpd, .maxpd, .sqrtpd:
+            return packedBinary(p) { a, b in
+                sse {
+                    V128(Self.arithmetic(op, Self.double(a[0]), Self.double(b[0])).bitPattern,
+                         Self.arithmetic(op, Self.double(a[1]), Self.double(b[1])).bitPattern)
+                }
+            }
+        case .addps, .subps, .mulps, .divps, .minps, .maxps, .sqrtps, .rcpps, .rsqrtps:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
+                return sse {
+                    var r = SIMD4<UInt32>()
+                    for i in 0..<4 {
+                        r[i] = Self.arithmetic(op, Float(bitPattern: x[i]), Float(bitPattern: y[i])).bitPattern
+                    }
+                    return Self.quad(r)
+                }
+            }
+        case .ucomiss, .ucomisd, .comiss, .comisd:
+            let isDouble = op == .ucomisd || op == .comisd
+            guard let b = readScalar(p.pointee.o1, size: isDouble ? 8 : 4) else { return memoryFault(p) }
+            let a = xmms[Int(p.pointee.o0.reg) &* 2]
+            let x = isDouble ? Self.double(a) : Double(Self.float(a))
+            let y = isDouble ? Self.double(b) : Double(Self.float(b))
+            var f = cpu.pointee.flagsStored & ~RFlags.arithmetic
+            if x.isNaN || y.isNaN {
+                f |= RFlags.zero | RFlags.parity | RFlags.carry
+                // comis* signal invalid on any NaN; ucomis* only on signaling NaNs.
+                if op == .comiss || op == .comisd || x.isSignalingNaN || y.isSignalingNaN { cpu.pointee.mxcsr |= 1 }
+            } else if x < y {
+                f |= RFlags.carry
+            } else if x == y {
+                f |= RFlags.zero
+            }
+            if isDouble ? Self.double(a).isSubnormal || Self.double(b).isSubnormal
+                        : Self.float(a).isSubnormal || Self.float(b).isSubnormal { cpu.pointee.mxcsr |= 2 }
+            cpu.pointee.flagsStored = f
+            cpu.pointee.lazyOp = .materialized
+            tracker.flags(from: location(p.pointee.o1, size: isDouble ? 8 : 4))
+            return .next
+        case .cmpss, .cmpsd_sse:
+            let isDouble = op == .cmpsd_sse
+            guard let b = readScalar(p.pointee.o1, size: isDouble ? 8 : 4) else { return memoryFault(p) }
+            let d = xmms + Int(p.pointee.o0.reg) &* 2
+            let predicate = p.pointee.condition
+            if isDouble {
+                d.pointee = Self.comparePredicate(predicate, Self.double(d.pointee), Self.double(b)) ? .max : 0
+                if Self.double(d.pointee).isSignalingNaN || Self.double(b).isSignalingNaN { cpu.pointee.mxcsr |= 1 }
+            } else {
+                let r: UInt64 = Self.comparePredicate(predicate, Self.float(d.pointee), Self.float(b)) ? 0xFFFF_FFFF : 0
+                d.pointee = (d.pointee & ~0xFFFF_FFFF) | r
+            }
+            return .next
+        case .cmppd:
+            return packedBinary(p) { a, b in
+                V128(Self.comparePredicate(p.pointee.condition, Self.double(a[0]), Self.double(b[0])) ? .max : 0,
+                     Self.comparePredicate(p.pointee.condition, Self.double(a[1]), Self.double(b[1])) ? .max : 0)
+            }
+        case .cmpps:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
+                var r = SIMD4<UInt32>()
+                for i in 0..<4 {
+                    r[i] = Self.comparePredicate(p.pointee.condition, Float(bitPattern: x[i]), Float(bitPattern: y[i])) ? .max : 0
+                }
+                return Self.quad(r)
+            }
+        case .cvtsi2sd, .cvtsi2ss:
+            let src = p.pointee.o1
+            let size: UInt8 = src.size == 8 ? 8 : 4
+            guard let raw = readScalar(src, size: size) else { return memoryFault(p) }
+            let value = Int64(bitPattern: Self.signExtend(raw, size))
+            let d = xmms + Int(p.pointee.o0.reg) &* 2
+            if op == .cvtsi2sd {
+                d.pointee = sse { Double(value) }.bitPattern
+            } else {
+                d.pointee = (d.pointee & ~0xFFFF_FFFF) | UInt64(sse { Float(value) }.bitPattern)
+            }
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(src, size: size))
+            return .next
+        case .cvttsd2si, .cvtsd2si, .cvttss2si, .cvtss2si:
+            let fromDouble = op == .cvttsd2si || op == .cvtsd2si
+            guard let raw = readScalar(p.pointee.o1, size: fromDouble ? 8 : 4) else { return memoryFault(p) }
+            let value = fromDouble ? Self.double(raw) : Double(Self.float(raw))
+            let size = p.pointee.o0.size
+            let r = convertToInteger(value, size: size, truncate: op == .cvttsd2si || op == .cvttss2si)
+            writeGPR(p.pointee.o0.reg, size: size, r)
+            tracker.copy(to: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: fromDouble ? 8 : 4))
+            return .next
+        case .cvtss2sd:
+            guard let raw = readScalar(p.pointee.o1, size: 4) else { return memoryFault(p) }
+            let r: Double = sse { Double(Self.float(raw)) }
+            xmms[Int(p.pointee.o0.reg) &* 2] = r.bitPattern
+            return .next
+        case .cvtsd2ss:
+            guard let raw = readScalar(p.pointee.o1, size: 8) else { return memoryFault(p) }
+            let r: Float = sse { Float(Self.double(raw)) }
+            let d = xmms + Int(p.pointee.o0.reg) &* 2
+            d.pointee = (d.pointee & ~0xFFFF_FFFF) | UInt64(r.bitPattern)
+            return .next
+        case .cvtdq2pd, .cvtps2pd:
+            let src = p.pointee.o1
+            let raw: UInt64
+            if src.kind == .xmm { raw = xmms[Int(src.reg) &* 2] } else {
+                guard let v = memory.load(effectiveAddress(src), size: 8) else { return memoryFault(p) }
+                raw = v
+            }
+            let lo = raw & 0xFFFF_FFFF, hi = raw >> 32
+            let r: V128 = sse {
+                op == .cvtdq2pd
+                    ? V128(Double(Int32(bitPattern: UInt32(lo))).bitPattern, Double(Int32(bitPattern: UInt32(hi))).bitPattern)
+                    : V128(Double(Self.float(lo)).bitPattern, Double(Self.float(hi)).bitPattern)
+            }
+            setVector(p.pointee.o0.reg, r)
+            return .next
+        case .cvtdq2ps:
+            guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
+            let x = Self.lanes(v, as: SIMD4<Int32>.self)
+            let r: V128 = sse {
+                Self.quad(SIMD4<UInt32>(Float(x[0]).bitPattern, Float(x[1]).bitPattern, Float(x[2]).bitPattern, Float(x[3]).bitPattern))
+            }
+            setVector(p.pointee.o0.reg, r)
+            return .next
+        case .cvttps2dq, .cvtps2dq:
+            guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
+            let x = Self.lanes(v, as: SIMD4<UInt32>.self)
+            var r = SIMD4<UInt32>()
+            for i in 0..<4 {
+                r[i] = UInt32(truncatingIfNeeded: convertToInteger(Double(Float(bitPattern: x[i])), size: 4, truncate: op == .cvttps2dq))
+            }
+            setVector(p.pointee.o0.reg, Self.quad(r))
+            return .next
+        case .cvttpd2dq, .cvtpd2dq, .cvtpd2ps:
+            guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
+            if op == .cvtpd2ps {
+                let r: V128 = sse {
+                    V128(UInt64(Float(Self.double(v[0])).bitPattern) | (UInt64(Float(Self.double(v[1])).bitPattern) << 32), 0)
+                }
+                setVector(p.pointee.o0.reg, r)
+            } else {
+                let a = convertToInteger(Self.double(v[0]), size: 4, truncate: op == .cvttpd2dq)
+                let b = convertToInteger(Self.double(v[1]), size: 4, truncate: op == .cvttpd2dq)
+                setVector(p.pointee.o0.reg, V128(a | (b << 32), 0))
+            }
+            return .next
+        case .roundsd, .roundss, .roundpd, .roundps:
+            let imm = UInt32(truncatingIfNeeded: p.pointee.o2.value)
+            let rc = imm & 4 != 0 ? mxcsrRounding : imm & 3
+            let suppressPrecision = imm & 8 != 0
+            func round<F: BinaryFloatingPoint>(_ x: F) -> F {
+                let r = Self.roundPerControl(x, rc: rc)
+                if x.isSignalingNaN { cpu.pointee.mxcsr |= 1 }
+                if !suppressPrecision && r != x && !x.isNaN { cpu.pointee.mxcsr |= 0x20 }
+                return x.isNaN ? x : r
+            }
+            switch op {
+            case .roundsd:
+                guard let raw = readScalar(p.pointee.o1, size: 8) else { return memoryFault(p) }
+                xmms[Int(p.pointee.o0.reg) &* 2] = round(Self.double(raw)).bitPattern
+            case .roundss:
+                guard let raw = readScalar(p.pointee.o1, size: 4) else { return memoryFault(p) }
+                let d = xmms + Int(p.pointee.o0.reg) &* 2
+                d.pointee = (d.pointee & ~0xFFFF_FFFF) | UInt64(round(Self.float(raw)).bitPattern)
+            case .roundpd:
+                guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
+                setVector(p.pointee.o0.reg, V128(round(Self.double(v[0])).bitPattern, round(Self.double(v[1])).bitPattern))
+            default:
+                guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
+                var x = Self.lanes(v, as: SIMD4<UInt32>.self)
+                for i in 0..<4 { x[i] = round(Float(bitPattern: x[i])).bitPattern }
+                setVector(p.pointee.o0.reg, Self.quad(x))
+            }
+            return .next
+        default:
+            return unsupported(p)
+        }
+    }
 }

@@ -1,3 +1,598 @@
+// SSE/SSE2/SSSE3/SSE4.1 data movement and packed-integer operations (SDM Vol. 2), the
+// subset glibc's string and memory functions use. Lanes are handled with Swift SIMD
+// types over the two quadwords of a register.
+
+typealias V128 = SIMD2<UInt64>
+
 extension Machine {
-    func executeSSEInteger(_ p: UnsafePointer<Instruction>) -> ExecStatus { unsupported(p) }
+    // MARK: Vector operand access
+
+    @inline(__always)
+    func vector(_ n: UInt8) -> V128 {
+        let p = xmms + Int(n) &* 2
+        return V128(p[0], p[1])
+    }
+
+    @inline(__always)
+    func setVector(_ n: UInt8, _ v: V128) {
+        let p = xmms + Int(n) &* 2
+        p[0] = v[0]
+        p[1] = v[1]
+    }
+
+    /// A 128-bit source: XMM register or 16 bytes of memory. Nil on fault.
+    @inline(__always)
+    func readVector(_ o: Operand) -> V128? {
+        if o.kind == .xmm { return vector(o.reg) }
+        guard o.kind == .memory, let (lo, hi) = memory.load128(effectiveAddress(o)) else { return nil }
+        return V128(lo, hi)
+    }
+
+    /// A 64-bit or 32-bit scalar source from the low lane of an XMM register or memory.
+    @inline(__always)
+    func readScalar(_ o: Operand, size: UInt8) -> UInt64? {
+        switch o.kind {
+        case .xmm: return xmms[Int(o.reg) &* 2] & Self.mask(size)
+        case .gpr: return gprs[Int(o.reg)] & Self.mask(size)
+        case .memory: return memory.load(effectiveAddress(o), size: UInt64(size))
+        case .immediate: return o.value & Self.mask(size)
+        default: return nil
+        }
+    }
+
+    @inline(__always)
+    func xmmLocation(_ n: UInt8) -> DataLocation {
+        DataLocation(kind: .register, size: 16, offset: RegisterFile.xmm(Int(n)))
+    }
+
+    @inline(__always)
+    static func lanes<T: SIMD>(_ v: V128, as _: T.Type) -> T { unsafeBitCast(v, to: T.self) }
+    @inline(__always)
+    static func quad<T: SIMD>(_ v: T) -> V128 { unsafeBitCast(v, to: V128.self) }
+
+    /// dst = f(dst, src) for an XMM destination and XMM/m128 source.
+    @inline(__always)
+    func packedBinary(_ p: UnsafePointer<Instruction>, _ f: (V128, V128) -> V128) -> ExecStatus {
+        let dst = p.pointee.o0
+        guard let b = readVector(p.pointee.o1) else { return memoryFault(p) }
+        tracker.combine(into: xmmLocation(dst.reg), from: location(p.pointee.o1, size: 16))
+        setVector(dst.reg, f(vector(dst.reg), b))
+        return .next
+    }
+
+    func executeSSEInteger(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let op = p.pointee.op
+        typealias B16 = SIMD16<UInt8>
+        typealias S16 = SIMD16<Int8>
+        typealias W8 = SIMD8<UInt16>
+        typealias SW8 = SIMD8<Int16>
+        typealias D4 = SIMD4<UInt32>
+        typealias SD4 = SIMD4<Int32>
+        typealias Q2 = SIMD2<UInt64>
+        typealias SQ2 = SIMD2<Int64>
+        switch op {
+        // MARK: Moves
+        case .movdqu:
+            let dst = p.pointee.o0, src = p.pointee.o1
+            tracker.copy(to: location(dst, size: 16), from: location(src, size: 16))
+            guard let v = readVector(src) else { return memoryFault(p) }
+            if dst.kind == .xmm {
+                setVector(dst.reg, v)
+            } else {
+                guard memory.store128(effectiveAddress(dst), v[0], v[1]) else { return memoryFault(p) }
+            }
+            return .next
+        case .movd, .movq:
+            return execMovdMovq(p)
+        case .movss, .movsd:
+            let size: UInt8 = op == .movss ? 4 : 8
+            let dst = p.pointee.o0, src = p.pointee.o1
+            tracker.copy(to: location(dst, size: size), from: location(src, size: size))
+            if dst.kind == .memory {
+                guard memory.store(effectiveAddress(dst), size: UInt64(size), xmms[Int(src.reg) &* 2] & Self.mask(size)) else { return memoryFault(p) }
+            } else if src.kind == .memory {
+                // Load form zeroes the rest of the register.
+                guard let v = memory.load(effectiveAddress(src), size: UInt64(size)) else { return memoryFault(p) }
+                setVector(dst.reg, V128(v, 0))
+            } else {
+                let m = Self.mask(size)
+                let d = xmms + Int(dst.reg) &* 2
+                d[0] = (d[0] & ~m) | (xmms[Int(src.reg) &* 2] & m)
+            }
+            return .next
+        case .movhps, .movhpd, .movlps, .movlpd:
+            let high = op == .movhps || op == .movhpd
+            let dst = p.pointee.o0, src = p.pointee.o1
+            if dst.kind == .memory {
+                let v = xmms[Int(src.reg) &* 2 &+ (high ? 1 : 0)]
+                guard memory.store(effectiveAddress(dst), size: 8, v) else { return memoryFault(p) }
+            } else {
+                // movlps xmm, xmm is movhlps in Capstone's naming; memory forms only here.
+                guard let v = readScalar(src, size: 8) else { return memoryFault(p) }
+                xmms[Int(dst.reg) &* 2 &+ (high ? 1 : 0)] = v
+            }
+            tracker.combine(into: location(dst, size: 8), from: location(src, size: 8))
+            return .next
+        case .movlhps:
+            xmms[Int(p.pointee.o0.reg) &* 2 &+ 1] = xmms[Int(p.pointee.o1.reg) &* 2]
+            return .next
+        case .movhlps:
+            xmms[Int(p.pointee.o0.reg) &* 2] = xmms[Int(p.pointee.o1.reg) &* 2 &+ 1]
+            return .next
+        case .pmovmskb:
+            let v = Self.lanes(vector(p.pointee.o1.reg), as: B16.self)
+            var bits: UInt64 = 0
+            for i in 0..<16 { bits |= UInt64(v[i] >> 7) << UInt64(i) }
+            tracker.copy(to: location(p.pointee.o0, size: 8), from: xmmLocation(p.pointee.o1.reg))
+            writeGPR(p.pointee.o0.reg, size: 8, bits)
+            return .next
+        case .movmskps, .movmskpd:
+            let v = vector(p.pointee.o1.reg)
+            var bits: UInt64
+            if op == .movmskpd {
+                bits = (v[0] >> 63) | ((v[1] >> 63) << 1)
+            } else {
+                bits = ((v[0] >> 31) & 1) | ((v[0] >> 62) & 2) | (((v[1] >> 31) & 1) << 2) | (((v[1] >> 63) & 1) << 3)
+            }
+            writeGPR(p.pointee.o0.reg, size: 8, bits)
+            return .next
+
+        // MARK: Bitwise
+        case .pxor:
+            let dst = p.pointee.o0, src = p.pointee.o1
+            if src.kind == .xmm && src.reg == dst.reg {
+                // Zeroing idiom.
+                tracker.clear(xmmLocation(dst.reg))
+                setVector(dst.reg, V128(0, 0))
+                return .next
+            }
+            return packedBinary(p) { $0 ^ $1 }
+        case .por: return packedBinary(p) { $0 | $1 }
+        case .pand: return packedBinary(p) { $0 & $1 }
+        case .pandn: return packedBinary(p) { ~$0 & $1 }
+
+        // MARK: Compares
+        case .pcmpeqb: return packedBinary(p) { a, b in Self.quad(B16(repeating: 0).replacing(with: 0xFF, where: Self.lanes(a, as: B16.self) .== Self.lanes(b, as: B16.self))) }
+        case .pcmpeqw: return packedBinary(p) { a, b in Self.quad(W8(repeating: 0).replacing(with: 0xFFFF, where: Self.lanes(a, as: W8.self) .== Self.lanes(b, as: W8.self))) }
+        case .pcmpeqd: return packedBinary(p) { a, b in Self.quad(D4(repeating: 0).replacing(with: .max, where: Self.lanes(a, as: D4.self) .== Self.lanes(b, as: D4.self))) }
+        case .pcmpeqq: return packedBinary(p) { a, b in Q2(repeating: 0).replacing(with: .max, where: a .== b) }
+        case .pcmpgtb: return packedBinary(p) { a, b in Self.quad(B16(repeating: 0).replacing(with: 0xFF, where: Self.lanes(a, as: S16.self) .> Self.lanes(b, as: S16.self))) }
+        case .pcmpgtw: return packedBinary(p) { a, b in Self.quad(W8(repeating: 0).replacing(with: 0xFFFF, where: Self.lanes(a, as: SW8.self) .> Self.lanes(b, as: SW8.self))) }
+        case .pcmpgtd: return packedBinary(p) { a, b in Self.quad(D4(repeating: 0).replacing(with: .max, where: Self.lanes(a, as: SD4.self) .> Self.lanes(b, as: SD4.self))) }
+        case .pcmpgtq: return packedBinary(p) { a, b in Q2(repeating: 0).replacing(with: .max, where: Self.lanes(a, as: SQ2.self) .> Self.lanes(b, as: SQ2.self)) }
+
+        // MARK: Min / max
+        case .pminub: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: B16.self), Self.lanes(b, as: B16.self))) }
+        case .pmaxub: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: B16.self), Self.lanes(b, as: B16.self))) }
+        case .pminsb: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: S16.self), Self.lanes(b, as: S16.self))) }
+        case .pmaxsb: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: S16.self), Self.lanes(b, as: S16.self))) }
+        case .pminuw: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: W8.self), Self.lanes(b, as: W8.self))) }
+        case .pmaxuw: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: W8.self), Self.lanes(b, as: W8.self))) }
+        case .pminsw: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: SW8.self), Self.lanes(b, as: SW8.self))) }
+        case .pmaxsw: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: SW8.self), Self.lanes(b, as: SW8.self))) }
+        case .pminud: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: D4.self), Self.lanes(b, as: D4.self))) }
+        case .pmaxud: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: D4.self), Self.lanes(b, as: D4.self))) }
+        case .pminsd: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: SD4.self), Self.lanes(b, as: SD4.self))) }
+        case .pmaxsd: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: SD4.self), Self.lanes(b, as: SD4.self))) }
+
+        // MARK: Add / subtract
+        case .paddb: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: B16.self) &+ Self.lanes(b, as: B16.self)) }
+        case .paddw: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: W8.self) &+ Self.lanes(b, as: W8.self)) }
+        case .paddd: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: D4.self) &+ Self.lanes(b, as: D4.self)) }
+        case .paddq: return packedBinary(p) { a, b in a &+ b }
+        case .psubb: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: B16.self) &- Self.lanes(b, as: B16.self)) }
+        case .psubw: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: W8.self) &- Self.lanes(b, as: W8.self)) }
+        case .psubd: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: D4.self) &- Self.lanes(b, as: D4.self)) }
+        case .psubq: return packedBinary(p) { a, b in a &- b }
+        case .paddusb, .paddusw, .psubusb, .psubusw, .paddsb, .paddsw, .psubsb, .psubsw:
+            return packedBinary(p) { a, b in Self.saturatingArithmetic(op, a, b) }
+
+        // MARK: Shifts
+        case .psllw, .pslld, .psllq, .psrlw, .psrld, .psrlq, .psraw, .psrad:
+            let src = p.pointee.o1
+            let count: UInt64
+            if src.kind == .immediate {
+                count = src.value & 0xFF
+            } else {
+                guard let v = readVector(src) else { return memoryFault(p) }
+                count = v[0]
+            }
+            let dst = p.pointee.o0.reg
+            let a = vector(dst)
+            let r: V128
+            switch op {
+            case .psllw: r = count > 15 ? V128(0, 0) : Self.quad(Self.lanes(a, as: W8.self) &<< W8(repeating: UInt16(count)))
+            case .pslld: r = count > 31 ? V128(0, 0) : Self.quad(Self.lanes(a, as: D4.self) &<< D4(repeating: UInt32(count)))
+            case .psllq: r = count > 63 ? V128(0, 0) : a &<< V128(repeating: count)
+            case .psrlw: r = count > 15 ? V128(0, 0) : Self.quad(Self.lanes(a, as: W8.self) &>> W8(repeating: UInt16(count)))
+            case .psrld: r = count > 31 ? V128(0, 0) : Self.quad(Self.lanes(a, as: D4.self) &>> D4(repeating: UInt32(count)))
+            case .psrlq: r = count > 63 ? V128(0, 0) : a &>> V128(repeating: count)
+            case .psraw: r = Self.quad(Self.lanes(a, as: SW8.self) &>> SW8(repeating: Int16(min(count, 15))))
+            default: r = Self.quad(Self.lanes(a, as: SD4.self) &>> SD4(repeating: Int32(min(count, 31))))
+            }
+            setVector(dst, r)
+            return .next
+        case .pslldq, .psrldq:
+            let count = Int(min(p.pointee.o1.value & 0xFF, 16))
+            let a = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
+            var r = B16(repeating: 0)
+            for i in 0..<16 {
+                let source = op == .pslldq ? i - count : i + count
+                if source >= 0 && source < 16 { r[i] = a[source] }
+            }
+            setVector(p.pointee.o0.reg, Self.quad(r))
+            return .next
+
+        // MARK: Unpack / shuffle
+        case .punpcklbw, .punpckhbw:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: B16.self), y = Self.lanes(b, as: B16.self)
+                let base = op == .punpckhbw ? 8 : 0
+                var r = B16()
+                for i in 0..<8 { r[2 * i] = x[base + i]; r[2 * i + 1] = y[base + i] }
+                return Self.quad(r)
+            }
+        case .punpcklwd, .punpckhwd:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: W8.self), y = Self.lanes(b, as: W8.self)
+                let base = op == .punpckhwd ? 4 : 0
+                var r = W8()
+                for i in 0..<4 { r[2 * i] = x[base + i]; r[2 * i + 1] = y[base + i] }
+                return Self.quad(r)
+            }
+        case .punpckldq, .punpckhdq, .unpcklps, .unpckhps:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: D4.self), y = Self.lanes(b, as: D4.self)
+                let base = op == .punpckhdq || op == .unpckhps ? 2 : 0
+                return Self.quad(D4(x[base], y[base], x[base + 1], y[base + 1]))
+            }
+        case .punpcklqdq, .unpcklpd: return packedBinary(p) { a, b in V128(a[0], b[0]) }
+        case .punpckhqdq, .unpckhpd: return packedBinary(p) { a, b in V128(a[1], b[1]) }
+        case .pshufd:
+            guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
+            let d = Self.lanes(v, as: D4.self)
+            let imm = Int(p.pointee.o2.value)
+            setVector(p.pointee.o0.reg, Self.quad(D4(d[imm & 3], d[(imm >> 2) & 3], d[(imm >> 4) & 3], d[(imm >> 6) & 3])))
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
+            return .next
+        case .pshuflw, .pshufhw:
+            guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
+            var w = Self.lanes(v, as: W8.self)
+            let imm = Int(p.pointee.o2.value)
+            let base = op == .pshufhw ? 4 : 0
+            let original = w
+            for i in 0..<4 { w[base + i] = original[base + ((imm >> (2 * i)) & 3)] }
+            setVector(p.pointee.o0.reg, Self.quad(w))
+            return .next
+        case .shufps:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: D4.self), y = Self.lanes(b, as: D4.self)
+                let imm = Int(p.pointee.o2.value)
+                return Self.quad(D4(x[imm & 3], x[(imm >> 2) & 3], y[(imm >> 4) & 3], y[(imm >> 6) & 3]))
+            }
+        case .shufpd:
+            return packedBinary(p) { a, b in
+                let imm = p.pointee.o2.value
+                return V128(a[Int(imm & 1)], b[Int((imm >> 1) & 1)])
+            }
+        case .pshufb:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: B16.self), sel = Self.lanes(b, as: B16.self)
+                var r = B16()
+                for i in 0..<16 { r[i] = sel[i] & 0x80 != 0 ? 0 : x[Int(sel[i] & 15)] }
+                return Self.quad(r)
+            }
+        case .palignr:
+            return packedBinary(p) { a, b in
+                // (dst:src) as 32 bytes, shifted right by imm bytes.
+                let hi = Self.lanes(a, as: B16.self), lo = Self.lanes(b, as: B16.self)
+                let shift = Int(p.pointee.o2.value & 0xFF)
+                var r = B16()
+                for i in 0..<16 {
+                    let k = i + shift
+                    r[i] = k < 16 ? lo[k] : k < 32 ? hi[k - 16] : 0
+                }
+                return Self.quad(r)
+            }
+        case .ptest:
+            guard let b = readVector(p.pointee.o1) else { return memoryFault(p) }
+            let a = vector(p.pointee.o0.reg)
+            let c = cpu
+            c.pointee.materializeFlags()
+            var f = c.pointee.flagsStored & ~RFlags.arithmetic
+            if (a & b) == V128(0, 0) { f |= RFlags.zero }
+            if (~a & b) == V128(0, 0) { f |= RFlags.carry }
+            c.pointee.flagsStored = f
+            tracker.flags(from: location(p.pointee.o1, size: 16))
+            return .next
+
+        // MARK: Multiply and friends
+        case .pmullw: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: W8.self) &* Self.lanes(b, as: W8.self)) }
+        case .pmulld: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: D4.self) &* Self.lanes(b, as: D4.self)) }
+        case .pmulhw, .pmulhuw:
+            return packedBinary(p) { a, b in
+                var r = W8()
+                let x = Self.lanes(a, as: W8.self), y = Self.lanes(b, as: W8.self)
+                for i in 0..<8 {
+                    if op == .pmulhw {
+                        r[i] = UInt16(truncatingIfNeeded: (Int32(Int16(bitPattern: x[i])) * Int32(Int16(bitPattern: y[i]))) >> 16)
+                    } else {
+                        r[i] = UInt16(truncatingIfNeeded: (UInt32(x[i]) * UInt32(y[i])) >> 16)
+                    }
+                }
+                return Self.quad(r)
+            }
+        case .pmuludq: return packedBinary(p) { a, b in (a & 0xFFFF_FFFF) &* (b & 0xFFFF_FFFF) }
+        case .pmaddwd:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: SW8.self), y = Self.lanes(b, as: SW8.self)
+                var r = D4()
+                for i in 0..<4 {
+                    let s = Int32(x[2 * i]) &* Int32(y[2 * i]) &+ Int32(x[2 * i + 1]) &* Int32(y[2 * i + 1])
+                    r[i] = UInt32(bitPattern: s)
+                }
+                return Self.quad(r)
+            }
+        case .psadbw:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: B16.self), y = Self.lanes(b, as: B16.self)
+                var sums = V128(0, 0)
+                for i in 0..<16 {
+                    let d = x[i] > y[i] ? x[i] - y[i] : y[i] - x[i]
+                    sums[i / 8] &+= UInt64(d)
+                }
+                return sums
+            }
+        case .pavgb:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: B16.self), y = Self.lanes(b, as: B16.self)
+                var r = B16()
+                for i in 0..<16 { r[i] = UInt8((UInt16(x[i]) + UInt16(y[i]) + 1) >> 1) }
+                return Self.quad(r)
+            }
+        case .pavgw:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: W8.self), y = Self.lanes(b, as: W8.self)
+                var r = W8()
+                for i in 0..<8 { r[i] = UInt16((UInt32(x[i]) + UInt32(y[i]) + 1) >> 1) }
+                return Self.quad(r)
+            }
+        case .packuswb, .packsswb:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: SW8.self), y = Self.lanes(b, as: SW8.self)
+                var r = B16()
+                for i in 0..<16 {
+                    let v = Int32(i < 8 ? x[i] : y[i - 8])
+                    if op == .packuswb { r[i] = UInt8(clamping: v) } else { r[i] = UInt8(bitPattern: Int8(clamping: v)) }
+                }
+                return Self.quad(r)
+            }
+        case .packssdw, .packusdw:
+            return packedBinary(p) { a, b in
+                let x = Self.lanes(a, as: SD4.self), y = Self.lanes(b, as: SD4.self)
+                var r = W8()
+                for i in 0..<8 {
+                    let v = i < 4 ? x[i] : y[i - 4]
+                    if op == .packusdw { r[i] = UInt16(clamping: v) } else { r[i] = UInt16(bitPattern: Int16(clamping: v)) }
+                }
+                return Self.quad(r)
+            }
+        case .pabsb, .pabsw, .pabsd:
+            guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
+            let r: V128
+            switch op {
+            case .pabsb:
+                let x = Self.lanes(v, as: S16.self)
+                r = Self.quad(B16(truncatingIfNeeded: x.replacing(with: 0 &- x, where: x .< 0)))
+            case .pabsw:
+                let x = Self.lanes(v, as: SW8.self)
+                r = Self.quad(W8(truncatingIfNeeded: x.replacing(with: 0 &- x, where: x .< 0)))
+            default:
+                let x = Self.lanes(v, as: SD4.self)
+                r = Self.quad(D4(truncatingIfNeeded: x.replacing(with: 0 &- x, where: x .< 0)))
+            }
+            setVector(p.pointee.o0.reg, r)
+            return .next
+        case .pblendw:
+            return packedBinary(p) { a, b in
+                var x = Self.lanes(a, as: W8.self)
+                let y = Self.lanes(b, as: W8.self)
+                let imm = p.pointee.o2.value
+                for i in 0..<8 where (imm >> UInt64(i)) & 1 != 0 { x[i] = y[i] }
+                return Self.quad(x)
+            }
+        case .pblendvb:
+            return packedBinary(p) { a, b in
+                var x = Self.lanes(a, as: B16.self)
+                let y = Self.lanes(b, as: B16.self)
+                let selector = Self.lanes(vector(0), as: B16.self)
+                for i in 0..<16 where selector[i] & 0x80 != 0 { x[i] = y[i] }
+                return Self.quad(x)
+            }
+
+        // MARK: Insert / extract / extend
+        case .pinsrw, .pinsrb, .pinsrd, .pinsrq:
+            let laneSize: UInt8 = op == .pinsrb ? 1 : op == .pinsrw ? 2 : op == .pinsrd ? 4 : 8
+            guard let v = readScalar(p.pointee.o1, size: laneSize) else { return memoryFault(p) }
+            let lanes = 16 / Int(laneSize)
+            let index = Int(p.pointee.o2.value) & (lanes - 1)
+            var bytes = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
+            for k in 0..<Int(laneSize) { bytes[index * Int(laneSize) + k] = UInt8(truncatingIfNeeded: v >> UInt64(8 * k)) }
+            setVector(p.pointee.o0.reg, Self.quad(bytes))
+            return .next
+        case .pextrw, .pextrb, .pextrd, .pextrq:
+            let laneSize: UInt8 = op == .pextrb ? 1 : op == .pextrw ? 2 : op == .pextrd ? 4 : 8
+            let lanes = 16 / Int(laneSize)
+            let index = Int(p.pointee.o2.value) & (lanes - 1)
+            let bytes = Self.lanes(vector(p.pointee.o1.reg), as: B16.self)
+            var v: UInt64 = 0
+            for k in 0..<Int(laneSize) { v |= UInt64(bytes[index * Int(laneSize) + k]) << UInt64(8 * k) }
+            let dst = p.pointee.o0
+            if dst.kind == .memory {
+                guard memory.store(effectiveAddress(dst), size: UInt64(laneSize), v) else { return memoryFault(p) }
+            } else {
+                // Register destinations are zero-extended to 32 (or 64) bits.
+                writeGPR(dst.reg, size: dst.size == 8 ? 8 : 4, v)
+            }
+            return .next
+        case .pmovzxbw, .pmovzxbd, .pmovzxbq, .pmovzxwd, .pmovzxwq, .pmovzxdq,
+             .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq:
+            let (from, to): (Int, Int)
+            switch op {
+            case .pmovzxbw, .pmovsxbw: (from, to) = (1, 2)
+            case .pmovzxbd, .pmovsxbd: (from, to) = (1, 4)
+            case .pmovzxbq, .pmovsxbq: (from, to) = (1, 8)
+            case .pmovzxwd, .pmovsxwd: (from, to) = (2, 4)
+            case .pmovzxwq, .pmovsxwq: (from, to) = (2, 8)
+            default: (from, to) = (4, 8)
+            }
+            let signed = "\(op)".hasPrefix("pmovsx")
+            let count = 16 / to
+            let src = p.pointee.o1
+            let raw: UInt64
+            if src.kind == .xmm {
+                raw = xmms[Int(src.reg) &* 2]
+            } else {
+                guard let v = memory.load(effectiveAddress(src), size: UInt64(count * from)) else { return memoryFault(p) }
+                raw = v
+            }
+            var bytes = B16()
+            for i in 0..<count {
+                var lane = (raw >> UInt64(8 * from * i)) & Self.mask(UInt8(from))
+                if signed { lane = Self.signExtend(lane, UInt8(from)) }
+                for k in 0..<to { bytes[i * to + k] = UInt8(truncatingIfNeeded: lane >> UInt64(8 * k)) }
+            }
+            setVector(p.pointee.o0.reg, Self.quad(bytes))
+            return .next
+        case .pcmpistri:
+            return execPcmpistri(p)
+        case .maskmovdqu:
+            let data = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
+            let selector = Self.lanes(vector(p.pointee.o1.reg), as: B16.self)
+            for i in 0..<16 where selector[i] & 0x80 != 0 {
+                guard memory.store(gprs[7] &+ UInt64(i), size: 1, UInt64(data[i])) else { return memoryFault(p) }
+            }
+            return .next
+        default:
+            return unsupported(p)
+        }
+    }
+
+    static func saturatingArithmetic(_ op: Opcode, _ a: V128, _ b: V128) -> V128 {
+        switch op {
+        case .paddusb, .psubusb, .paddsb, .psubsb:
+            let x = lanes(a, as: SIMD16<UInt8>.self), y = lanes(b, as: SIMD16<UInt8>.self)
+            var r = SIMD16<UInt8>()
+            for i in 0..<16 {
+                switch op {
+                case .paddusb: r[i] = UInt8(clamping: Int(x[i]) + Int(y[i]))
+                case .psubusb: r[i] = UInt8(clamping: Int(x[i]) - Int(y[i]))
+                case .paddsb: r[i] = UInt8(bitPattern: Int8(clamping: Int(Int8(bitPattern: x[i])) + Int(Int8(bitPattern: y[i]))))
+                default: r[i] = UInt8(bitPattern: Int8(clamping: Int(Int8(bitPattern: x[i])) - Int(Int8(bitPattern: y[i]))))
+                }
+            }
+            return quad(r)
+        default:
+            let x = lanes(a, as: SIMD8<UInt16>.self), y = lanes(b, as: SIMD8<UInt16>.self)
+            var r = SIMD8<UInt16>()
+            for i in 0..<8 {
+                switch op {
+                case .paddusw: r[i] = UInt16(clamping: Int(x[i]) + Int(y[i]))
+                case .psubusw: r[i] = UInt16(clamping: Int(x[i]) - Int(y[i]))
+                case .paddsw: r[i] = UInt16(bitPattern: Int16(clamping: Int(Int16(bitPattern: x[i])) + Int(Int16(bitPattern: y[i]))))
+                default: r[i] = UInt16(bitPattern: Int16(clamping: Int(Int16(bitPattern: x[i])) - Int(Int16(bitPattern: y[i]))))
+                }
+            }
+            return quad(r)
+        }
+    }
+
+    /// movd/movq between GPRs, memory and XMM registers. Loads into XMM zero the rest.
+    func execMovdMovq(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let size: UInt8 = p.pointee.op == .movd ? 4 : 8
+        let dst = p.pointee.o0, src = p.pointee.o1
+        tracker.copy(to: location(dst, size: size), from: location(src, size: size))
+        if dst.kind == .xmm {
+            guard let v = readScalar(src, size: size) else { return memoryFault(p) }
+            setVector(dst.reg, V128(v, 0))
+            return .next
+        }
+        let v = xmms[Int(src.reg) &* 2] & Self.mask(size)
+        if dst.kind == .memory {
+            guard memory.store(effectiveAddress(dst), size: UInt64(size), v) else { return memoryFault(p) }
+        } else {
+            writeGPR(dst.reg, size: size, v)
+        }
+        return .next
+    }
+
+    /// pcmpistri (SSE4.2, implicit-length strings, index result in ECX): the aggregation
+    /// modes glibc uses — equal any, ranges, equal each, equal ordered (SDM Vol. 2, 4.1).
+    func execPcmpistri(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        guard let bv = readVector(p.pointee.o1) else { return memoryFault(p) }
+        let av = vector(p.pointee.o0.reg)
+        let imm = p.pointee.o2.value
+        let words = imm & 1 != 0
+        let signed = imm & 2 != 0
+        let aggregation = (imm >> 2) & 3
+        let polarity = (imm >> 4) & 3
+        let mostSignificant = imm & 0x40 != 0
+        let count = words ? 8 : 16
+        func element(_ v: V128, _ i: Int) -> Int {
+            if words {
+                let w = UInt16(truncatingIfNeeded: v[i / 4] >> UInt64(16 * (i % 4)))
+                return signed ? Int(Int16(bitPattern: w)) : Int(w)
+            }
+            let b = UInt8(truncatingIfNeeded: v[i / 8] >> UInt64(8 * (i % 8)))
+            return signed ? Int(Int8(bitPattern: b)) : Int(b)
+        }
+        func length(_ v: V128) -> Int {
+            for i in 0..<count where element(v, i) == 0 { return i }
+            return count
+        }
+        let la = length(av), lb = length(bv)
+        var result = 0
+        for j in 0..<count {
+            var bit = false
+            switch aggregation {
+            case 0: // equal any: b[j] in set a
+                if j < lb { for i in 0..<la where element(av, i) == element(bv, j) { bit = true; break } }
+            case 1: // ranges: pairs in a
+                if j < lb {
+                    var i = 0
+                    while i + 1 < la {
+                        if element(av, i) <= element(bv, j) && element(bv, j) <= element(av, i + 1) { bit = true; break }
+                        i += 2
+                    }
+                }
+            case 2: // equal each
+                if j >= la && j >= lb { bit = true } else if j < la && j < lb { bit = element(av, j) == element(bv, j) }
+            default: // equal ordered: substring a at position j of b
+                bit = true
+                for i in 0..<(count - j) {
+                    if i >= la { break }
+                    if j + i >= lb { bit = false; break }
+                    if element(av, i) != element(bv, j + i) { bit = false; break }
+                }
+            }
+            if bit { result |= 1 << j }
+        }
+        switch polarity {
+        case 1: result ^= (1 << count) - 1
+        case 3: result ^= (1 << lb) - 1
+        default: break
+        }
+        let index: Int
+        if result == 0 { index = count } else if mostSignificant { index = Int.bitWidth - 1 - result.leadingZeroBitCount } else { index = result.trailingZeroBitCount }
+        gprs[1] = UInt64(index)
+        let c = cpu
+        c.pointee.materializeFlags()
+        var f = c.pointee.flagsStored & ~RFlags.arithmetic
+        if result != 0 { f |= RFlags.carry }
+        if lb < count { f |= RFlags.zero }
+        if la < count { f |= RFlags.sign }
+        if result & 1 != 0 { f |= RFlags.overflow }
+        c.pointee.flagsStored = f
+        return .next
+    }
 }

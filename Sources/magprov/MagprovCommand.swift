@@ -13,6 +13,6 @@ struct Magprov: ParsableCommand {
           magprov dump trace          every recorded syscall, strace-style
         """,
         version: "0.1.0",
-        subcommands: [Record.self, Info.self, Dump.self, Replay.self]
+        subcommands: [Record.self, Info.self, Dump.self, Replay.self, LockstepCommand.self]
     )
 }

@@ -38,10 +38,11 @@ long mp_get_syscall_info(pid_t pid, mp_syscall_info *info);
 /// disables ASLR, and execs argv[0] (PATH search). Exec failure: the child exits 127
 /// after writing errno to the status pipe; *status_fd receives the pipe's read end,
 /// which yields 4 bytes (errno) on exec failure and EOF on success.
-/// `pass_through` lists syscall numbers the filter lets run without a stop.
+/// `pass_through` lists syscall numbers the filter lets run without a stop; with
+/// `use_filter` 0 no filter and no rdtsc trap are installed (lockstep single-stepping).
 pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
                       const char *cwd, const int *pass_through, int pass_through_count,
-                      int *status_fd);
+                      int use_filter, int *status_fd);
 
 /// Wait for any traced child (__WALL). Returns pid, 0 on WNOHANG with nothing, or -errno.
 pid_t mp_wait_any(int *status, int nohang);

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Lockstep
+
+struct LockstepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lockstep",
+        abstract: "Developer check: single-step a real process beside the interpreter and compare every instruction.",
+        discussion: """
+        After every instruction, RIP, the 16 general registers, RFLAGS (CF PF ZF SF OF DF)
+        and XMM0-15 of the real process and of the interpreter must agree; the first
+        difference is printed with the instruction and both values. Syscalls run for real
+        and the interpreter takes their results. Slow (two ptrace stops per instruction):
+        meant for small inputs. Single-threaded programs only.
+
+        Example: magprov lockstep -- gzip -c small.txt
+        """)
+
+    @Option(help: "Stop after this many instructions.")
+    var maxInstructions: UInt64?
+
+    @Flag(help: "Do not compare XMM registers.")
+    var noXmm = false
+
+    @Argument(parsing: .captureForPassthrough, help: "The command, after --.")
+    var command: [String] = []
+
+    func run() throws {
+        var command = self.command
+        if command.first == "--" { command.removeFirst() }
+        guard !command.isEmpty else { throw ValidationError("give a command after --") }
+        var options = LockstepOptions(command: command)
+        if let maxInstructions { options.maxInstructions = maxInstructions }
+        options.compareXMM = !noXmm
+        let start = Date()
+        let outcome = try Lockstep(options: options).run()
+        let seconds = Date().timeIntervalSince(start)
+        switch outcome {
+        case .agreed(let n, let code):
+            print("lockstep: interpreter and CPU agree over \(n) instructions (\(String(format: "%.1f", seconds)) s)\(code.map { "; exit \($0)" } ?? "")")
+        case .differed(let report, let n):
+            print("lockstep: difference after \(n) agreeing instructions \(report)")
+            throw ExitCode(1)
+        case .interpreterStopped(let report, let n):
+            print("lockstep: after \(n) agreeing instructions, \(report)")
+            throw ExitCode(1)
+        }
+    }
+}
