@@ -113,7 +113,9 @@ def svg(document) -> str:
         parts.append('<text x="%.1f" y="%d">%s</text>' % (lx + 18, ly, escape(c["label"])))
     ly = legend_top + ((len(shown) + 1) // 2) * 18
     for c in missing:
-        parts.append('<text x="%d" y="%d" fill="#777">not shown: %s</text>' % (left, ly, escape(c["reason"])))
+        reason = c["reason"] if len(c["reason"]) <= 140 else c["reason"][:139] + "…"
+        parts.append('<text x="%d" y="%d" fill="#777">not shown: %s<title>%s</title></text>' % (
+            left, ly, escape(reason), escape(c["reason"])))
         ly += 18
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -50,6 +50,8 @@ def parse_arguments(argv: List[str]) -> argparse.Namespace:
     p.add_argument("--out", help="results folder (default: Benchmarks/results for a full run of "
                                  "both sections, Benchmarks/results/tmp/partial otherwise, so that "
                                  "--quick never overwrites the published results)")
+    p.add_argument("--render", metavar="JSON",
+                   help="measure nothing: rewrite latest.md and latest.svg beside an existing latest.json")
     p.add_argument("--timeout", type=float, help="seconds before one run is killed (default 180 quick, 1200 full)")
     args = p.parse_args(argv)
     if args.runs is not None and args.runs < 1:
@@ -223,8 +225,25 @@ class Bench:
         return report.summarize_workload(workload, runs, samples, active)
 
 
+def write_results(document: Dict[str, object], out_dir: str) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "latest.json"), "w") as f:
+        json.dump(document, f, indent=1, sort_keys=True)
+        f.write("\n")
+    with open(os.path.join(out_dir, "latest.md"), "w") as f:
+        f.write(report.markdown(document))
+    with open(os.path.join(out_dir, "latest.svg"), "w") as f:
+        f.write(chart.svg(document))
+
+
 def main(argv: List[str]) -> int:
     args = parse_arguments(argv)
+    if args.render:
+        with open(args.render) as f:
+            document = json.load(f)
+        write_results(document, os.path.dirname(os.path.abspath(args.render)))
+        print(report.terminal(document))
+        return 0
     started = time.perf_counter()
     date = datetime.datetime.now(datetime.timezone.utc)
     sections = [args.only] if args.only else [cont.RECORD, cont.REPLAY]
@@ -273,15 +292,7 @@ def main(argv: List[str]) -> int:
         "failures": bench.failures,
         "elapsed_seconds": round(time.perf_counter() - started, 1),
     }
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "latest.json"), "w") as f:
-        json.dump(document, f, indent=1, sort_keys=True)
-        f.write("\n")
-    with open(os.path.join(out_dir, "latest.md"), "w") as f:
-        f.write(report.markdown(document))
-    with open(os.path.join(out_dir, "latest.svg"), "w") as f:
-        f.write(chart.svg(document))
-
+    write_results(document, out_dir)
     print(report.terminal(document))
     log("results: %s/latest.{json,md,svg}; %.0f s in all" % (os.path.relpath(out_dir), document["elapsed_seconds"]))
     if bench.failures:
