@@ -142,8 +142,12 @@ class Bench:
             self.fail(workload.name, contender.label, round_label, "timed out after %.0f s" % self.timeout)
             record["ok"] = False
         elif result.status != 0:
-            said = ("stderr ends: " + result.stderr_tail.strip()[-300:] if result.stderr_tail.strip()
-                    else "stdout ends: " + result.stdout_tail.strip()[-300:])
+            # Replays report divergence on stdout; for the others stdout is the workload's
+            # output (gzip data ...), and the complaint is on stderr.
+            streams = ([("stderr", result.stderr_tail)] if contender.compares_output
+                       else [("stdout", result.stdout_tail), ("stderr", result.stderr_tail)])
+            said = "; ".join("%s ends: %s" % (name, " ".join(tail.split())[-300:])
+                             for name, tail in streams if tail.strip())
             self.fail(workload.name, contender.label, round_label, "exit status %d; %s" % (result.status, said))
             record["ok"] = False
         elif contender.compares_output:
