@@ -106,11 +106,13 @@ def machine_description() -> Dict[str, str]:
             "kernel": platform.release(), "pmu": virtual}
 
 
-def git_commit() -> str:
-    r = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+def git_commit(*paths: str) -> str:
+    """Short hash of the last commit touching paths (all: HEAD); '+changes' if they are edited."""
+    r = subprocess.run(["git", "-C", REPO, "log", "-1", "--format=%h", "--", *paths],
+                       capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "--", *paths],
                            capture_output=True, text=True).stdout.strip()
-    return r.stdout.strip() + ("+changes" if dirty else "") if r.returncode == 0 else "unknown"
+    return r.stdout.strip() + ("+changes" if dirty else "") if r.returncode == 0 and r.stdout.strip() else "unknown"
 
 
 class Bench:
@@ -257,8 +259,11 @@ def main(argv: List[str]) -> int:
     out_dir = args.out or (os.path.join(BENCHMARKS, "results") if full_publishable
                            else os.path.join(scratch, "partial"))
 
+    # Taken before the build and the runs, which take long enough for the tree to move on.
+    commit, sources_commit = git_commit(), git_commit("Sources", "Package.swift")
     magprov = magprov_binary()
     machine = machine_description()
+    load_at_start = os.getloadavg()
     log("machine: %s, %s cores, %s, %s, kernel %s, %s" % (
         machine["cpu"], machine["cores"], machine["memory"], machine["os"], machine["kernel"], machine["pmu"]))
 
@@ -289,7 +294,11 @@ def main(argv: List[str]) -> int:
         "command": command,
         "mode": "quick" if args.quick else "full",
         "machine": machine,
-        "magprov": {"binary": magprov, "commit": git_commit()},
+        # The machine is shared: the 1/5/15-minute load averages say how busy it was.
+        "load_average": {"start": [round(x, 2) for x in load_at_start],
+                         "end": [round(x, 2) for x in os.getloadavg()]},
+        "magprov": {"binary": magprov, "commit": commit, "sources_commit": sources_commit,
+                    "version": next((c.version for c in contenders if c.key == "magprov-record"), "")},
         "contenders": [{"key": c.key, "label": c.label, "section": c.section, "available": c.available,
                         "reason": c.reason, "cell": c.cell, "version": c.version} for c in contenders],
         "workloads": results,

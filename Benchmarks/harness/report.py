@@ -152,14 +152,31 @@ def machine_line(document) -> str:
         m["cpu"], m["cores"], m["memory"], m["os"], m["kernel"], m["pmu"])
 
 
+def _magprov_text(m) -> str:
+    text = "repository at %s" % m["commit"]
+    if m.get("sources_commit"):
+        text += ", Sources/ last changed in %s" % m["sources_commit"]
+    if m.get("version"):
+        text += ", version %s" % m["version"]
+    return text
+
+
+def _failure_text(f) -> str:
+    return "%s / %s (%s): %s" % (f["workload"], f["contender"], f["round"], " ".join(str(f["what"]).split()))
+
+
 def markdown(document) -> str:
     d = document
     out = ["# magprov benchmarks", "",
            "- Date: %s; %s run, %s" % (d["date"], d["mode"], "%.0f s in all" % d["elapsed_seconds"]),
            "- Command: `%s`" % d["command"],
            "- Machine: %s" % machine_line(d),
-           "- magprov: commit %s" % d["magprov"]["commit"],
-           "- Peers: " + "; ".join(sorted({c["version"] for c in d["contenders"] if c["available"] and c["version"]})),
+           ] + (["- Load average (1/5/15 min) at start %s, at end %s (the machine is shared)" % (
+               "/".join("%.1f" % x for x in d["load_average"]["start"]),
+               "/".join("%.1f" % x for x in d["load_average"]["end"]))] if "load_average" in d else []) + [
+           "- magprov: %s" % _magprov_text(d["magprov"]),
+           "- Peers: " + "; ".join(sorted({c["version"] for c in d["contenders"]
+                                           if c["available"] and c["version"] and not c["key"].startswith("magprov")})),
            "",
            "Cells are slowdowns against the bare command: median of the per-round ratios "
            "(contender time / bare time of the same round), min–max in brackets. Rounds are "
@@ -193,8 +210,7 @@ def markdown(document) -> str:
             "- magprov replay cells check the replay's exit status (it verifies itself against "
             "the trace); all other cells compare output bytes with the bare run."] + notes + [""]
     if d["failures"]:
-        out += ["## FAILURES", ""] + ["- %(workload)s / %(contender)s (%(round)s): %(what)s" % f
-                                      for f in d["failures"]] + [""]
+        out += ["## FAILURES", ""] + ["- " + _failure_text(f) for f in d["failures"]] + [""]
     return "\n".join(out)
 
 
@@ -211,5 +227,5 @@ def terminal(document) -> str:
     if rows:
         out += ["Trace size and rate (magprov record)", _plain_table(header, rows), ""]
     if d["failures"]:
-        out += ["FAILURES:"] + ["  %(workload)s / %(contender)s (%(round)s): %(what)s" % f for f in d["failures"]]
+        out += ["FAILURES:"] + ["  " + _failure_text(f) for f in d["failures"]]
     return "\n".join(out)
