@@ -31,8 +31,8 @@ let package = Package(
         .target(name: "Trace", dependencies: ["CLZ4"]),
         .target(name: "Recorder", dependencies: ["CSupport", "Syscalls", "Trace"]),
         .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: interpreterFlags),
-        .target(name: "Replayer", dependencies: ["X86", "Trace", "Syscalls", "CElf"]),
-        .target(name: "Lockstep", dependencies: ["CSupport", "CCapstone", "Recorder", "Replayer", "Syscalls", "Trace", "X86"]),
+        .target(name: "Replayer", dependencies: ["X86", "Trace", "Syscalls", "CElf", "CCapstone"]),
+        .target(name: "Lockstep", dependencies: ["CSupport", "Recorder", "Replayer", "Syscalls", "Trace", "X86"]),
         .target(name: "Provenance", dependencies: [
             "Trace", "Syscalls", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
@@ -47,6 +47,7 @@ let package = Package(
         // Native trampoline for the X86 differential tests (test-only C code).
         .target(name: "X86TestSupport"),
         .testTarget(name: "X86Tests", dependencies: ["X86", "X86TestSupport"]),
+        .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "Trace", "X86"]),
         .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "Recorder", "Trace"]),
     ],
     swiftLanguageModes: [.v5]

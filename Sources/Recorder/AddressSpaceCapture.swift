@@ -96,6 +96,7 @@ final class AddressSpaceCapture {
         while address < line.end {
             let length = Int(min(UInt64(BlobStore.chunkLength), line.end - address))
             let n = chunk.withUnsafeMutableBytes { pread(memory, $0.baseAddress, length, off_t(Int64(bitPattern: address))) }
+            if n < 0 && errno == EINTR { continue }  // the supervisor's periodic timer
             if n <= 0 { break }
             ids.append(try blobs.put(Array(chunk[0..<n])))
             bytesCaptured += UInt64(n)

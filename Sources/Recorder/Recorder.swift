@@ -110,6 +110,7 @@ public final class Recorder {
         installWatchdogSignal()
 
         let pid = try spawn(environment: environment, cwd: cwd)
+        ignoreInterrupts()
         let supervisor = Supervisor(writer: writer, watchdogMilliseconds: options.watchdogMilliseconds, log: log)
         let exit = supervisor.run(root: pid)
         if let failure = supervisor.failure { log("magprov: trace write error: \(failure)") }
@@ -137,13 +138,30 @@ public final class Recorder {
         }
     }
 
-    /// SIGALRM interrupts the supervisor's waitpid so the watchdog can run; no SA_RESTART.
+    /// SIGALRM interrupts the supervisor's waitpid so the watchdog and the periodic flush
+    /// can run (no SA_RESTART). SIGTERM and SIGHUP ask the recorder to end the command and
+    /// still write a complete trace; SIGINT (Ctrl-C) reaches the recorded command through
+    /// the terminal, and the recorder outlives it to finish the trace.
     private func installWatchdogSignal() {
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { _ in }
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0
         sigaction(SIGALRM, &action, nil)
+        var terminate = sigaction()
+        terminate.__sigaction_handler.sa_handler = { _ in recorderTerminationRequested = 1 }
+        sigemptyset(&terminate.sa_mask)
+        terminate.sa_flags = 0
+        sigaction(SIGTERM, &terminate, nil)
+        sigaction(SIGHUP, &terminate, nil)
+    }
+
+    /// Called once the command is started (an ignored disposition would survive its exec).
+    private func ignoreInterrupts() {
+        var ignore = sigaction()
+        ignore.__sigaction_handler.sa_handler = SIG_IGN
+        sigaction(SIGINT, &ignore, nil)
+        sigaction(SIGQUIT, &ignore, nil)
     }
 
     /// After the run: the errno the child wrote if its exec failed (nil if exec succeeded).

@@ -111,18 +111,28 @@ final class Supervisor {
         groups[root] = ThreadGroup()
         task.announced = true
         emit(root, .taskStart(TaskStart(tid: root, pid: root, parent: 0, kind: .root, cloneFlags: 0)))
+        armTimer(nanoseconds: 1_000_000_000)
+        var stopping = false
         while !tasks.isEmpty {
             var status: Int32 = 0
             let tid = mp_wait_any(&status, 0)
-            if tid == -EINTR { checkWatchdog(); continue }
+            if tid == -EINTR {
+                // The timer: preempt spinning threads, flush so a killed recorder loses at
+                // most a second of events; or a termination request for the recorder.
+                if recorderTerminationRequested != 0 && !stopping {
+                    stopping = true
+                    log("magprov: terminating the recorded command; the trace is kept")
+                    for tid in tasks.keys { kill(tid, SIGKILL) }
+                }
+                if !checkWatchdog() { armTimer(nanoseconds: 1_000_000_000) }
+                flushIfDue()
+                continue
+            }
             if tid < 0 { break }  // ECHILD: nothing left to wait for
             handle(tid: tid, status: status)
-            let now = monotonicNanoseconds()
-            if now &- lastFlush > 1_000_000_000 {
-                lastFlush = now
-                do { try writer.flushAll() } catch { failure = failure ?? error }
-            }
+            flushIfDue()
         }
+        armTimer(nanoseconds: 0)
         return rootExit
     }
 
@@ -205,14 +215,27 @@ final class Supervisor {
         }
     }
 
-    private func armWatchdog() {
-        var timer = itimerval(it_interval: timeval(tv_sec: 0, tv_usec: 0),
-                              it_value: timeval(tv_sec: 0, tv_usec: Int(watchdogNanoseconds / 1000)))
+    private func flushIfDue() {
+        let now = monotonicNanoseconds()
+        guard now &- lastFlush > 1_000_000_000 else { return }
+        lastFlush = now
+        do { try writer.flushAll() } catch { failure = failure ?? error }
+    }
+
+    private func armWatchdog() { armTimer(nanoseconds: watchdogNanoseconds) }
+
+    /// A periodic SIGALRM that interrupts waitpid (0 disarms). Periodic, because a signal
+    /// that lands while the supervisor is between waits interrupts nothing.
+    private func armTimer(nanoseconds: UInt64) {
+        let period = timeval(tv_sec: Int(nanoseconds / 1_000_000_000), tv_usec: Int(nanoseconds % 1_000_000_000 / 1000))
+        var timer = itimerval(it_interval: period, it_value: period)
         setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
     }
 
     /// Preempts threads that have held their group's token too long while siblings wait.
-    func checkWatchdog() {
+    /// Returns whether it re-armed the (short) watchdog timer.
+    @discardableResult
+    func checkWatchdog() -> Bool {
         let now = monotonicNanoseconds()
         var waiting = false
         for group in groups.values where !group.ready.isEmpty {
@@ -223,6 +246,7 @@ final class Supervisor {
             _ = mp_ptrace(Int(PtraceRequest.interrupt), holder, 0, 0)
         }
         if waiting { armWatchdog() }
+        return waiting
     }
 
     // MARK: - Syscalls
@@ -299,7 +323,12 @@ final class Supervisor {
             inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence)
         sequence += 1
         task.mode = .kernel
-        releaseToken(task)
+        // A thread's exit clears its CLONE_CHILD_CLEARTID word in the kernel at a moment no
+        // stop shows; keeping its siblings out of user mode until the exit is reported
+        // makes that write happen before any of them runs again (replay relies on it).
+        // Not for a group leader: its exit is reported only after all its threads end.
+        let exitingThread = number == SyscallTable.Number.exit && task.tid != task.tgid
+        if !exitingThread { releaseToken(task) }
         try task.access.resume(PtraceRequest.syscall)
     }
 
@@ -518,7 +547,8 @@ final class Supervisor {
         // before the handler's first instruction, so the frame and registers are recorded.
         try access.resume(PtraceRequest.singleStep, signal: signal)
         var status: Int32 = 0
-        let r = waitpid(task.tid, &status, __WALL)
+        var r: Int32
+        repeat { r = waitpid(task.tid, &status, __WALL) } while r < 0 && errno == EINTR  // the periodic timer
         guard r == task.tid, mp_wifstopped(status) != 0 else {
             emit(task.tid, .signal(SignalEvent(signal: signal, kind: kind, outcome: .defaultAction,
                                                siginfo: siginfo, registers: registers)))
@@ -636,6 +666,9 @@ public enum StartupStack {
     }
 
 }
+
+/// Set by the recorder's SIGTERM/SIGHUP handler (async-signal-safe: a plain store).
+nonisolated(unsafe) var recorderTerminationRequested: sig_atomic_t = 0
 
 func threadGroupID(of tid: Int32) -> Int32? {
     guard let bytes = try? readAll(path: "/proc/\(tid)/status") else { return nil }

@@ -91,7 +91,8 @@ public struct TaskAccess: TaskMemoryReader {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: count)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(Int64(bitPattern: address))) }
+        var n: Int
+        repeat { n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(Int64(bitPattern: address))) } } while n < 0 && errno == EINTR
         return n == count ? buffer : nil
     }
 
@@ -99,7 +100,8 @@ public struct TaskAccess: TaskMemoryReader {
         let fd = open("/proc/\(tid)/mem", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, bytes.count, off_t(Int64(bitPattern: address))) }
+        var n: Int
+        repeat { n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, bytes.count, off_t(Int64(bitPattern: address))) } } while n < 0 && errno == EINTR
         return n == bytes.count
     }
 

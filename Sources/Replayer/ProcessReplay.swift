@@ -39,13 +39,18 @@ public struct Divergence: Error, Sendable, CustomStringConvertible {
     public var expected: String
     public var actual: String
     public var recentInstructions: [UInt64]
+    /// Text of those instructions (address, bytes, mnemonic), when known.
+    public var recentDisassembly: [String] = []
 
     public var description: String {
         var lines = ["divergence in task \(tid) after \(instructionCount) instructions at 0x\(String(address, radix: 16))"
                      + (function.map { " (\($0))" } ?? "") + ": \(reason)"]
         if !expected.isEmpty { lines.append("  expected: \(expected)") }
         if !actual.isEmpty { lines.append("  actual:   \(actual)") }
-        if !recentInstructions.isEmpty {
+        if !recentDisassembly.isEmpty {
+            lines.append("  last instructions executed:")
+            lines += recentDisassembly.map { "    " + $0 }
+        } else if !recentInstructions.isEmpty {
             lines.append("  last instructions: " + recentInstructions.map { "0x\(String($0, radix: 16))" }.joined(separator: " "))
         }
         return lines.joined(separator: "\n")
@@ -78,10 +83,42 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
     /// Syscall results not yet applied: (exit sequence, tid, event).
     var pendingResults: [(exitSequence: UInt64, tid: Int32, event: SyscallEvent)] = []
     var forkStates: [Int32: ForkState] = [:]
+    /// CLONE_CHILD_CLEARTID / set_tid_address: the word the kernel zeroes (and wakes) when
+    /// the thread exits; the trace has no event for that write, so replay makes it.
+    /// The recorder keeps other threads of the process out of user mode until an exiting
+    /// thread is gone, so the clear is visible to every later stop: replay makes it at the
+    /// exit itself.
+    var clearChildTid: [Int32: UInt64] = [:]
     var syscalls = 0
     var finishedThreads = Set<Int32>()
 
     static var defaultStepBudget: UInt64 { 50_000_000_000 }
+
+    /// Set on a second, diagnostic run after a divergence: from this instruction count on,
+    /// the interpreter steps one instruction at a time and remembers where it was.
+    /// Replay is deterministic, so the second run retraces the first exactly.
+    var historyFrom: UInt64?
+    var history: [UInt64] = []
+    static var historyLength: Int { 16 }
+
+    private func runRecordingHistory(from start: UInt64) -> StopReason {
+        if machine.instructionCount < start {
+            let stop = machine.run(maxInstructions: start - machine.instructionCount)
+            if case .instructionLimit = stop {} else { return stop }
+        }
+        while true {
+            let rip = machine.state.rip
+            let stop = machine.run(maxInstructions: 1)
+            if case .instructionLimit = stop {
+                history.append(rip)
+                if history.count > Self.historyLength { history.removeFirst() }
+                continue
+            }
+            if case .syscall = stop { history.append(rip) } else if case .timestamp = stop { history.append(rip) }
+            if history.count > Self.historyLength { history.removeFirst() }
+            return stop
+        }
+    }
 
     init(unit: ReplayUnit, trace: TraceReader, tracker: Tracker, inherited: ForkState?) throws {
         self.unit = unit
@@ -131,6 +168,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         var outcome: ReplayOutcome = .completed
         do {
             for stop in unit.stops {
+                if case .exited = stop.stop { continue }
                 if finishedThreads.contains(stop.tid) { continue }
                 applyPendingResults(before: stop.order)
                 try switchTo(stop.tid)
@@ -140,6 +178,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
                 case .timestamp(let t): try replayTimestamp(t, tid: stop.tid)
                 case .signal(let g): try replaySignal(g, tid: stop.tid)
                 case .preempted(let regs): try runUntil(regs, tid: stop.tid)
+                case .exited: break
                 }
             }
         } catch let divergence as Divergence {
@@ -187,7 +226,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
 
     /// Runs the current thread until it stops; reports anything but `expected` as divergence.
     private func runToStop(tid: Int32) throws -> StopReason {
-        let stop = machine.run(maxInstructions: Self.defaultStepBudget)
+        let stop = historyFrom.map { runRecordingHistory(from: $0) } ?? machine.run(maxInstructions: Self.defaultStepBudget)
         switch stop {
         case .unsupported(let u):
             throw divergenceHere(tid: tid, reason: "unsupported instruction \(u)", at: u.address)
@@ -225,6 +264,9 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             }
         }
         syscalls += 1
+        if event.number == SyscallTable.Number.exit, let address = clearChildTid[tid], address != 0 {
+            try? machine.memory.writeBytes([0, 0, 0, 0], at: address)
+        }
         if event.flags.contains(.unfinished) || event.number == SyscallTable.Number.exit
             || event.number == SyscallTable.Number.exitGroup {
             finishedThreads.insert(tid)
@@ -345,6 +387,8 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             if a[0] == 0x1001 { cpu.gsBase = a[1] }  // ARCH_SET_GS
         case SyscallTable.Number.clone, SyscallTable.Number.clone3, SyscallTable.Number.fork, SyscallTable.Number.vfork:
             try replayClone(event, cpu: cpu, tid: tid)
+        case SyscallTable.number(named: "set_tid_address"):
+            clearChildTid[tid] = a[0]
         default:
             break
         }
@@ -354,13 +398,14 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
     private func replayClone(_ event: SyscallEvent, cpu: CPUState, tid: Int32) throws {
         guard event.result > 0 else { return }
         let child = Int32(truncatingIfNeeded: event.result)
-        var flags: UInt64 = 0, stack: UInt64 = 0, tls: UInt64 = 0
+        var flags: UInt64 = 0, stack: UInt64 = 0, tls: UInt64 = 0, childTid: UInt64 = 0
         switch event.number {
         case SyscallTable.Number.clone:
-            flags = event.arguments[0]; stack = event.arguments[1]; tls = event.arguments[4]
+            flags = event.arguments[0]; stack = event.arguments[1]; tls = event.arguments[4]; childTid = event.arguments[3]
         case SyscallTable.Number.clone3:
             let args = try machine.memory.readBytes(at: event.arguments[0], count: 64)
             flags = args.loadUInt64(at: 0)
+            childTid = args.loadUInt64(at: 16)
             let base = args.loadUInt64(at: 40), size = args.loadUInt64(at: 48)
             stack = base == 0 ? 0 : base &+ size
             tls = args.loadUInt64(at: 56)
@@ -373,6 +418,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         childCPU.rax = 0
         if stack != 0 { childCPU.rsp = stack }
         if flags & 0x80000 != 0 { childCPU.fsBase = tls }  // CLONE_SETTLS
+        if flags & 0x0020_0000 != 0 { clearChildTid[child] = childTid }  // CLONE_CHILD_CLEARTID
         if flags & 0x10000 != 0 {  // CLONE_THREAD
             threads[child] = childCPU
         } else {
@@ -433,6 +479,13 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         return Divergence(tid: tid, instructionCount: machine.instructionCount, address: rip,
                           function: symbolizer.symbolize(rip), reason: reason, expected: expected, actual: actual,
                           recentInstructions: [])
+    }
+
+    /// "0xADDR  bytes  mnemonic operands  (function)" for reports.
+    func describeInstruction(at address: UInt64) -> String {
+        let bytes = (try? machine.memory.readBytes(at: address, count: 15)) ?? []
+        let text = InstructionText.describe(bytes, at: address)
+        return "0x\(String(address, radix: 16))  \(text)" + (symbolizer.symbolize(address).map { "  (\($0))" } ?? "")
     }
 
     private func describe(_ event: SyscallEvent) -> String {

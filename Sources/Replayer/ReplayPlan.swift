@@ -21,6 +21,8 @@ public enum UserStop: Sendable {
     case timestamp(TimestampEvent)
     case signal(SignalEvent)
     case preempted(Trace.RegisterFile)
+    /// The supervisor saw the task end (its exit has fully happened in the kernel).
+    case exited
 }
 
 public struct ScheduledStop: Sendable {
@@ -109,6 +111,8 @@ extension ReplayPlan {
                         stops.append(ScheduledStop(tid: tid, order: e.sequence, stop: .timestamp(t)))
                     case .signal(let g) where e.sequence > segment.startSequence && e.sequence < segment.endSequence:
                         stops.append(ScheduledStop(tid: tid, order: e.sequence, stop: .signal(g)))
+                    case .taskExit where e.sequence > segment.startSequence && e.sequence < segment.endSequence:
+                        stops.append(ScheduledStop(tid: tid, order: e.sequence, stop: .exited))
                     case .schedule(let s) where e.sequence > segment.startSequence && e.sequence < segment.endSequence:
                         if let regs = s.preemptedAt {
                             stops.append(ScheduledStop(tid: tid, order: e.sequence, stop: .preempted(regs)))

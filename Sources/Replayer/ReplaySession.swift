@@ -46,7 +46,20 @@ public final class ReplaySession {
         plan = ReplayPlan(events: events)
     }
 
+    /// Plain replay. Calls the generic engine with a concrete tracker inside this module,
+    /// so the optimizer specializes it and the interpreter's prespecialized loop runs
+    /// with no data-flow calls at all (a generic call from another module would not be).
+    public func run(options: ReplayOptions) -> ReplaySummary {
+        replay(options: options) { NoDataFlow() }
+    }
+
+    /// Replay with a data-flow tracker (taint). Callers in other modules get generic code
+    /// unless they call with a concrete type the Replayer module specializes.
     public func run<Tracker: DataFlowTracker>(options: ReplayOptions, tracker: @escaping @Sendable () -> Tracker) -> ReplaySummary {
+        replay(options: options, tracker: tracker)
+    }
+
+    func replay<Tracker: DataFlowTracker>(options: ReplayOptions, tracker: @escaping @Sendable () -> Tracker) -> ReplaySummary {
         let units = plan.units.filter { options.pids?.contains($0.pid) ?? true }
         let start = Date()
         let results = ResultBox(count: units.count)
@@ -59,7 +72,18 @@ public final class ReplaySession {
                     let result: UnitResult
                     do {
                         let replay = try ProcessReplay(unit: units[index], trace: trace, tracker: tracker(), inherited: nil)
-                        result = replay.run()
+                        var first = replay.run()
+                        if case .diverged(var divergence) = first.outcome, divergence.instructionCount > 0 {
+                            // Retrace deterministically to list the last instructions executed.
+                            let again = try ProcessReplay(unit: units[index], trace: trace, tracker: tracker(), inherited: nil)
+                            again.historyFrom = divergence.instructionCount > UInt64(ProcessReplay<Tracker>.historyLength)
+                                ? divergence.instructionCount - UInt64(ProcessReplay<Tracker>.historyLength) : 0
+                            _ = again.run()
+                            divergence.recentInstructions = again.history
+                            divergence.recentDisassembly = again.history.map { again.describeInstruction(at: $0) }
+                            first.outcome = .diverged(divergence)
+                        }
+                        result = first
                     } catch {
                         result = UnitResult(pid: units[index].pid, tid: units[index].tid, executable: units[index].executable,
                                             outcome: .diverged(Divergence(tid: units[index].tid, instructionCount: 0, address: 0,

@@ -150,14 +150,21 @@ extension TaskMemoryReader {
     public func readUInt64(at address: UInt64) -> UInt64? {
         readBytes(at: address, count: 8).map { $0.loadUInt64(at: 0) }
     }
-    /// A NUL-terminated string of at most `limit` bytes, read page-safely in chunks.
+    /// A NUL-terminated string of at most `limit` bytes, read page-safely in chunks; a
+    /// chunk that runs into unreadable memory is retried smaller, down to single bytes,
+    /// so a string that ends just before the end of a mapping is still found.
     public func readCString(at address: UInt64, limit: Int = 4096) -> String? {
         guard address != 0 else { return nil }
         var bytes: [UInt8] = []
         var cursor = address
+        var chunkLength = 256
         while bytes.count < limit {
             let toPageEnd = Int(4096 - (cursor & 4095))
-            guard let chunk = readBytes(at: cursor, count: min(toPageEnd, 256)) else { break }
+            guard let chunk = readBytes(at: cursor, count: min(toPageEnd, chunkLength)) else {
+                if chunkLength == 1 { break }
+                chunkLength = chunkLength > 16 ? 16 : 1
+                continue
+            }
             if let nul = chunk.firstIndex(of: 0) { bytes += chunk[..<nul]; return String(decoding: bytes, as: UTF8.self) }
             bytes += chunk
             cursor += UInt64(chunk.count)

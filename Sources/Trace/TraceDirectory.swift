@@ -8,7 +8,7 @@
 
 import Foundation
 
-public let traceFormatVersion = 1
+public let traceFormatVersion = 2
 
 public struct CPUIDLeaf: Codable, Equatable, Sendable {
     public var leaf: UInt32, subleaf: UInt32, eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32
@@ -224,10 +224,30 @@ public final class TraceReader {
         return (all, errors)
     }
 
-    /// Reassembles chunked blob contents.
+    /// Reassembles chunked blob contents. Verified chunks are cached (up to
+    /// `blobCacheLimit` bytes): replay loads the same libraries into every process.
     public func contents(of blobIDs: [BlobID]) throws -> [UInt8] {
         var bytes: [UInt8] = []
-        for id in blobIDs { bytes += try blobs.get(id) }
+        for id in blobIDs { bytes += try cachedBlob(id) }
+        return bytes
+    }
+
+    public var blobCacheLimit = 512 << 20
+    private var blobCache: [BlobID: [UInt8]] = [:]
+    private var blobCacheBytes = 0
+    private let blobCacheLock = NSLock()
+
+    private func cachedBlob(_ id: BlobID) throws -> [UInt8] {
+        blobCacheLock.lock()
+        if let hit = blobCache[id] { blobCacheLock.unlock(); return hit }
+        blobCacheLock.unlock()
+        let bytes = try blobs.get(id)
+        blobCacheLock.lock()
+        if blobCacheBytes + bytes.count <= blobCacheLimit {
+            blobCache[id] = bytes
+            blobCacheBytes += bytes.count
+        }
+        blobCacheLock.unlock()
         return bytes
     }
 }

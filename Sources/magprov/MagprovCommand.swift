@@ -11,8 +11,11 @@ struct Magprov: ParsableCommand {
           magprov record -o trace -- sh -c 'sort data.txt | gzip > data.gz'
           magprov info trace          what was recorded, and how big the trace is
           magprov dump trace          every recorded syscall, strace-style
+          magprov graph trace         the provenance graph (PROV-JSON, DOT, SVG)
+          magprov why trace data.gz   where this file's content came from
+          magprov replay trace        re-execute every process in the interpreter
         """,
         version: "0.1.0",
-        subcommands: [Record.self, Info.self, Dump.self, Replay.self, LockstepCommand.self]
+        subcommands: [Record.self, Info.self, Dump.self, Graph.self, Why.self, Impact.self, Replay.self, LockstepCommand.self]
     )
 }

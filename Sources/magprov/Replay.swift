@@ -37,7 +37,7 @@ struct Replay: ParsableCommand {
             if case .diverged = r.outcome { return }
             FileHandle.standardError.write("  replayed \(r.pid) \(URL(fileURLWithPath: r.executable).lastPathComponent): \(r.syscalls) syscalls, \(r.instructions) instructions\n".data(using: .utf8)!)
         }
-        let summary = session.run(options: ReplayOptions(pids: pid.isEmpty ? nil : Set(pid), jobs: jobs)) { NoDataFlow() }
+        let summary = session.run(options: ReplayOptions(pids: pid.isEmpty ? nil : Set(pid), jobs: jobs))
         let all = summary.allResults
         for (unit, divergence) in summary.divergences {
             print("process \(unit.pid) (\(unit.executable)): \(divergence)")

@@ -156,3 +156,40 @@ final class RecorderTests: XCTestCase {
         XCTAssertFalse(text.blobs.isEmpty)
     }
 }
+
+/// Damage to a real recording is reported with its stream and frame, never a crash.
+final class DamagedTraceTests: XCTestCase {
+    private func recordedStreamPath() throws -> (String, Int32) {
+        let directory = Fixtures.temporaryDirectory("damaged") + "/trace"
+        let recorder = Recorder(options: RecordOptions(command: ["sh", "-c", "seq 1 20000 | sort -r > /dev/null"], outputDirectory: directory))
+        recorder.log = { _ in }
+        _ = try recorder.run()
+        let reader = try TraceReader(directory: directory)
+        // The largest stream has several frames to damage.
+        let largest = try XCTUnwrap(reader.manifest?.streams.max { $0.bytes < $1.bytes })
+        let tid = largest.tid
+        return (directory, tid)
+    }
+
+    func testTruncatedRecordingNamesStreamAndFrame() throws {
+        let (directory, tid) = try recordedStreamPath()
+        let path = "\(directory)/tasks/\(tid).events"
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber).intValue
+        XCTAssertEqual(truncate(path, off_t(size - 10)), 0)
+        let (events, error) = try TraceReader(directory: directory).readTask(tid: tid)
+        XCTAssertTrue(error?.description.contains("stream tasks/\(tid).events, frame") ?? false, "\(String(describing: error))")
+        XCTAssertTrue(error?.description.contains("truncated") ?? false)
+        _ = events
+    }
+
+    func testBitFlippedRecordingNamesStreamAndFrame() throws {
+        let (directory, tid) = try recordedStreamPath()
+        let path = "\(directory)/tasks/\(tid).events"
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        data[data.count / 2] ^= 0x10
+        try data.write(to: URL(fileURLWithPath: path))
+        let (_, error) = try TraceReader(directory: directory).readTask(tid: tid)
+        guard case .corruptFrame(let stream, _, _)? = error else { return XCTFail("expected a corrupt frame, got \(String(describing: error))") }
+        XCTAssertEqual(stream, "tasks/\(tid).events")
+    }
+}

@@ -1,8 +1,8 @@
 // Capstone's text for one instruction, for reports (not on any hot path).
 import CCapstone
 
-enum InstructionText {
-    static func describe(_ bytes: [UInt8], at address: UInt64) -> String {
+public enum InstructionText {
+    public static func describe(_ bytes: [UInt8], at address: UInt64) -> String {
         var handle: csh = 0
         guard !bytes.isEmpty, cs_open(CS_ARCH_X86, CS_MODE_64, &handle) == CS_ERR_OK else { return "?" }
         defer { cs_close(&handle) }

@@ -1,1 +1,0 @@
-// Provenance: see DESIGN.md

@@ -1,0 +1,687 @@
+// One handler per syscall family: what each call does to the graph and to the replayed
+// process state (descriptor tables, working directory, user id, socket pairing).
+
+import Trace
+import Syscalls
+
+/// Syscall families the builder distinguishes, looked up once per number.
+enum SyscallFamily {
+    case read, write, transfer, open, close, closeRange, dup, fcntl, pipe, socketpair, socket, bind, connect
+    case accept, sockname, peername, mmap, execve, wait, kill, processVMWrite, processVMRead
+    case truncate, chmod, chown, rename, link, symlink, unlink, mkdir, mknod, chdir, fchdir, getdents
+    case setuid, setgid, newDescriptor, ignored
+
+    static let byNumber: [SyscallFamily] = (0..<512).map { family(SyscallTable.name($0)) }
+
+    static func of(_ number: Int) -> SyscallFamily {
+        number >= 0 && number < byNumber.count ? byNumber[number] : .ignored
+    }
+
+    static func family(_ name: String) -> SyscallFamily {
+        switch name {
+        case "read", "readv", "pread64", "preadv", "preadv2", "recvfrom", "recvmsg", "recvmmsg": return .read
+        case "write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto", "sendmsg", "sendmmsg": return .write
+        case "sendfile", "splice", "tee", "copy_file_range": return .transfer
+        case "open", "openat", "openat2", "creat": return .open
+        case "close": return .close
+        case "close_range": return .closeRange
+        case "dup", "dup2", "dup3": return .dup
+        case "fcntl": return .fcntl
+        case "pipe", "pipe2": return .pipe
+        case "socketpair": return .socketpair
+        case "socket": return .socket
+        case "bind": return .bind
+        case "connect": return .connect
+        case "accept", "accept4": return .accept
+        case "getsockname": return .sockname
+        case "getpeername": return .peername
+        case "mmap": return .mmap
+        case "execve", "execveat": return .execve
+        case "wait4": return .wait
+        case "kill", "tkill", "tgkill": return .kill
+        case "process_vm_writev": return .processVMWrite
+        case "process_vm_readv": return .processVMRead
+        case "truncate", "ftruncate": return .truncate
+        case "chmod", "fchmod", "fchmodat", "fchmodat2": return .chmod
+        case "chown", "fchown", "lchown", "fchownat": return .chown
+        case "rename", "renameat", "renameat2": return .rename
+        case "link", "linkat": return .link
+        case "symlink", "symlinkat": return .symlink
+        case "unlink", "unlinkat", "rmdir": return .unlink
+        case "mkdir", "mkdirat": return .mkdir
+        case "mknod", "mknodat": return .mknod
+        case "chdir": return .chdir
+        case "fchdir": return .fchdir
+        case "getdents", "getdents64": return .getdents
+        case "setuid", "setreuid", "setresuid", "setfsuid": return .setuid
+        case "setgid", "setregid", "setresgid", "setfsgid", "setgroups": return .setgid
+        case "eventfd", "eventfd2", "epoll_create", "epoll_create1", "timerfd_create", "signalfd", "signalfd4",
+             "inotify_init", "inotify_init1", "memfd_create", "userfaultfd", "pidfd_open":
+            return .newDescriptor
+        default: return .ignored
+        }
+    }
+}
+
+extension BuilderState {
+    func syscall(_ call: SyscallEvent, task: TaskState, _ context: EventContext) {
+        let name = SyscallTable.name(call.number)
+        switch SyscallFamily.of(call.number) {
+        case .read: read(call, name, task, context)
+        case .write: write(call, name, task, context)
+        case .transfer: transfer(call, name, task, context)
+        case .open: open(call, name, task, context)
+        case .close:
+            let fd = call.int32(0)
+            guard task.descriptors[fd] != nil || call.object(0) != nil else {
+                if !call.succeeded { failureWithoutObject(task, name, call.errno, context) }
+                return
+            }
+            let e = entity(call, fd: 0, task: task, context)
+            if call.succeeded {
+                annotate(from: task.entity, to: e, name, context)
+                task.descriptors.close(fd)
+            } else {
+                failure(from: task.entity, to: e, name, call.errno, context)
+            }
+        case .closeRange: closeRange(call, task, context)
+        case .dup, .fcntl: duplicate(call, name, task, context)
+        case .pipe, .socketpair: pipe(call, name, task, context)
+        case .socket:
+            guard call.succeeded else { return failureWithoutObject(task, name, call.errno, context) }
+            let e = entityForNewDescriptor(call, kind: .socket, label: "socket", context)
+            entities[e].attributes["domain"] = .string(socketDomain(call.int32(0)))
+            flow(from: task.entity, to: e, name, context)
+            let closeOnExec = call.int32(1) & OpenFlags.closeOnExec != 0
+            install(Int32(truncatingIfNeeded: call.result), entity: e, flags: 2, closeOnExec: closeOnExec, task: task)
+        case .bind, .connect: bindOrConnect(call, name, task, context)
+        case .accept: accept(call, name, task, context)
+        case .sockname, .peername:
+            guard call.succeeded, let bytes = call.written(at: 1), let address = SocketAddress.describe(bytes) else { return }
+            let e = entity(call, fd: 0, task: task, context)
+            let isLocal = SyscallFamily.of(call.number) == .sockname
+            setSocketAddress(e, local: isLocal ? address : nil, remote: isLocal ? nil : address)
+            if isLocal && listeners[e] != nil { listeners[e] = address }
+        case .mmap: mmap(call, name, task, context)
+        case .execve: execveExit(call, name, task, context)
+        case .wait:
+            guard call.result > 0 else { return }
+            let child = Int32(truncatingIfNeeded: call.result)
+            if let e = processByPID[child] { flow(from: e, to: task.entity, name, context) }
+        case .kill: kill(call, name, task, context)
+        case .processVMWrite, .processVMRead:
+            let target = processEntity(pid: call.int32(0), context)
+            guard call.succeeded else { return failure(from: task.entity, to: target, name, call.errno, context) }
+            if SyscallFamily.of(call.number) == .processVMWrite {
+                flow(from: task.entity, to: target, name, context, bytes: call.result)
+            } else {
+                flow(from: target, to: task.entity, name, context, bytes: call.result)
+            }
+        case .truncate, .chmod, .chown: changeAttributes(call, name, task, context)
+        case .rename: rename(call, name, task, context)
+        case .link: link(call, name, task, context)
+        case .symlink, .mkdir, .mknod: create(call, name, task, context)
+        case .unlink: unlink(call, name, task, context)
+        case .chdir:
+            guard call.succeeded else { return }
+            let path = absolutePath(call, path: 0, dirfd: nil, task: task)
+            if !path.isEmpty { setDirectory(task, path) }
+        case .fchdir:
+            guard call.succeeded else { return }
+            let e = entity(call, fd: 0, task: task, context)
+            if !entities[e].path.isEmpty { setDirectory(task, entities[e].path) }
+        case .getdents:
+            let e = entity(call, fd: 0, task: task, context)
+            if call.succeeded {
+                flow(from: e, to: task.entity, name, context, bytes: call.result)
+            } else {
+                failure(from: e, to: task.entity, name, call.errno, context)
+            }
+        case .setuid, .setgid: identity(call, name, task, context)
+        case .newDescriptor:
+            guard call.succeeded else { return }
+            let e = entityForNewDescriptor(call, kind: .other, label: name, context)
+            let flagsArgument = name == "memfd_create" || name == "signalfd4" || name == "eventfd2" ? 1 : 0
+            let flags = call.int32(flagsArgument)
+            let closeOnExec = name == "memfd_create" ? flags & 1 != 0 : flags & OpenFlags.closeOnExec != 0
+            install(Int32(truncatingIfNeeded: call.result), entity: e, flags: 2, closeOnExec: closeOnExec, task: task)
+        case .ignored:
+            break
+        }
+    }
+
+    // MARK: Data
+
+    /// What a read on this entity receives: the peer's data on a connected socket.
+    func readSource(_ e: Int) -> Int { entities[e].peer ?? e }
+
+    func read(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let fd = call.int32(0)
+        let e = entity(call, fd: 0, task: task, context)
+        let source = readSource(e)
+        guard call.succeeded else { return failure(from: source, to: task.entity, name, call.errno, context) }
+        let positional = name.hasPrefix("pread") || name == "preadv2" && call.int64(3) != -1
+        let file = task.descriptors[fd]?.file
+        let offset: Int64? = positional ? call.int64(3) : file?.offset
+        if !positional, let file, let o = file.offset { file.offset = o + call.result }
+        if isChannel(source) && call.result > 0 {
+            let read = channelRead[source, default: 0] + call.result
+            channelRead[source] = read
+            if read > channelWritten[source, default: 0] {
+                pendingReads[task.entity, default: []].append(PendingRead(source: source, reader: task.entity, operation: name,
+                                                                       bytes: call.result, context: context))
+                return
+            }
+        }
+        flow(from: source, to: task.entity, name, context, bytes: call.result,
+             offset: entities[e].kind == .file ? offset : nil)
+        if name == "recvfrom", let bytes = call.written(at: 4), let from = SocketAddress.describe(bytes),
+           entities[e].attributes["remote"] == nil {
+            setSocketAddress(e, local: nil, remote: from)
+        }
+    }
+
+    func write(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let fd = call.int32(0)
+        let e = entity(call, fd: 0, task: task, context)
+        guard call.succeeded else { return failure(from: task.entity, to: e, name, call.errno, context) }
+        let positional = name.hasPrefix("pwrite") && (name != "pwritev2" || call.int64(3) != -1)
+        let file = task.descriptors[fd]?.file
+        let offset: Int64? = positional ? call.int64(3) : file?.offset
+        if !positional, let file, let o = file.offset { file.offset = o + call.result }
+        if name == "sendto", let bytes = call.input(at: 4), let to = SocketAddress.describe(bytes),
+           entities[e].attributes["remote"] == nil {
+            setSocketAddress(e, local: nil, remote: to)
+        }
+        flow(from: task.entity, to: e, name, context, bytes: call.result,
+             offset: entities[e].kind == .file ? offset : nil)
+        if isChannel(e) {
+            channelWritten[e, default: 0] += call.result
+            flushPendingReads(from: e)
+        }
+    }
+
+    /// Pipes made in the recording and socket ends whose peer is in it: their writers are
+    /// recorded, so a read can wait for the write it returned.
+    func isChannel(_ e: Int) -> Bool {
+        switch entities[e].kind {
+        case .pipe: return !entities[e].key.hasPrefix("inherited")
+        case .socket: return entities[e].peer != nil
+        default: return false
+        }
+    }
+
+    /// sendfile(out, in), splice(in, _, out), tee(in, out), copy_file_range(in, _, out).
+    func transfer(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let (inArgument, outArgument): (Int, Int)
+        switch name {
+        case "sendfile": (inArgument, outArgument) = (1, 0)
+        case "tee": (inArgument, outArgument) = (0, 1)
+        default: (inArgument, outArgument) = (0, 2)
+        }
+        let input = readSource(entity(call, fd: inArgument, task: task, context))
+        let output = entity(call, fd: outArgument, task: task, context)
+        guard call.succeeded else {
+            failure(from: input, to: task.entity, name, call.errno, context)
+            return failure(from: task.entity, to: output, name, call.errno, context)
+        }
+        flow(from: input, to: task.entity, name, context, bytes: call.result)
+        flow(from: task.entity, to: output, name, context, bytes: call.result)
+    }
+
+    func mmap(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let flags = call.int32(3), prot = call.int32(2), fd = call.int32(4)
+        let anonymous = flags & 0x20 != 0
+        guard !anonymous, fd >= 0 else { return }
+        let e: Int
+        if let m = call.mapped, m.inode != 0 {
+            let o = ObjectIdentity(argument: 4, requested: "", resolved: m.path, device: m.device, inode: m.inode,
+                                   mode: FileType.regular)
+            e = entity(for: o, fallbackPath: "") ?? entity(call, fd: 4, task: task, context)
+        } else {
+            e = entity(call, fd: 4, task: task, context)
+        }
+        let length = call.int64(1), offset = call.int64(5)
+        guard call.succeeded else { return failure(from: e, to: task.entity, name, call.errno, context) }
+        if prot & 0x5 != 0 || prot == 0 {
+            flow(from: e, to: task.entity, name, context, bytes: length, offset: offset,
+                 attributes: ["prot": .int(Int64(prot))])
+        }
+        let shared = flags & 0x3 == 0x1 || flags & 0x3 == 0x3
+        if shared && prot & 0x2 != 0 {
+            flow(from: task.entity, to: e, name, context, bytes: length, offset: offset,
+                 attributes: ["sharedWritable": .bool(true)])
+        }
+    }
+
+    // MARK: Descriptors
+
+    func open(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let (pathArgument, dirfd): (Int, Int?) = name == "openat" || name == "openat2" ? (1, 0) : (0, nil)
+        var flags: Int32
+        switch name {
+        case "creat": flags = OpenFlags.create | OpenFlags.truncate | 1
+        case "open": flags = call.int32(1)
+        case "openat": flags = call.int32(2)
+        default: // openat2: struct open_how { u64 flags; u64 mode; u64 resolve }
+            flags = call.input(at: 2).map { $0.count >= 4 ? Int32($0[0]) | Int32($0[1]) << 8 | Int32($0[2]) << 16 | Int32($0[3]) << 24 : 0 } ?? 0
+        }
+        let absolute = absolutePath(call, path: pathArgument, dirfd: dirfd, task: task)
+        let pathObject = call.object(pathArgument)
+        guard call.succeeded else {
+            let e = entity(call, path: pathArgument, dirfd: dirfd, task: task)
+            return failure(from: e, to: task.entity, name, call.errno, context,
+                           attributes: ["flags": .string(openFlagsText(flags))])
+        }
+        let wasKnown: Bool
+        let e: Int
+        if let result = call.object(-1), let real = entity(for: result, fallbackPath: absolute) {
+            wasKnown = !entities[real].nodes.isEmpty
+            e = real
+        } else {
+            let before = entities.count
+            e = entity(call, path: pathArgument, dirfd: dirfd, task: task)
+            wasKnown = e < before && !entities[e].nodes.isEmpty
+        }
+        if entities[e].path.isEmpty && !absolute.isEmpty { setPath(e, absolute) }
+        let writes = flags & OpenFlags.accessMode != OpenFlags.readOnly
+        let created = flags & OpenFlags.create != 0
+            && (flags & OpenFlags.exclusive != 0 || (pathObject.map { $0.inode == 0 } ?? !wasKnown))
+        let truncated = writes && flags & OpenFlags.truncate != 0
+        let attributes: [String: AttributeValue] = ["flags": .string(openFlagsText(flags))]
+        if created || truncated {
+            var a = attributes
+            if created { a["created"] = .bool(true) }
+            if truncated { a["truncated"] = .bool(true) }
+            flow(from: task.entity, to: e, name, context, newVersion: wasKnown, fresh: true, attributes: a)
+        } else {
+            flow(from: e, to: task.entity, name, context, attributes: attributes)
+        }
+        install(Int32(truncatingIfNeeded: call.result), entity: e, flags: flags,
+                closeOnExec: flags & OpenFlags.closeOnExec != 0, task: task)
+    }
+
+    func openFlagsText(_ flags: Int32) -> String {
+        var parts = [["O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"][Int(flags & 3)]]
+        let named: [(Int32, String)] = [(OpenFlags.create, "O_CREAT"), (OpenFlags.exclusive, "O_EXCL"),
+                                        (OpenFlags.truncate, "O_TRUNC"), (OpenFlags.append, "O_APPEND"),
+                                        (OpenFlags.closeOnExec, "O_CLOEXEC"), (0o200000, "O_DIRECTORY")]
+        for (bit, text) in named where flags & bit != 0 { parts.append(text) }
+        return parts.joined(separator: "|")
+    }
+
+    func closeRange(_ call: SyscallEvent, _ task: TaskState, _ context: EventContext) {
+        guard call.succeeded else { return }
+        let first = Int32(truncatingIfNeeded: min(call.argument(0), UInt64(Int32.max)))
+        let last = Int32(truncatingIfNeeded: min(call.argument(1), UInt64(Int32.max)))
+        let setCloseOnExec = call.int32(2) & 4 != 0
+        for fd in task.descriptors.numbers(in: first, last) {
+            guard var slot = task.descriptors[fd] else { continue }
+            if setCloseOnExec {
+                slot.closeOnExec = true
+                task.descriptors[fd] = slot
+            } else {
+                annotate(from: task.entity, to: slot.file.entity, "close_range", context)
+                task.descriptors.close(fd)
+            }
+        }
+    }
+
+    /// dup, dup2, dup3 and the fcntl commands that change the table.
+    func duplicate(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let old = call.int32(0)
+        if name == "fcntl" {
+            let command = call.int32(1)
+            switch command {
+            case FcntlCommand.setFD:
+                if call.succeeded, var slot = task.descriptors[old] {
+                    slot.closeOnExec = call.int32(2) & 1 != 0
+                    task.descriptors[old] = slot
+                }
+                return
+            case FcntlCommand.setFL:
+                if call.succeeded, let slot = task.descriptors[old] {
+                    let append = call.int32(2) & OpenFlags.append
+                    slot.file.flags = slot.file.flags & ~OpenFlags.append | append
+                    if append != 0 { slot.file.offset = nil }
+                }
+                return
+            case FcntlCommand.dupFD, FcntlCommand.dupFDCloseOnExec:
+                break
+            default:
+                return
+            }
+        }
+        guard task.descriptors[old] != nil || call.object(0) != nil else {
+            if !call.succeeded { failureWithoutObject(task, name, call.errno, context) }
+            return
+        }
+        let e = entity(call, fd: 0, task: task, context)
+        guard call.succeeded, let slot = task.descriptors[old] else {
+            return failure(from: task.entity, to: e, name, call.errno, context)
+        }
+        let new = Int32(truncatingIfNeeded: call.result)
+        if new == old { return }
+        let closeOnExec: Bool
+        switch name {
+        case "dup3": closeOnExec = call.int32(2) & OpenFlags.closeOnExec != 0
+        case "fcntl": closeOnExec = call.int32(1) == FcntlCommand.dupFDCloseOnExec
+        default: closeOnExec = false
+        }
+        task.descriptors[new] = .init(file: slot.file, closeOnExec: closeOnExec)
+        annotate(from: task.entity, to: e, name, context)
+    }
+
+    func pipe(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let isPair = name == "socketpair"
+        guard call.succeeded else { return failureWithoutObject(task, name, call.errno, context) }
+        guard let bytes = call.written(at: isPair ? 3 : 0), bytes.count >= 8 else { return }
+        let fds = [0, 4].map { i in Int32(bytes[i]) | Int32(bytes[i + 1]) << 8 | Int32(bytes[i + 2]) << 16 | Int32(bytes[i + 3]) << 24 }
+        let flags = call.int32(isPair ? 1 : 1)
+        let closeOnExec = name != "pipe" && flags & OpenFlags.closeOnExec != 0
+        if isPair {
+            let a = entityForNewDescriptor(call, kind: .socket, label: "socketpair", context, objectIndex: 0)
+            let b = entityForNewDescriptor(call, kind: .socket, label: "socketpair", context, objectIndex: 1)
+            entities[a].peer = b
+            entities[b].peer = a
+            flow(from: task.entity, to: a, name, context, fresh: true)
+            flow(from: task.entity, to: b, name, context, fresh: true)
+            install(fds[0], entity: a, flags: 2, closeOnExec: closeOnExec, task: task)
+            install(fds[1], entity: b, flags: 2, closeOnExec: closeOnExec, task: task)
+        } else {
+            let p = entityForNewDescriptor(call, kind: .pipe, label: "pipe", context, objectIndex: 0)
+            flow(from: task.entity, to: p, name, context, fresh: true)
+            install(fds[0], entity: p, flags: 0, closeOnExec: closeOnExec, task: task)
+            install(fds[1], entity: p, flags: 1, closeOnExec: closeOnExec, task: task)
+        }
+    }
+
+    // MARK: Sockets
+
+    func socketDomain(_ domain: Int32) -> String {
+        switch domain {
+        case 1: return "unix"
+        case 2: return "inet"
+        case 10: return "inet6"
+        case 16: return "netlink"
+        default: return "domain \(domain)"
+        }
+    }
+
+    func setSocketAddress(_ e: Int, local: String?, remote: String?) {
+        if let local { entities[e].attributes["local"] = .string(local) }
+        if let remote { entities[e].attributes["remote"] = .string(remote) }
+        let a = entities[e].attributes
+        let l = a["local"]?.stringValue, r = a["remote"]?.stringValue
+        switch (l, r) {
+        case let (l?, r?): entities[e].label = "\(l) -> \(r)"
+        case let (l?, nil): entities[e].label = l
+        case let (nil, r?): entities[e].label = "-> \(r)"
+        default: break
+        }
+        refreshNode(e)
+    }
+
+    func bindOrConnect(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let e = entity(call, fd: 0, task: task, context)
+        let address = call.input(at: 1).flatMap(SocketAddress.describe)
+        let attributes: [String: AttributeValue] = address.map { ["address": .string($0)] } ?? [:]
+        let inProgress = call.errno == 115  // EINPROGRESS: a non-blocking connect under way
+        guard call.succeeded || (name == "connect" && inProgress) else {
+            return failure(from: task.entity, to: e, name, call.errno, context, attributes: attributes)
+        }
+        if name == "bind" {
+            flow(from: task.entity, to: e, name, context, attributes: attributes)
+            if let address { setSocketAddress(e, local: address, remote: nil); listeners[e] = address }
+        } else {
+            flow(from: task.entity, to: e, name, context, attributes: attributes)
+            if let address {
+                setSocketAddress(e, local: nil, remote: address)
+                if let i = pendingAccepts.firstIndex(where: { SocketAddress.reaches(address, bound: $0.address) }) {
+                    // The accept that took this connect was recorded first.
+                    let server = pendingAccepts.remove(at: i).socket
+                    entities[e].peer = server
+                    entities[server].peer = e
+                } else {
+                    pendingConnects.append((e, address))
+                }
+            }
+        }
+    }
+
+    func accept(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let listener = entity(call, fd: 0, task: task, context)
+        guard call.succeeded else { return failure(from: listener, to: task.entity, name, call.errno, context) }
+        let e = entityForNewDescriptor(call, kind: .socket, label: "accepted socket", context)
+        let peerAddress = call.written(at: 1).flatMap(SocketAddress.describe)
+        let local = listeners[listener] ?? entities[listener].attributes["local"]?.stringValue
+        // The connect this accept took: the oldest pending one aimed at the listener's address.
+        var client: Int?
+        if let local, let i = pendingConnects.firstIndex(where: { SocketAddress.reaches($0.address, bound: local) }) {
+            client = pendingConnects[i].socket
+            pendingConnects.remove(at: i)
+        } else if let local {
+            pendingAccepts.append((e, local))
+        }
+        setSocketAddress(e, local: local, remote: peerAddress)
+        if let client {
+            entities[e].peer = client
+            entities[client].peer = e
+            if let peerAddress, entities[client].attributes["local"] == nil {
+                setSocketAddress(client, local: peerAddress, remote: nil)
+            }
+        }
+        var attributes: [String: AttributeValue] = [:]
+        if let peerAddress { attributes["peer"] = .string(peerAddress) }
+        // From the listener: the connect may be recorded only after this accept, and the
+        // data that crosses later comes from the client's end (see `readSource`).
+        flow(from: listener, to: task.entity, name, context, attributes: attributes)
+        let flags = name == "accept4" ? call.int32(3) : 0
+        install(Int32(truncatingIfNeeded: call.result), entity: e, flags: 2,
+                closeOnExec: flags & OpenFlags.closeOnExec != 0, task: task)
+    }
+
+    // MARK: Processes
+
+    func processEntity(pid: Int32, _ context: EventContext) -> Int {
+        if let e = processByPID[pid] { return e }
+        return lookupOrCreate(key: "process:external:\(pid)", kind: .process,
+                              label: "pid \(pid) (outside the recording)", attributes: ["pid": .int(Int64(pid))])
+    }
+
+    func kill(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let target: Int
+        let signal: Int32
+        switch name {
+        case "tgkill":
+            signal = call.int32(2)
+            target = taskEntityByTID[call.int32(1)] ?? processEntity(pid: call.int32(1), context)
+        case "tkill":
+            signal = call.int32(1)
+            target = taskEntityByTID[call.int32(0)] ?? processEntity(pid: call.int32(0), context)
+        default:
+            signal = call.int32(1)
+            let pid = call.int32(0)
+            guard pid > 0 else {
+                // Process groups and "everyone": the members are not known from the trace.
+                if !call.succeeded { failureWithoutObject(task, name, call.errno, context) }
+                return
+            }
+            target = processEntity(pid: pid, context)
+        }
+        let attributes: [String: AttributeValue] = ["signal": .int(Int64(signal))]
+        guard call.succeeded else { return failure(from: task.entity, to: target, name, call.errno, context, attributes: attributes) }
+        if signal == 0 {
+            // Signal 0 only probes that the target exists: nothing reaches it.
+            annotate(from: task.entity, to: target, name, context, attributes: attributes)
+        } else {
+            flow(from: task.entity, to: target, name, context, attributes: attributes)
+        }
+    }
+
+    func setDirectory(_ task: TaskState, _ path: String) {
+        task.directory = path
+        entities[task.entity].attributes["cwd"] = .string(path)
+        refreshNodeIfUntouched(task.entity)
+    }
+
+    /// Attribute changes that are not an event of their own (cwd) show on the current
+    /// node only while nothing has happened to it; later ones show on the next version.
+    func refreshNodeIfUntouched(_ entity: Int) {
+        guard let n = entities[entity].current, incidentEdges[n] == 0 || !hasFlowOutput[n] else { return }
+        refreshNode(entity)
+    }
+
+    /// setuid/setgid family: a new version of the process acting for the new user.
+    func identity(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let isUser = SyscallFamily.of(call.number) == .setuid
+        // The id that now governs access: effective (fs for setfs*), -1 meaning unchanged.
+        let argumentIndex: Int
+        switch name {
+        case "setreuid", "setregid", "setresuid", "setresgid": argumentIndex = 1
+        default: argumentIndex = 0
+        }
+        let requested = call.int32(argumentIndex)
+        let value = requested == -1 ? (isUser ? task.uid : task.gid) : UInt32(bitPattern: requested)
+        let succeeded = name.hasPrefix("setfs") ? true : call.succeeded
+        if isUser {
+            let agent = agentEntity(uid: value)
+            guard succeeded else {
+                return failure(from: agent, to: task.entity, name, call.errno, context)
+            }
+            task.uid = value
+            entities[task.entity].attributes["uid"] = .int(Int64(value))
+            newVersion(of: task.entity, name, context)
+            annotate(from: agent, to: task.entity, name, context, relation: .wasAssociatedWith)
+        } else {
+            guard succeeded else { return failureWithoutObject(task, name, call.errno, context) }
+            if name != "setgroups" {
+                task.gid = value
+                entities[task.entity].attributes["gid"] = .int(Int64(value))
+            }
+            newVersion(of: task.entity, name, context)
+        }
+    }
+
+    // MARK: Names and metadata
+
+    func changeAttributes(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let e: Int
+        let valueArgument: Int
+        switch name {
+        case "ftruncate", "fchmod", "fchown":
+            e = entity(call, fd: 0, task: task, context); valueArgument = 1
+        case "fchmodat", "fchmodat2", "fchownat":
+            e = entity(call, path: 1, dirfd: 0, task: task); valueArgument = 2
+        default:
+            e = entity(call, path: 0, dirfd: nil, task: task); valueArgument = 1
+        }
+        var attributes: [String: AttributeValue] = [:]
+        switch SyscallFamily.of(call.number) {
+        case .truncate: attributes["length"] = .int(call.int64(valueArgument))
+        case .chmod: attributes["mode"] = .string("0" + String(call.argument(valueArgument) & 0o7777, radix: 8))
+        default:
+            attributes["owner"] = .int(Int64(call.int32(valueArgument)))
+            attributes["group"] = .int(Int64(call.int32(valueArgument + 1)))
+        }
+        guard call.succeeded else { return failure(from: task.entity, to: e, name, call.errno, context, attributes: attributes) }
+        flow(from: task.entity, to: e, name, context, newVersion: true, attributes: attributes) { s in
+            for (k, v) in attributes { s.attributes[k] = v }
+        }
+    }
+
+    func rename(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let (oldPath, oldDir, newPath, newDir): (Int, Int?, Int, Int?) = name == "rename" ? (0, nil, 1, nil) : (1, 0, 3, 2)
+        let from = absolutePath(call, path: oldPath, dirfd: oldDir, task: task)
+        let to = absolutePath(call, path: newPath, dirfd: newDir, task: task)
+        let moved = entity(call, path: oldPath, dirfd: oldDir, task: task)
+        let attributes: [String: AttributeValue] = ["from": .string(from), "to": .string(to)]
+        guard call.succeeded else { return failure(from: task.entity, to: moved, name, call.errno, context, attributes: attributes) }
+        // What was at the new name before: replaced (or, with RENAME_EXCHANGE, swapped).
+        var replaced: Int?
+        if let o = call.object(newPath), o.inode != 0, let r = entity(for: o, fallbackPath: to), r != moved {
+            replaced = r
+        } else if let r = entityAtPath[to], r != moved {
+            replaced = r
+        }
+        let exchange = name == "renameat2" && call.int32(4) & 2 != 0
+        if let replaced, !exchange {
+            flow(from: task.entity, to: replaced, name, context, relation: .wasInvalidatedBy, newVersion: true,
+                 attributes: ["replacedBy": .string(from)]) { s in s.unlinked = true }
+            if entityAtPath[to] == replaced { entityAtPath[to] = nil }
+        }
+        // The new name goes on the entity first, so the version the rename makes carries it.
+        setPath(moved, to)
+        flow(from: task.entity, to: moved, name, context, newVersion: true, attributes: attributes)
+        if exchange, let replaced {
+            setPath(replaced, from)
+            flow(from: task.entity, to: replaced, name, context, newVersion: true, attributes: attributes)
+        }
+        refreshNode(moved)
+    }
+
+    func link(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let (oldPath, oldDir, newPath, newDir): (Int, Int?, Int, Int?) = name == "link" ? (0, nil, 1, nil) : (1, 0, 3, 2)
+        let target = entity(call, path: oldPath, dirfd: oldDir, task: task)
+        let newName = absolutePath(call, path: newPath, dirfd: newDir, task: task)
+        let attributes: [String: AttributeValue] = ["link": .string(newName)]
+        guard call.succeeded else { return failure(from: task.entity, to: target, name, call.errno, context, attributes: attributes) }
+        flow(from: task.entity, to: target, name, context, newVersion: true, attributes: attributes) { s in
+            var links: [String] = []
+            if case .strings(let l)? = s.attributes["links"] { links = l }
+            if !links.contains(newName) { links.append(newName) }
+            s.attributes["links"] = .strings(links)
+        }
+        entityAtPath[newName] = target
+    }
+
+    /// symlink, mkdir, mknod: a new name with a new object behind it.
+    func create(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let (pathArgument, dirfd): (Int, Int?)
+        switch name {
+        case "symlink": (pathArgument, dirfd) = (1, nil)
+        case "symlinkat": (pathArgument, dirfd) = (2, 1)
+        case "mkdirat", "mknodat": (pathArgument, dirfd) = (1, 0)
+        default: (pathArgument, dirfd) = (0, nil)
+        }
+        let path = absolutePath(call, path: pathArgument, dirfd: dirfd, task: task)
+        var attributes: [String: AttributeValue] = [:]
+        if name.hasPrefix("symlink"), let target = call.object(0)?.requested, !target.isEmpty {
+            attributes["target"] = .string(target)
+        }
+        if name.hasPrefix("mknod") || name.hasPrefix("mkdir") {
+            let mode = UInt32(truncatingIfNeeded: call.argument(pathArgument + 1))
+            attributes["mode"] = .string("0" + String(mode & 0o7777, radix: 8))
+            if name.hasPrefix("mknod"), let type = FileType.name(mode) { attributes["fileType"] = .string(type) }
+        }
+        guard call.succeeded else {
+            let e = entity(call, path: pathArgument, dirfd: dirfd, task: task)
+            return failure(from: task.entity, to: e, name, call.errno, context, attributes: attributes)
+        }
+        // The name did not exist before the call: a fresh entity, whatever was there once.
+        if let old = entityAtPath[path], !entities[old].unlinked, !entities[old].nodes.isEmpty, entities[old].provisional == false {
+            entityAtPath[path] = nil
+        }
+        let kind: NodeKind = name.hasPrefix("mknod") && UInt32(truncatingIfNeeded: call.argument(pathArgument + 1)) & FileType.mask == FileType.fifo ? .pipe : .file
+        let e: Int
+        if let existing = entityAtPath[path], entities[existing].nodes.isEmpty {
+            e = existing
+        } else {
+            e = newEntity(key: syntheticKey("path:\(path)", context), kind: kind, label: path, path: path, provisional: true)
+        }
+        for (k, v) in attributes { entities[e].attributes[k] = v }
+        if name.hasPrefix("symlink") { entities[e].attributes["fileType"] = .string("symlink") }
+        if name.hasPrefix("mkdir") { entities[e].attributes["fileType"] = .string("directory") }
+        flow(from: task.entity, to: e, name, context, fresh: true, attributes: attributes)
+    }
+
+    func unlink(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let (pathArgument, dirfd): (Int, Int?) = name == "unlinkat" ? (1, 0) : (0, nil)
+        let path = absolutePath(call, path: pathArgument, dirfd: dirfd, task: task)
+        let e = entity(call, path: pathArgument, dirfd: dirfd, task: task)
+        guard call.succeeded else { return failure(from: task.entity, to: e, name, call.errno, context) }
+        flow(from: task.entity, to: e, name, context, relation: .wasInvalidatedBy, newVersion: true,
+             attributes: ["path": .string(path)]) { s in s.unlinked = true }
+        if entityAtPath[path] == e { entityAtPath[path] = nil }
+    }
+}

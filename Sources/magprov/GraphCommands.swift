@@ -1,0 +1,149 @@
+// `magprov graph`, `magprov why`, `magprov impact`: the coarse provenance graph of a
+// recording, its exports, and lineage queries. The graph store (provenance.sqlite) is built
+// inside the trace directory on first use and reused while the trace is unchanged.
+
+import ArgumentParser
+import Foundation
+import Provenance
+
+/// Options every graph command shares.
+struct GraphStoreOptions: ParsableArguments {
+    @Argument(help: "Trace directory written by magprov record.")
+    var trace: String
+
+    @Flag(help: "Rebuild the graph store from the trace even if it is up to date.")
+    var rebuild = false
+
+    @Flag(help: "Keep system files (shared libraries, locale data, /proc, /dev/null) in the output.")
+    var includeSystemFiles = false
+
+    func openStore() throws -> GraphStore {
+        try GraphStore.openOrBuild(traceDirectory: trace, rebuild: rebuild)
+    }
+}
+
+enum GraphFormat: String, ExpressibleByArgument, CaseIterable {
+    case provJSON = "prov-json", dot, svg
+}
+
+struct Graph: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build the provenance graph of a recording and export it.",
+        discussion: """
+        Processes, files, pipes and sockets become nodes; what the recorded syscalls did \
+        between them (read, write, fork, exec, rename, connect...) becomes edges that point \
+        the way information flowed. A file gets a new version node each time it changes, so \
+        the graph has no cycles.
+
+        The graph is stored in DIR/provenance.sqlite (used by `why` and `impact`) and \
+        exported as W3C PROV-JSON (one line, loadable by Python's `prov` package), Graphviz \
+        DOT, or SVG (needs Graphviz's `dot`).
+
+          magprov graph trace -o graph.json
+          magprov graph trace --format svg --collapse-threads -o graph.svg
+          magprov graph trace --format dot --inputs-outputs
+        """)
+
+    @OptionGroup var store: GraphStoreOptions
+
+    @Option(help: "Output format: prov-json, dot or svg.")
+    var format: GraphFormat = .provJSON
+
+    @Option(name: .shortAndLong, help: "Write the export to this file instead of standard output.")
+    var output: String?
+
+    @Flag(help: "Draw each thread as part of the process that created it.")
+    var collapseThreads = false
+
+    @Flag(help: "Show only files: inputs (read, never written) and outputs (written), linked where an output derives from an input.")
+    var inputsOutputs = false
+
+    @Flag(help: "Leave out edges that carry no information (close, dup, failed calls).")
+    var flowOnly = false
+
+    func run() throws {
+        let graphStore = try store.openStore()
+        let graph = try graphStore.load()
+        let view = graph.view(ViewOptions(includeSystemFiles: store.includeSystemFiles, collapseThreads: collapseThreads,
+                                          inputsAndOutputsOnly: inputsOutputs, includeAnnotations: !flowOnly))
+        let text: String
+        switch format {
+        case .provJSON: text = try ProvJSON.document(view) + "\n"
+        case .dot: text = DotExporter.dot(view)
+        case .svg: text = try DotExporter.svg(fromDot: DotExporter.dot(view))
+        }
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
+                throw ValidationError("cannot write \(output)")
+            }
+        } else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        let counts = graph.counts
+        let message = "magprov: graph of \(counts.nodes) nodes and \(counts.edges) edges in \(graphStore.path); " +
+            "exported \(view.nodes.count) nodes, \(view.edges.count) edges" +
+            (graph.origin.warnings.isEmpty ? "" : " (trace damaged: \(graph.origin.warnings.count) stream errors; the intact part was used)")
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}
+
+/// The shared body of `why` and `impact`.
+struct LineageArguments: ParsableArguments {
+    @OptionGroup var store: GraphStoreOptions
+
+    @Argument(help: "A file path as the recording saw it (relative paths are tried against the current and the recorded directory), a socket address such as 127.0.0.1:8080, an entity such as pipe:1234, or #ID for a node id.")
+    var target: String
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func run(_ direction: GraphStore.Direction) throws {
+        let graphStore = try store.openStore()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let targets = try graphStore.startNodes(for: target, direction: direction)
+        let (nodes, edges) = try graphStore.lineage(of: targets.map(\.id), direction: direction)
+        let elapsed = clock.now - start
+        let report = LineageReport(direction: direction, targets: targets, nodes: nodes, edges: edges,
+                                   includeSystemFiles: store.includeSystemFiles)
+        print(json ? try report.json() : report.text, terminator: json ? "\n" : "")
+        let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3
+        FileHandle.standardError.write(Data("magprov: query took \(String(format: "%.1f", ms)) ms\n".utf8))
+    }
+}
+
+struct Why: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Backward lineage: what a file's content came from.",
+        discussion: """
+        Lists every process, file, pipe and socket whose information could have reached \
+        TARGET in the recording, nearest first, with the operation that links each one a step \
+        closer (read, write, execve, fork...). For a path, the newest version of the file \
+        now at that path is explained: after an editor saved by writing a temporary file and \
+        renaming it, that is the renamed file.
+
+          magprov why trace build/app
+          magprov why trace /etc/hosts --include-system-files
+        """)
+
+    @OptionGroup var arguments: LineageArguments
+
+    func run() throws { try arguments.run(.backward) }
+}
+
+struct Impact: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Forward lineage: what was derived from a file or socket.",
+        discussion: """
+        Lists every process, file, pipe and socket that information from TARGET could have \
+        reached in the recording, nearest first. Every version of a path is followed, so the \
+        answer covers what was read before and after the file changed.
+
+          magprov impact trace secrets.txt
+          magprov impact trace 127.0.0.1:8080
+        """)
+
+    @OptionGroup var arguments: LineageArguments
+
+    func run() throws { try arguments.run(.forward) }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class ProvenanceTestsPlaceholder: XCTestCase { func testBuilds() {} }

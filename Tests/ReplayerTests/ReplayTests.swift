@@ -1,0 +1,106 @@
+import Foundation
+import Recorder
+import Replayer
+import Trace
+import X86
+import XCTest
+
+/// Programs recorded natively replay in the interpreter with zero divergence.
+final class ReplayTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures").path
+    static let work: String = {
+        let dir = NSTemporaryDirectory() + "magprov-replay-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }()
+
+    static func compile(_ name: String, flags: [String] = []) throws -> String {
+        let output = "\(Self.work)/\(name)\(flags.joined())"
+        if FileManager.default.fileExists(atPath: output) { return output }
+        let gcc = Process()
+        gcc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+        gcc.arguments = ["-O1", "-o", output, "\(Self.fixtures)/recorder/\(name).c", "-lpthread"] + flags
+        try gcc.run()
+        gcc.waitUntilExit()
+        guard gcc.terminationStatus == 0 else { throw XCTSkip("gcc failed for \(name)") }
+        return output
+    }
+
+    /// Records `command`, replays every process, and fails with the divergence report.
+    @discardableResult
+    func assertReplays(_ command: [String], file: StaticString = #filePath, line: UInt = #line) throws -> ReplaySummary {
+        let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
+        let recorder = Recorder(options: RecordOptions(command: command, outputDirectory: directory))
+        recorder.log = { _ in }
+        _ = try recorder.run()
+        let session = try ReplaySession(trace: try TraceReader(directory: directory))
+        let summary = session.run(options: ReplayOptions(jobs: 2))
+        for (unit, divergence) in summary.divergences {
+            XCTFail("\(command.joined(separator: " ")): process \(unit.pid) \(unit.executable): \(divergence)", file: file, line: line)
+        }
+        XCTAssertFalse(summary.allResults.isEmpty, file: file, line: line)
+        XCTAssertGreaterThan(summary.instructions, 1000, file: file, line: line)
+        try? FileManager.default.removeItem(atPath: directory)
+        return summary
+    }
+
+    func testStaticBinaryReplays() throws { try assertReplays([try ReplayTests.compile("direct_syscall", flags: ["-static"])]) }
+    func testDynamicFileReaderReplays() throws {
+        let input = "\(Self.work)/input.txt"
+        try (0..<500).map { "line \($0)" }.joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        try assertReplays(["sh", "-c", "\(try ReplayTests.compile("read_file")) \(input) > /dev/null"])
+    }
+    func testTimeAndRdtscReplay() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("timing")) > /dev/null"]) }
+    func testSignalHandlerReplays() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("signals")) > /dev/null"]) }
+    func testAsynchronousSignalReplays() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("async_signal")) > /dev/null"]) }
+    func testForkExecTreeReplaysEveryProcess() throws {
+        let summary = try assertReplays([try ReplayTests.compile("fork_exec")])
+        XCTAssertEqual(summary.allResults.count, 4 + 3)  // fork_exec, 3 forked children before exec, 3 x true
+    }
+    func testThreadsWithMutexAndConditionVariableReplay() throws {
+        try assertReplays(["sh", "-c", "\(try ReplayTests.compile("threads")) > /dev/null"])
+    }
+    func testPreemptedSpinningThreadReplays() throws {
+        try assertReplays(["sh", "-c", "\(try ReplayTests.compile("spin_threads")) > /dev/null"])
+    }
+}
+
+/// A replay that departs from the recording is caught and reported where it happened.
+final class DivergenceTests: XCTestCase {
+    /// Copies a trace, changing the bytes one `read` delivered: the program then writes
+    /// other bytes than the recording shows, which replay must catch at that write.
+    func testAlteredInputIsCaughtAtTheWriteWithALocatedReport() throws {
+        let input = "\(ReplayTests.work)/divergence-input.txt"
+        try "AAAAAAAAAAAAAAAA\n".write(toFile: input, atomically: true, encoding: .utf8)
+        let original = "\(ReplayTests.work)/divergence-\(UUID().uuidString.prefix(8))"
+        let recorder = Recorder(options: RecordOptions(command: [try ReplayTests.compile("read_file"), input], outputDirectory: original))
+        recorder.log = { _ in }
+        _ = try recorder.run()
+
+        let reader = try TraceReader(directory: original)
+        let altered = original + "-altered"
+        let writer = try TraceWriter(directory: altered, header: reader.header)
+        for tid in reader.taskIDs {
+            for var event in try reader.events(tid: tid) {
+                if case .syscall(var s) = event.body, s.number == 0, s.writes.first?.bytes.first == UInt8(ascii: "A") {
+                    s.writes[0].bytes = Array("BBBBBBBBBBBBBBBB\n".utf8)
+                    event.body = .syscall(s)
+                }
+                try writer.append(event)
+            }
+        }
+        _ = try writer.finish(exitCode: 0, exitSignal: nil, syscalls: 0)
+        try FileManager.default.removeItem(atPath: altered + "/blobs")
+        try FileManager.default.copyItem(atPath: original + "/blobs", toPath: altered + "/blobs")
+
+        let summary = try ReplaySession(trace: try TraceReader(directory: altered)).run(options: ReplayOptions(jobs: 1))
+        let (_, divergence) = try XCTUnwrap(summary.divergences.first)
+        XCTAssertTrue(divergence.reason.contains("write passes different bytes"), divergence.description)
+        XCTAssertTrue(divergence.expected.contains("AAAA"))
+        XCTAssertTrue(divergence.actual.contains("BBBB"))
+        XCTAssertNotNil(divergence.function, "the address is symbolized")
+        XCTAssertFalse(divergence.recentDisassembly.isEmpty, "the report lists the last instructions")
+        XCTAssertTrue(divergence.recentDisassembly.last?.contains("syscall") ?? false, divergence.description)
+    }
+}
