@@ -115,6 +115,15 @@ def git_commit(*paths: str) -> str:
     return r.stdout.strip() + ("+changes" if dirty else "") if r.returncode == 0 and r.stdout.strip() else "unknown"
 
 
+def first_divergence(stdout_path: str) -> str:
+    """The first line of a replay's report that names a divergence, '' if none does."""
+    with open(stdout_path, errors="replace") as f:
+        for line in f:
+            if "divergence" in line:
+                return " ".join(line.split())[:400]
+    return ""
+
+
 class Bench:
     """One harness run: the state shared by all workloads and the failures found."""
 
@@ -144,12 +153,12 @@ class Bench:
             self.fail(workload.name, contender.label, round_label, "timed out after %.0f s" % self.timeout)
             record["ok"] = False
         elif result.status != 0:
-            # Replays report divergence on stdout; for the others stdout is the workload's
-            # output (gzip data ...), and the complaint is on stderr.
-            streams = ([("stderr", result.stderr_tail)] if contender.compares_output
-                       else [("stdout", result.stdout_tail), ("stderr", result.stderr_tail)])
-            said = "; ".join("%s ends: %s" % (name, " ".join(tail.split())[-300:])
-                             for name, tail in streams if tail.strip())
+            if contender.compares_output:
+                # stdout is the workload's output (gzip data ...); the complaint is on stderr.
+                said = "stderr ends: " + " ".join(result.stderr_tail.split())[-300:]
+            else:
+                said = first_divergence(result.stdout_path) or (
+                    "stdout ends: " + " ".join(result.stdout_tail.split())[-300:])
             self.fail(workload.name, contender.label, round_label, "exit status %d; %s" % (result.status, said))
             record["ok"] = False
         elif contender.compares_output:
