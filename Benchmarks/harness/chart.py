@@ -30,7 +30,10 @@ def svg(document) -> str:
               if c["key"] in w["contenders"] and w["contenders"][c["key"]]["ratio"].get("n")]
     low = min([r["min"] for r in ratios] + [1.0])
     high = max([r["max"] for r in ratios] + [10.0])
-    bottom = 10 ** math.floor(math.log10(low))
+    # Bottom of the axis: the largest 1-2-5 step at or below the smallest value, so that a
+    # 0.96× strace run does not stretch the axis down to 0.1×.
+    decade_low = 10 ** math.floor(math.log10(low))
+    bottom = max(decade_low * step for step in (1, 2, 5) if decade_low * step <= low)
     top = 10 ** math.ceil(math.log10(high))
 
     width, left, right = 1000, 70, 20
@@ -57,10 +60,12 @@ def svg(document) -> str:
             escape("%s, %s cores" % (document["machine"]["cpu"], document["machine"]["cores"]))),
     ]
     # Grid lines at every power of ten and at 2× and 5× between them.
-    decade = bottom
+    decade = decade_low
     while decade <= top * 1.0001:
         for step in (1, 2, 5):
             v = decade * step
+            if v < bottom * 0.9999:
+                continue
             if v > top * 1.0001:
                 break
             major = step == 1
