@@ -1,0 +1,231 @@
+"""Turning samples into summaries, and summaries into the terminal table and latest.md."""
+
+from typing import Dict, List
+
+import measure
+
+SECTIONS = (("record", "Recording"), ("replay", "Replay and dynamic instrumentation"))
+
+
+def summarize_workload(workload, runs: int, samples: Dict[str, List[Dict[str, object]]], active) -> Dict[str, object]:
+    """Medians and ranges of one workload's rounds; failed runs are counted, not averaged."""
+    def ok(key):
+        return [s for s in samples[key] if s["ok"]]
+
+    bare_ok = ok("bare")
+    result: Dict[str, object] = {
+        "name": workload.name, "title": workload.title, "runs": runs, "notes": workload.notes,
+        "input_bytes": workload.input_bytes, "argv": workload.argv,
+        "bare": {"wall": measure.summary([s["wall"] for s in bare_ok]),
+                 "cpu": measure.summary([s["cpu"] for s in bare_ok]),
+                 "walls": [round(s["wall"], 4) for s in samples["bare"]]},
+        "contenders": {},
+    }
+    for c in active:
+        good = ok(c.key)
+        entry = {
+            "wall": measure.summary([s["wall"] for s in good]),
+            "cpu": measure.summary([s["cpu"] for s in good]),
+            "ratio": measure.summary([s["ratio"] for s in good]),
+            "walls": [round(s["wall"], 4) for s in samples[c.key]],
+            "ratios": [round(s["ratio"], 3) for s in samples[c.key]],
+            "failed_runs": len(samples[c.key]) - len(good),
+        }
+        if c.artifact:
+            entry["artifact_bytes"] = measure.summary([s["artifact_bytes"] for s in good if "artifact_bytes" in s])
+        result["contenders"][c.key] = entry
+
+    recorded = [s for s in ok("magprov-record") if "trace_bytes" in s] if "magprov-record" in samples else []
+    bare_median = result["bare"]["wall"].get("median")
+    if recorded and bare_median:
+        trace_bytes = measure.median([s["trace_bytes"] for s in recorded])
+        syscalls = measure.median([s["syscalls"] for s in recorded])
+        record_median = measure.median([s["wall"] for s in recorded])
+        result["trace"] = {
+            "trace_bytes": trace_bytes, "syscalls": syscalls,
+            "processes": measure.median([s["processes"] for s in recorded]),
+            "trace_mb_per_bare_second": trace_bytes / 1e6 / bare_median,
+            "syscalls_per_bare_second": syscalls / bare_median,
+            "trace_mb_per_record_second": trace_bytes / 1e6 / record_median,
+            "syscalls_per_record_second": syscalls / record_median,
+        }
+    return result
+
+
+def ratio_text(summary: Dict[str, float], unicode: bool = True) -> str:
+    if summary.get("n", 0) == 0:
+        return "FAILED"
+    times = "×" if unicode else "x"
+    dash = "–" if unicode else "-"
+    def f(v):
+        return "%.0f" % v if v >= 100 else "%.1f" % v if v >= 10 else "%.2f" % v
+    if summary["n"] == 1:
+        return "%s%s" % (f(summary["median"]), times)
+    return "%s%s (%s%s%s)" % (f(summary["median"]), times, f(summary["min"]), dash, f(summary["max"]))
+
+
+def seconds_text(summary: Dict[str, float], unicode: bool = True) -> str:
+    if summary.get("n", 0) == 0:
+        return "FAILED"
+    dash = "–" if unicode else "-"
+    def f(v):
+        return "%.0f" % v if v >= 100 else "%.1f" % v if v >= 10 else "%.2f" % v if v >= 1 else "%.3f" % v
+    if summary["n"] == 1:
+        return "%s s" % f(summary["median"])
+    return "%s s (%s%s%s)" % (f(summary["median"]), f(summary["min"]), dash, f(summary["max"]))
+
+
+def bytes_text(n: float) -> str:
+    if n < 1e4:
+        return "%d B" % n
+    if n < 1e7:
+        return "%.1f KB" % (n / 1e3)
+    return "%.1f MB" % (n / 1e6)
+
+
+def rate_text(n: float) -> str:
+    if n >= 1e6:
+        return "%.1f M" % (n / 1e6)
+    if n >= 1e3:
+        return "%.1f k" % (n / 1e3)
+    return "%.0f" % n
+
+
+def _cell(document, workload, contender, unicode=True) -> str:
+    if not contender["available"]:
+        return contender["cell"]
+    entry = workload["contenders"].get(contender["key"])
+    if entry is None:
+        return "-"
+    text = ratio_text(entry["ratio"], unicode)
+    if entry["failed_runs"] and entry["ratio"].get("n", 0):
+        text += " (%d failed)" % entry["failed_runs"]
+    return text
+
+
+def _section_rows(document, section, unicode=True):
+    columns = [c for c in document["contenders"] if c["section"] == section]
+    if not columns:
+        return None, None, None
+    header = ["workload", "bare"] + [c["label"] for c in columns]
+    rows = [[w["title"], seconds_text(w["bare"]["wall"], unicode)] +
+            [_cell(document, w, c, unicode) for c in columns] for w in document["workloads"]]
+    reasons = [c["reason"] for c in columns if not c["available"]]
+    return header, rows, reasons
+
+
+def _trace_rows(document):
+    labels = {c["key"]: c for c in document["contenders"]}
+    header = ["workload", "syscalls", "magprov trace", "trace MB/s of bare run",
+              "syscalls/s of bare run", "strace log", "ReproZip dir"]
+    rows = []
+    for w in document["workloads"]:
+        t = w.get("trace")
+        if not t:
+            continue
+        def artifact(key):
+            e = w["contenders"].get(key, {}).get("artifact_bytes")
+            return bytes_text(e["median"]) if e and e.get("n") else ("unavailable" if key in labels and not labels[key]["available"] else "-")
+        rows.append([w["title"], "{:,}".format(int(t["syscalls"])), bytes_text(t["trace_bytes"]),
+                     "%.1f" % t["trace_mb_per_bare_second"], rate_text(t["syscalls_per_bare_second"]),
+                     artifact("strace"), artifact("reprozip")])
+    return header, rows
+
+
+def _markdown_table(header, rows) -> str:
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _plain_table(header, rows) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
+    def line(r):
+        return "  ".join(str(x).ljust(w) if i == 0 else str(x).rjust(w) for i, (x, w) in enumerate(zip(r, widths)))
+    return "\n".join([line(header), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
+
+
+def machine_line(document) -> str:
+    m = document["machine"]
+    return "%s, %s cores, %s RAM, %s, kernel %s, %s" % (
+        m["cpu"], m["cores"], m["memory"], m["os"], m["kernel"], m["pmu"])
+
+
+def _magprov_text(m) -> str:
+    text = "repository at %s" % m["commit"]
+    if m.get("sources_commit"):
+        text += ", Sources/ last changed in %s" % m["sources_commit"]
+    if m.get("version"):
+        text += ", version %s" % m["version"]
+    return text
+
+
+def _failure_text(f) -> str:
+    return "%s / %s (%s): %s" % (f["workload"], f["contender"], f["round"], " ".join(str(f["what"]).split()))
+
+
+def markdown(document) -> str:
+    d = document
+    out = ["# magprov benchmarks", "",
+           "- Date: %s; %s run, %s" % (d["date"], d["mode"], "%.0f s in all" % d["elapsed_seconds"]),
+           "- Command: `%s`" % d["command"],
+           "- Machine: %s" % machine_line(d),
+           ] + (["- Load average (1/5/15 min) at start %s, at end %s (the machine is shared)" % (
+               "/".join("%.1f" % x for x in d["load_average"]["start"]),
+               "/".join("%.1f" % x for x in d["load_average"]["end"]))] if "load_average" in d else []) + [
+           "- magprov: %s" % _magprov_text(d["magprov"]),
+           "- Peers: " + "; ".join(sorted({c["version"] for c in d["contenders"]
+                                           if c["available"] and c["version"] and not c["key"].startswith("magprov")})),
+           "",
+           "Cells are slowdowns against the bare command: median of the per-round ratios "
+           "(contender time / bare time of the same round), min–max in brackets. Rounds are "
+           "interleaved (bare, A, B, C, bare, A, B, C, ...) after a warm-up; every run's output "
+           "is checked against the bare run's.", "",
+           "![median slowdown per workload and contender](latest.svg)", ""]
+    for section, title in SECTIONS:
+        header, rows, reasons = _section_rows(d, section)
+        if header is None:
+            continue
+        out += ["## %s: slowdown against the bare command" % title, "", _markdown_table(header, rows), ""]
+        out += ["- " + r for r in reasons] + ([""] if reasons else [])
+    header, rows = _trace_rows(d)
+    if rows:
+        out += ["## Trace size and rate (magprov record, median run)", "",
+                "Rates are per second of the bare run: how fast the program produces trace "
+                "when it runs at full speed.", "", _markdown_table(header, rows), ""]
+    out += ["## Absolute wall times (median, min–max)", ""]
+    labels = [c for c in d["contenders"] if c["available"]]
+    header = ["workload", "rounds", "bare"] + [c["label"] for c in labels]
+    rows = [[w["title"], str(w["runs"]), seconds_text(w["bare"]["wall"])] +
+            [seconds_text(w["contenders"][c["key"]]["wall"]) if c["key"] in w["contenders"] else "-" for c in labels]
+            for w in d["workloads"]]
+    out += [_markdown_table(header, rows), ""]
+    notes = ["- %s: %s" % (w["name"], w["notes"]) for w in d["workloads"] if w["notes"]]
+    out += ["## Notes", "",
+            "- strace -f -o FILE logs syscall names and arguments only, not the data; ReproZip "
+            "runs `reprozip trace --dont-identify-packages` (its dpkg look-ups serve packing "
+            "only); Valgrind runs with `--trace-children=yes`, like the recorders follow the "
+            "whole process tree.",
+            "- magprov replay cells check the replay's exit status (it verifies itself against "
+            "the trace); all other cells compare output bytes with the bare run."] + notes + [""]
+    if d["failures"]:
+        out += ["## FAILURES", ""] + ["- " + _failure_text(f) for f in d["failures"]] + [""]
+    return "\n".join(out)
+
+
+def terminal(document) -> str:
+    d = document
+    out = ["", "magprov benchmarks, %s (%s run), %s" % (d["date"], d["mode"], machine_line(d)), ""]
+    for section, title in SECTIONS:
+        header, rows, reasons = _section_rows(d, section, unicode=False)
+        if header is None:
+            continue
+        out += ["%s: slowdown vs bare (median of per-round ratios, min-max)" % title,
+                _plain_table(header, rows)] + reasons + [""]
+    header, rows = _trace_rows(d)
+    if rows:
+        out += ["Trace size and rate (magprov record)", _plain_table(header, rows), ""]
+    if d["failures"]:
+        out += ["FAILURES:"] + ["  " + _failure_text(f) for f in d["failures"]]
+    return "\n".join(out)
