@@ -55,13 +55,15 @@ final class EndToEndTests: XCTestCase {
         s.rsp = program.stackPointer
         machine.state = s
         let start = DispatchTime.now().uptimeNanoseconds
+        let cpuStart = threadCPUSeconds()
         let (output, status, stop) = try Self.runGuest(machine, memory: memory, limit: 20_000_000_000)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let cpuSeconds = threadCPUSeconds() - cpuStart
         XCTAssertNil(stop, "guest stopped early: \(String(describing: stop))")
         XCTAssertEqual(status, 0)
         XCTAssertEqual(output, native, "guest output matches the native run")
         let mips = Double(machine.instructionCount) / seconds / 1e6
-        print("checksum fixture (\(rounds) rounds): \(machine.instructionCount) guest instructions in \(String(format: "%.3f", seconds)) s = \(String(format: "%.1f", mips)) M instr/s; \(machine.decodedInstructionCount) instructions decoded")
+        print("checksum fixture (\(rounds) rounds): \(machine.instructionCount) guest instructions in \(String(format: "%.3f", seconds)) s = \(String(format: "%.1f", mips)) M instr/s wall, \(String(format: "%.1f", Double(machine.instructionCount) / cpuSeconds / 1e6)) M instr/s per CPU-second; \(machine.decodedInstructionCount) instructions decoded")
     }
 
     func testStaticGlibcProgramMatchesNativeRun() throws {
@@ -123,6 +125,7 @@ final class EndToEndTests: XCTestCase {
         s.rsp = program.stackPointer
         machine.state = s
         let start = DispatchTime.now().uptimeNanoseconds
+        let cpuStart = threadCPUSeconds()
         var status: Int32?
         while status == nil {
             let reason = machine.run(maxInstructions: 10_000_000_000)
@@ -142,10 +145,11 @@ final class EndToEndTests: XCTestCase {
             machine.state = t
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let cpuSeconds = threadCPUSeconds() - cpuStart
         XCTAssertEqual(status, 0, "stderr: \(String(decoding: kernel.errorOutput, as: UTF8.self)); calls: \(kernel.log.suffix(30))")
         XCTAssertEqual(kernel.output, native, "compressed output matches native gzip")
         let mips = Double(machine.instructionCount) / seconds / 1e6
-        print("gzip -c of \(inputSize) bytes: \(machine.instructionCount) guest instructions in \(String(format: "%.3f", seconds)) s = \(String(format: "%.1f", mips)) M instr/s; \(machine.decodedInstructionCount) decoded")
+        print("gzip -c of \(inputSize) bytes: \(machine.instructionCount) guest instructions in \(String(format: "%.3f", seconds)) s = \(String(format: "%.1f", mips)) M instr/s wall, \(String(format: "%.1f", Double(machine.instructionCount) / cpuSeconds / 1e6)) M instr/s per CPU-second; \(machine.decodedInstructionCount) decoded")
     }
 
     /// Real /usr/bin/python3 (dynamically linked, imports its encodings from the stdlib
@@ -164,6 +168,7 @@ final class EndToEndTests: XCTestCase {
         s.rsp = program.stackPointer
         machine.state = s
         let start = DispatchTime.now().uptimeNanoseconds
+        let cpuStart = threadCPUSeconds()
         var status: Int32?
         while status == nil {
             let reason = machine.run(maxInstructions: 10_000_000_000)
@@ -182,9 +187,10 @@ final class EndToEndTests: XCTestCase {
             machine.state = t
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let cpuSeconds = threadCPUSeconds() - cpuStart
         XCTAssertEqual(status, 0, "stderr: \(String(decoding: kernel.errorOutput, as: UTF8.self))")
         XCTAssertEqual(String(decoding: kernel.output, as: UTF8.self), String(decoding: native, as: UTF8.self))
         let mips = Double(machine.instructionCount) / seconds / 1e6
-        print("python3: \(machine.instructionCount) guest instructions in \(String(format: "%.3f", seconds)) s = \(String(format: "%.1f", mips)) M instr/s; \(machine.decodedInstructionCount) decoded")
+        print("python3: \(machine.instructionCount) guest instructions in \(String(format: "%.3f", seconds)) s = \(String(format: "%.1f", mips)) M instr/s wall, \(String(format: "%.1f", Double(machine.instructionCount) / cpuSeconds / 1e6)) M instr/s per CPU-second; \(machine.decodedInstructionCount) decoded")
     }
 }

@@ -275,3 +275,11 @@ func edgeStates(registers: [GPR] = [.rax, .rbx], values: [UInt64] = edgeValues, 
     fill(0, TestState.patterned())
     return states
 }
+
+/// CPU time of the calling thread: throughput figures stay meaningful when other jobs
+/// share the machine's two cores (wall time does not).
+func threadCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
