@@ -87,7 +87,9 @@ public final class Lockstep {
                 machine.state = before
                 continue
             case .fault(let signal, let address, let rip):
-                return .interpreterStopped(report: "the interpreter faulted (signal \(signal), address 0x\(String(address, radix: 16))) at 0x\(String(rip, radix: 16))", instructions: steps)
+                let near = readMaps(pid).filter { ($0.end > address &- (16 << 20) && $0.start < address &+ (16 << 20)) || $0.path == "[stack]" }
+                    .map { "    0x\(String($0.start, radix: 16))-0x\(String($0.end, radix: 16)) \($0.path)" }
+                return .interpreterStopped(report: "the interpreter faulted (signal \(signal), address 0x\(String(address, radix: 16))) at 0x\(String(rip, radix: 16)) [\(Lockstep.disassemble(instructionBytes, at: rip))]; the real process's mappings near it:\n" + near.joined(separator: "\n"), instructions: steps)
             case .halt:
                 return .interpreterStopped(report: "hlt at 0x\(String(before.rip, radix: 16))", instructions: steps)
             default:
@@ -273,7 +275,7 @@ public final class Lockstep {
     struct MapsEntry: Hashable { var start: UInt64; var end: UInt64; var protection: UInt32; var path: String }
 
     private func readMaps(_ pid: Int32) -> [MapsEntry] {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) else { return [] }
+        guard let text = readProcFile("/proc/\(pid)/maps") else { return [] }
         return text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
             guard f.count >= 5 else { return nil }

@@ -108,6 +108,12 @@ final class AddressSpaceCapture {
     }
 }
 
+/// Reads a whole file with read(2) until EOF. /proc files report size 0, and Foundation's
+/// readers stop early on them (a long /proc/PID/maps comes back cut at 4 KiB).
+public func readProcFile(_ path: String) -> String? {
+    (try? readAll(path: path)).map { String(decoding: $0, as: UTF8.self) }
+}
+
 func readAll(path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw PtraceFailure(operation: "open \(path)", tid: 0, errno: errno) }
