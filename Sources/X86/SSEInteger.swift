@@ -476,7 +476,13 @@ extension Machine {
             return .next
         case .pcmpistri:
             tracker.derive(to: gprLocation(1), from: xmmLocation(p.pointee.o0.reg), location(p.pointee.o1, size: 16))
-            return execPcmpistri(p)
+            return execPcmpistri(p, explicitLengths: false)
+        case .pcmpestri:
+            // The lengths in RAX/RDX select which bytes count, so they feed the result too.
+            tracker.derive(to: gprLocation(1), from: xmmLocation(p.pointee.o0.reg), location(p.pointee.o1, size: 16))
+            tracker.derive(to: gprLocation(1), from: gprLocation(1), gprLocation(0))
+            tracker.derive(to: gprLocation(1), from: gprLocation(1), gprLocation(2))
+            return execPcmpistri(p, explicitLengths: true)
         case .maskmovdqu:
             let data = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
             let selector = Self.lanes(vector(p.pointee.o1.reg), as: B16.self)
@@ -537,9 +543,11 @@ extension Machine {
         return .next
     }
 
-    /// pcmpistri (SSE4.2, implicit-length strings, index result in ECX): the aggregation
-    /// modes glibc uses — equal any, ranges, equal each, equal ordered (SDM Vol. 2, 4.1).
-    func execPcmpistri(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+    /// pcmpistri / pcmpestri (SSE4.2, index result in ECX): the aggregation modes —
+    /// equal any, ranges, equal each, equal ordered (SDM Vol. 2, 4.1). Implicit lengths
+    /// end at the first zero element; explicit ones are |EAX| and |EDX| saturated to the
+    /// element count (SDM Vol. 2, 4.1.6).
+    func execPcmpistri(_ p: UnsafePointer<Instruction>, explicitLengths: Bool) -> ExecStatus {
         guard let bv = readVector(p.pointee.o1) else { return memoryFault(p) }
         let av = vector(p.pointee.o0.reg)
         let imm = p.pointee.o2.value
@@ -561,7 +569,14 @@ extension Machine {
             for i in 0..<count where element(v, i) == 0 { return i }
             return count
         }
-        let la = length(av), lb = length(bv)
+        func explicitLength(_ raw: UInt64) -> Int {
+            // EAX/EDX; the REX.W form reads RAX/RDX, which differs only for lengths
+            // beyond 32 bits (all saturate to the element count anyway unless their low
+            // half is small): not modelled.
+            Int(min(Int64(Int32(truncatingIfNeeded: raw)).magnitude, UInt64(count)))
+        }
+        let la = explicitLengths ? explicitLength(gprs[0]) : length(av)
+        let lb = explicitLengths ? explicitLength(gprs[2]) : length(bv)
         var result = 0
         for j in 0..<count {
             var bit = false

@@ -96,4 +96,17 @@ final class SSEIntegerTests: XCTestCase {
         }
         try check(snippets)
     }
+
+    /// pcmpestri takes the string lengths from EAX and EDX (absolute value, saturated);
+    /// GCC's libcpp scans source lines with it.
+    func testExplicitLengthStringCompare() throws {
+        var snippets: [String] = []
+        for (la, lb) in [(5, 11), (16, 16), (0, 7), (-3, 20), (9, -100), (3, 0)] {
+            for imm in [0x00, 0x04, 0x08, 0x0C, 0x10, 0x30, 0x40, 0x01] {
+                snippets.append("mov eax, \(la)\nmov edx, \(lb)\npcmpestri xmm0, xmm2, \(imm)")
+            }
+        }
+        snippets.append("mov eax, 4\nmov edx, 16\npcmpestri xmm0, xmmword ptr [rsi], 0")
+        try check(snippets)
+    }
 }
