@@ -61,6 +61,15 @@ final class ReplayTests: XCTestCase {
     func testThreadsWithMutexAndConditionVariableReplay() throws {
         try assertReplays(["sh", "-c", "\(try ReplayTests.compile("threads")) > /dev/null"])
     }
+    /// make, sh, gcc's driver, cc1 (SSE4.2 string scans), as, collect2 and ld (with its
+    /// LLVM plugin) all replay.
+    func testMakeBuildOfAFixtureReplays() throws {
+        let project = "\(Self.work)/make-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.copyItem(atPath: "\(Self.fixtures)/make-project", toPath: project)
+        let summary = try assertReplays(["make", "-s", "-C", project])
+        XCTAssertTrue(summary.allResults.contains { $0.executable.hasSuffix("/cc1") })
+    }
+
     func testPreemptedSpinningThreadReplays() throws {
         try assertReplays(["sh", "-c", "\(try ReplayTests.compile("spin_threads")) > /dev/null"])
     }
