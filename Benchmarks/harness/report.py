@@ -208,7 +208,8 @@ def markdown(document) -> str:
             "only); Valgrind runs with `--trace-children=yes`, like the recorders follow the "
             "whole process tree.",
             "- magprov replay cells check the replay's exit status (it verifies itself against "
-            "the trace); all other cells compare output bytes with the bare run."] + notes + [""]
+            "the trace); all other cells compare output bytes with the bare run. magprov replay "
+            "runs with its default `--jobs` (all cores: recorded processes replay in parallel)."] + notes + [""]
     if d["failures"]:
         out += ["## FAILURES", ""] + ["- " + _failure_text(f) for f in d["failures"]] + [""]
     return "\n".join(out)
