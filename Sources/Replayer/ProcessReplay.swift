@@ -83,6 +83,8 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
     /// Syscall results not yet applied: (exit sequence, tid, event).
     var pendingResults: [(exitSequence: UInt64, tid: Int32, event: SyscallEvent)] = []
     var forkStates: [Int32: ForkState] = [:]
+    /// Children that ran on this unit's own memory (vfork), replayed at their creation.
+    var sharedMemoryChildren: [UnitResult] = []
     /// CLONE_CHILD_CLEARTID / set_tid_address: the word the kernel zeroes (and wakes) when
     /// the thread exits; the trace has no event for that write, so replay makes it.
     /// The recorder keeps other threads of the process out of user mode until an exiting
@@ -188,9 +190,10 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         }
         let elapsed = started.duration(to: clock.now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        var children: [UnitResult] = []
+        var children = sharedMemoryChildren
+        let replayedAlready = Set(sharedMemoryChildren.map(\.tid))
         if case .completed = outcome {
-            for (tid, child) in unit.forkedChildren.sorted(by: { $0.key < $1.key }) {
+            for (tid, child) in unit.forkedChildren.sorted(by: { $0.key < $1.key }) where !replayedAlready.contains(tid) {
                 guard let state = forkStates[tid] else {
                     children.append(UnitResult(pid: child.pid, tid: tid, executable: unit.executable,
                                                outcome: .diverged(divergenceHere(tid: tid, reason: "the fork that creates this child was not replayed")),
@@ -426,8 +429,15 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         if flags & 0x0020_0000 != 0 { clearChildTid[child] = childTid }  // CLONE_CHILD_CLEARTID
         if flags & 0x10000 != 0 {  // CLONE_THREAD
             threads[child] = childCPU
+        } else if flags & 0x100 != 0, let childUnit = unit.forkedChildren[child] {
+            // CLONE_VM without CLONE_THREAD (vfork, posix_spawn): the child borrows this
+            // address space and the parent waits until it execs or exits (vfork(2)). Replay
+            // it now on the same memory, so what it writes there is the parent's as well.
+            let shared = ForkState(memory: machine.memory, cpu: childCPU, regions: regions, brk: brk)
+            let replay = try ProcessReplay(unit: childUnit, trace: trace, tracker: machine.tracker, inherited: shared)
+            sharedMemoryChildren.append(replay.run())
         } else {
-            // A separate process (fork, or vfork whose child we replay on a copy).
+            // A separate process: it starts from a copy of this one.
             let copy = try machine.memory.copy(regions: regions)
             forkStates[child] = ForkState(memory: copy, cpu: childCPU, regions: regions, brk: brk)
         }

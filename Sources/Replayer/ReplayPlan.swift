@@ -166,7 +166,7 @@ private func attachDeep(_ child: ReplayUnit, into units: inout [ReplayUnit]) -> 
 func isFork(_ s: SyscallEvent) -> Bool {
     let n = s.number
     if n == SyscallTable.Number.fork || n == SyscallTable.Number.vfork { return true }
-    if n == SyscallTable.Number.clone { return s.arguments[0] & 0x100 == 0 }  // not CLONE_VM
+    if n == SyscallTable.Number.clone { return s.arguments[0] & 0x10000 == 0 }  // not CLONE_THREAD
     if n == SyscallTable.Number.clone3 { return true }  // refined by the replayer from clone_args
     return false
 }

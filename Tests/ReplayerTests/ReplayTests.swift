@@ -61,6 +61,33 @@ final class ReplayTests: XCTestCase {
     func testThreadsWithMutexAndConditionVariableReplay() throws {
         try assertReplays(["sh", "-c", "\(try ReplayTests.compile("threads")) > /dev/null"])
     }
+    /// The Debian tools the replay issue lists, each recorded and replayed.
+    func testCoreutilsAndFriendsReplay() throws {
+        let dir = "\(Self.work)/tools-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir + "/tree", withIntermediateDirectories: true)
+        let text = (0..<4000).map { "\(($0 * 7919) % 4001) word\($0 % 97) line \($0)" }.joined(separator: "\n") + "\n"
+        try text.write(toFile: dir + "/in.txt", atomically: true, encoding: .utf8)
+        for i in 0..<20 { try "file \(i)\n".write(toFile: "\(dir)/tree/f\(i)", atomically: true, encoding: .utf8) }
+        let commands = [
+            "cat in.txt", "head -n 100 in.txt", "wc in.txt", "sort in.txt", "sort -n in.txt | uniq -c", "tr a-z A-Z < in.txt",
+            "cut -d' ' -f2 in.txt", "base64 in.txt", "sha256sum in.txt", "md5sum in.txt", "gzip -c in.txt > in.gz && gunzip -c in.gz",
+            "tar cf - tree | tar tf -", "grep -c word1 in.txt", "sed 's/line/LINE/' in.txt", "ls -la tree", "cp in.txt copy.txt",
+            "cat in.txt | sort -k2 | uniq | sort -n | tail -n 3",
+        ]
+        for command in commands {
+            try assertReplays(["sh", "-c", "cd \(dir) && \(command) > /dev/null"])
+        }
+    }
+
+    func testPythonWithJsonReHashlibZlibReplays() throws {
+        try assertReplays(["python3", "-c", """
+        import json, re, hashlib, zlib
+        rows = [{"n": i, "s": re.sub("[aeiou]", "_", "record %d of the test" % i)} for i in range(2000)]
+        blob = zlib.compress(json.dumps(rows, sort_keys=True).encode())
+        print(hashlib.sha256(blob).hexdigest(), len(blob))
+        """])
+    }
+
     /// make, sh, gcc's driver, cc1 (SSE4.2 string scans), as, collect2 and ld (with its
     /// LLVM plugin) all replay.
     func testMakeBuildOfAFixtureReplays() throws {
