@@ -22,6 +22,7 @@ from typing import Dict, List, Optional
 import chart
 import contenders as cont
 import measure
+import replay_speed
 import report
 import workloads as wl
 
@@ -296,6 +297,17 @@ def main(argv: List[str]) -> int:
     results = [bench.measure_workload(w, contenders) for w in workloads]
     shutil.rmtree(os.path.join(scratch, "replay-traces"), ignore_errors=True)
 
+    # Guest MIPS on one core and the ratio to valgrind --tool=none (the replay issue's
+    # measure), when replay works: gzip of 10 MB (1 MB in --quick).
+    speed = None
+    if cont.REPLAY in sections and any(c.key == "magprov-replay" and c.available for c in contenders):
+        t = time.perf_counter()
+        speed = replay_speed.measure(magprov, os.path.join(scratch, "replay-speed"),
+                                     1_000_000 if args.quick else 10_000_000)
+        log("replay speed measured in %.1f s: %s" % (time.perf_counter() - t, json.dumps(speed)))
+        if "error" in speed:
+            bench.fail("replay speed (gzip)", "magprov replay", "single-core run", speed["error"])
+
     command = "Benchmarks/run" + ("".join(" " + a for a in argv))
     document = {
         "schema": 1,
@@ -311,6 +323,7 @@ def main(argv: List[str]) -> int:
         "contenders": [{"key": c.key, "label": c.label, "section": c.section, "available": c.available,
                         "reason": c.reason, "cell": c.cell, "version": c.version} for c in contenders],
         "workloads": results,
+        "replay_speed": speed,
         "failures": bench.failures,
         "elapsed_seconds": round(time.perf_counter() - started, 1),
     }

@@ -2,6 +2,7 @@
 
 from typing import Dict, List
 
+import replay_speed
 import measure
 
 SECTIONS = (("record", "Recording"), ("replay", "Replay and dynamic instrumentation"))
@@ -210,6 +211,8 @@ def markdown(document) -> str:
             "- magprov replay cells check the replay's exit status (it verifies itself against "
             "the trace); all other cells compare output bytes with the bare run. magprov replay "
             "runs with its default `--jobs` (all cores: recorded processes replay in parallel)."] + notes + [""]
+    if d.get("replay_speed"):
+        out += [replay_speed.markdown(d["replay_speed"])]
     if d["failures"]:
         out += ["## FAILURES", ""] + ["- " + _failure_text(f) for f in d["failures"]] + [""]
     return "\n".join(out)

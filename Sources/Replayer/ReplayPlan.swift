@@ -87,6 +87,16 @@ extension ReplayPlan {
                                                              startSequence: startSequence, endSequence: firstExec, executable: ""))
         }
 
+        // A forked child runs its parent's program until it execs: name it after that.
+        for (p, segments) in segmentsByPid {
+            for i in segments.indices where segments[i].executable.isEmpty {
+                guard case .fork(let parent, let entry) = segments[i].start else { continue }
+                let program = segmentsByPid[pid(parent)]?.filter { $0.startSequence < entry && !$0.executable.isEmpty }
+                    .max { $0.startSequence < $1.startSequence }?.executable
+                segmentsByPid[p]?[i].executable = program ?? "(child of \(parent))"
+            }
+        }
+
         var placed = 0
         func unit(for segment: Segment, pid p: Int32) -> ReplayUnit {
             var stops: [ScheduledStop] = []
