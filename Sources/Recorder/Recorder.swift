@@ -83,6 +83,8 @@ public final class Recorder {
 
     public init(options: RecordOptions) { self.options = options }
 
+    deinit { if pendingStatusFD >= 0 { close(pendingStatusFD) } }
+
     public static let version = "0.1.0"
 
     /// The environment entries that mask AVX/AVX-512/SHA selection (see MachineInfo).
