@@ -318,7 +318,9 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         var cpu = tid == running ? machine.state : (threads[tid] ?? machine.state)
         if let after = event.registersAfter {
             // rt_sigreturn: registers and the FPU state come back from the signal frame.
-            let fpstate = (try? machine.memory.readBytes(at: cpu.rsp &+ 40 &+ 192, count: 8)).map { $0.loadUInt64(at: 0) } ?? 0
+            // At rt_sigreturn rsp points at the frame's ucontext: uc_mcontext sits at +40
+            // and its fpstate pointer at +184 within it (asm/sigcontext.h, 64-bit layout).
+            let fpstate = (try? machine.memory.readBytes(at: cpu.rsp &+ 40 &+ 184, count: 8)).map { $0.loadUInt64(at: 0) } ?? 0
             cpu.load(after)
             if fpstate != 0, let fx = try? machine.memory.readBytes(at: fpstate, count: 512) { cpu.loadFXSAVE(fx) }
         } else {

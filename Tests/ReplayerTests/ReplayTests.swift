@@ -53,6 +53,11 @@ final class ReplayTests: XCTestCase {
     }
     func testTimeAndRdtscReplay() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("timing")) > /dev/null"]) }
     func testSignalHandlerReplays() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("signals")) > /dev/null"]) }
+    /// The handler clobbers XMM0 and MXCSR; rt_sigreturn must bring back the program's
+    /// values from the frame's fpstate, or its output differs and replay diverges.
+    func testSignalHandlerFPUStateIsRestoredAtSigreturn() throws {
+        try assertReplays(["sh", "-c", "\(try ReplayTests.compile("signal_fpstate")) > /dev/null"])
+    }
     func testAsynchronousSignalReplays() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("async_signal")) > /dev/null"]) }
     func testForkExecTreeReplaysEveryProcess() throws {
         let summary = try assertReplays([try ReplayTests.compile("fork_exec")])
