@@ -1,10 +1,10 @@
 // Capstone's text for one instruction, for reports (not on any hot path).
 import CCapstone
+import X86
 
 public enum InstructionText {
     public static func describe(_ bytes: [UInt8], at address: UInt64) -> String {
-        var handle: csh = 0
-        guard !bytes.isEmpty, cs_open(CS_ARCH_X86, CS_MODE_64, &handle) == CS_ERR_OK else { return "?" }
+        guard !bytes.isEmpty, var handle = try? CapstoneHandle.open(detail: false) else { return "?" }
         defer { cs_close(&handle) }
         var insn: UnsafeMutablePointer<cs_insn>?
         let count = bytes.withUnsafeBufferPointer { cs_disasm(handle, $0.baseAddress, $0.count, address, 1, &insn) }

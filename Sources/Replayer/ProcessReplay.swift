@@ -172,7 +172,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             for stop in unit.stops {
                 if case .exited = stop.stop { continue }
                 if finishedThreads.contains(stop.tid) { continue }
-                applyPendingResults(before: stop.order)
+                try applyPendingResults(before: stop.order)
                 try switchTo(stop.tid)
                 try applyPendingResult(of: stop.tid)
                 switch stop.stop {
@@ -293,12 +293,14 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         pendingResults.append((exitSequence, tid, event))
     }
 
-    private func applyPendingResults(before order: UInt64) {
+    /// Applies every result whose recorded exit came before stop `order`. A result that
+    /// cannot be applied (the kernel wrote where replay has no memory) is a divergence.
+    private func applyPendingResults(before order: UInt64) throws {
         let due = pendingResults.filter { $0.exitSequence < order }
         guard !due.isEmpty else { return }
         pendingResults.removeAll { $0.exitSequence < order }
         for item in due {
-            try? apply(item.event, tid: item.tid)
+            try apply(item.event, tid: item.tid)
         }
     }
 

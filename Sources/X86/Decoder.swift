@@ -58,11 +58,8 @@ final class Decoder {
     ]
 
     init() throws {
-        var h: csh = 0
-        let err = cs_open(CS_ARCH_X86, CS_MODE_64, &h)
-        guard err == CS_ERR_OK else { throw DecoderError.capstoneOpenFailed(code: err.rawValue) }
+        let h = try CapstoneHandle.open(detail: true)
         handle = h
-        cs_option(h, CS_OPT_DETAIL, Int(CS_OPT_ON.rawValue))
         scratch = cs_malloc(h)
         opcodeByID = []
         registerByID = []
