@@ -1,0 +1,137 @@
+// From sink runs to flows: output byte ranges of each sink event and the input byte
+// ranges they were computed from (`TaintFlow`, TaintSummary.swift). A run of consecutive
+// base labels is a copy (cat, head, cut) and becomes `shifted` flows split at event
+// boundaries; a run of one label becomes one flow per input range of its set. Flows of one
+// sink event are bounded: past `maxFlowsPerSink`, neighbouring output ranges are merged
+// per input event (hull ranges, `coarsened`), never dropping an input.
+
+import Trace
+
+extension ByteTaintTracker {
+    /// The explicit flows of `log`, grouped by sink event in the order sinks happened,
+    /// sorted by output offset within a sink.
+    /// Cost: O(runs × label-set size), plus a sort per sink event.
+    public func flows(of log: TaintLog) -> [TaintFlow] {
+        var order: [UInt64] = []
+        var runsByEvent: [UInt64: [Int]] = [:]
+        for (i, run) in log.sinkRuns.enumerated() {
+            if runsByEvent[run.event] == nil { order.append(run.event) }
+            runsByEvent[run.event, default: []].append(i)
+        }
+        var all: [TaintFlow] = []
+        for event in order {
+            var builder = FlowBuilder()
+            for i in runsByEvent[event] ?? [] { addFlows(of: log.sinkRuns[i], to: &builder) }
+            var flows = builder.flows
+            if flows.count > maxFlowsPerSink { flows = Self.bound(flows, to: max(1, maxFlowsPerSink)) }
+            flows.sort {
+                ($0.outputStart, $0.input, $0.inputStart, $0.outputEnd) < ($1.outputStart, $1.input, $1.inputStart, $1.outputEnd)
+            }
+            all.append(contentsOf: flows)
+        }
+        return all
+    }
+
+    func addFlows(of run: TaintLog.SinkRun, to builder: inout FlowBuilder) {
+        if run.stride == 1 && run.length > 1 {
+            labels.forEachBasePiece(first: run.label, count: Int(run.length)) { event, inputStart, runOffset, count, _ in
+                let outputStart = run.outputStart + Int64(runOffset)
+                builder.add(TaintFlow(output: run.event, outputStart: outputStart, outputEnd: outputStart + Int64(count),
+                                      input: event, inputStart: inputStart, inputEnd: inputStart + Int64(count),
+                                      shifted: true, addressOnly: false, coarsened: run.coarsened))
+            }
+            return
+        }
+        let coarsened = run.coarsened || labels.isCoarsened(run.label)
+        labels.forEachSource(run.label) { event, start, end, addressOnly, _ in
+            // One output byte from one input byte is a copy whichever way it was labelled.
+            let oneToOne = run.length == 1 && end - start == 1 && !coarsened
+            builder.add(TaintFlow(output: run.event, outputStart: run.outputStart, outputEnd: run.outputStart + run.length,
+                                  input: event, inputStart: start, inputEnd: end,
+                                  shifted: oneToOne, addressOnly: addressOnly, coarsened: coarsened))
+        }
+    }
+
+    /// Merges neighbouring flows per (input event, address-only) group so that about
+    /// `bound` remain: each group keeps a share proportional to its size (at least one),
+    /// a merged flow spans the hull of its outputs and of its inputs.
+    static func bound(_ flows: [TaintFlow], to bound: Int) -> [TaintFlow] {
+        struct GroupKey: Hashable { var input: UInt64; var addressOnly: Bool }
+        var order: [GroupKey] = []
+        var groups: [GroupKey: [TaintFlow]] = [:]
+        for f in flows {
+            let key = GroupKey(input: f.input, addressOnly: f.addressOnly)
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(f)
+        }
+        let total = flows.count
+        var out: [TaintFlow] = []
+        for key in order {
+            guard var group = groups[key] else { continue }
+            let share = max(1, bound * group.count / total)
+            if group.count <= share {
+                out.append(contentsOf: group)
+                continue
+            }
+            group.sort { ($0.outputStart, $0.inputStart) < ($1.outputStart, $1.inputStart) }
+            let chunk = (group.count + share - 1) / share
+            var i = 0
+            while i < group.count {
+                var hull = group[i]
+                for f in group[i + 1 ..< min(group.count, i + chunk)] {
+                    hull.outputStart = min(hull.outputStart, f.outputStart)
+                    hull.outputEnd = max(hull.outputEnd, f.outputEnd)
+                    hull.inputStart = min(hull.inputStart, f.inputStart)
+                    hull.inputEnd = max(hull.inputEnd, f.inputEnd)
+                }
+                hull.shifted = false
+                hull.coarsened = true
+                out.append(hull)
+                i += chunk
+            }
+        }
+        return out
+    }
+}
+
+/// Accumulates the flows of one sink event, merging each new flow into the last flow of
+/// its kind when the two are contiguous: shifted flows contiguous in output and input,
+/// unshifted flows with the same input and adjacent outputs (or the same output and
+/// touching inputs).
+struct FlowBuilder {
+    struct Key: Hashable {
+        var input: UInt64
+        var addressOnly: Bool
+        var shifted: Bool
+        var coarsened: Bool
+    }
+    var flows: [TaintFlow] = []
+    var last: [Key: Int] = [:]
+
+    mutating func add(_ flow: TaintFlow) {
+        let key = Key(input: flow.input, addressOnly: flow.addressOnly, shifted: flow.shifted, coarsened: flow.coarsened)
+        if let j = last[key] {
+            let p = flows[j]
+            if flow.shifted {
+                if p.outputEnd == flow.outputStart && p.inputEnd == flow.inputStart {
+                    flows[j].outputEnd = flow.outputEnd
+                    flows[j].inputEnd = flow.inputEnd
+                    return
+                }
+            } else if p.inputStart == flow.inputStart && p.inputEnd == flow.inputEnd {
+                if p.outputEnd == flow.outputStart {
+                    flows[j].outputEnd = flow.outputEnd
+                    return
+                }
+                if p.outputStart == flow.outputStart && p.outputEnd == flow.outputEnd { return }
+            } else if p.outputStart == flow.outputStart && p.outputEnd == flow.outputEnd
+                        && flow.inputStart <= p.inputEnd && flow.inputEnd >= p.inputStart {
+                flows[j].inputStart = min(p.inputStart, flow.inputStart)
+                flows[j].inputEnd = max(p.inputEnd, flow.inputEnd)
+                return
+            }
+        }
+        last[key] = flows.count
+        flows.append(flow)
+    }
+}

@@ -1,0 +1,769 @@
+// Labels: what a shadow byte says about where a guest byte came from (DESIGN.md, "Taint and
+// refinement"). A label is a 32-bit number:
+//
+//   0                        clean: the byte came from no input;
+//   1 ..< baseCapacity       a *base label*: exactly one input byte, a job-wide virtual
+//                            coordinate handed out in consecutive ranges by `allocateSource`;
+//   baseCapacity ..< 2^31    a *coarse label*, used only once the base space is exhausted:
+//                            it stands for whole events (a hull of their bytes);
+//   2^31 | n                 a *union label*: set n of the interned table, a sorted list of
+//                            intervals of base (or coarse) labels, each flagged address-only
+//                            or not.
+//
+// Unions are memoized as in DFSan's union table: a direct-mapped cache in front of a
+// dictionary keyed by the ordered pair, so propagation is a table hit in the common case.
+// Sets are interned (equal content, equal label), so a label compares by identity.
+
+import Trace
+
+/// A taint label: 0 is clean; see `LabelTable` for the encoding.
+public typealias Label = UInt32
+
+/// A run of base labels `[lower, upper)` in a label set. `addressOnly` says the bytes
+/// reached the labelled value only through an address computation (a table lookup); a
+/// value dependency on the same bytes dominates it.
+public struct LabelInterval: Equatable, Hashable, Sendable {
+    /// First base label of the run.
+    public var lower: UInt32
+    /// One past the last base label.
+    public var upper: UInt32
+    public var addressOnly: Bool
+
+    /// An interval of base labels `[lower, upper)`.
+    public init(lower: UInt32, upper: UInt32, addressOnly: Bool = false) {
+        self.lower = lower; self.upper = upper; self.addressOnly = addressOnly
+    }
+}
+
+/// One resolved piece of a label: input bytes in event coordinates.
+public typealias ResolvedSource = (range: TaintByteRange, addressOnly: Bool, metadata: Bool)
+
+/// Base-label allocation, interned label sets and the memoized union table of one replay job.
+///
+/// One table serves a process and every child it forks (labels flow through inherited
+/// memory); it is not thread-safe: a job replays its processes one at a time.
+/// Memory: 24 bytes per allocation range, about 40 bytes per interned set plus 12 per
+/// interval, and the union memo (bounded, see `memoLimit`).
+public final class LabelTable {
+    /// The bit that marks a union label.
+    public static let unionBit: Label = 0x8000_0000
+    /// Default size of the base space: 2^30 input bytes per job get byte-exact labels.
+    public static let defaultBaseCapacity: UInt32 = 1 << 30
+    /// Default interval bound of a label set before it is coarsened.
+    public static let defaultIntervalBound = 64
+
+    /// Base labels are `1 ..< baseCapacity`; coarse labels `baseCapacity ..< unionBit`.
+    public let baseCapacity: UInt32
+    /// A set with more intervals than this is coarsened (closest same-source gaps merged).
+    public let intervalBound: Int
+    /// Sets may exceed `intervalBound` when no gap lies within one source; past this hard
+    /// bound, gaps between sources are merged too (over-approximation, never a lost source).
+    let hardIntervalBound: Int
+
+    // MARK: Base ranges
+
+    /// Base labels `first ..< first + count` name bytes `eventOffset ..< eventOffset + count`
+    /// of event `event`. Sorted by `first` (allocation is monotonic) and contiguous.
+    struct SourceRange {
+        var first: Label
+        var count: UInt32
+        var event: UInt64
+        var eventOffset: Int64
+        var metadata: Bool
+        var end: Label { first &+ count }
+    }
+    var ranges: [SourceRange] = []
+    var nextBase: Label = 1
+
+    /// What one coarse label stands for: per event, the hull of the bytes it replaced.
+    struct CoarseSource {
+        var event: UInt64
+        var start: Int64
+        var end: Int64
+        var metadata: Bool
+    }
+    /// Indexed by `label - baseCapacity`.
+    var coarse: [[CoarseSource]] = []
+    var coarseByEvent: [UInt64: Label] = [:]
+
+    /// Source allocations that found the base space exhausted and got a coarse label.
+    public private(set) var degradedAllocations = 0
+
+    // MARK: Union sets
+
+    struct SetInfo {
+        var start: Int
+        var count: Int
+        var hash: UInt64
+        var hasValue: Bool
+        var coarsened: Bool
+    }
+    /// Intervals of every set, concatenated; `SetInfo` names a slice.
+    var intervalStore: [LabelInterval] = []
+    var sets: [SetInfo] = []
+    /// Open addressing, linear probing, load <= 1/2. A slot holds the set index + 1 in its
+    /// low 32 bits (0: empty) and the high 32 bits of the set's hash, so a probe that does
+    /// not match rarely touches the set itself (each touch is a likely cache miss).
+    var internSlots: [UInt64] = Array(repeating: 0, count: 1024)
+    /// Set indices are 31 bits; past that, unions degrade to the universal set (index 0).
+    static let maxSets = Int(Label.max >> 1)
+
+    /// Sets coarsened to stay within the interval bound.
+    public private(set) var coarsenedSets = 0
+    /// Hot counters behind a pointer: the union fast path bumps them with plain stores (no
+    /// exclusivity check on a class property). Allocated in init, freed in deinit.
+    struct Counters {
+        var unionLookups: UInt64 = 0
+        var unionHits: UInt64 = 0
+    }
+    let counters: UnsafeMutablePointer<Counters>
+    /// Non-trivial union requests (neither side 0, sides differ), and those the memo answered.
+    public var unionLookups: UInt64 { counters.pointee.unionLookups }
+    public var unionHits: UInt64 { counters.pointee.unionHits }
+    /// Sets that could not be created because the set table was full (answered with the
+    /// universal set: every input).
+    public private(set) var exhaustedSets = 0
+
+    // Direct-mapped union cache: key = (min << 32 | max), 0 = empty (min >= 1).
+    static let cacheBits: UInt64 = 12
+    /// Allocated in init, freed in deinit; `1 << cacheBits` entries each.
+    let cacheKeys: UnsafeMutablePointer<UInt64>
+    let cacheValues: UnsafeMutablePointer<Label>
+    /// Behind the cache: unions of large sets (`memoThreshold`), until `memoLimit` entries
+    /// (then cleared: interning keeps labels identical, the memo only saves recomputation).
+    let memo: PairMemo
+    var addressOnlyMemo: [Label: Label] = [:]
+    /// Entries each memo keeps before it is cleared.
+    public let memoLimit: Int
+
+    // Scratch for the union miss path (kept to avoid allocation per miss).
+    var scratchA: [LabelInterval] = []
+    var scratchB: [LabelInterval] = []
+    var scratchValue: [LabelInterval] = []
+    var scratchAddress: [LabelInterval] = []
+    var scratchAddressOnly: [LabelInterval] = []
+    var scratchOut: [LabelInterval] = []
+    var scratchLabels: [Label] = []
+
+    /// The label of the universal set (every base and coarse label, by value).
+    public var universalLabel: Label { Self.unionBit }
+
+    /// Creates an empty table.
+    /// - Parameters:
+    ///   - baseCapacity: size of the base space (labels `1 ..< baseCapacity`), at most 2^30;
+    ///     small values are for tests of the exhaustion path.
+    ///   - intervalBound: intervals a set may hold before it is coarsened (at least 2).
+    ///   - memoLimit: union results memoized before the memo is cleared (16 bytes each at
+    ///     most, with the table's load factor).
+    public init(baseCapacity: UInt32 = LabelTable.defaultBaseCapacity, intervalBound: Int = LabelTable.defaultIntervalBound,
+                memoLimit: Int = 1 << 22) {
+        self.memoLimit = memoLimit
+        memo = PairMemo(limit: memoLimit)
+        self.baseCapacity = max(2, min(baseCapacity, Self.defaultBaseCapacity))
+        self.intervalBound = max(2, intervalBound)
+        self.hardIntervalBound = self.intervalBound * 4
+        counters = .allocate(capacity: 1)
+        counters.initialize(to: Counters())
+        let n = 1 << Int(Self.cacheBits)
+        cacheKeys = .allocate(capacity: n)
+        cacheKeys.initialize(repeating: 0, count: n)
+        cacheValues = .allocate(capacity: n)
+        cacheValues.initialize(repeating: 0, count: n)
+        // Set 0 is the universal set, the fallback when the set table is full.
+        let universe = [LabelInterval(lower: 1, upper: Self.unionBit, addressOnly: false)]
+        _ = insertSet(universe, hash: Self.hash(universe[...]), coarsened: true)
+    }
+
+    deinit {
+        cacheKeys.deallocate()
+        cacheValues.deallocate()
+        counters.deallocate()
+    }
+
+    // MARK: Classification
+
+    /// True for a union label (an interned set).
+    @inline(__always) public static func isUnion(_ label: Label) -> Bool { label & unionBit != 0 }
+
+    /// True for a byte-exact base label (one input byte).
+    @inline(__always) public func isBase(_ label: Label) -> Bool { label != 0 && label < baseCapacity }
+
+    /// True for a coarse label (whole events, handed out after the base space ran out).
+    @inline(__always) public func isCoarse(_ label: Label) -> Bool { label >= baseCapacity && label & Self.unionBit == 0 }
+
+    /// Number of interned sets (including the universal set).
+    public var setCount: Int { sets.count }
+
+    /// Base labels handed out so far.
+    public var allocatedBaseLabels: Int { Int(nextBase) - 1 }
+
+    // MARK: Allocation
+
+    /// Allocates `length` consecutive base labels for bytes `[eventOffset, eventOffset +
+    /// length)` of event `event`: the result L names byte `eventOffset`, L + k byte
+    /// `eventOffset + k`. Returns 0 for an empty range.
+    ///
+    /// When the base space is exhausted the allocation degrades: the result is one coarse
+    /// label (`isCoarse`) per event, standing for the hull of every range of that event
+    /// allocated after exhaustion; every byte should then carry that same label.
+    /// Cost: amortized O(1).
+    public func allocateSource(event: UInt64, eventOffset: Int64, length: Int, metadata: Bool) -> Label {
+        guard length > 0 else { return 0 }
+        if UInt64(nextBase) + UInt64(length) <= UInt64(baseCapacity) {
+            let first = nextBase
+            let count = UInt32(length)
+            if var last = ranges.last, last.event == event, last.metadata == metadata, last.end == first,
+               last.eventOffset + Int64(last.count) == eventOffset {
+                // One event labelled in pieces (iovecs): keep one range.
+                last.count &+= count
+                ranges[ranges.count - 1] = last
+            } else {
+                ranges.append(SourceRange(first: first, count: count, event: event, eventOffset: eventOffset, metadata: metadata))
+            }
+            nextBase = first &+ count
+            return first
+        }
+        degradedAllocations += 1
+        let end = eventOffset + Int64(length)
+        if let label = coarseByEvent[event] {
+            let index = Int(label - baseCapacity)
+            if let k = coarse[index].firstIndex(where: { $0.event == event }) {
+                coarse[index][k].start = min(coarse[index][k].start, eventOffset)
+                coarse[index][k].end = max(coarse[index][k].end, end)
+                coarse[index][k].metadata = coarse[index][k].metadata || metadata
+            }
+            return label
+        }
+        let entry = CoarseSource(event: event, start: eventOffset, end: end, metadata: metadata)
+        if UInt64(baseCapacity) + UInt64(coarse.count) < UInt64(Self.unionBit) {
+            let label = baseCapacity + UInt32(coarse.count)
+            coarse.append([entry])
+            coarseByEvent[event] = label
+            return label
+        }
+        // Coarse space full too (2^30 events): share the last coarse label; it stands for
+        // several events, so no source is lost.
+        let label = Self.unionBit - 1
+        coarse[coarse.count - 1].append(entry)
+        coarseByEvent[event] = label
+        return label
+    }
+
+    /// Index of the range holding base label `label`, or nil.
+    @inline(__always)
+    func rangeIndex(_ label: Label) -> Int? {
+        guard label != 0, label < nextBase else { return nil }
+        var low = 0, high = ranges.count
+        // Last range with first <= label.
+        while high - low > 1 {
+            let mid = (low + high) >> 1
+            if ranges[mid].first <= label { low = mid } else { high = mid }
+        }
+        return low < ranges.count && ranges[low].first <= label && label < ranges[low].end ? low : nil
+    }
+
+    /// The event of a base label, or nil for other labels. Cost: O(log ranges).
+    public func event(ofBase label: Label) -> UInt64? {
+        guard isBase(label), let i = rangeIndex(label) else { return nil }
+        return ranges[i].event
+    }
+
+    // MARK: Sets
+
+    /// The intervals of a label: empty for 0, one value interval for a base or coarse label.
+    public func intervals(of label: Label) -> [LabelInterval] {
+        var out: [LabelInterval] = []
+        appendIntervals(of: label, to: &out)
+        return out
+    }
+
+    @inline(__always)
+    func appendIntervals(of label: Label, to out: inout [LabelInterval]) {
+        if label == 0 { return }
+        if Self.isUnion(label) {
+            let info = sets[Int(label & ~Self.unionBit)]
+            out.append(contentsOf: intervalStore[info.start ..< info.start + info.count])
+        } else {
+            out.append(LabelInterval(lower: label, upper: label + 1))
+        }
+    }
+
+    /// True when some byte of the label reached it by value (not only through addresses).
+    /// Cost: O(1).
+    @inline(__always)
+    public func hasValueFlow(_ label: Label) -> Bool {
+        if label == 0 { return false }
+        if !Self.isUnion(label) { return true }
+        return sets[Int(label & ~Self.unionBit)].hasValue
+    }
+
+    /// True when the label's set was widened to stay within the interval bound, or holds
+    /// coarse labels: its ranges over-approximate the true ones.
+    public func isCoarsened(_ label: Label) -> Bool {
+        if label == 0 { return false }
+        if Self.isUnion(label) { return sets[Int(label & ~Self.unionBit)].coarsened }
+        return isCoarse(label)
+    }
+
+    static func hash(_ list: ArraySlice<LabelInterval>) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for iv in list {
+            var x = UInt64(iv.lower) | UInt64(iv.upper) << 32
+            if iv.addressOnly { x ^= 1 << 63 }
+            h = (h ^ x) &* 0x0000_0100_0000_01B3
+            h ^= h >> 29
+        }
+        return PairMemo.mix(h)
+    }
+
+    /// Appends a new set (not checking for duplicates) and indexes it. Returns its index.
+    @discardableResult
+    func insertSet(_ list: [LabelInterval], hash: UInt64, coarsened: Bool) -> Int {
+        let index = sets.count
+        let coarse = coarsened || list.contains { isCoarse($0.lower) || isCoarse($0.upper &- 1) }
+        sets.append(SetInfo(start: intervalStore.count, count: list.count, hash: hash,
+                            hasValue: list.contains { !$0.addressOnly }, coarsened: coarse))
+        intervalStore.append(contentsOf: list)
+        if sets.count * 2 > internSlots.count { growInternTable() }
+        var slot = Int(truncatingIfNeeded: hash) & (internSlots.count - 1)
+        while internSlots[slot] != 0 { slot = (slot + 1) & (internSlots.count - 1) }
+        internSlots[slot] = Self.slotValue(index: index, hash: hash)
+        return index
+    }
+
+    @inline(__always)
+    static func slotValue(index: Int, hash: UInt64) -> UInt64 {
+        (hash & 0xFFFF_FFFF_0000_0000) | UInt64(index + 1)
+    }
+
+    func growInternTable() {
+        var slots = [UInt64](repeating: 0, count: internSlots.count * 2)
+        let mask = slots.count - 1
+        for (i, info) in sets.enumerated() {
+            var slot = Int(truncatingIfNeeded: info.hash) & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = Self.slotValue(index: i, hash: info.hash)
+        }
+        internSlots = slots
+    }
+
+    /// The label of a normalized interval list (sorted, disjoint, same-flag neighbours
+    /// coalesced): a base label for one value byte, else the interned set's union label.
+    func intern(_ list: [LabelInterval], coarsened: Bool) -> Label {
+        if list.isEmpty { return 0 }
+        if list.count == 1, !list[0].addressOnly, list[0].upper == list[0].lower &+ 1 { return list[0].lower }
+        let h = Self.hash(list[...])
+        let mask = internSlots.count - 1
+        var slot = Int(truncatingIfNeeded: h) & mask
+        let fingerprint = h & 0xFFFF_FFFF_0000_0000
+        while internSlots[slot] != 0 {
+            let value = internSlots[slot]
+            if value & 0xFFFF_FFFF_0000_0000 != fingerprint {
+                slot = (slot + 1) & mask
+                continue
+            }
+            let index = Int(value & 0xFFFF_FFFF) - 1
+            let info = sets[index]
+            if info.hash == h, info.count == list.count,
+               intervalStore[info.start ..< info.start + info.count].elementsEqual(list) {
+                if coarsened && !info.coarsened { sets[index].coarsened = true }
+                return Self.unionBit | Label(index)
+            }
+            slot = (slot + 1) & mask
+        }
+        guard sets.count < Self.maxSets else {
+            exhaustedSets += 1
+            return universalLabel
+        }
+        return Self.unionBit | Label(insertSet(list, hash: h, coarsened: coarsened))
+    }
+
+    /// The label of the value set `[first, first + count)` of base labels (a run of input
+    /// bytes). Cost: one intern lookup.
+    public func rangeLabel(first: Label, count: Int) -> Label {
+        guard count > 0, first != 0 else { return 0 }
+        let upper = UInt64(first) + UInt64(count)
+        return intern([LabelInterval(lower: first, upper: UInt32(min(upper, UInt64(Self.unionBit))))], coarsened: false)
+    }
+
+    // MARK: Union
+
+    /// The union of two labels. union(x, 0) = x, union(x, x) = x, commutative.
+    /// Cost: a compare in the trivial cases, a cache probe on a hit; a miss merges the two
+    /// interval lists (O(intervals)) and interns the result.
+    @inline(__always)
+    public func union(_ a: Label, _ b: Label) -> Label {
+        if a == b || b == 0 { return a }
+        if a == 0 { return b }
+        let (x, y) = a < b ? (a, b) : (b, a)
+        let key = UInt64(x) << 32 | UInt64(y)
+        counters.pointee.unionLookups &+= 1
+        let slot = Int(truncatingIfNeeded: PairMemo.mix(key) >> (64 - Self.cacheBits))
+        // slot < 1 << cacheBits by the shift.
+        if cacheKeys[slot] == key {
+            counters.pointee.unionHits &+= 1
+            return cacheValues[slot]
+        }
+        return unionMiss(x, y, key: key, slot: slot)
+    }
+
+    @inline(never)
+    func unionMiss(_ x: Label, _ y: Label, key: UInt64, slot: Int) -> Label {
+        // The memo pays off when recomputing costs more than its (likely) cache miss:
+        // for sets of many intervals. Small unions are recomputed and found by interning.
+        let worthMemo = intervalCount(x) + intervalCount(y) >= Self.memoThreshold
+        var result: Label = worthMemo ? memo.find(key) : 0
+        if result != 0 {
+            counters.pointee.unionHits &+= 1
+        } else {
+            result = computeUnion(x, y)
+            if worthMemo { memo.insert(key, result) }
+        }
+        cacheKeys[slot] = key
+        cacheValues[slot] = result
+        return result
+    }
+
+    /// Unions whose operands have this many intervals together go through the memo.
+    static let memoThreshold = 16
+
+    @inline(__always)
+    func intervalCount(_ label: Label) -> Int {
+        Self.isUnion(label) ? sets[Int(label & ~Self.unionBit)].count : 1
+    }
+
+    func computeUnion(_ x: Label, _ y: Label) -> Label {
+        // x < y: a base (or coarse) label with a set is the common case (an accumulator
+        // meeting one more input byte).
+        if !Self.isUnion(x) {
+            if !Self.isUnion(y) {
+                scratchOut.removeAll(keepingCapacity: true)
+                if y == x &+ 1 {
+                    scratchOut.append(LabelInterval(lower: x, upper: y &+ 1))
+                } else {
+                    scratchOut.append(LabelInterval(lower: x, upper: x &+ 1))
+                    scratchOut.append(LabelInterval(lower: y, upper: y &+ 1))
+                }
+                return intern(scratchOut, coarsened: isCoarse(x) || isCoarse(y))
+            }
+            if let r = insertBase(x, into: y) { return r }
+        }
+        scratchA.removeAll(keepingCapacity: true)
+        scratchB.removeAll(keepingCapacity: true)
+        appendIntervals(of: x, to: &scratchA)
+        appendIntervals(of: y, to: &scratchB)
+        Self.merge(scratchA, scratchB, value: &scratchValue, address: &scratchAddress,
+                   addressOnly: &scratchAddressOnly, into: &scratchOut)
+        var coarsened = isCoarsened(x) || isCoarsened(y)
+        if scratchOut.count > intervalBound, coarsen(&scratchOut) { coarsened = true }
+        return intern(scratchOut, coarsened: coarsened)
+    }
+
+    /// The union of base label `b` with set label `set` when `b` is outside the set or
+    /// inside one of its value intervals; nil when `b` falls in an address-only interval
+    /// (the general merge splits it). Cost: O(log intervals) to find the place, O(intervals)
+    /// to build the new list.
+    func insertBase(_ b: Label, into set: Label) -> Label? {
+        let info = sets[Int(set & ~Self.unionBit)]
+        let start = info.start, end = info.start + info.count
+        // First interval with upper > b.
+        var low = start, high = end
+        while low < high {
+            let mid = (low + high) >> 1
+            if intervalStore[mid].upper <= b { low = mid + 1 } else { high = mid }
+        }
+        let i = low
+        if i < end && intervalStore[i].lower <= b {
+            return intervalStore[i].addressOnly ? nil : set
+        }
+        let joinsPrevious = i > start && intervalStore[i - 1].upper == b && !intervalStore[i - 1].addressOnly
+        let joinsNext = i < end && intervalStore[i].lower == b &+ 1 && !intervalStore[i].addressOnly
+        scratchOut.removeAll(keepingCapacity: true)
+        scratchOut.append(contentsOf: intervalStore[start ..< (joinsPrevious ? i - 1 : i)])
+        var lower = b, upper = b &+ 1
+        if joinsPrevious { lower = intervalStore[i - 1].lower }
+        if joinsNext { upper = intervalStore[i].upper }
+        scratchOut.append(LabelInterval(lower: lower, upper: upper))
+        scratchOut.append(contentsOf: intervalStore[(joinsNext ? i + 1 : i) ..< end])
+        var coarsened = info.coarsened || isCoarse(b)
+        if scratchOut.count > intervalBound, coarsen(&scratchOut) { coarsened = true }
+        return intern(scratchOut, coarsened: coarsened)
+    }
+
+    /// The union of `count` labels at `labels` (the bytes of one operand). Consecutive
+    /// base labels become one interval directly, so an 8-byte input word costs one intern
+    /// rather than seven pairwise unions. Cost: O(count log count) on the slow path.
+    public func union(of labels: UnsafePointer<Label>, count: Int) -> Label {
+        var first: Label = 0
+        var same = true
+        for i in 0 ..< count {
+            let l = labels[i]
+            if l == 0 || l == first { continue }
+            if first == 0 { first = l } else { same = false; break }
+        }
+        if same { return first }
+        scratchLabels.removeAll(keepingCapacity: true)
+        var unions: Label = 0
+        for i in 0 ..< count {
+            let l = labels[i]
+            if l == 0 { continue }
+            if Self.isUnion(l) { unions = union(unions, l) } else { scratchLabels.append(l) }
+        }
+        var base: Label = 0
+        if !scratchLabels.isEmpty {
+            scratchLabels.sort()
+            scratchOut.removeAll(keepingCapacity: true)
+            for l in scratchLabels {
+                if let last = scratchOut.last, l <= last.upper {
+                    if l == last.upper { scratchOut[scratchOut.count - 1].upper = l &+ 1 }
+                } else {
+                    scratchOut.append(LabelInterval(lower: l, upper: l &+ 1))
+                }
+            }
+            var coarsened = false
+            if scratchOut.count > intervalBound, coarsen(&scratchOut) { coarsened = true }
+            base = intern(scratchOut, coarsened: coarsened)
+        }
+        return union(base, unions)
+    }
+
+    /// Union of two sorted, disjoint interval lists, value dominating address-only for the
+    /// same bytes; the result is sorted, disjoint, and same-flag neighbours are coalesced.
+    static func merge(_ a: [LabelInterval], _ b: [LabelInterval], value: inout [LabelInterval],
+                      address: inout [LabelInterval], addressOnly: inout [LabelInterval],
+                      into out: inout [LabelInterval]) {
+        unionOfFlag(a, b, addressOnly: false, into: &value)
+        unionOfFlag(a, b, addressOnly: true, into: &address)
+        // address-only bytes not covered by value intervals.
+        addressOnly.removeAll(keepingCapacity: true)
+        var k = 0
+        for iv in address {
+            var lower = iv.lower
+            while k < value.count && value[k].upper <= lower { k += 1 }
+            var j = k
+            while lower < iv.upper {
+                if j < value.count && value[j].lower < iv.upper {
+                    if value[j].lower > lower {
+                        addressOnly.append(LabelInterval(lower: lower, upper: value[j].lower, addressOnly: true))
+                    }
+                    lower = max(lower, value[j].upper)
+                    j += 1
+                } else {
+                    addressOnly.append(LabelInterval(lower: lower, upper: iv.upper, addressOnly: true))
+                    lower = iv.upper
+                }
+            }
+        }
+        out.removeAll(keepingCapacity: true)
+        var i = 0, j = 0
+        while i < value.count || j < addressOnly.count {
+            if j >= addressOnly.count || (i < value.count && value[i].lower < addressOnly[j].lower) {
+                out.append(value[i]); i += 1
+            } else {
+                out.append(addressOnly[j]); j += 1
+            }
+        }
+    }
+
+    /// Coalesced union of the intervals of `a` and `b` whose flag is `addressOnly`.
+    static func unionOfFlag(_ a: [LabelInterval], _ b: [LabelInterval], addressOnly flag: Bool,
+                            into out: inout [LabelInterval]) {
+        out.removeAll(keepingCapacity: true)
+        var i = 0, j = 0
+        while true {
+            while i < a.count && a[i].addressOnly != flag { i += 1 }
+            while j < b.count && b[j].addressOnly != flag { j += 1 }
+            let next: LabelInterval
+            if i < a.count && (j >= b.count || a[i].lower <= b[j].lower) {
+                next = a[i]; i += 1
+            } else if j < b.count {
+                next = b[j]; j += 1
+            } else {
+                break
+            }
+            if let last = out.last, next.lower <= last.upper {
+                out[out.count - 1].upper = max(last.upper, next.upper)
+            } else {
+                out.append(LabelInterval(lower: next.lower, upper: next.upper, addressOnly: flag))
+            }
+        }
+    }
+
+    /// Whether the gap between base labels `left` and `right` (left < right) lies within
+    /// the allocations of one event, so that widening across it adds no source.
+    func sameSource(_ left: Label, _ right: Label) -> Bool {
+        guard isBase(left), isBase(right), let i = rangeIndex(left), let j = rangeIndex(right) else { return false }
+        if i == j { return true }
+        guard j > i, j - i <= 16 else { return false }
+        let event = ranges[i].event
+        for k in i + 1 ... j where ranges[k].event != event { return false }
+        return true
+    }
+
+    /// Merges the closest gaps of `list` until it holds at most `intervalBound` intervals,
+    /// using only gaps within one source; if that is not enough and the list is above the
+    /// hard bound, merges across sources too. Returns true if anything was merged.
+    func coarsen(_ list: inout [LabelInterval]) -> Bool {
+        let n = list.count
+        guard n > intervalBound else { return false }
+        var merge = [Bool](repeating: false, count: n - 1)
+        var sameSourceGaps: [(cost: UInt64, index: Int)] = []
+        var otherGaps: [(cost: UInt64, index: Int)] = []
+        for i in 0 ..< n - 1 {
+            var cost = UInt64(list[i + 1].lower - list[i].upper)
+            if list[i].addressOnly != list[i + 1].addressOnly { cost |= 1 << 40 }
+            if sameSource(list[i].upper - 1, list[i + 1].lower) {
+                sameSourceGaps.append((cost, i))
+            } else {
+                otherGaps.append((cost, i))
+            }
+        }
+        sameSourceGaps.sort { $0.cost < $1.cost || ($0.cost == $1.cost && $0.index < $1.index) }
+        var remaining = n
+        for g in sameSourceGaps where remaining > intervalBound {
+            merge[g.index] = true
+            remaining -= 1
+        }
+        if remaining > hardIntervalBound {
+            otherGaps.sort { $0.cost < $1.cost || ($0.cost == $1.cost && $0.index < $1.index) }
+            for g in otherGaps where remaining > intervalBound {
+                merge[g.index] = true
+                remaining -= 1
+            }
+        }
+        guard remaining < n else { return false }
+        var out: [LabelInterval] = []
+        out.reserveCapacity(remaining)
+        var current = list[0]
+        for i in 1 ..< n {
+            if merge[i - 1] {
+                current.upper = list[i].upper
+                // Value dominates: the widened interval is address-only only if both were.
+                current.addressOnly = current.addressOnly && list[i].addressOnly
+            } else {
+                out.append(current)
+                current = list[i]
+            }
+        }
+        out.append(current)
+        list = out
+        coarsenedSets += 1
+        return true
+    }
+
+    // MARK: Address-only
+
+    /// The same bytes as `label`, every interval marked address-only (the label of an
+    /// address register, added to a loaded value). Memoized. Cost: a dictionary probe.
+    public func addressOnly(_ label: Label) -> Label {
+        if label == 0 { return 0 }
+        if let r = addressOnlyMemo[label] { return r }
+        var list = intervals(of: label)
+        for i in list.indices { list[i].addressOnly = true }
+        // Coalesce neighbours that differed only in their flag.
+        var out: [LabelInterval] = []
+        for iv in list {
+            if let last = out.last, last.upper == iv.lower { out[out.count - 1].upper = iv.upper } else { out.append(iv) }
+        }
+        let r = intern(out, coarsened: isCoarsened(label))
+        if addressOnlyMemo.count >= memoLimit { addressOnlyMemo.removeAll(keepingCapacity: true) }
+        addressOnlyMemo[label] = r
+        return r
+    }
+
+    // MARK: Resolution
+
+    /// Calls `body(event, start, end, addressOnly, metadata)` for each piece of `label` in
+    /// event coordinates, in base-label order, pieces of one event that touch merged.
+    func forEachSource(_ label: Label, _ body: (UInt64, Int64, Int64, Bool, Bool) -> Void) {
+        var pending: (event: UInt64, start: Int64, end: Int64, addressOnly: Bool, metadata: Bool)?
+        func emit(_ event: UInt64, _ start: Int64, _ end: Int64, _ addressOnly: Bool, _ metadata: Bool) {
+            if let p = pending, p.event == event, p.addressOnly == addressOnly, p.metadata == metadata,
+               start <= p.end, end >= p.start {
+                pending = (event, min(p.start, start), max(p.end, end), addressOnly, metadata)
+                return
+            }
+            if let p = pending { body(p.event, p.start, p.end, p.addressOnly, p.metadata) }
+            pending = (event, start, end, addressOnly, metadata)
+        }
+        for iv in intervals(of: label) {
+            // Base part.
+            let baseUpper = min(iv.upper, nextBase)
+            if iv.lower < baseUpper, var i = rangeIndex(max(iv.lower, 1)) {
+                while i < ranges.count && ranges[i].first < baseUpper {
+                    let r = ranges[i]
+                    let lo = max(iv.lower, r.first), hi = min(baseUpper, r.end)
+                    if lo < hi {
+                        let start = r.eventOffset + Int64(lo - r.first)
+                        emit(r.event, start, start + Int64(hi - lo), iv.addressOnly, r.metadata)
+                    }
+                    i += 1
+                }
+            }
+            // Coarse part.
+            let coarseEnd = UInt64(baseCapacity) + UInt64(coarse.count)
+            var c = UInt64(max(iv.lower, baseCapacity))
+            while c < UInt64(iv.upper) && c < coarseEnd {
+                for s in coarse[Int(c - UInt64(baseCapacity))] { emit(s.event, s.start, s.end, iv.addressOnly, s.metadata) }
+                c += 1
+            }
+        }
+        if let p = pending { body(p.event, p.start, p.end, p.addressOnly, p.metadata) }
+    }
+
+    /// The input bytes a label stands for, in event coordinates, split at event boundaries,
+    /// in base-label order. Cost: O(intervals × log ranges) plus the pieces.
+    public func resolve(_ label: Label) -> [ResolvedSource] {
+        var out: [ResolvedSource] = []
+        forEachSource(label) { event, start, end, addressOnly, metadata in
+            out.append((TaintByteRange(event: event, start: start, end: end), addressOnly, metadata))
+        }
+        return out
+    }
+
+    /// The byte ranges of `label` (address-only pieces included), merged per event.
+    public func byteRanges(_ label: Label) -> [TaintByteRange] {
+        var out: [TaintByteRange] = []
+        forEachSource(label) { event, start, end, _, _ in
+            if let last = out.last, last.event == event, start <= last.end, end >= last.start {
+                out[out.count - 1] = TaintByteRange(event: event, start: min(last.start, start), end: max(last.end, end))
+            } else {
+                out.append(TaintByteRange(event: event, start: start, end: end))
+            }
+        }
+        return out
+    }
+
+    /// The distinct source events of a label, ascending.
+    public func sourceEvents(_ label: Label) -> [UInt64] {
+        var events: [UInt64] = []
+        forEachSource(label) { event, _, _, _, _ in
+            if events.last != event { events.append(event) }
+        }
+        events.sort()
+        var unique: [UInt64] = []
+        for e in events where unique.last != e { unique.append(e) }
+        return unique
+    }
+}
+
+extension LabelTable {
+    /// Calls `body(event, eventStart, runOffset, count, metadata)` for each piece of the base
+    /// labels `[first, first + count)` that lies in one allocation range: run byte
+    /// `runOffset + k` is byte `eventStart + k` of `event`. Labels outside every range
+    /// (not base labels) are skipped.
+    func forEachBasePiece(first: Label, count: Int, _ body: (UInt64, Int64, Int, Int, Bool) -> Void) {
+        guard count > 0, var i = rangeIndex(first) else { return }
+        let end = UInt64(first) + UInt64(count)
+        var label = UInt64(first)
+        while label < end && i < ranges.count {
+            let r = ranges[i]
+            let hi = min(end, UInt64(r.end))
+            if hi > label {
+                body(r.event, r.eventOffset + Int64(label - UInt64(r.first)), Int(label - UInt64(first)), Int(hi - label), r.metadata)
+                label = hi
+            }
+            i += 1
+        }
+    }
+}
