@@ -71,6 +71,28 @@ public enum SyscallCategory: Sendable {
     case fileData, fileMeta, namespace, process, memory, network, ipc, signal, time, identity, other
 }
 
+/// How a syscall moves bytes between user memory and an object, for byte-level taint
+/// (DESIGN.md, "Taint and refinement"): sources label what the kernel wrote, sinks read the
+/// labels of what the kernel read.
+public enum DataFlowRole: Equatable, Sendable {
+    /// Moves no object bytes through user memory: what the kernel writes is not from an object
+    /// (times, ids, signal masks) and the replay clears its labels.
+    case none
+    /// Delivers an object's bytes (read, pread64, readv, preadv2, recvfrom, recvmsg,
+    /// getxattr...): the data is the first write rule (a buffer of `result` bytes, an iovec
+    /// array or a msghdr's iovecs); anything else it writes (a peer address) is metadata.
+    case contentSource
+    /// Writes facts about an object rather than its bytes (stat, getdents, readlink, wait4's
+    /// status): labelled as metadata sources and reported as such.
+    case metadataSource
+    /// Sends the bytes of its in-buffer or in-iovec arguments (or a msghdr's iovecs) to an
+    /// object (write, pwrite64, writev, sendto, sendmsg, process_vm_writev).
+    case contentSink
+    /// Copies bytes between two objects inside the kernel (sendfile, splice, tee,
+    /// copy_file_range): a derivation by itself, with no user memory in between.
+    case kernelCopy
+}
+
 /// Everything magprov knows about one syscall.
 public struct SyscallSpec: Sendable {
     public let number: Int
@@ -81,6 +103,8 @@ public struct SyscallSpec: Sendable {
     /// True when the writes above describe every byte the kernel may write. False for
     /// syscalls the table does not model; the recorder flags those events.
     public let modeled: Bool
+    /// How the syscall moves object bytes through user memory (taint sources and sinks).
+    public var flow: DataFlowRole { dataFlowRoles[name] ?? (category == .fileMeta && !writes.isEmpty ? .metadataSource : .none) }
 
     /// Indices of arguments that are paths the kernel resolves.
     public var pathArguments: [Int] { arguments.indices.filter { arguments[$0] == .path } }
@@ -156,6 +180,22 @@ private func inBuf(_ sizeArgument: Int) -> ArgumentKind { .inBuffer(size: .argum
 // timespec/timeval 16, rusage 144, utsname 390, sysinfo 112, rlimit 16, tms 32,
 // siginfo 128, kernel sigaction 32 (8-byte mask), stack_t 24, itimerval 32, flock 32,
 // epoll_event 12 (packed), pollfd 8, linux_dirent64 variable (result bytes).
+/// Taint roles of the syscalls that move object bytes (`SyscallSpec.flow`). Syscalls of the
+/// `fileMeta` category that write memory are metadata sources without an entry here.
+private let dataFlowRoles: [String: DataFlowRole] = [
+    "read": .contentSource, "pread64": .contentSource, "readv": .contentSource,
+    "preadv": .contentSource, "preadv2": .contentSource, "recvfrom": .contentSource,
+    "recvmsg": .contentSource, "getxattr": .contentSource, "lgetxattr": .contentSource,
+    "fgetxattr": .contentSource, "msgrcv": .contentSource, "mq_timedreceive": .contentSource,
+    "process_vm_readv": .contentSource,
+    "write": .contentSink, "pwrite64": .contentSink, "writev": .contentSink, "pwritev": .contentSink,
+    "pwritev2": .contentSink, "sendto": .contentSink, "sendmsg": .contentSink,
+    "process_vm_writev": .contentSink, "msgsnd": .contentSink, "mq_timedsend": .contentSink,
+    "setxattr": .contentSink, "lsetxattr": .contentSink, "fsetxattr": .contentSink,
+    "sendfile": .kernelCopy, "splice": .kernelCopy, "tee": .kernelCopy, "copy_file_range": .kernelCopy,
+    "wait4": .metadataSource, "waitid": .metadataSource,
+]
+
 private let declarations: [Declaration] = [
     d("read", .fileData, [F, X, I], writes: [out(1, .result)]),
     d("write", .fileData, [F, inBuf(2), I]),

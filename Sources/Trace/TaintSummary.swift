@@ -1,0 +1,210 @@
+// The flow summary of one replayed process image: what `magprov replay --taint` learns about
+// one replay unit, written as `taint/<pid>-<tid>-<startSequence>.json` in the trace directory and read by
+// the provenance stage, which composes the summaries of every process into the refined
+// graph (docs/ARCHITECTURE.md, "Taint").
+//
+// Coordinates are *event coordinates*: a byte is named by the global sequence number of the
+// syscall event that moved it and its offset within the bytes that event moved (the
+// buffer of a write, the data a read delivered, the pages an mmap mapped, iovecs
+// concatenated). The provenance stage maps event coordinates to object versions and
+// object offsets; the replayer never needs to know what object a descriptor names.
+
+import Foundation
+
+/// The flow summary of one replay unit (one process image, or one child forked without exec).
+public struct TaintSummary: Codable, Equatable, Sendable {
+    /// Bumped whenever the meaning of a field changes; readers refuse other versions.
+    public static let currentFormatVersion = 1
+
+    public var formatVersion: Int
+    /// The trace's root chain (`manifest.json`): a summary of another trace is refused.
+    public var traceRootChain: String
+    public var pid: Int32
+    /// The task that starts the unit (the exec'ing or forked task).
+    public var tid: Int32
+    /// Global sequence number of the event that starts the unit (exec or task start).
+    public var startSequence: UInt64
+    public var executable: String
+    /// True when the replay reproduced every recorded stop. A summary that is not complete
+    /// refines nothing: its pairs stay `unverified`.
+    public var completed: Bool
+    /// Why the replay stopped early (a divergence or an unsupported instruction), if it did.
+    public var failure: String?
+    /// Whether loads through input-derived addresses propagated labels (on by default).
+    public var addressDependency: Bool
+    /// Explicit flows: output byte ranges and the input byte ranges they were computed from.
+    public var flows: [TaintFlow]
+    /// Input events whose labels reached a conditional branch, cmov or setcc (implicit
+    /// flow), each with the first global sequence number at which that happened. An input
+    /// that steered control before an output may have influenced it.
+    public var controlSources: [ControlSource]
+    /// Places where input bytes became an instruction pointer by value flow.
+    public var alerts: [TaintAlert]
+    /// Syscall path arguments whose bytes came from input ("input named a file").
+    public var pathSinks: [PathSink]
+    public var statistics: TaintStatistics
+
+    public init(traceRootChain: String, pid: Int32, tid: Int32, startSequence: UInt64, executable: String,
+                completed: Bool, failure: String? = nil, addressDependency: Bool = true,
+                flows: [TaintFlow] = [], controlSources: [ControlSource] = [], alerts: [TaintAlert] = [],
+                pathSinks: [PathSink] = [], statistics: TaintStatistics = TaintStatistics()) {
+        self.formatVersion = Self.currentFormatVersion
+        self.traceRootChain = traceRootChain; self.pid = pid; self.tid = tid
+        self.startSequence = startSequence; self.executable = executable
+        self.completed = completed; self.failure = failure; self.addressDependency = addressDependency
+        self.flows = flows; self.controlSources = controlSources; self.alerts = alerts
+        self.pathSinks = pathSinks; self.statistics = statistics
+    }
+}
+
+/// Output bytes `[outputStart, outputEnd)` of sink event `output` were computed from input
+/// bytes `[inputStart, inputEnd)` of source event `input`. When both ranges have the same
+/// length and `shifted` is true, output byte `outputStart + k` came from input byte
+/// `inputStart + k` (a copy); otherwise every output byte of the range may depend on every
+/// input byte of the range.
+public struct TaintFlow: Codable, Equatable, Sendable {
+    public var output: UInt64
+    public var outputStart: Int64
+    public var outputEnd: Int64
+    public var input: UInt64
+    public var inputStart: Int64
+    public var inputEnd: Int64
+    /// Byte-to-byte correspondence (a copy), see the type's comment.
+    public var shifted: Bool
+    /// True when the dependency came only through address dependency (a table lookup
+    /// indexed by input bytes), not by value.
+    public var addressOnly: Bool
+    /// True when the input ranges were widened to keep a label set bounded
+    /// (`TaintStatistics.coarsenedSets`): the true ranges lie within.
+    public var coarsened: Bool
+
+    public init(output: UInt64, outputStart: Int64, outputEnd: Int64, input: UInt64, inputStart: Int64,
+                inputEnd: Int64, shifted: Bool = false, addressOnly: Bool = false, coarsened: Bool = false) {
+        self.output = output; self.outputStart = outputStart; self.outputEnd = outputEnd
+        self.input = input; self.inputStart = inputStart; self.inputEnd = inputEnd
+        self.shifted = shifted; self.addressOnly = addressOnly; self.coarsened = coarsened
+    }
+}
+
+/// Input event `input` reached a branch's flags for the first time at global sequence
+/// `firstSequence` (the sequence number of the next recorded event of the unit at that point).
+public struct ControlSource: Codable, Equatable, Sendable {
+    public var input: UInt64
+    public var firstSequence: UInt64
+    public init(input: UInt64, firstSequence: UInt64) { self.input = input; self.firstSequence = firstSequence }
+}
+
+/// Input bytes became the instruction pointer (indirect jmp/call, ret) by value flow.
+public struct TaintAlert: Codable, Equatable, Sendable {
+    public var tid: Int32
+    /// Address of the control-transfer instruction, and where it went.
+    public var address: UInt64
+    public var target: UInt64
+    /// "function+0xoff in /path", when the symbolizer knows.
+    public var function: String?
+    public var instruction: String
+    /// Global sequence number of the next recorded event when it happened.
+    public var sequence: UInt64
+    /// The input bytes the pointer's value came from (event coordinates).
+    public var sources: [TaintByteRange]
+    public init(tid: Int32, address: UInt64, target: UInt64, function: String?, instruction: String,
+                sequence: UInt64, sources: [TaintByteRange]) {
+        self.tid = tid; self.address = address; self.target = target; self.function = function
+        self.instruction = instruction; self.sequence = sequence; self.sources = sources
+    }
+}
+
+/// Bytes `[start, end)` of the data moved by event `event`.
+public struct TaintByteRange: Codable, Equatable, Hashable, Sendable {
+    public var event: UInt64
+    public var start: Int64
+    public var end: Int64
+    public init(event: UInt64, start: Int64, end: Int64) { self.event = event; self.start = start; self.end = end }
+}
+
+/// A path argument of syscall event `event` whose bytes came from input.
+public struct PathSink: Codable, Equatable, Sendable {
+    public var event: UInt64
+    public var argument: Int
+    public var sources: [TaintByteRange]
+    public init(event: UInt64, argument: Int, sources: [TaintByteRange]) {
+        self.event = event; self.argument = argument; self.sources = sources
+    }
+}
+
+/// What the taint replay of one unit cost and how much it saw.
+public struct TaintStatistics: Codable, Equatable, Sendable {
+    public var instructions: UInt64 = 0
+    /// Input bytes labelled (content sources) and metadata bytes labelled.
+    public var sourceBytes: UInt64 = 0
+    public var sinkBytes: UInt64 = 0
+    /// Distinct label sets interned, and union-table lookups that hit the memo.
+    public var labelSets: Int = 0
+    public var unionLookups: UInt64 = 0
+    public var unionHits: UInt64 = 0
+    /// Label sets widened to stay within the interval bound (precision lost, never a flow).
+    public var coarsenedSets: Int = 0
+    /// Shadow pages allocated (4 KiB of guest memory each).
+    public var shadowPages: Int = 0
+    public var seconds: Double = 0
+    public init() {}
+}
+
+extension TaintSummary {
+    /// `taint/<pid>-<tid>-<startSequence>.json` under the trace directory: a process that
+    /// forks and then execs is two units with the same pid and tid.
+    public static func path(traceDirectory: String, pid: Int32, tid: Int32, startSequence: UInt64) -> String {
+        "\(traceDirectory)/taint/\(pid)-\(tid)-\(startSequence).json"
+    }
+
+    /// Reads every summary of a trace. Throws `TraceError.io` when the folder cannot be
+    /// listed and `TaintSummaryError` when a summary is damaged, of another format, or
+    /// computed from another trace (its root chain differs from `rootChain`).
+    public static func readAll(traceDirectory: String, rootChain: String) throws -> [TaintSummary] {
+        let folder = "\(traceDirectory)/taint"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        var summaries: [TaintSummary] = []
+        for name in names.sorted() where name.hasSuffix(".json") {
+            let path = "\(folder)/\(name)"
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                throw TaintSummaryError.unreadable(path: path, reason: "\(error)")
+            }
+            let summary: TaintSummary
+            do { summary = try JSONDecoder().decode(TaintSummary.self, from: data) } catch {
+                throw TaintSummaryError.unreadable(path: path, reason: "not a taint summary: \(error)")
+            }
+            guard summary.formatVersion == currentFormatVersion else {
+                throw TaintSummaryError.unreadable(path: path, reason: "format version \(summary.formatVersion), this magprov reads \(currentFormatVersion)")
+            }
+            guard summary.traceRootChain == rootChain else { throw TaintSummaryError.otherTrace(path: path) }
+            summaries.append(summary)
+        }
+        return summaries
+    }
+
+    /// Writes this summary atomically (temporary file, then rename).
+    public func write(traceDirectory: String) throws {
+        let folder = "\(traceDirectory)/taint"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(self)
+        let path = Self.path(traceDirectory: traceDirectory, pid: pid, tid: tid, startSequence: startSequence)
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}
+
+/// Why stored taint summaries cannot be used.
+public enum TaintSummaryError: Error, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    /// The summary names another trace's root chain: the trace changed since `replay --taint`.
+    case otherTrace(path: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): return "\(path): \(reason)"
+        case .otherTrace(let path): return "\(path) was computed from another recording (root chain differs); run `magprov replay --taint` again"
+        }
+    }
+}
