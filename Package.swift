@@ -31,7 +31,9 @@ let package = Package(
         .target(name: "Trace", dependencies: ["CLZ4"]),
         .target(name: "Recorder", dependencies: ["CSupport", "Syscalls", "Trace"]),
         .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: interpreterFlags),
-        .target(name: "Replayer", dependencies: ["X86", "Trace", "Syscalls", "CElf", "CCapstone"]),
+        // Byte-level taint: labels, union table, shadow memory and registers, sink summaries.
+        .target(name: "Taint", dependencies: ["X86", "Trace"], swiftSettings: interpreterFlags),
+        .target(name: "Replayer", dependencies: ["X86", "Taint", "Trace", "Syscalls", "CElf", "CCapstone"]),
         .target(name: "Lockstep", dependencies: ["CSupport", "Recorder", "Replayer", "Syscalls", "Trace", "X86"]),
         .target(name: "Provenance", dependencies: [
             "Trace", "Syscalls", .product(name: "GRDB", package: "GRDB.swift"),
@@ -47,8 +49,11 @@ let package = Package(
         // Native trampoline for the X86 differential tests (test-only C code).
         .target(name: "X86TestSupport"),
         .testTarget(name: "X86Tests", dependencies: ["X86", "X86TestSupport"]),
+        .testTarget(name: "TaintTests", dependencies: ["Taint", "X86", "Trace"]),
         .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "Trace", "X86"]),
         .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "Recorder", "Trace"]),
+        // Ground truth: fixtures with known flows, recorded, replayed with taint, refined.
+        .testTarget(name: "RefinementTests", dependencies: ["Provenance", "Recorder", "Replayer", "Taint", "Trace"]),
     ],
     swiftLanguageModes: [.v5]
 )

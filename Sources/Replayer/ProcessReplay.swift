@@ -27,6 +27,8 @@ public struct UnitResult: Sendable {
     public var guestPages: Int
     /// Results of the children forked without exec, replayed from this unit's state.
     public var children: [UnitResult]
+    /// The unit's flow summary, for taint replay (nil for plain replay).
+    public var taint: TaintSummary? = nil
 }
 
 /// Where and how the replay left the recorded path.
@@ -58,19 +60,24 @@ public struct Divergence: Error, Sendable, CustomStringConvertible {
 }
 
 /// Guest state handed from a parent unit to a forked child.
-final class ForkState {
+final class ForkState<Tracker: ReplayDataFlow> {
     let memory: GuestMemory
     let cpu: CPUState
     let regions: RegionMap
     let brk: BrkState
-    init(memory: GuestMemory, cpu: CPUState, regions: RegionMap, brk: BrkState) {
+    /// The child's tracker: a copy of the parent's shadow state at the fork (or the parent's
+    /// own, for a vfork child that borrows its memory).
+    let tracker: Tracker
+    let registerShadow: Tracker.ThreadShadow
+    init(memory: GuestMemory, cpu: CPUState, regions: RegionMap, brk: BrkState, tracker: Tracker, registerShadow: Tracker.ThreadShadow) {
         self.memory = memory; self.cpu = cpu; self.regions = regions; self.brk = brk
+        self.tracker = tracker; self.registerShadow = registerShadow
     }
 }
 
 struct BrkState { var start: UInt64 = 0; var current: UInt64 = 0 }
 
-final class ProcessReplay<Tracker: DataFlowTracker> {
+final class ProcessReplay<Tracker: ReplayDataFlow> {
     let unit: ReplayUnit
     let trace: TraceReader
     let machine: Machine<Tracker>
@@ -79,10 +86,12 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
     let symbolizer: Symbolizer
     /// Saved registers of threads that are not running.
     var threads: [Int32: CPUState] = [:]
+    /// Register shadows of threads that are not running (taint replay).
+    var threadShadows: [Int32: Tracker.ThreadShadow] = [:]
     var running: Int32
     /// Syscall results not yet applied: (exit sequence, tid, event).
     var pendingResults: [(exitSequence: UInt64, tid: Int32, event: SyscallEvent)] = []
-    var forkStates: [Int32: ForkState] = [:]
+    var forkStates: [Int32: ForkState<Tracker>] = [:]
     /// Children that ran on this unit's own memory (vfork), replayed at their creation.
     var sharedMemoryChildren: [UnitResult] = []
     /// CLONE_CHILD_CLEARTID / set_tid_address: the word the kernel zeroes (and wakes) when
@@ -93,6 +102,14 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
     var clearChildTid: [Int32: UInt64] = [:]
     var syscalls = 0
     var finishedThreads = Set<Int32>()
+    /// Where this process's alerts happened (taint replay).
+    let alertContexts = AlertContexts()
+    /// Events that mapped program code: the exec, and mmaps of ELF files or with PROT_EXEC.
+    var programImageEvents = Set<UInt64>()
+    /// Files mapped as program code so far (a library's data segment is mapped apart).
+    var programImagePaths = Set<String>()
+    /// Bytes of file-backed exec mappings labelled so far (event coordinates of the exec).
+    private var execEventOffset: Int64 = 0
 
     static var defaultStepBudget: UInt64 { 50_000_000_000 }
 
@@ -122,14 +139,15 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         }
     }
 
-    init(unit: ReplayUnit, trace: TraceReader, tracker: Tracker, inherited: ForkState?) throws {
+    init(unit: ReplayUnit, trace: TraceReader, tracker: Tracker, inherited: ForkState<Tracker>?) throws {
         self.unit = unit
         self.trace = trace
         self.running = unit.tid
         let cpuid = trace.header.cpuid.isEmpty ? CPUIDTable.baseline : CPUIDTable(recorded: trace.header.cpuid)
         if let inherited {
-            machine = try Machine(memory: inherited.memory, cpuid: cpuid, tracker: tracker)
+            machine = try Machine(memory: inherited.memory, cpuid: cpuid, tracker: inherited.tracker)
             machine.state = inherited.cpu
+            inherited.tracker.restoreThread(inherited.registerShadow)
             regions = inherited.regions
             brk = inherited.brk
         } else {
@@ -139,7 +157,11 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         }
         if let xcr0 = trace.header.xcr0 { machine.xcr0 = xcr0 }
         symbolizer = Symbolizer()
-        if case .exec(let snapshot) = unit.start { try load(snapshot) }
+        if case .exec(let snapshot) = unit.start {
+            programImageEvents.insert(unit.startSequence)
+            try load(snapshot)
+        }
+        machine.tracker.setAlertContext(alertContexts) { [unowned self] in (self.running, self.machine.state.rip) }
     }
 
     // MARK: - Start state
@@ -152,6 +174,13 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             if !m.blobs.isEmpty {
                 let bytes = try trace.contents(of: m.blobs)
                 try machine.memory.writeBytes(bytes, at: m.start)
+                // The bytes of a mapped file are a content source: event coordinates of an
+                // exec are its file-backed mappings' bytes concatenated in snapshot order.
+                if m.path.hasPrefix("/") {
+                    machine.tracker.labelSource(event: unit.startSequence, address: m.start, length: bytes.count,
+                                                eventOffset: execEventOffset, metadata: false)
+                    execEventOffset += Int64(bytes.count)
+                }
             }
             if m.path == "[heap]" { brk = BrkState(start: m.start, current: m.end) }
             symbolizer.noteMapping(m)
@@ -175,6 +204,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
                 try applyPendingResults(before: stop.order)
                 try switchTo(stop.tid)
                 try applyPendingResult(of: stop.tid)
+                machine.tracker.willRun(toSequence: stop.order)
                 switch stop.stop {
                 case .syscall(let event, let exitSequence): try replaySyscall(event, exitSequence: exitSequence, tid: stop.tid)
                 case .timestamp(let t): try replayTimestamp(t, tid: stop.tid)
@@ -201,7 +231,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
                     continue
                 }
                 do {
-                    let replay = try ProcessReplay(unit: child, trace: trace, tracker: machine.tracker, inherited: state)
+                    let replay = try ProcessReplay(unit: child, trace: trace, tracker: state.tracker, inherited: state)
                     children.append(replay.run())
                 } catch {
                     children.append(UnitResult(pid: child.pid, tid: tid, executable: unit.executable,
@@ -211,10 +241,17 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             }
         }
         forkStates.removeAll()
+        var failure: String? = nil
+        if case .diverged(let d) = outcome { failure = d.description.split(separator: "\n").first.map(String.init) }
+        let taint = machine.tracker.summary(of: unit, traceRootChain: trace.manifest?.rootChain ?? "",
+                                            completed: failure == nil, failure: failure,
+                                            instructions: machine.instructionCount, seconds: seconds,
+                                            alertContexts: alertContexts, programImages: programImageEvents, describe: { [self] address in
+                                                (symbolizer.symbolize(address), describeInstruction(at: address)) })
         return UnitResult(pid: unit.pid, tid: unit.tid, executable: unit.executable, outcome: outcome,
                           instructions: machine.instructionCount, syscalls: syscalls, seconds: seconds,
                           decodedInstructions: machine.decodedInstructionCount, guestPages: machine.memory.mappedPageCount,
-                          children: children)
+                          children: children, taint: taint)
     }
 
     private func switchTo(_ tid: Int32) throws {
@@ -223,7 +260,9 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             throw divergenceHere(tid: tid, reason: "task \(tid) runs in the recording but was never created in replay")
         }
         threads[running] = machine.state
+        threadShadows[running] = machine.tracker.saveThread()
         machine.state = next
+        if let shadow = threadShadows.removeValue(forKey: tid) { machine.tracker.restoreThread(shadow) }
         running = tid
     }
 
@@ -272,6 +311,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             }
         }
         syscalls += 1
+        noteSinks(event, sequence: exitSequence)
         if event.number == SyscallTable.Number.exit, let address = clearChildTid[tid], address != 0 {
             try? machine.memory.writeBytes([0, 0, 0, 0], at: address)
         }
@@ -288,7 +328,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         }
         // Effects that change the address space or registers happen now, in program order;
         // the kernel's data writes and the result become visible at the recorded exit.
-        try mirrorAddressSpace(event, cpu: &cpu, tid: tid)
+        try mirrorAddressSpace(event, cpu: &cpu, tid: tid, sequence: exitSequence)
         machine.state = cpu
         pendingResults.append((exitSequence, tid, event))
     }
@@ -300,21 +340,31 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         guard !due.isEmpty else { return }
         pendingResults.removeAll { $0.exitSequence < order }
         for item in due {
-            try apply(item.event, tid: item.tid)
+            try apply(item.event, tid: item.tid, sequence: item.exitSequence)
         }
     }
 
     private func applyPendingResult(of tid: Int32) throws {
         guard let index = pendingResults.firstIndex(where: { $0.tid == tid }) else { return }
         let item = pendingResults.remove(at: index)
-        try apply(item.event, tid: tid)
+        try apply(item.event, tid: tid, sequence: item.exitSequence)
     }
 
     /// The kernel's answer: memory writes, then the result register (or whole registers).
-    private func apply(_ event: SyscallEvent, tid: Int32) throws {
+    private func apply(_ event: SyscallEvent, tid: Int32, sequence: UInt64) throws {
         for w in event.writes {
             do { try machine.memory.writeBytes(w.bytes, at: w.address) } catch {
                 throw divergenceHere(tid: tid, reason: "the kernel wrote \(w.bytes.count) bytes at 0x\(String(w.address, radix: 16)), which is not mapped in replay")
+            }
+        }
+        labelResults(event, sequence: sequence)
+        // The result register, and rcx/r11 that the syscall instruction overwrote, carry no
+        // labels; another thread's registers are updated when it next runs.
+        if tid == running {
+            if event.registersAfter != nil {
+                restoreRegisterShadows(fromFrameAt: machine.state.rsp)
+            } else {
+                for gpr in [0, 1, 11] { machine.tracker.clearRegisters(offset: X86.RegisterFile.gpr(gpr), size: 8) }
             }
         }
         var cpu = tid == running ? machine.state : (threads[tid] ?? machine.state)
@@ -331,7 +381,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         if tid == running { machine.state = cpu } else { threads[tid] = cpu }
     }
 
-    private func mirrorAddressSpace(_ event: SyscallEvent, cpu: inout CPUState, tid: Int32) throws {
+    private func mirrorAddressSpace(_ event: SyscallEvent, cpu: inout CPUState, tid: Int32, sequence: UInt64) throws {
         let r = event.result
         let a = event.arguments
         let memory = machine.memory
@@ -343,16 +393,28 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             let prot = MemoryProtection(rawValue: UInt8(a[2] & 7))
             try? memory.unmap(address: address, length: length)
             try memory.map(address: address, length: length, prot: prot)
+            machine.tracker.clearMemory(address: address, length: Int(length))
             regions.remove(start: address, end: address + length)
             regions.insert(start: address, end: address + length, protection: prot,
                            path: event.mapped?.path ?? "", offset: event.mapped?.offset ?? 0)
             if let mapped = event.mapped, !mapped.blobs.isEmpty {
-                try memory.writeBytes(try trace.contents(of: mapped.blobs), at: mapped.start)
+                let bytes = try trace.contents(of: mapped.blobs)
+                try memory.writeBytes(bytes, at: mapped.start)
+                if prot.contains(.execute) || (mapped.offset == 0 && bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]))
+                    || programImagePaths.contains(mapped.path) {
+                    programImageEvents.insert(sequence)
+                    programImagePaths.insert(mapped.path)
+                }
                 symbolizer.noteMapping(mapped)
+                // Mapped file pages are a content source; event offset 0 is file offset
+                // `mapped.offset`.
+                machine.tracker.labelSource(event: sequence, address: mapped.start, length: bytes.count,
+                                            eventOffset: 0, metadata: false)
             }
             machine.invalidate(range: address..<(address + length))
         case SyscallTable.Number.munmap:
             try? memory.unmap(address: a[0], length: pageUp(a[1]))
+            machine.tracker.clearMemory(address: a[0], length: Int(pageUp(a[1])))
             regions.remove(start: a[0], end: a[0] + pageUp(a[1]))
             machine.invalidate(range: a[0]..<(a[0] + pageUp(a[1])))
         case SyscallTable.Number.mprotect:
@@ -365,6 +427,7 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             if brk.start == 0 { brk = BrkState(start: new, current: new) }
             if pageUp(new) > pageUp(brk.current) {
                 try memory.map(address: pageUp(brk.current), length: pageUp(new) - pageUp(brk.current), prot: [.read, .write])
+                machine.tracker.clearMemory(address: pageUp(brk.current), length: Int(pageUp(new) - pageUp(brk.current)))
                 regions.insert(start: pageUp(brk.current), end: pageUp(new), protection: [.read, .write], path: "[heap]", offset: 0)
             } else if pageUp(new) < pageUp(brk.current) {
                 try? memory.unmap(address: pageUp(new), length: pageUp(brk.current) - pageUp(new))
@@ -381,6 +444,8 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             try? memory.unmap(address: address, length: newLength)
             try memory.map(address: address, length: newLength, prot: prot)
             try memory.writeBytes(bytes, at: address)
+            machine.tracker.moveMemory(from: old, to: address, length: Int(keep))
+            if newLength > keep { machine.tracker.clearMemory(address: address + keep, length: Int(newLength - keep)) }
             regions.insert(start: address, end: address + newLength, protection: prot, path: "", offset: 0)
             machine.invalidate(range: old..<(old + oldLength))
         case SyscallTable.number(named: "madvise"):
@@ -390,7 +455,10 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
                 var offset: UInt64 = 0
                 let zeros = [UInt8](repeating: 0, count: 4096)
                 while offset < length {
-                    if memory.protection(at: a[0] + offset) != nil { try? memory.writeBytes(zeros, at: a[0] + offset) }
+                    if memory.protection(at: a[0] + offset) != nil {
+                        try? memory.writeBytes(zeros, at: a[0] + offset)
+                        machine.tracker.clearMemory(address: a[0] + offset, length: 4096)
+                    }
                     offset += 4096
                 }
             }
@@ -433,17 +501,27 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
         if flags & 0x0020_0000 != 0 { clearChildTid[child] = childTid }  // CLONE_CHILD_CLEARTID
         if flags & 0x10000 != 0 {  // CLONE_THREAD
             threads[child] = childCPU
+            threadShadows[child] = machine.tracker.saveThread()
         } else if flags & 0x100 != 0, let childUnit = unit.forkedChildren[child] {
             // CLONE_VM without CLONE_THREAD (vfork, posix_spawn): the child borrows this
             // address space and the parent waits until it execs or exits (vfork(2)). Replay
             // it now on the same memory, so what it writes there is the parent's as well.
-            let shared = ForkState(memory: machine.memory, cpu: childCPU, regions: regions, brk: brk)
-            let replay = try ProcessReplay(unit: childUnit, trace: trace, tracker: machine.tracker, inherited: shared)
+            let tracker = machine.tracker
+            let parentShadow = tracker.saveThread()
+            let parentLog = tracker.beginLog()
+            let shared = ForkState(memory: machine.memory, cpu: childCPU, regions: regions, brk: brk,
+                                   tracker: tracker, registerShadow: parentShadow)
+            let replay = try ProcessReplay(unit: childUnit, trace: trace, tracker: tracker, inherited: shared)
             sharedMemoryChildren.append(replay.run())
+            _ = tracker.endLog(restoring: parentLog)
+            tracker.restoreThread(parentShadow)
+            tracker.setAlertContext(alertContexts) { [unowned self] in (self.running, self.machine.state.rip) }
         } else {
             // A separate process: it starts from a copy of this one.
             let copy = try machine.memory.copy(regions: regions)
-            forkStates[child] = ForkState(memory: copy, cpu: childCPU, regions: regions, brk: brk)
+            let tracker = machine.tracker.forked()
+            forkStates[child] = ForkState(memory: copy, cpu: childCPU, regions: regions, brk: brk,
+                                          tracker: tracker, registerShadow: machine.tracker.saveThread())
         }
     }
 
@@ -472,10 +550,15 @@ final class ProcessReplay<Tracker: DataFlowTracker> {
             if g.outcome == .defaultAction && g.kind == .synchronous { finishedThreads.insert(tid) }
             return
         }
-        if let frame = g.frame { try machine.memory.writeBytes(frame.bytes, at: frame.address) }
+        if let frame = g.frame {
+            try machine.memory.writeBytes(frame.bytes, at: frame.address)
+            machine.tracker.clearMemory(address: frame.address, length: frame.bytes.count)
+        }
         var cpu = machine.state
         cpu.load(handler)
         machine.state = cpu
+        // The handler starts with rsp at the frame's return address; the ucontext follows.
+        if g.frame != nil { saveRegisterShadows(toFrameAt: handler[.rsp] &+ 8) }
     }
 
     /// The watchdog stopped this thread at `regs`: step until the state matches.

@@ -55,11 +55,11 @@ public final class ReplaySession {
 
     /// Replay with a data-flow tracker (taint). Callers in other modules get generic code
     /// unless they call with a concrete type the Replayer module specializes.
-    public func run<Tracker: DataFlowTracker>(options: ReplayOptions, tracker: @escaping @Sendable () -> Tracker) -> ReplaySummary {
+    public func run<Tracker: ReplayDataFlow>(options: ReplayOptions, tracker: @escaping @Sendable () -> Tracker) -> ReplaySummary {
         replay(options: options, tracker: tracker)
     }
 
-    func replay<Tracker: DataFlowTracker>(options: ReplayOptions, tracker: @escaping @Sendable () -> Tracker) -> ReplaySummary {
+    func replay<Tracker: ReplayDataFlow>(options: ReplayOptions, tracker: @escaping @Sendable () -> Tracker) -> ReplaySummary {
         let units = plan.units.filter { options.pids?.contains($0.pid) ?? true }
         let start = Date()
         let results = ResultBox(count: units.count)

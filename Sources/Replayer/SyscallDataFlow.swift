@@ -1,0 +1,178 @@
+// Taint sources and sinks at syscalls: which bytes of user memory the kernel delivered from
+// an object, and which it sent to one. The roles come from the syscall table
+// (`SyscallSpec.flow`); the byte ranges from the arguments, the result and the iovec and
+// msghdr structures in guest memory, in the order the kernel walks them (readv(2),
+// recvmsg(2)): iovecs concatenated form one event's bytes.
+
+import Syscalls
+import Trace
+import X86
+
+extension ProcessReplay {
+    /// Sink bytes of `event`, read at syscall entry from guest memory (before the kernel's
+    /// answer is applied), plus path arguments whose bytes carry labels.
+    func noteSinks(_ event: SyscallEvent, sequence: UInt64) {
+        guard Tracker.tracksData else { return }
+        let spec = SyscallTable.spec(event.number)
+        for index in spec.pathArguments where index < event.arguments.count {
+            let address = event.arguments[index]
+            if let length = cStringLength(at: address) {
+                machine.tracker.recordPathSink(event: sequence, argument: index, address: address, length: length)
+            }
+        }
+        guard spec.flow == .contentSink, event.result >= 0 else { return }
+        let limit = Int(event.result)
+        var offset: Int64 = 0
+        for (address, length) in dataRanges(spec: spec, event: event, limit: limit, sink: true) {
+            machine.tracker.recordSink(event: sequence, address: address, length: length, eventOffset: offset)
+            offset += Int64(length)
+        }
+    }
+
+    /// Labels what the kernel wrote for `event`: content sources get fresh labels for the
+    /// data bytes, metadata sources metadata labels, everything else is cleared. The
+    /// result register (and rcx/r11, which the `syscall` instruction overwrites) is cleared.
+    func labelResults(_ event: SyscallEvent, sequence: UInt64) {
+        guard Tracker.tracksData else { return }
+        let tracker = machine.tracker
+        for w in event.writes { tracker.clearMemory(address: w.address, length: w.bytes.count) }
+        let spec = SyscallTable.spec(event.number)
+        switch spec.flow {
+        case .contentSource where event.result > 0:
+            var offset: Int64 = 0
+            let ranges = dataRanges(spec: spec, event: event, limit: Int(event.result), sink: false)
+            // ld.so reads an ELF header before it maps the file: those bytes are program
+            // image too (relocated code pointers are computed from them), not an alert source.
+            if let first = ranges.first, first.1 >= 4,
+               let magic = try? machine.memory.readBytes(at: first.0, count: 4), magic == [0x7f, 0x45, 0x4c, 0x46] {
+                programImageEvents.insert(sequence)
+            }
+            for (address, length) in ranges {
+                tracker.labelSource(event: sequence, address: address, length: length, eventOffset: offset, metadata: false)
+                offset += Int64(length)
+            }
+        case .metadataSource where event.result >= 0:
+            var offset: Int64 = 0
+            for w in event.writes {
+                tracker.labelSource(event: sequence, address: w.address, length: w.bytes.count, eventOffset: offset, metadata: true)
+                offset += Int64(w.bytes.count)
+            }
+        default:
+            break
+        }
+    }
+
+    /// The user-memory ranges holding an event's data, up to `limit` bytes: the first
+    /// write rule of a source (a buffer, an iovec array, a msghdr's iovecs) or the first
+    /// in-buffer or in-iovec argument of a sink (sendmsg: the msghdr's iovecs).
+    func dataRanges(spec: SyscallSpec, event: SyscallEvent, limit: Int, sink: Bool) -> [(UInt64, Int)] {
+        let a = event.arguments
+        guard limit > 0 else { return [] }
+        if sink {
+            if spec.name == "sendmsg" { return msghdrRanges(at: a[1], limit: limit) }
+            for (index, kind) in spec.arguments.enumerated() where index < a.count {
+                switch kind {
+                case .inBuffer(let size):
+                    guard a[index] != 0 else { return [] }
+                    let length = min(limit, sizeOf(size, arguments: a, result: event.result) ?? limit)
+                    return [(a[index], length)]
+                case .inIovec(let count):
+                    return iovecRanges(at: a[index], count: Int(a[count]), limit: limit)
+                default:
+                    continue
+                }
+            }
+            return []
+        }
+        guard let rule = spec.writes.first else { return [] }
+        switch rule {
+        case .buffer(let pointer, _):
+            guard pointer < a.count, a[pointer] != 0 else { return [] }
+            return [(a[pointer], limit)]
+        case .iovec(let pointer, let count):
+            return iovecRanges(at: a[pointer], count: Int(a[count]), limit: limit)
+        case .msghdr(let pointer):
+            return msghdrRanges(at: a[pointer], limit: limit)
+        default:
+            return []
+        }
+    }
+
+    private func sizeOf(_ rule: SizeRule, arguments a: [UInt64], result: Int64) -> Int? {
+        switch rule {
+        case .fixed(let n): return n
+        case .argument(let n): return n < a.count ? Int(truncatingIfNeeded: a[n]) : nil
+        case .result: return result >= 0 ? Int(result) : nil
+        case .resultTimes(let k): return result >= 0 ? Int(result) * k : nil
+        case .argumentTimes(let n, let k): return n < a.count ? Int(truncatingIfNeeded: a[n]) * k : nil
+        case .lengthAt: return nil
+        }
+    }
+
+    /// `struct iovec { void *base; size_t len; }` array, walked until `limit` bytes.
+    private func iovecRanges(at address: UInt64, count: Int, limit: Int) -> [(UInt64, Int)] {
+        guard count > 0, count <= 1024, let raw = try? machine.memory.readBytes(at: address, count: count * 16) else { return [] }
+        var ranges: [(UInt64, Int)] = []
+        var remaining = limit
+        for i in 0..<count where remaining > 0 {
+            let base = raw.loadUInt64(at: i * 16), length = Int(truncatingIfNeeded: raw.loadUInt64(at: i * 16 + 8))
+            let take = min(max(length, 0), remaining)
+            if take > 0 { ranges.append((base, take)) }
+            remaining -= take
+        }
+        return ranges
+    }
+
+    /// `struct msghdr`: msg_iov at +16, msg_iovlen at +24 (x86-64 layout, recvmsg(2)).
+    private func msghdrRanges(at address: UInt64, limit: Int) -> [(UInt64, Int)] {
+        guard let header = try? machine.memory.readBytes(at: address, count: 56) else { return [] }
+        return iovecRanges(at: header.loadUInt64(at: 16), count: Int(truncatingIfNeeded: header.loadUInt64(at: 24)), limit: limit)
+    }
+
+    /// Length of the NUL-terminated string at `address` (at most PATH_MAX), nil if unreadable.
+    private func cStringLength(at address: UInt64) -> Int? {
+        guard address != 0 else { return nil }
+        var length = 0
+        while length < 4096 {
+            guard let chunk = try? machine.memory.readBytes(at: address + UInt64(length), count: 1) else { return nil }
+            if chunk[0] == 0 { return length }
+            length += 1
+        }
+        return length
+    }
+
+    // MARK: Signal frames
+
+    /// `struct sigcontext` general registers in frame order (asm/sigcontext.h, x86-64):
+    /// r8-r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, as GPR numbers.
+    static var sigcontextRegisters: [Int] { [8, 9, 10, 11, 12, 13, 14, 15, 7, 6, 5, 3, 2, 0, 1, 4] }
+
+    /// At signal delivery the kernel saved the interrupted registers into the frame's
+    /// ucontext (at `ucontext`): their shadows go with them, and the handler's argument
+    /// registers come from the kernel.
+    func saveRegisterShadows(toFrameAt ucontext: UInt64) {
+        guard Tracker.tracksData else { return }
+        let tracker = machine.tracker
+        for (slot, gpr) in Self.sigcontextRegisters.enumerated() {
+            tracker.saveRegister(offset: X86.RegisterFile.gpr(gpr), size: 8, to: ucontext + 40 + UInt64(slot) * 8)
+        }
+        if let fp = try? machine.memory.readBytes(at: ucontext + 40 + 184, count: 8), fp.loadUInt64(at: 0) != 0 {
+            let fpstate = fp.loadUInt64(at: 0)
+            for i in 0..<16 { tracker.saveRegister(offset: X86.RegisterFile.xmm(i), size: 16, to: fpstate + 160 + UInt64(i) * 16) }
+        }
+        for gpr in [0, 1, 2, 4, 6, 7, 11] { tracker.clearRegisters(offset: X86.RegisterFile.gpr(gpr), size: 8) }
+    }
+
+    /// rt_sigreturn: the registers (and XMM state) come back from the frame at `ucontext`.
+    func restoreRegisterShadows(fromFrameAt ucontext: UInt64) {
+        guard Tracker.tracksData else { return }
+        let tracker = machine.tracker
+        for (slot, gpr) in Self.sigcontextRegisters.enumerated() {
+            tracker.restoreRegister(offset: X86.RegisterFile.gpr(gpr), size: 8, from: ucontext + 40 + UInt64(slot) * 8)
+        }
+        if let fp = try? machine.memory.readBytes(at: ucontext + 40 + 184, count: 8), fp.loadUInt64(at: 0) != 0 {
+            let fpstate = fp.loadUInt64(at: 0)
+            for i in 0..<16 { tracker.restoreRegister(offset: X86.RegisterFile.xmm(i), size: 16, from: fpstate + 160 + UInt64(i) * 16) }
+        }
+    }
+}
