@@ -22,13 +22,15 @@ struct LockstepCommand: ParsableCommand {
     @Flag(help: "Do not compare XMM registers.")
     var noXmm = false
 
-    @Argument(parsing: .captureForPassthrough, help: "The command, after --.")
+    @Argument(parsing: .postTerminator, help: "The command, after --.")
     var command: [String] = []
 
+    func validate() throws {
+        guard !command.isEmpty else { throw ValidationError("give a command after --, e.g. magprov lockstep -- /bin/true") }
+    }
+
     func run() throws {
-        var command = self.command
-        if command.first == "--" { command.removeFirst() }
-        guard !command.isEmpty else { throw ValidationError("give a command after --") }
+        let command = self.command
         var options = LockstepOptions(command: command)
         if let maxInstructions { options.maxInstructions = maxInstructions }
         options.compareXMM = !noXmm

@@ -26,13 +26,15 @@ struct Record: ParsableCommand {
     @Option(help: "Preempt a thread that runs this many milliseconds without a syscall while its siblings wait.")
     var watchdogMs: Int = 50
 
-    @Argument(parsing: .captureForPassthrough, help: "The command to record, after --.")
+    @Argument(parsing: .postTerminator, help: "The command to record, after --.")
     var command: [String] = []
 
-    func run() throws {
-        var command = self.command
-        if command.first == "--" { command.removeFirst() }
+    func validate() throws {
         guard !command.isEmpty else { throw ValidationError("give the command to record after --, e.g. magprov record -- ls -l") }
+    }
+
+    func run() throws {
+        let command = self.command
         let directory = output ?? "magprov-\(Int(Date().timeIntervalSince1970)).trace"
         var options = RecordOptions(command: command, outputDirectory: directory)
         options.maskCPUFeatures = !noFeatureMask
