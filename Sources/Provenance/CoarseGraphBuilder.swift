@@ -43,9 +43,28 @@ public enum CoarseGraphBuilder {
     ///   - rootDirectory: its working directory, for relative paths before any chdir.
     public static func build(events: [TraceEvent], origin: GraphOrigin = GraphOrigin(), rootUID: UInt32 = 0,
                              rootGID: UInt32 = 0, rootDirectory: String = "/") -> ProvenanceGraph {
+        buildWithPlacements(events: events, origin: origin, rootUID: rootUID, rootGID: rootGID,
+                            rootDirectory: rootDirectory).graph
+    }
+
+    /// Builds the graph from a whole trace directory, with the event placements and replay
+    /// units the refinement maps taint summaries through (see EventPlacement.swift).
+    public static func buildWithPlacements(trace: TraceReader) -> CoarseBuild {
+        let (events, errors) = trace.allEvents()
+        let origin = GraphOrigin(startTime: trace.header.startTime, command: trace.header.argv.joined(separator: " "),
+                                 traceDirectory: trace.directory, warnings: errors.map(\.description))
+        return buildWithPlacements(events: events, origin: origin, rootUID: trace.header.uid, rootGID: trace.header.gid,
+                                   rootDirectory: trace.header.cwd)
+    }
+
+    /// Builds the graph from events in global sequence order, with every content,
+    /// metadata, mapping, copy and generating event placed on its object version.
+    public static func buildWithPlacements(events: [TraceEvent], origin: GraphOrigin = GraphOrigin(), rootUID: UInt32 = 0,
+                                           rootGID: UInt32 = 0, rootDirectory: String = "/") -> CoarseBuild {
         let state = BuilderState(origin: origin, rootUID: rootUID, rootGID: rootGID, rootDirectory: rootDirectory)
         for event in events { state.handle(event) }
-        return state.finish()
+        let graph = state.finish()
+        return CoarseBuild(graph: graph, placements: state.placements, units: state.units, processUnits: state.processUnit)
     }
 }
 
@@ -121,7 +140,11 @@ final class BuilderState {
     /// kernel completes a write before the reader wakes, but the supervisor may see the
     /// reader's syscall exit (and even its next syscalls) first; the edge waits for the
     /// write, or at the latest until the reader passes information on.
-    struct PendingRead { var source: Int, reader: Int, operation: String, bytes: Int64, context: EventContext }
+    struct PendingRead {
+        var source: Int, reader: Int, operation: String, bytes: Int64, context: EventContext
+        /// Where the read's bytes lie (computed at the read, placed when the edge is made).
+        var stream: Int, streamOffset: Int64?, unit: Int
+    }
     var pendingReads: [Int: [PendingRead]] = [:]
 
     // Flow bookkeeping per node.
@@ -144,6 +167,22 @@ final class BuilderState {
     let rootUID: UInt32, rootGID: UInt32, rootDirectory: String
     var syntheticCounter = 0
 
+    // Event coordinates (EventPlacement.swift).
+    var placements: [EventPlacement] = []
+    var units: [ReplayUnitInfo] = []
+    /// The unit each process (pid) is running now.
+    var currentUnit: [Int32: Int] = [:]
+    /// The unit each process node belongs to (absent: none).
+    var processUnit: [Int: Int] = [:]
+    /// Bytes written into and read out of each byte stream so far. Stream ids are entity
+    /// indices; `receivedStream(e)` names what an outside peer sent to entity e.
+    var streamWritten: [Int: Int64] = [:]
+    var streamRead: [Int: Int64] = [:]
+    /// Streams whose positions are no longer known (a recvmmsg/sendmmsg counts messages).
+    var lostStreams = Set<Int>()
+    /// File sizes the trace lets us know (created or truncated in it, stat, lseek SEEK_END).
+    var fileSize: [Int: Int64] = [:]
+
     init(origin: GraphOrigin, rootUID: UInt32, rootGID: UInt32, rootDirectory: String) {
         graph = ProvenanceGraph(origin: origin)
         self.rootUID = rootUID; self.rootGID = rootGID; self.rootDirectory = rootDirectory
@@ -156,7 +195,11 @@ final class BuilderState {
 
     func flushPendingReads(reader: Int) {
         guard let reads = pendingReads.removeValue(forKey: reader) else { return }
-        for r in reads { flow(from: r.source, to: r.reader, r.operation, r.context, bytes: r.bytes) }
+        for r in reads {
+            let edge = flow(from: r.source, to: r.reader, r.operation, r.context, bytes: r.bytes)
+            place(edge, .contentIn, stream: r.stream, offset: r.streamOffset, length: r.bytes, r.context,
+                  operation: r.operation, unit: r.unit)
+        }
     }
 
     /// After a write into `channel`: the reads that were waiting for it.
@@ -175,7 +218,11 @@ final class BuilderState {
             taskStarted(start, context)
         case .exec(let snapshot):
             let task = task(event.tid, context)
+            // The unit starts first so that the image's new process node belongs to it.
+            startUnit(pid: task.pid, tid: event.tid, context, executable: snapshot.path, forked: false)
             execSnapshot(snapshot, task: task, context)
+            // A node the exec updated in place (nothing had touched it) is the new image too.
+            if let node = entities[task.entity].current { processUnit[node] = units.count - 1 }
             task.justExecedFromSnapshot = true
             return
         case .syscall(let call):
@@ -200,6 +247,39 @@ final class BuilderState {
         let parent = start.parent != 0 ? tasks[start.parent] : nil
         _ = startTask(tid: start.tid, pid: start.pid, parent: parent, kind: parent == nil ? .root : start.kind,
                       cloneFlags: start.cloneFlags, context)
+        if start.parent != 0 && (start.kind == .fork || start.kind == .vfork) {
+            // A child forked without exec is a replay unit of its own, running its parent's program.
+            let parentPID = parent?.pid ?? start.parent
+            let program = currentUnit[parentPID].map { units[$0].executable } ?? ""
+            startUnit(pid: start.pid, tid: start.tid, context, executable: program, forked: true)
+            if let child = tasks[start.tid], let node = entities[child.entity].current {
+                processUnit[node] = units.count - 1
+            }
+        }
+    }
+
+    func startUnit(pid: Int32, tid: Int32, _ context: EventContext, executable: String, forked: Bool) {
+        units.append(ReplayUnitInfo(pid: pid, tid: tid, startSequence: context.sequence, executable: executable,
+                                    forked: forked))
+        currentUnit[pid] = units.count - 1
+    }
+
+    /// The replay unit a task's event belongs to now, -1 for none.
+    func unit(of tid: Int32) -> Int {
+        guard let pid = tasks[tid]?.pid else { return -1 }
+        return currentUnit[pid] ?? -1
+    }
+
+    /// Records where the bytes of the event that made `edge` lie. The edge's process end
+    /// is the caller; its other end is the object version.
+    func place(_ edge: Int, _ role: PlacementRole, stream: Int, offset: Int64?, length: Int64, _ context: EventContext,
+               operation: String, unit: Int? = nil) {
+        let e = graph.edges[edge]
+        let (process, object) = role.isInput ? (e.target, e.source) : (e.source, e.target)
+        guard graph.nodes[process].kind == .process, graph.nodes[object].kind != .process else { return }
+        placements.append(EventPlacement(sequence: context.sequence, tid: context.tid, unit: unit ?? self.unit(of: context.tid),
+                                         process: process, object: object, role: role, stream: stream, offset: offset,
+                                         length: length, operation: operation))
     }
 
     static let cloneFiles: UInt64 = 0x400
@@ -325,6 +405,9 @@ final class BuilderState {
         let isSystem = (e.kind == .file || e.kind == .other) && SystemFiles.isSystem(path: e.path)
         let id = graph.addNode(kind: e.kind, entity: e.key, version: version, label: e.label, path: e.path,
                                startTime: context.time, isSystem: isSystem, attributes: attributes)
+        if e.kind == .process, let tid = e.attributes["tid"]?.intValue, let unit = currentUnit[tasks[Int32(truncatingIfNeeded: tid)]?.pid ?? Int32(truncatingIfNeeded: tid)] {
+            processUnit[id] = unit
+        }
         hasFlowOutput.append(false)
         hasFlowInput.append(false)
         ownedBy.append(-1)
@@ -415,6 +498,12 @@ final class BuilderState {
                  flow: Bool, errno: Int32 = 0, bytes: Int64 = 0, offset: Int64? = nil, fresh: Bool = false,
                  attributes: [String: AttributeValue] = [:]) -> Int {
         let failed = errno != 0
+        if flow && !failed && graph.nodes[s].kind == .process && graph.nodes[t].kind != .process && graph.nodes[t].kind != .agent {
+            // Every event that changes an object is an output event of the process.
+            placements.append(EventPlacement(sequence: context.sequence, tid: context.tid, unit: unit(of: context.tid),
+                                             process: s, object: t, role: .generated, stream: entityOfNode[t],
+                                             offset: nil, length: 0, operation: operation))
+        }
         let key = EdgeKey(source: s, target: t, operation: operation, failed: failed, flow: flow)
         let end = offset.map { $0 + max(bytes, 0) }
         if let existing = edgeByKey[key] {

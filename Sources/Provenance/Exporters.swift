@@ -113,7 +113,8 @@ public enum ProvJSON {
 public enum DotExporter {
     /// Graphviz source: processes as boxes, files as ellipses, pipes as diamonds, sockets
     /// as double octagons, users as houses; edges labeled by operation, edges without
-    /// flow dashed, failed calls red.
+    /// flow dashed, failed calls red; derivations green (data), orange dashed (implicit)
+    /// or gray dotted (unverified).
     public static func dot(_ view: GraphView) -> String {
         var out = "digraph provenance {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n"
         for n in view.nodes {
@@ -137,11 +138,17 @@ public enum DotExporter {
         }
         for e in view.edges {
             var label = e.operation
+            if e.precision == .refined {
+                // Derivations say what they rest on: data, implicit (control only), unverified.
+                label = LineageReport.describe(e).via
+            }
             if e.failed { label += " (\(ErrnoName.of(e.errno)))" }
             if e.calls > 1 { label += " x\(e.calls)" }
             var attributes = "label=\(quote(label))"
             if e.failed { attributes += ", color=red, fontcolor=red, style=dashed" }
             else if !e.isActiveFlow { attributes += ", color=gray50, fontcolor=gray50, style=dashed" }
+            else if e.precision == .refined && e.status == .implicit { attributes += ", color=\"#bc4c00\", fontcolor=\"#bc4c00\", style=dashed" }
+            else if e.precision == .refined && e.status == .unverified { attributes += ", color=gray40, fontcolor=gray40, style=dotted" }
             else if e.precision == .refined { attributes += ", color=\"#1a7f37\", penwidth=2" }
             out += "  n\(e.source) -> n\(e.target) [\(attributes)];\n"
         }

@@ -4,6 +4,10 @@
 // active flow edges (carries flow, not refuted), so `why` and `impact` touch the part of
 // the graph they return and nothing else. Saving writes a new file and renames it over the
 // old one: a reader never sees half a graph.
+//
+// A refined store (TaintRefinement.swift) holds the coarse edges, the derivation edges the
+// refinement added (precision `refined`), the event placements and replay units byte-range
+// lineage needs, and the refinement report, bound to the trace's root chain.
 
 import Foundation
 import GRDB
@@ -12,7 +16,7 @@ public final class GraphStore {
     /// The store's file name inside a trace directory.
     public static let fileName = "provenance.sqlite"
     /// Bumped when the schema changes; older stores are rebuilt.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     public let path: String
     private let queue: DatabaseQueue
@@ -38,8 +42,13 @@ public final class GraphStore {
     }
 
     /// Writes `graph` as a new store at `path`, replacing any store there.
+    /// - Parameters:
+    ///   - placements, units: event coordinates of the graph's trace (byte-range lineage).
+    ///   - refinement: the report of the refinement that made `graph`, if it is refined;
+    ///     the store is then bound to the report's root chain.
     @discardableResult
-    public static func create(path: String, graph: ProvenanceGraph) throws -> GraphStore {
+    public static func create(path: String, graph: ProvenanceGraph, placements: [EventPlacement] = [],
+                              units: [ReplayUnitInfo] = [], refinement: RefinementReport? = nil) throws -> GraphStore {
         let temporary = path + ".tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: temporary)
         do {
@@ -49,7 +58,10 @@ public final class GraphStore {
                 try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
             }
             let queue = try DatabaseQueue(path: temporary, configuration: configuration)
-            try queue.write { db in try write(graph, to: db) }
+            try queue.write { db in
+                try write(graph, to: db)
+                try write(placements: placements, units: units, refinement: refinement, to: db)
+            }
             try queue.close()
         } catch let e as ProvenanceError {
             try? FileManager.default.removeItem(atPath: temporary)
@@ -79,13 +91,24 @@ public final class GraphStore {
             sequence INTEGER NOT NULL, tid INTEGER NOT NULL, calls INTEGER NOT NULL, bytes INTEGER NOT NULL,
             offset_low INTEGER, offset_high INTEGER, attributes TEXT NOT NULL);
         CREATE TABLE node_path(path TEXT NOT NULL, node INTEGER NOT NULL);
+        CREATE TABLE placement(
+            sequence INTEGER NOT NULL, tid INTEGER NOT NULL, unit INTEGER NOT NULL, process INTEGER NOT NULL,
+            object INTEGER NOT NULL, role TEXT NOT NULL, stream INTEGER NOT NULL, offset INTEGER,
+            length INTEGER NOT NULL, operation TEXT NOT NULL);
+        CREATE TABLE unit(
+            id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, tid INTEGER NOT NULL, start_sequence INTEGER NOT NULL,
+            executable TEXT NOT NULL, forked INTEGER NOT NULL);
         """
     /// Created after the bulk insert (faster than maintaining them row by row).
     private static let indexes = """
         CREATE INDEX node_path_by_path ON node_path(path);
         CREATE INDEX node_by_entity ON node(entity, version);
-        CREATE INDEX flow_by_target ON edge(target, source) WHERE flow = 1 AND status <> 'refuted';
-        CREATE INDEX flow_by_source ON edge(source, target) WHERE flow = 1 AND status <> 'refuted';
+        CREATE INDEX flow_by_target ON edge(target, source) WHERE flow = 1 AND status <> 'refuted' AND precision = 'coarse';
+        CREATE INDEX flow_by_source ON edge(source, target) WHERE flow = 1 AND status <> 'refuted' AND precision = 'coarse';
+        CREATE INDEX derivation_by_target ON edge(target, source)
+            WHERE flow = 1 AND status <> 'refuted' AND relation = 'wasDerivedFrom';
+        CREATE INDEX derivation_by_source ON edge(source, target)
+            WHERE flow = 1 AND status <> 'refuted' AND relation = 'wasDerivedFrom';
         CREATE INDEX edge_by_endpoints ON edge(source, target);
         """
 
@@ -123,6 +146,26 @@ public final class GraphStore {
         // recursive step, which scans the whole table once per query (170 ms at a million
         // edges, against 2 ms for a 1,000-node lineage through the index alone).
         try db.execute(sql: indexes)
+    }
+
+    private static func write(placements: [EventPlacement], units: [ReplayUnitInfo], refinement: RefinementReport?,
+                              to db: Database) throws {
+        let insert = try db.makeStatement(sql: "INSERT INTO placement VALUES (?,?,?,?,?,?,?,?,?,?)")
+        for p in placements {
+            insert.setUncheckedArguments([Int64(bitPattern: p.sequence), Int(p.tid), p.unit, p.process, p.object,
+                                          p.role.rawValue, p.stream, p.offset, p.length, p.operation])
+            try insert.execute()
+        }
+        let unitInsert = try db.makeStatement(sql: "INSERT INTO unit VALUES (?,?,?,?,?,?)")
+        for (i, u) in units.enumerated() {
+            try unitInsert.execute(arguments: [i, Int(u.pid), Int(u.tid), Int64(bitPattern: u.startSequence), u.executable, u.forked])
+        }
+        if let refinement {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            try db.execute(sql: "INSERT INTO meta VALUES ('refinement', ?), ('rootChain', ?)",
+                           arguments: [String(decoding: try encoder.encode(refinement), as: UTF8.self), refinement.traceRootChain])
+        }
     }
 
     // MARK: Reading
@@ -178,18 +221,37 @@ public final class GraphStore {
         case forward
     }
 
+    /// Which edges lineage follows.
+    public enum LineageMode: Sendable {
+        /// Every active flow edge the syscalls showed (reads, writes, forks, execs...).
+        case coarse
+        /// Derivations between object versions: the refinement's confirmed, implicit and
+        /// unverified edges (never refuted ones), and versions of one object.
+        case refined
+    }
+
+    /// The lineage condition of a mode: the same as a pair of partial indexes' condition,
+    /// so the recursive step reads the index alone.
+    static func edgeFilter(_ mode: LineageMode) -> String {
+        switch mode {
+        case .coarse: return "e.flow = 1 AND e.status <> 'refuted' AND e.precision = 'coarse'"
+        case .refined: return "e.flow = 1 AND e.status <> 'refuted' AND e.relation = 'wasDerivedFrom'"
+        }
+    }
+
     /// Every node reachable from `start` along active flow edges (including the start
     /// nodes), and the active flow edges among them. Runs as one recursive query.
-    public func lineage(of start: [Int], direction: Direction) throws -> (nodes: [Node], edges: [Edge]) {
+    public func lineage(of start: [Int], direction: Direction, mode: LineageMode = .coarse) throws -> (nodes: [Node], edges: [Edge]) {
         guard !start.isEmpty else { return ([], []) }
         let (near, far) = direction == .backward ? ("target", "source") : ("source", "target")
         let seeds = start.map { "SELECT \($0)" }.joined(separator: " UNION ")
+        let filter = Self.edgeFilter(mode)
         let reach = """
             WITH RECURSIVE reach(id) AS (
                 \(seeds)
                 UNION
                 SELECT e.\(far) FROM edge e JOIN reach r ON e.\(near) = r.id
-                WHERE e.flow = 1 AND e.status <> 'refuted'
+                WHERE \(filter)
             )
             """
         return try wrap {
@@ -202,7 +264,7 @@ public final class GraphStore {
                     .map(Self.node)
                 let edges = try Row.fetchAll(db, sql: """
                     SELECT e.* FROM reached r JOIN edge e ON e.\(near) = r.id
-                    WHERE e.flow = 1 AND e.status <> 'refuted' AND e.\(far) IN (SELECT id FROM reached)
+                    WHERE \(filter) AND e.\(far) IN (SELECT id FROM reached)
                     ORDER BY e.id
                     """).map(Self.edge)
                 try db.execute(sql: "DELETE FROM reached")
@@ -213,7 +275,7 @@ public final class GraphStore {
 
     /// How many nodes `lineage` would return, counted inside SQLite without fetching rows
     /// (what the recursive query itself costs).
-    public func lineageSize(of start: [Int], direction: Direction) throws -> Int {
+    public func lineageSize(of start: [Int], direction: Direction, mode: LineageMode = .coarse) throws -> Int {
         guard !start.isEmpty else { return 0 }
         let (near, far) = direction == .backward ? ("target", "source") : ("source", "target")
         let seeds = start.map { "SELECT \($0)" }.joined(separator: " UNION ")
@@ -224,7 +286,7 @@ public final class GraphStore {
                         \(seeds)
                         UNION
                         SELECT e.\(far) FROM edge e JOIN reach r ON e.\(near) = r.id
-                        WHERE e.flow = 1 AND e.status <> 'refuted'
+                        WHERE \(Self.edgeFilter(mode))
                     )
                     SELECT count(*) FROM reach
                     """) ?? 0
@@ -245,6 +307,11 @@ public final class GraphStore {
                     """, arguments: [target])
                 if rows.isEmpty {
                     rows = try Row.fetchAll(db, sql: "SELECT * FROM node WHERE entity = ? ORDER BY id", arguments: [target])
+                }
+                if rows.isEmpty {
+                    // A socket by its endpoints, as `graph` prints them (`127.0.0.1:80 -> 127.0.0.1:4242`).
+                    rows = try Row.fetchAll(db, sql: "SELECT * FROM node WHERE kind IN ('socket', 'pipe', 'other') AND label = ? ORDER BY id",
+                                            arguments: [target])
                 }
                 if rows.isEmpty {
                     rows = try Row.fetchAll(db, sql: """
@@ -275,6 +342,56 @@ public final class GraphStore {
     }
 
     // MARK: Refinement
+
+    /// The report of the refinement this store holds, nil when it holds the coarse graph only.
+    public func refinement() throws -> RefinementReport? {
+        try wrap {
+            try queue.read { db in
+                guard let text = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'refinement'") else { return nil }
+                return try JSONDecoder().decode(RefinementReport.self, from: Data(text.utf8))
+            }
+        }
+    }
+
+    /// The derivation edges the refinement added (every status, refuted ones included).
+    public func derivations() throws -> [Edge] {
+        try wrap {
+            try queue.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM edge WHERE precision = 'refined' ORDER BY id").map(Self.edge)
+            }
+        }
+    }
+
+    /// Every event placement (event coordinates -> object coordinates), by sequence.
+    public func placements() throws -> [EventPlacement] {
+        try wrap {
+            try queue.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM placement ORDER BY sequence").map { row -> EventPlacement in
+                    guard let role = PlacementRole(rawValue: row["role"]) else {
+                        throw ProvenanceError.corruptStore(reason: "unknown placement role \(row["role"] as String? ?? "")")
+                    }
+                    let sequence: Int64 = row["sequence"]
+                    return EventPlacement(sequence: UInt64(bitPattern: sequence), tid: Int32(truncatingIfNeeded: row["tid"] as Int),
+                                          unit: row["unit"], process: row["process"], object: row["object"], role: role,
+                                          stream: row["stream"], offset: row["offset"], length: row["length"],
+                                          operation: row["operation"])
+                }
+            }
+        }
+    }
+
+    /// The trace's replay units (process images and forked children), by index.
+    public func units() throws -> [ReplayUnitInfo] {
+        try wrap {
+            try queue.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM unit ORDER BY id").map { row in
+                    let start: Int64 = row["start_sequence"]
+                    return ReplayUnitInfo(pid: Int32(truncatingIfNeeded: row["pid"] as Int), tid: Int32(truncatingIfNeeded: row["tid"] as Int),
+                                          startSequence: UInt64(bitPattern: start), executable: row["executable"], forked: row["forked"])
+                }
+            }
+        }
+    }
 
     /// Records the taint stage's verdict on an edge.
     public func mark(edge id: Int, _ status: EdgeStatus) throws {

@@ -14,11 +14,16 @@ public struct ViewOptions: Sendable, Equatable {
     public var inputsAndOutputsOnly = false
     /// Keep edges that carry no flow (close, dup, failed calls, associations).
     public var includeAnnotations = true
+    /// Leave out the refinement's derivation edges: the graph as the syscalls showed it.
+    /// (On a refined graph, derivations are kept by default and refuted ones always dropped;
+    /// input/output derivations then follow the refined derivations only.)
+    public var coarse = false
 
     public init(includeSystemFiles: Bool = false, collapseThreads: Bool = false, inputsAndOutputsOnly: Bool = false,
-                includeAnnotations: Bool = true) {
+                includeAnnotations: Bool = true, coarse: Bool = false) {
         self.includeSystemFiles = includeSystemFiles; self.collapseThreads = collapseThreads
         self.inputsAndOutputsOnly = inputsAndOutputsOnly; self.includeAnnotations = includeAnnotations
+        self.coarse = coarse
     }
 }
 
@@ -39,7 +44,8 @@ extension ProvenanceGraph {
         struct Key: Hashable { var source: Int, target: Int, operation: String, failed: Bool, flow: Bool }
         var merged: [Key: Int] = [:]
         var result: [Edge] = []
-        for e in edges where e.status != .refuted && (options.includeAnnotations || e.isActiveFlow) {
+        for e in edges where e.status != .refuted && (options.includeAnnotations || e.isActiveFlow)
+            && (!options.coarse || e.precision == .coarse) {
             let s = representative[e.source], t = representative[e.target]
             guard s != t, keep[s], keep[t] else { continue }
             let key = Key(source: s, target: t, operation: e.operation, failed: e.failed, flow: e.carriesFlow)
@@ -84,13 +90,21 @@ extension ProvenanceGraph {
 
     /// Inputs, outputs and "output derives from input" edges.
     func inputsAndOutputs(_ options: ViewOptions) -> GraphView {
-        var incoming = [[Int]](repeating: [], count: nodes.count)
+        // On a refined graph, an output derives from an input along derivations (and versions).
+        let refined = !options.coarse && edges.contains { $0.precision == .refined }
+        var incoming = [[(node: Int, status: EdgeStatus)]](repeating: [], count: nodes.count)
         var hasFlowIn = [Bool](repeating: false, count: nodes.count)
         var hasFlowOut = [Bool](repeating: false, count: nodes.count)
         for e in edges where e.isActiveFlow {
-            incoming[e.target].append(e.source)
-            hasFlowIn[e.target] = true
-            hasFlowOut[e.source] = true
+            if e.precision == .coarse {
+                hasFlowIn[e.target] = true
+                hasFlowOut[e.source] = true
+            }
+            if !refined && e.precision == .coarse {
+                incoming[e.target].append((e.source, .unverified))
+            } else if refined && e.relation == .wasDerivedFrom {
+                incoming[e.target].append((e.source, e.precision == .coarse ? .confirmed : e.status))
+            }
         }
         var lastVersion: [String: Int] = [:]
         var writtenEntities = Set<String>()
@@ -106,20 +120,27 @@ extension ProvenanceGraph {
         }
         let inputIDs = Set(inputs.map(\.id))
         var derived: [Edge] = []
+        // Strongest status first: an input reached through confirmed derivations only is
+        // confirmed, else implicit, else unverified.
+        let levels: [(EdgeStatus, Set<EdgeStatus>)] = refined
+            ? [(.confirmed, [.confirmed]), (.implicit, [.confirmed, .implicit]), (.unverified, [.confirmed, .implicit, .unverified])]
+            : [(.unverified, [.unverified])]
         for output in outputs {
-            var seen = Set([output.id])
-            var stack = [output.id]
-            var sources: [Int] = []
-            while let n = stack.popLast() {
-                for s in incoming[n] where seen.insert(s).inserted {
-                    if inputIDs.contains(s) { sources.append(s) }
-                    stack.append(s)
+            var found: [Int: EdgeStatus] = [:]
+            for (status, allowed) in levels {
+                var seen = Set([output.id])
+                var stack = [output.id]
+                while let n = stack.popLast() {
+                    for (s, edgeStatus) in incoming[n] where allowed.contains(edgeStatus) && seen.insert(s).inserted {
+                        if inputIDs.contains(s) && found[s] == nil { found[s] = status }
+                        stack.append(s)
+                    }
                 }
             }
-            for s in sources.sorted() {
+            for (s, status) in found.sorted(by: { $0.key < $1.key }) {
                 derived.append(Edge(id: derived.count, source: s, target: output.id, relation: .wasDerivedFrom,
-                                    operation: "derived", carriesFlow: true, firstTime: output.startTime,
-                                    lastTime: output.startTime, sequence: 0, tid: 0))
+                                    operation: "derived", carriesFlow: true, precision: refined ? .refined : .coarse,
+                                    status: status, firstTime: output.startTime, lastTime: output.startTime, sequence: 0, tid: 0))
             }
         }
         return GraphView(origin: origin, nodes: (inputs + outputs).sorted { $0.id < $1.id }, edges: derived)

@@ -6,23 +6,46 @@ import Trace
 
 extension GraphStore {
     /// The store of a trace directory, built from the trace when it is missing, older
-    /// than the trace, unreadable, or `rebuild` is set.
+    /// than the trace or its taint summaries, unreadable, bound to another recording, or
+    /// `rebuild` is set. A rebuilt store is refined when `magprov replay --taint` left
+    /// summaries of this recording; otherwise it holds the coarse graph.
     public static func openOrBuild(traceDirectory: String, rebuild: Bool = false) throws -> GraphStore {
         let path = GraphStore.path(forTrace: traceDirectory)
         if !rebuild, isFresh(store: path, trace: traceDirectory), let store = try? GraphStore(path: path) {
-            return store
+            // A refined store answers for the recording it was refined from, and no other.
+            let bound = (try? store.boundRootChain()) ?? nil
+            if bound == nil || bound == currentRootChain(traceDirectory) { return store }
         }
         let reader: TraceReader
         do { reader = try TraceReader(directory: traceDirectory) } catch let e as TraceError {
             throw ProvenanceError.trace(e)
         }
-        return try GraphStore.create(path: path, graph: CoarseGraphBuilder.build(trace: reader))
+        if hasTaintSummaries(traceDirectory), (try? TaintRefinement.refine(traceDirectory: traceDirectory)) != nil,
+           let store = try? GraphStore(path: path) {
+            return store
+        }
+        let build = CoarseGraphBuilder.buildWithPlacements(trace: reader)
+        return try GraphStore.create(path: path, graph: build.graph, placements: build.placements, units: build.units)
+    }
+
+    /// The root chain the store's refinement is bound to; nil for a coarse store.
+    public func boundRootChain() throws -> String? {
+        try refinement()?.traceRootChain
+    }
+
+    /// The trace's root chain as its manifest states it ("" without a manifest).
+    static func currentRootChain(_ trace: String) -> String {
+        (try? TraceReader(directory: trace))?.manifest?.rootChain ?? ""
+    }
+
+    static func hasTaintSummaries(_ trace: String) -> Bool {
+        ((try? FileManager.default.contentsOfDirectory(atPath: trace + "/taint")) ?? []).contains { $0.hasSuffix(".json") }
     }
 
     static func isFresh(store: String, trace: String) -> Bool {
         let fm = FileManager.default
         guard let storeDate = (try? fm.attributesOfItem(atPath: store))?[.modificationDate] as? Date else { return false }
-        for name in ["header.json", "manifest.json"] {
+        for name in ["header.json", "manifest.json", "taint"] {
             if let d = (try? fm.attributesOfItem(atPath: trace + "/" + name))?[.modificationDate] as? Date, d > storeDate {
                 return false
             }
@@ -32,7 +55,30 @@ extension GraphStore {
 
     /// The nodes a `why` or `impact` starts from. `why` starts at the newest version of
     /// what now has the name (what a user sees there); `impact` at every version that had it.
+    /// `NAME@N` selects version N of what NAME names.
     public func startNodes(for target: String, direction: Direction, workingDirectory: String? = nil) throws -> [Node] {
+        if let at = target.lastIndex(of: "@"), let version = Int(target[target.index(after: at)...]), version > 0,
+           (try? nodes(named: target))?.isEmpty ?? true {
+            let base = String(target[..<at])
+            let all = try candidateNodes(for: base, workingDirectory: workingDirectory)
+            guard let chosen = all.first(where: { $0.version == version }) else {
+                let known = Set(all.map(\.version)).sorted().map(String.init).joined(separator: ", ")
+                throw ProvenanceError.targetNotFound(target, suggestions: all.isEmpty ? [] : ["\(base) has versions \(known)"])
+            }
+            return [chosen]
+        }
+        let found = try candidateNodes(for: target, workingDirectory: workingDirectory)
+        switch direction {
+        case .forward:
+            return found
+        case .backward:
+            let live = found.filter { $0.attributes["unlinked"] != .bool(true) }
+            return [(live.isEmpty ? found : live).max(by: { $0.id < $1.id })!]
+        }
+    }
+
+    /// Every node the name names, by the first spelling of it that names any.
+    func candidateNodes(for target: String, workingDirectory: String?) throws -> [Node] {
         var candidates = [target]
         if !target.hasPrefix("/") && !target.hasPrefix("#") && !target.contains(":") {
             let origin = try origin()
@@ -45,14 +91,7 @@ extension GraphStore {
         }
         for name in candidates {
             let found = try nodes(named: name)
-            if found.isEmpty { continue }
-            switch direction {
-            case .forward:
-                return found
-            case .backward:
-                let live = found.filter { $0.attributes["unlinked"] != .bool(true) }
-                if let newest = (live.isEmpty ? found : live).max(by: { $0.id < $1.id }) { return [newest] }
-            }
+            if !found.isEmpty { return found }
         }
         throw ProvenanceError.targetNotFound(target, suggestions: (try? suggestions(for: target)) ?? [])
     }
@@ -64,40 +103,49 @@ public struct LineageReport: Sendable {
         public var node: Node
         /// Flow edges between this node and the target.
         public var distance: Int
-        /// The operation of the edge that links it one step closer to the target.
+        /// The operation of the edge that links it one step closer to the target; on a
+        /// refined graph, what the derivation rests on: `data`, `metadata`, `implicit`,
+        /// `unverified` (or `version` between versions of one object).
         public var via: String
+        /// The evidence of a refined edge: byte ranges and events, or why it is implicit
+        /// or unverified. Empty on the coarse graph.
+        public var evidence: String
     }
     public var direction: GraphStore.Direction
+    public var mode: GraphStore.LineageMode
     public var targets: [Node]
     public var entries: [Entry]
     /// System files in the lineage left out of `entries`.
     public var hiddenSystemFiles: Int
     public var edgeCount: Int
 
-    public init(direction: GraphStore.Direction, targets: [Node], nodes: [Node], edges: [Edge], includeSystemFiles: Bool) {
+    public init(direction: GraphStore.Direction, targets: [Node], nodes: [Node], edges: [Edge], includeSystemFiles: Bool,
+                mode: GraphStore.LineageMode = .coarse) {
         self.direction = direction
+        self.mode = mode
         self.targets = targets
         self.edgeCount = edges.count
-        var next: [Int: [(Int, String)]] = [:]
+        var next: [Int: [(Int, String, String)]] = [:]
         for e in edges {
-            if direction == .backward { next[e.target, default: []].append((e.source, e.operation)) }
-            else { next[e.source, default: []].append((e.target, e.operation)) }
+            let (via, evidence) = Self.describe(e)
+            if direction == .backward { next[e.target, default: []].append((e.source, via, evidence)) }
+            else { next[e.source, default: []].append((e.target, via, evidence)) }
         }
-        var distance: [Int: (Int, String)] = [:]
+        var distance: [Int: (Int, String, String)] = [:]
         var frontier = targets.map(\.id)
-        for t in frontier { distance[t] = (0, "") }
+        for t in frontier { distance[t] = (0, "", "") }
         var d = 0
         while !frontier.isEmpty {
             d += 1
             var following: [Int] = []
             for n in frontier {
-                for (m, op) in next[n] ?? [] {
-                    if let (known, knownOp) = distance[m] {
+                for (m, op, evidence) in next[n] ?? [] {
+                    if let (known, knownOp, _) = distance[m] {
                         // Several edges between the same two nodes: name the data operation.
-                        if known == d && Self.rank(op) < Self.rank(knownOp) { distance[m] = (d, op) }
+                        if known == d && Self.rank(op) < Self.rank(knownOp) { distance[m] = (d, op, evidence) }
                         continue
                     }
-                    distance[m] = (d, op)
+                    distance[m] = (d, op, evidence)
                     following.append(m)
                 }
             }
@@ -107,19 +155,48 @@ public struct LineageReport: Sendable {
         var hidden = 0
         var entries: [Entry] = []
         for n in nodes where !targetIDs.contains(n.id) {
-            guard let (dist, via) = distance[n.id] else { continue }
+            guard let (dist, via, evidence) = distance[n.id] else { continue }
             if n.isSystem && !includeSystemFiles { hidden += 1; continue }
-            entries.append(Entry(node: n, distance: dist, via: via))
+            entries.append(Entry(node: n, distance: dist, via: via, evidence: evidence))
         }
         self.entries = entries.sorted { ($0.distance, $0.node.id) < ($1.distance, $1.node.id) }
         self.hiddenSystemFiles = hidden
     }
 
+    /// What an edge says in a lineage line: its operation, or for a derivation its kind and
+    /// evidence.
+    static func describe(_ e: Edge) -> (via: String, evidence: String) {
+        guard e.precision == .refined else { return (e.operation, "") }
+        switch e.status {
+        case .confirmed:
+            let flow = e.attributes["flow"]?.stringValue ?? "value"
+            var parts: [String] = []
+            if case .strings(let output)? = e.attributes["outputRanges"], case .strings(let input)? = e.attributes["inputRanges"] {
+                parts.append("bytes \(output.joined(separator: ",")) <- \(input.joined(separator: ","))")
+            }
+            if flow != "value" { parts.append(flow) }
+            if case .strings(let lines)? = e.attributes["evidence"], let first = lines.first {
+                parts.append(first + (lines.count > 1 ? " (+\(lines.count - 1) more)" : ""))
+            }
+            return (flow == "metadata" ? "metadata" : "data", parts.joined(separator: "; "))
+        case .implicit:
+            return ("implicit", e.attributes["reason"]?.stringValue ?? "")
+        case .unverified:
+            return ("unverified", e.attributes["reason"]?.stringValue ?? "")
+        case .refuted:
+            return ("refuted", e.attributes["reason"]?.stringValue ?? "")
+        }
+    }
+
     /// Data operations explain a link better than opening or versioning.
     static func rank(_ operation: String) -> Int {
         switch operation {
-        case "open", "openat", "openat2", "creat": return 2
-        case "version": return 3
+        case "data": return 0
+        case "metadata": return 1
+        case "implicit": return 2
+        case "unverified": return 3
+        case "open", "openat", "openat2", "creat": return 5
+        case "version": return 6
         default: return 1
         }
     }
@@ -133,13 +210,15 @@ public struct LineageReport: Sendable {
         let verb = direction == .backward ? "came from" : "flowed into"
         var out = ""
         for t in targets {
-            out += "\(describe(t)) \(verb):\n"
+            out += "\(describe(t)) \(verb)\(mode == .refined ? " (refined by taint)" : ""):\n"
         }
         if entries.isEmpty { out += "  nothing recorded\n" }
         let width = max(4, entries.map(\.via.count).max() ?? 0)
         for e in entries {
             let via = e.via.padding(toLength: width, withPad: " ", startingAt: 0)
-            out += "  \(String(e.distance).leftPadded(3))  \(via)  \(describe(e.node))\n"
+            out += "  \(String(e.distance).leftPadded(3))  \(via)  \(describe(e.node))"
+            if !e.evidence.isEmpty { out += "  (\(e.evidence))" }
+            out += "\n"
         }
         let processes = entries.filter { $0.node.kind == .process }.count
         let files = entries.filter { $0.node.kind == .file }.count
@@ -167,9 +246,12 @@ public struct LineageReport: Sendable {
         }
         let document: [String: Any] = [
             "direction": direction == .backward ? "why" : "impact",
+            "graph": mode == .refined ? "refined" : "coarse",
             "targets": targets.map(node),
             "lineage": entries.map { e -> [String: Any] in
-                var r = node(e.node); r["distance"] = e.distance; r["via"] = e.via; return r
+                var r = node(e.node); r["distance"] = e.distance; r["via"] = e.via
+                if !e.evidence.isEmpty { r["evidence"] = e.evidence }
+                return r
             },
             "hiddenSystemFiles": hiddenSystemFiles,
         ]

@@ -8,8 +8,11 @@
 // information (close, dup, a failed call, the user's association with a process) are kept
 // for the record with `carriesFlow == false` and stay out of lineage.
 //
-// The taint stage refines this same model: it marks coarse edges `.confirmed` or `.refuted`
-// and adds `.refined` edges with byte ranges; refuted edges drop out of queries and exports.
+// The taint stage refines this same model (TaintRefinement.swift): reads and writes stay
+// facts, and it adds one `.refined` derivation edge (input version -> output version,
+// `wasDerivedFrom`) per pair the coarse graph connects through a process, with a status
+// (confirmed, implicit, refuted, unverified) and its evidence; refuted edges drop out of
+// queries and exports.
 
 /// What a node stands for.
 public enum NodeKind: String, Sendable, CaseIterable, Codable {
@@ -121,10 +124,15 @@ public enum EdgePrecision: String, Sendable, Codable {
 }
 
 /// What the taint stage concluded about an edge.
-public enum EdgeStatus: String, Sendable, Codable {
+public enum EdgeStatus: String, Sendable, Codable, CaseIterable {
+    /// Not decided: a coarse fact, or a derivation the replay could not decide.
     case unverified
+    /// Bytes flowed (the edge's attributes hold the events and byte ranges).
     case confirmed
-    /// No byte flowed: the edge is dropped from queries and exports.
+    /// No byte flowed, but the input steered a branch before the output: control
+    /// influence only. Kept in queries.
+    case implicit
+    /// No byte flowed and no branch was steered: the edge is dropped from queries and exports.
     case refuted
 }
 

@@ -13,6 +13,12 @@ public enum ProvenanceError: Error, CustomStringConvertible, Equatable {
     case graphvizMissing
     case graphvizFailed(status: Int32, message: String)
     case io(path: String, reason: String)
+    /// Taint summaries that cannot be used (damaged, or computed from another recording).
+    case taintSummaries(String)
+    /// A query needs the refined graph and the trace has none.
+    case notRefined(trace: String)
+    /// A byte range argument that is not `A-B` with A < B.
+    case badByteRange(String)
 
     public var description: String {
         switch self {
@@ -30,6 +36,10 @@ public enum ProvenanceError: Error, CustomStringConvertible, Equatable {
             return "SVG output needs Graphviz's `dot`, which is not installed (Debian: apt-get install graphviz); --format dot writes the graph without it"
         case .graphvizFailed(let status, let message): return "Graphviz `dot` failed (exit \(status)): \(message)"
         case .io(let path, let reason): return "\(path): \(reason)"
+        case .taintSummaries(let reason): return "taint summaries: \(reason)"
+        case .notRefined(let trace):
+            return "\(trace) has no refined graph: run `magprov replay --taint \(trace)` first"
+        case .badByteRange(let text): return "\(text) is not a byte range: give A-B with A < B (bytes A up to, not including, B)"
         }
     }
 }

@@ -9,7 +9,7 @@ enum SyscallFamily {
     case read, write, transfer, open, close, closeRange, dup, fcntl, pipe, socketpair, socket, bind, connect
     case accept, sockname, peername, mmap, execve, wait, kill, processVMWrite, processVMRead
     case truncate, chmod, chown, rename, link, symlink, unlink, mkdir, mknod, chdir, fchdir, getdents
-    case setuid, setgid, newDescriptor, ignored
+    case setuid, setgid, newDescriptor, seek, stat, ignored
 
     static let byNumber: [SyscallFamily] = (0..<512).map { family(SyscallTable.name($0)) }
 
@@ -53,6 +53,8 @@ enum SyscallFamily {
         case "chdir": return .chdir
         case "fchdir": return .fchdir
         case "getdents", "getdents64": return .getdents
+        case "lseek": return .seek
+        case "stat", "fstat", "lstat", "newfstatat", "statx": return .stat
         case "setuid", "setreuid", "setresuid", "setfsuid": return .setuid
         case "setgid", "setregid", "setresgid", "setfsgid", "setgroups": return .setgid
         case "eventfd", "eventfd2", "epoll_create", "epoll_create1", "timerfd_create", "signalfd", "signalfd4",
@@ -133,11 +135,16 @@ extension BuilderState {
         case .getdents:
             let e = entity(call, fd: 0, task: task, context)
             if call.succeeded {
-                flow(from: e, to: task.entity, name, context, bytes: call.result)
+                let edge = flow(from: e, to: task.entity, name, context, bytes: call.result)
+                if call.result > 0 {
+                    place(edge, .metadataIn, stream: e, offset: nil, length: call.result, context, operation: name)
+                }
             } else {
                 failure(from: e, to: task.entity, name, call.errno, context)
             }
         case .setuid, .setgid: identity(call, name, task, context)
+        case .seek: seek(call, task)
+        case .stat: stat(call, name, task, context)
         case .newDescriptor:
             guard call.succeeded else { return }
             let e = entityForNewDescriptor(call, kind: .other, label: name, context)
@@ -160,21 +167,30 @@ extension BuilderState {
         let e = entity(call, fd: 0, task: task, context)
         let source = readSource(e)
         guard call.succeeded else { return failure(from: source, to: task.entity, name, call.errno, context) }
-        let positional = name.hasPrefix("pread") || name == "preadv2" && call.int64(3) != -1
+        let positional = name == "pread64" || name == "preadv" || name == "preadv2" && call.int64(3) != -1
         let file = task.descriptors[fd]?.file
         let offset: Int64? = positional ? call.int64(3) : file?.offset
         if !positional, let file, let o = file.offset { file.offset = o + call.result }
+        // recvmmsg returns a message count, not bytes: the stream position is lost.
+        let countsMessages = name == "recvmmsg"
+        let (stream, streamOffset) = inputCoordinates(e, fileOffset: offset, bytes: countsMessages ? nil : call.result)
+        let unit = unit(of: task.tid)
         if isChannel(source) && call.result > 0 {
             let read = channelRead[source, default: 0] + call.result
             channelRead[source] = read
             if read > channelWritten[source, default: 0] {
                 pendingReads[task.entity, default: []].append(PendingRead(source: source, reader: task.entity, operation: name,
-                                                                       bytes: call.result, context: context))
+                                                                       bytes: call.result, context: context, stream: stream,
+                                                                       streamOffset: streamOffset, unit: unit))
                 return
             }
         }
-        flow(from: source, to: task.entity, name, context, bytes: call.result,
-             offset: entities[e].kind == .file ? offset : nil)
+        let edge = flow(from: source, to: task.entity, name, context, bytes: call.result,
+                        offset: entities[e].kind == .file ? offset : nil)
+        if call.result > 0 {
+            place(edge, .contentIn, stream: stream, offset: streamOffset, length: countsMessages ? 0 : call.result, context,
+                  operation: name, unit: unit)
+        }
         if name == "recvfrom", let bytes = call.written(at: 4), let from = SocketAddress.describe(bytes),
            entities[e].attributes["remote"] == nil {
             setSocketAddress(e, local: nil, remote: from)
@@ -185,20 +201,130 @@ extension BuilderState {
         let fd = call.int32(0)
         let e = entity(call, fd: 0, task: task, context)
         guard call.succeeded else { return failure(from: task.entity, to: e, name, call.errno, context) }
-        let positional = name.hasPrefix("pwrite") && (name != "pwritev2" || call.int64(3) != -1)
+        let positional = name == "pwrite64" || name == "pwritev" || name == "pwritev2" && call.int64(3) != -1
         let file = task.descriptors[fd]?.file
-        let offset: Int64? = positional ? call.int64(3) : file?.offset
-        if !positional, let file, let o = file.offset { file.offset = o + call.result }
+        let appending = !positional && (file?.flags ?? 0) & OpenFlags.append != 0
+        // O_APPEND writes land at the end: known when the file's size is.
+        let offset: Int64? = positional ? call.int64(3) : appending ? fileSize[e] : file?.offset
+        if appending, let file { file.offset = offset.map { $0 + call.result } }
+        else if !positional, let file, let o = file.offset { file.offset = o + call.result }
         if name == "sendto", let bytes = call.input(at: 4), let to = SocketAddress.describe(bytes),
            entities[e].attributes["remote"] == nil {
             setSocketAddress(e, local: nil, remote: to)
         }
-        flow(from: task.entity, to: e, name, context, bytes: call.result,
-             offset: entities[e].kind == .file ? offset : nil)
+        let countsMessages = name == "sendmmsg"
+        let (stream, streamOffset) = outputCoordinates(e, fileOffset: offset, bytes: countsMessages ? nil : call.result)
+        let edge = flow(from: task.entity, to: e, name, context, bytes: call.result,
+                        offset: entities[e].kind == .file ? offset : nil)
+        if call.result > 0 {
+            place(edge, .contentOut, stream: stream, offset: streamOffset, length: countsMessages ? 0 : call.result, context,
+                  operation: name)
+        }
         if isChannel(e) {
             channelWritten[e, default: 0] += call.result
             flushPendingReads(from: e)
         }
+    }
+
+    // MARK: Event coordinates
+
+    /// The stream of what an outside peer sent to entity `e` (see EventPlacement.swift).
+    func receivedStream(_ e: Int) -> Int { -1 - e }
+
+    /// Where the bytes a read of entity `e` delivered lie: a file offset, or a position
+    /// in the stream its writers filled. Advances the stream. `bytes` nil: unknown count.
+    func inputCoordinates(_ e: Int, fileOffset: Int64?, bytes: Int64?) -> (stream: Int, offset: Int64?) {
+        switch entities[e].kind {
+        case .file:
+            return (e, fileOffset)
+        case .pipe:
+            return advance(stream: e, in: &streamRead, by: bytes)
+        case .socket where entities[e].peer != nil:
+            return advance(stream: entities[e].peer ?? e, in: &streamRead, by: bytes)
+        default:
+            return advance(stream: receivedStream(e), in: &streamRead, by: bytes)
+        }
+    }
+
+    /// Where the bytes a write into entity `e` landed. Advances the stream.
+    func outputCoordinates(_ e: Int, fileOffset: Int64?, bytes: Int64?) -> (stream: Int, offset: Int64?) {
+        guard entities[e].kind == .file else { return advance(stream: e, in: &streamWritten, by: bytes) }
+        if let offset = fileOffset, let n = bytes {
+            if let size = fileSize[e] { fileSize[e] = max(size, offset + n) }
+        } else {
+            fileSize[e] = nil
+        }
+        return (e, fileOffset)
+    }
+
+    func advance(stream: Int, in positions: inout [Int: Int64], by bytes: Int64?) -> (stream: Int, offset: Int64?) {
+        guard let bytes, !lostStreams.contains(stream) else {
+            lostStreams.insert(stream)
+            return (stream, nil)
+        }
+        let at = positions[stream, default: 0]
+        positions[stream] = at + max(bytes, 0)
+        return (stream, at)
+    }
+
+    /// The offset a kernel copy used for one side: the value it wrote back through the
+    /// offset pointer (minus the bytes copied), else the descriptor's position, which it
+    /// advances.
+    func copyOffset(_ call: SyscallEvent, pointer: Int?, fd: Int32, task: TaskState, advance: Bool = true) -> Int64? {
+        if let pointer, call.argument(pointer) != 0 {
+            guard let bytes = call.written(at: pointer), bytes.count >= 8 else { return nil }
+            let end = bytes.prefix(8).enumerated().reduce(Int64(0)) { $0 | Int64($1.element) << (8 * Int64($1.offset)) }
+            return end - call.result
+        }
+        guard let file = task.descriptors[fd]?.file, let o = file.offset else { return nil }
+        if advance { file.offset = o + call.result }
+        return o
+    }
+
+    /// lseek: the descriptor's new position is the result; SEEK_END also tells the size.
+    func seek(_ call: SyscallEvent, _ task: TaskState) {
+        guard call.succeeded, let file = task.descriptors[call.int32(0)]?.file else { return }
+        file.offset = call.result
+        if call.int32(2) == 2 && entities[file.entity].kind == .file { fileSize[file.entity] = call.result - call.int64(1) }
+    }
+
+    /// stat family: a metadata source on the object (when it is already in the graph),
+    /// and the size of a regular file.
+    func stat(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        guard call.succeeded else { return }
+        let e: Int?
+        let buffer: Int, sizeOffset: Int, modeOffset: Int, modeBytes: Int
+        switch name {
+        case "fstat":
+            e = task.descriptors[call.int32(0)]?.file.entity; buffer = 1
+        case "stat", "lstat":
+            e = call.object(0).flatMap { knownEntity($0) }; buffer = 1
+        case "statx":
+            e = call.object(1).flatMap { knownEntity($0) } ?? task.descriptors[call.int32(0)]?.file.entity; buffer = 4
+        default: // newfstatat; AT_EMPTY_PATH names the descriptor itself
+            e = call.object(1).flatMap { knownEntity($0) } ?? task.descriptors[call.int32(0)]?.file.entity; buffer = 2
+        }
+        if name == "statx" { (sizeOffset, modeOffset, modeBytes) = (40, 28, 2) } else { (sizeOffset, modeOffset, modeBytes) = (48, 24, 4) }
+        guard let e else { return }
+        if let bytes = call.written(at: buffer), bytes.count >= sizeOffset + 8 {
+            func little(_ at: Int, _ count: Int) -> Int64 {
+                (0..<count).reduce(Int64(0)) { $0 | Int64(bytes[at + $1]) << (8 * Int64($1)) }
+            }
+            if entities[e].kind == .file && UInt32(little(modeOffset, modeBytes)) & FileType.mask == FileType.regular {
+                fileSize[e] = little(sizeOffset, 8)
+            }
+        }
+        guard let object = entities[e].current, let process = entities[task.entity].current else { return }
+        placements.append(EventPlacement(sequence: context.sequence, tid: context.tid, unit: unit(of: task.tid),
+                                         process: process, object: object, role: .metadataIn, stream: e, offset: nil,
+                                         length: name == "statx" ? 256 : 144, operation: name))
+    }
+
+    /// The entity an identity names, if the builder has one (never creates one).
+    func knownEntity(_ o: ObjectIdentity) -> Int? {
+        guard o.inode != 0 else { return nil }
+        if let e = entityByKey[realKey(o)] { return e }
+        return o.resolved.hasPrefix("/") ? entityAtPath[normalize(o.resolved)] : nil
     }
 
     /// Pipes made in the recording and socket ends whose peer is in it: their writers are
@@ -214,19 +340,40 @@ extension BuilderState {
     /// sendfile(out, in), splice(in, _, out), tee(in, out), copy_file_range(in, _, out).
     func transfer(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
         let (inArgument, outArgument): (Int, Int)
+        let (inPointer, outPointer): (Int?, Int?)
         switch name {
-        case "sendfile": (inArgument, outArgument) = (1, 0)
-        case "tee": (inArgument, outArgument) = (0, 1)
-        default: (inArgument, outArgument) = (0, 2)
+        case "sendfile": (inArgument, outArgument, inPointer, outPointer) = (1, 0, 2, nil)
+        case "tee": (inArgument, outArgument, inPointer, outPointer) = (0, 1, nil, nil)
+        default: (inArgument, outArgument, inPointer, outPointer) = (0, 2, 1, 3)
         }
-        let input = readSource(entity(call, fd: inArgument, task: task, context))
+        let inEntity = entity(call, fd: inArgument, task: task, context)
+        let input = readSource(inEntity)
         let output = entity(call, fd: outArgument, task: task, context)
         guard call.succeeded else {
             failure(from: input, to: task.entity, name, call.errno, context)
             return failure(from: task.entity, to: output, name, call.errno, context)
         }
-        flow(from: input, to: task.entity, name, context, bytes: call.result)
-        flow(from: task.entity, to: output, name, context, bytes: call.result)
+        let inOffset = entities[inEntity].kind == .file
+            ? copyOffset(call, pointer: inPointer, fd: call.int32(inArgument), task: task) : nil
+        let outOffset = entities[output].kind == .file
+            ? copyOffset(call, pointer: outPointer, fd: call.int32(outArgument), task: task) : nil
+        let inCoordinates: (stream: Int, offset: Int64?)
+        if name == "tee" {
+            // tee duplicates pipe data without consuming it.
+            let stream = entities[inEntity].kind == .pipe ? inEntity : receivedStream(inEntity)
+            inCoordinates = (stream, lostStreams.contains(stream) ? nil : streamRead[stream, default: 0])
+        } else {
+            inCoordinates = inputCoordinates(inEntity, fileOffset: inOffset, bytes: call.result)
+        }
+        let outCoordinates = outputCoordinates(output, fileOffset: outOffset, bytes: call.result)
+        let inEdge = flow(from: input, to: task.entity, name, context, bytes: call.result)
+        let outEdge = flow(from: task.entity, to: output, name, context, bytes: call.result)
+        if call.result > 0 {
+            place(inEdge, .copyIn, stream: inCoordinates.stream, offset: inCoordinates.offset, length: call.result, context,
+                  operation: name)
+            place(outEdge, .copyOut, stream: outCoordinates.stream, offset: outCoordinates.offset, length: call.result,
+                  context, operation: name)
+        }
     }
 
     func mmap(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
@@ -244,13 +391,16 @@ extension BuilderState {
         let length = call.int64(1), offset = call.int64(5)
         guard call.succeeded else { return failure(from: e, to: task.entity, name, call.errno, context) }
         if prot & 0x5 != 0 || prot == 0 {
-            flow(from: e, to: task.entity, name, context, bytes: length, offset: offset,
-                 attributes: ["prot": .int(Int64(prot))])
+            let edge = flow(from: e, to: task.entity, name, context, bytes: length, offset: offset,
+                            attributes: ["prot": .int(Int64(prot))])
+            // Event coordinates of a mapping: its pages from the mapping's file offset.
+            place(edge, .mapIn, stream: e, offset: offset, length: length, context, operation: name)
         }
         let shared = flags & 0x3 == 0x1 || flags & 0x3 == 0x3
         if shared && prot & 0x2 != 0 {
-            flow(from: task.entity, to: e, name, context, bytes: length, offset: offset,
-                 attributes: ["sharedWritable": .bool(true)])
+            let edge = flow(from: task.entity, to: e, name, context, bytes: length, offset: offset,
+                            attributes: ["sharedWritable": .bool(true)])
+            place(edge, .mapOut, stream: e, offset: offset, length: length, context, operation: name)
         }
     }
 
@@ -293,7 +443,11 @@ extension BuilderState {
             var a = attributes
             if created { a["created"] = .bool(true) }
             if truncated { a["truncated"] = .bool(true) }
-            flow(from: task.entity, to: e, name, context, newVersion: wasKnown, fresh: true, attributes: a)
+            let edge = flow(from: task.entity, to: e, name, context, newVersion: wasKnown, fresh: true, attributes: a)
+            if entities[e].kind == .file {
+                fileSize[e] = 0
+                place(edge, .reset, stream: e, offset: 0, length: 0, context, operation: name)
+            }
         } else {
             flow(from: e, to: task.entity, name, context, attributes: attributes)
         }
@@ -585,8 +739,13 @@ extension BuilderState {
             attributes["group"] = .int(Int64(call.int32(valueArgument + 1)))
         }
         guard call.succeeded else { return failure(from: task.entity, to: e, name, call.errno, context, attributes: attributes) }
-        flow(from: task.entity, to: e, name, context, newVersion: true, attributes: attributes) { s in
+        let edge = flow(from: task.entity, to: e, name, context, newVersion: true, attributes: attributes) { s in
             for (k, v) in attributes { s.attributes[k] = v }
+        }
+        if SyscallFamily.of(call.number) == .truncate {
+            let length = call.int64(valueArgument)
+            fileSize[e] = length
+            place(edge, .reset, stream: e, offset: length, length: 0, context, operation: name)
         }
     }
 

@@ -1,6 +1,8 @@
-// `magprov graph`, `magprov why`, `magprov impact`: the coarse provenance graph of a
-// recording, its exports, and lineage queries. The graph store (provenance.sqlite) is built
-// inside the trace directory on first use and reused while the trace is unchanged.
+// `magprov graph`, `magprov why`, `magprov impact`: the provenance graph of a recording,
+// its exports, and lineage queries. The graph store (provenance.sqlite) is built inside the
+// trace directory on first use and reused while the trace is unchanged. Once `magprov
+// replay --taint` has refined it, answers come from the refined graph (derivations that
+// say `data`, `implicit` or `unverified`) unless `--coarse` asks for the syscall-level one.
 
 import ArgumentParser
 import Foundation
@@ -61,11 +63,15 @@ struct Graph: ParsableCommand {
     @Flag(help: "Leave out edges that carry no information (close, dup, failed calls).")
     var flowOnly = false
 
+    @Flag(help: "Export the graph as the syscalls showed it, without the taint refinement's derivations.")
+    var coarse = false
+
     func run() throws {
         let graphStore = try store.openStore()
         let graph = try graphStore.load()
         let view = graph.view(ViewOptions(includeSystemFiles: store.includeSystemFiles, collapseThreads: collapseThreads,
-                                          inputsAndOutputsOnly: inputsOutputs, includeAnnotations: !flowOnly))
+                                          inputsAndOutputsOnly: inputsOutputs, includeAnnotations: !flowOnly,
+                                          coarse: coarse))
         let text: String
         switch format {
         case .provJSON: text = try ProvJSON.document(view) + "\n"
@@ -80,7 +86,9 @@ struct Graph: ParsableCommand {
             FileHandle.standardOutput.write(Data(text.utf8))
         }
         let counts = graph.counts
-        let message = "magprov: graph of \(counts.nodes) nodes and \(counts.edges) edges in \(graphStore.path); " +
+        let refined = try graphStore.refinement() != nil
+        let kind = coarse || !refined ? "coarse graph" : "refined graph"
+        let message = "magprov: \(kind) of \(counts.nodes) nodes and \(counts.edges) edges in \(graphStore.path); " +
             "exported \(view.nodes.count) nodes, \(view.edges.count) edges" +
             (graph.origin.warnings.isEmpty ? "" : " (trace damaged: \(graph.origin.warnings.count) stream errors; the intact part was used)")
         FileHandle.standardError.write(Data((message + "\n").utf8))
@@ -91,8 +99,14 @@ struct Graph: ParsableCommand {
 struct LineageArguments: ParsableArguments {
     @OptionGroup var store: GraphStoreOptions
 
-    @Argument(help: "A file path as the recording saw it (relative paths are tried against the current and the recorded directory), a socket address such as 127.0.0.1:8080, an entity such as pipe:1234, or #ID for a node id.")
+    @Argument(help: "A file path as the recording saw it (relative paths are tried against the current and the recorded directory), NAME@N for version N of it, a socket by its endpoints as `graph` prints them (127.0.0.1:8080 -> 127.0.0.1:4242) or one address, an entity such as pipe:1234, or #ID for a node id.")
     var target: String
+
+    @Option(help: "Byte-range lineage (refined graph only): which bytes of which inputs bytes A-B of the target came from (why), or which output bytes they reached (impact).")
+    var bytes: String?
+
+    @Flag(help: "Answer from the coarse graph (every read and write) even when the trace is refined.")
+    var coarse = false
 
     @Flag(help: "Print JSON instead of text.")
     var json = false
@@ -101,14 +115,45 @@ struct LineageArguments: ParsableArguments {
         let graphStore = try store.openStore()
         let clock = ContinuousClock()
         let start = clock.now
+        let refinement = try graphStore.refinement()
         let targets = try graphStore.startNodes(for: target, direction: direction)
-        let (nodes, edges) = try graphStore.lineage(of: targets.map(\.id), direction: direction)
+        if let bytes {
+            let range = try parseByteRange(bytes)
+            guard refinement != nil else { throw ProvenanceError.notRefined(trace: store.trace) }
+            let index = try graphStore.byteLineageIndex(traceDirectory: store.trace)
+            let nodes = try graphStore.load().nodes
+            var documents: [String] = []
+            for t in targets {
+                let answer = direction == .backward ? index.backward(node: t.id, range: range) : index.forward(node: t.id, range: range)
+                documents.append(json ? try answer.json(nodes: nodes) : answer.text(nodes: nodes))
+            }
+            print(json ? (documents.count == 1 ? documents[0] : "[" + documents.joined(separator: ",") + "]")
+                       : documents.joined(separator: "\n"), terminator: json ? "\n" : "")
+        } else {
+            var mode: GraphStore.LineageMode = coarse || refinement == nil ? .coarse : .refined
+            if mode == .refined && targets.contains(where: { $0.kind == .process }) {
+                // Derivations join objects; a process's lineage is the coarse one.
+                mode = .coarse
+                note("a process target: answering from the coarse graph")
+            } else if refinement == nil && !coarse {
+                if let problem = graphStore.refinementProblem(traceDirectory: store.trace) {
+                    note("answering from the coarse graph: \(problem)")
+                } else {
+                    note("answering from the coarse graph (run `magprov replay --taint \(store.trace)` to refine it)")
+                }
+            }
+            let (nodes, edges) = try graphStore.lineage(of: targets.map(\.id), direction: direction, mode: mode)
+            let report = LineageReport(direction: direction, targets: targets, nodes: nodes, edges: edges,
+                                       includeSystemFiles: store.includeSystemFiles, mode: mode)
+            print(json ? try report.json() : report.text, terminator: json ? "\n" : "")
+        }
         let elapsed = clock.now - start
-        let report = LineageReport(direction: direction, targets: targets, nodes: nodes, edges: edges,
-                                   includeSystemFiles: store.includeSystemFiles)
-        print(json ? try report.json() : report.text, terminator: json ? "\n" : "")
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3
-        FileHandle.standardError.write(Data("magprov: query took \(String(format: "%.1f", ms)) ms\n".utf8))
+        note("query took \(String(format: "%.1f", ms)) ms")
+    }
+
+    func note(_ text: String) {
+        FileHandle.standardError.write(Data("magprov: \(text)\n".utf8))
     }
 }
 
@@ -122,7 +167,15 @@ struct Why: ParsableCommand {
         now at that path is explained: after an editor saved by writing a temporary file and \
         renaming it, that is the renamed file.
 
+        On a trace refined by `magprov replay --taint`, the answer follows derivations \
+        between objects instead: each line says `data` (bytes flowed, with the byte ranges \
+        and events as evidence), `implicit` (the input only steered branches before the \
+        output) or `unverified` (the replay could not decide). With --bytes A-B it lists \
+        which byte ranges of which inputs bytes A-B came from, across processes.
+
           magprov why trace build/app
+          magprov why trace out.txt --bytes 0-64
+          magprov why trace out.txt@2 --coarse
           magprov why trace /etc/hosts --include-system-files
         """)
 
@@ -137,9 +190,12 @@ struct Impact: ParsableCommand {
         discussion: """
         Lists every process, file, pipe and socket that information from TARGET could have \
         reached in the recording, nearest first. Every version of a path is followed, so the \
-        answer covers what was read before and after the file changed.
+        answer covers what was read before and after the file changed. On a refined trace \
+        the answer follows derivations (see `magprov why --help`); --bytes A-B lists the \
+        output byte ranges those input bytes reached.
 
           magprov impact trace secrets.txt
+          magprov impact trace secrets.txt --bytes 0-32
           magprov impact trace 127.0.0.1:8080
         """)
 

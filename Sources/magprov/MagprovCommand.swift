@@ -16,6 +16,6 @@ struct Magprov: ParsableCommand {
           magprov replay trace        re-execute every process in the interpreter
         """,
         version: "0.1.0",
-        subcommands: [Record.self, Info.self, Dump.self, Graph.self, Why.self, Impact.self, Replay.self, LockstepCommand.self]
+        subcommands: [Record.self, Info.self, Dump.self, Graph.self, Why.self, Impact.self, Alerts.self, Replay.self, LockstepCommand.self]
     )
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Provenance
 import Replayer
 import Trace
 import X86
@@ -16,6 +17,15 @@ struct Replay: ParsableCommand {
         On divergence the report names the task, the instruction count, the address and
         function, and the expected and actual syscall. Exit status: 0 when everything
         replayed, 1 when anything diverged.
+
+        With --taint, every process also carries byte-level shadow state: bytes the kernel
+        delivered from files, pipes and sockets are labelled with where they came from, and
+        labels follow every instruction to the bytes written out and to the instruction
+        pointer. One flow summary per process image goes to TRACE/taint/, the summaries are
+        composed across processes, and the graph store is refined: each coarse derivation
+        (output version <- input version through a process) becomes confirmed, implicit or
+        refuted, and why/impact/graph answer from the refined graph from then on. A process
+        that diverged is never refined: its derivations stay unverified.
         """)
 
     @Argument(help: "Trace directory written by magprov record.")
@@ -30,6 +40,14 @@ struct Replay: ParsableCommand {
     @Flag(help: "Print guest instructions, time, MIPS, decode-cache size and peak memory.")
     var stats = false
 
+    @Flag(help: "Track byte-level taint, write flow summaries and refine the provenance graph.")
+    var taint = false
+
+    @Option(help: "With --taint: whether a load through an input-derived address takes the address's labels (on|off).")
+    var addressDependency: Toggle = .on
+
+    enum Toggle: String, ExpressibleByArgument { case on, off }
+
     func run() throws {
         let reader = try TraceReader(directory: trace)
         let session = try ReplaySession(trace: reader)
@@ -37,7 +55,9 @@ struct Replay: ParsableCommand {
             if case .diverged = r.outcome { return }
             FileHandle.standardError.write("  replayed \(r.pid) \(URL(fileURLWithPath: r.executable).lastPathComponent): \(r.syscalls) syscalls, \(r.instructions) instructions\n".data(using: .utf8)!)
         }
-        let summary = session.run(options: ReplayOptions(pids: pid.isEmpty ? nil : Set(pid), jobs: jobs))
+        let options = ReplayOptions(pids: pid.isEmpty ? nil : Set(pid), jobs: jobs)
+        let summary = taint ? session.runTaint(options: options, addressDependency: addressDependency == .on)
+                            : session.run(options: options)
         let all = summary.allResults
         for (unit, divergence) in summary.divergences {
             print("process \(unit.pid) (\(unit.executable)): \(divergence)")
@@ -52,6 +72,7 @@ struct Replay: ParsableCommand {
             print("stats: decoded instructions cached \(all.reduce(0) { $0 + $1.decodedInstructions }), guest pages \(all.reduce(0) { $0 + $1.guestPages }), peak RSS \(peakRSSKilobytes()) KB")
             if summary.plan.skippedEvents > 0 { print("stats: \(summary.plan.skippedEvents) recorded syscalls belong to no replayable image (pre-exec)") }
         }
+        if taint { try refine(summary, reader: reader) }
         if !summary.divergences.isEmpty { throw ExitCode(1) }
     }
 }
@@ -60,4 +81,22 @@ func peakRSSKilobytes() -> Int {
     var usage = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return usage.ru_maxrss
+}
+
+extension Replay {
+    /// Writes one flow summary per replayed unit (replacing any earlier ones), composes them
+    /// and refines the graph store; prints the refinement report.
+    func refine(_ summary: ReplaySummary, reader: TraceReader) throws {
+        let folder = "\(trace)/taint"
+        try? FileManager.default.removeItem(atPath: folder)
+        var written = 0
+        for result in summary.allResults {
+            guard let taint = result.taint else { continue }
+            try taint.write(traceDirectory: trace)
+            written += 1
+        }
+        let report = try TaintRefinement.refine(traceDirectory: trace)
+        print("taint: \(written) flow summaries in \(folder)")
+        print(report.text)
+    }
 }

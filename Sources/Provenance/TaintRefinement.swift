@@ -1,0 +1,461 @@
+// Stage II: the coarse graph refined by the taint summaries of `magprov replay --taint`.
+//
+// Reads and writes are facts and stay as they are. What the refinement decides is
+// derivations: for every (output version O, input version I) pair the coarse graph connects
+// through a process — I was used by process P, and P, a later version of it, or a child it
+// forked (the same memory) generated O — it adds an edge I -> O (`wasDerivedFrom`,
+// precision `.refined`) whose status says what the replay saw:
+//
+//   confirmed   a summary flow has its output event among O's write events and its input
+//               event among I's read events (value or address flow, or metadata such as
+//               getdents); a kernel copy (sendfile, splice, copy_file_range) from I to O is
+//               one by itself. The edge carries the events and byte ranges as evidence.
+//   implicit    no data flowed, but I's read events reached a branch (controlSources)
+//               before an output event of O.
+//   refuted     neither — and only when every process image on the way has a completed
+//               summary, I's bytes were labelled, and no pipe involved had concurrent
+//               writers. Refuted edges drop out of lineage.
+//   unverified  the replay cannot decide: a process diverged or was not replayed, the pair
+//               crosses an exec (memory does not carry over; only a flow through argv or
+//               the environment can confirm it), I reached the process only as an
+//               executable image or a mapping not known to be labelled.
+//
+// Refuting a true edge is the one error a security tool may not make: every doubt above
+// leaves the edge unverified or implicit (DESIGN.md, "Taint and refinement").
+
+import Foundation
+import Trace
+
+/// A refined graph and what the refinement concluded.
+public struct RefinedGraph: Sendable {
+    /// The coarse graph plus one derivation edge per coarse pair.
+    public var graph: ProvenanceGraph
+    public var report: RefinementReport
+    /// The event coordinates and replay units the graph was refined with (stored for
+    /// byte-range lineage).
+    public var placements: [EventPlacement]
+    public var units: [ReplayUnitInfo]
+}
+
+/// Stage II: derivation statuses from taint summaries (see the top of this file).
+public enum TaintRefinement {
+    /// Refines the graph of a trace with the taint summaries `magprov replay --taint` wrote
+    /// into it (`<trace>/taint/<pid>-<tid>.json`), and stores the refined graph in the
+    /// trace's graph store, bound to the trace's root chain.
+    ///
+    /// - Throws: `ProvenanceError.trace` when the trace cannot be read;
+    ///   `ProvenanceError.taintSummaries` when a summary is damaged or was computed from
+    ///   another recording (its root chain differs: run `magprov replay --taint` again);
+    ///   `ProvenanceError.store` when the store cannot be written.
+    /// - Returns: the counts, the processes that could not be refined, and the alerts.
+    @discardableResult
+    public static func refine(traceDirectory: String) throws -> RefinementReport {
+        let reader: TraceReader
+        do { reader = try TraceReader(directory: traceDirectory) } catch let e as TraceError {
+            throw ProvenanceError.trace(e)
+        }
+        let rootChain = reader.manifest?.rootChain ?? ""
+        let summaries: [TaintSummary]
+        do { summaries = try TaintSummary.readAll(traceDirectory: traceDirectory, rootChain: rootChain) } catch {
+            throw ProvenanceError.taintSummaries("\(error)")
+        }
+        let refined = refine(build: CoarseGraphBuilder.buildWithPlacements(trace: reader), summaries: summaries,
+                             rootChain: rootChain)
+        try GraphStore.create(path: GraphStore.path(forTrace: traceDirectory), graph: refined.graph,
+                              placements: refined.placements, units: refined.units, refinement: refined.report)
+        return refined.report
+    }
+
+    /// The refinement itself, a pure function of the coarse build and the summaries
+    /// (which must already have been checked against `rootChain`).
+    public static func refine(build: CoarseBuild, summaries: [TaintSummary], rootChain: String) -> RefinedGraph {
+        var state = RefinementState(build: build, summaries: summaries)
+        var graph = build.graph
+        var report = RefinementReport(traceRootChain: rootChain, summaries: summaries.count)
+        let pairs = state.coarsePairs()
+        report.coarseDerivationPairs = pairs.count
+        var derived = Set<RefinementState.PairKey>()
+        for (key, contributions) in pairs.sorted(by: { ($0.key.output, $0.key.input) < ($1.key.output, $1.key.input) }) {
+            let verdict = state.judge(key, contributions)
+            derived.insert(key)
+            switch verdict.status {
+            case .confirmed:
+                report.confirmed += 1
+                if verdict.kinds == ["metadata"] { report.confirmedByMetadataOnly += 1 }
+                if verdict.kinds == ["kernel copy"] { report.confirmedByKernelCopy += 1 }
+                if verdict.kinds == ["address"] { report.confirmedByAddressOnly += 1 }
+            case .implicit: report.implicit += 1
+            case .refuted: report.refuted += 1
+            case .unverified: report.unverified += 1
+            }
+            graph.addEdge(state.edge(key, verdict))
+        }
+        // Metadata that reached an output without a coarse edge to show for it (stat).
+        for (key, verdict) in state.metadataDerivations() where !derived.contains(key) {
+            report.metadataDerivations += 1
+            var edge = state.edge(key, verdict)
+            edge.attributes["coarse"] = .bool(false)
+            graph.addEdge(edge)
+        }
+        let match = state.match
+        for (i, u) in build.units.enumerated() where match.completed[i] == nil {
+            report.unrefinedProcesses.append(UnrefinedProcess(pid: u.pid, tid: u.tid, executable: u.executable,
+                                                              reason: match.reasons[i] ?? "not refined"))
+        }
+        for s in match.unmatched {
+            report.warnings.append("taint summary \(s.pid)-\(s.tid) (\(s.executable)) matches no process image of the trace")
+        }
+        report.alerts = state.alerts(graph: graph)
+        return RefinedGraph(graph: graph, report: report, placements: build.placements, units: build.units)
+    }
+}
+
+/// Indexes over one coarse build and its summaries, and the per-pair judgement.
+struct RefinementState {
+    let build: CoarseBuild
+    let match: SummaryMatch
+    let lineage: ByteLineageIndex
+    var nodes: [Node] { build.graph.nodes }
+
+    struct PairKey: Hashable { var input: Int; var output: Int }
+    /// One way the coarse graph connects a pair: `reader` used I, `writer` generated O.
+    struct Contribution { var reader: Int; var writer: Int; var crossesExec: Bool; var units: [Int] }
+
+    var placementsAt: [Int: [Int: [Int]]] = [:]   // object -> process -> placement indices
+    var inputOperations: [Int: [Int: Set<String>]] = [:]  // process -> object -> coarse operations
+    var flowsByOutput: [UInt64: [(unit: Int, flow: TaintFlow)]] = [:]
+    var controlByUnit: [Int: [UInt64: UInt64]] = [:]  // unit -> input event -> first sequence
+    var pathSinksByEvent: [UInt64: [PathSink]] = [:]
+    /// mmap events the summaries show were labelled (some flow, branch or alert names them).
+    var labelledEvents = Set<UInt64>()
+    /// Pipe and socket versions written by more than one process (their order is unknown).
+    var concurrentlyWritten = Set<Int>()
+
+    init(build: CoarseBuild, summaries: [TaintSummary]) {
+        self.build = build
+        match = SummaryMatch(units: build.units, summaries: summaries)
+        lineage = ByteLineageIndex(nodes: build.graph.nodes, placements: build.placements, units: build.units,
+                                   summaries: summaries)
+        var writersOf: [Int: Set<Int64>] = [:]
+        for (i, p) in build.placements.enumerated() {
+            placementsAt[p.object, default: [:]][p.process, default: []].append(i)
+            if p.role == .contentOut || p.role == .copyOut, build.graph.nodes[p.object].kind != .file {
+                writersOf[p.object, default: []].insert(build.graph.nodes[p.process].attributes["pid"]?.intValue ?? Int64(p.tid))
+            }
+        }
+        concurrentlyWritten = Set(writersOf.filter { $0.value.count > 1 }.keys)
+        for (unit, s) in match.completed {
+            for f in s.flows {
+                flowsByOutput[f.output, default: []].append((unit, f))
+                labelledEvents.insert(f.input)
+            }
+            for c in s.controlSources {
+                controlByUnit[unit, default: [:]][c.input] = min(controlByUnit[unit]?[c.input] ?? .max, c.firstSequence)
+                labelledEvents.insert(c.input)
+            }
+            for p in s.pathSinks {
+                pathSinksByEvent[p.event, default: []].append(p)
+                for r in p.sources { labelledEvents.insert(r.event) }
+            }
+            for a in s.alerts { for r in a.sources { labelledEvents.insert(r.event) } }
+        }
+    }
+
+    static func isObject(_ n: Node) -> Bool { n.kind != .process && n.kind != .agent }
+
+    /// Every (input, output) pair connected through a process image or its fork children,
+    /// with the ways it is connected.
+    mutating func coarsePairs() -> [PairKey: [Contribution]] {
+        let graph = build.graph
+        var inputs: [Int: [Int]] = [:]     // process -> input objects
+        var outputs: [Int: [Int]] = [:]    // process -> output objects
+        var parent: [Int: (node: Int, exec: Bool)] = [:]
+        for e in graph.edges where e.isActiveFlow && e.precision == .coarse {
+            let s = graph.nodes[e.source], t = graph.nodes[e.target]
+            switch (s.kind == .process, t.kind == .process) {
+            case (false, true) where Self.isObject(s):
+                if inputOperations[t.id]?[s.id] == nil { inputs[t.id, default: []].append(s.id) }
+                inputOperations[t.id, default: [:]][s.id, default: []].insert(e.operation)
+            case (true, false) where Self.isObject(t):
+                if !(outputs[s.id] ?? []).contains(t.id) { outputs[s.id, default: []].append(t.id) }
+            case (true, true):
+                // Memory carries over a fork, a clone and a new version of the same image;
+                // an exec replaces it.
+                let sameEntity = s.entity == t.entity
+                if e.operation == "fork" || e.operation == "vfork" || e.operation == "clone" || sameEntity {
+                    if parent[t.id] == nil { parent[t.id] = (s.id, sameEntity && e.operation == "execve") }
+                }
+            default:
+                break
+            }
+        }
+        var pairs: [PairKey: [Contribution]] = [:]
+        for (writer, outs) in outputs {
+            var node = writer
+            var crossed = false
+            var chainUnits = [build.processUnits[writer] ?? -1]
+            var seen = Set([writer])
+            while true {
+                for i in inputs[node] ?? [] {
+                    for o in outs where o != i {
+                        pairs[PairKey(input: i, output: o), default: []].append(
+                            Contribution(reader: node, writer: writer, crossesExec: crossed, units: chainUnits))
+                    }
+                }
+                guard let up = parent[node], seen.insert(up.node).inserted else { break }
+                crossed = crossed || up.exec
+                node = up.node
+                let unit = build.processUnits[node] ?? -1
+                if !chainUnits.contains(unit) { chainUnits.append(unit) }
+            }
+        }
+        return pairs
+    }
+
+    /// What the replay saw for one pair.
+    struct Verdict {
+        var status: EdgeStatus
+        /// For confirmed: `value`, `address`, `metadata`, `kernel copy`, `path`.
+        var kinds = Set<String>()
+        var evidence: [Evidence] = []
+        var reason: String?
+        var writer: Int?
+    }
+
+    struct Evidence: Hashable {
+        var outputEvent: UInt64
+        var outputRange: Range<Int64>
+        var outputObject: Range<Int64>?
+        var inputEvent: UInt64
+        var inputRange: Range<Int64>
+        var inputObject: Range<Int64>?
+        var kind: String
+        var shifted: Bool
+    }
+
+    func placements(_ object: Int, _ process: Int) -> [EventPlacement] {
+        (placementsAt[object]?[process] ?? []).map { build.placements[$0] }
+    }
+
+    func judge(_ key: PairKey, _ contributions: [Contribution]) -> Verdict {
+        var best: Verdict?
+        func rank(_ s: EdgeStatus) -> Int {
+            switch s { case .confirmed: return 3; case .implicit: return 2; case .unverified: return 1; case .refuted: return 0 }
+        }
+        for c in contributions {
+            var v = judge(key, c)
+            if let b = best {
+                if rank(v.status) > rank(b.status) { best = v; continue }
+                if v.status == b.status && v.status == .confirmed {
+                    v.evidence = b.evidence + v.evidence
+                    v.kinds.formUnion(b.kinds)
+                    best = v
+                }
+            } else {
+                best = v
+            }
+        }
+        return best ?? Verdict(status: .unverified, reason: "no connection")
+    }
+
+    func judge(_ key: PairKey, _ c: Contribution) -> Verdict {
+        let reads = placements(key.input, c.reader).filter { $0.role.isInput }
+        let writes = placements(key.output, c.writer).filter { $0.role.isOutput }
+        let readSequences = Set(reads.map(\.sequence))
+        var evidence: [Evidence] = []
+        // A kernel copy from I to O is a derivation by itself.
+        for w in writes where w.role == .copyOut {
+            for r in (lineage.bySequence[w.sequence] ?? []).map({ lineage.placements[$0] })
+            where r.role == .copyIn && r.object == key.input {
+                evidence.append(Evidence(outputEvent: w.sequence, outputRange: 0..<w.length, outputObject: w.objectRange,
+                                         inputEvent: r.sequence, inputRange: 0..<r.length, inputObject: r.objectRange,
+                                         kind: "kernel copy", shifted: true))
+            }
+        }
+        let readerByEvent = Dictionary(reads.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
+        for w in writes where w.role == .contentOut || w.role == .mapOut {
+            for (_, f) in flowsByOutput[w.sequence] ?? [] {
+                guard let r = readerByEvent[f.input] else { continue }
+                let kind = r.role == .metadataIn ? "metadata" : f.addressOnly ? "address" : "value"
+                let shifted = f.shifted && f.outputEnd - f.outputStart == f.inputEnd - f.inputStart
+                evidence.append(Evidence(outputEvent: w.sequence, outputRange: f.outputStart..<f.outputEnd,
+                                         outputObject: w.offset.map { ($0 + f.outputStart)..<($0 + f.outputEnd) },
+                                         inputEvent: r.sequence, inputRange: f.inputStart..<f.inputEnd,
+                                         inputObject: r.offset.map { ($0 + f.inputStart)..<($0 + f.inputEnd) },
+                                         kind: kind, shifted: shifted))
+            }
+        }
+        // Input bytes that named the object (a path argument of the call that made O).
+        for w in writes {
+            for p in pathSinksByEvent[w.sequence] ?? [] {
+                for s in p.sources where readSequences.contains(s.event) {
+                    let r = readerByEvent[s.event]
+                    evidence.append(Evidence(outputEvent: w.sequence, outputRange: 0..<0, outputObject: nil,
+                                             inputEvent: s.event, inputRange: s.start..<s.end,
+                                             inputObject: r?.offset.map { ($0 + s.start)..<($0 + s.end) },
+                                             kind: "path", shifted: false))
+                }
+            }
+        }
+        if !evidence.isEmpty {
+            return Verdict(status: .confirmed, kinds: Set(evidence.map(\.kind)), evidence: evidence, writer: c.writer)
+        }
+        // Control: I's bytes steered a branch before an output event of O.
+        let lastWrite = writes.map(\.sequence).max() ?? 0
+        for unit in c.units where unit >= 0 && match.completed[unit] != nil {
+            for r in reads {
+                if let first = controlByUnit[unit]?[r.sequence], first < lastWrite {
+                    let output = writes.map(\.sequence).filter { $0 > first }.min() ?? lastWrite
+                    return Verdict(status: .implicit,
+                                   reason: "\(r.operation)@\(r.sequence) steered a branch at @\(first) before \(writes.first { $0.sequence == output }?.operation ?? "output")@\(output)",
+                                   writer: c.writer)
+                }
+            }
+        }
+        if let doubt = doubt(key, c, reads: reads) {
+            return Verdict(status: .unverified, reason: doubt, writer: c.writer)
+        }
+        let reason = reads.isEmpty
+            ? "no byte of the input reached the process (only \(inputOperations[c.reader]?[key.input]?.sorted().joined(separator: ", ") ?? "opened"))"
+            : "no byte read from the input reached the output, and it steered no branch before it"
+        return Verdict(status: .refuted, reason: reason, writer: c.writer)
+    }
+
+    /// Why a pair without evidence may not be refuted, if it may not.
+    func doubt(_ key: PairKey, _ c: Contribution, reads: [EventPlacement]) -> String? {
+        if c.crossesExec {
+            return "across an exec: memory does not carry over, and no flow through argv or the environment was found"
+        }
+        for unit in c.units where unit < 0 || match.completed[unit] == nil {
+            return lineage.unitNote(unit)
+        }
+        let operations = inputOperations[c.reader]?[key.input] ?? []
+        if reads.isEmpty && operations.contains("execve") {
+            return "an executable image: its mapped bytes are not a taint source"
+        }
+        // Pages mapped with mmap reach the process whether or not the replay labelled them.
+        if reads.contains(where: { $0.role == .mapIn && !labelledEvents.contains($0.sequence) }) {
+            return "mapped with mmap, and no summary shows the mapping was labelled"
+        }
+        for n in [key.input, key.output] where concurrentlyWritten.contains(n) {
+            return "\(ProvenanceGraph.defaultName(nodes[n])) has concurrent writers the trace cannot order"
+        }
+        return nil
+    }
+
+    /// Confirmed derivations from metadata sources with no coarse edge (stat results).
+    func metadataDerivations() -> [(PairKey, Verdict)] {
+        var result: [PairKey: Verdict] = [:]
+        for (sequence, flows) in flowsByOutput {
+            let writes = (lineage.bySequence[sequence] ?? []).map { lineage.placements[$0] }
+                .filter { $0.role == .contentOut || $0.role == .mapOut }
+            for w in writes {
+                for (_, f) in flows {
+                    for r in (lineage.bySequence[f.input] ?? []).map({ lineage.placements[$0] })
+                    where r.role == .metadataIn && r.object != w.object {
+                        let key = PairKey(input: r.object, output: w.object)
+                        var v = result[key] ?? Verdict(status: .confirmed, writer: w.process)
+                        v.kinds.insert("metadata")
+                        v.evidence.append(Evidence(outputEvent: w.sequence, outputRange: f.outputStart..<f.outputEnd,
+                                                   outputObject: w.offset.map { ($0 + f.outputStart)..<($0 + f.outputEnd) },
+                                                   inputEvent: r.sequence, inputRange: f.inputStart..<f.inputEnd,
+                                                   inputObject: nil, kind: "metadata", shifted: false))
+                        result[key] = v
+                    }
+                }
+            }
+        }
+        return result.sorted { ($0.key.output, $0.key.input) < ($1.key.output, $1.key.input) }.map { ($0.key, $0.value) }
+    }
+
+    // MARK: Edges
+
+    /// The derivation edge for a pair, with its evidence as attributes.
+    func edge(_ key: PairKey, _ v: Verdict) -> Edge {
+        let target = nodes[key.output]
+        var attributes: [String: AttributeValue] = [:]
+        if let reason = v.reason { attributes["reason"] = .string(reason) }
+        var bytes: Int64 = 0
+        var low: Int64?, high: Int64?
+        let evidence = v.evidence.sorted {
+            ($0.outputEvent, $0.outputRange.lowerBound, $0.inputEvent, $0.inputRange.lowerBound) <
+                ($1.outputEvent, $1.outputRange.lowerBound, $1.inputEvent, $1.inputRange.lowerBound)
+        }
+        if v.status == .confirmed {
+            let order = ["value", "kernel copy", "path", "address", "metadata"]
+            attributes["flow"] = .string(order.first { v.kinds.contains($0) } ?? "value")
+            if v.kinds.count > 1 { attributes["flows"] = .strings(order.filter { v.kinds.contains($0) }) }
+            let outputRanges = Self.merged(evidence.compactMap(\.outputObject))
+            let inputRanges = Self.merged(evidence.compactMap(\.inputObject))
+            if !outputRanges.isEmpty { attributes["outputRanges"] = .strings(outputRanges.map { "\($0.lowerBound)-\($0.upperBound)" }) }
+            if !inputRanges.isEmpty { attributes["inputRanges"] = .strings(inputRanges.map { "\($0.lowerBound)-\($0.upperBound)" }) }
+            bytes = outputRanges.reduce(0) { $0 + Int64($1.count) }
+            low = outputRanges.first?.lowerBound
+            high = outputRanges.last?.upperBound
+            attributes["outputEvents"] = .strings(Array(Set(evidence.map(\.outputEvent))).sorted().prefix(64).map(String.init))
+            attributes["inputEvents"] = .strings(Array(Set(evidence.map(\.inputEvent))).sorted().prefix(64).map(String.init))
+            var lines = evidence.prefix(32).map(describe)
+            if evidence.count > 32 { lines.append("... \(evidence.count - 32) more") }
+            attributes["evidence"] = .strings(lines)
+        }
+        let writer = v.writer.map { nodes[$0] }
+        return Edge(id: 0, source: key.input, target: key.output, relation: .wasDerivedFrom, operation: "derived",
+                    carriesFlow: true, precision: .refined, status: v.status, firstTime: target.startTime,
+                    lastTime: target.startTime, sequence: evidence.first?.outputEvent ?? 0,
+                    tid: Int32(truncatingIfNeeded: writer?.attributes["tid"]?.intValue ?? 0), bytes: bytes,
+                    offsetLow: low, offsetHigh: high, attributes: attributes)
+    }
+
+    /// `write@12 [0,10) = bytes 10-20 <- read@9 [5,15) = bytes 105-115 (value, byte for byte)`.
+    func describe(_ e: Evidence) -> String {
+        func side(_ event: UInt64, _ r: Range<Int64>, _ o: Range<Int64>?) -> String {
+            let name = (lineage.bySequence[event] ?? []).first.map { lineage.placements[$0].operation } ?? "event"
+            var s = "\(name)@\(event)"
+            if !r.isEmpty { s += " [\(r.lowerBound),\(r.upperBound))" }
+            if let o { s += " = bytes \(o.lowerBound)-\(o.upperBound)" }
+            return s
+        }
+        let how = e.kind + (e.shifted && e.kind != "kernel copy" ? ", byte for byte" : "")
+        return "\(side(e.outputEvent, e.outputRange, e.outputObject)) <- \(side(e.inputEvent, e.inputRange, e.inputObject)) (\(how))"
+    }
+
+    static func merged(_ ranges: [Range<Int64>]) -> [Range<Int64>] {
+        var result: [Range<Int64>] = []
+        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !r.isEmpty {
+            if let last = result.last, r.lowerBound <= last.upperBound {
+                result[result.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+            } else {
+                result.append(r)
+            }
+        }
+        return result
+    }
+
+    // MARK: Alerts
+
+    /// Every alert of every summary, its sources mapped to objects and traced to origins.
+    func alerts(graph: ProvenanceGraph) -> [RefinedAlert] {
+        var result: [RefinedAlert] = []
+        for (unit, s) in match.all.sorted(by: { $0.key < $1.key }) {
+            for a in s.alerts {
+                let sources = a.sources.map { r -> AlertSource in
+                    let (direct, origins) = lineage.origins(ofInput: r.event, range: r.start..<r.end)
+                    return AlertSource(event: r.event, eventStart: r.start, eventEnd: r.end,
+                                       object: direct.first.map { objectBytes($0, graph) },
+                                       origins: origins.map { objectBytes($0, graph) })
+                }
+                result.append(RefinedAlert(pid: s.pid, tid: a.tid, executable: build.units[unit].executable.isEmpty ? s.executable : build.units[unit].executable,
+                                           address: a.address, target: a.target, function: a.function,
+                                           instruction: a.instruction, sequence: a.sequence, replayCompleted: s.completed,
+                                           sources: sources))
+            }
+        }
+        return result.sorted { ($0.sequence, $0.address) < ($1.sequence, $1.address) }
+    }
+}
+
+/// A byte endpoint with its node's printable name.
+func objectBytes(_ e: ByteEndpoint, _ graph: ProvenanceGraph) -> ObjectBytes {
+    let name = graph.nodes.indices.contains(e.node) ? ProvenanceGraph.defaultName(graph.nodes[e.node]) : "node \(e.node)"
+    return ObjectBytes(node: e.node, name: name, kind: e.kind.rawValue, start: e.start, end: e.end, note: e.note)
+}
