@@ -63,16 +63,21 @@ extension Machine {
         let src = p.pointee.o1
         let storesResult = kind != .cmp && kind != .test
         // Data flow: compares only reach the flags; xor/sub of a register with itself is
-        // the zeroing idiom and clears the destination.
+        // the zeroing idiom and clears the destination; adc/sbb also read CF. A memory
+        // source (or a compared memory destination) is a load through its address.
         if kind == .cmp || kind == .test {
-            tracker.flags(from: location(dst, size: size))
-            tracker.flags(from: location(src, size: size))
+            tracker.derive(to: flagsLocation, from: location(dst, size: size), location(src, size: size))
+            loadDependency(flagsLocation, dst)
+            loadDependency(flagsLocation, src)
         } else if (kind == .xor || kind == .sub) && dst.kind == .gpr && src.kind == .gpr && dst.reg == src.reg {
             tracker.clear(location(dst, size: size))
             tracker.flags(from: .constant)
         } else {
             tracker.combine(into: location(dst, size: size), from: location(src, size: size))
+            if kind == .adc || kind == .sbb { tracker.combine(into: location(dst, size: size), from: flagsLocation) }
+            loadDependency(location(dst, size: size), src)
             tracker.flags(from: location(dst, size: size))
+            loadDependency(flagsLocation, dst)
         }
         if dst.kind == .gpr {
             guard let b = read(src, size: size) else { return memoryFault(p) }
@@ -100,7 +105,10 @@ extension Machine {
     func execIncDec(_ p: UnsafePointer<Instruction>, increment: Bool) -> ExecStatus {
         let size = p.pointee.size
         let dst = p.pointee.o0
-        tracker.flags(from: location(dst, size: size))
+        // The value keeps its labels; CF survives, so the flags combine.
+        tracker.combine(into: location(dst, size: size), from: .constant)
+        tracker.combine(into: flagsLocation, from: location(dst, size: size))
+        loadDependency(flagsLocation, dst)
         let address = dst.kind == .memory ? effectiveAddress(dst) : 0
         let a: UInt64
         if dst.kind == .memory {
@@ -124,6 +132,7 @@ extension Machine {
     func execNot(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let size = p.pointee.size
         let dst = p.pointee.o0
+        tracker.combine(into: location(dst, size: size), from: .constant)
         guard let a = read(dst, size: size) else { return memoryFault(p) }
         guard write(dst, size: size, ~a & Self.mask(size)) else { return memoryFault(p) }
         return .next
@@ -132,7 +141,9 @@ extension Machine {
     func execNeg(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let size = p.pointee.size
         let dst = p.pointee.o0
+        tracker.combine(into: location(dst, size: size), from: .constant)
         tracker.flags(from: location(dst, size: size))
+        loadDependency(flagsLocation, dst)
         guard let a = read(dst, size: size) else { return memoryFault(p) }
         let r = (0 &- a) & Self.mask(size)
         guard write(dst, size: size, r) else { return memoryFault(p) }
@@ -146,7 +157,22 @@ extension Machine {
         let dst = p.pointee.o0, src = p.pointee.o1
         guard let a = read(dst, size: size) else { return memoryFault(p) }
         let b = readRegister(src)
-        tracker.combine(into: location(dst, size: size), from: location(src, size: size))
+        // src <- old dst, dst <- dst + src. The memory form stages the old value (which
+        // depends on the address) in the scratch bytes, in case src is an address register.
+        if dst.kind == .memory {
+            let scratch = Self.registerLocation(RegisterFile.scratch, size: size)
+            tracker.copy(to: scratch, from: location(dst, size: size))
+            loadDependency(scratch, dst)
+            tracker.combine(into: location(dst, size: size), from: location(src, size: size))
+            tracker.flags(from: location(dst, size: size))
+            loadDependency(flagsLocation, dst)
+            tracker.copy(to: location(src, size: size), from: scratch)
+            tracker.clear(scratch)
+        } else {
+            tracker.exchange(location(dst, size: size), location(src, size: size))
+            tracker.combine(into: location(dst, size: size), from: location(src, size: size))
+            tracker.flags(from: location(dst, size: size))
+        }
         let r = (a &+ b) & Self.mask(size)
         guard write(dst, size: size, r) else { return memoryFault(p) }
         writeRegister(src, a)
@@ -161,6 +187,8 @@ extension Machine {
         let m = Self.mask(size)
         let accumulator = gprs[0] & m
         let r = (accumulator &- d) & m
+        tracker.derive(to: flagsLocation, from: gprLocation(0, size: size), location(dst, size: size))
+        loadDependency(flagsLocation, dst)
         if accumulator == d {
             tracker.copy(to: location(dst, size: size), from: location(src, size: size))
             guard write(dst, size: size, readRegister(src)) else { return memoryFault(p) }
@@ -168,7 +196,7 @@ extension Machine {
             // The processor writes the destination back even when the compare fails
             // (SDM Vol. 2, CMPXCHG), so a read-only page faults either way.
             if dst.kind == .memory { guard write(dst, size: size, d) else { return memoryFault(p) } }
-            tracker.copy(to: gprLocation(0, size: size), from: location(dst, size: size))
+            loadCopy(to: gprLocation(0, size: size), from: location(dst, size: size), address: dst)
             writeGPR(0, size: size, d)
         }
         cpu.pointee.setLazyFlags(.sub, bits: size &* 8, result: r, source1: accumulator, source2: d)
@@ -190,7 +218,11 @@ extension Machine {
         }
         let m = wide ? UInt64.max : 0xFFFF_FFFF
         cpu.pointee.materializeFlags()
-        tracker.flags(from: .memory(address, size: UInt8(half * 2)))
+        // Only ZF changes: it depends on the memory and on rDX:rAX.
+        tracker.combine(into: flagsLocation, from: .memory(address, size: UInt8(half * 2)))
+        tracker.combine(into: flagsLocation, from: gprLocation(0, size: UInt8(half)))
+        tracker.combine(into: flagsLocation, from: gprLocation(2, size: UInt8(half)))
+        loadDependency(flagsLocation, dst)
         if lo == gprs[0] & m && hi == gprs[2] & m {
             tracker.copy(to: .memory(address, size: UInt8(half)), from: gprLocation(3, size: UInt8(half)))
             tracker.copy(to: .memory(address &+ half, size: UInt8(half)), from: gprLocation(1, size: UInt8(half)))
@@ -200,8 +232,13 @@ extension Machine {
             cpu.pointee.flagsStored |= RFlags.zero
         } else {
             guard memory.probeWrite(address, half * 2) else { return memoryFault(p) }
-            tracker.copy(to: gprLocation(0), from: .memory(address, size: UInt8(half)))
-            tracker.copy(to: gprLocation(2), from: .memory(address &+ half, size: UInt8(half)))
+            // Staged: RAX or RDX may be the address register.
+            let scratch = Self.registerLocation(RegisterFile.scratch, size: UInt8(half * 2))
+            tracker.copy(to: scratch, from: .memory(address, size: UInt8(half * 2)))
+            loadDependency(scratch, dst)
+            tracker.copy(to: gprLocation(0, size: UInt8(half)), from: Self.registerLocation(RegisterFile.scratch, size: UInt8(half)))
+            tracker.copy(to: gprLocation(2, size: UInt8(half)), from: Self.registerLocation(RegisterFile.scratch + half, size: UInt8(half)))
+            tracker.clear(scratch)
             gprs[0] = lo
             gprs[2] = hi
             cpu.pointee.flagsStored &= ~RFlags.zero
@@ -219,7 +256,9 @@ extension Machine {
         switch op {
         case .andn, .bextr, .bzhi, .pdep, .pext:
             guard let a = read(p.pointee.o1, size: size), let b = read(p.pointee.o2, size: size) else { return memoryFault(p) }
-            tracker.derive(to: location(dst, size: size), from: location(p.pointee.o1, size: size), location(p.pointee.o2, size: size))
+            loadDerive(to: location(dst, size: size), from: location(p.pointee.o1, size: size), location(p.pointee.o2, size: size),
+                       address: p.pointee.o1.kind == .memory ? p.pointee.o1 : p.pointee.o2)
+            if op == .andn || op == .bextr || op == .bzhi { tracker.flags(from: location(dst, size: size)) }
             var r: UInt64 = 0
             switch op {
             case .andn:
@@ -258,7 +297,8 @@ extension Machine {
             writeGPR(dst.reg, size: size, r)
         case .blsi, .blsmsk, .blsr:
             guard let a = read(p.pointee.o1, size: size) else { return memoryFault(p) }
-            tracker.copy(to: location(dst, size: size), from: location(p.pointee.o1, size: size))
+            loadDerive(to: location(dst, size: size), from: location(p.pointee.o1, size: size), .constant, address: p.pointee.o1)
+            tracker.flags(from: location(dst, size: size))
             let r: UInt64
             let carry: UInt64
             switch op {
@@ -272,6 +312,12 @@ extension Machine {
             // mulx high, low, src: RDX * src, no flags (SDM Vol. 2, MULX).
             guard let b = read(p.pointee.o2, size: size) else { return memoryFault(p) }
             let a = gprs[2] & m
+            // Both halves of RDX * src; the low half first, in case it overwrites a source
+            // (its labels then already hold both).
+            loadDerive(to: location(p.pointee.o1, size: size), from: gprLocation(2, size: size), location(p.pointee.o2, size: size),
+                       address: p.pointee.o2)
+            loadDerive(to: location(dst, size: size), from: gprLocation(2, size: size), location(p.pointee.o2, size: size),
+                       address: p.pointee.o2)
             let high: UInt64, low: UInt64
             if size == 8 {
                 (high, low) = a.multipliedFullWidth(by: b)
@@ -284,7 +330,11 @@ extension Machine {
             writeGPR(dst.reg, size: size, high)
         case .adcx, .adox:
             guard let b = read(p.pointee.o1, size: size) else { return memoryFault(p) }
+            // Reads CF (adcx) or OF (adox) and writes only that flag.
             tracker.combine(into: location(dst, size: size), from: location(p.pointee.o1, size: size))
+            tracker.combine(into: location(dst, size: size), from: flagsLocation)
+            loadDependency(location(dst, size: size), p.pointee.o1)
+            tracker.combine(into: flagsLocation, from: location(dst, size: size))
             let a = gprs[Int(dst.reg)] & m
             cpu.pointee.materializeFlags()
             let flag = op == .adcx ? RFlags.carry : RFlags.overflow

@@ -6,7 +6,6 @@ extension Machine {
         let bits = UInt64(size) &* 8
         let dst = p.pointee.o0, src = p.pointee.o1
         let offset: UInt64 = src.kind == .immediate ? src.value : readRegister(src)
-        tracker.flags(from: location(dst, size: size))
         let value: UInt64
         var address: UInt64 = 0
         let bit: UInt64
@@ -26,6 +25,13 @@ extension Machine {
             bit = offset & (bits - 1)
             value = readRegister(dst)
         }
+        // CF (the only flag written) is the selected bit: it depends on the bit string and
+        // on the offset; bts/btr/btc change the string at an offset-dependent bit.
+        let string = dst.kind == .memory ? DataLocation.memory(address, size: size) : location(dst, size: size)
+        tracker.combine(into: flagsLocation, from: string)
+        tracker.combine(into: flagsLocation, from: location(src, size: src.size))
+        loadDependency(flagsLocation, dst)
+        if p.pointee.op != .bt { tracker.combine(into: string, from: location(src, size: src.size)) }
         let c = cpu
         c.pointee.materializeFlags()
         let mask = UInt64(1) << bit
@@ -50,8 +56,17 @@ extension Machine {
         let bits = UInt64(size) &* 8
         let dst = p.pointee.o0
         guard let v = read(p.pointee.o1, size: size) else { return memoryFault(p) }
-        tracker.copy(to: location(dst, size: size), from: location(p.pointee.o1, size: size))
+        let op = p.pointee.op
+        if (op == .bsf || op == .bsr) && v == 0 {
+            // The destination keeps its value (all 8 bytes, not zero-extended), now by
+            // decision of the source.
+            tracker.combine(into: location(dst, size: 8), from: location(p.pointee.o1, size: size))
+            loadDependency(location(dst, size: 8), p.pointee.o1)
+        } else {
+            loadDerive(to: location(dst, size: size), from: location(p.pointee.o1, size: size), .constant, address: p.pointee.o1)
+        }
         tracker.flags(from: location(p.pointee.o1, size: size))
+        loadDependency(flagsLocation, p.pointee.o1)
         let c = cpu
         c.pointee.materializeFlags()
         var flags = c.pointee.flagsStored & ~RFlags.arithmetic

@@ -57,6 +57,15 @@ extension Machine {
     func execLoopFamily(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let target = p.pointee.o0.value
         let counterMask: UInt64 = p.pointee.o0.address32 || p.pointee.op == .jecxz ? 0xFFFF_FFFF : .max
+        // The branch tests the counter: its labels reach control through the flags byte
+        // (see `DataFlowTracker.flagsReachControl`); loope/loopne also test ZF.
+        let counter = gprLocation(1, size: counterMask == .max ? 8 : 4)
+        if p.pointee.op != .jrcxz && p.pointee.op != .jecxz {
+            // The decrement keeps the counter's labels (a 32-bit counter zero-extends).
+            tracker.combine(into: counter, from: .constant)
+        }
+        tracker.combine(into: flagsLocation, from: counter)
+        tracker.flagsReachControl(at: cpu.pointee.rip)
         switch p.pointee.op {
         case .jrcxz, .jecxz:
             if gprs[1] & counterMask == 0 { cpu.pointee.rip = target }

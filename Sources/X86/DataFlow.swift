@@ -44,10 +44,25 @@ public enum RegisterFile {
     @inline(__always) public static func xmm(_ n: Int) -> UInt64 { 128 + UInt64(n) * 16 }
     /// Physical x87 register n occupies 10 bytes from 384 + 16n.
     @inline(__always) public static func x87(_ n: Int) -> UInt64 { 384 + UInt64(n) * 16 }
-    /// The six arithmetic flags, tracked as one byte.
+    /// The six arithmetic flags (and DF), tracked as one byte.
     public static let flags: UInt64 = 512
+    /// The x87 status word, 2 bytes (SDM Vol. 1, 8.1.3): exception flags in the first
+    /// byte, the condition codes C0-C3 (and TOP) in the second, which `fnstsw ax` puts in AH.
+    public static let x87Status: UInt64 = 514
+    /// The x87 control word, 2 bytes (fldcw/fnstcw).
+    public static let x87Control: UInt64 = 516
+    /// MXCSR, 4 bytes (ldmxcsr/stmxcsr; SSE exception flags).
+    public static let mxcsr: UInt64 = 520
+    /// FS and GS base, 8 bytes each (wrfsbase/rdfsbase and friends).
+    public static let fsBase: UInt64 = 528
+    public static let gsBase: UInt64 = 536
+    /// 16 bytes no instruction names: a load whose destination is one of its own address
+    /// registers (mov rax, [rax + 8]) is staged here (copy, addressDependency, copy to the
+    /// destination, clear), so the address registers' labels are read before the
+    /// destination replaces them. A tracker treats it like any register.
+    public static let scratch: UInt64 = 544
     /// Total size of the register file in bytes.
-    public static let size = 513
+    public static let size = 560
 }
 
 /// Default: a tracker tracks data.
@@ -58,33 +73,73 @@ extension DataFlowTracker {
 /// Hooks the interpreter calls for every data movement. Each hook names destination and
 /// source locations; the tracker decides what labels mean. All hooks are called after
 /// the instruction's operands are known and before it completes; a faulting
-/// instruction may have called some of its hooks.
+/// instruction may have called some of its hooks. Every instruction the interpreter
+/// implements reports each location it writes (`DataFlowCoverageTests` enforces it, opcode
+/// by opcode); the few that move no data are listed there.
+///
+/// Conventions the calls follow:
+/// - The flags are the register-file byte `RegisterFile.flags`, named like any register:
+///   compares `derive` into it, partial flag writes (inc/dec, bt, sahf, clc, rotates)
+///   `combine` into it, flag readers copy or combine from it (setcc, lahf, pushf, adc/sbb,
+///   rcl/rcr, syscall's R11). The x87 condition codes are the second byte of
+///   `RegisterFile.x87Status` in the same way (fcom derives into it, fnstsw copies it out).
+/// - A 4-byte destination at the start of a GPR zero-extends the register (SDM Vol. 1,
+///   3.4.1.1): a tracker treats bytes 4-7 as cleared. Other partial writes (8/16-bit GPRs,
+///   XMM lanes) leave the other bytes alone; where the CPU zeroes them (movd/movq/movss
+///   loads into XMM) the interpreter clears them explicitly.
+/// - Pointer and counter updates that keep labels (RSP by push/pop/call/ret, RSI/RDI/RCX by
+///   string instructions) are not reported.
+/// - A location whose bytes change in place (not, neg, inc, fchs, cld) is reported as
+///   `combine(into: it, from: .constant)`: its labels stay. One whose bits move across
+///   bytes (shifts, rotates, bswap, multiply, shuffles, float arithmetic) derives from
+///   itself, so its labels mix.
 public protocol DataFlowTracker {
     /// False only for trackers that ignore every hook: the interpreter may then move
     /// data in bulk (rep movs/stos by page) without per-element hook calls.
     static var tracksData: Bool { get }
 
-    /// `destination` now holds exactly the bytes of `source` (mov, push, pop, movdqu,
-    /// zero/sign extension: extension bytes take the labels of the source's top byte
-    /// in spirit; a simple tracker may union all source bytes into every destination byte).
+    /// `destination` now holds exactly the bytes of `source`, in order (mov, push, pop,
+    /// movdqu); a larger destination is a zero/sign extension (movzx, cdq): extension bytes
+    /// take the labels of the source's top byte in spirit; a simple tracker may union all
+    /// source bytes into every destination byte. Byte permutations (bswap, pshufd) and
+    /// conversions are not copies: they `derive`.
     func copy(to destination: DataLocation, from source: DataLocation)
-    /// `destination` now depends on its old value and on `source` (add, and, pxor ...).
+    /// `destination` now depends on its old value and on `source` (add, and, pxor ...):
+    /// each destination byte keeps its own labels and gains those of every source byte
+    /// (carries between the destination's own bytes are the tracker's call, as in libdft).
     func combine(into destination: DataLocation, from source: DataLocation)
     /// `destination` was overwritten with a value computed from `source1` and `source2`
-    /// (three-operand forms, lea, imul r, r/m, imm, shifts by a register).
+    /// (three-operand forms, lea, imul r, r/m, imm, shifts by a register, byte
+    /// permutations and conversions with `.constant` as the second source; compares into
+    /// the flags byte).
     func derive(to destination: DataLocation, from source1: DataLocation, _ source2: DataLocation)
     /// The contents of `first` and `second` were swapped (xchg, fxch).
     func exchange(_ first: DataLocation, _ second: DataLocation)
-    /// `destination` now holds a constant (mov imm, xor r, r, setcc from untracked flags).
+    /// `destination` now holds a constant (mov imm, xor r, r, cpuid and rdtsc results,
+    /// the syscall result registers).
     func clear(_ destination: DataLocation)
-    /// The arithmetic flags now depend on `source` (cmp, test, add ...).
+    /// The arithmetic flags were all rewritten from `source` alone: the same as
+    /// `copy(to:from:)` into the flags byte, replacing its labels (add and sub call it with
+    /// their destination after combining the source into it).
     func flags(from source: DataLocation)
     /// A load at an address computed from these registers (GPR numbers, or -1): a tracker
-    /// may add the address registers' labels to `destination` (table lookups).
+    /// may add the address registers' labels to `destination` (table lookups). Called for
+    /// every load whose value reaches a destination other than the loaded memory itself:
+    /// explicit memory sources (integer, SSE and x87; the flags of compares and of ALU
+    /// operations on memory), pops (base RSP), string sources (RSI; RDI for scas/cmps),
+    /// xlat (RBX + AL); never for stores, for the memory operand of a read-modify-write,
+    /// or for control-transfer targets (address dependency is off for control alerts: a
+    /// jump table indexed by input is a parser). It follows the hook that moved the value,
+    /// while the address registers still hold their labels (a load into one of its own
+    /// address registers is staged through `RegisterFile.scratch`).
     func addressDependency(of destination: DataLocation, base: Int, index: Int)
     /// `source` was loaded into RIP (indirect jmp/call, ret): "data steered control".
+    /// Direct (relative) jumps and calls report no transfer.
     func controlTransfer(from source: DataLocation, target: UInt64)
-    /// A conditional branch, cmov or setc read the flags.
+    /// A conditional branch, cmov, setcc, fcmov or the end test of a rep scas/cmps read
+    /// the flags byte; `rip` is the address after the instruction. Branches on RCX
+    /// (jrcxz, loop) first combine RCX into the flags byte so that its labels reach
+    /// control (over-approximate: the flags keep them until the next flag write).
     func flagsReachControl(at rip: UInt64)
 }
 

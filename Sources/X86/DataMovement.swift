@@ -6,14 +6,13 @@ extension Machine {
     func execMov(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let size = p.pointee.size
         let dst = p.pointee.o0, src = p.pointee.o1
-        tracker.copy(to: location(dst, size: size), from: location(src, size: size))
         if src.kind == .memory && dst.kind == .gpr {
-            tracker.addressDependency(of: location(dst, size: size), base: Int(src.reg == Operand.noRegister ? -1 : Int(src.reg)),
-                                      index: src.index == Operand.noRegister ? -1 : Int(src.index))
+            loadCopy(to: location(dst, size: size), from: location(src, size: size), address: src)
             guard let v = memory.load(effectiveAddress(src), size: UInt64(size)) else { return memoryFault(p) }
             writeGPR(dst.reg, size: size, v)
             return .next
         }
+        loadCopy(to: location(dst, size: size), from: location(src, size: size), address: src)  // mov ah, [m] too
         if dst.kind == .gpr {
             guard let v = read(src, size: size) else { return memoryFault(p) }
             writeGPR(dst.reg, size: size, v)
@@ -27,7 +26,7 @@ extension Machine {
     @inline(__always)
     func execMovzx(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let src = p.pointee.o1
-        tracker.copy(to: location(p.pointee.o0, size: p.pointee.size), from: location(src, size: src.size))
+        loadCopy(to: location(p.pointee.o0, size: p.pointee.size), from: location(src, size: src.size), address: src)
         guard let v = read(src, size: src.size) else { return memoryFault(p) }
         writeGPR(p.pointee.o0.reg, size: p.pointee.size, v)
         return .next
@@ -35,7 +34,7 @@ extension Machine {
 
     func execMovsx(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let src = p.pointee.o1
-        tracker.copy(to: location(p.pointee.o0, size: p.pointee.size), from: location(src, size: src.size))
+        loadCopy(to: location(p.pointee.o0, size: p.pointee.size), from: location(src, size: src.size), address: src)
         guard let v = read(src, size: src.size) else { return memoryFault(p) }
         writeGPR(p.pointee.o0.reg, size: p.pointee.size, Self.signExtend(v, src.size))
         return .next
@@ -59,7 +58,9 @@ extension Machine {
         let o = p.pointee.o0
         let size: UInt8 = o.kind == .immediate ? p.pointee.size : o.size
         guard let v = read(o, size: size) else { return memoryFault(p) }
-        tracker.copy(to: .memory(gprs[4] &- UInt64(size), size: size), from: location(o, size: size))
+        let slot = DataLocation.memory(gprs[4] &- UInt64(size), size: size)
+        tracker.copy(to: slot, from: location(o, size: size))
+        loadDependency(slot, o)
         guard push(v, size: size) else { return memoryFault(p) }
         return .next
     }
@@ -73,6 +74,7 @@ extension Machine {
         // pop into memory addressed with RSP uses the incremented RSP (SDM Vol. 2, POP).
         gprs[4] = rsp &+ UInt64(size)
         tracker.copy(to: location(o, size: size), from: .memory(rsp, size: size))
+        tracker.addressDependency(of: location(o, size: size), base: 4, index: -1)
         guard write(o, size: size, v) else {
             gprs[4] = rsp
             return memoryFault(p)
@@ -84,6 +86,20 @@ extension Machine {
         let size = p.pointee.size
         let a = p.pointee.o0, b = p.pointee.o1
         guard let va = read(a, size: size), let vb = read(b, size: size) else { return memoryFault(p) }
+        // Hooks first: the memory operand's address may use the register being swapped.
+        // The register then holds what the address selected.
+        let (m, r) = a.kind == .memory ? (a, b) : (b, a)
+        if m.kind == .memory && addressOverlaps(location(r, size: size), m) {
+            let scratch = Self.registerLocation(RegisterFile.scratch, size: size)
+            tracker.copy(to: scratch, from: location(m, size: size))
+            loadDependency(scratch, m)
+            tracker.copy(to: location(m, size: size), from: location(r, size: size))
+            tracker.copy(to: location(r, size: size), from: scratch)
+            tracker.clear(scratch)
+        } else {
+            tracker.exchange(location(a, size: size), location(b, size: size))
+            loadDependency(location(r, size: size), m)
+        }
         if a.kind == .memory {
             guard write(a, size: size, vb) else { return memoryFault(p) }
             _ = write(b, size: size, va)
@@ -91,17 +107,24 @@ extension Machine {
             guard write(b, size: size, va) else { return memoryFault(p) }
             _ = write(a, size: size, vb)
         }
-        tracker.exchange(location(a, size: size), location(b, size: size))
         return .next
     }
 
+    @inline(__always)
     func execBswap(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let o = p.pointee.o0
         let v = readRegister(o)
-        if o.size == 8 { writeRegister(o, v.byteSwapped) }
-        else if o.size == 4 { writeRegister(o, UInt64(UInt32(truncatingIfNeeded: v).byteSwapped)) }
-        else { writeRegister(o, 0) }  // 16-bit bswap is undefined; CPUs produce 0.
-        tracker.combine(into: location(o, size: o.size), from: location(o, size: o.size))
+        // A permutation of the register's own bytes: it keeps its labels, mixed.
+        if o.size == 8 {
+            tracker.derive(to: location(o, size: 8), from: location(o, size: 8), .constant)
+            writeRegister(o, v.byteSwapped)
+        } else if o.size == 4 {
+            tracker.derive(to: location(o, size: 4), from: location(o, size: 4), .constant)
+            writeRegister(o, UInt64(UInt32(truncatingIfNeeded: v).byteSwapped))
+        } else {
+            tracker.clear(location(o, size: o.size))
+            writeRegister(o, 0)  // 16-bit bswap is undefined; CPUs produce 0.
+        }
         return .next
     }
 
@@ -114,7 +137,8 @@ extension Machine {
         case 4: swapped = UInt64(UInt32(truncatingIfNeeded: v).byteSwapped)
         default: swapped = UInt64(UInt16(truncatingIfNeeded: v).byteSwapped)
         }
-        tracker.copy(to: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: size))
+        // Byte-reversed: the bytes move, so the destination derives from the whole source.
+        loadDerive(to: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: size), .constant, address: p.pointee.o1)
         guard write(p.pointee.o0, size: size, swapped) else { return memoryFault(p) }
         return .next
     }
@@ -127,10 +151,11 @@ extension Machine {
         guard let v = read(src, size: size) else { return memoryFault(p) }
         tracker.flagsReachControl(at: cpu.pointee.rip)
         if cpu.condition(p.pointee.condition) {
-            tracker.copy(to: location(dst, size: size), from: location(src, size: size))
+            loadCopy(to: location(dst, size: size), from: location(src, size: size), address: src)
             writeGPR(dst.reg, size: size, v)
         } else if size == 4 {
             // A 32-bit cmov zero-extends the destination even when it does not move.
+            tracker.combine(into: location(dst, size: 4), from: .constant)
             gprs[Int(dst.reg)] &= 0xFFFF_FFFF
         }
         return .next
@@ -139,7 +164,8 @@ extension Machine {
     @inline(__always)
     func execSetcc(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let v: UInt64 = cpu.condition(p.pointee.condition) ? 1 : 0
-        tracker.clear(location(p.pointee.o0, size: 1))
+        // The byte is the condition: data from the flags (sete al; movzx eax, al; ret).
+        tracker.copy(to: location(p.pointee.o0, size: 1), from: flagsLocation)
         tracker.flagsReachControl(at: cpu.pointee.rip)
         guard write(p.pointee.o0, size: 1, v) else { return memoryFault(p) }
         return .next
@@ -150,16 +176,18 @@ extension Machine {
         let size = p.pointee.size
         let half = size / 2
         writeGPR(0, size: size, Self.signExtend(gprs[0] & Self.mask(half), half) & Self.mask(size))
-        tracker.combine(into: gprLocation(0, size: size), from: gprLocation(0, size: half))
+        tracker.copy(to: gprLocation(0, size: size), from: gprLocation(0, size: half))
         return .next
     }
 
     /// cwd / cdq / cqo: fill rDX with the sign of rAX.
+    @inline(__always)
     func execSignExtendIntoRDX(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let size = p.pointee.size
         let negative = (gprs[0] >> (UInt64(size) * 8 - 1)) & 1 != 0
         writeGPR(2, size: size, negative ? Self.mask(size) : 0)
-        tracker.copy(to: gprLocation(2, size: size), from: gprLocation(0, size: size))
+        // Every byte of rDX is the sign of rAX: derived, not a byte-for-byte copy.
+        tracker.derive(to: gprLocation(2, size: size), from: gprLocation(0, size: size), .constant)
         return .next
     }
 
@@ -167,8 +195,10 @@ extension Machine {
         let size = p.pointee.size
         let frame = gprs[5]
         guard let saved = memory.load(frame, size: UInt64(size)) else { return memoryFault(p) }
+        // RSP takes RBP's labels first, so the load's address register is RSP by then.
         tracker.copy(to: gprLocation(4), from: gprLocation(5))
         tracker.copy(to: gprLocation(5, size: size), from: .memory(frame, size: size))
+        tracker.addressDependency(of: gprLocation(5, size: size), base: 4, index: -1)
         gprs[4] = frame &+ UInt64(size)
         writeGPR(5, size: size, saved)
         return .next
@@ -179,8 +209,12 @@ extension Machine {
         let frameSize = p.pointee.o0.value & 0xFFFF
         let level = p.pointee.o1.value & 0x1F
         guard level <= 1 else { return unsupported(p) }
+        let frame = gprs[4] &- 8
+        tracker.copy(to: .memory(frame, size: 8), from: gprLocation(5))
+        if level == 1 { tracker.copy(to: .memory(frame &- 8, size: 8), from: gprLocation(4)) }
+        // RBP = the new frame pointer, RSP below it: both RSP's value moved.
+        tracker.copy(to: gprLocation(5), from: gprLocation(4))
         guard push(gprs[5]) else { return memoryFault(p) }
-        let frame = gprs[4]
         if level == 1 { guard push(frame) else { return memoryFault(p) } }
         gprs[5] = frame
         gprs[4] = gprs[4] &- frameSize
@@ -198,6 +232,12 @@ extension Machine {
         var segmentBase: UInt64 = 0
         if o.segment == .fs { segmentBase = cpu.pointee.fsBase } else if o.segment == .gs { segmentBase = cpu.pointee.gsBase }
         guard let v = memory.load(address &+ segmentBase, size: 1) else { return memoryFault(p) }
+        // A table lookup: AL <- [RBX + AL], and AL's labels select the byte.
+        var table = Operand()
+        table.kind = .memory
+        table.reg = 3
+        table.index = 0
+        loadCopy(to: gprLocation(0, size: 1), from: .memory(address &+ segmentBase, size: 1), address: table)
         writeGPR(0, size: 1, v)
         return .next
     }

@@ -137,6 +137,12 @@ final class Decoder {
         }
     }
 
+    /// Every opcode some instruction decodes to (the data-flow coverage test needs an
+    /// encoding for each): the table's entries plus the per-opcode fixups' results.
+    var decodableOpcodes: Set<Opcode> {
+        Set(opcodeByID.map { $0.0 }).union([.cmpsd_sse, .movs]).subtracting([.unsupported])
+    }
+
     private static func stringOp(_ name: String) -> (Opcode, UInt8)? {
         let sizes: [Character: UInt8] = ["b": 1, "w": 2, "d": 4, "q": 8]
         for (prefix, op) in [("movs", Opcode.movs), ("stos", .stos), ("lods", .lods), ("scas", .scas), ("cmps", .cmps)] {

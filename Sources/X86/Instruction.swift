@@ -4,7 +4,7 @@
 /// The operations the interpreter implements. Raw values are Capstone mnemonics where the
 /// two agree, so the decoder maps most instructions by name; aliases (movaps -> movdqu,
 /// sal -> shl ...) are listed in `Decoder.mnemonicAliases`.
-enum Opcode: String {
+enum Opcode: String, CaseIterable {
     case unsupported
     // Data movement
     case mov, movzx, movsx, movsxd, lea, xchg, bswap, movbe, cmovcc, setcc, push, pop

@@ -360,6 +360,70 @@ public final class Machine<Tracker: DataFlowTracker> {
         DataLocation(kind: .register, size: size, offset: RegisterFile.gpr(n))
     }
 
+    /// Register-file bytes that are not a GPR/XMM/x87 register (flags, status words, bases).
+    @inline(__always)
+    static func registerLocation(_ offset: UInt64, size: UInt8) -> DataLocation {
+        DataLocation(kind: .register, size: size, offset: offset)
+    }
+
+    /// The flags byte (see `DataFlowTracker`).
+    @inline(__always)
+    var flagsLocation: DataLocation { Self.registerLocation(RegisterFile.flags, size: 1) }
+
+    /// Reports that the value of memory operand `o` reaches `destination` (a load through
+    /// an address built from registers); nothing for other operand kinds. Pure arguments
+    /// only, so it vanishes with `NoDataFlow`. Call it after hooks that only add to
+    /// `destination`; a hook that replaces a GPR goes through `loadCopy`/`loadDerive`.
+    @inline(__always)
+    func loadDependency(_ destination: DataLocation, _ o: Operand) {
+        if o.kind == .memory {
+            tracker.addressDependency(of: destination, base: o.reg == Operand.noRegister ? -1 : Int(o.reg),
+                                      index: o.index == Operand.noRegister ? -1 : Int(o.index))
+        }
+    }
+
+    /// Whether `destination` is (part of) a base or index register of memory operand `o`.
+    @inline(__always)
+    func addressOverlaps(_ destination: DataLocation, _ o: Operand) -> Bool {
+        guard o.kind == .memory, destination.kind == .register, destination.offset < RegisterFile.xmm(0) else { return false }
+        let r = UInt8(truncatingIfNeeded: destination.offset / 8)
+        return r == o.reg || r == o.index
+    }
+
+    /// `destination` <- `source` (copy) plus the address dependency of operand `o`; when
+    /// the destination is an address register, staged through `RegisterFile.scratch`.
+    @inline(__always)
+    func loadCopy(to destination: DataLocation, from source: DataLocation, address o: Operand) {
+        guard Tracker.tracksData else { return }
+        if addressOverlaps(destination, o) {
+            let scratch = Self.registerLocation(RegisterFile.scratch, size: destination.size)
+            tracker.copy(to: scratch, from: source)
+            loadDependency(scratch, o)
+            tracker.copy(to: destination, from: scratch)
+            tracker.clear(scratch)
+        } else {
+            tracker.copy(to: destination, from: source)
+            loadDependency(destination, o)
+        }
+    }
+
+    /// `destination` <- f(`source1`, `source2`) (derive) plus the address dependency of
+    /// operand `o`, staged like `loadCopy`.
+    @inline(__always)
+    func loadDerive(to destination: DataLocation, from source1: DataLocation, _ source2: DataLocation, address o: Operand) {
+        guard Tracker.tracksData else { return }
+        if addressOverlaps(destination, o) {
+            let scratch = Self.registerLocation(RegisterFile.scratch, size: destination.size)
+            tracker.derive(to: scratch, from: source1, source2)
+            loadDependency(scratch, o)
+            tracker.copy(to: destination, from: scratch)
+            tracker.clear(scratch)
+        } else {
+            tracker.derive(to: destination, from: source1, source2)
+            loadDependency(destination, o)
+        }
+    }
+
     // Stack helpers (RSP-relative, 8-byte slots unless a 66h prefix made them 2).
     @inline(__always)
     func push(_ value: UInt64, size: UInt8 = 8) -> Bool {
@@ -444,8 +508,8 @@ public final class Machine<Tracker: DataFlowTracker> {
         case .hlt: return stop(.halt, completed: true)
         case .syscall: return execSyscall(p)
         case .cpuid: return execCPUID(p)
-        case .rdtsc: return stop(.timestamp(rdtscp: false), completed: true)
-        case .rdtscp: return stop(.timestamp(rdtscp: true), completed: true)
+        case .rdtsc: return execTimestamp(p, rdtscp: false)
+        case .rdtscp: return execTimestamp(p, rdtscp: true)
         case .xgetbv: return execXgetbv(p)
         case .rdfsbase, .rdgsbase, .wrfsbase, .wrgsbase: return execSegmentBase(p)
         case .unsupported: return unsupported(p)

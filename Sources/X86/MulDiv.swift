@@ -14,8 +14,14 @@ extension Machine {
             // rDX:rAX = rAX * r/m (AX = AL * r/m8 for bytes).
             guard let b = read(p.pointee.o0, size: size) else { return memoryFault(p) }
             let a = gprs[0] & m
-            tracker.combine(into: gprLocation(0, size: size), from: location(p.pointee.o0, size: size))
-            if size != 1 { tracker.derive(to: gprLocation(2, size: size), from: gprLocation(0, size: size), location(p.pointee.o0, size: size)) }
+            // Products mix every byte of both factors. rAX first (deriving from itself keeps
+            // the labels of an address register), then rDX from it: rDX may be the address
+            // register.
+            let product = gprLocation(0, size: size == 1 ? 2 : size)
+            tracker.derive(to: product, from: product, location(p.pointee.o0, size: size))
+            loadDependency(product, p.pointee.o0)
+            if size != 1 { tracker.derive(to: gprLocation(2, size: size), from: product, .constant) }
+            tracker.flags(from: product)
             var high: UInt64
             if size == 8 {
                 if signed {
@@ -52,13 +58,15 @@ extension Machine {
                 a = readRegister(p.pointee.o0)
                 guard let v = read(p.pointee.o1, size: size) else { return memoryFault(p) }
                 b = v
-                tracker.combine(into: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: size))
+                tracker.derive(to: location(p.pointee.o0, size: size), from: location(p.pointee.o0, size: size), location(p.pointee.o1, size: size))
             } else {
                 guard let v = read(p.pointee.o1, size: size) else { return memoryFault(p) }
                 a = v
                 b = p.pointee.o2.value & m
-                tracker.copy(to: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: size))
+                loadDerive(to: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: size), .constant, address: p.pointee.o1)
             }
+            if operandCount == 2 { loadDependency(location(p.pointee.o0, size: size), p.pointee.o1) }
+            tracker.flags(from: location(p.pointee.o0, size: size))
             let sa = Int64(bitPattern: Self.signExtend(a, size)), sb = Int64(bitPattern: Self.signExtend(b, size))
             if size == 8 {
                 let (h, l) = sa.multipliedFullWidth(by: sb)
@@ -83,8 +91,17 @@ extension Machine {
         let m = Self.mask(size)
         guard let divisor = read(p.pointee.o0, size: size) else { return memoryFault(p) }
         if divisor == 0 { return signalFault(p, GuestSignal.sigfpe) }
-        tracker.combine(into: gprLocation(0, size: size), from: location(p.pointee.o0, size: size))
-        tracker.combine(into: gprLocation(2, size: size), from: location(p.pointee.o0, size: size))
+        // Quotient and remainder both depend on the whole dividend and the divisor.
+        let divisorLocation = location(p.pointee.o0, size: size)
+        if size == 1 {
+            tracker.derive(to: gprLocation(0, size: 2), from: gprLocation(0, size: 2), divisorLocation)
+            loadDependency(gprLocation(0, size: 2), p.pointee.o0)
+        } else {
+            tracker.derive(to: gprLocation(0, size: size), from: gprLocation(0, size: size), gprLocation(2, size: size))
+            tracker.combine(into: gprLocation(0, size: size), from: divisorLocation)
+            loadDependency(gprLocation(0, size: size), p.pointee.o0)
+            tracker.derive(to: gprLocation(2, size: size), from: gprLocation(0, size: size), .constant)
+        }
         // Dividend: AX for bytes, else rDX:rAX.
         let dividendLow = size == 1 ? gprs[0] & 0xFFFF : gprs[0] & m
         let dividendHigh = size == 1 ? 0 : gprs[2] & m

@@ -37,6 +37,17 @@ extension Machine {
     var mxcsrRounding: UInt32 { (cpu.pointee.mxcsr >> 13) & 3 }
 
     @inline(__always)
+    var mxcsrLocation: DataLocation { Self.registerLocation(RegisterFile.mxcsr, size: 4) }
+
+    /// The operation may raise exception flags in MXCSR that depend on its operands: the
+    /// sticky flags accumulate their labels (rounding control is read, too, but a
+    /// rounding mode derived from input is not worth a hook per operation).
+    @inline(__always)
+    func floatStatus(from source: DataLocation) {
+        tracker.combine(into: mxcsrLocation, from: source)
+    }
+
+    @inline(__always)
     func sse<T>(_ body: () -> T) -> T {
         let (r, flags) = HostFloatEnvironment.compute(rc: mxcsrRounding, body)
         cpu.pointee.mxcsr |= flags
@@ -77,8 +88,17 @@ extension Machine {
     /// Scalar operation on the low lane; `double` selects sd vs ss.
     func scalarArithmetic(_ p: UnsafePointer<Instruction>, double: Bool, _ op: Opcode) -> ExecStatus {
         let dst = p.pointee.o0.reg
-        guard let b = readScalar(p.pointee.o1, size: double ? 8 : 4) else { return memoryFault(p) }
-        tracker.combine(into: xmmLocation(dst), from: location(p.pointee.o1, size: double ? 8 : 4))
+        let size: UInt8 = double ? 8 : 4
+        guard let b = readScalar(p.pointee.o1, size: size) else { return memoryFault(p) }
+        // The low lane only; unary forms (sqrt, rcp, rsqrt) ignore its old value.
+        let lane = xmmLocation(dst, offset: 0, size: size)
+        if op == .sqrtss || op == .sqrtsd || op == .rcpss || op == .rsqrtss {
+            tracker.derive(to: lane, from: location(p.pointee.o1, size: size), .constant)
+        } else {
+            tracker.derive(to: lane, from: lane, location(p.pointee.o1, size: size))
+        }
+        loadDependency(lane, p.pointee.o1)
+        floatStatus(from: lane)
         let low = xmms + Int(dst) &* 2
         if double {
             let x = Self.double(low.pointee), y = Self.double(b)
@@ -171,6 +191,8 @@ extension Machine {
         case .addsd, .subsd, .mulsd, .divsd, .minsd, .maxsd, .sqrtsd:
             return scalarArithmetic(p, double: true, op)
         case .addpd, .subpd, .mulpd, .divpd, .minpd, .maxpd, .sqrtpd:
+            floatStatus(from: location(p.pointee.o1, size: 16))
+            if op == .sqrtpd { deriveVector(p) }
             return packedBinary(p) { a, b in
                 let unary = op == .sqrtpd
                 for i in 0..<2 {
@@ -183,6 +205,8 @@ extension Machine {
                 }
             }
         case .addps, .subps, .mulps, .divps, .minps, .maxps, .sqrtps, .rcpps, .rsqrtps:
+            floatStatus(from: location(p.pointee.o1, size: 16))
+            if op == .sqrtps || op == .rcpps || op == .rsqrtps { deriveVector(p) }
             return packedBinary(p) { a, b in
                 let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
                 let unary = op == .sqrtps || op == .rcpps || op == .rsqrtps
@@ -220,11 +244,17 @@ extension Machine {
             }
             cpu.pointee.flagsStored = f
             cpu.pointee.lazyOp = .materialized
-            tracker.flags(from: location(p.pointee.o1, size: isDouble ? 8 : 4))
+            let size: UInt8 = isDouble ? 8 : 4
+            tracker.derive(to: flagsLocation, from: xmmLocation(p.pointee.o0.reg, offset: 0, size: size), location(p.pointee.o1, size: size))
+            loadDependency(flagsLocation, p.pointee.o1)
+            floatStatus(from: flagsLocation)
             return .next
         case .cmpss, .cmpsd_sse:
-            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 8))
             let isDouble = op == .cmpsd_sse
+            let lane = xmmLocation(p.pointee.o0.reg, offset: 0, size: isDouble ? 8 : 4)
+            tracker.derive(to: lane, from: lane, location(p.pointee.o1, size: isDouble ? 8 : 4))
+            loadDependency(lane, p.pointee.o1)
+            floatStatus(from: lane)
             guard let b = readScalar(p.pointee.o1, size: isDouble ? 8 : 4) else { return memoryFault(p) }
             let d = xmms + Int(p.pointee.o0.reg) &* 2
             let predicate = p.pointee.condition
@@ -239,12 +269,14 @@ extension Machine {
             }
             return .next
         case .cmppd:
+            floatStatus(from: location(p.pointee.o1, size: 16))
             return packedBinary(p) { a, b in
                 for i in 0..<2 { noteCompareInvalid(Self.double(a[i]), Self.double(b[i]), signalOnQuiet: Self.signalsOnQuietNaN(p.pointee.condition)) }
                 return V128(Self.comparePredicate(p.pointee.condition, Self.double(a[0]), Self.double(b[0])) ? .max : 0,
                      Self.comparePredicate(p.pointee.condition, Self.double(a[1]), Self.double(b[1])) ? .max : 0)
             }
         case .cmpps:
+            floatStatus(from: location(p.pointee.o1, size: 16))
             return packedBinary(p) { a, b in
                 let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
                 var r = SIMD4<UInt32>()
@@ -260,12 +292,15 @@ extension Machine {
             guard let raw = readScalar(src, size: size) else { return memoryFault(p) }
             let value = Int64(bitPattern: Self.signExtend(raw, size))
             let d = xmms + Int(p.pointee.o0.reg) &* 2
+            let lane = xmmLocation(p.pointee.o0.reg, offset: 0, size: op == .cvtsi2sd ? 8 : 4)
+            tracker.derive(to: lane, from: location(src, size: size), .constant)
+            loadDependency(lane, src)
+            floatStatus(from: lane)
             if op == .cvtsi2sd {
                 d.pointee = sse { Double(value) }.bitPattern
             } else {
                 d.pointee = (d.pointee & ~0xFFFF_FFFF) | UInt64(sse { Float(value) }.bitPattern)
             }
-            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(src, size: size))
             return .next
         case .cvttsd2si, .cvtsd2si, .cvttss2si, .cvtss2si:
             let fromDouble = op == .cvttsd2si || op == .cvtsd2si
@@ -273,18 +308,24 @@ extension Machine {
             let value = fromDouble ? Self.double(raw) : Double(Self.float(raw))
             let size = p.pointee.o0.size
             let r = convertToInteger(value, size: size, truncate: op == .cvttsd2si || op == .cvttss2si)
+            loadDerive(to: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: fromDouble ? 8 : 4), .constant,
+                       address: p.pointee.o1)
+            floatStatus(from: location(p.pointee.o0, size: size))
             writeGPR(p.pointee.o0.reg, size: size, r)
-            tracker.copy(to: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: fromDouble ? 8 : 4))
             return .next
         case .cvtss2sd:
-            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 4))
+            tracker.derive(to: xmmLocation(p.pointee.o0.reg, offset: 0, size: 8), from: location(p.pointee.o1, size: 4), .constant)
+            loadDependency(xmmLocation(p.pointee.o0.reg, offset: 0, size: 8), p.pointee.o1)
+            floatStatus(from: location(p.pointee.o1, size: 4))
             guard let raw = readScalar(p.pointee.o1, size: 4) else { return memoryFault(p) }
             noteDenormalOperands(Self.float(raw))
             let r: Double = sse { Double(Self.float(raw)) }
             xmms[Int(p.pointee.o0.reg) &* 2] = r.bitPattern
             return .next
         case .cvtsd2ss:
-            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 8))
+            tracker.derive(to: xmmLocation(p.pointee.o0.reg, offset: 0, size: 4), from: location(p.pointee.o1, size: 8), .constant)
+            loadDependency(xmmLocation(p.pointee.o0.reg, offset: 0, size: 4), p.pointee.o1)
+            floatStatus(from: location(p.pointee.o1, size: 8))
             guard let raw = readScalar(p.pointee.o1, size: 8) else { return memoryFault(p) }
             noteDenormalOperands(Self.double(raw))
             let r: Float = sse { Float(Self.double(raw)) }
@@ -292,7 +333,8 @@ extension Machine {
             d.pointee = (d.pointee & ~0xFFFF_FFFF) | UInt64(r.bitPattern)
             return .next
         case .cvtdq2pd, .cvtps2pd:
-            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 8))
+            deriveVector(p, sourceSize: 8)
+            floatStatus(from: location(p.pointee.o1, size: 8))
             let src = p.pointee.o1
             let raw: UInt64
             if src.kind == .xmm { raw = xmms[Int(src.reg) &* 2] } else {
@@ -309,7 +351,8 @@ extension Machine {
             setVector(p.pointee.o0.reg, r)
             return .next
         case .cvtdq2ps:
-            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
+            deriveVector(p)
+            floatStatus(from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             let x = Self.lanes(v, as: SIMD4<Int32>.self)
             let r: V128 = sse {
@@ -318,7 +361,8 @@ extension Machine {
             setVector(p.pointee.o0.reg, r)
             return .next
         case .cvttps2dq, .cvtps2dq:
-            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
+            deriveVector(p)
+            floatStatus(from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             let x = Self.lanes(v, as: SIMD4<UInt32>.self)
             var r = SIMD4<UInt32>()
@@ -328,7 +372,11 @@ extension Machine {
             setVector(p.pointee.o0.reg, Self.quad(r))
             return .next
         case .cvttpd2dq, .cvtpd2dq, .cvtpd2ps:
-            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
+            // Two results in the low half; the high half is zeroed.
+            tracker.derive(to: xmmLocation(p.pointee.o0.reg, offset: 0, size: 8), from: location(p.pointee.o1, size: 16), .constant)
+            loadDependency(xmmLocation(p.pointee.o0.reg, offset: 0, size: 8), p.pointee.o1)
+            clearUpperXMM(p.pointee.o0.reg, from: 8)
+            floatStatus(from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             if op == .cvtpd2ps {
                 noteDenormalOperands(Self.double(v[0]))
@@ -344,7 +392,10 @@ extension Machine {
             }
             return .next
         case .roundsd, .roundss, .roundpd, .roundps:
-            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
+            let resultSize: UInt8 = op == .roundsd ? 8 : op == .roundss ? 4 : 16
+            tracker.derive(to: xmmLocation(p.pointee.o0.reg, offset: 0, size: resultSize), from: location(p.pointee.o1, size: resultSize), .constant)
+            loadDependency(xmmLocation(p.pointee.o0.reg, offset: 0, size: resultSize), p.pointee.o1)
+            floatStatus(from: location(p.pointee.o1, size: resultSize))
             let imm = UInt32(truncatingIfNeeded: p.pointee.o2.value)
             let rc = imm & 4 != 0 ? mxcsrRounding : imm & 3
             let suppressPrecision = imm & 8 != 0

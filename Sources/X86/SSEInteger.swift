@@ -45,17 +45,56 @@ extension Machine {
         DataLocation(kind: .register, size: 16, offset: RegisterFile.xmm(Int(n)))
     }
 
+    /// Bytes `[offset, offset + size)` of XMM register `n` (one lane or half).
+    @inline(__always)
+    func xmmLocation(_ n: UInt8, offset: Int, size: UInt8) -> DataLocation {
+        DataLocation(kind: .register, size: size, offset: RegisterFile.xmm(Int(n)) + UInt64(offset))
+    }
+
+    /// An XMM register's bytes from `size` up were zeroed (scalar loads, movd/movq).
+    @inline(__always)
+    func clearUpperXMM(_ n: UInt8, from size: UInt8) {
+        tracker.clear(xmmLocation(n, offset: Int(size), size: 16 &- size))
+    }
+
+    /// dst = f(src) for an XMM destination and XMM/m128 source, lane by lane with bytes
+    /// mixed inside lanes (shuffles, abs, conversions): the destination derives.
+    @inline(__always)
+    func deriveVector(_ p: UnsafePointer<Instruction>, sourceSize: UInt8 = 16) {
+        tracker.derive(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: sourceSize), .constant)
+        loadDependency(xmmLocation(p.pointee.o0.reg), p.pointee.o1)
+    }
+
     @inline(__always)
     static func lanes<T: SIMD>(_ v: V128, as _: T.Type) -> T { unsafeBitCast(v, to: T.self) }
     @inline(__always)
     static func quad<T: SIMD>(_ v: T) -> V128 { unsafeBitCast(v, to: V128.self) }
 
-    /// dst = f(dst, src) for an XMM destination and XMM/m128 source.
+    /// Operations whose result byte k comes from byte k of each operand alone; the others
+    /// move or mix bytes (shuffles, unpacks, packs, wider lanes, floating point).
+    @inline(__always)
+    static func isBytewise(_ op: Opcode) -> Bool {
+        switch op {
+        case .pxor, .por, .pand, .pandn, .pcmpeqb, .pcmpgtb, .pminub, .pmaxub, .pminsb, .pmaxsb,
+             .paddb, .psubb, .paddusb, .psubusb, .paddsb, .psubsb, .pavgb, .pblendvb, .pblendw:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// dst = f(dst, src) for an XMM destination and XMM/m128 source. Bytewise operations
+    /// combine (each destination byte keeps its own labels); the rest derive from both.
     @inline(__always)
     func packedBinary(_ p: UnsafePointer<Instruction>, _ f: (V128, V128) -> V128) -> ExecStatus {
         let dst = p.pointee.o0
         guard let b = readVector(p.pointee.o1) else { return memoryFault(p) }
-        tracker.combine(into: xmmLocation(dst.reg), from: location(p.pointee.o1, size: 16))
+        if Self.isBytewise(p.pointee.op) {
+            tracker.combine(into: xmmLocation(dst.reg), from: location(p.pointee.o1, size: 16))
+        } else {
+            tracker.derive(to: xmmLocation(dst.reg), from: xmmLocation(dst.reg), location(p.pointee.o1, size: 16))
+        }
+        loadDependency(xmmLocation(dst.reg), p.pointee.o1)
         setVector(dst.reg, f(vector(dst.reg), b))
         return .next
     }
@@ -75,6 +114,7 @@ extension Machine {
         case .movdqu:
             let dst = p.pointee.o0, src = p.pointee.o1
             tracker.copy(to: location(dst, size: 16), from: location(src, size: 16))
+            loadDependency(location(dst, size: 16), src)
             guard let v = readVector(src) else { return memoryFault(p) }
             if dst.kind == .xmm {
                 setVector(dst.reg, v)
@@ -88,6 +128,10 @@ extension Machine {
             let size: UInt8 = op == .movss ? 4 : 8
             let dst = p.pointee.o0, src = p.pointee.o1
             tracker.copy(to: location(dst, size: size), from: location(src, size: size))
+            if src.kind == .memory {
+                loadDependency(location(dst, size: size), src)
+                clearUpperXMM(dst.reg, from: size)
+            }
             if dst.kind == .memory {
                 guard memory.store(effectiveAddress(dst), size: UInt64(size), xmms[Int(src.reg) &* 2] & Self.mask(size)) else { return memoryFault(p) }
             } else if src.kind == .memory {
@@ -103,6 +147,13 @@ extension Machine {
         case .movhps, .movhpd, .movlps, .movlpd:
             let high = op == .movhps || op == .movhpd
             let dst = p.pointee.o0, src = p.pointee.o1
+            let half = high ? 8 : 0
+            if dst.kind == .memory {
+                tracker.copy(to: location(dst, size: 8), from: xmmLocation(src.reg, offset: half, size: 8))
+            } else {
+                tracker.copy(to: xmmLocation(dst.reg, offset: half, size: 8), from: location(src, size: 8))
+                loadDependency(xmmLocation(dst.reg, offset: half, size: 8), src)
+            }
             if dst.kind == .memory {
                 let v = xmms[Int(src.reg) &* 2 &+ (high ? 1 : 0)]
                 guard memory.store(effectiveAddress(dst), size: 8, v) else { return memoryFault(p) }
@@ -111,25 +162,24 @@ extension Machine {
                 guard let v = readScalar(src, size: 8) else { return memoryFault(p) }
                 xmms[Int(dst.reg) &* 2 &+ (high ? 1 : 0)] = v
             }
-            tracker.combine(into: location(dst, size: 8), from: location(src, size: 8))
             return .next
         case .movlhps:
-            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: xmmLocation(p.pointee.o1.reg))
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg, offset: 8, size: 8), from: xmmLocation(p.pointee.o1.reg, offset: 0, size: 8))
             xmms[Int(p.pointee.o0.reg) &* 2 &+ 1] = xmms[Int(p.pointee.o1.reg) &* 2]
             return .next
         case .movhlps:
-            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: xmmLocation(p.pointee.o1.reg))
+            tracker.copy(to: xmmLocation(p.pointee.o0.reg, offset: 0, size: 8), from: xmmLocation(p.pointee.o1.reg, offset: 8, size: 8))
             xmms[Int(p.pointee.o0.reg) &* 2] = xmms[Int(p.pointee.o1.reg) &* 2 &+ 1]
             return .next
         case .pmovmskb:
             let v = Self.lanes(vector(p.pointee.o1.reg), as: B16.self)
             var bits: UInt64 = 0
             for i in 0..<16 { bits |= UInt64(v[i] >> 7) << UInt64(i) }
-            tracker.copy(to: location(p.pointee.o0, size: 8), from: xmmLocation(p.pointee.o1.reg))
+            tracker.derive(to: location(p.pointee.o0, size: 8), from: xmmLocation(p.pointee.o1.reg), .constant)
             writeGPR(p.pointee.o0.reg, size: 8, bits)
             return .next
         case .movmskps, .movmskpd:
-            tracker.copy(to: location(p.pointee.o0, size: 8), from: xmmLocation(p.pointee.o1.reg))
+            tracker.derive(to: location(p.pointee.o0, size: 8), from: xmmLocation(p.pointee.o1.reg), .constant)
             let v = vector(p.pointee.o1.reg)
             var bits: UInt64
             if op == .movmskpd {
@@ -192,7 +242,8 @@ extension Machine {
 
         // MARK: Shifts
         case .psllw, .pslld, .psllq, .psrlw, .psrld, .psrlq, .psraw, .psrad:
-            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
+            tracker.derive(to: xmmLocation(p.pointee.o0.reg), from: xmmLocation(p.pointee.o0.reg), location(p.pointee.o1, size: 16))
+            loadDependency(xmmLocation(p.pointee.o0.reg), p.pointee.o1)
             let src = p.pointee.o1
             let count: UInt64
             if src.kind == .immediate {
@@ -217,7 +268,7 @@ extension Machine {
             setVector(dst, r)
             return .next
         case .pslldq, .psrldq:
-            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: xmmLocation(p.pointee.o0.reg))
+            tracker.derive(to: xmmLocation(p.pointee.o0.reg), from: xmmLocation(p.pointee.o0.reg), .constant)
             let count = Int(min(p.pointee.o1.value & 0xFF, 16))
             let a = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
             var r = B16(repeating: 0)
@@ -257,11 +308,11 @@ extension Machine {
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             let d = Self.lanes(v, as: D4.self)
             let imm = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF)
+            deriveVector(p)
             setVector(p.pointee.o0.reg, Self.quad(D4(d[imm & 3], d[(imm >> 2) & 3], d[(imm >> 4) & 3], d[(imm >> 6) & 3])))
-            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
             return .next
         case .pshuflw, .pshufhw:
-            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
+            deriveVector(p)
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             var w = Self.lanes(v, as: W8.self)
             let imm = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF)
@@ -309,7 +360,8 @@ extension Machine {
             if (a & b) == V128(0, 0) { f |= RFlags.zero }
             if (~a & b) == V128(0, 0) { f |= RFlags.carry }
             c.pointee.flagsStored = f
-            tracker.flags(from: location(p.pointee.o1, size: 16))
+            tracker.derive(to: flagsLocation, from: xmmLocation(p.pointee.o0.reg), location(p.pointee.o1, size: 16))
+            loadDependency(flagsLocation, p.pointee.o1)
             return .next
 
         // MARK: Multiply and friends
@@ -384,7 +436,7 @@ extension Machine {
                 return Self.quad(r)
             }
         case .pabsb, .pabsw, .pabsd:
-            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 16))
+            deriveVector(p)
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
             let r: V128
             switch op {
@@ -419,20 +471,25 @@ extension Machine {
 
         // MARK: Insert / extract / extend
         case .pinsrw, .pinsrb, .pinsrd, .pinsrq:
-            tracker.combine(into: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: p.pointee.o1.size))
             let laneSize: UInt8 = op == .pinsrb ? 1 : op == .pinsrw ? 2 : op == .pinsrd ? 4 : 8
             guard let v = readScalar(p.pointee.o1, size: laneSize) else { return memoryFault(p) }
             let lanes = 16 / Int(laneSize)
             let index = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF) & (lanes - 1)
+            let lane = xmmLocation(p.pointee.o0.reg, offset: index &* Int(laneSize), size: laneSize)
+            tracker.copy(to: lane, from: location(p.pointee.o1, size: laneSize))
+            loadDependency(lane, p.pointee.o1)
             var bytes = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
             for k in 0..<Int(laneSize) { bytes[index * Int(laneSize) + k] = UInt8(truncatingIfNeeded: v >> UInt64(8 * k)) }
             setVector(p.pointee.o0.reg, Self.quad(bytes))
             return .next
         case .pextrw, .pextrb, .pextrd, .pextrq:
-            tracker.copy(to: location(p.pointee.o0, size: p.pointee.o0.size), from: xmmLocation(p.pointee.o1.reg))
             let laneSize: UInt8 = op == .pextrb ? 1 : op == .pextrw ? 2 : op == .pextrd ? 4 : 8
             let lanes = 16 / Int(laneSize)
             let index = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF) & (lanes - 1)
+            // Register destinations are zero-extended to 32 (or 64) bits.
+            let extracted = p.pointee.o0.kind == .memory ? laneSize : p.pointee.o0.size == 8 ? 8 : 4
+            tracker.copy(to: location(p.pointee.o0, size: extracted),
+                         from: xmmLocation(p.pointee.o1.reg, offset: index &* Int(laneSize), size: laneSize))
             let bytes = Self.lanes(vector(p.pointee.o1.reg), as: B16.self)
             var v: UInt64 = 0
             for k in 0..<Int(laneSize) { v |= UInt64(bytes[index * Int(laneSize) + k]) << UInt64(8 * k) }
@@ -446,7 +503,6 @@ extension Machine {
             return .next
         case .pmovzxbw, .pmovzxbd, .pmovzxbq, .pmovzxwd, .pmovzxwq, .pmovzxdq,
              .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq:
-            tracker.copy(to: xmmLocation(p.pointee.o0.reg), from: location(p.pointee.o1, size: 8))
             let (from, to): (Int, Int)
             switch op {
             case .pmovzxbw, .pmovsxbw: (from, to) = (1, 2)
@@ -458,6 +514,7 @@ extension Machine {
             }
             let signed = "\(op)".hasPrefix("pmovsx")
             let count = 16 / to
+            deriveVector(p, sourceSize: UInt8(count * from))
             let src = p.pointee.o1
             let raw: UInt64
             if src.kind == .xmm {
@@ -475,18 +532,22 @@ extension Machine {
             setVector(p.pointee.o0.reg, Self.quad(bytes))
             return .next
         case .pcmpistri:
-            tracker.derive(to: gprLocation(1), from: xmmLocation(p.pointee.o0.reg), location(p.pointee.o1, size: 16))
+            // ECX and the flags (CF ZF SF OF) come from both strings.
+            loadDerive(to: gprLocation(1), from: xmmLocation(p.pointee.o0.reg), location(p.pointee.o1, size: 16), address: p.pointee.o1)
+            tracker.flags(from: gprLocation(1))
             return execPcmpistri(p, explicitLengths: false)
         case .pcmpestri:
             // The lengths in RAX/RDX select which bytes count, so they feed the result too.
-            tracker.derive(to: gprLocation(1), from: xmmLocation(p.pointee.o0.reg), location(p.pointee.o1, size: 16))
-            tracker.derive(to: gprLocation(1), from: gprLocation(1), gprLocation(0))
-            tracker.derive(to: gprLocation(1), from: gprLocation(1), gprLocation(2))
+            loadDerive(to: gprLocation(1), from: xmmLocation(p.pointee.o0.reg), location(p.pointee.o1, size: 16), address: p.pointee.o1)
+            tracker.combine(into: gprLocation(1), from: gprLocation(0))
+            tracker.combine(into: gprLocation(1), from: gprLocation(2))
+            tracker.flags(from: gprLocation(1))
             return execPcmpistri(p, explicitLengths: true)
         case .maskmovdqu:
             let data = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
             let selector = Self.lanes(vector(p.pointee.o1.reg), as: B16.self)
             for i in 0..<16 where selector[i] & 0x80 != 0 {
+                tracker.copy(to: .memory(gprs[7] &+ UInt64(i), size: 1), from: xmmLocation(p.pointee.o0.reg, offset: i, size: 1))
                 guard memory.store(gprs[7] &+ UInt64(i), size: 1, UInt64(data[i])) else { return memoryFault(p) }
             }
             return .next
@@ -530,6 +591,8 @@ extension Machine {
         let dst = p.pointee.o0, src = p.pointee.o1
         tracker.copy(to: location(dst, size: size), from: location(src, size: size))
         if dst.kind == .xmm {
+            loadDependency(location(dst, size: size), src)
+            clearUpperXMM(dst.reg, from: size)
             guard let v = readScalar(src, size: size) else { return memoryFault(p) }
             setVector(dst.reg, V128(v, 0))
             return .next

@@ -13,12 +13,23 @@ extension Machine {
         }
     }
 
+    /// The data-flow location of the count: CL, or a constant (immediate, implicit 1).
+    @inline(__always)
+    func shiftCountLocation(_ countOperand: Operand) -> DataLocation {
+        countOperand.kind == .gpr ? gprLocation(Int(countOperand.reg), size: 1) : .constant
+    }
+
     func execShift(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let size = p.pointee.size
         let dst = p.pointee.o0
         let bits = UInt64(size) &* 8
         let m = Self.mask(size)
-        let count = shiftCount(p, countOperand: p.pointee.operandCount > 1 ? p.pointee.o1 : Operand()) & (size == 8 ? 63 : 31)
+        let countOperand = p.pointee.operandCount > 1 ? p.pointee.o1 : Operand()
+        let count = shiftCount(p, countOperand: countOperand) & (size == 8 ? 63 : 31)
+        // Bits move across bytes, so the result derives from all of the value and from the
+        // count (even a zero count rewrites a 32-bit register); all flags follow the
+        // result when the count is not zero.
+        tracker.derive(to: location(dst, size: size), from: location(dst, size: size), shiftCountLocation(countOperand))
         let address = dst.kind == .memory ? effectiveAddress(dst) : 0
         let a: UInt64
         if dst.kind == .memory {
@@ -32,10 +43,8 @@ extension Machine {
             if dst.kind != .memory { writeRegister(dst, a) }
             return .next
         }
-        if p.pointee.operandCount > 1 && p.pointee.o1.kind == .gpr {
-            tracker.combine(into: location(dst, size: size), from: gprLocation(1, size: 1))
-        }
         tracker.flags(from: location(dst, size: size))
+        loadDependency(flagsLocation, dst)
         let sign = UInt64(1) << (bits - 1)
         let r: UInt64
         var carry: UInt64
@@ -75,7 +84,9 @@ extension Machine {
         let bits = UInt64(size) &* 8
         let m = Self.mask(size)
         let sign = UInt64(1) << (bits - 1)
-        let rawCount = shiftCount(p, countOperand: p.pointee.operandCount > 1 ? p.pointee.o1 : Operand()) & (size == 8 ? 63 : 31)
+        let countOperand = p.pointee.operandCount > 1 ? p.pointee.o1 : Operand()
+        let rawCount = shiftCount(p, countOperand: countOperand) & (size == 8 ? 63 : 31)
+        tracker.derive(to: location(dst, size: size), from: location(dst, size: size), shiftCountLocation(countOperand))
         let address = dst.kind == .memory ? effectiveAddress(dst) : 0
         let a: UInt64
         if dst.kind == .memory {
@@ -88,11 +99,15 @@ extension Machine {
             if dst.kind != .memory { writeRegister(dst, a) }
             return .next
         }
+        let op = p.pointee.op
+        // Rotates write CF and OF only; rcl/rcr also rotate CF into the value.
+        if op == .rcl || op == .rcr { tracker.combine(into: location(dst, size: size), from: flagsLocation) }
+        tracker.combine(into: flagsLocation, from: location(dst, size: size))
+        loadDependency(flagsLocation, dst)
         let c = cpu
         c.pointee.materializeFlags()
         var flags = c.pointee.flagsStored
         var r: UInt64
-        let op = p.pointee.op
         switch op {
         case .rol, .ror:
             let n = rawCount % bits
@@ -138,7 +153,6 @@ extension Machine {
         } else {
             writeRegister(dst, r)
         }
-        tracker.combine(into: location(dst, size: size), from: location(dst, size: size))
         c.pointee.flagsStored = flags
         return .next
     }
@@ -160,11 +174,14 @@ extension Machine {
             a = readRegister(dst)
         }
         let b = readRegister(src)
+        tracker.derive(to: location(dst, size: size), from: location(dst, size: size), location(src, size: size))
+        tracker.combine(into: location(dst, size: size), from: shiftCountLocation(p.pointee.o2))
         if count == 0 {
             if dst.kind != .memory { writeRegister(dst, a) }
             return .next
         }
-        tracker.combine(into: location(dst, size: size), from: location(src, size: size))
+        tracker.flags(from: location(dst, size: size))
+        loadDependency(flagsLocation, dst)
         let r: UInt64
         let carry: UInt64
         if p.pointee.op == .shld {
@@ -206,7 +223,8 @@ extension Machine {
         guard let a = read(p.pointee.o1, size: size) else { return memoryFault(p) }
         let countSource = p.pointee.o2
         let count = (countSource.kind == .immediate ? countSource.value : gprs[Int(countSource.reg)]) & (bits - 1)
-        tracker.derive(to: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: size), location(countSource, size: size))
+        loadDerive(to: location(p.pointee.o0, size: size), from: location(p.pointee.o1, size: size), location(countSource, size: size),
+                   address: p.pointee.o1)
         let r: UInt64
         switch p.pointee.op {
         case .shlx: r = (a << count) & m

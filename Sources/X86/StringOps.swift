@@ -26,6 +26,7 @@ extension Machine {
             case .movs:
                 guard let v = memory.load(rsi, size: size) else { return memoryFault(p) }
                 tracker.copy(to: .memory(rdi, size: UInt8(size)), from: .memory(rsi, size: UInt8(size)))
+                tracker.addressDependency(of: .memory(rdi, size: UInt8(size)), base: 6, index: -1)
                 guard memory.store(rdi, size: size, v) else { return memoryFault(p) }
                 gprs[6] = (rsi &+ step) & addressMask
                 gprs[7] = (rdi &+ step) & addressMask
@@ -36,17 +37,19 @@ extension Machine {
             case .lods:
                 guard let v = memory.load(rsi, size: size) else { return memoryFault(p) }
                 tracker.copy(to: gprLocation(0, size: UInt8(size)), from: .memory(rsi, size: UInt8(size)))
+                tracker.addressDependency(of: gprLocation(0, size: UInt8(size)), base: 6, index: -1)
                 writeGPR(0, size: UInt8(size), v)
                 gprs[6] = (rsi &+ step) & addressMask
             case .scas:
                 guard let v = memory.load(rdi, size: size) else { return memoryFault(p) }
-                tracker.flags(from: .memory(rdi, size: UInt8(size)))
+                tracker.derive(to: flagsLocation, from: gprLocation(0, size: UInt8(size)), .memory(rdi, size: UInt8(size)))
+                tracker.addressDependency(of: flagsLocation, base: 7, index: -1)
                 _ = aluCompute(.cmp, gprs[0] & m, v, size: UInt8(size))
                 gprs[7] = (rdi &+ step) & addressMask
             default: // cmps: [rsi] - [rdi]
                 guard let a = memory.load(rsi, size: size), let b = memory.load(rdi, size: size) else { return memoryFault(p) }
-                tracker.flags(from: .memory(rsi, size: UInt8(size)))
-                tracker.flags(from: .memory(rdi, size: UInt8(size)))
+                tracker.derive(to: flagsLocation, from: .memory(rsi, size: UInt8(size)), .memory(rdi, size: UInt8(size)))
+                tracker.addressDependency(of: flagsLocation, base: 6, index: 7)
                 _ = aluCompute(.cmp, a, b, size: UInt8(size))
                 gprs[6] = (rsi &+ step) & addressMask
                 gprs[7] = (rdi &+ step) & addressMask
@@ -55,6 +58,8 @@ extension Machine {
             if repeated {
                 gprs[1] = address32 ? count : count
                 if op == .scas || op == .cmps {
+                    // repe/repne stop on ZF: the compared bytes decide how far it runs.
+                    tracker.flagsReachControl(at: cpu.pointee.rip)
                     let equal = cpu.condition(4)
                     if prefixes & PrefixBits.rep != 0 && !equal { break }
                     if prefixes & PrefixBits.repne != 0 && equal { break }

@@ -198,8 +198,7 @@ extension Machine {
         case .fxch:
             let i = count > 0 ? Int(o0.kind == .st && o0.reg == 0 && count > 1 ? o1.reg : o0.reg) : 1
             let a = st(0), b = st(i)
-            tracker.exchange(DataLocation(kind: .register, size: 10, offset: RegisterFile.x87(physical(0))),
-                             DataLocation(kind: .register, size: 10, offset: RegisterFile.x87(physical(i))))
+            tracker.exchange(stLocation(0), stLocation(i))
             let ta = (cpu.pointee.x87.tagWord >> UInt16(physical(0) * 2)) & 3
             let tb = (cpu.pointee.x87.tagWord >> UInt16(physical(i) * 2)) & 3
             x87Registers[physical(0)] = b
@@ -335,6 +334,7 @@ extension Machine {
             tracker.flagsReachControl(at: cpu.pointee.rip)
             if cpu.condition(p.pointee.condition) {
                 let i = Int(count > 1 ? o1.reg : o0.reg)
+                tracker.copy(to: stLocation(0), from: stLocation(i))
                 setST(0, st(i))
             }
         case .f2xm1:
@@ -387,35 +387,145 @@ extension Machine {
         else { cpu.pointee.x87.statusWord &= ~X87Status.c1 }
     }
 
+    // MARK: Data flow
+
+    /// Physical x87 register `r` (mod 8) in the register file.
+    @inline(__always)
+    static func x87Location(_ r: Int) -> DataLocation {
+        DataLocation(kind: .register, size: 10, offset: RegisterFile.x87(r & 7))
+    }
+
+    /// ST(i) before the instruction runs; ST(-1) is where a push lands.
+    @inline(__always)
+    func stLocation(_ i: Int) -> DataLocation { Self.x87Location(Int(cpu.pointee.x87.top) &+ i) }
+
+    /// The status word: exception flags (first byte), condition codes C0-C3 (second byte).
+    var x87StatusLocation: DataLocation { Self.registerLocation(RegisterFile.x87Status, size: 2) }
+    var x87ExceptionsLocation: DataLocation { Self.registerLocation(RegisterFile.x87Status, size: 1) }
+    var x87ConditionLocation: DataLocation { Self.registerLocation(RegisterFile.x87Status &+ 1, size: 1) }
+    var x87ControlLocation: DataLocation { Self.registerLocation(RegisterFile.x87Control, size: 2) }
+
     /// Data-flow hooks for x87 instructions, before they execute. ST registers are named
     /// by physical register (`RegisterFile.x87`): a push lands in physical (top - 1).
+    /// Arithmetic (`x87Arithmetic`), fxch and fcmov report where they run. Conversions
+    /// (float and integer memory formats) derive; 80-bit moves copy. Exception flags that
+    /// depend on the operands accumulate their labels in the status word's first byte;
+    /// compares replace the condition codes' labels (the second byte, AH after fnstsw ax).
     func x87DataFlow(_ p: UnsafePointer<Instruction>) {
         if Tracker.tracksData == false { return }
-        let op = p.pointee.op, o0 = p.pointee.o0
-        let top = Int(cpu.pointee.x87.top)
-        func physicalLocation(_ r: Int) -> DataLocation {
-            DataLocation(kind: .register, size: 10, offset: RegisterFile.x87(r & 7))
-        }
-        let st0 = physicalLocation(top)
+        let op = p.pointee.op, o0 = p.pointee.o0, o1 = p.pointee.o1
+        let count = p.pointee.operandCount
+        let st0 = stLocation(0), pushed = stLocation(-1)
+        let exceptions = x87ExceptionsLocation, conditionCodes = x87ConditionLocation
         let memoryOperand = o0.kind == .memory ? location(o0, size: o0.size) : DataLocation.constant
         switch op {
-        case .fld, .fild:
-            tracker.copy(to: physicalLocation(top - 1), from: o0.kind == .st ? physicalLocation(top + Int(o0.reg)) : memoryOperand)
+        case .fld:
+            if o0.kind == .st {
+                tracker.copy(to: pushed, from: stLocation(Int(o0.reg)))
+            } else {
+                if o0.size == 10 {
+                    tracker.copy(to: pushed, from: memoryOperand)
+                } else {
+                    tracker.derive(to: pushed, from: memoryOperand, .constant)
+                    tracker.combine(into: exceptions, from: memoryOperand)
+                }
+                loadDependency(pushed, o0)
+            }
+        case .fild:
+            tracker.derive(to: pushed, from: memoryOperand, .constant)
+            loadDependency(pushed, o0)
         case .fldz, .fld1, .fldpi, .fldl2e, .fldl2t, .fldlg2, .fldln2:
-            tracker.clear(physicalLocation(top - 1))
-        case .fst, .fstp, .fist, .fistp, .fisttp:
-            tracker.copy(to: o0.kind == .st ? physicalLocation(top + Int(o0.reg)) : memoryOperand, from: st0)
-        case .fnstcw, .fnstsw, .fnstenv, .fxch, .fldcw, .fldenv, .fninit, .fnclex, .ffree, .fincstp, .fdecstp:
-            if o0.kind == .memory && (op == .fnstcw || op == .fnstsw || op == .fnstenv) { tracker.clear(memoryOperand) }
-        case .fcom, .fcomp, .fucom, .fucomp, .ficom, .ficomp, .fcompp, .fucompp, .ftst, .fxam:
-            break  // condition codes only
+            tracker.clear(pushed)
+        case .fst, .fstp:
+            if o0.kind == .st {
+                tracker.copy(to: stLocation(Int(o0.reg)), from: st0)
+            } else if o0.size == 10 {
+                tracker.copy(to: memoryOperand, from: st0)
+            } else {
+                tracker.derive(to: memoryOperand, from: st0, .constant)
+                tracker.combine(into: exceptions, from: st0)
+            }
+        case .fist, .fistp, .fisttp:
+            tracker.derive(to: memoryOperand, from: st0, .constant)
+            tracker.combine(into: exceptions, from: st0)
+        case .fcom, .fcomp, .fucom, .fucomp, .ficom, .ficomp, .fcompp, .fucompp:
+            let other = count == 0 || op == .fcompp || op == .fucompp ? stLocation(1)
+                : o0.kind == .st ? stLocation(Int(count > 1 ? o1.reg : o0.reg)) : memoryOperand
+            tracker.derive(to: conditionCodes, from: st0, other)
+            loadDependency(conditionCodes, o0)
+            tracker.combine(into: exceptions, from: conditionCodes)
         case .fcomi, .fcomip, .fucomi, .fucomip:
-            tracker.flags(from: st0)
+            let other = stLocation(Int(count > 1 ? o1.reg : count == 1 ? o0.reg : 1))
+            tracker.derive(to: flagsLocation, from: st0, other)
+            tracker.combine(into: exceptions, from: flagsLocation)
+        case .ftst:
+            tracker.derive(to: conditionCodes, from: st0, .constant)
+            tracker.combine(into: exceptions, from: st0)
+        case .fxam:
+            tracker.derive(to: conditionCodes, from: st0, .constant)
+        case .fchs, .fabs:
+            tracker.combine(into: st0, from: .constant)
+        case .frndint, .fsqrt, .f2xm1, .fsin, .fcos:
+            tracker.derive(to: st0, from: st0, .constant)
+            tracker.combine(into: exceptions, from: st0)
+        case .fscale:
+            tracker.derive(to: st0, from: st0, stLocation(1))
+            tracker.combine(into: exceptions, from: st0)
+        case .fprem, .fprem1:
+            // The remainder and the quotient bits in C0/C3/C1 come from both operands.
+            tracker.derive(to: st0, from: st0, stLocation(1))
+            tracker.derive(to: conditionCodes, from: st0, .constant)
+            tracker.combine(into: exceptions, from: st0)
+        case .fxtract:
+            // Exponent stays in this register, the significand is pushed.
+            tracker.derive(to: pushed, from: st0, .constant)
+            tracker.derive(to: st0, from: st0, .constant)
+            tracker.combine(into: exceptions, from: st0)
+        case .fyl2x, .fyl2xp1, .fpatan:
+            // ST(1) = f(ST(0), ST(1)), then pop.
+            tracker.derive(to: stLocation(1), from: stLocation(1), st0)
+            tracker.combine(into: exceptions, from: stLocation(1))
+        case .fptan:
+            tracker.derive(to: st0, from: st0, .constant)
+            tracker.combine(into: exceptions, from: st0)
+            tracker.clear(pushed)  // 1.0
+        case .fsincos:
+            tracker.derive(to: pushed, from: st0, .constant)  // cos
+            tracker.derive(to: st0, from: st0, .constant)      // sin
+            tracker.combine(into: exceptions, from: st0)
+        case .fnstcw:
+            tracker.copy(to: location(o0, size: 2), from: x87ControlLocation)
+        case .fldcw:
+            tracker.copy(to: x87ControlLocation, from: location(o0, size: 2))
+            loadDependency(x87ControlLocation, o0)
+        case .fnstsw:
+            // fnstsw ax puts C0-C3 in AH: the compare-then-sahf idiom's first step.
+            tracker.copy(to: o0.kind == .memory ? location(o0, size: 2) : gprLocation(0, size: 2), from: x87StatusLocation)
+        case .fnstenv:
+            let a = effectiveAddress(o0)
+            tracker.clear(.memory(a, size: 28))
+            tracker.copy(to: .memory(a, size: 2), from: x87ControlLocation)
+            tracker.copy(to: .memory(a &+ 4, size: 2), from: x87StatusLocation)
+            tracker.combine(into: x87ControlLocation, from: .constant)  // exceptions masked
+        case .fldenv:
+            let a = effectiveAddress(o0)
+            tracker.copy(to: x87ControlLocation, from: .memory(a, size: 2))
+            tracker.copy(to: x87StatusLocation, from: .memory(a &+ 4, size: 2))
+            loadDependency(x87ControlLocation, o0)
+            loadDependency(x87StatusLocation, o0)
+        case .fninit:
+            // The interpreter also zeroes the registers (X87State()); hardware only tags them empty.
+            tracker.clear(x87ControlLocation)
+            tracker.clear(x87StatusLocation)
+            for r in 0..<8 { tracker.clear(Self.x87Location(r)) }
+        case .fnclex, .fincstp, .fdecstp:
+            // Exception bits cleared, or TOP moved: the rest keeps its labels.
+            tracker.combine(into: x87StatusLocation, from: .constant)
+        case .ffree:
+            // Only the tag changes: the value stays (and fxsave still stores it).
+            tracker.combine(into: stLocation(Int(o0.reg)), from: .constant)
         default:
-            // Arithmetic: the destination (ST(0) or ST(i)) depends on both inputs.
-            let source = o0.kind == .memory ? memoryOperand : o0.kind == .st ? physicalLocation(top + Int(o0.reg)) : physicalLocation(top + 1)
-            tracker.combine(into: st0, from: source)
-            if p.pointee.operandCount == 2 { tracker.combine(into: physicalLocation(top + Int(o0.reg)), from: physicalLocation(top + Int(p.pointee.o1.reg))) }
+            break  // arithmetic, fxch, fcmov: reported where they execute
         }
     }
 
@@ -427,10 +537,12 @@ extension Machine {
         let pops = op == .faddp || op == .fsubp || op == .fsubrp || op == .fmulp || op == .fdivp || op == .fdivrp
         var destination = 0
         let source: Float80
+        var sourceLocation = stLocation(0)
         if count == 0 {
             destination = 1
             source = st(0)
         } else if o0.kind == .memory {
+            sourceLocation = location(o0, size: o0.size)
             let integer = op == .fiadd || op == .fisub || op == .fisubr || op == .fimul || op == .fidiv || op == .fidivr
             if integer {
                 guard let raw = memory.load(effectiveAddress(o0), size: UInt64(o0.size)) else { return memoryFault(p) }
@@ -442,12 +554,18 @@ extension Machine {
         } else if count == 2 {
             destination = Int(o0.reg)
             source = st(Int(o1.reg))
+            sourceLocation = stLocation(Int(o1.reg))
         } else if pops {
             destination = Int(o0.reg)
             source = st(0)
         } else {
             source = st(Int(o0.reg))
+            sourceLocation = stLocation(Int(o0.reg))
         }
+        let destinationLocation = stLocation(destination)
+        tracker.derive(to: destinationLocation, from: destinationLocation, sourceLocation)
+        loadDependency(destinationLocation, o0)
+        tracker.combine(into: x87ExceptionsLocation, from: destinationLocation)
         let d = st(destination)
         let r: Float80 = x87 {
             switch op {
@@ -561,29 +679,86 @@ extension Machine {
         return true
     }
 
+    /// Data flow of `storeLegacyRegion`: each saved register's bytes to its slot, the
+    /// bookkeeping fields (tags, last pointers, MXCSR mask, padding) cleared.
+    func saveStateDataFlow(_ a: UInt64, x87: Bool, sse: Bool) {
+        if Tracker.tracksData == false { return }
+        if x87 {
+            tracker.copy(to: .memory(a, size: 2), from: x87ControlLocation)
+            tracker.copy(to: .memory(a &+ 2, size: 2), from: x87StatusLocation)
+            tracker.clear(.memory(a &+ 4, size: 20))  // tags, opcode, FIP, FDP
+            for i in 0..<8 {
+                let slot = a &+ 32 &+ UInt64(i * 16)
+                tracker.copy(to: .memory(slot, size: 10), from: stLocation(i))
+                tracker.clear(.memory(slot &+ 10, size: 6))
+            }
+        }
+        if sse {
+            tracker.copy(to: .memory(a &+ 24, size: 4), from: Self.registerLocation(RegisterFile.mxcsr, size: 4))
+            tracker.clear(.memory(a &+ 28, size: 4))
+            for i in 0..<16 { tracker.copy(to: .memory(a &+ 160 &+ UInt64(i * 16), size: 16), from: xmmLocation(UInt8(i))) }
+        }
+    }
+
+    /// Data flow of `loadLegacyRegion` (before it runs: the ST order follows the TOP
+    /// field being loaded). Every register loaded depends on the operand's address too.
+    func restoreStateDataFlow(_ o: Operand, _ a: UInt64, x87: Bool, sse: Bool) {
+        if Tracker.tracksData == false { return }
+        if x87 {
+            tracker.copy(to: x87ControlLocation, from: .memory(a, size: 2))
+            tracker.copy(to: x87StatusLocation, from: .memory(a &+ 2, size: 2))
+            loadDependency(x87ControlLocation, o)
+            loadDependency(x87StatusLocation, o)
+            let top = Int(((memory.load(a &+ 2, size: 2) ?? 0) >> 11) & 7)
+            for i in 0..<8 {
+                let register = Self.x87Location(top &+ i)
+                tracker.copy(to: register, from: .memory(a &+ 32 &+ UInt64(i * 16), size: 10))
+                loadDependency(register, o)
+            }
+        }
+        if sse {
+            let mxcsr = Self.registerLocation(RegisterFile.mxcsr, size: 4)
+            tracker.copy(to: mxcsr, from: .memory(a &+ 24, size: 4))
+            loadDependency(mxcsr, o)
+            for i in 0..<16 {
+                tracker.copy(to: xmmLocation(UInt8(i)), from: .memory(a &+ 160 &+ UInt64(i * 16), size: 16))
+                loadDependency(xmmLocation(UInt8(i)), o)
+            }
+        }
+    }
+
     func executeStateSave(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let o0 = p.pointee.o0
         let a = effectiveAddress(o0)
+        let mxcsr = Self.registerLocation(RegisterFile.mxcsr, size: 4)
         switch p.pointee.op {
         case .stmxcsr:
+            tracker.copy(to: .memory(a, size: 4), from: mxcsr)
             guard memory.store(a, size: 4, UInt64(cpu.pointee.mxcsr)) else { return memoryFault(p) }
         case .ldmxcsr:
+            tracker.copy(to: mxcsr, from: .memory(a, size: 4))
+            loadDependency(mxcsr, o0)
             guard let v = memory.load(a, size: 4) else { return memoryFault(p) }
             // Reserved bits set -> #GP (SIGSEGV).
             if v & ~0xFFFF != 0 { return signalFault(p, GuestSignal.sigsegv, address: 0) }
             cpu.pointee.mxcsr = UInt32(v)
         case .fxsave:
             guard a & 15 == 0 else { return signalFault(p, GuestSignal.sigsegv, address: 0) }
+            saveStateDataFlow(a, x87: true, sse: true)
             guard memory.probeWrite(a, 512), storeLegacyRegion(a, x87: true, sse: true) else { return memoryFault(p) }
         case .fxrstor:
             guard a & 15 == 0 else { return signalFault(p, GuestSignal.sigsegv, address: 0) }
             guard memory.probeRead(a, 512) else { return memoryFault(p) }
+            restoreStateDataFlow(o0, a, x87: true, sse: true)
             guard loadLegacyRegion(a, x87: true, sse: true) else { return signalFault(p, GuestSignal.sigsegv, address: 0) }
         case .xsave, .xsavec:
             guard a & 63 == 0 else { return signalFault(p, GuestSignal.sigsegv, address: 0) }
             // Requested-feature bitmap: EDX:EAX & XCR0, and XCR0 = x87 | SSE here.
             let rfbm = ((gprs[2] << 32) | (gprs[0] & 0xFFFF_FFFF)) & 3
             guard memory.probeWrite(a, 576) else { return memoryFault(p) }
+            saveStateDataFlow(a, x87: rfbm & 1 != 0, sse: rfbm & 2 != 0)
+            // The header: XSTATE_BV (and XCOMP_BV, zeros) from EDX:EAX, a mask of constants.
+            tracker.clear(.memory(a &+ 512, size: p.pointee.op == .xsavec ? 64 : 8))
             guard storeLegacyRegion(a, x87: rfbm & 1 != 0, sse: rfbm & 2 != 0) else { return memoryFault(p) }
             let header = a &+ 512
             let oldBV = memory.load(header, size: 8) ?? 0
@@ -600,15 +775,24 @@ extension Machine {
             guard let bv = memory.load(a &+ 512, size: 8) else { return memoryFault(p) }
             if rfbm & 1 != 0 {
                 if bv & 1 != 0 {
+                    restoreStateDataFlow(o0, a, x87: true, sse: false)
                     guard loadLegacyRegion(a, x87: true, sse: false) else { return memoryFault(p) }
                 } else {
+                    // Initial state: constants everywhere.
+                    tracker.clear(x87ControlLocation)
+                    tracker.clear(x87StatusLocation)
+                    for r in 0..<8 { tracker.clear(Self.x87Location(r)) }
                     cpu.pointee.x87 = X87State()
                 }
             }
             if rfbm & 2 != 0 {
                 if bv & 2 != 0 {
+                    restoreStateDataFlow(o0, a, x87: false, sse: true)
                     guard loadLegacyRegion(a, x87: false, sse: true) else { return signalFault(p, GuestSignal.sigsegv, address: 0) }
                 } else {
+                    for i in 0..<16 { tracker.clear(xmmLocation(UInt8(i))) }
+                    tracker.copy(to: mxcsr, from: .memory(a &+ 24, size: 4))
+                    loadDependency(mxcsr, o0)
                     for i in 0..<16 { setVector(UInt8(i), V128(0, 0)) }
                     // MXCSR is restored from memory whenever SSE or AVX is requested.
                     if let mx = memory.load(a &+ 24, size: 4) { cpu.pointee.mxcsr = UInt32(truncatingIfNeeded: mx) }
