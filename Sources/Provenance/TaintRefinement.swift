@@ -276,6 +276,9 @@ struct RefinementState {
         for w in writes where w.role == .contentOut || w.role == .mapOut {
             for (_, f) in flowsByOutput[w.sequence] ?? [] {
                 guard let r = readerByEvent[f.input] else { continue }
+                // A stat result that only sized a buffer (reached pointers, not values) is
+                // no data flow: the input stays implicit at most.
+                if r.role == .metadataIn && f.addressOnly { continue }
                 let kind = r.role == .metadataIn ? "metadata" : f.addressOnly ? "address" : "value"
                 let shifted = f.shifted && f.outputEnd - f.outputStart == f.inputEnd - f.inputStart
                 evidence.append(Evidence(outputEvent: w.sequence, outputRange: f.outputStart..<f.outputEnd,

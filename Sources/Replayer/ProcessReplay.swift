@@ -106,10 +106,13 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
     let alertContexts = AlertContexts()
     /// Events that mapped program code: the exec, and mmaps of ELF files or with PROT_EXEC.
     var programImageEvents = Set<UInt64>()
-    /// Files mapped as program code so far (a library's data segment is mapped apart).
+    /// Files mapped or read as program code so far (a library's data segment is mapped
+    /// apart; ld.so reads its ELF and program headers before mapping it).
     var programImagePaths = Set<String>()
-    /// Bytes of file-backed exec mappings labelled so far (event coordinates of the exec).
-    private var execEventOffset: Int64 = 0
+
+    /// The dynamic loader's own inputs besides ELF files: its cache of library paths.
+    static func isLoaderInput(_ path: String) -> Bool { path == "/etc/ld.so.cache" }
+
 
     static var defaultStepBudget: UInt64 { 50_000_000_000 }
 
@@ -174,13 +177,11 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
             if !m.blobs.isEmpty {
                 let bytes = try trace.contents(of: m.blobs)
                 try machine.memory.writeBytes(bytes, at: m.start)
-                // The bytes of a mapped file are a content source: event coordinates of an
-                // exec are its file-backed mappings' bytes concatenated in snapshot order.
-                if m.path.hasPrefix("/") {
-                    machine.tracker.labelSource(event: unit.startSequence, address: m.start, length: bytes.count,
-                                                eventOffset: execEventOffset, metadata: false)
-                    execEventOffset += Int64(bytes.count)
-                }
+                // Program images are not taint sources: the loader computes every relocated
+                // code and data pointer from them, so labelling them would put labels on
+                // every pointer (flooding sinks with address-only flows and alerts). Their
+                // derivations stay unverified (docs/ARCHITECTURE.md, "Taint").
+                if m.path.hasPrefix("/") { programImagePaths.insert(m.path) }
             }
             if m.path == "[heap]" { brk = BrkState(start: m.start, current: m.end) }
             symbolizer.noteMapping(m)
@@ -401,15 +402,17 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
                 let bytes = try trace.contents(of: mapped.blobs)
                 try memory.writeBytes(bytes, at: mapped.start)
                 if prot.contains(.execute) || (mapped.offset == 0 && bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]))
-                    || programImagePaths.contains(mapped.path) {
+                    || programImagePaths.contains(mapped.path) || Self.isLoaderInput(mapped.path) {
                     programImageEvents.insert(sequence)
                     programImagePaths.insert(mapped.path)
                 }
                 symbolizer.noteMapping(mapped)
-                // Mapped file pages are a content source; event offset 0 is file offset
-                // `mapped.offset`.
-                machine.tracker.labelSource(event: sequence, address: mapped.start, length: bytes.count,
-                                            eventOffset: 0, metadata: false)
+                // Mapped data-file pages are a content source; event offset 0 is file offset
+                // `mapped.offset`. Program images are not (see `load`).
+                if !programImageEvents.contains(sequence) {
+                    machine.tracker.labelSource(event: sequence, address: mapped.start, length: bytes.count,
+                                                eventOffset: 0, metadata: false)
+                }
             }
             machine.invalidate(range: address..<(address + length))
         case SyscallTable.Number.munmap:

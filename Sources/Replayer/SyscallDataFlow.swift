@@ -41,11 +41,17 @@ extension ProcessReplay {
         case .contentSource where event.result > 0:
             var offset: Int64 = 0
             let ranges = dataRanges(spec: spec, event: event, limit: Int(event.result), sink: false)
-            // ld.so reads an ELF header before it maps the file: those bytes are program
-            // image too (relocated code pointers are computed from them), not an alert source.
+            // ld.so reads an ELF header (then the program headers) before it maps the file:
+            // program image bytes are not taint sources (see `ProcessReplay.load`).
+            let path = event.objects.first?.resolved ?? ""
             if let first = ranges.first, first.1 >= 4,
                let magic = try? machine.memory.readBytes(at: first.0, count: 4), magic == [0x7f, 0x45, 0x4c, 0x46] {
+                if !path.isEmpty { programImagePaths.insert(path) }
                 programImageEvents.insert(sequence)
+            }
+            if (!path.isEmpty && programImagePaths.contains(path)) || Self.isLoaderInput(path) {
+                programImageEvents.insert(sequence)
+                return
             }
             for (address, length) in ranges {
                 tracker.labelSource(event: sequence, address: address, length: length, eventOffset: offset, metadata: false)
