@@ -87,8 +87,10 @@ def svg(document) -> str:
             x = x0 + j * bar
             if entry and not entry["ratio"].get("n"):
                 parts.append('<text x="%.1f" y="%.1f" font-size="9" text-anchor="middle" fill="#d00" '
-                             'transform="rotate(-90 %.1f %.1f)">failed</text>' % (
-                                 x + bar * 0.46, y(bottom) - 20, x + bar * 0.46, y(bottom) - 20))
+                             'transform="rotate(-90 %.1f %.1f)">%s</text>' % (
+                                 x + bar * 0.46, y(bottom) - 20, x + bar * 0.46, y(bottom) - 20,
+                                 "timed out" if "timed out" in entry.get("cell_text", "") else
+                                 "memory cap" if "memory" in entry.get("cell_text", "") else "failed"))
                 continue
             if not entry:
                 continue

@@ -21,9 +21,11 @@ from typing import Dict, List, Optional
 
 import chart
 import contenders as cont
+import ground_truth
 import measure
 import replay_speed
 import report
+import taint
 import workloads as wl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,6 +56,17 @@ def parse_arguments(argv: List[str]) -> argparse.Namespace:
     p.add_argument("--render", metavar="JSON",
                    help="measure nothing: rewrite latest.md and latest.svg beside an existing latest.json")
     p.add_argument("--timeout", type=float, help="seconds before one run is killed (default 180 quick, 1200 full)")
+    p.add_argument("--taint-input", choices=["small", "same"],
+                   help="inputs of the taint section: the workloads' own (same; default of a full run) or "
+                        "small ones (default with --quick: taint replay is slow)")
+    p.add_argument("--taint-timeout", type=float,
+                   help="seconds before one taint replay is stopped and reported as a limit, not a failure "
+                        "(default 90 quick, 1200 full)")
+    p.add_argument("--taint-budget", type=float,
+                   help="seconds all taint replays of the run may take together (default 150 with --quick, "
+                        "no limit otherwise); what does not fit is reported as skipped")
+    p.add_argument("--taint-memory-cap", type=float, metavar="GB",
+                   help="kill a taint replay whose RSS exceeds this (default 40%% of RAM, at most 12)")
     args = p.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         p.error("--runs must be at least 1")
@@ -210,7 +223,8 @@ class Bench:
         runs = self.args.runs or (1 if quick else 3)
         if workload.max_runs and not quick:
             runs = min(runs, workload.max_runs)
-        active = [c for c in contenders if c.available]
+        # The taint replay has its own section (taint.py): one round, its own timeout.
+        active = [c for c in contenders if c.available and c.key != taint.KEY]
         bare = cont.bare()
         log("== %s (%s): %d round%s, contenders: %s" % (
             workload.name, workload.title, runs, "" if runs == 1 else "s",
@@ -297,16 +311,79 @@ def main(argv: List[str]) -> int:
     results = [bench.measure_workload(w, contenders) for w in workloads]
     shutil.rmtree(os.path.join(scratch, "replay-traces"), ignore_errors=True)
 
-    # Guest MIPS on one core and the ratio to valgrind --tool=none (the replay issue's
-    # measure), when replay works: gzip of 10 MB (1 MB in --quick).
-    speed = None
-    if cont.REPLAY in sections and any(c.key == "magprov-replay" and c.available for c in contenders):
+    available = {c.key for c in contenders if c.available}
+    taint_available = cont.REPLAY in sections and taint.KEY in available
+    taint_input = args.taint_input or ("small" if args.quick else "same")
+    taint_timeout = args.taint_timeout or (90.0 if args.quick else 1200.0)
+    budget = taint.Budget(args.taint_budget if args.taint_budget is not None else (150.0 if args.quick else None))
+    memory_cap_kb = int(args.taint_memory_cap * 1024 * 1024) if args.taint_memory_cap else taint.default_memory_cap_kb()
+
+    # The taint section: plain replay, replay --taint and memcheck on the same recording.
+    taint_document = None
+    if taint_available:
         t = time.perf_counter()
-        speed = replay_speed.measure(magprov, os.path.join(scratch, "replay-speed"),
-                                     1_000_000 if args.quick else 10_000_000)
+        if taint_input == "same":
+            taint_workloads = workloads
+        else:
+            taint_workloads = wl.make_workloads(REPO, os.path.join(scratch, "inputs-taint"), args.quick,
+                                                sizes=wl.Sizes.small_for_taint())
+            if args.workloads:
+                taint_workloads = [w for w in taint_workloads if w.name in set(args.workloads.split(","))]
+        valgrind = shutil.which("valgrind") if "valgrind-memcheck" in available else None
+        section = taint.TaintSection(magprov, scratch, valgrind, args.quick, bench.timeout, taint_timeout,
+                                     memory_cap_kb, budget, bench.fail, log)
+        entries = []
+        for w in taint_workloads:
+            try:
+                entries.append(section.measure_workload(w, taint_input == "same"))
+            except Exception as e:   # a harness bug must not hide the rest of the results
+                bench.fail(w.name, "taint section", "harness", "%s: %s" % (type(e).__name__, e))
+        taint_document = {"input": taint_input, "timeout_s": taint_timeout, "memory_cap_kb": memory_cap_kb,
+                          "budget_s": budget.total, "quick_instruction_limit": taint.QUICK_INSTRUCTION_LIMIT
+                          if args.quick else None, "workloads": entries, "limits": section.limits}
+        if taint_input == "same":
+            # The main replay table's taint column, from the same inputs.
+            by_name = {e["name"]: e for e in entries}
+            for result in results:
+                cell = taint.main_table_entry(by_name[result["name"]]) if result["name"] in by_name else None
+                if cell:
+                    result["contenders"][taint.KEY] = cell
+        log("taint section in %.1f s" % (time.perf_counter() - t))
+
+        # Precision and recall of why (coarse and refined) against known true sources.
+        t = time.perf_counter()
+        try:
+            truth = ground_truth.measure_all(magprov, scratch, bench.timeout, taint_timeout, memory_cap_kb,
+                                             budget, bench.fail, log)
+        except Exception as e:
+            bench.fail("ground truth", "harness", "-", "%s: %s" % (type(e).__name__, e))
+            truth = None
+        taint_document["ground_truth"] = truth
+        log("ground truth measured in %.1f s" % (time.perf_counter() - t))
+
+    # Guest MIPS on one core and the ratio to valgrind --tool=none (the replay issue's
+    # measure), when replay works: gzip of 10 MB (1 MB in --quick); the taint replay's
+    # figures against its targets (on 50 KB in --quick).
+    speed = None
+    if cont.REPLAY in sections and "magprov-replay" in available:
+        t = time.perf_counter()
+        size = 1_000_000 if args.quick else 10_000_000
+        taint_size = (size if taint_input == "same" else 50_000) if taint_available else None
+        try:
+            speed = replay_speed.measure_speed(magprov, os.path.join(scratch, "replay-speed"), size, taint_size,
+                                               taint_timeout, memory_cap_kb, budget, bench.timeout)
+        except Exception as e:
+            speed = {"error": "%s: %s" % (type(e).__name__, e)}
         log("replay speed measured in %.1f s: %s" % (time.perf_counter() - t, json.dumps(speed)))
         if "error" in speed:
             bench.fail("replay speed (gzip)", "magprov replay", "single-core run", speed["error"])
+        elif speed.get("taint", {}).get("error") and not speed["taint"]["error"].startswith("skipped"):
+            bench.fail("replay speed (gzip)", "magprov replay --taint", "single-core run", speed["taint"]["error"])
+        elif speed.get("taint", {}).get("stopped"):
+            log("!!! LIMIT replay speed (gzip) / magprov replay --taint: %s (not a failure)" % speed["taint"]["stopped"])
+            if taint_document is not None:
+                taint_document["limits"].append({"workload": "replay speed (gzip)", "what": speed["taint"]["stopped"]})
+        shutil.rmtree(os.path.join(scratch, "replay-speed"), ignore_errors=True)
 
     command = "Benchmarks/run" + ("".join(" " + a for a in argv))
     document = {
@@ -324,6 +401,7 @@ def main(argv: List[str]) -> int:
                         "reason": c.reason, "cell": c.cell, "version": c.version} for c in contenders],
         "workloads": results,
         "replay_speed": speed,
+        "taint": taint_document,
         "failures": bench.failures,
         "elapsed_seconds": round(time.perf_counter() - started, 1),
     }

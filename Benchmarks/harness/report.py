@@ -2,8 +2,10 @@
 
 from typing import Dict, List
 
+import ground_truth
 import replay_speed
 import measure
+import taint
 
 SECTIONS = (("record", "Recording"), ("replay", "Replay and dynamic instrumentation"))
 
@@ -97,7 +99,11 @@ def _cell(document, workload, contender, unicode=True) -> str:
         return contender["cell"]
     entry = workload["contenders"].get(contender["key"])
     if entry is None:
+        if contender["key"] == taint.KEY and document.get("taint"):
+            return "see taint section" + (" (small input)" if document["taint"].get("input") == "small" else "")
         return "-"
+    if entry.get("cell_text"):
+        return entry["cell_text"]
     text = ratio_text(entry["ratio"], unicode)
     if entry["failed_runs"] and entry["ratio"].get("n", 0):
         text += " (%d failed)" % entry["failed_runs"]
@@ -133,10 +139,112 @@ def _trace_rows(document):
     return header, rows
 
 
+def _kb_text(kb) -> str:
+    if not kb:
+        return "-"
+    return "%.1f GB" % (kb / 1024 / 1024) if kb >= 1024 * 1024 else "%.0f MB" % (kb / 1024) if kb >= 10 * 1024 \
+        else "%.1f MB" % (kb / 1024)
+
+
+def _times(v, unicode=True) -> str:
+    if v is None:
+        return "-"
+    return ratio_text({"median": v, "n": 1}, unicode)
+
+
+def _secs(v) -> str:
+    if v is None:
+        return "-"
+    return seconds_text({"median": v, "n": 1})
+
+
+def _taint_cell(t: Dict[str, object]) -> str:
+    status = t.get("status")
+    if status == "ok":
+        return _secs(t["wall"])
+    if status == "timed out":
+        return "> %s (timed out)" % _secs(t.get("wall"))
+    if status == "over memory":
+        return "> memory cap"
+    if status == "skipped":
+        return "skipped"
+    return "FAILED"
+
+
+def _taint_rows(document, unicode=True):
+    """The taint section's two tables: times, and memory/speed/refinement."""
+    section = document.get("taint")
+    if not section or not section.get("workloads"):
+        return None
+    time_header = ["workload", "bare", "replay", "replay --taint", "taint / replay", "valgrind memcheck",
+                   "memcheck / bare", "taint / memcheck"]
+    more_header = ["workload", "guest instructions", "taint guest MIPS per CPU s", "taint peak RSS",
+                   "program peak RSS", "taint / program RSS", "confirmed", "implicit", "refuted", "unverified"]
+    time_rows, more_rows, notes = [], [], []
+    for e in section["workloads"]:
+        if e.get("error"):
+            time_rows.append([e["title"], e["error"]] + [""] * (len(time_header) - 2))
+            continue
+        t, r, m, q = e.get("taint", {}), e.get("replay", {}), e.get("memcheck"), e.get("ratios", {})
+        time_rows.append([e["title"], _secs(e["bare"]["wall"]), _secs(r["wall"]) if r.get("ok") else "FAILED",
+                          _taint_cell(t), _times(q.get("taint_to_replay_wall"), unicode),
+                          "not run" if m and "not_run" in m else
+                          ("FAILED" if not m["ok"] else _secs(m["wall"])) if m else "unavailable",
+                          _times(q.get("memcheck_to_bare"), unicode), _times(q.get("taint_to_memcheck"), unicode)])
+        refinement = t.get("refinement") or {}
+        pairs = refinement.get("coarseDerivationPairs") or 0
+
+        def count(name):
+            if name not in refinement:
+                return "-"
+            n = refinement[name]
+            return "%d (%.0f%%)" % (n, 100.0 * n / pairs) if pairs else str(n)
+        more_rows.append([e["title"], "{:,}".format(r["instructions"]) if r.get("instructions") else "-",
+                          "%.1f" % t["mips_per_cpu_second"] if t.get("mips_per_cpu_second") is not None else "-",
+                          _kb_text(t.get("peak_rss_kb")) if t.get("status") == "ok" else
+                          "> %s (stopped)" % _kb_text(t["peak_rss_kb"]) if t.get("peak_rss_kb") and
+                          t.get("status") in ("timed out", "over memory") else _taint_cell(t),
+                          _kb_text(e.get("program_peak_rss_kb")), _times(q.get("taint_rss_to_program"), unicode),
+                          count("confirmed"), count("implicit"), count("refuted"), count("unverified")])
+        if t.get("status") not in (None, "ok"):
+            notes.append("%s: %s" % (e["name"], t.get("reason", t.get("status"))))
+        elif refinement.get("unrefinedProcessCount"):
+            notes.append("%s: %d process images not refined (their derivations stay unverified)%s" % (
+                e["name"], refinement["unrefinedProcessCount"],
+                ": " + "; ".join(refinement["unrefinedProcesses"][:3]) if refinement.get("unrefinedProcesses") else ""))
+    return (time_header, time_rows), (more_header, more_rows), notes
+
+
+def _taint_intro(section) -> str:
+    inputs = ("the same inputs as the tables above" if section["input"] == "same" else
+              "small inputs (taint replay is slow: 1-5% of the --quick sizes, Sizes.small_for_taint)")
+    text = ("One round per workload on %s: the bare command, `magprov replay`, `magprov replay --taint` and "
+            "`valgrind --tool=memcheck` on the same recording and input. Each taint replay is stopped after "
+            "%.0f s or above %s RSS (a limit, reported, not a failure)" % (
+                inputs, section["timeout_s"], _kb_text(section["memory_cap_kb"])))
+    if section.get("budget_s"):
+        text += "; all taint replays of the run share a budget of %.0f s" % section["budget_s"]
+    if section.get("quick_instruction_limit"):
+        text += "; --quick skips workloads whose plain replay runs over %.0f M guest instructions" % (
+            section["quick_instruction_limit"] / 1e6)
+    return text + (". Peak RSS is GNU time's %M (the program's: its largest process); guest MIPS per CPU "
+                   "second counts the replay process's user+system time, refinement included; refinement "
+                   "counts are the derivations (output <- input through a process) the replay classified.")
+
+
+def _truth_tables(document):
+    section = document.get("taint") or {}
+    truth = section.get("ground_truth")
+    if not truth:
+        return None
+    return ground_truth.rows(truth)
+
+
 def _markdown_table(header, rows) -> str:
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    # A | inside a cell (a shell pipeline) would end it.
+    lines += ["| " + " | ".join(str(x).replace("|", "\\|") for x in r) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -199,7 +307,8 @@ def markdown(document) -> str:
     labels = [c for c in d["contenders"] if c["available"]]
     header = ["workload", "rounds", "bare"] + [c["label"] for c in labels]
     rows = [[w["title"], str(w["runs"]), seconds_text(w["bare"]["wall"])] +
-            [seconds_text(w["contenders"][c["key"]]["wall"]) if c["key"] in w["contenders"] else "-" for c in labels]
+            [(w["contenders"][c["key"]].get("cell_text") or seconds_text(w["contenders"][c["key"]]["wall"]))
+             if c["key"] in w["contenders"] else "-" for c in labels]
             for w in d["workloads"]]
     out += [_markdown_table(header, rows), ""]
     notes = ["- %s: %s" % (w["name"], w["notes"]) for w in d["workloads"] if w["notes"]]
@@ -211,6 +320,24 @@ def markdown(document) -> str:
             "- magprov replay cells check the replay's exit status (it verifies itself against "
             "the trace); all other cells compare output bytes with the bare run. magprov replay "
             "runs with its default `--jobs` (all cores: recorded processes replay in parallel)."] + notes + [""]
+    taint_tables = _taint_rows(d)
+    if taint_tables:
+        (th, tr), (mh, mr), notes = taint_tables
+        out += ["## Taint replay: plain replay, `replay --taint` and Valgrind memcheck on the same recording", "",
+                _taint_intro(d["taint"]), "", _markdown_table(th, tr), "", _markdown_table(mh, mr), ""]
+        out += ["- " + n for n in notes] + ([""] if notes else [])
+        if d["taint"].get("limits"):
+            out += ["Limits hit (not failures):", ""] + ["- %s: %s" % (l["workload"], l["what"])
+                                                         for l in d["taint"]["limits"]] + [""]
+    truth = _truth_tables(d)
+    if truth:
+        (sh, sr), (ch, cr) = truth
+        out += ["## Precision and recall of `magprov why` against known true sources", "",
+                "Small pipelines whose output's true sources are known, recorded, replayed with `--taint` and "
+                "asked `magprov why TRACE out --json`, refined and `--coarse`. Named sources: file entries less "
+                "system files, executables and the target (a directory `why` names counts). Precision = true "
+                "sources named / sources named, recall = true sources named / true sources, pooled over the cases.",
+                "", _markdown_table(sh, sr), "", _markdown_table(ch, cr), ""]
     if d.get("replay_speed"):
         out += [replay_speed.markdown(d["replay_speed"])]
     if d["failures"]:
@@ -230,6 +357,22 @@ def terminal(document) -> str:
     header, rows = _trace_rows(d)
     if rows:
         out += ["Trace size and rate (magprov record)", _plain_table(header, rows), ""]
+    taint_tables = _taint_rows(d, unicode=False)
+    if taint_tables:
+        (th, tr), (mh, mr), notes = taint_tables
+        out += ["Taint replay (one round; %s input): times" % d["taint"]["input"], _plain_table(th, tr), "",
+                "Taint replay: memory, guest speed, refinement", _plain_table(mh, mr)]
+        out += ["  " + n for n in notes] + [""]
+        if d["taint"].get("limits"):
+            out += ["LIMITS (not failures):"] + ["  %s: %s" % (l["workload"], l["what"]) for l in d["taint"]["limits"]] + [""]
+    truth = _truth_tables(d)
+    if truth:
+        (sh, sr), (ch, cr) = truth
+        out += ["Precision and recall of magprov why against known true sources",
+                _plain_table(sh, [[x.replace("`", "") for x in r] for r in sr]), "",
+                _plain_table(ch, [[x.replace("`", "") for x in r] for r in cr]), ""]
+    if d.get("replay_speed"):
+        out += [replay_speed.terminal(d["replay_speed"]), ""]
     if d["failures"]:
         out += ["FAILURES:"] + ["  " + _failure_text(f) for f in d["failures"]]
     return "\n".join(out)
