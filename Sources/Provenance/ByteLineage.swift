@@ -79,6 +79,9 @@ public struct ByteLineage: Codable, Equatable, Sendable {
     public var endpoints: [ByteEndpoint]
     /// Every hop on the way, across processes.
     public var steps: [ByteStep]
+    /// True when the walk stopped at `ByteLineageIndex.depthLimit` or `resultLimit`: the
+    /// answer is a part of the lineage, not all of it (nil: complete).
+    public var truncated: Bool?
 }
 
 /// The placements, units and summaries of one refined trace, indexed for byte-range
@@ -112,8 +115,9 @@ public final class ByteLineageIndex {
 
     /// Most hops a walk follows before it stops (lineage through a long pipeline).
     public var depthLimit = 256
-    /// Most endpoints or steps one answer collects.
-    public var resultLimit = 10_000
+    /// Most endpoints or steps one answer collects (a byte-precise encoder of 10^5 bytes
+    /// has a hop per byte).
+    public var resultLimit = 400_000
 
     /// - Parameters:
     ///   - summaries: the units' taint summaries; only completed ones are used, matched to
@@ -252,7 +256,8 @@ public final class ByteLineageIndex {
                                                note: "never written or read in the recording"))
         }
         return ByteLineage(direction: "why", target: node, start: range.lowerBound, end: range.upperBound,
-                           endpoints: Self.merge(walk.endpoints), steps: walk.steps.sorted(by: Self.stepOrder))
+                           endpoints: Self.merge(walk.endpoints), steps: walk.steps.sorted(by: Self.stepOrder),
+                           truncated: walk.truncated ? true : nil)
     }
 
     /// The input bytes of event `event` (`range` in event coordinates), traced back to
@@ -353,20 +358,68 @@ public final class ByteLineageIndex {
                 } else {
                     input = f.inputStart..<f.inputEnd
                 }
-                let readers = (bySequence[f.input] ?? []).filter { placements[$0].role.isInput }
-                if readers.isEmpty {
-                    walk.endpoints.insert(ByteEndpoint(node: w.process, kind: .notAnObject,
-                                                       note: "event \(f.input) bytes \(input.lowerBound)-\(input.upperBound)"))
-                }
-                for r in readers {
-                    let kind = placements[r].role == .metadataIn ? "metadata" : f.addressOnly ? "address" : "value"
-                    result.append((r, input, overlap, kind))
+                for (event, range, addressOnly) in relayed(input: f.input, range: input, addressOnly: f.addressOnly) {
+                    let readers = (bySequence[event] ?? []).filter { placements[$0].role.isInput }
+                    if readers.isEmpty {
+                        walk.endpoints.insert(ByteEndpoint(node: w.process, kind: .notAnObject,
+                                                           note: "event \(event) bytes \(range.lowerBound)-\(range.upperBound)"))
+                    }
+                    for r in readers {
+                        let kind = placements[r].role == .metadataIn ? "metadata" : addressOnly ? "address" : "value"
+                        result.append((r, range, overlap, kind))
+                    }
                 }
             }
             return result
         default:
             return []
         }
+    }
+
+    /// Input bytes `range` of event `input`, followed back through events that one unit
+    /// sank and another labelled as a source (an execve's argument and environment
+    /// strings: no object holds them), to the events that are object reads. Ranges map
+    /// exactly through copies, else widen to the feeding flow's input range.
+    func relayed(input: UInt64, range: Range<Int64>, addressOnly: Bool, depth: Int = 0)
+        -> [(event: UInt64, range: Range<Int64>, addressOnly: Bool)] {
+        let hasObject = (bySequence[input] ?? []).contains { placements[$0].role.isInput }
+        guard !hasObject, depth < 4, let feeding = flowsByOutput[input], !feeding.isEmpty else {
+            return [(input, range, addressOnly)]
+        }
+        var result: [(UInt64, Range<Int64>, Bool)] = []
+        for g in feeding {
+            guard let overlap = (g.outputStart..<g.outputEnd).clamped(to: range).nonEmpty else { continue }
+            let next: Range<Int64>
+            if g.shifted && g.outputEnd - g.outputStart == g.inputEnd - g.inputStart {
+                next = (g.inputStart + overlap.lowerBound - g.outputStart)..<(g.inputStart + overlap.upperBound - g.outputStart)
+            } else {
+                next = g.inputStart..<g.inputEnd
+            }
+            result += relayed(input: g.input, range: next, addressOnly: addressOnly || g.addressOnly, depth: depth + 1)
+        }
+        return result.isEmpty ? [(input, range, addressOnly)] : result
+    }
+
+    /// Output bytes `range` of event `output`, followed forward through relay events (see
+    /// `relayed(input:range:addressOnly:depth:)`) to the events that are object writes.
+    func relayedOutputs(output: UInt64, range: Range<Int64>, addressOnly: Bool, depth: Int = 0)
+        -> [(event: UInt64, range: Range<Int64>, addressOnly: Bool)] {
+        let hasObject = (bySequence[output] ?? []).contains { placements[$0].role.isOutput }
+        guard !hasObject, depth < 4, let fed = flowsByInput[output], !fed.isEmpty else {
+            return [(output, range, addressOnly)]
+        }
+        var result: [(UInt64, Range<Int64>, Bool)] = []
+        for g in fed {
+            guard let overlap = (g.inputStart..<g.inputEnd).clamped(to: range).nonEmpty else { continue }
+            let next: Range<Int64>
+            if g.shifted && g.outputEnd - g.outputStart == g.inputEnd - g.inputStart {
+                next = (g.outputStart + overlap.lowerBound - g.inputStart)..<(g.outputStart + overlap.upperBound - g.inputStart)
+            } else {
+                next = g.outputStart..<g.outputEnd
+            }
+            result += relayedOutputs(output: g.output, range: next, addressOnly: addressOnly || g.addressOnly, depth: depth + 1)
+        }
+        return result
     }
 
     func unitNote(_ unit: Int) -> String {
@@ -401,7 +454,8 @@ public final class ByteLineageIndex {
             }
         }
         return ByteLineage(direction: "impact", target: node, start: range.lowerBound, end: range.upperBound,
-                           endpoints: Self.merge(walk.endpoints), steps: walk.steps.sorted(by: Self.stepOrder))
+                           endpoints: Self.merge(walk.endpoints), steps: walk.steps.sorted(by: Self.stepOrder),
+                           truncated: walk.truncated ? true : nil)
     }
 
     /// Every read (after `after`) that got the bytes `piece` describes, followed onward.
@@ -463,8 +517,10 @@ public final class ByteLineageIndex {
                 } else {
                     out = f.outputStart..<f.outputEnd
                 }
-                for w in (bySequence[f.output] ?? []) where placements[w].role == .contentOut || placements[w].role == .mapOut {
-                    outputs.append((w, out, f.addressOnly ? "address" : "value"))
+                for (event, range, addressOnly) in relayedOutputs(output: f.output, range: out, addressOnly: f.addressOnly) {
+                    for w in (bySequence[event] ?? []) where placements[w].role == .contentOut || placements[w].role == .mapOut {
+                        outputs.append((w, range, addressOnly ? "address" : "value"))
+                    }
                 }
             }
             // Readers without a completed summary: the bytes may have gone anywhere.

@@ -62,9 +62,30 @@ public enum CoarseGraphBuilder {
     public static func buildWithPlacements(events: [TraceEvent], origin: GraphOrigin = GraphOrigin(), rootUID: UInt32 = 0,
                                            rootGID: UInt32 = 0, rootDirectory: String = "/") -> CoarseBuild {
         let state = BuilderState(origin: origin, rootUID: rootUID, rootGID: rootGID, rootDirectory: rootDirectory)
-        for event in events { state.handle(event) }
+        for event in effectOrder(events) { state.handle(event) }
         let graph = state.finish()
         return CoarseBuild(graph: graph, placements: state.placements, units: state.units, processUnits: state.processUnit)
+    }
+}
+
+extension CoarseGraphBuilder {
+    /// `events` in the order their effects happened. An event is stamped when the
+    /// recorder sees the syscall exit, but a syscall that hands bytes to the kernel (a
+    /// write or send, a kernel copy) delivers them between entry and exit: a reader of the
+    /// pipe or socket may return them, and be stamped, before the writer's exit is. Such
+    /// syscalls take their entry stamp, so the read lands on the version the write made;
+    /// everything else keeps its own. Stable: ties keep the recorded order. Cost: a sort.
+    static func effectOrder(_ events: [TraceEvent]) -> [TraceEvent] {
+        func key(_ e: TraceEvent) -> UInt64 {
+            if case .syscall(let s) = e.body {
+                let flow = SyscallTable.spec(s.number).flow
+                if (flow == .contentSink || flow == .kernelCopy) && s.entrySequence > 0 && s.entrySequence < e.sequence {
+                    return s.entrySequence
+                }
+            }
+            return e.sequence
+        }
+        return events.enumerated().sorted { (key($0.element), $0.offset) < (key($1.element), $1.offset) }.map(\.element)
     }
 }
 

@@ -60,6 +60,9 @@ extension ByteLineage {
         }
         let verb = direction == "why" ? "came from" : "went to"
         var out = "\(name(target)) bytes \(start)-\(end) \(verb):\n"
+        if truncated == true {
+            out += "  (partial answer: the walk stopped at its hop or result limit; ask for a smaller byte range)\n"
+        }
         if endpoints.isEmpty { out += "  nothing (no recorded flow carried these bytes)\n" }
         for e in endpoints {
             var line = "  \(name(e.node))"
@@ -95,6 +98,7 @@ extension ByteLineage {
         func bytes(_ s: Int64?, _ e: Int64?) -> Any { s.map { [$0, e ?? $0] } ?? NSNull() }
         let document: [String: Any] = [
             "direction": direction,
+            "truncated": truncated ?? false,
             "target": ["id": target, "name": name(target), "bytes": [start, end]],
             "endpoints": endpoints.map { e -> [String: Any] in
                 var r: [String: Any] = ["id": e.node, "name": name(e.node), "kind": e.kind.rawValue, "bytes": bytes(e.start, e.end)]

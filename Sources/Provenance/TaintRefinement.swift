@@ -15,10 +15,14 @@
 //   refuted     neither — and only when every process image on the way has a completed
 //               summary, I's bytes were labelled, and no pipe involved had concurrent
 //               writers. Refuted edges drop out of lineage.
-//   unverified  the replay cannot decide: a process diverged or was not replayed, the pair
-//               crosses an exec (memory does not carry over; only a flow through argv or
-//               the environment can confirm it), I reached the process only as an
-//               executable image or a mapping not known to be labelled.
+//   unverified  the replay cannot decide: a process diverged or was not replayed, I
+//               reached the process only as an executable image or a mapping not known to
+//               be labelled.
+//
+// Across an exec memory does not carry over, except the argument and environment strings:
+// the old image sinks them as bytes of its execve event and the new image labels them as
+// that event's bytes, so a flow composes through them (`relayedEvidence`), and a branch on
+// them counts as control by the input they came from.
 //
 // Refuting a true edge is the one error a security tool may not make: every doubt above
 // leaves the edge unverified or implicit (DESIGN.md, "Taint and refinement").
@@ -275,7 +279,10 @@ struct RefinementState {
         let readerByEvent = Dictionary(reads.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
         for w in writes where w.role == .contentOut || w.role == .mapOut {
             for (_, f) in flowsByOutput[w.sequence] ?? [] {
-                guard let r = readerByEvent[f.input] else { continue }
+                guard let r = readerByEvent[f.input] else {
+                    evidence += relayedEvidence(output: w, flow: f, readerByEvent: readerByEvent)
+                    continue
+                }
                 // A stat result that only sized a buffer (reached pointers, not values) is
                 // no data flow: the input stays implicit at most.
                 if r.role == .metadataIn && f.addressOnly { continue }
@@ -303,9 +310,18 @@ struct RefinementState {
         if !evidence.isEmpty {
             return Verdict(status: .confirmed, kinds: Set(evidence.map(\.kind)), evidence: evidence, writer: c.writer)
         }
-        // Control: I's bytes steered a branch before an output event of O.
+        // Control: I's bytes steered a branch before an output event of O (directly, or as
+        // bytes an exec carried into the new image).
         let lastWrite = writes.map(\.sequence).max() ?? 0
         for unit in c.units where unit >= 0 && match.completed[unit] != nil {
+            for (event, first) in controlByUnit[unit] ?? [:] where first < lastWrite && !readSequences.contains(event) {
+                if let g = (flowsByOutput[event] ?? []).first(where: { readSequences.contains($0.flow.input) }) {
+                    let output = writes.map(\.sequence).filter { $0 > first }.min() ?? lastWrite
+                    return Verdict(status: .implicit,
+                                   reason: "bytes of @\(g.flow.input) carried by exec @\(event) steered a branch at @\(first) before @\(output)",
+                                   writer: c.writer)
+                }
+            }
             for r in reads {
                 if let first = controlByUnit[unit]?[r.sequence], first < lastWrite {
                     let output = writes.map(\.sequence).filter { $0 > first }.min() ?? lastWrite
@@ -324,11 +340,50 @@ struct RefinementState {
         return Verdict(status: .refuted, reason: reason, writer: c.writer)
     }
 
+    /// Evidence through an event that one replay unit sank and another labelled as its
+    /// source (an execve's argument and environment strings: the old image's sink, the new
+    /// image's input): `flow` ties output `w` to bytes of such an event, and a flow of the
+    /// old image ties those bytes to a read of the input. Byte ranges compose exactly when
+    /// both flows are copies; otherwise each side keeps its whole range. Follows chains of
+    /// execs up to a small depth.
+    func relayedEvidence(output w: EventPlacement, flow f: TaintFlow, readerByEvent: [UInt64: EventPlacement],
+                         depth: Int = 0) -> [Evidence] {
+        guard depth < 4 else { return [] }
+        var evidence: [Evidence] = []
+        for (_, g) in flowsByOutput[f.input] ?? [] where g.outputStart < f.inputEnd && f.inputStart < g.outputEnd {
+            // Narrow f to the bytes g covers.
+            let low = max(f.inputStart, g.outputStart), high = min(f.inputEnd, g.outputEnd)
+            var narrowed = f
+            if f.shifted && f.outputEnd - f.outputStart == f.inputEnd - f.inputStart {
+                narrowed.outputStart = f.outputStart + (low - f.inputStart)
+                narrowed.outputEnd = f.outputStart + (high - f.inputStart)
+            }
+            var inputRange = g.inputStart..<g.inputEnd
+            let exact = narrowed.shifted && g.shifted && g.outputEnd - g.outputStart == g.inputEnd - g.inputStart
+            if exact { inputRange = (g.inputStart + (low - g.outputStart))..<(g.inputStart + (high - g.outputStart)) }
+            guard let r = readerByEvent[g.input] else {
+                var next = narrowed
+                next.input = g.input
+                next.inputStart = inputRange.lowerBound
+                next.inputEnd = inputRange.upperBound
+                next.shifted = exact
+                evidence += relayedEvidence(output: w, flow: next, readerByEvent: readerByEvent, depth: depth + 1)
+                continue
+            }
+            if r.role == .metadataIn && (f.addressOnly || g.addressOnly) { continue }
+            let outputRange = narrowed.outputStart..<narrowed.outputEnd
+            evidence.append(Evidence(outputEvent: w.sequence, outputRange: outputRange,
+                                     outputObject: w.offset.map { ($0 + outputRange.lowerBound)..<($0 + outputRange.upperBound) },
+                                     inputEvent: r.sequence, inputRange: inputRange,
+                                     inputObject: r.offset.map { ($0 + inputRange.lowerBound)..<($0 + inputRange.upperBound) },
+                                     kind: r.role == .metadataIn ? "metadata" : f.addressOnly || g.addressOnly ? "address" : "value",
+                                     shifted: exact))
+        }
+        return evidence
+    }
+
     /// Why a pair without evidence may not be refuted, if it may not.
     func doubt(_ key: PairKey, _ c: Contribution, reads: [EventPlacement]) -> String? {
-        if c.crossesExec {
-            return "across an exec: memory does not carry over, and no flow through argv or the environment was found"
-        }
         for unit in c.units where unit < 0 || match.completed[unit] == nil {
             return lineage.unitNote(unit)
         }

@@ -163,6 +163,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         if case .exec(let snapshot) = unit.start {
             programImageEvents.insert(unit.startSequence)
             try load(snapshot)
+            if let execve = unit.execveSequence { labelExecStrings(stackPointer: machine.state.rsp, sequence: execve) }
         }
         machine.tracker.setAlertContext(alertContexts) { [unowned self] in (self.running, self.machine.state.rip) }
     }

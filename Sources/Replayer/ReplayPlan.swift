@@ -42,6 +42,11 @@ public struct ReplayUnit: Sendable {
     /// Children forked without exec, replayed from this unit's state at the fork.
     public var forkedChildren: [Int32: ReplayUnit]
     public var executable: String
+    /// For an exec unit: the trace sequence of the successful execve that started it (the
+    /// old image's syscall event, stamped after this unit's snapshot). Its argument and
+    /// environment strings are that event's bytes: a sink of the old image, a source of
+    /// this one. Nil for the recorder's own first exec and for fork units.
+    public var execveSequence: UInt64? = nil
 }
 
 public struct ReplayPlan: Sendable {
@@ -133,8 +138,17 @@ extension ReplayPlan {
                 }
             }
             stops.sort { $0.order < $1.order }
+            var execve: UInt64?
+            if case .exec = segment.start {
+                for e in byTask[segment.tid] ?? [] where e.sequence > segment.startSequence {
+                    if case .syscall(let s) = e.body, isExecve(s), s.result == 0, s.entrySequence < segment.startSequence {
+                        execve = e.sequence
+                        break
+                    }
+                }
+            }
             return ReplayUnit(pid: p, tid: segment.tid, start: segment.start, startSequence: segment.startSequence,
-                              stops: stops, forkedChildren: [:], executable: segment.executable)
+                              stops: stops, forkedChildren: [:], executable: segment.executable, execveSequence: execve)
         }
 
         var execUnits: [ReplayUnit] = []

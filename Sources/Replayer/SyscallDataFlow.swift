@@ -20,6 +20,17 @@ extension ProcessReplay {
                 machine.tracker.recordPathSink(event: sequence, argument: index, address: address, length: length)
             }
         }
+        if isExecve(event) && event.result == 0 {
+            // The new image gets these strings on its stack: bytes of this event, sunk here
+            // and labelled as the new unit's source (`labelExecStrings`).
+            let base = event.number == SyscallTable.Number.execveat ? 2 : 1
+            var offset: Int64 = 0
+            for (address, length) in execStrings(vectors: [event.arguments[base], event.arguments[base + 1]]) {
+                machine.tracker.recordSink(event: sequence, address: address, length: length, eventOffset: offset)
+                offset += Int64(length)
+            }
+            return
+        }
         guard spec.flow == .contentSink, event.result >= 0 else { return }
         let limit = Int(event.result)
         var offset: Int64 = 0
@@ -42,10 +53,13 @@ extension ProcessReplay {
             var offset: Int64 = 0
             let ranges = dataRanges(spec: spec, event: event, limit: Int(event.result), sink: false)
             // ld.so reads an ELF header (then the program headers) before it maps the file:
-            // program image bytes are not taint sources (see `ProcessReplay.load`).
+            // program image bytes are not taint sources (see `ProcessReplay.load`). Only the
+            // loader's own reads say so: `cp prog copy` or a download of an ELF file reads
+            // data like any other.
             let path = event.objects.first?.resolved ?? ""
             if let first = ranges.first, first.1 >= 4,
-               let magic = try? machine.memory.readBytes(at: first.0, count: 4), magic == [0x7f, 0x45, 0x4c, 0x46] {
+               let magic = try? machine.memory.readBytes(at: first.0, count: 4), magic == [0x7f, 0x45, 0x4c, 0x46],
+               isLoaderCode(machine.state.rip) {
                 if !path.isEmpty { programImagePaths.insert(path) }
                 programImageEvents.insert(sequence)
             }
@@ -133,6 +147,49 @@ extension ProcessReplay {
     private func msghdrRanges(at address: UInt64, limit: Int) -> [(UInt64, Int)] {
         guard let header = try? machine.memory.readBytes(at: address, count: 56) else { return [] }
         return iovecRanges(at: header.loadUInt64(at: 16), count: Int(truncatingIfNeeded: header.loadUInt64(at: 24)), limit: limit)
+    }
+
+    /// Whether `address` lies in the dynamic loader's code (ld-linux*.so, ld-*.so, the
+    /// PT_INTERP of every dynamically linked program here): its reads of ELF headers load
+    /// program images, dlopen's included.
+    func isLoaderCode(_ address: UInt64) -> Bool {
+        guard let path = regions.region(containing: address)?.path else { return false }
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return name.hasPrefix("ld-") && name.contains(".so")
+    }
+
+    /// The strings of NULL-terminated pointer arrays (execve(2)'s argv, then envp), each
+    /// with its NUL, in order: the layout both sides of an exec number the bytes by.
+    /// A string longer than PATH_MAX or an unreadable pointer ends the walk.
+    func execStrings(vectors: [UInt64]) -> [(UInt64, Int)] {
+        var strings: [(UInt64, Int)] = []
+        for vector in vectors where vector != 0 {
+            for k in 0 ..< 65_536 {
+                guard let slot = try? machine.memory.readBytes(at: vector + UInt64(k) * 8, count: 8) else { break }
+                let address = slot.loadUInt64(at: 0)
+                if address == 0 { break }
+                guard let length = cStringLength(at: address), length < 4096 else { break }
+                strings.append((address, length + 1))
+            }
+        }
+        return strings
+    }
+
+    /// At the start of an exec unit: the argument and environment strings the kernel put on
+    /// the new stack (argc at `stackPointer`, then argv[], NULL, envp[], NULL) carry labels
+    /// of the old image's execve event `sequence`, numbered as `noteSinks` numbered them.
+    func labelExecStrings(stackPointer: UInt64, sequence: UInt64) {
+        guard Tracker.tracksData,
+              let argcBytes = try? machine.memory.readBytes(at: stackPointer, count: 8) else { return }
+        let argc = argcBytes.loadUInt64(at: 0)
+        guard argc < 65_536 else { return }
+        let argv = stackPointer + 8
+        let envp = argv + (argc + 1) * 8
+        var offset: Int64 = 0
+        for (address, length) in execStrings(vectors: [argv, envp]) {
+            machine.tracker.labelSource(event: sequence, address: address, length: length, eventOffset: offset, metadata: false)
+            offset += Int64(length)
+        }
     }
 
     /// Length of the NUL-terminated string at `address` (at most PATH_MAX), nil if unreadable.

@@ -39,8 +39,8 @@ extension ByteTaintTracker: ReplayDataFlow {
             let sources = labels.resolve(pending.label).filter { !$0.addressOnly }.map(\.range)
             guard sources.contains(where: { !programImages.contains($0.event) }) else { return nil }
             let where_ = contexts.byKey[AlertContexts.Key(label: pending.label, target: pending.target)] ?? (unit.tid, 0)
-            let text = where_.rip == 0 ? (function: nil, text: "?") : describe(where_.rip)
-            return TaintAlert(tid: where_.tid, address: where_.rip, target: pending.target, function: text.function,
+            let text = describe(pending.address)
+            return TaintAlert(tid: where_.tid, address: pending.address, target: pending.target, function: text.function,
                               instruction: text.text, sequence: pending.sequence, sources: sources)
         }
         var statistics = statistics()

@@ -77,7 +77,7 @@ public final class ByteTaintTracker: DataFlowTracker {
     /// Sink runs kept per `recordSink` call before neighbours are merged (coarsened).
     public var maxRunsPerSink = 16_384
     /// Flows per sink event before `flows(of:)` merges neighbours per input event.
-    public var maxFlowsPerSink = 4096
+    public var maxFlowsPerSink = 65_536
     /// Union labels whose events are all recorded as control sources in this log.
     var controlCovered: [Label] = Array(repeating: 0, count: 256)
 
@@ -539,18 +539,28 @@ public final class ByteTaintTracker: DataFlowTracker {
 
     /// `source` was loaded into RIP: an alert when its labels carry value flow (an
     /// address-only label is a jump table indexed by input: a parser, not a hijack).
-    public func controlTransfer(from source: DataLocation, target: UInt64) {
+    public func controlTransfer(from source: DataLocation, target: UInt64, instruction: UInt64) {
         let h = hot
         h.pointee.flagsAccumulate = false
         guard h.pointee.active else { return }
         if quickLabels(source) == 0 { return }
-        controlTransferSlow(from: source, target: target)
+        controlTransferSlow(from: source, target: target, instruction: instruction)
     }
 
     @inline(never)
-    func controlTransferSlow(from source: DataLocation, target: UInt64) {
+    func controlTransferSlow(from source: DataLocation, target: UInt64, instruction: UInt64) {
         let l = unionOfLocation(source, buffer: scratch)
-        if l != 0 && labels.hasValueFlow(l) { noteAlert(l, target: target) }
+        guard l != 0 && labels.hasValueFlow(l) else { return }
+        // A target computed in a register whose input-derived bytes are only its low 16
+        // bits is base + a scaled input-derived index (glibc's memmove size dispatch:
+        // `shl $6, %ecx; add %r9, %rcx; jmp *%rcx`): a dispatch within 64 KiB of a clean
+        // base, like a jump table. A pointer loaded from memory (ret, jmp/call [mem]) or
+        // a register target with input in its higher bytes is an alert.
+        if source.kind == .register && source.size == 8 {
+            let high = labels.union(of: scratch + 2, count: 6)
+            if high == 0 || !labels.hasValueFlow(high) { return }
+        }
+        noteAlert(l, target: target, instruction: instruction)
     }
 
     /// A branch, cmov or setcc read the flags: their source events become control sources.
@@ -580,7 +590,7 @@ public final class ByteTaintTracker: DataFlowTracker {
     }
 
     @inline(never)
-    func noteAlert(_ label: Label, target: UInt64) {
+    func noteAlert(_ label: Label, target: UInt64, instruction: UInt64) {
         let key = TaintLog.AlertKey(label: label, target: target)
         if log.alertKeys.contains(key) { return }
         guard log.alertKeys.count < TaintLog.alertLimit else {
@@ -588,7 +598,7 @@ public final class ByteTaintTracker: DataFlowTracker {
             return
         }
         log.alertKeys.insert(key)
-        log.alerts.append(TaintLog.PendingAlert(label: label, target: target, sequence: currentSequence))
+        log.alerts.append(TaintLog.PendingAlert(label: label, target: target, address: instruction, sequence: currentSequence))
         onAlert?(label, target)
     }
 

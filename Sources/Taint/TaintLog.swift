@@ -26,6 +26,8 @@ public final class TaintLog {
     public struct PendingAlert: Equatable, Sendable {
         public var label: Label
         public var target: UInt64
+        /// The address of the jmp, call or ret that loaded the pointer.
+        public var address: UInt64
         /// `ByteTaintTracker.currentSequence` when it happened.
         public var sequence: UInt64
     }

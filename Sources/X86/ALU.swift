@@ -44,6 +44,24 @@ extension Machine {
         }
     }
 
+    /// Bytes of `destination` that an `and` (immediate byte 0x00) or an `or` (0xFF) with
+    /// the constant `immediate` forced to a constant, whatever they held: cleared, one
+    /// run at a time (and eax, 0x3f leaves byte 0 alone and clears bytes 1-3).
+    @inline(__always)
+    func constantBytes(_ destination: DataLocation, _ kind: ALUKind, _ immediate: UInt64) {
+        guard Tracker.tracksData else { return }
+        let forced: UInt64 = kind == .and ? 0 : 0xFF
+        var k = 0
+        let n = Int(destination.size)
+        while k < n {
+            guard (immediate >> (8 * UInt64(k))) & 0xFF == forced else { k += 1; continue }
+            var end = k + 1
+            while end < n && (immediate >> (8 * UInt64(end))) & 0xFF == forced { end += 1 }
+            tracker.clear(DataLocation(kind: destination.kind, size: UInt8(end - k), offset: destination.offset &+ UInt64(k)))
+            k = end
+        }
+    }
+
     // One entry point per operation so that `execALU` is inlined with a constant kind
     // (the optimizer does not specialize a shared body on its enum argument).
     @inline(never) func execAdd(_ p: UnsafePointer<Instruction>) -> ExecStatus { execALU(p, .add) }
@@ -73,7 +91,12 @@ extension Machine {
             tracker.clear(location(dst, size: size))
             tracker.flags(from: .constant)
         } else {
-            tracker.combine(into: location(dst, size: size), from: location(src, size: size))
+            if kind == .and || kind == .or || kind == .xor {
+                tracker.combineBytewise(into: location(dst, size: size), from: location(src, size: size))
+                if src.kind == .immediate && kind != .xor { constantBytes(location(dst, size: size), kind, src.value) }
+            } else {
+                tracker.combine(into: location(dst, size: size), from: location(src, size: size))
+            }
             if kind == .adc || kind == .sbb { tracker.combine(into: location(dst, size: size), from: flagsLocation) }
             loadDependency(location(dst, size: size), src)
             tracker.flags(from: location(dst, size: size))

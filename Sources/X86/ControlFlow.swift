@@ -19,7 +19,7 @@ extension Machine {
             return .next
         }
         guard let target = read(o, size: 8) else { return memoryFault(p) }
-        tracker.controlTransfer(from: location(o, size: 8), target: target)
+        tracker.controlTransfer(from: location(o, size: 8), target: target, instruction: cpu.pointee.rip &- UInt64(p.pointee.length))
         cpu.pointee.rip = target
         return .next
     }
@@ -32,7 +32,7 @@ extension Machine {
             target = o.value
         } else {
             guard let t = read(o, size: 8) else { return memoryFault(p) }
-            tracker.controlTransfer(from: location(o, size: 8), target: t)
+            tracker.controlTransfer(from: location(o, size: 8), target: t, instruction: cpu.pointee.rip &- UInt64(p.pointee.length))
             target = t
         }
         tracker.clear(.memory(gprs[4] &- 8, size: 8))
@@ -45,7 +45,7 @@ extension Machine {
     func execRet(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let rsp = gprs[4]
         guard let target = memory.load(rsp, size: 8) else { return memoryFault(p) }
-        tracker.controlTransfer(from: .memory(rsp, size: 8), target: target)
+        tracker.controlTransfer(from: .memory(rsp, size: 8), target: target, instruction: cpu.pointee.rip &- UInt64(p.pointee.length))
         var release: UInt64 = 8
         if p.pointee.operandCount > 0 { release &+= p.pointee.o0.value & 0xFFFF }
         gprs[4] = rsp &+ release

@@ -65,9 +65,28 @@ public enum RegisterFile {
     public static let size = 560
 }
 
-/// Default: a tracker tracks data.
+/// What enters the bits a shift vacates (`DataFlowTracker.shift`).
+public enum ShiftFill: UInt8, Sendable {
+    /// Zeros (shl, shr).
+    case zero
+    /// Copies of the sign bit, the top bit of the location (sar).
+    case sign
+    /// The bits shifted out at the other end (rol, ror).
+    case rotate
+}
+
+/// Defaults: a tracker tracks data, and treats the byte-precise hooks as their coarse
+/// counterparts.
 extension DataFlowTracker {
     @inline(__always) public static var tracksData: Bool { true }
+    @inline(__always)
+    public func combineBytewise(into destination: DataLocation, from source: DataLocation) {
+        combine(into: destination, from: source)
+    }
+    @inline(__always)
+    public func shift(_ location: DataLocation, bits: Int, fill: ShiftFill) {
+        derive(to: location, from: location, .constant)
+    }
 }
 
 /// Hooks the interpreter calls for every data movement. Each hook names destination and
@@ -113,6 +132,19 @@ public protocol DataFlowTracker {
     /// permutations and conversions with `.constant` as the second source; compares into
     /// the flags byte).
     func derive(to destination: DataLocation, from source1: DataLocation, _ source2: DataLocation)
+    /// Byte i of `destination` now depends on its old value and on byte i of `source`
+    /// alone (and, or, xor: no bit crosses a byte boundary). Same sizes. A tracker that
+    /// does not keep bytes apart may treat it as `combine(into:from:)` (the default).
+    func combineBytewise(into destination: DataLocation, from source: DataLocation)
+    /// The bits of `location` moved by `bits` (positive toward the most significant byte,
+    /// as shl; negative as shr and sar) within its `size` bytes, with the count known
+    /// (an immediate, or CL's value, whose labels the interpreter combines in after).
+    /// `fill` says what enters the vacated bits: zeros, copies of the sign bit (sar), or
+    /// the bits shifted out (rol, ror). A byte-precise tracker gives result byte i the
+    /// labels of the one or two bytes its bits came from (the top byte's for sign copies)
+    /// and clears a byte that holds zeros only; the default derives every byte from the
+    /// whole location, as for any shift.
+    func shift(_ location: DataLocation, bits: Int, fill: ShiftFill)
     /// The contents of `first` and `second` were swapped (xchg, fxch).
     func exchange(_ first: DataLocation, _ second: DataLocation)
     /// `destination` now holds a constant (mov imm, xor r, r, cpuid and rdtsc results,
@@ -133,9 +165,10 @@ public protocol DataFlowTracker {
     /// while the address registers still hold their labels (a load into one of its own
     /// address registers is staged through `RegisterFile.scratch`).
     func addressDependency(of destination: DataLocation, base: Int, index: Int)
-    /// `source` was loaded into RIP (indirect jmp/call, ret): "data steered control".
-    /// Direct (relative) jumps and calls report no transfer.
-    func controlTransfer(from source: DataLocation, target: UInt64)
+    /// `source` was loaded into RIP by the indirect jmp, call or ret at `instruction` (its
+    /// own address): "data steered control". Direct (relative) jumps and calls report no
+    /// transfer.
+    func controlTransfer(from source: DataLocation, target: UInt64, instruction: UInt64)
     /// A conditional branch, cmov, setcc, fcmov or the end test of a rep scas/cmps read
     /// the flags byte; `rip` is the address after the instruction. Branches on RCX
     /// (jrcxz, loop) first combine RCX into the flags byte so that its labels reach
@@ -154,6 +187,6 @@ public struct NoDataFlow: DataFlowTracker {
     @inline(__always) public func clear(_ destination: DataLocation) {}
     @inline(__always) public func flags(from source: DataLocation) {}
     @inline(__always) public func addressDependency(of destination: DataLocation, base: Int, index: Int) {}
-    @inline(__always) public func controlTransfer(from source: DataLocation, target: UInt64) {}
+    @inline(__always) public func controlTransfer(from source: DataLocation, target: UInt64, instruction: UInt64) {}
     @inline(__always) public func flagsReachControl(at rip: UInt64) {}
 }

@@ -23,10 +23,35 @@ extension Machine {
         return .next
     }
 
+    /// Data flow of movzx/movsx/movsxd into a GPR: the low bytes copy the source (plus
+    /// the load's address dependency); the extension bytes are zeros (movzx, clean) or
+    /// copies of the sign bit (movsx: the labels of the source's top byte); a 32-bit
+    /// destination zero-extends the rest of the register.
+    @inline(__always)
+    func extendLabels(_ p: UnsafePointer<Instruction>, signed: Bool) {
+        guard Tracker.tracksData else { return }
+        let src = p.pointee.o1
+        let destination = location(p.pointee.o0, size: p.pointee.size)
+        let n = src.size, m = p.pointee.size
+        guard destination.kind == .register, n < m else {
+            loadCopy(to: destination, from: location(src, size: n), address: src)
+            return
+        }
+        let low = DataLocation(kind: .register, size: n, offset: destination.offset)
+        loadCopy(to: low, from: location(src, size: n), address: src)
+        let extended = DataLocation(kind: .register, size: m - n, offset: destination.offset &+ UInt64(n))
+        if signed {
+            tracker.derive(to: extended, from: DataLocation(kind: .register, size: 1, offset: destination.offset &+ UInt64(n - 1)), .constant)
+        } else {
+            tracker.clear(extended)
+        }
+        if m == 4 { tracker.clear(DataLocation(kind: .register, size: 4, offset: destination.offset &+ 4)) }
+    }
+
     @inline(__always)
     func execMovzx(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let src = p.pointee.o1
-        loadCopy(to: location(p.pointee.o0, size: p.pointee.size), from: location(src, size: src.size), address: src)
+        extendLabels(p, signed: false)
         guard let v = read(src, size: src.size) else { return memoryFault(p) }
         writeGPR(p.pointee.o0.reg, size: p.pointee.size, v)
         return .next
@@ -34,7 +59,7 @@ extension Machine {
 
     func execMovsx(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let src = p.pointee.o1
-        loadCopy(to: location(p.pointee.o0, size: p.pointee.size), from: location(src, size: src.size), address: src)
+        extendLabels(p, signed: true)
         guard let v = read(src, size: src.size) else { return memoryFault(p) }
         writeGPR(p.pointee.o0.reg, size: p.pointee.size, Self.signExtend(v, src.size))
         return .next

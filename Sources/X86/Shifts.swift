@@ -26,10 +26,14 @@ extension Machine {
         let m = Self.mask(size)
         let countOperand = p.pointee.operandCount > 1 ? p.pointee.o1 : Operand()
         let count = shiftCount(p, countOperand: countOperand) & (size == 8 ? 63 : 31)
-        // Bits move across bytes, so the result derives from all of the value and from the
-        // count (even a zero count rewrites a 32-bit register); all flags follow the
-        // result when the count is not zero.
-        tracker.derive(to: location(dst, size: size), from: location(dst, size: size), shiftCountLocation(countOperand))
+        // Bits move by a known count: each result byte takes the bytes its bits came from
+        // (a tracker may mix them all), then the count's labels when it is CL (even a
+        // zero count rewrites a 32-bit register); all flags follow the result when the
+        // count is not zero.
+        let op = p.pointee.op
+        tracker.shift(location(dst, size: size), bits: op == .shl ? Int(count) : -Int(count),
+                      fill: op == .sar ? .sign : .zero)
+        if countOperand.kind == .gpr { tracker.combine(into: location(dst, size: size), from: shiftCountLocation(countOperand)) }
         let address = dst.kind == .memory ? effectiveAddress(dst) : 0
         let a: UInt64
         if dst.kind == .memory {
@@ -86,7 +90,14 @@ extension Machine {
         let sign = UInt64(1) << (bits - 1)
         let countOperand = p.pointee.operandCount > 1 ? p.pointee.o1 : Operand()
         let rawCount = shiftCount(p, countOperand: countOperand) & (size == 8 ? 63 : 31)
-        tracker.derive(to: location(dst, size: size), from: location(dst, size: size), shiftCountLocation(countOperand))
+        switch p.pointee.op {
+        case .rol, .ror:
+            let n = Int(rawCount % bits)
+            tracker.shift(location(dst, size: size), bits: p.pointee.op == .rol ? n : -n, fill: .rotate)
+            if countOperand.kind == .gpr { tracker.combine(into: location(dst, size: size), from: shiftCountLocation(countOperand)) }
+        default:
+            tracker.derive(to: location(dst, size: size), from: location(dst, size: size), shiftCountLocation(countOperand))
+        }
         let address = dst.kind == .memory ? effectiveAddress(dst) : 0
         let a: UInt64
         if dst.kind == .memory {

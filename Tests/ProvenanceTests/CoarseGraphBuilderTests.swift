@@ -1,5 +1,6 @@
 import XCTest
 import Trace
+import Syscalls
 @testable import Provenance
 
 /// The builder on synthetic event sequences shaped like the recorder's output.
@@ -38,6 +39,32 @@ final class CoarseGraphBuilderTests: XCTestCase {
         let cat = g.nodes.first { $0.kind == .process }
         XCTAssertEqual(cat?.attributes["argv"], .strings(["cat", "/in"]))
         XCTAssertEqual(cat?.attributes["exitCode"], .int(0))
+        XCTAssertTrue(g.flowIsAcyclic)
+    }
+
+    /// A pipe reader returns the writer's bytes, and is stamped, before the writer's exit is
+    /// (the kernel copies them between the write's entry and exit). The write takes its
+    /// entry stamp, so the read lands on the version the write made: writer -> pipe ->
+    /// reader, with no version of the pipe that only the writer knows.
+    func testPipeReadStampedBeforeTheWritersExitFollowsTheWrite() {
+        var s = EventScript()
+        s.start(1)
+        s.exec(1, "/bin/w", ["w"], inode: 1)
+        s.start(2, parent: 1, kind: .fork)
+        s.exec(2, "/bin/r", ["r"], inode: 2)
+        s.openRead(1, "/in", inode: 20, fd: 3)
+        s.read(1, fd: 3, s.file(0, "/in", 20), bytes: 10)
+        s.sequence += 1
+        let entry = s.sequence
+        s.read(2, fd: 0, s.pipe(0, 50), bytes: 10)
+        let write = SyscallTable.number(named: "write")!
+        s.append(1, .syscall(SyscallEvent(number: write, arguments: [4, 0x3000, 10], result: 10, objects: [s.pipe(0, 50)],
+                                          entrySequence: entry)))
+        let g = s.build()
+        let wrote = g.edges.first { $0.operation == "write" }
+        let read = g.edges.first { $0.operation == "read" && g.nodes[$0.source].kind == .pipe }
+        XCTAssertNotNil(wrote)
+        XCTAssertEqual(wrote?.target, read?.source, g.edgeLines(includeAnnotations: false).joined(separator: "\n"))
         XCTAssertTrue(g.flowIsAcyclic)
     }
 

@@ -6,13 +6,6 @@ import Provenance
 import XCTest
 
 final class CProgramGroundTruthTests: XCTestCase {
-    /// The ground truth is the contract of issue 8 (open). Until every case holds, the
-    /// suite runs only when asked (MAGPROV_GROUND_TRUTH=1), so that the rest of CI stays a
-    /// signal; the closing note of the session lists which cases fail and why.
-    override func setUpWithError() throws {
-        try GroundTruth.requireOptIn()
-    }
-
     /// one_of_three.c: OUT[0, 100) <- IN2[100, 200) byte for byte; IN1 and IN3 read and dropped.
     func testOutputBuiltFromOneOfThreeInputsConfirmsItAndRefutesTheOthers() throws {
         let dir = GroundTruth.scratch("one-of-three")
@@ -147,11 +140,7 @@ final class CProgramGroundTruthTests: XCTestCase {
 
         refined.assertStatuses([("out", "in", "confirmed")])
         XCTAssertEqual(refined.why("out", bytes: 0..<8), ["in 8-16"])
-        // Known defect (issue 8, open): the alert's address is read after the call has
-        // advanced RIP, so it names the instruction after the call. Everything above holds.
-        guard alert.instruction.contains("call") else {
-            throw XCTSkip("known defect: the alert names the instruction after the indirect call (\(alert.text))")
-        }
+        XCTAssertTrue(alert.instruction.contains("call"), "the alert names the indirect call itself: \(alert.text)")
     }
 
     /// jump_table.c: a PIE jump table indexed by input bytes (-O2, 12 dense cases): the

@@ -301,13 +301,3 @@ struct RefinedTrace {
         return Set(nodes.filter { $0.id != node.id && $0.kind == .file && $0.path.hasPrefix(directory + "/") }.map(self.name))
     }
 }
-
-extension GroundTruth {
-    /// Skips (visibly) unless MAGPROV_GROUND_TRUTH=1: the ground-truth suite is opt-in while
-    /// issue 8's known failures are open.
-    static func requireOptIn() throws {
-        guard ProcessInfo.processInfo.environment["MAGPROV_GROUND_TRUTH"] == "1" else {
-            throw XCTSkip("ground-truth taint suite: set MAGPROV_GROUND_TRUTH=1 to run it (known failures open in issue 8)")
-        }
-    }
-}

@@ -27,7 +27,8 @@ final class ReplayTests: XCTestCase {
         return output
     }
 
-    /// Records `command`, replays every process, and fails with the divergence report.
+    /// Records `command`, replays every process plainly and then with byte-level taint, and
+    /// fails with the divergence report of either: taint replay must follow the same path.
     @discardableResult
     func assertReplays(_ command: [String], file: StaticString = #filePath, line: UInt = #line) throws -> ReplaySummary {
         let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
@@ -41,6 +42,16 @@ final class ReplayTests: XCTestCase {
         }
         XCTAssertFalse(summary.allResults.isEmpty, file: file, line: line)
         XCTAssertGreaterThan(summary.instructions, 1000, file: file, line: line)
+        let taint = session.runTaint(options: ReplayOptions(jobs: 2))
+        for (unit, divergence) in taint.divergences {
+            XCTFail("\(command.joined(separator: " ")): process \(unit.pid) \(unit.executable) under taint: \(divergence)",
+                    file: file, line: line)
+        }
+        for result in taint.allResults where result.taint?.completed != true {
+            XCTFail("\(command.joined(separator: " ")): no complete taint summary for \(result.pid) \(result.executable): \(result.taint?.failure ?? "none")",
+                    file: file, line: line)
+        }
+        XCTAssertEqual(taint.instructions, summary.instructions, "taint replay executes the same instructions", file: file, line: line)
         try? FileManager.default.removeItem(atPath: directory)
         return summary
     }

@@ -170,24 +170,68 @@ final class ByteTaintTrackerTests: XCTestCase {
         t.copy(to: rcx, from: .memory(0x1000, size: 1))
         t.copy(to: rax, from: .memory(0x9000, size: 8))
         t.addressDependency(of: rax, base: 1, index: -1)
-        t.controlTransfer(from: rax, target: 0x401000)
+        t.controlTransfer(from: rax, target: 0x401000, instruction: 0x1000)
         XCTAssertTrue(t.log.alerts.isEmpty)
         // ret to a pointer read from input: alert.
         t.copy(to: .memory(0x7FF0, size: 8), from: .memory(0x1008, size: 8))
-        t.controlTransfer(from: .memory(0x7FF0, size: 8), target: 0x402000)
+        t.controlTransfer(from: .memory(0x7FF0, size: 8), target: 0x402000, instruction: 0x1000)
         XCTAssertEqual(t.log.alerts.count, 1)
         XCTAssertEqual(t.log.alerts.first?.target, 0x402000)
         XCTAssertEqual(t.log.alerts.first?.sequence, 7)
         XCTAssertEqual(t.labels.byteRanges(t.log.alerts[0].label), [TaintByteRange(event: 1, start: 8, end: 16)])
         XCTAssertEqual(seen.count, 1)
         // The same alert again is not repeated.
-        t.controlTransfer(from: .memory(0x7FF0, size: 8), target: 0x402000)
+        t.controlTransfer(from: .memory(0x7FF0, size: 8), target: 0x402000, instruction: 0x1000)
         XCTAssertEqual(t.log.alerts.count, 1)
         // A clean return address (call cleared the slot): nothing.
         t.clear(.memory(0x7FF0, size: 8))
-        t.controlTransfer(from: .memory(0x7FF0, size: 8), target: 0x403000)
+        t.controlTransfer(from: .memory(0x7FF0, size: 8), target: 0x403000, instruction: 0x1000)
         XCTAssertEqual(t.log.alerts.count, 1)
+        XCTAssertEqual(t.log.alerts[0].address, 0x1000, "the alert names the transferring instruction")
         _ = a
+    }
+
+    /// `shl $6, %ecx; add %r9, %rcx; jmp *%rcx` with an input-derived ecx (glibc's memmove
+    /// size dispatch): only the target's low 16 bits carry input, so it is a dispatch near
+    /// a clean base, no alert; input in a higher byte of the register, or any input byte of
+    /// a pointer loaded from memory (a partial overwrite of a return address), is one.
+    func testRegisterTargetWithInputOnlyInItsLowSixteenBitsIsADispatch() {
+        let (t, _) = makeTracker()
+        t.copy(to: DataLocation(kind: .register, size: 1, offset: RegisterFile.gpr(1)), from: .memory(0x1000, size: 1))
+        t.shift(DataLocation(kind: .register, size: 4, offset: RegisterFile.gpr(1)), bits: 6, fill: .zero)
+        t.controlTransfer(from: rcx, target: 0x7000_0040, instruction: 0x2000)
+        XCTAssertTrue(t.log.alerts.isEmpty, "a dispatch within 64 KiB of a clean base")
+        t.copy(to: DataLocation(kind: .register, size: 1, offset: RegisterFile.gpr(1) + 3), from: .memory(0x1001, size: 1))
+        t.controlTransfer(from: rcx, target: 0x7000_0040, instruction: 0x2000)
+        XCTAssertEqual(t.log.alerts.count, 1, "input in byte 3 of the target")
+        t.clear(.memory(0x7FF0, size: 8))
+        t.copy(to: .memory(0x7FF0, size: 2), from: .memory(0x1002, size: 2))
+        t.controlTransfer(from: .memory(0x7FF0, size: 8), target: 0x7000_1234, instruction: 0x2004)
+        XCTAssertEqual(t.log.alerts.count, 2, "a return address whose low bytes came from input")
+    }
+
+    /// Byte-precise hooks: bitwise operations keep bytes apart, shifts move labels to the
+    /// bytes the bits went to, zero fill is clean and sign fill takes the top byte's labels.
+    func testBytewiseCombineAndShiftsKeepBytesApart() {
+        let (t, a) = makeTracker()
+        let eax = DataLocation(kind: .register, size: 4, offset: RegisterFile.gpr(0))
+        let edx = DataLocation(kind: .register, size: 4, offset: RegisterFile.gpr(2))
+        func byte(_ r: Int, _ k: Int) -> Label { t.shadowRegisters[Int(RegisterFile.gpr(r)) + k] }
+        t.copy(to: DataLocation(kind: .register, size: 1, offset: RegisterFile.gpr(0)), from: .memory(0x1000, size: 1))
+        t.copy(to: DataLocation(kind: .register, size: 1, offset: RegisterFile.gpr(2) + 1), from: .memory(0x1001, size: 1))
+        t.combineBytewise(into: eax, from: edx)
+        XCTAssertEqual([byte(0, 0), byte(0, 1), byte(0, 2), byte(0, 3)], [a, a + 1, 0, 0])
+        t.shift(eax, bits: 16, fill: .zero)          // shl eax, 16
+        XCTAssertEqual([byte(0, 0), byte(0, 1), byte(0, 2), byte(0, 3)], [0, 0, a, a + 1])
+        t.shift(eax, bits: -12, fill: .zero)         // shr eax, 12: byte 1 <- bits 20..27
+        XCTAssertEqual(byte(0, 0), a, "bits 12..19: byte 2 alone (byte 1 is clean)")
+        XCTAssertEqual(byte(0, 1), t.labels.union(a, a + 1))
+        XCTAssertEqual([byte(0, 2), byte(0, 3)], [a + 1, 0])
+        t.shift(eax, bits: -24, fill: .sign)         // sar eax, 24: byte 0 <- byte 3, the rest sign
+        XCTAssertEqual([byte(0, 0), byte(0, 1), byte(0, 2), byte(0, 3)], [0, 0, 0, 0], "byte 3 was clean")
+        t.copy(to: DataLocation(kind: .register, size: 1, offset: RegisterFile.gpr(0) + 1), from: .memory(0x1002, size: 1))
+        t.shift(DataLocation(kind: .register, size: 2, offset: RegisterFile.gpr(0)), bits: 8, fill: .rotate)   // rol ax, 8
+        XCTAssertEqual([byte(0, 0), byte(0, 1)], [a + 2, 0])
     }
 
     func testSinkRunsAndPathSinks() {

@@ -69,6 +69,7 @@ final class FlowSummaryTests: XCTestCase {
 
     func testFlowCountPerSinkIsBoundedWithoutDroppingInputs() {
         let t = ByteTaintTracker()
+        t.maxFlowsPerSink = 4096
         t.labelSource(event: 1, address: 0x100000, length: 20_000, eventOffset: 0, metadata: false)
         t.labelSource(event: 2, address: 0x200000, length: 16, eventOffset: 0, metadata: false)
         let a = t.shadowMemory.label(at: 0x100000)

@@ -59,7 +59,8 @@ final class InterpreterTaintTests: XCTestCase {
         tracker.recordSink(event: 103, address: 0x21000, length: 24, eventOffset: 0)
         XCTAssertEqual(tracker.flows(of: tracker.log), [
             TaintFlow(output: 103, outputStart: 0, outputEnd: 8, input: 100, inputStart: 0, inputEnd: 8, shifted: true),
-            TaintFlow(output: 103, outputStart: 0, outputEnd: 8, input: 101, inputStart: 0, inputEnd: 8),
+            // xor keeps bytes apart: byte k of the result came from byte k of each input.
+            TaintFlow(output: 103, outputStart: 0, outputEnd: 8, input: 101, inputStart: 0, inputEnd: 8, shifted: true),
             TaintFlow(output: 103, outputStart: 8, outputEnd: 9, input: 101, inputStart: 8, inputEnd: 9, shifted: true, addressOnly: true),
         ])
         XCTAssertEqual(tracker.log.controlSources, [ControlSource(input: 101, firstSequence: 102)])

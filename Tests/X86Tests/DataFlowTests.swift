@@ -19,7 +19,7 @@ final class RecordingTracker: DataFlowTracker {
     func exchange(_ first: DataLocation, _ second: DataLocation) {}
     func flags(from source: DataLocation) {}
     func addressDependency(of destination: DataLocation, base: Int, index: Int) {}
-    func controlTransfer(from source: DataLocation, target: UInt64) { controlSources.append((source, target)) }
+    func controlTransfer(from source: DataLocation, target: UInt64, instruction: UInt64) { controlSources.append((source, target)) }
     func flagsReachControl(at rip: UInt64) { flagReads += 1 }
 }
 

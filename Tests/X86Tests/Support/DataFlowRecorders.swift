@@ -65,7 +65,7 @@ final class HookLog: DataFlowTracker {
     func addressDependency(of destination: DataLocation, base: Int, index: Int) {
         calls.append(.addressDependency(of: destination, base: base, index: index))
     }
-    func controlTransfer(from source: DataLocation, target: UInt64) { calls.append(.controlTransfer(from: source, target: target)) }
+    func controlTransfer(from source: DataLocation, target: UInt64, instruction: UInt64) { calls.append(.controlTransfer(from: source, target: target)) }
     func flagsReachControl(at rip: UInt64) { calls.append(.flagsReachControl(at: rip)) }
 }
 
@@ -153,7 +153,7 @@ final class LabelTracker: DataFlowTracker {
         set(destination) { self.byte(destination, $0).union(extra) }
     }
 
-    func controlTransfer(from source: DataLocation, target: UInt64) { transfers.append((labels(source), target)) }
+    func controlTransfer(from source: DataLocation, target: UInt64, instruction: UInt64) { transfers.append((labels(source), target)) }
 
     func flagsReachControl(at rip: UInt64) { controlLabels.append(registers[Int(RegisterFile.flags)]) }
 }
