@@ -93,7 +93,7 @@ final class AttackScenarioTests: XCTestCase {
 
         let data = try refined.dataLineage("exfil/loot.dat", direction: .backward)
         XCTAssertEqual(data, ["home/notes.txt", "home/.ssh/id_rsa", "www/loot.dat"],
-                       "data derivations only\n\(try refined.lineageListing("exfil/loot.dat", direction: .backward))")
+                       "data derivations only\n\(refined.lineageListing("exfil/loot.dat", direction: .backward))")
         // Everything refined `why` names in the scenario's folder, and why it is true:
         // - the data sources above;
         // - tmp/update, the payload program that wrote the staged copy: an executable image
@@ -105,9 +105,9 @@ final class AttackScenarioTests: XCTestCase {
         // Never the dropped .bash_history nor the fstat'ed app.conf.
         let why = try refined.refinedWhy("exfil/loot.dat")
         XCTAssertEqual(why, data.union(["tmp/update", "www/update", "port"]),
-                       try refined.lineageListing("exfil/loot.dat", direction: .backward))
+                       refined.lineageListing("exfil/loot.dat", direction: .backward))
         XCTAssertEqual(try refined.dataLineage("tmp/update", direction: .backward), ["www/update"],
-                       "the fetched program is the published one, byte for byte\n\(try refined.lineageListing("tmp/update", direction: .backward))")
+                       "the fetched program is the published one, byte for byte\n\(refined.lineageListing("tmp/update", direction: .backward))")
         let coarse = try refined.coarseWhy("exfil/loot.dat")
         XCTAssertTrue(coarse.isStrictSuperset(of: why), "coarse \(coarse.sorted()) vs refined \(why.sorted())")
         XCTAssertTrue(coarse.isSuperset(of: ["home/.bash_history", "home/.config/app.conf"]),
@@ -126,7 +126,7 @@ final class AttackScenarioTests: XCTestCase {
                         "www/loot.dat \(n + 10)-\(n + 20)"])
         let reached = try refined.objectLineage("home/.ssh/id_rsa", direction: .forward, mode: .refined)
         XCTAssertEqual(reached, ["exfil/loot.dat", "socket", "www/loot.dat"],
-                       try refined.lineageListing("home/.ssh/id_rsa", direction: .forward))
+                       refined.lineageListing("home/.ssh/id_rsa", direction: .forward))
         XCTAssertEqual(try refined.dataLineage("home/.ssh/id_rsa", direction: .forward), ["exfil/loot.dat", "www/loot.dat"])
     }
 
@@ -138,7 +138,7 @@ final class AttackScenarioTests: XCTestCase {
             let size = Int64(input.hasSuffix("history") ? Self.home?.history.count ?? 0 : Self.home?.config.count ?? 0)
             XCTAssertEqual(refined.impact(input, bytes: 0..<size), [], input)
             XCTAssertEqual(try refined.objectLineage(input, direction: .forward, mode: .refined), [],
-                           "\(input)\n\(try refined.lineageListing(input, direction: .forward))")
+                           "\(input)\n\(refined.lineageListing(input, direction: .forward))")
             XCTAssertTrue(try refined.objectLineage(input, direction: .forward, mode: .coarse).isSuperset(of: ["www/loot.dat", "exfil/loot.dat"]),
                           "the coarse graph links \(input) to the staged file and the download")
         }
@@ -199,10 +199,14 @@ extension RefinedTrace {
     }
 
     /// The refined lineage as `why`/`impact` print it (system files left out), for messages.
-    func lineageListing(_ name: String, direction: GraphStore.Direction) throws -> String {
+    func lineageListing(_ name: String, direction: GraphStore.Direction) -> String {
         guard let start = endpoint(name, direction) else { return "no such file \(name)" }
-        let (nodes, edges) = try store.lineage(of: [start.id], direction: direction, mode: .refined)
-        return LineageReport(direction: direction, targets: [start], nodes: nodes, edges: edges, includeSystemFiles: false,
-                             mode: .refined).text
+        do {
+            let (nodes, edges) = try store.lineage(of: [start.id], direction: direction, mode: .refined)
+            return LineageReport(direction: direction, targets: [start], nodes: nodes, edges: edges, includeSystemFiles: false,
+                                 mode: .refined).text
+        } catch {
+            return "lineage of \(name) failed: \(error)"
+        }
     }
 }
