@@ -248,7 +248,7 @@ def svg(document) -> Optional[str]:
     while scale * 10 < top:
         scale *= 10
     top = next(scale * s for s in (1, 2, 5, 10) if scale * s >= top)
-    width, left, right, top_margin, plot_height = max(640, 70 + 110 * len(found)), 60, 20, 64, 300
+    width, left, right, top_margin, plot_height = max(640, 80 + 135 * len(found)), 60, 20, 64, 300
     height = top_margin + plot_height + 96
     plot_width = width - left - right
 
