@@ -23,6 +23,7 @@ import chart
 import contenders as cont
 import ground_truth
 import measure
+import refinement
 import replay_speed
 import report
 import taint
@@ -54,7 +55,7 @@ def parse_arguments(argv: List[str]) -> argparse.Namespace:
                                  "both sections, Benchmarks/results/tmp/partial otherwise, so that "
                                  "--quick never overwrites the published results)")
     p.add_argument("--render", metavar="JSON",
-                   help="measure nothing: rewrite latest.md and latest.svg beside an existing latest.json")
+                   help="measure nothing: rewrite latest.md, latest.svg and refinement.svg beside an existing latest.json")
     p.add_argument("--timeout", type=float, help="seconds before one run is killed (default 180 quick, 1200 full)")
     p.add_argument("--taint-input", choices=["small", "same"],
                    help="inputs of the taint section: the workloads' own (same; default of a full run) or "
@@ -264,6 +265,10 @@ def write_results(document: Dict[str, object], out_dir: str) -> None:
         f.write(report.markdown(document))
     with open(os.path.join(out_dir, "latest.svg"), "w") as f:
         f.write(chart.svg(document))
+    lineage_chart = refinement.svg(document)
+    if lineage_chart:
+        with open(os.path.join(out_dir, "refinement.svg"), "w") as f:
+            f.write(lineage_chart)
 
 
 def main(argv: List[str]) -> int:
@@ -361,6 +366,15 @@ def main(argv: List[str]) -> int:
         taint_document["ground_truth"] = truth
         log("ground truth measured in %.1f s" % (time.perf_counter() - t))
 
+        # The attack scenario (Fixtures/apt): lineage answers coarse vs refined, for refinement.svg.
+        t = time.perf_counter()
+        try:
+            taint_document["attack_scenario"] = refinement.attack_scenario(
+                magprov, REPO, scratch, bench.timeout, taint_timeout, memory_cap_kb, bench.fail, log)
+        except Exception as e:
+            bench.fail("attack scenario", "harness", "-", "%s: %s" % (type(e).__name__, e))
+        log("attack scenario measured in %.1f s" % (time.perf_counter() - t))
+
     # Guest MIPS on one core and the ratio to valgrind --tool=none (the replay issue's
     # measure), when replay works: gzip of 10 MB (1 MB in --quick); the taint replay's
     # figures against its targets (on 50 KB in --quick).
@@ -407,7 +421,7 @@ def main(argv: List[str]) -> int:
     }
     write_results(document, out_dir)
     print(report.terminal(document))
-    log("results: %s/latest.{json,md,svg}; %.0f s in all" % (os.path.relpath(out_dir), document["elapsed_seconds"]))
+    log("results: %s/latest.{json,md,svg} and refinement.svg; %.0f s in all" % (os.path.relpath(out_dir), document["elapsed_seconds"]))
     if bench.failures:
         log("FAILED: %d problem(s); see the list above and 'failures' in latest.json" % len(bench.failures))
         return 1

@@ -3,6 +3,7 @@
 from typing import Dict, List
 
 import ground_truth
+import refinement
 import replay_speed
 import measure
 import taint
@@ -338,6 +339,14 @@ def markdown(document) -> str:
                 "system files, executables and the target (a directory `why` names counts). Precision = true "
                 "sources named / sources named, recall = true sources named / true sources, pooled over the cases.",
                 "", _markdown_table(sh, sr), "", _markdown_table(ch, cr), ""]
+    lh, lr = refinement.rows(d)
+    if lr:
+        out += ["## Lineage answers: coarse graph vs refined by taint", "",
+                "Nodes and edges of `magprov why`/`impact` (system files hidden, as they list them) on the "
+                "coarse graph (`--coarse`) and after `replay --taint`: the attack scenario of Fixtures/apt "
+                "(`why` of the file the attacker downloaded, `impact` of the stolen key) and the taint "
+                "section's workloads (`impact` of their input, `why` of the file they write).", "",
+                "![lineage answers, coarse vs refined](refinement.svg)", "", _markdown_table(lh, lr), ""]
     if d.get("replay_speed"):
         out += [replay_speed.markdown(d["replay_speed"])]
     if d["failures"]:
@@ -371,6 +380,10 @@ def terminal(document) -> str:
         out += ["Precision and recall of magprov why against known true sources",
                 _plain_table(sh, [[x.replace("`", "") for x in r] for r in sr]), "",
                 _plain_table(ch, [[x.replace("`", "") for x in r] for r in cr]), ""]
+    lh, lr = refinement.rows(d)
+    if lr:
+        out += ["Lineage answers (nodes, edges): coarse vs refined",
+                _plain_table(lh, [[x.replace("`", "") for x in r] for r in lr]), ""]
     if d.get("replay_speed"):
         out += [replay_speed.terminal(d["replay_speed"]), ""]
     if d["failures"]:

@@ -25,6 +25,7 @@ import subprocess
 from typing import Callable, Dict, List, Optional
 
 import measure
+import refinement
 
 KEY = "magprov-replay-taint"
 QUICK_INSTRUCTION_LIMIT = 30_000_000
@@ -255,6 +256,14 @@ class TaintSection:
             self.fail(name, "magprov replay", label, what)
 
         entry["taint"] = self._taint(workload, trace, replay)
+        if entry["taint"].get("status") == "ok":
+            # Lineage answer sizes, coarse vs refined, while the refined trace exists.
+            lineage = refinement.measure_workload(self.magprov, trace, workload, r.run_dir, self.timeout)  # type: ignore[attr-defined]
+            if lineage:
+                entry["lineage"] = lineage
+                for mode in refinement.MODES:
+                    if "error" in lineage[mode]:
+                        self.fail(name, "magprov %s" % lineage["query"], label, lineage[mode]["error"])
 
         if self.valgrind and entry["taint"].get("status") == "skipped" and self.quick:
             entry["memcheck"] = {"not_run": "the taint replay was skipped"}   # make's costs a minute

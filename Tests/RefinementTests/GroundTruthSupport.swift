@@ -20,14 +20,18 @@ enum GroundTruth {
         return dir
     }()
 
-    /// The fixture `Fixtures/taint/NAME.c` built with gcc and `flags` (never committed:
-    /// built once per test run). Throws XCTSkip when gcc is missing or fails.
-    static func compile(_ name: String, flags: [String] = ["-O2"]) throws -> String {
+    /// The attack scenario's fixtures (Fixtures/apt).
+    static let aptFixtures = URL(fileURLWithPath: fixtures).deletingLastPathComponent().appendingPathComponent("apt").path
+
+    /// The fixture `DIRECTORY/NAME.c` (default `Fixtures/taint`) built with gcc and `flags`
+    /// (never committed: built once per test run; names are unique across the fixture
+    /// folders). Throws XCTSkip when gcc is missing or fails.
+    static func compile(_ name: String, flags: [String] = ["-O2"], in directory: String = fixtures) throws -> String {
         let output = "\(buildDirectory)/\(name)\(flags.joined())"
         if FileManager.default.fileExists(atPath: output) { return output }
         let gcc = Process()
         gcc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
-        gcc.arguments = flags + ["-o", output, "\(fixtures)/\(name).c"]
+        gcc.arguments = flags + ["-o", output, "\(directory)/\(name).c"]
         try gcc.run()
         gcc.waitUntilExit()
         guard gcc.terminationStatus == 0 else { throw XCTSkip("gcc failed for \(name)") }
