@@ -10,10 +10,6 @@ import Provenance
 import XCTest
 
 final class AttackScenarioTests: XCTestCase {
-    override func setUpWithError() throws {
-        try GroundTruth.requireOptIn()
-    }
-
     /// The user's files as Fixtures/apt/setup.sh wrote them, read back before the recording.
     struct Home {
         var notes: [UInt8], key: [UInt8], history: [UInt8], config: [UInt8]
