@@ -163,6 +163,12 @@ public final class LabelTable {
     /// (then cleared: interning keeps labels identical, the memo only saves recomputation).
     let memo: PairMemo
     var addressOnlyMemo: [Label: Label] = [:]
+    /// Direct-mapped cache in front of `addressOnlyMemo` (key 0: empty): every table
+    /// lookup at an input-derived index asks for the index's address-only twin.
+    static let addressOnlyCacheBits: UInt32 = 10
+    /// Allocated in init, freed in deinit; `1 << addressOnlyCacheBits` entries each.
+    let addressOnlyKeys: UnsafeMutablePointer<Label>
+    let addressOnlyValues: UnsafeMutablePointer<Label>
     /// Entries each memo keeps before it is cleared.
     public let memoLimit: Int
 
@@ -204,6 +210,11 @@ public final class LabelTable {
         cacheKeys = .allocate(capacity: n)
         cacheKeys.initialize(repeating: 0, count: n)
         cacheValues = .allocate(capacity: n)
+        let m = 1 << Int(Self.addressOnlyCacheBits)
+        addressOnlyKeys = .allocate(capacity: m)
+        addressOnlyKeys.initialize(repeating: 0, count: m)
+        addressOnlyValues = .allocate(capacity: m)
+        addressOnlyValues.initialize(repeating: 0, count: m)
         cacheValues.initialize(repeating: 0, count: n)
         // Set 0 is the universal set, the fallback when the set table is full.
         let universe = [LabelInterval(lower: 1, upper: Self.unionBit, addressOnly: false)]
@@ -213,6 +224,8 @@ public final class LabelTable {
     deinit {
         cacheKeys.deallocate()
         cacheValues.deallocate()
+        addressOnlyKeys.deallocate()
+        addressOnlyValues.deallocate()
         counters.deallocate()
     }
 
@@ -735,9 +748,22 @@ public final class LabelTable {
     // MARK: Address-only
 
     /// The same bytes as `label`, every interval marked address-only (the label of an
-    /// address register, added to a loaded value). Memoized. Cost: a dictionary probe.
+    /// address register, added to a loaded value). Memoized. Cost: a direct-mapped cache
+    /// probe, a dictionary probe on a cache miss.
+    @inline(__always)
     public func addressOnly(_ label: Label) -> Label {
         if label == 0 { return 0 }
+        let slot = Int(truncatingIfNeeded: (label &* 0x9E37_79B9) >> (32 - Self.addressOnlyCacheBits))
+        // slot < 1 << addressOnlyCacheBits by the shift.
+        if addressOnlyKeys[slot] == label { return addressOnlyValues[slot] }
+        let r = addressOnlyMiss(label)
+        addressOnlyKeys[slot] = label
+        addressOnlyValues[slot] = r
+        return r
+    }
+
+    @inline(never)
+    func addressOnlyMiss(_ label: Label) -> Label {
         if let r = addressOnlyMemo[label] { return r }
         var list = intervals(of: label)
         for i in list.indices { list[i].addressOnly = true }
