@@ -155,7 +155,7 @@ public final class LabelTable {
     public private(set) var exhaustedSets = 0
 
     // Direct-mapped union cache: key = (min << 32 | max), 0 = empty (min >= 1).
-    static let cacheBits: UInt64 = 12
+    static let cacheBits: UInt64 = 16
     /// Allocated in init, freed in deinit; `1 << cacheBits` entries each.
     let cacheKeys: UnsafeMutablePointer<UInt64>
     let cacheValues: UnsafeMutablePointer<Label>
@@ -166,6 +166,11 @@ public final class LabelTable {
     /// Direct-mapped cache in front of `addressOnlyMemo` (key 0: empty): every table
     /// lookup at an input-derived index asks for the index's address-only twin.
     static let addressOnlyCacheBits: UInt32 = 10
+    /// Direct-mapped cache of `runLabel` (key: first << 8 | count; 0: empty).
+    static let runCacheBits: UInt64 = 10
+    /// Allocated in init, freed in deinit; `1 << runCacheBits` entries each.
+    let runCacheKeys: UnsafeMutablePointer<UInt64>
+    let runCacheValues: UnsafeMutablePointer<Label>
     /// Allocated in init, freed in deinit; `1 << addressOnlyCacheBits` entries each.
     let addressOnlyKeys: UnsafeMutablePointer<Label>
     let addressOnlyValues: UnsafeMutablePointer<Label>
@@ -215,6 +220,10 @@ public final class LabelTable {
         addressOnlyKeys.initialize(repeating: 0, count: m)
         addressOnlyValues = .allocate(capacity: m)
         addressOnlyValues.initialize(repeating: 0, count: m)
+        runCacheKeys = .allocate(capacity: 1 << Int(Self.runCacheBits))
+        runCacheKeys.initialize(repeating: 0, count: 1 << Int(Self.runCacheBits))
+        runCacheValues = .allocate(capacity: 1 << Int(Self.runCacheBits))
+        runCacheValues.initialize(repeating: 0, count: 1 << Int(Self.runCacheBits))
         cacheValues.initialize(repeating: 0, count: n)
         // Set 0 is the universal set, the fallback when the set table is full.
         let universe = [LabelInterval(lower: 1, upper: Self.unionBit, addressOnly: false)]
@@ -226,6 +235,8 @@ public final class LabelTable {
         cacheValues.deallocate()
         addressOnlyKeys.deallocate()
         addressOnlyValues.deallocate()
+        runCacheKeys.deallocate()
+        runCacheValues.deallocate()
         counters.deallocate()
     }
 
@@ -504,8 +515,9 @@ public final class LabelTable {
     @inline(never)
     func unionMiss(_ x: Label, _ y: Label, key: UInt64, slot: Int) -> Label {
         // The memo pays off when recomputing costs more than its (likely) cache miss:
-        // for sets of many intervals. Small unions are recomputed and found by interning.
-        let worthMemo = intervalCount(x) + intervalCount(y) >= Self.memoThreshold
+        // for sets of many intervals, and for every union once sets are widened (a miss
+        // then merges, widens and interns).
+        let worthMemo = granuleShift != 0 || intervalCount(x) + intervalCount(y) >= Self.memoThreshold
         var result: Label = worthMemo ? memo.find(key) : 0
         if result != 0 {
             counters.pointee.unionHits &+= 1
@@ -596,6 +608,13 @@ public final class LabelTable {
             if first == 0 { first = l } else { same = false; break }
         }
         if same { return first }
+        // An input word loaded in order: consecutive base labels, one interval.
+        let l0 = labels[0]
+        if isBase(l0) && count < 256 {
+            var k = 1
+            while k < count && labels[k] == l0 &+ UInt32(k) { k += 1 }
+            if k == count { return runLabel(first: l0, count: count) }
+        }
         scratchLabels.removeAll(keepingCapacity: true)
         var unions: Label = 0
         for i in 0 ..< count {
@@ -619,6 +638,20 @@ public final class LabelTable {
             base = intern(scratchOut, coarsened: coarsened)
         }
         return union(base, unions)
+    }
+
+    /// `rangeLabel(first:count:)` behind a direct-mapped cache (the bytes of an input word
+    /// meet in a register again and again).
+    @inline(__always)
+    func runLabel(first: Label, count: Int) -> Label {
+        let key = UInt64(first) << 8 | UInt64(count)
+        let slot = Int(truncatingIfNeeded: PairMemo.mix(key) >> (64 - Self.runCacheBits))
+        // slot < 1 << runCacheBits by the shift.
+        if runCacheKeys[slot] == key { return runCacheValues[slot] }
+        let label = rangeLabel(first: first, count: count)
+        runCacheKeys[slot] = key
+        runCacheValues[slot] = label
+        return label
     }
 
     /// Union of two sorted, disjoint interval lists, value dominating address-only for the
