@@ -27,7 +27,7 @@ from typing import Callable, Dict, List, Optional
 import measure
 
 KEY = "magprov-replay-taint"
-QUICK_INSTRUCTION_LIMIT = 30_000_000
+QUICK_INSTRUCTION_LIMIT = 80_000_000
 
 
 class Budget:

@@ -155,7 +155,7 @@ public final class LabelTable {
     public private(set) var exhaustedSets = 0
 
     // Direct-mapped union cache: key = (min << 32 | max), 0 = empty (min >= 1).
-    static let cacheBits: UInt64 = 16
+    static let cacheBits: UInt64 = 14
     /// Allocated in init, freed in deinit; `1 << cacheBits` entries each.
     let cacheKeys: UnsafeMutablePointer<UInt64>
     let cacheValues: UnsafeMutablePointer<Label>
@@ -166,6 +166,13 @@ public final class LabelTable {
     /// Direct-mapped cache in front of `addressOnlyMemo` (key 0: empty): every table
     /// lookup at an input-derived index asks for the index's address-only twin.
     static let addressOnlyCacheBits: UInt32 = 10
+    /// Direct-mapped cache of `canonical` by granule: base labels `[lower, upper)` stand
+    /// for `label` (empty: upper 0). Cleared when the granule grows.
+    static let granuleCacheBits: UInt64 = 10
+    /// Allocated in init, freed in deinit; `1 << granuleCacheBits` entries each.
+    let granuleCacheLower: UnsafeMutablePointer<Label>
+    let granuleCacheUpper: UnsafeMutablePointer<Label>
+    let granuleCacheLabels: UnsafeMutablePointer<Label>
     /// Direct-mapped cache of `runLabel` (key: first << 8 | count; 0: empty).
     static let runCacheBits: UInt64 = 10
     /// Allocated in init, freed in deinit; `1 << runCacheBits` entries each.
@@ -220,6 +227,13 @@ public final class LabelTable {
         addressOnlyKeys.initialize(repeating: 0, count: m)
         addressOnlyValues = .allocate(capacity: m)
         addressOnlyValues.initialize(repeating: 0, count: m)
+        let g = 1 << Int(Self.granuleCacheBits)
+        granuleCacheLower = .allocate(capacity: g)
+        granuleCacheLower.initialize(repeating: 0, count: g)
+        granuleCacheUpper = .allocate(capacity: g)
+        granuleCacheUpper.initialize(repeating: 0, count: g)
+        granuleCacheLabels = .allocate(capacity: g)
+        granuleCacheLabels.initialize(repeating: 0, count: g)
         runCacheKeys = .allocate(capacity: 1 << Int(Self.runCacheBits))
         runCacheKeys.initialize(repeating: 0, count: 1 << Int(Self.runCacheBits))
         runCacheValues = .allocate(capacity: 1 << Int(Self.runCacheBits))
@@ -236,6 +250,9 @@ public final class LabelTable {
         addressOnlyKeys.deallocate()
         addressOnlyValues.deallocate()
         runCacheKeys.deallocate()
+        granuleCacheLower.deallocate()
+        granuleCacheUpper.deallocate()
+        granuleCacheLabels.deallocate()
         runCacheValues.deallocate()
         counters.deallocate()
     }
@@ -451,6 +468,32 @@ public final class LabelTable {
     func advanceGranule() {
         granuleShift = granuleShift == 0 ? Self.firstGranuleShift : min(Self.maxGranuleShift, granuleShift + Self.granuleStep)
         nextGranuleAt = sets.count + setsPerGranule
+        granuleCacheLower.update(repeating: 0, count: 1 << Int(Self.granuleCacheBits))
+        granuleCacheUpper.update(repeating: 0, count: 1 << Int(Self.granuleCacheBits))
+    }
+
+    /// The value set of the granule that holds base label `x`, clamped to `x`'s allocation
+    /// (what widening turns `x` into); `x` itself when that is one byte. Cost: a cache
+    /// compare per granule, a binary search and an intern on a cache miss.
+    @inline(__always)
+    func canonical(_ x: Label) -> Label {
+        let slot = Int(truncatingIfNeeded: (UInt64(x) >> UInt64(granuleShift)) & ((1 << Self.granuleCacheBits) - 1))
+        // slot < 1 << granuleCacheBits by the mask.
+        if granuleCacheLower[slot] <= x && x < granuleCacheUpper[slot] { return granuleCacheLabels[slot] }
+        return canonicalMiss(x, slot: slot)
+    }
+
+    @inline(never)
+    func canonicalMiss(_ x: Label, slot: Int) -> Label {
+        guard let r = rangeIndex(x) else { return x }
+        let mask = (UInt64(1) << UInt64(granuleShift)) &- 1
+        let lower = max(UInt32(truncatingIfNeeded: UInt64(x) & ~mask), ranges[r].first)
+        let upper = UInt32(truncatingIfNeeded: min((UInt64(x) &+ 1 &+ mask) & ~mask, UInt64(ranges[r].end)))
+        let label = rangeLabel(first: lower, count: Int(upper - lower))
+        granuleCacheLower[slot] = lower
+        granuleCacheUpper[slot] = upper
+        granuleCacheLabels[slot] = label
+        return label
     }
 
     /// Widens each interval of `list` to the granule, clamped to the allocation range that
@@ -514,10 +557,22 @@ public final class LabelTable {
 
     @inline(never)
     func unionMiss(_ x: Label, _ y: Label, key: UInt64, slot: Int) -> Label {
+        // Once sets are widened, a base label stands for its granule: the pair of granules
+        // repeats for many bytes (an accumulator meeting input byte after byte), so it is
+        // found in the cache where the pair of bytes would be new every time.
+        if granuleShift != 0 && (isBase(x) || isBase(y)) {
+            let cx = isBase(x) ? canonical(x) : x
+            let cy = isBase(y) ? canonical(y) : y
+            if cx != x || cy != y {
+                let result = union(cx, cy)
+                cacheKeys[slot] = key
+                cacheValues[slot] = result
+                return result
+            }
+        }
         // The memo pays off when recomputing costs more than its (likely) cache miss:
-        // for sets of many intervals, and for every union once sets are widened (a miss
-        // then merges, widens and interns).
-        let worthMemo = granuleShift != 0 || intervalCount(x) + intervalCount(y) >= Self.memoThreshold
+        // for sets of many intervals. Small unions are recomputed and found by interning.
+        let worthMemo = intervalCount(x) + intervalCount(y) >= Self.memoThreshold
         var result: Label = worthMemo ? memo.find(key) : 0
         if result != 0 {
             counters.pointee.unionHits &+= 1

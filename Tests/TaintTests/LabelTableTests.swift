@@ -131,6 +131,13 @@ final class LabelTableTests: XCTestCase {
             XCTAssertTrue((a ..< a + 1000).contains(iv.lower) || (b ..< b + 10).contains(iv.lower))
             XCTAssertTrue((a + 1 ... a + 1000).contains(iv.upper) || (b + 1 ... b + 10).contains(iv.upper))
         }
+        // An accumulator meeting byte after byte of one granule: one label, known after the
+        // first byte (the granule pair is cached, the byte pairs would be new each time).
+        let first = table.union(exact, a + 700)
+        let hits = table.unionHits
+        for k in Label(701) ..< 704 { XCTAssertEqual(table.union(exact, a + k), first) }
+        XCTAssertGreaterThanOrEqual(table.unionHits - hits, 2)
+        XCTAssertEqual(table.sourceEvents(first), [1])
         let ranges = table.byteRanges(widened)
         XCTAssertTrue(ranges.contains { $0.event == 1 && $0.start <= 300 && $0.end >= 303 }, "the true bytes stay inside")
         XCTAssertEqual(ranges.first { $0.event == 2 }.map { ($0.start, $0.end) }.map { [$0.0, $0.1] }, [0, 10],
