@@ -137,8 +137,8 @@ public final class LabelTable {
     /// Set indices are 31 bits; past that, unions degrade to the universal set (index 0).
     static let maxSets = Int(Label.max >> 1)
 
-    /// Sets created wider than their exact content: coarsened to stay within the interval
-    /// bound, or widened to the granule.
+    /// Sets created marked coarsened: wider than their exact content (coarsened to stay
+    /// within the interval bound, widened to the granule) or holding coarse labels.
     public private(set) var coarsenedSets = 0
     /// Hot counters behind a pointer: the union fast path bumps them with plain stores (no
     /// exclusivity check on a class property). Allocated in init, freed in deinit.
@@ -458,7 +458,7 @@ public final class LabelTable {
             exhaustedSets += 1
             return universalLabel
         }
-        if coarsened && !givenCoarsened { coarsenedSets += 1 }
+        if coarsened { coarsenedSets += 1 }
         let index = insertSet(list, hash: h, coarsened: coarsened)
         if sets.count >= nextGranuleAt { advanceGranule() }
         return Self.unionBit | Label(index)
@@ -489,7 +489,8 @@ public final class LabelTable {
         let mask = (UInt64(1) << UInt64(granuleShift)) &- 1
         let lower = max(UInt32(truncatingIfNeeded: UInt64(x) & ~mask), ranges[r].first)
         let upper = UInt32(truncatingIfNeeded: min((UInt64(x) &+ 1 &+ mask) & ~mask, UInt64(ranges[r].end)))
-        let label = rangeLabel(first: lower, count: Int(upper - lower))
+        // Wider than `x`: marked coarsened (its flows say so).
+        let label = upper - lower == 1 ? x : intern([LabelInterval(lower: lower, upper: upper)], coarsened: true)
         granuleCacheLower[slot] = lower
         granuleCacheUpper[slot] = upper
         granuleCacheLabels[slot] = label
@@ -829,7 +830,6 @@ public final class LabelTable {
         }
         out.append(current)
         list = out
-        coarsenedSets += 1
         return true
     }
 
