@@ -8,6 +8,13 @@ let interpreterFlags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
 ]
 
+/// The interpreter module also publishes its function bodies (cross-module optimization), so
+/// that `Taint` compiles `Machine.run` specialized for its own tracker: a generic call across
+/// modules would pay a witness-table call per hook and generic code per instruction.
+let x86Flags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo", "-cross-module-optimization"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "magprov",
     platforms: [.macOS(.v13)],
@@ -30,7 +37,7 @@ let package = Package(
         .target(name: "Syscalls"),
         .target(name: "Trace", dependencies: ["CLZ4"]),
         .target(name: "Recorder", dependencies: ["CSupport", "Syscalls", "Trace"]),
-        .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: interpreterFlags),
+        .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: x86Flags),
         // Byte-level taint: labels, union table, shadow memory and registers, sink summaries.
         .target(name: "Taint", dependencies: ["X86", "Trace"], swiftSettings: interpreterFlags),
         .target(name: "Replayer", dependencies: ["X86", "Taint", "Trace", "Syscalls", "CElf", "CCapstone"]),

@@ -377,12 +377,12 @@ def main(argv: List[str]) -> int:
 
     # Guest MIPS on one core and the ratio to valgrind --tool=none (the replay issue's
     # measure), when replay works: gzip of 10 MB (1 MB in --quick); the taint replay's
-    # figures against its targets (on 50 KB in --quick).
+    # figures against its targets (on 500 KB in --quick).
     speed = None
     if cont.REPLAY in sections and "magprov-replay" in available:
         t = time.perf_counter()
         size = 1_000_000 if args.quick else 10_000_000
-        taint_size = (size if taint_input == "same" else 50_000) if taint_available else None
+        taint_size = (size if taint_input == "same" else 500_000) if taint_available else None
         try:
             speed = replay_speed.measure_speed(magprov, os.path.join(scratch, "replay-speed"), size, taint_size,
                                                taint_timeout, memory_cap_kb, budget, bench.timeout)

@@ -28,7 +28,7 @@ import measure
 import refinement
 
 KEY = "magprov-replay-taint"
-QUICK_INSTRUCTION_LIMIT = 30_000_000
+QUICK_INSTRUCTION_LIMIT = 80_000_000
 
 
 class Budget:

@@ -52,11 +52,11 @@ class Sizes:
     @staticmethod
     def small_for_taint() -> "Sizes":
         """The taint section's inputs in --quick (and with --taint-input small): byte-level
-        taint replays at a few guest MIPS today, so these are 1-5% of the --quick sizes.
-        make and python3 still run some 100-250 M guest instructions (cc1, the
+        taint replays at 10-20 guest MIPS on gzip today, so these are 5-20% of the --quick
+        sizes. make and python3 still run some 100-250 M guest instructions (cc1, the
         interpreter's start-up) and are left to the full run (taint.QUICK_INSTRUCTION_LIMIT)."""
-        return Sizes(gzip_bytes=20_000, sort_bytes=10_000, sha_bytes=50_000, tar_files=20,
-                     json_records=50, pipeline_bytes=10_000, storm_reads=2_000,
+        return Sizes(gzip_bytes=200_000, sort_bytes=50_000, sha_bytes=200_000, tar_files=50,
+                     json_records=200, pipeline_bytes=50_000, storm_reads=5_000,
                      make_units="unit_crc32.c")
 
 

@@ -125,12 +125,12 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
 
     private func runRecordingHistory(from start: UInt64) -> StopReason {
         if machine.instructionCount < start {
-            let stop = machine.run(maxInstructions: start - machine.instructionCount)
+            let stop = Tracker.run(machine, maxInstructions: start - machine.instructionCount)
             if case .instructionLimit = stop {} else { return stop }
         }
         while true {
             let rip = machine.state.rip
-            let stop = machine.run(maxInstructions: 1)
+            let stop = Tracker.run(machine, maxInstructions: 1)
             if case .instructionLimit = stop {
                 history.append(rip)
                 if history.count > Self.historyLength { history.removeFirst() }
@@ -270,11 +270,11 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
 
     /// Runs the current thread until it stops; reports anything but `expected` as divergence.
     private func runToStop(tid: Int32) throws -> StopReason {
-        var stop = historyFrom.map { runRecordingHistory(from: $0) } ?? machine.run(maxInstructions: Self.defaultStepBudget)
+        var stop = historyFrom.map { runRecordingHistory(from: $0) } ?? Tracker.run(machine, maxInstructions: Self.defaultStepBudget)
         // The kernel grows the main stack downwards on a fault just below it; so does replay.
         while case .fault(let signal, let address, _) = stop, signal == GuestSignal.sigsegv,
               (try? regions.growStack(to: address, memory: machine.memory)) == true {
-            stop = historyFrom.map { runRecordingHistory(from: $0) } ?? machine.run(maxInstructions: Self.defaultStepBudget)
+            stop = historyFrom.map { runRecordingHistory(from: $0) } ?? Tracker.run(machine, maxInstructions: Self.defaultStepBudget)
         }
         switch stop {
         case .unsupported(let u):
@@ -571,7 +571,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         while steps < Self.defaultStepBudget {
             let cpu = machine.state
             if cpu.rip == regs[.rip] && cpu.matchesGeneralRegisters(regs) { return }
-            let stop = machine.run(maxInstructions: 1)
+            let stop = Tracker.run(machine, maxInstructions: 1)
             if case .instructionLimit = stop { steps += 1; continue }
             throw divergenceHere(tid: tid, reason: "the program stopped with \(stop) before reaching the recorded preemption point")
         }

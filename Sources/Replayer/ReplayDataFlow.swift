@@ -12,6 +12,10 @@ import X86
 /// Coordinates are event coordinates (`TaintSummary`): a source or sink byte is named by the
 /// global sequence number of its event and its offset within the bytes the event moved.
 public protocol ReplayDataFlow: DataFlowTracker {
+    /// Runs `machine` as `Machine.run(maxInstructions:)` does, through the interpreter loop
+    /// specialized for this tracker (`Machine.runSpecialized`): replay calls this, never the
+    /// generic loop, which would pay a dynamic call per hook.
+    static func run(_ machine: Machine<Self>, maxInstructions: UInt64) -> StopReason
     /// The shadow of one thread's registers while another thread runs.
     associatedtype ThreadShadow
     /// Sinks, control sources and alerts of one process (a vfork child logs apart from the
@@ -71,6 +75,9 @@ public final class AlertContexts {
 extension NoDataFlow: ReplayDataFlow {
     public typealias ThreadShadow = Void
     public typealias Log = Void
+    public static func run(_ machine: Machine<NoDataFlow>, maxInstructions: UInt64) -> StopReason {
+        machine.runSpecialized(maxInstructions: maxInstructions)
+    }
     @inline(__always) public func willRun(toSequence sequence: UInt64) {}
     @inline(__always) public func clearMemory(address: UInt64, length: Int) {}
     @inline(__always) public func labelSource(event: UInt64, address: UInt64, length: Int, eventOffset: Int64, metadata: Bool) {}

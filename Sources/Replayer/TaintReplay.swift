@@ -1,6 +1,6 @@
 // Taint replay: `ByteTaintTracker` driven by `ProcessReplay` (sources and sinks at syscalls,
-// forks, threads, signal frames), and the session entry point that specializes the
-// interpreter for it inside this module (a generic call from another module would not be).
+// forks, threads, signal frames), and the session entry point; the interpreter loop runs
+// specialized for it (`Machine.runSpecialized`, compiled in the Taint module).
 
 import Taint
 import Trace
@@ -9,6 +9,10 @@ import X86
 extension ByteTaintTracker: ReplayDataFlow {
     public typealias ThreadShadow = RegisterLabels
     public typealias Log = TaintLog
+
+    public static func run(_ machine: Machine<ByteTaintTracker>, maxInstructions: UInt64) -> StopReason {
+        machine.runSpecialized(maxInstructions: maxInstructions)
+    }
 
     public func saveThread() -> RegisterLabels { saveRegisters() }
     public func restoreThread(_ shadow: RegisterLabels) { restoreRegisters(shadow) }

@@ -78,6 +78,9 @@ public final class ByteTaintTracker: DataFlowTracker {
     public var maxRunsPerSink = 16_384
     /// Flows per sink event before `flows(of:)` merges neighbours per input event.
     public var maxFlowsPerSink = 65_536
+    /// Sink runs a log holds before the runs of its earlier sink events are summarised
+    /// into flows (`TaintLog.settledFlows`), so that its memory stays bounded.
+    public var maxPendingRuns = 1 << 16
     /// Union labels whose events are all recorded as control sources in this log.
     var controlCovered: [Label] = Array(repeating: 0, count: 256)
 
@@ -121,6 +124,7 @@ public final class ByteTaintTracker: DataFlowTracker {
         currentSequence = other.currentSequence
         maxRunsPerSink = other.maxRunsPerSink
         maxFlowsPerSink = other.maxFlowsPerSink
+        maxPendingRuns = other.maxPendingRuns
     }
 
     deinit {
@@ -692,6 +696,7 @@ public final class ByteTaintTracker: DataFlowTracker {
         if let c = current { runs.append(c) }
         if runs.count > maxRunsPerSink { coarsen(&runs) }
         log.sinkRuns.append(contentsOf: runs)
+        if log.sinkRuns.count > maxPendingRuns { settle(log) }
     }
 
     /// The label set a run stands for (one set for all its bytes).

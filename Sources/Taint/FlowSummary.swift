@@ -12,16 +12,32 @@ extension ByteTaintTracker {
     /// sorted by output offset within a sink.
     /// Cost: O(runs × label-set size), plus a sort per sink event.
     public func flows(of log: TaintLog) -> [TaintFlow] {
+        log.settledFlows + flows(ofRuns: log.sinkRuns[...])
+    }
+
+    /// Summarises the runs of every sink event but the last one of `log` into
+    /// `settledFlows` (the last event may still receive runs, from a later iovec).
+    func settle(_ log: TaintLog) {
+        guard let last = log.sinkRuns.last?.event else { return }
+        var split = log.sinkRuns.count
+        while split > 0 && log.sinkRuns[split - 1].event == last { split -= 1 }
+        guard split > 0 else { return }
+        log.settledFlows.append(contentsOf: flows(ofRuns: log.sinkRuns[..<split]))
+        log.sinkRuns.removeFirst(split)
+    }
+
+    /// The flows of `runs`, grouped by sink event in order of appearance.
+    func flows(ofRuns runs: ArraySlice<TaintLog.SinkRun>) -> [TaintFlow] {
         var order: [UInt64] = []
         var runsByEvent: [UInt64: [Int]] = [:]
-        for (i, run) in log.sinkRuns.enumerated() {
+        for (i, run) in zip(runs.indices, runs) {
             if runsByEvent[run.event] == nil { order.append(run.event) }
             runsByEvent[run.event, default: []].append(i)
         }
         var all: [TaintFlow] = []
         for event in order {
             var builder = FlowBuilder()
-            for i in runsByEvent[event] ?? [] { addFlows(of: log.sinkRuns[i], to: &builder) }
+            for i in runsByEvent[event] ?? [] { addFlows(of: runs[i], to: &builder) }
             var flows = builder.flows
             if flows.count > maxFlowsPerSink { flows = Self.bound(flows, to: max(1, maxFlowsPerSink)) }
             flows.sort {

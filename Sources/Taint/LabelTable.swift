@@ -13,6 +13,15 @@
 // Unions are memoized as in DFSan's union table: a direct-mapped cache in front of a
 // dictionary keyed by the ordered pair, so propagation is a table hit in the common case.
 // Sets are interned (equal content, equal label), so a label compares by identity.
+//
+// Memory stays bounded by trading precision, never sources: sets are byte-exact until
+// `exactSetLimit` sets exist; from then on every new set's intervals are widened to a
+// *granule* of base labels (64, then 4x coarser each time another `setsPerGranule` sets
+// were created, up to whole allocations), clamped to the allocation (one event's bytes)
+// that holds each end. A widened set names exactly the events of the exact one, over
+// coarser byte ranges; it is marked coarsened and counted in `coarsenedSets`, and its flows
+// say so. Programs that mix their input (compressors, hashes) then converge on few
+// distinct sets; copies keep single-byte base labels, which are never widened.
 
 import Trace
 
@@ -42,8 +51,11 @@ public typealias ResolvedSource = (range: TaintByteRange, addressOnly: Bool, met
 ///
 /// One table serves a process and every child it forks (labels flow through inherited
 /// memory); it is not thread-safe: a job replays its processes one at a time.
-/// Memory: 24 bytes per allocation range, about 40 bytes per interned set plus 12 per
-/// interval, and the union memo (bounded, see `memoLimit`).
+/// Memory: 24 bytes per allocation range, about 50 bytes per interned set plus 12 per
+/// interval, and the union memos (bounded, see `memoLimit`). The set count is bounded in
+/// practice by the granule schedule: about `exactSetLimit + 13 * setsPerGranule` sets
+/// (~270 K, a few tens of MB) before every widened interval is a whole allocation, after
+/// which only new combinations of events add sets.
 public final class LabelTable {
     /// The bit that marks a union label.
     public static let unionBit: Label = 0x8000_0000
@@ -51,6 +63,15 @@ public final class LabelTable {
     public static let defaultBaseCapacity: UInt32 = 1 << 30
     /// Default interval bound of a label set before it is coarsened.
     public static let defaultIntervalBound = 64
+    /// Default number of sets interned byte-exactly before widening starts.
+    public static let defaultExactSetLimit = 1 << 16
+    /// Default number of sets created at one granule before it grows.
+    public static let defaultSetsPerGranule = 1 << 14
+    /// log2 of the first granule (64 base labels), of its growth per step (4x), and of
+    /// the last one, which spans the label space (intervals become whole allocations).
+    static let firstGranuleShift = 6
+    static let granuleStep = 2
+    static let maxGranuleShift = 31
 
     /// Base labels are `1 ..< baseCapacity`; coarse labels `baseCapacity ..< unionBit`.
     public let baseCapacity: UInt32
@@ -59,6 +80,14 @@ public final class LabelTable {
     /// Sets may exceed `intervalBound` when no gap lies within one source; past this hard
     /// bound, gaps between sources are merged too (over-approximation, never a lost source).
     let hardIntervalBound: Int
+    /// Sets interned byte-exactly before new sets are widened to the granule.
+    public let exactSetLimit: Int
+    /// Sets created at one granule before it grows.
+    public let setsPerGranule: Int
+    /// log2 of the granule new sets are widened to (0: exact).
+    public private(set) var granuleShift = 0
+    /// The set count at which the granule next grows (or starts).
+    var nextGranuleAt: Int
 
     // MARK: Base ranges
 
@@ -108,7 +137,8 @@ public final class LabelTable {
     /// Set indices are 31 bits; past that, unions degrade to the universal set (index 0).
     static let maxSets = Int(Label.max >> 1)
 
-    /// Sets coarsened to stay within the interval bound.
+    /// Sets created marked coarsened: wider than their exact content (coarsened to stay
+    /// within the interval bound, widened to the granule) or holding coarse labels.
     public private(set) var coarsenedSets = 0
     /// Hot counters behind a pointer: the union fast path bumps them with plain stores (no
     /// exclusivity check on a class property). Allocated in init, freed in deinit.
@@ -125,7 +155,7 @@ public final class LabelTable {
     public private(set) var exhaustedSets = 0
 
     // Direct-mapped union cache: key = (min << 32 | max), 0 = empty (min >= 1).
-    static let cacheBits: UInt64 = 12
+    static let cacheBits: UInt64 = 14
     /// Allocated in init, freed in deinit; `1 << cacheBits` entries each.
     let cacheKeys: UnsafeMutablePointer<UInt64>
     let cacheValues: UnsafeMutablePointer<Label>
@@ -133,6 +163,24 @@ public final class LabelTable {
     /// (then cleared: interning keeps labels identical, the memo only saves recomputation).
     let memo: PairMemo
     var addressOnlyMemo: [Label: Label] = [:]
+    /// Direct-mapped cache in front of `addressOnlyMemo` (key 0: empty): every table
+    /// lookup at an input-derived index asks for the index's address-only twin.
+    static let addressOnlyCacheBits: UInt32 = 10
+    /// Direct-mapped cache of `canonical` by granule: base labels `[lower, upper)` stand
+    /// for `label` (empty: upper 0). Cleared when the granule grows.
+    static let granuleCacheBits: UInt64 = 10
+    /// Allocated in init, freed in deinit; `1 << granuleCacheBits` entries each.
+    let granuleCacheLower: UnsafeMutablePointer<Label>
+    let granuleCacheUpper: UnsafeMutablePointer<Label>
+    let granuleCacheLabels: UnsafeMutablePointer<Label>
+    /// Direct-mapped cache of `runLabel` (key: first << 8 | count; 0: empty).
+    static let runCacheBits: UInt64 = 10
+    /// Allocated in init, freed in deinit; `1 << runCacheBits` entries each.
+    let runCacheKeys: UnsafeMutablePointer<UInt64>
+    let runCacheValues: UnsafeMutablePointer<Label>
+    /// Allocated in init, freed in deinit; `1 << addressOnlyCacheBits` entries each.
+    let addressOnlyKeys: UnsafeMutablePointer<Label>
+    let addressOnlyValues: UnsafeMutablePointer<Label>
     /// Entries each memo keeps before it is cleared.
     public let memoLimit: Int
 
@@ -153,11 +201,17 @@ public final class LabelTable {
     ///   - baseCapacity: size of the base space (labels `1 ..< baseCapacity`), at most 2^30;
     ///     small values are for tests of the exhaustion path.
     ///   - intervalBound: intervals a set may hold before it is coarsened (at least 2).
-    ///   - memoLimit: union results memoized before the memo is cleared (16 bytes each at
+    ///   - memoLimit: union results memoized before the memo is cleared (24 bytes each at
     ///     most, with the table's load factor).
+    ///   - exactSetLimit: sets interned byte-exactly before widening to granules starts.
+    ///   - setsPerGranule: sets created at one granule before it grows.
     public init(baseCapacity: UInt32 = LabelTable.defaultBaseCapacity, intervalBound: Int = LabelTable.defaultIntervalBound,
-                memoLimit: Int = 1 << 22) {
+                memoLimit: Int = 1 << 18, exactSetLimit: Int = LabelTable.defaultExactSetLimit,
+                setsPerGranule: Int = LabelTable.defaultSetsPerGranule) {
         self.memoLimit = memoLimit
+        self.exactSetLimit = max(1, exactSetLimit)
+        self.setsPerGranule = max(1, setsPerGranule)
+        nextGranuleAt = self.exactSetLimit
         memo = PairMemo(limit: memoLimit)
         self.baseCapacity = max(2, min(baseCapacity, Self.defaultBaseCapacity))
         self.intervalBound = max(2, intervalBound)
@@ -168,6 +222,22 @@ public final class LabelTable {
         cacheKeys = .allocate(capacity: n)
         cacheKeys.initialize(repeating: 0, count: n)
         cacheValues = .allocate(capacity: n)
+        let m = 1 << Int(Self.addressOnlyCacheBits)
+        addressOnlyKeys = .allocate(capacity: m)
+        addressOnlyKeys.initialize(repeating: 0, count: m)
+        addressOnlyValues = .allocate(capacity: m)
+        addressOnlyValues.initialize(repeating: 0, count: m)
+        let g = 1 << Int(Self.granuleCacheBits)
+        granuleCacheLower = .allocate(capacity: g)
+        granuleCacheLower.initialize(repeating: 0, count: g)
+        granuleCacheUpper = .allocate(capacity: g)
+        granuleCacheUpper.initialize(repeating: 0, count: g)
+        granuleCacheLabels = .allocate(capacity: g)
+        granuleCacheLabels.initialize(repeating: 0, count: g)
+        runCacheKeys = .allocate(capacity: 1 << Int(Self.runCacheBits))
+        runCacheKeys.initialize(repeating: 0, count: 1 << Int(Self.runCacheBits))
+        runCacheValues = .allocate(capacity: 1 << Int(Self.runCacheBits))
+        runCacheValues.initialize(repeating: 0, count: 1 << Int(Self.runCacheBits))
         cacheValues.initialize(repeating: 0, count: n)
         // Set 0 is the universal set, the fallback when the set table is full.
         let universe = [LabelInterval(lower: 1, upper: Self.unionBit, addressOnly: false)]
@@ -177,6 +247,13 @@ public final class LabelTable {
     deinit {
         cacheKeys.deallocate()
         cacheValues.deallocate()
+        addressOnlyKeys.deallocate()
+        addressOnlyValues.deallocate()
+        runCacheKeys.deallocate()
+        granuleCacheLower.deallocate()
+        granuleCacheUpper.deallocate()
+        granuleCacheLabels.deallocate()
+        runCacheValues.deallocate()
         counters.deallocate()
     }
 
@@ -349,9 +426,15 @@ public final class LabelTable {
 
     /// The label of a normalized interval list (sorted, disjoint, same-flag neighbours
     /// coalesced): a base label for one value byte, else the interned set's union label.
-    func intern(_ list: [LabelInterval], coarsened: Bool) -> Label {
-        if list.isEmpty { return 0 }
-        if list.count == 1, !list[0].addressOnly, list[0].upper == list[0].lower &+ 1 { return list[0].lower }
+    func intern(_ given: [LabelInterval], coarsened givenCoarsened: Bool) -> Label {
+        if given.isEmpty { return 0 }
+        if given.count == 1, !given[0].addressOnly, given[0].upper == given[0].lower &+ 1 { return given[0].lower }
+        var list = given
+        var coarsened = givenCoarsened
+        if granuleShift != 0 && widen(&list) {
+            coarsened = true
+            if list.count == 1, !list[0].addressOnly, list[0].upper == list[0].lower &+ 1 { return list[0].lower }
+        }
         let h = Self.hash(list[...])
         let mask = internSlots.count - 1
         var slot = Int(truncatingIfNeeded: h) & mask
@@ -375,7 +458,73 @@ public final class LabelTable {
             exhaustedSets += 1
             return universalLabel
         }
-        return Self.unionBit | Label(insertSet(list, hash: h, coarsened: coarsened))
+        if coarsened { coarsenedSets += 1 }
+        let index = insertSet(list, hash: h, coarsened: coarsened)
+        if sets.count >= nextGranuleAt { advanceGranule() }
+        return Self.unionBit | Label(index)
+    }
+
+    /// Starts widening, or makes the granule coarser (up to the whole label space).
+    func advanceGranule() {
+        granuleShift = granuleShift == 0 ? Self.firstGranuleShift : min(Self.maxGranuleShift, granuleShift + Self.granuleStep)
+        nextGranuleAt = sets.count + setsPerGranule
+        granuleCacheLower.update(repeating: 0, count: 1 << Int(Self.granuleCacheBits))
+        granuleCacheUpper.update(repeating: 0, count: 1 << Int(Self.granuleCacheBits))
+    }
+
+    /// The value set of the granule that holds base label `x`, clamped to `x`'s allocation
+    /// (what widening turns `x` into); `x` itself when that is one byte. Cost: a cache
+    /// compare per granule, a binary search and an intern on a cache miss.
+    @inline(__always)
+    func canonical(_ x: Label) -> Label {
+        let slot = Int(truncatingIfNeeded: (UInt64(x) >> UInt64(granuleShift)) & ((1 << Self.granuleCacheBits) - 1))
+        // slot < 1 << granuleCacheBits by the mask.
+        if granuleCacheLower[slot] <= x && x < granuleCacheUpper[slot] { return granuleCacheLabels[slot] }
+        return canonicalMiss(x, slot: slot)
+    }
+
+    @inline(never)
+    func canonicalMiss(_ x: Label, slot: Int) -> Label {
+        guard let r = rangeIndex(x) else { return x }
+        let mask = (UInt64(1) << UInt64(granuleShift)) &- 1
+        let lower = max(UInt32(truncatingIfNeeded: UInt64(x) & ~mask), ranges[r].first)
+        let upper = UInt32(truncatingIfNeeded: min((UInt64(x) &+ 1 &+ mask) & ~mask, UInt64(ranges[r].end)))
+        // Wider than `x`: marked coarsened (its flows say so).
+        let label = upper - lower == 1 ? x : intern([LabelInterval(lower: lower, upper: upper)], coarsened: true)
+        granuleCacheLower[slot] = lower
+        granuleCacheUpper[slot] = upper
+        granuleCacheLabels[slot] = label
+        return label
+    }
+
+    /// Widens each interval of `list` to the granule, clamped to the allocation range that
+    /// holds each of its ends (so no event is added), and renormalizes the list (overlaps
+    /// merged, value dominating address-only). Coarse labels are left as they are.
+    /// Returns false, with `list` untouched, when nothing changed.
+    /// Cost: O(intervals × log ranges).
+    func widen(_ list: inout [LabelInterval]) -> Bool {
+        let mask = (UInt64(1) << UInt64(granuleShift)) &- 1
+        var changed = false
+        var widened = list
+        for k in widened.indices {
+            let iv = widened[k]
+            var lower = iv.lower, upper = iv.upper
+            if let r = rangeIndex(lower) {
+                lower = max(UInt32(truncatingIfNeeded: UInt64(lower) & ~mask), ranges[r].first)
+            }
+            if let r = rangeIndex(upper &- 1) {
+                upper = UInt32(truncatingIfNeeded: min((UInt64(upper) &+ mask) & ~mask, UInt64(ranges[r].end)))
+            }
+            if lower != iv.lower || upper != iv.upper {
+                widened[k] = LabelInterval(lower: lower, upper: upper, addressOnly: iv.addressOnly)
+                changed = true
+            }
+        }
+        guard changed else { return false }
+        // Flooring and ceiling are monotone, so each flag's intervals stay sorted by lower.
+        Self.merge(widened, [], value: &scratchValue, address: &scratchAddress,
+                   addressOnly: &scratchAddressOnly, into: &list)
+        return true
     }
 
     /// The label of the value set `[first, first + count)` of base labels (a run of input
@@ -409,6 +558,19 @@ public final class LabelTable {
 
     @inline(never)
     func unionMiss(_ x: Label, _ y: Label, key: UInt64, slot: Int) -> Label {
+        // Once sets are widened, a base label stands for its granule: the pair of granules
+        // repeats for many bytes (an accumulator meeting input byte after byte), so it is
+        // found in the cache where the pair of bytes would be new every time.
+        if granuleShift != 0 && (isBase(x) || isBase(y)) {
+            let cx = isBase(x) ? canonical(x) : x
+            let cy = isBase(y) ? canonical(y) : y
+            if cx != x || cy != y {
+                let result = union(cx, cy)
+                cacheKeys[slot] = key
+                cacheValues[slot] = result
+                return result
+            }
+        }
         // The memo pays off when recomputing costs more than its (likely) cache miss:
         // for sets of many intervals. Small unions are recomputed and found by interning.
         let worthMemo = intervalCount(x) + intervalCount(y) >= Self.memoThreshold
@@ -502,6 +664,13 @@ public final class LabelTable {
             if first == 0 { first = l } else { same = false; break }
         }
         if same { return first }
+        // An input word loaded in order: consecutive base labels, one interval.
+        let l0 = labels[0]
+        if isBase(l0) && count < 256 {
+            var k = 1
+            while k < count && labels[k] == l0 &+ UInt32(k) { k += 1 }
+            if k == count { return runLabel(first: l0, count: count) }
+        }
         scratchLabels.removeAll(keepingCapacity: true)
         var unions: Label = 0
         for i in 0 ..< count {
@@ -525,6 +694,20 @@ public final class LabelTable {
             base = intern(scratchOut, coarsened: coarsened)
         }
         return union(base, unions)
+    }
+
+    /// `rangeLabel(first:count:)` behind a direct-mapped cache (the bytes of an input word
+    /// meet in a register again and again).
+    @inline(__always)
+    func runLabel(first: Label, count: Int) -> Label {
+        let key = UInt64(first) << 8 | UInt64(count)
+        let slot = Int(truncatingIfNeeded: PairMemo.mix(key) >> (64 - Self.runCacheBits))
+        // slot < 1 << runCacheBits by the shift.
+        if runCacheKeys[slot] == key { return runCacheValues[slot] }
+        let label = rangeLabel(first: first, count: count)
+        runCacheKeys[slot] = key
+        runCacheValues[slot] = label
+        return label
     }
 
     /// Union of two sorted, disjoint interval lists, value dominating address-only for the
@@ -647,16 +830,28 @@ public final class LabelTable {
         }
         out.append(current)
         list = out
-        coarsenedSets += 1
         return true
     }
 
     // MARK: Address-only
 
     /// The same bytes as `label`, every interval marked address-only (the label of an
-    /// address register, added to a loaded value). Memoized. Cost: a dictionary probe.
+    /// address register, added to a loaded value). Memoized. Cost: a direct-mapped cache
+    /// probe, a dictionary probe on a cache miss.
+    @inline(__always)
     public func addressOnly(_ label: Label) -> Label {
         if label == 0 { return 0 }
+        let slot = Int(truncatingIfNeeded: (label &* 0x9E37_79B9) >> (32 - Self.addressOnlyCacheBits))
+        // slot < 1 << addressOnlyCacheBits by the shift.
+        if addressOnlyKeys[slot] == label { return addressOnlyValues[slot] }
+        let r = addressOnlyMiss(label)
+        addressOnlyKeys[slot] = label
+        addressOnlyValues[slot] = r
+        return r
+    }
+
+    @inline(never)
+    func addressOnlyMiss(_ label: Label) -> Label {
         if let r = addressOnlyMemo[label] { return r }
         var list = intervals(of: label)
         for i in list.indices { list[i].addressOnly = true }

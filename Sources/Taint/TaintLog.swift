@@ -40,8 +40,12 @@ public final class TaintLog {
     /// Alerts kept per log; further distinct ones are counted in `droppedAlerts`.
     public static let alertLimit = 1024
 
-    /// Labelled sink bytes, in the order sinks were recorded.
+    /// Labelled sink bytes, in the order sinks were recorded, of the sink events not yet
+    /// settled.
     public internal(set) var sinkRuns: [SinkRun] = []
+    /// Flows of earlier sink events, summarised from their runs once the log held more than
+    /// `ByteTaintTracker.maxPendingRuns` runs (bounded memory on long runs), in sink order.
+    public internal(set) var settledFlows: [TaintFlow] = []
     /// Input events whose labels reached a branch, cmov or setcc, with the first sequence.
     public internal(set) var controlSources: [ControlSource] = []
     var seenControlEvents: Set<UInt64> = []

@@ -106,9 +106,9 @@ enum ExecStatus: UInt8 {
 /// ```
 /// Cost: decoding happens once per guest instruction address (Capstone, ~1 µs); the run
 /// loop then executes pre-decoded blocks with no allocation or reference counting.
-/// `NoDataFlow` compiles every hook away (`run` is pre-specialized for it); a tracker
-/// from another module runs through generic code unless that module is also given a
-/// `@_specialize` clause here.
+/// `run` is generic: hot callers use `runSpecialized`, compiled for one tracker in the
+/// module that knows it (here for `NoDataFlow`, whose hooks compile away; `Taint` for
+/// its byte tracker, from the bodies this module publishes with cross-module optimization).
 public final class Machine<Tracker: DataFlowTracker> {
     /// Registers and lazy flags live behind a stable pointer so that the hot loop reads
     /// and writes them with plain loads and stores (no exclusivity checks, no copies).
@@ -170,7 +170,6 @@ public final class Machine<Tracker: DataFlowTracker> {
     /// completed. A store into decoded code takes effect at the next block boundary (the
     /// rest of the current block runs as decoded, like a CPU's prefetch window). Instructions that stop the run (syscall, rdtsc) count as completed;
     /// faulting and unsupported instructions do not.
-    @_specialize(exported: true, where Tracker == NoDataFlow)
     public func run(maxInstructions: UInt64) -> StopReason {
         if memory.codeInvalidationPending.pointee { processInvalidations() }
         let cpu = self.cpu
@@ -544,5 +543,14 @@ public final class Machine<Tracker: DataFlowTracker> {
         default:
             return executeSSEInteger(p)
         }
+    }
+}
+
+extension Machine where Tracker == NoDataFlow {
+    /// `run(maxInstructions:)` specialized for plain execution and compiled in this module
+    /// (`-Ounchecked`): no hook costs anything. Same contract as `run`.
+    @inline(never)
+    public func runSpecialized(maxInstructions: UInt64) -> StopReason {
+        run(maxInstructions: maxInstructions)
     }
 }

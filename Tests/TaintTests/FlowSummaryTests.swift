@@ -110,6 +110,27 @@ final class FlowSummaryTests: XCTestCase {
         }
     }
 
+    func testLongLogsSettleEarlierSinkEventsIntoTheSameFlows() {
+        // Three writes of mixed bytes (one run per byte), then a writev in two pieces.
+        func record(_ t: ByteTaintTracker) {
+            t.labelSource(event: 1, address: 0x1000, length: 100, eventOffset: 0, metadata: false)
+            let a = t.shadowMemory.label(at: 0x1000)
+            for k in 0 ..< 10 { t.shadowMemory.setLabel(a + Label(10 * k), at: 0x2000 + UInt64(k)) }
+            for event in UInt64(2) ... 4 { t.recordSink(event: event, address: 0x2000, length: 10, eventOffset: 0) }
+            t.recordSink(event: 5, address: 0x2000, length: 5, eventOffset: 0)
+            t.recordSink(event: 5, address: 0x2005, length: 5, eventOffset: 5)
+        }
+        let whole = ByteTaintTracker()
+        record(whole)
+        let settling = ByteTaintTracker()
+        settling.maxPendingRuns = 12
+        record(settling)
+        XCTAssertFalse(settling.log.settledFlows.isEmpty)
+        XCTAssertLessThanOrEqual(settling.log.sinkRuns.count, 12 + 10, "at most the bound plus one event's runs")
+        XCTAssertEqual(Set(settling.log.sinkRuns.map(\.event)), [5], "the last event's runs stay pending")
+        XCTAssertEqual(settling.flows(of: settling.log), whole.flows(of: whole.log))
+    }
+
     func testCleanSinkHasNoFlows() {
         let t = ByteTaintTracker()
         t.labelSource(event: 1, address: 0x1000, length: 8, eventOffset: 0, metadata: false)
