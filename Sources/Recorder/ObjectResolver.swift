@@ -40,6 +40,11 @@ enum ObjectResolver {
         let viewed = procPath(for: path, dirfd: dirfd, tid: tid)
         let id = followFinalLink ? FileIdentity.of(path: viewed) : FileIdentity.ofLink(path: viewed)
         var resolved = FileIdentity.realPath(viewed) ?? ""
+        if resolved.isEmpty, followFinalLink, let target = FileIdentity.readLink(viewed), target.hasSuffix(" (deleted)") {
+            // A /proc/PID/fd/N magic link to an unlinked file (an O_TMPFILE): the kernel's
+            // name for it, as the descriptor's own identity gives.
+            resolved = target
+        }
         if resolved.isEmpty || !followFinalLink {
             // Canonicalize the directory and keep the final component as named (the
             // object may not exist, or may itself be a symlink).
