@@ -1,12 +1,13 @@
 // IPC carriers between recorded processes (issue 10): each mode reads secret.txt in one
 // process, moves its bytes through one kernel channel the syscall table must know, and
-// writes what arrived to out.txt. The receiving side runs after the sender exited
-// (wait4), so the graph's order is the kernel's.
-//   vmsplice  child vmsplice()s the bytes into a pipe; the parent reads the pipe
-//   msg       child msgsnd()s to a SysV queue; the parent msgrcv()s
-//   mq        child mq_send()s to a POSIX queue; the parent mq_receive()s
-//   sigqueue  child sigqueue()s 8 bytes to the parent as si_value; the parent sigwaitinfo()s
-//   xattr     child setxattr()s carrier.txt; the parent reads it back with getxattrat (464)
+// writes what arrived to out.txt. The receiver is forked first and the sender second, as
+// siblings, and the parent waits for both only at the end: no fork or wait4 edge joins the
+// secret to out.txt, only the channel does.
+//   vmsplice  the sender vmsplice()s the bytes into a pipe; the receiver read()s the pipe
+//   msg       the sender msgsnd()s to a SysV queue; the receiver msgrcv()s
+//   mq        the sender mq_send()s to a POSIX queue; the receiver mq_receive()s
+//   sigqueue  the sender sigqueue()s 8 bytes to the receiver as si_value; sigwaitinfo()
+//   xattr     the sender setxattr()s carrier.txt; the receiver polls getxattrat (464)
 //   timer     one process arms a POSIX timer whose sigev_value holds 8 bytes; sigwaitinfo
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -46,93 +47,119 @@ static void wait_child(pid_t child) {
     if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) exit(4);
 }
 
+/// Runs `receive` and then `send` in two sibling processes and waits for both.
+static void siblings(int (*receive)(void), int (*send)(void)) {
+    pid_t receiver = fork();
+    if (receiver == 0) _exit(receive());
+    pid_t sender = fork();
+    if (sender == 0) { read_secret(); _exit(send()); }
+    wait_child(sender);
+    wait_child(receiver);
+}
+
 struct message { long type; char text[256]; };
 struct xattr_args { uint64_t value; uint32_t size; uint32_t flags; };
 
+static int pipe_ends[2];
+static int vmsplice_receive(void) {
+    close(pipe_ends[1]);
+    char buffer[256];
+    ssize_t n = read(pipe_ends[0], buffer, sizeof buffer);
+    if (n <= 0) return 7;
+    write_out(buffer, (size_t)n);
+    return 0;
+}
+static int vmsplice_send(void) {
+    struct iovec iov = { secret, (size_t)secret_length };
+    return vmsplice(pipe_ends[1], &iov, 1, 0) == secret_length ? 0 : 6;
+}
+
+static int sysv_queue;
+static int msg_receive(void) {
+    struct message m;
+    ssize_t n = msgrcv(sysv_queue, &m, sizeof m.text, 0, 0);
+    if (n <= 0) return 7;
+    write_out(m.text, (size_t)n);
+    return 0;
+}
+static int msg_send(void) {
+    struct message m = { .type = 1 };
+    memcpy(m.text, secret, (size_t)secret_length);
+    return msgsnd(sysv_queue, &m, (size_t)secret_length, 0) == 0 ? 0 : 6;
+}
+
+static mqd_t posix_queue;
+static int mq_receive_out(void) {
+    char buffer[256];
+    ssize_t n = mq_receive(posix_queue, buffer, sizeof buffer, NULL);
+    if (n <= 0) return 7;
+    write_out(buffer, (size_t)n);
+    return 0;
+}
+static int mq_send_secret(void) { return mq_send(posix_queue, secret, (size_t)secret_length, 1) == 0 ? 0 : 6; }
+
+static pid_t signal_receiver;
+static sigset_t usr1;
+static int sigqueue_receive(void) {
+    siginfo_t info;
+    if (sigwaitinfo(&usr1, &info) != SIGUSR1) return 7;
+    write_out(&info.si_value, sizeof info.si_value);
+    return 0;
+}
+
+static int xattr_receive(void) {
+    char buffer[256];
+    for (int tries = 0; tries < 5000; tries++) {
+        struct xattr_args args = { (uint64_t)(uintptr_t)buffer, sizeof buffer, 0 };
+        long n = syscall(464 /* getxattrat */, AT_FDCWD, "carrier.txt", 0, "user.magprov", &args, sizeof args);
+        if (n > 0) { write_out(buffer, (size_t)n); return 0; }
+        struct timespec pause = { 0, 1000000 };
+        nanosleep(&pause, NULL);
+    }
+    return 7;
+}
+static int xattr_send(void) {
+    return setxattr("carrier.txt", "user.magprov", secret, (size_t)secret_length, 0) == 0 ? 0 : 8;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
-    char buffer[256];
     if (!strcmp(mode, "vmsplice")) {
-        int p[2];
-        if (pipe(p)) return 5;
-        pid_t child = fork();
-        if (child == 0) {
-            read_secret();
-            struct iovec iov = { secret, (size_t)secret_length };
-            _exit(vmsplice(p[1], &iov, 1, 0) == secret_length ? 0 : 6);
-        }
-        close(p[1]);
-        wait_child(child);
-        ssize_t n = read(p[0], buffer, sizeof buffer);
-        if (n <= 0) return 7;
-        write_out(buffer, (size_t)n);
+        if (pipe(pipe_ends)) return 5;
+        siblings(vmsplice_receive, vmsplice_send);
     } else if (!strcmp(mode, "msg")) {
-        int queue = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-        if (queue < 0) return 5;
-        pid_t child = fork();
-        if (child == 0) {
-            read_secret();
-            struct message m = { .type = 1 };
-            memcpy(m.text, secret, (size_t)secret_length);
-            _exit(msgsnd(queue, &m, (size_t)secret_length, 0) == 0 ? 0 : 6);
-        }
-        wait_child(child);
-        struct message m;
-        ssize_t n = msgrcv(queue, &m, sizeof m.text, 0, 0);
-        msgctl(queue, IPC_RMID, NULL);
-        if (n <= 0) return 7;
-        write_out(m.text, (size_t)n);
+        sysv_queue = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+        if (sysv_queue < 0) return 5;
+        siblings(msg_receive, msg_send);
+        msgctl(sysv_queue, IPC_RMID, NULL);
     } else if (!strcmp(mode, "mq")) {
         char name[64];
         snprintf(name, sizeof name, "/magprov-ipc-%d", (int)getpid());
         struct mq_attr attr = { .mq_maxmsg = 4, .mq_msgsize = 256 };
-        mqd_t queue = mq_open(name, O_CREAT | O_RDWR, 0600, &attr);
-        if (queue == (mqd_t)-1) return 5;
-        pid_t child = fork();
-        if (child == 0) {
-            read_secret();
-            _exit(mq_send(queue, secret, (size_t)secret_length, 1) == 0 ? 0 : 6);
-        }
-        wait_child(child);
-        ssize_t n = mq_receive(queue, buffer, sizeof buffer, NULL);
+        posix_queue = mq_open(name, O_CREAT | O_RDWR, 0600, &attr);
+        if (posix_queue == (mqd_t)-1) return 5;
+        siblings(mq_receive_out, mq_send_secret);
         mq_unlink(name);
-        if (n <= 0) return 7;
-        write_out(buffer, (size_t)n);
     } else if (!strcmp(mode, "sigqueue")) {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGUSR1);
-        sigprocmask(SIG_BLOCK, &set, NULL);
-        pid_t parent = getpid();
-        pid_t child = fork();
-        if (child == 0) {
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &usr1, NULL);
+        signal_receiver = fork();
+        if (signal_receiver == 0) _exit(sigqueue_receive());
+        pid_t sender = fork();
+        if (sender == 0) {
             read_secret();
             union sigval value;
             memcpy(&value, secret, sizeof value);
-            _exit(sigqueue(parent, SIGUSR1, value) == 0 ? 0 : 6);
+            _exit(sigqueue(signal_receiver, SIGUSR1, value) == 0 ? 0 : 6);
         }
-        wait_child(child);
-        siginfo_t info;
-        if (sigwaitinfo(&set, &info) != SIGUSR1) return 7;
-        write_out(&info.si_value, sizeof info.si_value);
+        wait_child(sender);
+        wait_child(signal_receiver);
     } else if (!strcmp(mode, "xattr")) {
-        write_out("", 0);
         int fd = open("carrier.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd < 0) return 5;
         close(fd);
-        pid_t child = fork();
-        if (child == 0) {
-            read_secret();
-            _exit(setxattr("carrier.txt", "user.magprov", secret, (size_t)secret_length, 0) == 0 ? 0 : 8);
-        }
-        int status;
-        if (waitpid(child, &status, 0) != child || !WIFEXITED(status)) return 4;
-        if (WEXITSTATUS(status) == 8) return 8;  // no user xattrs on this file system
-        if (WEXITSTATUS(status) != 0) return 4;
-        struct xattr_args args = { (uint64_t)(uintptr_t)buffer, sizeof buffer, 0 };
-        long n = syscall(464 /* getxattrat */, AT_FDCWD, "carrier.txt", 0, "user.magprov", &args, sizeof args);
-        if (n <= 0) return 7;
-        write_out(buffer, (size_t)n);
+        siblings(xattr_receive, xattr_send);
     } else if (!strcmp(mode, "timer")) {
         read_secret();
         sigset_t set;

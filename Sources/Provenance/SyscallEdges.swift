@@ -145,11 +145,25 @@ extension BuilderState {
             return sending ? failure(from: task.entity, to: q, name, call.errno, context)
                            : failure(from: q, to: task.entity, name, call.errno, context)
         }
+        // A queue is a channel like a pipe: a receive recorded before the send that filled it
+        // (the receiver woke first) waits until the send is in the graph.
         if sending {
-            flow(from: task.entity, to: q, name, context, bytes: call.int64(2))
-        } else {
-            flow(from: q, to: task.entity, name, context, bytes: call.result)
+            let bytes = call.int64(2)
+            flow(from: task.entity, to: q, name, context, bytes: bytes)
+            channelWritten[q, default: 0] += bytes
+            flushPendingReads(from: q)
+            return
         }
+        let read = channelRead[q, default: 0] + call.result
+        channelRead[q] = read
+        if read > channelWritten[q, default: 0] {
+            let (stream, offset) = inputCoordinates(q, fileOffset: nil, bytes: call.result)
+            pendingReads[task.entity, default: []].append(PendingRead(
+                source: q, reader: task.entity, operation: name, bytes: call.result, context: context,
+                stream: stream, streamOffset: offset, unit: unit(of: task.tid)))
+            return
+        }
+        flow(from: q, to: task.entity, name, context, bytes: call.result)
     }
 
     func sysVQueue(_ id: Int64) -> Int {

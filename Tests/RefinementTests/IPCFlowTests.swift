@@ -1,8 +1,10 @@
 // IPC carriers the syscall table models (issue 10, "IPC the syscall table does not know"):
-// each fixture mode moves secret.txt's bytes through one kernel channel into another
-// process (or, for a timer, through the kernel back into the same one). Each test records
-// it, checks the coarse graph (`why out.txt` names secret.txt, `impact secret.txt` reaches
-// out.txt), and replays every process with zero divergence.
+// each fixture mode moves secret.txt's bytes through one kernel channel from a sender to a
+// sibling receiver that no fork or wait4 edge connects to it (or, for a timer, through the
+// kernel back into the same process). Each test records it, checks the coarse graph (`why
+// out.txt` names secret.txt, `impact secret.txt` reaches out.txt), and replays every process
+// with zero divergence. With the channel's graph role taken out, the five two-process
+// tests fail their lineage checks (checked by hand when they were written).
 
 import Foundation
 import Provenance
