@@ -34,7 +34,8 @@ let package = Package(
         // Non-variadic wrappers for ptrace, seccomp, prctl, cpuid and rdtsc.
         .target(name: "CSupport"),
 
-        .target(name: "Syscalls"),
+        // The pinned kernel table is input to Scripts/generate-syscall-numbers, not a resource.
+        .target(name: "Syscalls", exclude: ["syscall_64.tbl"]),
         .target(name: "Trace", dependencies: ["CLZ4"]),
         .target(name: "Recorder", dependencies: ["CSupport", "Syscalls", "Trace"]),
         .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: x86Flags),

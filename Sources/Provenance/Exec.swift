@@ -37,10 +37,27 @@ extension BuilderState {
         let (pathArgument, dirfd): (Int, Int?) = name == "execveat" ? (1, 0) : (0, nil)
         let exe = entity(call, path: pathArgument, dirfd: dirfd, task: task)
         guard call.succeeded else { return failure(from: exe, to: task.entity, name, call.errno, context) }
-        if task.justExecedFromSnapshot { return }
-        beginImage(task, path: absolutePath(call, path: pathArgument, dirfd: dirfd, task: task), argv: nil,
-                   exe: exe, context)
-        task.imageFromSyscall = true
+        if !task.justExecedFromSnapshot {
+            beginImage(task, path: absolutePath(call, path: pathArgument, dirfd: dirfd, task: task), argv: nil,
+                       exe: exe, context)
+            task.imageFromSyscall = true
+        }
+        execInputs(call, exe: exe, task, context)
+    }
+
+    /// A script's exec (`#!`): the kernel maps the interpreter, so the file the exec named,
+    /// any symlink on the way and the interpreter chain the recorder resolved (objects
+    /// numbered -100 and down) are inputs of the new image too.
+    func execInputs(_ call: SyscallEvent, exe: Int, _ task: TaskState, _ context: EventContext) {
+        guard case .string(let image)? = entities[task.entity].attributes["exe"], !image.isEmpty else { return }
+        if entities[exe].path != image {
+            flow(from: exe, to: task.entity, "execve", context, attributes: ["role": .string("script")])
+        }
+        for o in call.objects where o.argument <= -100 {
+            guard let e = entity(for: o, fallbackPath: o.resolved), e != exe, entities[e].path != image else { continue }
+            let role = o.mode & FileType.mask == 0o120000 ? "symlink" : "interpreter"
+            flow(from: e, to: task.entity, "execve", context, attributes: ["role": .string(role)])
+        }
     }
 
     func setImageAttributes(_ task: TaskState, path: String, argv: [String]?) {

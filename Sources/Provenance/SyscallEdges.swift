@@ -4,65 +4,11 @@
 import Trace
 import Syscalls
 
-/// Syscall families the builder distinguishes, looked up once per number.
-enum SyscallFamily {
-    case read, write, transfer, open, close, closeRange, dup, fcntl, pipe, socketpair, socket, bind, connect
-    case accept, sockname, peername, mmap, execve, wait, kill, processVMWrite, processVMRead
-    case truncate, chmod, chown, rename, link, symlink, unlink, mkdir, mknod, chdir, fchdir, getdents
-    case setuid, setgid, newDescriptor, seek, stat, ignored
+/// The builder's per-syscall dispatch reads the graph role from the syscall table.
+typealias SyscallFamily = GraphRole
 
-    static let byNumber: [SyscallFamily] = (0..<512).map { family(SyscallTable.name($0)) }
-
-    static func of(_ number: Int) -> SyscallFamily {
-        number >= 0 && number < byNumber.count ? byNumber[number] : .ignored
-    }
-
-    static func family(_ name: String) -> SyscallFamily {
-        switch name {
-        case "read", "readv", "pread64", "preadv", "preadv2", "recvfrom", "recvmsg", "recvmmsg": return .read
-        case "write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto", "sendmsg", "sendmmsg": return .write
-        case "sendfile", "splice", "tee", "copy_file_range": return .transfer
-        case "open", "openat", "openat2", "creat": return .open
-        case "close": return .close
-        case "close_range": return .closeRange
-        case "dup", "dup2", "dup3": return .dup
-        case "fcntl": return .fcntl
-        case "pipe", "pipe2": return .pipe
-        case "socketpair": return .socketpair
-        case "socket": return .socket
-        case "bind": return .bind
-        case "connect": return .connect
-        case "accept", "accept4": return .accept
-        case "getsockname": return .sockname
-        case "getpeername": return .peername
-        case "mmap": return .mmap
-        case "execve", "execveat": return .execve
-        case "wait4": return .wait
-        case "kill", "tkill", "tgkill": return .kill
-        case "process_vm_writev": return .processVMWrite
-        case "process_vm_readv": return .processVMRead
-        case "truncate", "ftruncate": return .truncate
-        case "chmod", "fchmod", "fchmodat", "fchmodat2": return .chmod
-        case "chown", "fchown", "lchown", "fchownat": return .chown
-        case "rename", "renameat", "renameat2": return .rename
-        case "link", "linkat": return .link
-        case "symlink", "symlinkat": return .symlink
-        case "unlink", "unlinkat", "rmdir": return .unlink
-        case "mkdir", "mkdirat": return .mkdir
-        case "mknod", "mknodat": return .mknod
-        case "chdir": return .chdir
-        case "fchdir": return .fchdir
-        case "getdents", "getdents64": return .getdents
-        case "lseek": return .seek
-        case "stat", "fstat", "lstat", "newfstatat", "statx": return .stat
-        case "setuid", "setreuid", "setresuid", "setfsuid": return .setuid
-        case "setgid", "setregid", "setresgid", "setfsgid", "setgroups": return .setgid
-        case "eventfd", "eventfd2", "epoll_create", "epoll_create1", "timerfd_create", "signalfd", "signalfd4",
-             "inotify_init", "inotify_init1", "memfd_create", "userfaultfd", "pidfd_open":
-            return .newDescriptor
-        default: return .ignored
-        }
-    }
+extension GraphRole {
+    static func of(_ number: Int) -> GraphRole { SyscallTable.graphRole(number) }
 }
 
 extension BuilderState {
@@ -152,9 +98,76 @@ extension BuilderState {
             let flags = call.int32(flagsArgument)
             let closeOnExec = name == "memfd_create" ? flags & 1 != 0 : flags & OpenFlags.closeOnExec != 0
             install(Int32(truncatingIfNeeded: call.result), entity: e, flags: 2, closeOnExec: closeOnExec, task: task)
+        case .xattrSet, .xattrGet: extendedAttribute(call, name, task, context)
+        case .messageQueue, .messageSend, .messageReceive: message(call, name, task, context)
         case .ignored:
             break
         }
+    }
+
+    /// Extended attributes carry bytes like file content does: set*xattr* is a flow from the
+    /// process into the file, get*xattr* from the file into the process.
+    func extendedAttribute(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let arguments = SyscallTable.spec(call.number).arguments
+        let e: Int
+        switch arguments.first {
+        case .fd?: e = entity(call, fd: 0, task: task, context)
+        case .dirfd?: e = entity(call, path: 1, dirfd: 0, task: task)
+        default: e = entity(call, path: 0, dirfd: nil, task: task)
+        }
+        let setting = SyscallFamily.of(call.number) == .xattrSet
+        guard call.succeeded else {
+            return setting ? failure(from: task.entity, to: e, name, call.errno, context)
+                           : failure(from: e, to: task.entity, name, call.errno, context)
+        }
+        if setting {
+            let size = arguments.count > 3 && arguments[2] == .inBuffer(size: .argument(3)) ? call.int64(3) : 0
+            flow(from: task.entity, to: e, name, context, bytes: size, newVersion: true)
+        } else {
+            flow(from: e, to: task.entity, name, context, bytes: call.result)
+        }
+    }
+
+    /// Message queues: a SysV queue is named by the id msgget returned (system-wide), a POSIX
+    /// queue by its descriptor. A sent message flows into the queue; a received one out of it.
+    func message(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        let role = SyscallFamily.of(call.number)
+        let sysV = name.hasPrefix("msg")
+        if role == .messageQueue {
+            guard call.succeeded else { return failureWithoutObject(task, name, call.errno, context) }
+            let q = sysVQueue(Int64(call.result))
+            annotate(from: task.entity, to: q, name, context)
+            return
+        }
+        let q = sysV ? sysVQueue(call.int64(0)) : entity(call, fd: 0, task: task, context)
+        let sending = role == .messageSend
+        guard call.succeeded else {
+            return sending ? failure(from: task.entity, to: q, name, call.errno, context)
+                           : failure(from: q, to: task.entity, name, call.errno, context)
+        }
+        // A queue is a channel like a pipe: a receive recorded before the send that filled it
+        // (the receiver woke first) waits until the send is in the graph.
+        if sending {
+            let bytes = call.int64(2)
+            flow(from: task.entity, to: q, name, context, bytes: bytes)
+            channelWritten[q, default: 0] += bytes
+            flushPendingReads(from: q)
+            return
+        }
+        let read = channelRead[q, default: 0] + call.result
+        channelRead[q] = read
+        if read > channelWritten[q, default: 0] {
+            let (stream, offset) = inputCoordinates(q, fileOffset: nil, bytes: call.result)
+            pendingReads[task.entity, default: []].append(PendingRead(
+                source: q, reader: task.entity, operation: name, bytes: call.result, context: context,
+                stream: stream, streamOffset: offset, unit: unit(of: task.tid)))
+            return
+        }
+        flow(from: q, to: task.entity, name, context, bytes: call.result)
+    }
+
+    func sysVQueue(_ id: Int64) -> Int {
+        lookupOrCreate(key: "sysv-msg:\(id)", kind: .other, label: "SysV message queue \(id)")
     }
 
     // MARK: Data
@@ -647,7 +660,7 @@ extension BuilderState {
         let target: Int
         let signal: Int32
         switch name {
-        case "tgkill":
+        case "tgkill", "rt_tgsigqueueinfo":
             signal = call.int32(2)
             target = taskEntityByTID[call.int32(1)] ?? processEntity(pid: call.int32(1), context)
         case "tkill":
@@ -785,6 +798,13 @@ extension BuilderState {
         let newName = absolutePath(call, path: newPath, dirfd: newDir, task: task)
         let attributes: [String: AttributeValue] = ["link": .string(newName)]
         guard call.succeeded else { return failure(from: task.entity, to: target, name, call.errno, context, attributes: attributes) }
+        // An object with no live name (an O_TMPFILE, or a file unlinked while open) is
+        // published by the link: the new name becomes its name.
+        let path = entities[target].path
+        if path.isEmpty || path.hasSuffix(" (deleted)") || entities[target].unlinked {
+            entities[target].unlinked = false
+            setPath(target, newName)
+        }
         flow(from: task.entity, to: target, name, context, newVersion: true, attributes: attributes) { s in
             var links: [String] = []
             if case .strings(let l)? = s.attributes["links"] { links = l }

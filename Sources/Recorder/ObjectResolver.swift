@@ -8,13 +8,6 @@ import Syscalls
 import Trace
 
 enum ObjectResolver {
-    /// Syscalls whose last path argument names an object the call creates or replaces:
-    /// it is resolved after the call, when it exists.
-    static let createsLastPath: Set<String> = [
-        "mkdir", "mkdirat", "mknod", "mknodat", "link", "linkat", "symlink", "symlinkat",
-        "rename", "renameat", "renameat2", "creat",
-    ]
-
     static func identity(ofDescriptor fd: Int64, tid: Int32, argument: Int) -> ObjectIdentity? {
         guard fd >= 0, fd < 1 << 31 else { return nil }
         let link = "/proc/\(tid)/fd/\(fd)"
@@ -26,6 +19,11 @@ enum ObjectResolver {
 
     /// The /proc path through which the supervisor sees `path` as the task would.
     static func procPath(for path: String, dirfd: Int64?, tid: Int32) -> String {
+        // /proc/self seen from the supervisor would be the supervisor's: name the task.
+        if path == "/proc/self" || path.hasPrefix("/proc/self/") || path == "/proc/thread-self" || path.hasPrefix("/proc/thread-self/") {
+            let rest = path.drop { $0 != "/" }.dropFirst().drop { $0 != "/" }.dropFirst().drop { $0 != "/" }
+            return "/proc/\(tid)/root/proc/\(tid)\(rest)"
+        }
         if path.hasPrefix("/") { return "/proc/\(tid)/root\(path)" }
         if let dirfd, Int32(truncatingIfNeeded: dirfd) != -100 /* AT_FDCWD */ {
             return "/proc/\(tid)/fd/\(Int32(truncatingIfNeeded: dirfd))/\(path)"
@@ -42,6 +40,11 @@ enum ObjectResolver {
         let viewed = procPath(for: path, dirfd: dirfd, tid: tid)
         let id = followFinalLink ? FileIdentity.of(path: viewed) : FileIdentity.ofLink(path: viewed)
         var resolved = FileIdentity.realPath(viewed) ?? ""
+        if resolved.isEmpty, followFinalLink, let target = FileIdentity.readLink(viewed), target.hasSuffix(" (deleted)") {
+            // A /proc/PID/fd/N magic link to an unlinked file (an O_TMPFILE): the kernel's
+            // name for it, as the descriptor's own identity gives.
+            resolved = target
+        }
         if resolved.isEmpty || !followFinalLink {
             // Canonicalize the directory and keep the final component as named (the
             // object may not exist, or may itself be a symlink).
@@ -58,19 +61,47 @@ enum ObjectResolver {
         guard index > 0, spec.arguments[index - 1] == .dirfd else { return nil }
         return Int64(Int32(truncatingIfNeeded: arguments[index - 1]))
     }
+}
 
-    /// Paths that do not follow a final symlink: the l* calls, namespace operations and
-    /// AT_SYMLINK_NOFOLLOW (0x100) on the *at calls.
-    static func followsFinalLink(spec: SyscallSpec, arguments: [UInt64]) -> Bool {
-        if ["lstat", "lchown", "readlink", "readlinkat", "unlink", "unlinkat", "rmdir", "rename", "renameat",
-            "renameat2", "link", "symlink", "symlinkat", "lgetxattr", "llistxattr", "lsetxattr"].contains(spec.name) {
-            return false
+extension ObjectResolver {
+    /// Inputs of an exec beyond the image the kernel maps: a symlink named by the exec path,
+    /// and for a script (binfmt_script: a `#!` line) the script's interpreter chain — each
+    /// interpreter, and the symlink naming it when it is one — up to the kernel's four
+    /// levels of nesting (BINPRM_MAX_RECURSION). Resolved while the task is stopped at the
+    /// exec entry; numbered as result-side objects from -100 down.
+    static func execInputs(path: String, dirfd: Int64?, tid: Int32) -> [ObjectIdentity] {
+        var inputs: [ObjectIdentity] = []
+        var argument = -100
+        var current = path
+        var currentDirfd = dirfd
+        for level in 0..<5 {
+            let viewed = procPath(for: current, dirfd: currentDirfd, tid: tid)
+            if let link = FileIdentity.ofLink(path: viewed), link.mode & 0o170000 == 0o120000 {
+                inputs.append(identity(ofPath: current, dirfd: currentDirfd, tid: tid, argument: argument, followFinalLink: false))
+                argument -= 1
+            }
+            if level > 0 {
+                inputs.append(identity(ofPath: current, dirfd: currentDirfd, tid: tid, argument: argument, followFinalLink: true))
+                argument -= 1
+            }
+            guard level < 4, let interpreter = scriptInterpreter(atViewedPath: viewed) else { break }
+            current = interpreter
+            currentDirfd = nil
         }
-        if ["newfstatat", "fchownat", "utimensat", "statx"].contains(spec.name),
-           let flagsIndex = spec.arguments.lastIndex(of: .flags) {
-            return arguments[flagsIndex] & 0x100 == 0
-        }
-        if spec.name == "linkat" { return arguments[4] & 0x400 != 0 }  // AT_SYMLINK_FOLLOW
-        return true
+        return inputs
+    }
+
+    /// The interpreter path of a `#!` line (the first word after `#!`, at most 255 bytes as
+    /// the kernel reads), or nil when the file is not a script.
+    static func scriptInterpreter(atViewedPath viewed: String) -> String? {
+        let fd = open(viewed, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 256) }
+        guard n > 2, buffer[0] == 0x23, buffer[1] == 0x21 else { return nil }  // "#!"
+        let line = buffer[2..<n].prefix { $0 != 0x0a }
+        let word = line.drop { $0 == 0x20 || $0 == 0x09 }.prefix { $0 != 0x20 && $0 != 0x09 && $0 != 0 }
+        return word.isEmpty ? nil : String(decoding: word, as: UTF8.self)
     }
 }

@@ -83,7 +83,7 @@ final class Supervisor {
     var rootTid: Int32 = 0
     var rootExit: TaskExit?
     var lastFlush: UInt64 = 0
-    var warnedUnmodeled = Set<Int>()
+    var warnedRefused = Set<Int>()
     var failure: Error?
 
     init(writer: TraceWriter, watchdogMilliseconds: Int, log: @escaping (String) -> Void) {
@@ -251,11 +251,6 @@ final class Supervisor {
 
     // MARK: - Syscalls
 
-    static let refusedSyscalls: Set<Int> = [
-        SyscallTable.Number.rseq, SyscallTable.Number.ioUringSetup,
-        SyscallTable.Number.ioUringEnter, SyscallTable.Number.ioUringRegister,
-    ]
-
     func syscallEntry(_ task: TracedTask) throws {
         var info = mp_syscall_info()
         let r = mp_get_syscall_info(task.tid, &info)
@@ -265,22 +260,23 @@ final class Supervisor {
         var flags: SyscallFlags = []
         let foreign = info.arch != 0xC000_003E || number & 0x4000_0000 != 0  // AUDIT_ARCH_X86_64, x32 bit
         if foreign { flags.insert(.foreignABI) }
-        if foreign || Supervisor.refusedSyscalls.contains(number) {
+        let spec = SyscallTable.spec(number)
+        // The table says what is refused: numbers it does not declare, calls whose kernel
+        // writes arrive later (AIO, perf rings, rseq, io_uring), unknown legacy ioctls.
+        let refusal = foreign ? "made through another ABI" : spec.refusalReason(arguments: arguments)
+        if let refusal {
             // Skip the syscall: orig_rax = -1 makes the kernel bypass it; rax is the result.
             flags.insert(.refused)
             var regs = try task.access.registers()
             regs[.origRax] = UInt64(bitPattern: -1)
             regs[.rax] = UInt64(bitPattern: Int64(-ENOSYS))
             try task.access.setRegisters(regs)
-            if foreign { log("magprov: task \(task.tid) made a syscall through another ABI (number \(number)); refused with ENOSYS") }
-        }
-        let spec = SyscallTable.spec(number)
-        if !spec.modeled && !foreign {
-            flags.insert(.unmodeled)
-            if warnedUnmodeled.insert(number).inserted {
-                log("magprov: warning: \(spec.name) (\(number)) is not in the syscall table; memory it writes is not captured")
+            // rseq is refused at every glibc start: expected, so not worth a line.
+            if number != SyscallTable.Number.rseq, warnedRefused.insert(foreign ? -1 : number).inserted {
+                log("magprov: task \(task.tid): \(foreign ? "syscall \(number)" : spec.name) refused with ENOSYS: \(refusal)")
             }
         }
+        if !spec.modeled && !foreign { flags.insert(.unmodeled) }
         let memory = task.access
         var inputs: [BufferDigest] = []
         var objects: [ObjectIdentity] = []
@@ -300,18 +296,28 @@ final class Supervisor {
                     }
                 case .inIovec(let countArgument):
                     inputs += readIovecInputs(memory, at: arguments[index], count: arguments[countArgument])
+                case .inXattrArgs(let sizeArgument):
+                    // struct xattr_args { u64 value; u32 size; u32 flags; }: the value bytes.
+                    guard arguments[index] != 0, arguments[sizeArgument] >= 16,
+                          let args = memory.readBytes(at: arguments[index], count: 16) else { break }
+                    inputs.append(BufferDigest(address: arguments[index], bytes: args))
+                    let value = args.loadUInt64(at: 0), size = Int(min(args.loadUInt32(at: 8), 1 << 16))
+                    if value != 0, size > 0, let bytes = memory.readBytes(at: value, count: size) {
+                        inputs.append(BufferDigest(address: value, bytes: bytes))
+                    }
                 case .fd:
                     if let id = ObjectResolver.identity(ofDescriptor: Int64(Int32(truncatingIfNeeded: arguments[index])),
                                                         tid: task.tid, argument: index) {
                         objects.append(id)
                     }
                 case .path:
-                    let isCreated = ObjectResolver.createsLastPath.contains(spec.name) && index == spec.pathArguments.last
+                    let isCreated = spec.createsLastPath(arguments: arguments) && index == spec.pathArguments.last
                     if !isCreated, let path = memory.readCString(at: arguments[index]) {
+                        let dirfd = ObjectResolver.dirfd(for: index, spec: spec, arguments: arguments)
                         objects.append(ObjectResolver.identity(
-                            ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: arguments),
-                            tid: task.tid, argument: index,
-                            followFinalLink: ObjectResolver.followsFinalLink(spec: spec, arguments: arguments)))
+                            ofPath: path, dirfd: dirfd, tid: task.tid, argument: index,
+                            followFinalLink: spec.followsFinalLink(arguments: arguments)))
+                        if spec.graph == .execve { objects += ObjectResolver.execInputs(path: path, dirfd: dirfd, tid: task.tid) }
                     }
                 default:
                     break
@@ -376,23 +382,18 @@ final class Supervisor {
     }
 
     private func addExitObjects(_ event: inout SyscallEvent, spec: SyscallSpec, task: TracedTask) {
-        let returnsDescriptor: Set<String> = [
-            "open", "openat", "openat2", "creat", "dup", "dup2", "dup3", "socket", "accept", "accept4",
-            "memfd_create", "epoll_create", "epoll_create1", "eventfd", "eventfd2", "timerfd_create",
-            "inotify_init1", "pidfd_open",
-        ]
-        if returnsDescriptor.contains(spec.name) || (spec.name == "fcntl" && [0, 1030].contains(event.arguments[1])) {
+        if spec.returnsDescriptor(arguments: event.arguments) {
             if let id = ObjectResolver.identity(ofDescriptor: event.result, tid: task.tid, argument: -1) {
                 event.objects.append(id)
             }
         }
-        if ["pipe", "pipe2", "socketpair"].contains(spec.name), let pair = event.writes.first, pair.bytes.count == 8 {
+        if spec.graph == .pipe || spec.graph == .socketpair, let pair = event.writes.first, pair.bytes.count == 8 {
             for k in 0..<2 {
                 let fd = Int64(Int32(bitPattern: pair.bytes.loadUInt32(at: k * 4)))
                 if let id = ObjectResolver.identity(ofDescriptor: fd, tid: task.tid, argument: -1 - k) { event.objects.append(id) }
             }
         }
-        if ObjectResolver.createsLastPath.contains(spec.name), let index = spec.pathArguments.last,
+        if spec.createsLastPath(arguments: event.arguments), let index = spec.pathArguments.last,
            let path = task.access.readCString(at: event.arguments[index]) {
             event.objects.append(ObjectResolver.identity(
                 ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: event.arguments),

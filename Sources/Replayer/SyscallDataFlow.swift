@@ -125,7 +125,9 @@ extension ProcessReplay {
         case .result: return result >= 0 ? Int(result) : nil
         case .resultTimes(let k): return result >= 0 ? Int(result) * k : nil
         case .argumentTimes(let n, let k): return n < a.count ? Int(truncatingIfNeeded: a[n]) * k : nil
-        case .lengthAt: return nil
+        case .argumentPlus(let n, let k): return n < a.count ? Int(truncatingIfNeeded: a[n]) + k : nil
+        case .resultPlus(let k): return result >= 0 ? Int(result) + k : nil
+        case .lengthAt, .bitmask, .selfSized: return nil
         }
     }
 

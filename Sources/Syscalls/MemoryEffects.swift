@@ -39,6 +39,8 @@ extension SyscallSpec {
             switch rule {
             case .buffer(_, .lengthAt(let n)):
                 if arguments[n] != 0, let v = memory.readUInt32(at: arguments[n]) { state.lengths[n] = v }
+            case .buffer(let p, .selfSized):
+                if arguments[p] != 0, let v = memory.readUInt32(at: arguments[p]) { state.lengths[p] = v }
             case .msghdr(let p):
                 guard arguments[p] != 0, let header = memory.readBytes(at: arguments[p], count: 56) else { break }
                 state.msgNameLength = header.loadUInt32(at: 8)
@@ -67,9 +69,16 @@ extension SyscallSpec {
                 let length: Int
                 switch size {
                 case .fixed(let n): length = n
-                case .argument(let n): length = failed ? 0 : Int(truncatingIfNeeded: arguments[n])
+                case .argument(let n): length = failed ? 0 : Int(truncatingIfNeeded: min(arguments[n], UInt64(maximumCaptureLength)))
+                case .argumentPlus(let n, let k):
+                    length = failed ? 0 : Int(truncatingIfNeeded: min(arguments[n], UInt64(maximumCaptureLength))) + k
                 case .result: length = failed ? 0 : Int(result)
-                case .resultTimes(let k): length = failed ? 0 : Int(result) * k
+                case .resultPlus(let k): length = failed ? 0 : Int(min(result, Int64(maximumCaptureLength))) + k
+                case .bitmask(let n): length = failed ? 0 : Int((min(arguments[n], 1 << 20) + 63) / 64 * 8)
+                case .selfSized(let header):
+                    guard !failed, arguments[p] != 0, let after = memory.readUInt32(at: arguments[p]) else { continue }
+                    length = header + Int(min(after, entry.lengths[p] ?? after))
+                case .resultTimes(let k): length = failed ? 0 : Int(min(result, Int64(maximumCaptureLength))) * k
                 case .argumentTimes(let n, let k):
                     length = failed ? 0 : Int(truncatingIfNeeded: min(arguments[n], UInt64(maximumCaptureLength))) * k
                 case .lengthAt(let n):
@@ -91,6 +100,36 @@ extension SyscallSpec {
                                         total: Int(result), memory: memory)
                 let control = header.loadUInt64(at: 32), controlLength = header.loadUInt64(at: 40)
                 add(control, Int(min(controlLength, entry.msgControlLength)))
+            case .mmsghdrs(let p):
+                // struct mmsghdr { struct msghdr msg_hdr; unsigned msg_len; } (64 bytes); the
+                // result counts the messages received. Name and control lengths are the ones
+                // the kernel stored back (no larger than the buffers given).
+                guard !failed, arguments[p] != 0 else { continue }
+                for i in 0..<Int(min(result, 1024)) {
+                    let at = arguments[p] + UInt64(i * 64)
+                    guard let header = memory.readBytes(at: at, count: 64) else { break }
+                    add(at, 64)
+                    add(header.loadUInt64(at: 0), Int(min(header.loadUInt32(at: 8), 128)))
+                    regions += iovecRegions(at: header.loadUInt64(at: 16), count: header.loadUInt64(at: 24),
+                                            total: Int(header.loadUInt32(at: 56)), memory: memory)
+                    add(header.loadUInt64(at: 32), Int(min(header.loadUInt64(at: 40), 1 << 16)))
+                }
+            case .sysvControl(let p, let statCommands, let statSize, let infoCommands, let infoSize):
+                guard !failed else { continue }
+                let command = arguments[1] & ~0x100  // IPC_64
+                if statCommands.contains(command) { add(arguments[p], statSize) }
+                if infoCommands.contains(command) { add(arguments[p], infoSize) }
+            case .keyctl:
+                guard !failed else { continue }
+                switch arguments[0] {
+                case 6, 11, 17:  // KEYCTL_DESCRIBE, KEYCTL_READ, KEYCTL_GET_SECURITY
+                    add(arguments[2], Int(min(UInt64(result), arguments[3], UInt64(maximumCaptureLength))))
+                default: break
+                }
+            case .xattrArgs(let p):
+                // struct xattr_args { __aligned_u64 value; __u32 size; __u32 flags; }
+                guard !failed, arguments[p] != 0, let args = memory.readBytes(at: arguments[p], count: 16) else { continue }
+                add(args.loadUInt64(at: 0), Int(min(UInt64(result), UInt64(args.loadUInt32(at: 8)))))
             case .fdSet(let p):
                 let nfds = min(arguments[0], 1 << 20)
                 add(arguments[p], Int((nfds + 63) / 64 * 8))
@@ -117,17 +156,49 @@ extension SyscallSpec {
     }
 }
 
+/// Legacy ioctl requests (numbered before the `_IOC` encoding, so direction and size are
+/// zero) whose memory effects magprov knows, with the bytes each writes through argument 2
+/// (ioctl_tty(2), ioctl_fionread, ioctl_fioclex, netdevice(7)). Any other unencoded request is
+/// refused: it might write memory of a size nothing tells.
+let legacyIoctlWrites: [UInt64: Int] = [
+    0x5401: 36,  // TCGETS: struct termios (kernel layout)
+    0x5402: 0, 0x5403: 0, 0x5404: 0,  // TCSETS, TCSETSW, TCSETSF
+    0x5405: 20,  // TCGETA: struct termio
+    0x5406: 0, 0x5407: 0, 0x5408: 0, 0x5409: 0, 0x540A: 0, 0x540B: 0,  // TCSETA*, TCSBRK, TCXONC, TCFLSH
+    0x540C: 0, 0x540D: 0, 0x540E: 0,  // TIOCEXCL, TIOCNXCL, TIOCSCTTY
+    0x540F: 4, 0x5410: 0,  // TIOCGPGRP, TIOCSPGRP
+    0x5411: 4,  // TIOCOUTQ
+    0x5412: 0,  // TIOCSTI
+    0x5413: 8, 0x5414: 0,  // TIOCGWINSZ, TIOCSWINSZ
+    0x5415: 4, 0x5416: 0, 0x5417: 0, 0x5418: 0,  // TIOCMGET, TIOCMBIS, TIOCMBIC, TIOCMSET
+    0x541B: 4,  // FIONREAD
+    0x541C: 0, 0x541D: 0,  // TIOCLINUX (reads a subcode byte), TIOCCONS
+    0x5421: 0, 0x5422: 0,  // FIONBIO, TIOCNOTTY
+    0x5424: 4, 0x5423: 0,  // TIOCGETD, TIOCSETD
+    0x5425: 0, 0x5427: 0, 0x5428: 0,  // TCSBRKP, TIOCSBRK, TIOCCBRK
+    0x5429: 4,  // TIOCGSID
+    0x5450: 0, 0x5451: 0, 0x5452: 0,  // FIONCLEX, FIOCLEX, FIOASYNC
+    0x5441: 0,  // TIOCGPTPEER (returns a descriptor)
+    0x5460: 8,  // FIOQSIZE: loff_t
+    0x125F: 0, 0x1261: 0, 0x1260: 8, 0x1268: 4,  // BLKRRPART, BLKFLSBUF, BLKGETSIZE, BLKSSZGET
+    0x8912: 16, 0x8913: 40, 0x8915: 40, 0x8921: 40, 0x8927: 40, 0x8933: 40, 0x8942: 40,  // SIOC*: ifconf, struct ifreq
+]
+
+/// Whether `request` is an ioctl request with no `_IOC` encoding that is not among the
+/// legacy requests magprov knows (`legacyIoctlWrites`).
+public func isUnknownLegacyIoctl(request: UInt64) -> Bool {
+    let r = request & 0xffff_ffff
+    return (r >> 30) & 3 == 0 && (r >> 16) & 0x3fff == 0 && legacyIoctlWrites[r] == nil
+}
+
 /// Bytes an ioctl writes through its third argument: `_IOC_READ` requests encode their
-/// size; the legacy terminal requests predate the encoding (see ioctl_tty(2)).
+/// size (asm-generic/ioctl.h: nr 8 bits, type 8, size 14, direction 2); the legacy
+/// requests predate the encoding and come from `legacyIoctlWrites`.
 public func ioctlWriteLength(request: UInt64) -> Int {
-    switch request & 0xffff_ffff {
-    case 0x5401: return 36  // TCGETS: struct termios (kernel layout)
-    case 0x5413: return 8   // TIOCGWINSZ
-    case 0x540F, 0x541B, 0x5429, 0x5430: return 4  // TIOCGPGRP, FIONREAD, TIOCGSID, TIOCGPTN
-    default:
-        let direction = (request >> 30) & 3
-        return direction & 2 != 0 ? Int((request >> 16) & 0x3fff) : 0
-    }
+    let r = request & 0xffff_ffff
+    if let known = legacyIoctlWrites[r] { return known }
+    let direction = (r >> 30) & 3
+    return direction & 2 != 0 ? Int((r >> 16) & 0x3fff) : 0
 }
 
 func iovecRegions(at address: UInt64, count: UInt64, total: Int, memory: TaskMemoryReader) -> [OutputRegion] {

@@ -26,6 +26,7 @@ final class RecordedScenarioTests: XCTestCase {
             "file $D/in.txt -read-> process cat#1 v2",
             "file /usr/bin/cat -execve-> process cat#1 v2",
             "file /usr/bin/dash -execve-> process dash#0",
+            "file /usr/bin/sh -execve-> process dash#0",
             "file /usr/bin/tr -execve-> process tr#2 v2",
             "pipe pipe#0 -read-> process tr#2 v2",
             "process cat#1 v2 -wait4-> process dash#0 v2",
@@ -161,9 +162,10 @@ final class RecordedScenarioTests: XCTestCase {
             XCTAssertTrue(ProvenanceError.graphvizMissing.description.contains("apt-get install graphviz"))
         }
         let io = graph.view(ViewOptions(inputsAndOutputsOnly: true))
-        // Programs that ran are inputs too (the files exec read).
+        // Programs that ran are inputs too (the files exec read), and so is the symlink the
+        // exec went through (/bin/sh -> dash).
         XCTAssertEqual(io.nodes.map(\.label).map { ($0 as NSString).lastPathComponent }.sorted(),
-                       ["cat", "dash", "in.txt", "out.txt", "tr"])
-        XCTAssertEqual(io.edges.count, 4)
+                       ["cat", "dash", "in.txt", "out.txt", "sh", "tr"])
+        XCTAssertEqual(io.edges.count, 5)
     }
 }

@@ -143,6 +143,22 @@ final class RecorderTests: XCTestCase {
         XCTAssertTrue(trace.header.environment.contains { $0.hasPrefix("GLIBC_TUNABLES=") })
     }
 
+    /// A number outside the syscall table, AIO, perf_event_open and an unknown legacy ioctl
+    /// are skipped with ENOSYS and recorded as refused (the fixture checks what it saw).
+    func testCallsTheTableRefusesAreRecordedAsRefused() throws {
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("refused_calls")])
+        XCTAssertEqual(result.exitCode, 0, "every refused call failed with ENOSYS in the tracee")
+        let calls = trace.allSyscalls.map(\.event)
+        for number in [400, SyscallTable.number(named: "io_setup")!, SyscallTable.number(named: "perf_event_open")!] {
+            let seen = calls.filter { $0.number == number }
+            XCTAssertEqual(seen.count, 1, "syscall \(number)")
+            XCTAssertTrue(seen.allSatisfy { $0.flags.contains(.refused) && $0.result == -Int64(ENOSYS) }, "syscall \(number)")
+        }
+        let ioctl = calls.filter { $0.number == SyscallTable.Number.ioctl && $0.arguments[1] == 0x4B33 }
+        XCTAssertEqual(ioctl.count, 1)
+        XCTAssertTrue(ioctl.allSatisfy { $0.flags.contains(.refused) && $0.result == -Int64(ENOSYS) })
+    }
+
     func testExecSnapshotHoldsTheAddressSpace() throws {
         let (_, trace) = try Fixtures.record(["/bin/true"])
         let snapshot = try XCTUnwrap(trace.execs.first?.snapshot)
