@@ -53,6 +53,10 @@ final class TracedTask {
     var initialStopSeen = false
     var interruptRequested = false
     var tokenSince: UInt64 = 0
+    /// The program's own seccomp filters, run by the supervisor (SeccompEmulation.swift).
+    var seccomp = TraceeSeccomp()
+    /// The siginfo of a SIGSYS that an emulated SECCOMP_RET_TRAP is delivering.
+    var pendingTrap: [UInt8]?
 
     init(tid: Int32, tgid: Int32) { self.tid = tid; self.tgid = tgid }
 }
@@ -73,6 +77,8 @@ final class Supervisor {
     let watchdogNanoseconds: UInt64
     let startTime: UInt64
     let log: (String) -> Void
+    /// Refuses syscalls aimed at the recorder or its trace (TraceeGuard.swift); nil: none.
+    let traceeGuard: TraceeGuard?
 
     var tasks: [Int32: TracedTask] = [:]
     var groups: [Int32: ThreadGroup] = [:]
@@ -86,8 +92,9 @@ final class Supervisor {
     var warnedUnmodeled = Set<Int>()
     var failure: Error?
 
-    init(writer: TraceWriter, watchdogMilliseconds: Int, log: @escaping (String) -> Void) {
+    init(writer: TraceWriter, watchdogMilliseconds: Int, traceeGuard: TraceeGuard? = nil, log: @escaping (String) -> Void) {
         self.writer = writer
+        self.traceeGuard = traceeGuard
         self.capture = AddressSpaceCapture(blobs: writer.blobs)
         self.watchdogNanoseconds = UInt64(watchdogMilliseconds) * 1_000_000
         self.startTime = monotonicNanoseconds()
@@ -265,13 +272,10 @@ final class Supervisor {
         var flags: SyscallFlags = []
         let foreign = info.arch != 0xC000_003E || number & 0x4000_0000 != 0  // AUDIT_ARCH_X86_64, x32 bit
         if foreign { flags.insert(.foreignABI) }
-        if foreign || Supervisor.refusedSyscalls.contains(number) {
-            // Skip the syscall: orig_rax = -1 makes the kernel bypass it; rax is the result.
-            flags.insert(.refused)
-            var regs = try task.access.registers()
-            regs[.origRax] = UInt64(bitPattern: -1)
-            regs[.rax] = UInt64(bitPattern: Int64(-ENOSYS))
-            try task.access.setRegisters(regs)
+        // The program's own seccomp filters first: the kernel would run them before ours.
+        var skipResult: Int64? = task.seccomp.isEmpty ? nil : try applyTraceeFilters(task, info: info, arguments: arguments)
+        if skipResult == nil && (foreign || Supervisor.refusedSyscalls.contains(number)) {
+            skipResult = Int64(-ENOSYS)
             if foreign { log("magprov: task \(task.tid) made a syscall through another ABI (number \(number)); refused with ENOSYS") }
         }
         let spec = SyscallTable.spec(number)
@@ -317,6 +321,22 @@ final class Supervisor {
                     break
                 }
             }
+        }
+        if skipResult == nil && !foreign {
+            skipResult = try interceptSeccompInstall(task, number: number, arguments: arguments)
+        }
+        if skipResult == nil && !foreign, let traceeGuard,
+           let refusal = traceeGuard.check(tid: task.tid, spec: spec, arguments: arguments, objects: objects, memory: memory) {
+            log("magprov: task \(task.tid): refused \(refusal.reason)")
+            skipResult = Int64(-refusal.errno)
+        }
+        if let skipResult {
+            // Skip the syscall: orig_rax = -1 makes the kernel bypass it; rax is the result.
+            flags.insert(.refused)
+            var regs = try task.access.registers()
+            regs[.origRax] = UInt64(bitPattern: -1)
+            regs[.rax] = UInt64(bitPattern: skipResult)
+            try task.access.setRegisters(regs)
         }
         task.pending = TracedTask.PendingSyscall(
             number: number, arguments: arguments, entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory),
@@ -372,6 +392,7 @@ final class Supervisor {
             _ = mp_tgkill(task.tgid, task.tid, signal)
         }
         task.heldSignals.removeAll()
+        if task.pendingTrap != nil { _ = mp_tgkill(task.tgid, task.tid, SIGSYS) }  // emulated SECCOMP_RET_TRAP
         try wantsUserMode(task)
     }
 
@@ -422,6 +443,8 @@ final class Supervisor {
         if event == PtraceEvent.vfork { kind = .vfork } else if tgid == parent.tgid && event == PtraceEvent.clone { kind = .thread } else { kind = .fork }
         let task = tasks[child] ?? TracedTask(tid: child, tgid: tgid)
         task.tgid = kind == .thread ? parent.tgid : child
+        // seccomp(2): filters are inherited by children and threads (CLONE_* does not matter).
+        task.seccomp = parent.seccomp
         tasks[child] = task
         if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
         task.announced = true
@@ -465,6 +488,7 @@ final class Supervisor {
             // A non-leader thread exec'd: it now has the leader's tid (execve(2), "All threads
             // other than the calling thread are destroyed").
             task.pending = former.pending
+            task.seccomp = former.seccomp
             try? writer.closeStream(tid: formerTid)
         }
         task.execSeen = true
@@ -513,6 +537,12 @@ final class Supervisor {
         if task.tid == rootTid && !task.execSeen && signal == SIGCONT {
             // Our own SIGCONT that released the seized child before its exec: not the program's.
             return try access.resume(PtraceRequest.cont, signal: signal)
+        }
+        if signal == SIGSYS, let trap = task.pendingTrap {
+            // The SIGSYS of an emulated SECCOMP_RET_TRAP: give it the kernel's siginfo.
+            task.pendingTrap = nil
+            setSiginfo(task, trap)
+            return try deliver(task, signal: signal, kind: .synchronous, siginfo: trap, registers: registers)
         }
         if let index = task.releasing.firstIndex(of: signal) {
             task.releasing.remove(at: index)
