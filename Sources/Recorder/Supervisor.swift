@@ -30,6 +30,10 @@ final class TracedTask {
         var flags: SyscallFlags
         var startTime: UInt64
         var entrySequence: UInt64
+        /// Path arguments as read at entry (without the NUL), by argument index.
+        var pathCopies: [Int: [UInt8]] = [:]
+        /// Argument registers pointed at the scratch area, with the program's own values.
+        var redirected: [(index: Int, original: UInt64)] = []
     }
 
     let tid: Int32
@@ -57,6 +61,10 @@ final class TracedTask {
     var seccomp = TraceeSeccomp()
     /// The siginfo of a SIGSYS that an emulated SECCOMP_RET_TRAP is delivering.
     var pendingTrap: [UInt8]?
+    /// Where path arguments are copied for the kernel (ScratchArguments.swift); nil until
+    /// the thread's first path syscall.
+    var scratch: ScratchArea?
+    var scratchUnavailable = false
 
     init(tid: Int32, tgid: Int32) { self.tid = tid; self.tgid = tgid }
 }
@@ -258,6 +266,8 @@ final class Supervisor {
 
     // MARK: - Syscalls
 
+    static let execSyscalls: Set<Int> = [SyscallTable.Number.execve, SyscallTable.Number.execveat]
+
     static let refusedSyscalls: Set<Int> = [
         SyscallTable.Number.rseq, SyscallTable.Number.ioUringSetup,
         SyscallTable.Number.ioUringEnter, SyscallTable.Number.ioUringRegister,
@@ -272,13 +282,17 @@ final class Supervisor {
         var flags: SyscallFlags = []
         let foreign = info.arch != 0xC000_003E || number & 0x4000_0000 != 0  // AUDIT_ARCH_X86_64, x32 bit
         if foreign { flags.insert(.foreignABI) }
+        let spec = SyscallTable.spec(number)
+        let copiesPaths = !foreign && !spec.pathArguments.isEmpty && !Supervisor.execSyscalls.contains(number)
+        if copiesPaths && task.scratch == nil && !task.scratchUnavailable, try injectScratchMapping(task) {
+            return  // the task re-enters this syscall, with a scratch area
+        }
         // The program's own seccomp filters first: the kernel would run them before ours.
         var skipResult: Int64? = task.seccomp.isEmpty ? nil : try applyTraceeFilters(task, info: info, arguments: arguments)
         if skipResult == nil && (foreign || Supervisor.refusedSyscalls.contains(number)) {
             skipResult = Int64(-ENOSYS)
             if foreign { log("magprov: task \(task.tid) made a syscall through another ABI (number \(number)); refused with ENOSYS") }
         }
-        let spec = SyscallTable.spec(number)
         if !spec.modeled && !foreign {
             flags.insert(.unmodeled)
             if warnedUnmodeled.insert(number).inserted {
@@ -288,6 +302,7 @@ final class Supervisor {
         let memory = task.access
         var inputs: [BufferDigest] = []
         var objects: [ObjectIdentity] = []
+        var pathCopies: [Int: [UInt8]] = [:]
         if !foreign {
             for (index, kind) in spec.arguments.enumerated() {
                 switch kind {
@@ -310,8 +325,12 @@ final class Supervisor {
                         objects.append(id)
                     }
                 case .path:
+                    // Read once: these very bytes are what the kernel will be given.
+                    guard let (bytes, terminated) = memory.readCStringBytes(at: arguments[index]) else { break }
+                    if terminated { pathCopies[index] = bytes }
+                    let path = String(decoding: bytes, as: UTF8.self)
                     let isCreated = ObjectResolver.createsLastPath.contains(spec.name) && index == spec.pathArguments.last
-                    if !isCreated, let path = memory.readCString(at: arguments[index]) {
+                    if !isCreated {
                         objects.append(ObjectResolver.identity(
                             ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: arguments),
                             tid: task.tid, argument: index,
@@ -326,7 +345,8 @@ final class Supervisor {
             skipResult = try interceptSeccompInstall(task, number: number, arguments: arguments)
         }
         if skipResult == nil && !foreign, let traceeGuard,
-           let refusal = traceeGuard.check(tid: task.tid, spec: spec, arguments: arguments, objects: objects, memory: memory) {
+           let refusal = traceeGuard.check(tid: task.tid, spec: spec, arguments: arguments, objects: objects, memory: memory,
+                                           scratchRanges: scratchRanges(sharingWith: task)) {
             log("magprov: task \(task.tid): refused \(refusal.reason)")
             skipResult = Int64(-refusal.errno)
         }
@@ -338,9 +358,19 @@ final class Supervisor {
             regs[.rax] = UInt64(bitPattern: skipResult)
             try task.access.setRegisters(regs)
         }
+        var redirected: [(index: Int, original: UInt64)] = []
+        if skipResult == nil && copiesPaths && task.scratch != nil && !pathCopies.isEmpty {
+            var regs = try task.access.registers()
+            for (slot, index) in pathCopies.keys.sorted().enumerated()
+            where redirectPathArgument(task, index: index, slot: slot, bytes: pathCopies[index]!, registers: &regs) {
+                redirected.append((index, arguments[index]))
+            }
+            if !redirected.isEmpty { try task.access.setRegisters(regs) }
+        }
         task.pending = TracedTask.PendingSyscall(
             number: number, arguments: arguments, entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory),
-            inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence)
+            inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence,
+            pathCopies: pathCopies, redirected: redirected)
         sequence += 1
         task.mode = .kernel
         // A thread's exit clears its CLONE_CHILD_CLEARTID word in the kernel at a moment no
@@ -359,6 +389,12 @@ final class Supervisor {
             return try wantsUserMode(task)
         }
         task.pending = nil
+        if !pending.redirected.isEmpty {
+            // The syscall ABI preserves argument registers: give the program its own back.
+            var regs = try task.access.registers()
+            for (index, original) in pending.redirected { regs[argumentRegisters[index]] = original }
+            try task.access.setRegisters(regs)
+        }
         var info = mp_syscall_info()
         _ = mp_get_syscall_info(task.tid, &info)
         let result = info.op == 2 ? info.rval : Int64(bitPattern: (try? task.access.registers()[.rax]) ?? 0)
@@ -373,7 +409,7 @@ final class Supervisor {
                     event.writes.append(MemoryWrite(address: region.address, bytes: bytes))
                 }
             }
-            if result >= 0 { addExitObjects(&event, spec: spec, task: task) }
+            if result >= 0 { addExitObjects(&event, spec: spec, task: task, pathCopies: pending.pathCopies) }
             if pending.number == SyscallTable.Number.mmap, result >= 0, pending.arguments[3] & 0x20 == 0 /* MAP_ANONYMOUS */ {
                 event.mapped = try capture.captureMapping(tid: task.tid, address: UInt64(bitPattern: result),
                                                           length: pending.arguments[1])
@@ -396,7 +432,7 @@ final class Supervisor {
         try wantsUserMode(task)
     }
 
-    private func addExitObjects(_ event: inout SyscallEvent, spec: SyscallSpec, task: TracedTask) {
+    private func addExitObjects(_ event: inout SyscallEvent, spec: SyscallSpec, task: TracedTask, pathCopies: [Int: [UInt8]]) {
         let returnsDescriptor: Set<String> = [
             "open", "openat", "openat2", "creat", "dup", "dup2", "dup3", "socket", "accept", "accept4",
             "memfd_create", "epoll_create", "epoll_create1", "eventfd", "eventfd2", "timerfd_create",
@@ -414,7 +450,7 @@ final class Supervisor {
             }
         }
         if ObjectResolver.createsLastPath.contains(spec.name), let index = spec.pathArguments.last,
-           let path = task.access.readCString(at: event.arguments[index]) {
+           let path = pathCopies[index].map({ String(decoding: $0, as: UTF8.self) }) ?? task.access.readCString(at: event.arguments[index]) {
             event.objects.append(ObjectResolver.identity(
                 ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: event.arguments),
                 tid: task.tid, argument: index, followFinalLink: false))
@@ -445,6 +481,11 @@ final class Supervisor {
         task.tgid = kind == .thread ? parent.tgid : child
         // seccomp(2): filters are inherited by children and threads (CLONE_* does not matter).
         task.seccomp = parent.seccomp
+        // A forked child has its own copy of the parent's scratch area; a vfork child
+        // borrows it while the parent waits; threads (and other CLONE_VM children) get theirs.
+        let sharesMemory = event == PtraceEvent.clone && (kind == .thread || (parent.pending.map {
+            $0.number == SyscallTable.Number.clone ? $0.arguments[0] & 0x100 != 0 : true } ?? true))
+        task.scratch = sharesMemory ? nil : parent.scratch
         tasks[child] = task
         if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
         task.announced = true
@@ -492,6 +533,8 @@ final class Supervisor {
             try? writer.closeStream(tid: formerTid)
         }
         task.execSeen = true
+        task.scratch = nil  // a new address space
+        task.scratchUnavailable = false
         let access = task.access
         var registers = try access.registers()
         let (argv, environment, auxvRange) = StartupStack.read(access, stackPointer: registers[.rsp])

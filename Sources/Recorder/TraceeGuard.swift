@@ -83,12 +83,22 @@ struct TraceeGuard {
     /// - Parameters:
     ///   - objects: the paths and descriptors resolved at entry (`ObjectResolver`).
     ///   - memory: the stopped task, for arguments passed by pointer.
+    ///   - scratchRanges: the supervisor's scratch areas in the task's address space
+    ///     (ScratchArguments.swift), which the program may not unmap, remap or unprotect.
     func check(tid: Int32, spec: SyscallSpec, arguments a: [UInt64], objects: [ObjectIdentity],
-               memory: TaskAccess) -> Refusal? {
+               memory: TaskAccess, scratchRanges: [Range<UInt64>] = []) -> Refusal? {
         if TraceeGuard.targeted.contains(spec.number), let refusal = checkTarget(tid: tid, name: spec.name, a, memory: memory) {
             return refusal
         }
+        if !scratchRanges.isEmpty, TraceeGuard.memoryChanging.contains(spec.number),
+           let refusal = checkScratch(name: spec.name, a, scratchRanges) {
+            return refusal
+        }
         for object in objects {
+            if object.argument >= 0, TraceeGuard.isProcessMemory(object.resolved),
+               let mode = openAccessMode(name: spec.name, a, memory: memory), mode != 0 /* O_RDONLY */ {
+                return Refusal(errno: EPERM, reason: "\(spec.name) of \(object.resolved) for writing (the supervisor's scratch pages)")
+            }
             if protected.isRecorderProc(object.resolved) {
                 return Refusal(errno: EPERM, reason: "\(spec.name) of \(object.resolved) (the recorder's /proc entry)")
             }
@@ -113,6 +123,44 @@ struct TraceeGuard {
     }
 
     private func signed(_ value: UInt64) -> Int64 { Int64(Int32(truncatingIfNeeded: value)) }
+
+    /// Syscalls that can unmap, remap, unprotect or zero a range of the address space.
+    static let memoryChanging: Set<Int> = Set(["mmap", "munmap", "mprotect", "pkey_mprotect", "mremap", "madvise",
+                                               "remap_file_pages", "shmat"].compactMap { SyscallTable.number(named: $0) })
+
+    private func checkScratch(name: String, _ a: [UInt64], _ scratch: [Range<UInt64>]) -> Refusal? {
+        func touches(_ start: UInt64, _ length: UInt64) -> Bool {
+            let end = start &+ max((length &+ 4095) & ~4095, 4096)
+            guard end > start else { return true }
+            return scratch.contains { $0.overlaps(start..<end) }
+        }
+        let hit: Bool
+        switch name {
+        case "mmap": hit = a[3] & 0x10 /* MAP_FIXED */ != 0 && touches(a[0], a[1])
+        case "mremap": hit = touches(a[0], a[1]) || (a[3] & 2 /* MREMAP_FIXED */ != 0 && touches(a[4], a[2]))
+        case "shmat": hit = a[1] != 0 && touches(a[1], 1)
+        default: hit = touches(a[0], a[1])
+        }
+        return hit ? Refusal(errno: EPERM, reason: "\(name) over the supervisor's scratch area") : nil
+    }
+
+    /// /proc/PID/mem or /proc/PID/task/TID/mem: writing it ignores page protection.
+    static func isProcessMemory(_ path: String) -> Bool {
+        let parts = path.split(separator: "/")
+        guard parts.first == "proc", parts.last == "mem", parts.count == 3 || parts.count == 5 else { return false }
+        return parts.dropFirst().dropLast().allSatisfy { Int($0) != nil || $0 == "task" }
+    }
+
+    /// O_ACCMODE of an open call (0 read-only, 1 write-only, 2 read-write); nil for others.
+    private func openAccessMode(name: String, _ a: [UInt64], memory: TaskAccess) -> UInt64? {
+        switch name {
+        case "open": return a[1] & 3
+        case "openat": return a[2] & 3
+        case "openat2": return memory.readUInt64(at: a[2]).map { $0 & 3 } ?? 2  // struct open_how.flags
+        case "creat", "truncate": return 1
+        default: return nil
+        }
+    }
 
     private func refuse(_ name: String, _ what: String) -> Refusal {
         Refusal(errno: EPERM, reason: "\(name) \(what)")

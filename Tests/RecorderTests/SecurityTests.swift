@@ -53,6 +53,20 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(trace.header.argv.last, directory)
     }
 
+    func testAPathFlippedBySiblingProcessIsRecordedAsTheFileTheKernelChanged() throws {
+        let directory = Fixtures.temporaryDirectory("flip")
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("toctou_flip"), directory])
+        XCTAssertEqual(result.exitCode, 0, "the fixture failed (4: its argument register was not restored)")
+        let truth = Array(try String(contentsOfFile: directory + "/truth", encoding: .utf8))
+        let chmod = try number("chmod")
+        let recorded = trace.allSyscalls.map(\.event).filter { $0.number == chmod }.map {
+            $0.objects.first { $0.argument == 0 }?.resolved.split(separator: "/").last.map(String.init) ?? "?"
+        }
+        XCTAssertEqual(recorded.count, 40)
+        let wrong = zip(recorded, truth).filter { $0.0 != String($0.1) }.count
+        XCTAssertEqual(wrong, 0, "recorded \(recorded.joined()), kernel changed \(String(truth))")
+    }
+
     func testTheCommandRunsInItsOwnProcessGroup() throws {
         let directory = Fixtures.temporaryDirectory("pgrp")
         let (result, _) = try Fixtures.record(["sh", "-c", "set -- $(cat /proc/$$/stat); echo $5 > \(directory)/pgid"])
