@@ -90,9 +90,26 @@ extension Supervisor {
                               registers regs: inout RegisterFile) -> Bool {
         guard let scratch = task.scratch, slot < ScratchArea.slots, UInt64(bytes.count) < ScratchArea.slotSize else { return false }
         let address = scratch.address + UInt64(slot) * ScratchArea.slotSize
-        guard task.access.writeBytes(bytes + [0], at: address) else { return false }
+        guard writeScratch(task, bytes + [0], at: address) else { return false }
         regs[argumentRegisters[index]] = address
         return true
+    }
+
+    /// Writes through the task's /proc/PID/mem, kept open per task (one pwrite per path
+    /// instead of open, pwrite, close); reopened once if the descriptor went stale.
+    private func writeScratch(_ task: TracedTask, _ bytes: [UInt8], at address: UInt64) -> Bool {
+        for attempt in 0..<2 {
+            if task.memoryFD < 0 { task.memoryFD = open("/proc/\(task.tid)/mem", O_RDWR | O_CLOEXEC) }
+            guard task.memoryFD >= 0 else { return false }
+            var n: Int
+            repeat {
+                n = bytes.withUnsafeBytes { pwrite(task.memoryFD, $0.baseAddress, bytes.count, off_t(Int64(bitPattern: address))) }
+            } while n < 0 && errno == EINTR
+            if n == bytes.count { return true }
+            task.closeMemory()
+            if attempt == 1 { break }
+        }
+        return false
     }
 
     /// The scratch areas of every thread sharing the task's address space.

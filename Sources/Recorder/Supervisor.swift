@@ -46,8 +46,10 @@ final class TracedTask {
     /// has run user code since (a signal can stop it later, after it resumed).
     var atSyscallBoundary = false
     var boundaryRegisters: RegisterFile?
-    /// Asynchronous signals held until the next syscall boundary.
+    /// Asynchronous signals held until the next syscall boundary, or until the watchdog
+    /// interrupts the task if it runs user code for longer (`heldSince`, monotonic ns).
     var heldSignals: [Int32] = []
+    var heldSince: UInt64 = 0
     /// Signals the supervisor re-raised itself, to be delivered (not held again).
     var releasing: [Int32] = []
     /// How to resume when the task gets its thread group's token.
@@ -65,6 +67,13 @@ final class TracedTask {
     /// the thread's first path syscall.
     var scratch: ScratchArea?
     var scratchUnavailable = false
+    /// /proc/TID/mem, open for scratch writes (-1: not open); tied to one address space.
+    var memoryFD: Int32 = -1
+
+    func closeMemory() {
+        if memoryFD >= 0 { close(memoryFD) }
+        memoryFD = -1
+    }
 
     init(tid: Int32, tgid: Int32) { self.tid = tid; self.tgid = tgid }
 }
@@ -253,6 +262,14 @@ final class Supervisor {
     func checkWatchdog() -> Bool {
         let now = monotonicNanoseconds()
         var waiting = false
+        // A task that spins in user code with a signal held would never receive it: stop
+        // it where it is and deliver there (recorded as a preemption, then the signal).
+        for task in tasks.values where !task.heldSignals.isEmpty {
+            waiting = true
+            guard task.mode == .user, !task.interruptRequested, now &- task.heldSince >= watchdogNanoseconds else { continue }
+            task.interruptRequested = true
+            _ = mp_ptrace(Int(PtraceRequest.interrupt), task.tid, 0, 0)
+        }
         for group in groups.values where !group.ready.isEmpty {
             waiting = true
             guard let holder = group.holder, let task = tasks[holder], task.mode == .user,
@@ -506,6 +523,18 @@ final class Supervisor {
         }
         if task.interruptRequested {
             task.interruptRequested = false
+            if task.mode == .user && !task.heldSignals.isEmpty {
+                // Deliver held signals here: the preemption records the point (replay runs
+                // to these registers), then each signal is raised again and delivered
+                // before the task runs another instruction.
+                emit(task.tid, .schedule(ScheduleEvent(preemptedAt: try task.access.registers())))
+                for signal in task.heldSignals {
+                    task.releasing.append(signal)
+                    _ = mp_tgkill(task.tgid, task.tid, signal)
+                }
+                task.heldSignals.removeAll()
+                return try task.access.resume(PtraceRequest.cont)
+            }
             if task.mode == .user {
                 emit(task.tid, .schedule(ScheduleEvent(preemptedAt: try task.access.registers())))
                 releaseToken(task)
@@ -530,11 +559,13 @@ final class Supervisor {
             // other than the calling thread are destroyed").
             task.pending = former.pending
             task.seccomp = former.seccomp
+            former.closeMemory()
             try? writer.closeStream(tid: formerTid)
         }
         task.execSeen = true
         task.scratch = nil  // a new address space
         task.scratchUnavailable = false
+        task.closeMemory()
         let access = task.access
         var registers = try access.registers()
         let (argv, environment, auxvRange) = StartupStack.read(access, stackPointer: registers[.rsp])
@@ -550,6 +581,7 @@ final class Supervisor {
 
     func taskExited(tid: Int32, exit: TaskExit) {
         guard let task = tasks.removeValue(forKey: tid) else { return }
+        task.closeMemory()
         if let pending = task.pending {
             // Died inside a syscall (exit, exit_group, a fatal signal while blocked).
             syscallCount += 1
@@ -603,7 +635,9 @@ final class Supervisor {
             return try deliver(task, signal: signal, kind: .asynchronous, siginfo: siginfo, registers: registers)
         }
         // Arrived while the task ran user code: hold it until the next syscall exit.
+        if task.heldSignals.isEmpty { task.heldSince = monotonicNanoseconds() }
         task.heldSignals.append(signal)
+        armWatchdog()
         try access.resume(PtraceRequest.cont)
     }
 

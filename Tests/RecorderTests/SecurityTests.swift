@@ -11,8 +11,23 @@ final class SecurityTests: XCTestCase {
     private func number(_ name: String) throws -> Int { try XCTUnwrap(SyscallTable.number(named: name)) }
 
     func testAttacksOnTheRecorderAndItsTraceAreRefusedAndRecorded() throws {
+        try recordAttacks(prefix: [])
+    }
+
+    /// The issue asks for the attacker to be unprivileged: as root, the kernel's own
+    /// permission checks are off (CAP_SYS_PTRACE, CAP_KILL), so run it as nobody too.
+    func testAttacksOfAnUnprivilegedProgramAreRefusedAndRecorded() throws {
+        guard getuid() == 0 else { return try recordAttacks(prefix: []) }
+        let setpriv = "/usr/bin/setpriv"
+        guard FileManager.default.isExecutableFile(atPath: setpriv) else {
+            throw XCTSkip("setpriv (util-linux) is needed to drop to nobody")
+        }
+        try recordAttacks(prefix: [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+    }
+
+    private func recordAttacks(prefix: [String]) throws {
         let directory = Fixtures.temporaryDirectory("attack") + "/trace"
-        let recorder = Recorder(options: RecordOptions(command: [try Fixtures.binary("attack_recorder"), directory],
+        let recorder = Recorder(options: RecordOptions(command: prefix + [try Fixtures.binary("attack_recorder"), directory],
                                                        outputDirectory: directory))
         var log: [String] = []
         recorder.log = { log.append($0) }
@@ -65,6 +80,29 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(recorded.count, 40)
         let wrong = zip(recorded, truth).filter { $0.0 != String($0.1) }.count
         XCTAssertEqual(wrong, 0, "recorded \(recorded.joined()), kernel changed \(String(truth))")
+    }
+
+    func testASignalReachesAThreadSpinningInUserCode() throws {
+        let directory = Fixtures.temporaryDirectory("spin") + "/trace"
+        var options = RecordOptions(command: [try Fixtures.binary("spin_signal")], outputDirectory: directory)
+        options.watchdogMilliseconds = 5
+        let recorder = Recorder(options: options)
+        recorder.log = { _ in }
+        XCTAssertEqual(try recorder.run().exitCode, 0)
+        let events = try TraceReader(directory: directory).allEvents().events
+        let index = try XCTUnwrap(events.firstIndex { if case .signal(let g) = $0.body { return g.signal == SIGALRM } else { return false } })
+        guard case .signal(let alarm) = events[index].body else { return XCTFail() }
+        XCTAssertEqual(alarm.kind, .asynchronous)
+        XCTAssertEqual(alarm.outcome, .handled)
+        // Delivered at a recorded preemption point, registers and all (replay runs to it).
+        let previous = events[..<index].last { $0.tid == events[index].tid }
+        guard case .schedule(let preemption)? = previous?.body, let point = preemption.preemptedAt else {
+            return XCTFail("the signal is not preceded by the preemption that placed it: \(String(describing: previous?.body))")
+        }
+        XCTAssertEqual(point, alarm.registers)
+        // And the shell case from the issue: `timeout` ends a spinning shell loop.
+        let (result, _) = try Fixtures.record(["timeout", "1", "sh", "-c", "while :; do :; done"])
+        XCTAssertEqual(result.exitCode, 124)
     }
 
     func testTheCommandRunsInItsOwnProcessGroup() throws {
