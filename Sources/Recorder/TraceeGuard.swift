@@ -70,14 +70,17 @@ struct TraceeGuard {
 
     /// Path syscalls that only read metadata: allowed on the trace directory (a `find` or
     /// `ls` of a parent must not fail); everything else there is refused.
-    static let metadataOnly: Set<String> = [
+    static let metadataOnly: Set<Int> = Set([
         "stat", "lstat", "newfstatat", "statx", "access", "faccessat", "faccessat2", "readlink", "readlinkat",
         "getxattr", "lgetxattr", "listxattr", "llistxattr", "statfs",
-    ]
+    ].compactMap { SyscallTable.number(named: $0) })
 
     /// Renames whose source may not be an ancestor of the trace directory (moving the
     /// directory away under the recorder).
-    static let renames: Set<String> = ["rename", "renameat", "renameat2"]
+    static let renames: Set<Int> = Set(["rename", "renameat", "renameat2"].compactMap { SyscallTable.number(named: $0) })
+
+    /// Syscalls whose last path names an object they create (`ObjectResolver.createsLastPath`).
+    static let creates: Set<Int> = Set(ObjectResolver.createsLastPath.compactMap { SyscallTable.number(named: $0) })
 
     /// The refusal for this syscall, or nil to let it run.
     /// - Parameters:
@@ -102,16 +105,16 @@ struct TraceeGuard {
             if protected.isRecorderProc(object.resolved) {
                 return Refusal(errno: EPERM, reason: "\(spec.name) of \(object.resolved) (the recorder's /proc entry)")
             }
-            if protected.isInsideTrace(object.resolved) && !TraceeGuard.metadataOnly.contains(spec.name) {
+            if protected.isInsideTrace(object.resolved) && !TraceeGuard.metadataOnly.contains(spec.number) {
                 return Refusal(errno: EPERM, reason: "\(spec.name) of \(object.resolved) (inside the trace directory)")
             }
-            if TraceeGuard.renames.contains(spec.name), object.argument >= 0,
+            if object.argument >= 0, TraceeGuard.renames.contains(spec.number),
                protected.traceDirectory.hasPrefix(object.resolved + "/") {
                 return Refusal(errno: EPERM, reason: "\(spec.name) of \(object.resolved) (an ancestor of the trace directory)")
             }
         }
         // The path a call creates is resolved after the call; check where it would go now.
-        if ObjectResolver.createsLastPath.contains(spec.name), let index = spec.pathArguments.last,
+        if TraceeGuard.creates.contains(spec.number), let index = spec.pathArguments.last,
            let path = memory.readCString(at: a[index]) {
             let target = ObjectResolver.identity(ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: a),
                                                  tid: tid, argument: index, followFinalLink: false)
