@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -109,6 +110,13 @@ pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
     if (pid == 0) {
         close(fds[0]);
         int err = 0;
+        int foreground = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+        if (setpgid(0, 0) == 0 && foreground) {
+            // Ctrl-C and job control now reach the command's group, not the recorder's.
+            signal(SIGTTOU, SIG_IGN);
+            (void)tcsetpgrp(STDIN_FILENO, getpid());
+            signal(SIGTTOU, SIG_DFL);
+        }
         raise(SIGSTOP); // the supervisor seizes us while we are stopped
         if (cwd && chdir(cwd) < 0) err = errno;
         if (use_filter) {
@@ -123,6 +131,16 @@ pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
     close(fds[1]);
     *status_fd = fds[0];
     return pid;
+}
+
+long mp_prctl(int option, uint64_t arg2, uint64_t arg3, uint64_t arg4, uint64_t arg5) {
+    long r = prctl(option, arg2, arg3, arg4, arg5);
+    return r < 0 ? -errno : r;
+}
+
+long mp_set_rlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard) {
+    struct rlimit limit = { .rlim_cur = soft, .rlim_max = hard };
+    return prlimit(pid, resource, &limit, NULL) < 0 ? -errno : 0;
 }
 
 pid_t mp_wait_any(int *status, int nohang) {

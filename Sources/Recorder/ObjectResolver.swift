@@ -19,16 +19,27 @@ enum ObjectResolver {
 
     /// The /proc path through which the supervisor sees `path` as the task would.
     static func procPath(for path: String, dirfd: Int64?, tid: Int32) -> String {
-        // /proc/self seen from the supervisor would be the supervisor's: name the task.
-        if path == "/proc/self" || path.hasPrefix("/proc/self/") || path == "/proc/thread-self" || path.hasPrefix("/proc/thread-self/") {
-            let rest = path.drop { $0 != "/" }.dropFirst().drop { $0 != "/" }.dropFirst().drop { $0 != "/" }
-            return "/proc/\(tid)/root/proc/\(tid)\(rest)"
-        }
+        if path.hasPrefix("/proc/") { return "/proc/\(tid)/root\(selfResolved(path, tid: tid))" }
         if path.hasPrefix("/") { return "/proc/\(tid)/root\(path)" }
         if let dirfd, Int32(truncatingIfNeeded: dirfd) != -100 /* AT_FDCWD */ {
             return "/proc/\(tid)/fd/\(Int32(truncatingIfNeeded: dirfd))/\(path)"
         }
         return "/proc/\(tid)/cwd/\(path)"
+    }
+
+    /// `/proc/self` and `/proc/thread-self` name the task, not the supervisor that resolves
+    /// the path: rewrite them to the task's own pid (proc(5)). Only the leading components
+    /// are rewritten; a symlink elsewhere that points at /proc/self is still resolved as the
+    /// supervisor sees it.
+    static func selfResolved(_ path: String, tid: Int32) -> String {
+        for (name, replacement) in [("self", { "\(threadGroupID(of: tid) ?? tid)" }),
+                                    ("thread-self", { "\(threadGroupID(of: tid) ?? tid)/task/\(tid)" })] {
+            let prefix = "/proc/" + name
+            if path == prefix || path.hasPrefix(prefix + "/") {
+                return "/proc/" + replacement() + path.dropFirst(prefix.count)
+            }
+        }
+        return path
     }
 
     static func identity(ofPath path: String, dirfd: Int64?, tid: Int32, argument: Int, followFinalLink: Bool) -> ObjectIdentity {

@@ -29,6 +29,9 @@ public struct RecordResult: Sendable {
     public var exitCode: Int32?
     public var signal: Int32?
     public var manifest: TraceManifest
+    /// The first error writing the trace (a stream or blob that could not be written), or
+    /// nil. A trace with an error is incomplete even though it has a manifest.
+    public var traceError: String?
     /// The shell convention: the exit code, or 128 + the signal that ended the command.
     public var shellStatus: Int32 { exitCode ?? (128 + (signal ?? 0)) }
 }
@@ -59,8 +62,9 @@ public enum ProcessLauncher {
     ///     false for a plain traced process (lockstep).
     ///   - ptraceOptions: PTRACE_O_* flags for PTRACE_SEIZE.
     /// - Returns: the pid and the status pipe (4 bytes of errno if exec failed, EOF otherwise).
+    ///   - beforeStart: called with the pid while the child is still stopped and seized.
     public static func launch(command: [String], environment: [String], cwd: String, seccomp: Bool,
-                              ptraceOptions: UInt64) throws -> (pid: Int32, statusFD: Int32) {
+                              ptraceOptions: UInt64, beforeStart: (Int32) -> Void = { _ in }) throws -> (pid: Int32, statusFD: Int32) {
         guard let program = command.first else { throw RecorderError.emptyCommand }
         let argv = command.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
@@ -72,6 +76,7 @@ public enum ProcessLauncher {
         _ = waitpid(pid, &status, WUNTRACED)
         let r = mp_ptrace(Int(PtraceRequest.seize), pid, 0, ptraceOptions)
         guard r >= 0 else { kill(pid, SIGKILL); throw RecorderError.ptraceRefused(errno: Int32(-r)) }
+        beforeStart(pid)
         kill(pid, SIGCONT)
         return (pid, statusFD)
     }
@@ -107,37 +112,78 @@ public final class Recorder {
             featureMask: options.maskCPUFeatures ? MachineInfo.featureMask : [], command: options.command.joined(separator: " "),
             argv: options.command, environment: environment, cwd: cwd, startTime: Date().timeIntervalSince1970,
             uid: getuid(), gid: getgid())
+        raiseResourceLimits()
         let writer = try TraceWriter(directory: options.outputDirectory, header: header)
-        raiseDescriptorLimit()
+        protectRecorder()
         installWatchdogSignal()
+        let traceeGuard = TraceeGuard(protected: ProtectedRecorder(traceDirectory: options.outputDirectory))
 
+        let foreground = isatty(STDIN_FILENO) != 0 && tcgetpgrp(STDIN_FILENO) == getpgrp()
         let pid = try spawn(environment: environment, cwd: cwd)
         ignoreInterrupts()
-        let supervisor = Supervisor(writer: writer, watchdogMilliseconds: options.watchdogMilliseconds, log: log)
+        let supervisor = Supervisor(writer: writer, watchdogMilliseconds: options.watchdogMilliseconds,
+                                    traceeGuard: traceeGuard, log: log)
         let exit = supervisor.run(root: pid)
-        if let failure = supervisor.failure { log("magprov: trace write error: \(failure)") }
+        if foreground { reclaimTerminal() }
+        if let failure = supervisor.failure { log("magprov: error: the trace is incomplete: \(failure)") }
         let manifest = try writer.finish(exitCode: exit?.exitCode, exitSignal: exit?.signal, syscalls: supervisor.syscallCount)
-        return RecordResult(exitCode: exit?.exitCode, signal: exit?.signal, manifest: manifest)
+        return RecordResult(exitCode: exit?.exitCode, signal: exit?.signal, manifest: manifest,
+                            traceError: supervisor.failure.map { "\($0)" })
     }
 
     private func spawn(environment: [String], cwd: String) throws -> Int32 {
         let options = PtraceOption.traceSysGood | PtraceOption.traceFork | PtraceOption.traceVFork |
             PtraceOption.traceClone | PtraceOption.traceExec | PtraceOption.traceSeccomp | PtraceOption.exitKill
+        let inherited = inheritedLimits
         let launched = try ProcessLauncher.launch(command: self.options.command, environment: environment, cwd: cwd,
-                                                  seccomp: true, ptraceOptions: options)
+                                                  seccomp: true, ptraceOptions: options) { pid in
+            // The command keeps the limits magprov was started with.
+            for (resource, limit) in inherited {
+                _ = mp_set_rlimit(pid, Int32(resource), UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
+            }
+        }
         // Read after the run: the errno the child wrote if its exec failed.
         pendingStatusFD = launched.statusFD
         return launched.pid
     }
 
     private var pendingStatusFD: Int32 = -1
+    /// The limits magprov inherited, restored for the command (see `raiseResourceLimits`).
+    private var inheritedLimits: [(UInt32, rlimit)] = []
 
-    private func raiseDescriptorLimit() {
-        var limit = rlimit()
-        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
-            limit.rlim_cur = limit.rlim_max
-            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    /// A low inherited RLIMIT_NOFILE or RLIMIT_FSIZE must not make the recorder drop
+    /// streams: soft limits go up to the hard ones, and SIGXFSZ is ignored so that a write
+    /// past RLIMIT_FSIZE fails with EFBIG and is reported instead of killing the recorder.
+    private func raiseResourceLimits() {
+        for resource in [RLIMIT_NOFILE.rawValue, RLIMIT_FSIZE.rawValue] {
+            var limit = rlimit()
+            if getrlimit(__rlimit_resource_t(resource), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+                inheritedLimits.append((resource, limit))
+                limit.rlim_cur = limit.rlim_max
+                setrlimit(__rlimit_resource_t(resource), &limit)
+            }
         }
+        signal(SIGXFSZ, SIG_IGN)
+    }
+
+    /// The recorded program runs as the same user: a non-dumpable recorder keeps its /proc
+    /// entries (mem, environ, fd) and ptrace closed to it (proc(5), PR_SET_DUMPABLE). The
+    /// supervisor refuses such calls anyway (TraceeGuard); this closes what it cannot see,
+    /// such as a process outside the recording started by the same user earlier.
+    private func protectRecorder() {
+        _ = mp_prctl(4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0)
+    }
+
+    /// Takes the terminal back from the command's process group (the child took it at
+    /// spawn, see `mp_spawn_traced`). SIGTTOU is ignored meanwhile: the recorder is in a
+    /// background group until the call returns.
+    private func reclaimTerminal() {
+        var ignore = sigaction(), previous = sigaction()
+        ignore.__sigaction_handler.sa_handler = SIG_IGN
+        sigemptyset(&ignore.sa_mask)
+        sigaction(SIGTTOU, &ignore, &previous)
+        _ = tcsetpgrp(STDIN_FILENO, getpgrp())
+        sigaction(SIGTTOU, &previous, nil)
     }
 
     /// SIGALRM interrupts the supervisor's waitpid so the watchdog and the periodic flush

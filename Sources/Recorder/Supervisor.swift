@@ -30,6 +30,10 @@ final class TracedTask {
         var flags: SyscallFlags
         var startTime: UInt64
         var entrySequence: UInt64
+        /// Path arguments as read at entry (without the NUL), by argument index.
+        var pathCopies: [Int: [UInt8]] = [:]
+        /// Argument registers pointed at the scratch area, with the program's own values.
+        var redirected: [(index: Int, original: UInt64)] = []
     }
 
     let tid: Int32
@@ -42,8 +46,10 @@ final class TracedTask {
     /// has run user code since (a signal can stop it later, after it resumed).
     var atSyscallBoundary = false
     var boundaryRegisters: RegisterFile?
-    /// Asynchronous signals held until the next syscall boundary.
+    /// Asynchronous signals held until the next syscall boundary, or until the watchdog
+    /// interrupts the task if it runs user code for longer (`heldSince`, monotonic ns).
     var heldSignals: [Int32] = []
+    var heldSince: UInt64 = 0
     /// Signals the supervisor re-raised itself, to be delivered (not held again).
     var releasing: [Int32] = []
     /// How to resume when the task gets its thread group's token.
@@ -53,6 +59,21 @@ final class TracedTask {
     var initialStopSeen = false
     var interruptRequested = false
     var tokenSince: UInt64 = 0
+    /// The program's own seccomp filters, run by the supervisor (SeccompEmulation.swift).
+    var seccomp = TraceeSeccomp()
+    /// The siginfo of a SIGSYS that an emulated SECCOMP_RET_TRAP is delivering.
+    var pendingTrap: [UInt8]?
+    /// Where path arguments are copied for the kernel (ScratchArguments.swift); nil until
+    /// the thread's first path syscall.
+    var scratch: ScratchArea?
+    var scratchUnavailable = false
+    /// /proc/TID/mem, open for scratch writes (-1: not open); tied to one address space.
+    var memoryFD: Int32 = -1
+
+    func closeMemory() {
+        if memoryFD >= 0 { close(memoryFD) }
+        memoryFD = -1
+    }
 
     init(tid: Int32, tgid: Int32) { self.tid = tid; self.tgid = tgid }
 }
@@ -73,6 +94,8 @@ final class Supervisor {
     let watchdogNanoseconds: UInt64
     let startTime: UInt64
     let log: (String) -> Void
+    /// Refuses syscalls aimed at the recorder or its trace (TraceeGuard.swift); nil: none.
+    let traceeGuard: TraceeGuard?
 
     var tasks: [Int32: TracedTask] = [:]
     var groups: [Int32: ThreadGroup] = [:]
@@ -86,8 +109,9 @@ final class Supervisor {
     var warnedRefused = Set<Int>()
     var failure: Error?
 
-    init(writer: TraceWriter, watchdogMilliseconds: Int, log: @escaping (String) -> Void) {
+    init(writer: TraceWriter, watchdogMilliseconds: Int, traceeGuard: TraceeGuard? = nil, log: @escaping (String) -> Void) {
         self.writer = writer
+        self.traceeGuard = traceeGuard
         self.capture = AddressSpaceCapture(blobs: writer.blobs)
         self.watchdogNanoseconds = UInt64(watchdogMilliseconds) * 1_000_000
         self.startTime = monotonicNanoseconds()
@@ -238,6 +262,14 @@ final class Supervisor {
     func checkWatchdog() -> Bool {
         let now = monotonicNanoseconds()
         var waiting = false
+        // A task that spins in user code with a signal held would never receive it: stop
+        // it where it is and deliver there (recorded as a preemption, then the signal).
+        for task in tasks.values where !task.heldSignals.isEmpty {
+            waiting = true
+            guard task.mode == .user, !task.interruptRequested, now &- task.heldSince >= watchdogNanoseconds else { continue }
+            task.interruptRequested = true
+            _ = mp_ptrace(Int(PtraceRequest.interrupt), task.tid, 0, 0)
+        }
         for group in groups.values where !group.ready.isEmpty {
             waiting = true
             guard let holder = group.holder, let task = tasks[holder], task.mode == .user,
@@ -251,6 +283,8 @@ final class Supervisor {
 
     // MARK: - Syscalls
 
+    static let execSyscalls: Set<Int> = [SyscallTable.Number.execve, SyscallTable.Number.execveat]
+
     func syscallEntry(_ task: TracedTask) throws {
         var info = mp_syscall_info()
         let r = mp_get_syscall_info(task.tid, &info)
@@ -261,16 +295,17 @@ final class Supervisor {
         let foreign = info.arch != 0xC000_003E || number & 0x4000_0000 != 0  // AUDIT_ARCH_X86_64, x32 bit
         if foreign { flags.insert(.foreignABI) }
         let spec = SyscallTable.spec(number)
+        let copiesPaths = !foreign && !spec.pathArguments.isEmpty && !Supervisor.execSyscalls.contains(number)
+        if copiesPaths && task.scratch == nil && !task.scratchUnavailable, try injectScratchMapping(task) {
+            return  // the task re-enters this syscall, with a scratch area
+        }
+        // The program's own seccomp filters first: the kernel would run them before ours.
+        var skipResult: Int64? = task.seccomp.isEmpty ? nil : try applyTraceeFilters(task, info: info, arguments: arguments)
         // The table says what is refused: numbers it does not declare, calls whose kernel
         // writes arrive later (AIO, perf rings, rseq, io_uring), unknown legacy ioctls.
-        let refusal = foreign ? "made through another ABI" : spec.refusalReason(arguments: arguments)
+        let refusal = skipResult != nil ? nil : foreign ? "made through another ABI" : spec.refusalReason(arguments: arguments)
         if let refusal {
-            // Skip the syscall: orig_rax = -1 makes the kernel bypass it; rax is the result.
-            flags.insert(.refused)
-            var regs = try task.access.registers()
-            regs[.origRax] = UInt64(bitPattern: -1)
-            regs[.rax] = UInt64(bitPattern: Int64(-ENOSYS))
-            try task.access.setRegisters(regs)
+            skipResult = Int64(-ENOSYS)
             // rseq is refused at every glibc start: expected, so not worth a line.
             if number != SyscallTable.Number.rseq, warnedRefused.insert(foreign ? -1 : number).inserted {
                 log("magprov: task \(task.tid): \(foreign ? "syscall \(number)" : spec.name) refused with ENOSYS: \(refusal)")
@@ -280,6 +315,7 @@ final class Supervisor {
         let memory = task.access
         var inputs: [BufferDigest] = []
         var objects: [ObjectIdentity] = []
+        var pathCopies: [Int: [UInt8]] = [:]
         if !foreign {
             for (index, kind) in spec.arguments.enumerated() {
                 switch kind {
@@ -311,8 +347,12 @@ final class Supervisor {
                         objects.append(id)
                     }
                 case .path:
+                    // Read once: these very bytes are what the kernel will be given.
+                    guard let (bytes, terminated) = memory.readCStringBytes(at: arguments[index]) else { break }
+                    if terminated { pathCopies[index] = bytes }
+                    let path = String(decoding: bytes, as: UTF8.self)
                     let isCreated = spec.createsLastPath(arguments: arguments) && index == spec.pathArguments.last
-                    if !isCreated, let path = memory.readCString(at: arguments[index]) {
+                    if !isCreated {
                         let dirfd = ObjectResolver.dirfd(for: index, spec: spec, arguments: arguments)
                         objects.append(ObjectResolver.identity(
                             ofPath: path, dirfd: dirfd, tid: task.tid, argument: index,
@@ -324,9 +364,36 @@ final class Supervisor {
                 }
             }
         }
+        if skipResult == nil && !foreign {
+            skipResult = try interceptSeccompInstall(task, number: number, arguments: arguments)
+        }
+        if skipResult == nil && !foreign, let traceeGuard,
+           let refusal = traceeGuard.check(tid: task.tid, spec: spec, arguments: arguments, objects: objects, memory: memory,
+                                           scratchRanges: scratchRanges(sharingWith: task)) {
+            log("magprov: task \(task.tid): refused \(refusal.reason)")
+            skipResult = Int64(-refusal.errno)
+        }
+        if let skipResult {
+            // Skip the syscall: orig_rax = -1 makes the kernel bypass it; rax is the result.
+            flags.insert(.refused)
+            var regs = try task.access.registers()
+            regs[.origRax] = UInt64(bitPattern: -1)
+            regs[.rax] = UInt64(bitPattern: skipResult)
+            try task.access.setRegisters(regs)
+        }
+        var redirected: [(index: Int, original: UInt64)] = []
+        if skipResult == nil && copiesPaths && task.scratch != nil && !pathCopies.isEmpty {
+            var regs = try task.access.registers()
+            for (slot, index) in pathCopies.keys.sorted().enumerated()
+            where redirectPathArgument(task, index: index, slot: slot, bytes: pathCopies[index]!, registers: &regs) {
+                redirected.append((index, arguments[index]))
+            }
+            if !redirected.isEmpty { try task.access.setRegisters(regs) }
+        }
         task.pending = TracedTask.PendingSyscall(
             number: number, arguments: arguments, entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory),
-            inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence)
+            inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence,
+            pathCopies: pathCopies, redirected: redirected)
         sequence += 1
         task.mode = .kernel
         // A thread's exit clears its CLONE_CHILD_CLEARTID word in the kernel at a moment no
@@ -345,6 +412,12 @@ final class Supervisor {
             return try wantsUserMode(task)
         }
         task.pending = nil
+        if !pending.redirected.isEmpty {
+            // The syscall ABI preserves argument registers: give the program its own back.
+            var regs = try task.access.registers()
+            for (index, original) in pending.redirected { regs[argumentRegisters[index]] = original }
+            try task.access.setRegisters(regs)
+        }
         var info = mp_syscall_info()
         _ = mp_get_syscall_info(task.tid, &info)
         let result = info.op == 2 ? info.rval : Int64(bitPattern: (try? task.access.registers()[.rax]) ?? 0)
@@ -359,7 +432,7 @@ final class Supervisor {
                     event.writes.append(MemoryWrite(address: region.address, bytes: bytes))
                 }
             }
-            if result >= 0 { addExitObjects(&event, spec: spec, task: task) }
+            if result >= 0 { addExitObjects(&event, spec: spec, task: task, pathCopies: pending.pathCopies) }
             if pending.number == SyscallTable.Number.mmap, result >= 0, pending.arguments[3] & 0x20 == 0 /* MAP_ANONYMOUS */ {
                 event.mapped = try capture.captureMapping(tid: task.tid, address: UInt64(bitPattern: result),
                                                           length: pending.arguments[1])
@@ -378,10 +451,11 @@ final class Supervisor {
             _ = mp_tgkill(task.tgid, task.tid, signal)
         }
         task.heldSignals.removeAll()
+        if task.pendingTrap != nil { _ = mp_tgkill(task.tgid, task.tid, SIGSYS) }  // emulated SECCOMP_RET_TRAP
         try wantsUserMode(task)
     }
 
-    private func addExitObjects(_ event: inout SyscallEvent, spec: SyscallSpec, task: TracedTask) {
+    private func addExitObjects(_ event: inout SyscallEvent, spec: SyscallSpec, task: TracedTask, pathCopies: [Int: [UInt8]]) {
         if spec.returnsDescriptor(arguments: event.arguments) {
             if let id = ObjectResolver.identity(ofDescriptor: event.result, tid: task.tid, argument: -1) {
                 event.objects.append(id)
@@ -394,7 +468,7 @@ final class Supervisor {
             }
         }
         if spec.createsLastPath(arguments: event.arguments), let index = spec.pathArguments.last,
-           let path = task.access.readCString(at: event.arguments[index]) {
+           let path = pathCopies[index].map({ String(decoding: $0, as: UTF8.self) }) ?? task.access.readCString(at: event.arguments[index]) {
             event.objects.append(ObjectResolver.identity(
                 ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: event.arguments),
                 tid: task.tid, argument: index, followFinalLink: false))
@@ -423,6 +497,13 @@ final class Supervisor {
         if event == PtraceEvent.vfork { kind = .vfork } else if tgid == parent.tgid && event == PtraceEvent.clone { kind = .thread } else { kind = .fork }
         let task = tasks[child] ?? TracedTask(tid: child, tgid: tgid)
         task.tgid = kind == .thread ? parent.tgid : child
+        // seccomp(2): filters are inherited by children and threads (CLONE_* does not matter).
+        task.seccomp = parent.seccomp
+        // A forked child has its own copy of the parent's scratch area; a vfork child
+        // borrows it while the parent waits; threads (and other CLONE_VM children) get theirs.
+        let sharesMemory = event == PtraceEvent.clone && (kind == .thread || (parent.pending.map {
+            $0.number == SyscallTable.Number.clone ? $0.arguments[0] & 0x100 != 0 : true } ?? true))
+        task.scratch = sharesMemory ? nil : parent.scratch
         tasks[child] = task
         if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
         task.announced = true
@@ -443,6 +524,18 @@ final class Supervisor {
         }
         if task.interruptRequested {
             task.interruptRequested = false
+            if task.mode == .user && !task.heldSignals.isEmpty {
+                // Deliver held signals here: the preemption records the point (replay runs
+                // to these registers), then each signal is raised again and delivered
+                // before the task runs another instruction.
+                emit(task.tid, .schedule(ScheduleEvent(preemptedAt: try task.access.registers())))
+                for signal in task.heldSignals {
+                    task.releasing.append(signal)
+                    _ = mp_tgkill(task.tgid, task.tid, signal)
+                }
+                task.heldSignals.removeAll()
+                return try task.access.resume(PtraceRequest.cont)
+            }
             if task.mode == .user {
                 emit(task.tid, .schedule(ScheduleEvent(preemptedAt: try task.access.registers())))
                 releaseToken(task)
@@ -466,9 +559,14 @@ final class Supervisor {
             // A non-leader thread exec'd: it now has the leader's tid (execve(2), "All threads
             // other than the calling thread are destroyed").
             task.pending = former.pending
+            task.seccomp = former.seccomp
+            former.closeMemory()
             try? writer.closeStream(tid: formerTid)
         }
         task.execSeen = true
+        task.scratch = nil  // a new address space
+        task.scratchUnavailable = false
+        task.closeMemory()
         let access = task.access
         var registers = try access.registers()
         let (argv, environment, auxvRange) = StartupStack.read(access, stackPointer: registers[.rsp])
@@ -484,6 +582,7 @@ final class Supervisor {
 
     func taskExited(tid: Int32, exit: TaskExit) {
         guard let task = tasks.removeValue(forKey: tid) else { return }
+        task.closeMemory()
         if let pending = task.pending {
             // Died inside a syscall (exit, exit_group, a fatal signal while blocked).
             syscallCount += 1
@@ -515,6 +614,12 @@ final class Supervisor {
             // Our own SIGCONT that released the seized child before its exec: not the program's.
             return try access.resume(PtraceRequest.cont, signal: signal)
         }
+        if signal == SIGSYS, let trap = task.pendingTrap {
+            // The SIGSYS of an emulated SECCOMP_RET_TRAP: give it the kernel's siginfo.
+            task.pendingTrap = nil
+            setSiginfo(task, trap)
+            return try deliver(task, signal: signal, kind: .synchronous, siginfo: trap, registers: registers)
+        }
         if let index = task.releasing.firstIndex(of: signal) {
             task.releasing.remove(at: index)
             return try deliver(task, signal: signal, kind: .asynchronous, siginfo: siginfo, registers: registers)
@@ -531,7 +636,9 @@ final class Supervisor {
             return try deliver(task, signal: signal, kind: .asynchronous, siginfo: siginfo, registers: registers)
         }
         // Arrived while the task ran user code: hold it until the next syscall exit.
+        if task.heldSignals.isEmpty { task.heldSince = monotonicNanoseconds() }
         task.heldSignals.append(signal)
+        armWatchdog()
         try access.resume(PtraceRequest.cont)
     }
 

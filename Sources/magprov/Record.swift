@@ -46,6 +46,10 @@ struct Record: ParsableCommand {
             FileHandle.standardError.write("magprov: \(message)\n".data(using: .utf8)!)
             throw ExitCode(err == ENOENT ? 127 : 126)
         }
+        if let traceError = result.traceError {
+            FileHandle.standardError.write("magprov: error: the trace in \(directory) is incomplete: \(traceError)\n".data(using: .utf8)!)
+            throw ExitCode(result.shellStatus != 0 ? result.shellStatus : 1)
+        }
         let m = result.manifest
         FileHandle.standardError.write("""
             magprov: recorded \(m.tasks) tasks, \(m.syscalls) syscalls into \(directory) \

@@ -30,9 +30,12 @@ final class ReplayTests: XCTestCase {
     /// Records `command`, replays every process plainly and then with byte-level taint, and
     /// fails with the divergence report of either: taint replay must follow the same path.
     @discardableResult
-    func assertReplays(_ command: [String], file: StaticString = #filePath, line: UInt = #line) throws -> ReplaySummary {
+    func assertReplays(_ command: [String], watchdogMilliseconds: Int = 50,
+                       file: StaticString = #filePath, line: UInt = #line) throws -> ReplaySummary {
         let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
-        let recorder = Recorder(options: RecordOptions(command: command, outputDirectory: directory))
+        var options = RecordOptions(command: command, outputDirectory: directory)
+        options.watchdogMilliseconds = watchdogMilliseconds
+        let recorder = Recorder(options: options)
         recorder.log = { _ in }
         _ = try recorder.run()
         let session = try ReplaySession(trace: try TraceReader(directory: directory))
@@ -115,6 +118,12 @@ final class ReplayTests: XCTestCase {
 
     func testPreemptedSpinningThreadReplays() throws {
         try assertReplays(["sh", "-c", "\(try ReplayTests.compile("spin_threads")) > /dev/null"])
+    }
+
+    /// SIGALRM reaches a loop without syscalls at a watchdog preemption; replay runs to the
+    /// recorded registers and delivers it there (a 5 ms watchdog keeps the loop short).
+    func testSignalDeliveredToASpinningLoopReplays() throws {
+        try assertReplays([try ReplayTests.compile("spin_signal")], watchdogMilliseconds: 5)
     }
 }
 

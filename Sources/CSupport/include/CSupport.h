@@ -33,7 +33,10 @@ typedef struct {
 } mp_syscall_info;
 long mp_get_syscall_info(pid_t pid, mp_syscall_info *info);
 
-/// Forks a child that stops itself (SIGSTOP) so the parent can PTRACE_SEIZE it, then
+/// Forks a child that moves to a process group of its own (taking the terminal's
+/// foreground from the parent's group when that group had it, so that group signals from
+/// the recorded tree cannot reach the recorder), stops itself (SIGSTOP) so the parent can
+/// PTRACE_SEIZE it, then
 /// installs the seccomp filter, turns rdtsc into SIGSEGV (PR_SET_TSC), optionally
 /// disables ASLR, and execs argv[0] (PATH search). Exec failure: the child exits 127
 /// after writing errno to the status pipe; *status_fd receives the pipe's read end,
@@ -43,6 +46,12 @@ long mp_get_syscall_info(pid_t pid, mp_syscall_info *info);
 pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
                       const char *cwd, const int *pass_through, int pass_through_count,
                       int use_filter, int *status_fd);
+
+/// prctl(2) with five explicit arguments; returns the call's value or -errno.
+long mp_prctl(int option, uint64_t arg2, uint64_t arg3, uint64_t arg4, uint64_t arg5);
+
+/// prlimit(2) setting one resource of another process (soft, hard); 0 or -errno.
+long mp_set_rlimit(pid_t pid, int resource, uint64_t soft, uint64_t hard);
 
 /// Wait for any traced child (__WALL). Returns pid, 0 on WNOHANG with nothing, or -errno.
 pid_t mp_wait_any(int *status, int nohang);

@@ -1,0 +1,68 @@
+// A recorded program that attacks its recorder (issue 11, part 1): it signals the
+// recorder (SIGUSR1 by pid; signal 0 by group and to everyone, so a broken guard cannot
+// take the test run down), prlimits, ptraces and reads the recorder's memory, opens its
+// /proc entries, routes SIGIO to it, joins its process group, makes itself non-dumpable,
+// and rewrites, deletes and renames the trace (argv[1], the trace directory).
+// Every attack must fail with EPERM; the program exits 0 only if all did, and prints the
+// first one that did not.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int failures;
+
+static void expect_eperm(const char *what, long r) {
+    if (r == -1 && errno == EPERM) return;
+    printf("attack succeeded or failed otherwise: %s (r=%ld errno=%d)\n", what, r, errno);
+    failures++;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    const char *trace = argv[1];
+    pid_t recorder = getppid();
+    pid_t group = getpgid(recorder);
+    char path[4096];
+
+    expect_eperm("kill(recorder, SIGUSR1)", kill(recorder, SIGUSR1));
+    expect_eperm("kill(-recorder group, 0)", kill(-group, 0));
+    expect_eperm("kill(-1, 0)", kill(-1, 0));
+    expect_eperm("tgkill(recorder)", syscall(SYS_tgkill, recorder, recorder, SIGUSR1));
+    expect_eperm("pidfd_open(recorder)", syscall(SYS_pidfd_open, recorder, 0));
+    struct rlimit low = { 12, 12 };
+    expect_eperm("prlimit(recorder)", prlimit(recorder, RLIMIT_NOFILE, &low, NULL));
+    expect_eperm("ptrace(SEIZE, recorder)", ptrace(PTRACE_SEIZE, recorder, 0, 0));
+    char buffer[16];
+    struct iovec local = { buffer, sizeof buffer }, remote = { (void *)0x400000, sizeof buffer };
+    expect_eperm("process_vm_readv(recorder)", process_vm_readv(recorder, &local, 1, &remote, 1, 0));
+    snprintf(path, sizeof path, "/proc/%d/cmdline", recorder);
+    expect_eperm("open /proc/recorder/cmdline", open(path, O_RDONLY));
+    snprintf(path, sizeof path, "/proc/%d/mem", recorder);
+    expect_eperm("open /proc/recorder/mem", open(path, O_RDWR));
+    int pipes[2];
+    if (pipe(pipes) == 0) expect_eperm("fcntl(F_SETOWN, recorder)", fcntl(pipes[0], F_SETOWN, recorder));
+    expect_eperm("setpgid(0, recorder group)", setpgid(0, group));
+    expect_eperm("prctl(PR_SET_DUMPABLE, 0)", prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
+
+    snprintf(path, sizeof path, "%s/header.json", trace);
+    expect_eperm("open header.json for writing", open(path, O_WRONLY | O_TRUNC));
+    expect_eperm("unlink header.json", unlink(path));
+    expect_eperm("rename onto header.json", rename("/nonexistent-magprov-source", path));
+    snprintf(path, sizeof path, "%s.moved", trace);
+    expect_eperm("rename the trace directory", rename(trace, path));
+
+    // /proc/self is the program itself: allowed.
+    int self = open("/proc/self/status", O_RDONLY);
+    if (self < 0) { printf("open /proc/self/status failed: %d\n", errno); failures++; }
+    printf("attacks refused: %s\n", failures ? "no" : "all");
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,218 @@
+import Foundation
+@testable import Recorder
+import Syscalls
+import Trace
+import XCTest
+
+/// The recorded program attacks the recorder (issue 11): README, "Threat model".
+/// The tests run as whatever user CI is (root there); each refusal they check is the
+/// supervisor's own (the `refused` flag), which the kernel's permission checks cannot fake.
+final class SecurityTests: XCTestCase {
+    private func number(_ name: String) throws -> Int { try XCTUnwrap(SyscallTable.number(named: name)) }
+
+    func testAttacksOnTheRecorderAndItsTraceAreRefusedAndRecorded() throws {
+        try recordAttacks(prefix: [])
+    }
+
+    /// The issue asks for the attacker to be unprivileged: as root, the kernel's own
+    /// permission checks are off (CAP_SYS_PTRACE, CAP_KILL), so run it as nobody too.
+    func testAttacksOfAnUnprivilegedProgramAreRefusedAndRecorded() throws {
+        guard getuid() == 0 else { return try recordAttacks(prefix: []) }
+        let setpriv = "/usr/bin/setpriv"
+        guard FileManager.default.isExecutableFile(atPath: setpriv) else {
+            throw XCTSkip("setpriv (util-linux) is needed to drop to nobody")
+        }
+        try recordAttacks(prefix: [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+    }
+
+    private func recordAttacks(prefix: [String]) throws {
+        let directory = Fixtures.temporaryDirectory("attack") + "/trace"
+        let recorder = Recorder(options: RecordOptions(command: prefix + [try Fixtures.binary("attack_recorder"), directory],
+                                                       outputDirectory: directory))
+        var log: [String] = []
+        recorder.log = { log.append($0) }
+        let result = try recorder.run()
+        XCTAssertEqual(result.exitCode, 0, "an attack got through: \(log.joined(separator: "\n"))")
+        XCTAssertNil(result.traceError)
+        let trace = try TraceReader(directory: directory)
+        let syscalls = trace.allSyscalls.map(\.event)
+        func refused(_ name: String, where condition: (SyscallEvent) -> Bool = { _ in true }) throws {
+            let n = try number(name)
+            let calls = syscalls.filter { $0.number == n && condition($0) }
+            XCTAssertFalse(calls.isEmpty, "\(name) not recorded")
+            XCTAssertTrue(calls.allSatisfy { $0.flags.contains(.refused) && $0.result == -Int64(EPERM) },
+                          "\(name) not refused by magprov: \(calls.map { ($0.flags, $0.result) })")
+        }
+        try refused("kill")
+        try refused("tgkill")
+        try refused("pidfd_open")
+        try refused("prlimit64") { $0.arguments[0] != 0 }
+        try refused("ptrace")
+        try refused("process_vm_readv")
+        try refused("fcntl") { $0.arguments[1] == 8 }
+        try refused("setpgid")
+        try refused("prctl") { $0.arguments[0] == 4 }
+        try refused("unlink")
+        try refused("rename")
+        try refused("openat") { $0.objects.contains { $0.resolved.hasPrefix("/proc/\(getpid())/") } }
+        try refused("openat") { $0.objects.contains { $0.resolved.hasSuffix("/header.json") } }
+        // /proc/self is the program's own entry, not the recorder's.
+        let openat = try number("openat")
+        let selfOpen = try XCTUnwrap(syscalls.first { $0.number == openat && $0.objects.contains { $0.requested == "/proc/self/status" } })
+        XCTAssertFalse(selfOpen.flags.contains(.refused))
+        XCTAssertGreaterThanOrEqual(selfOpen.result, 0)
+        let root = try XCTUnwrap(trace.taskStarts.first)
+        XCTAssertEqual(selfOpen.objects.first { $0.argument >= 0 }?.resolved, "/proc/\(root.pid)/status")
+        // The trace is intact: header readable, the run finished with a manifest.
+        XCTAssertNotNil(trace.manifest)
+        XCTAssertEqual(trace.header.argv.last, directory)
+    }
+
+    func testAPathFlippedBySiblingProcessIsRecordedAsTheFileTheKernelChanged() throws {
+        let directory = Fixtures.temporaryDirectory("flip")
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("toctou_flip"), directory])
+        XCTAssertEqual(result.exitCode, 0, "the fixture failed (4: its argument register was not restored)")
+        let truth = Array(try String(contentsOfFile: directory + "/truth", encoding: .utf8))
+        let chmod = try number("chmod")
+        let recorded = trace.allSyscalls.map(\.event).filter { $0.number == chmod }.map {
+            $0.objects.first { $0.argument == 0 }?.resolved.split(separator: "/").last.map(String.init) ?? "?"
+        }
+        XCTAssertEqual(recorded.count, 40)
+        let wrong = zip(recorded, truth).filter { $0.0 != String($0.1) }.count
+        XCTAssertEqual(wrong, 0, "recorded \(recorded.joined()), kernel changed \(String(truth))")
+    }
+
+    func testASignalReachesAThreadSpinningInUserCode() throws {
+        let directory = Fixtures.temporaryDirectory("spin") + "/trace"
+        var options = RecordOptions(command: [try Fixtures.binary("spin_signal")], outputDirectory: directory)
+        options.watchdogMilliseconds = 5
+        let recorder = Recorder(options: options)
+        recorder.log = { _ in }
+        XCTAssertEqual(try recorder.run().exitCode, 0)
+        let events = try TraceReader(directory: directory).allEvents().events
+        let index = try XCTUnwrap(events.firstIndex { if case .signal(let g) = $0.body { return g.signal == SIGALRM } else { return false } })
+        guard case .signal(let alarm) = events[index].body else { return XCTFail() }
+        XCTAssertEqual(alarm.kind, .asynchronous)
+        XCTAssertEqual(alarm.outcome, .handled)
+        // Delivered at a recorded preemption point, registers and all (replay runs to it).
+        let previous = events[..<index].last { $0.tid == events[index].tid }
+        guard case .schedule(let preemption)? = previous?.body, let point = preemption.preemptedAt else {
+            return XCTFail("the signal is not preceded by the preemption that placed it: \(String(describing: previous?.body))")
+        }
+        XCTAssertEqual(point, alarm.registers)
+        // And the shell case from the issue: `timeout` ends a spinning shell loop.
+        let (result, _) = try Fixtures.record(["timeout", "1", "sh", "-c", "while :; do :; done"])
+        XCTAssertEqual(result.exitCode, 124)
+    }
+
+    func testTheCommandRunsInItsOwnProcessGroup() throws {
+        let directory = Fixtures.temporaryDirectory("pgrp")
+        let (result, _) = try Fixtures.record(["sh", "-c", "set -- $(cat /proc/$$/stat); echo $5 > \(directory)/pgid"])
+        XCTAssertEqual(result.exitCode, 0)
+        let pgid = try String(contentsOfFile: directory + "/pgid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertNotEqual(Int32(pgid), getpgrp(), "kill(0) from the command would reach the recorder")
+    }
+
+    func testTheProgramsOwnSeccompFilterIsAppliedByTheSupervisor() throws {
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("seccomp_filter")])
+        XCTAssertEqual(result.exitCode, 0, "the filter's answers differ from the kernel's (see the fixture's exit codes)")
+        let syscalls = trace.allSyscalls.map(\.event)
+        let install = try XCTUnwrap(syscalls.first { $0.number == (try? number("seccomp")) && $0.arguments[0] == 1 })
+        XCTAssertTrue(install.flags.contains(.refused), "the filter must not reach the kernel")
+        XCTAssertEqual(install.result, 0)
+        let getppid = syscalls.filter { $0.number == SyscallTable.Number.getppid }
+        XCTAssertEqual(getppid.count, 2, "parent and forked child")
+        XCTAssertTrue(getppid.allSatisfy { $0.result == -77 && $0.flags.contains(.refused) })
+        let notified = try XCTUnwrap(syscalls.first { $0.number == SyscallTable.Number.write && $0.arguments[0] == 99 })
+        XCTAssertEqual(notified.result, -Int64(ENOSYS))
+        // The calls the filter allowed are still recorded.
+        XCTAssertTrue(syscalls.contains { $0.number == SyscallTable.Number.write && $0.arguments[0] == 1 && $0.result == 20 })
+        let traps = trace.allEvents().events.compactMap { e -> SignalEvent? in
+            if case .signal(let s) = e.body, s.signal == SIGSYS { return s } else { return nil }
+        }
+        XCTAssertEqual(traps.count, 1)
+        XCTAssertEqual(traps.first?.outcome, .handled)
+    }
+
+    func testASeccompKillActionEndsTheProcessWithSIGSYS() throws {
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("seccomp_filter"), "kill"])
+        XCTAssertEqual(result.signal, SIGSYS)
+        let install = trace.allSyscalls.map(\.event).first { $0.number == (try? number("prctl")) && $0.arguments[0] == 22 }
+        XCTAssertEqual(install?.flags.contains(.refused), true)
+    }
+
+    func testALowInheritedFileSizeOrDescriptorLimitDoesNotCostTheRecorderItsTrace() throws {
+        var saved = [rlimit(), rlimit()]
+        let resources = [RLIMIT_NOFILE, RLIMIT_FSIZE].map { __rlimit_resource_t($0.rawValue) }
+        for i in 0..<2 { getrlimit(resources[i], &saved[i]) }
+        defer { for i in 0..<2 { setrlimit(resources[i], &saved[i]) } }
+        var files = rlimit(rlim_cur: 32, rlim_max: saved[0].rlim_max)
+        var size = rlimit(rlim_cur: 64 << 10, rlim_max: saved[1].rlim_max)
+        setrlimit(resources[0], &files)
+        setrlimit(resources[1], &size)
+        let directory = Fixtures.temporaryDirectory("limits")
+        // 40 processes alive at once (each an open stream) and > 64 KiB of trace; the
+        // command keeps the limits it was started with.
+        let (result, trace) = try Fixtures.record(["sh", "-c",
+            "for i in $(seq 40); do sleep 0.3 & done; wait; " +
+            "head -c 300000 /dev/zero | wc -c > /dev/null; ulimit -n > \(directory)/nofile"])
+        for i in 0..<2 { setrlimit(resources[i], &saved[i]) }
+        XCTAssertEqual(result.exitCode, 0)
+        XCTAssertNil(result.traceError)
+        XCTAssertGreaterThanOrEqual(trace.taskStarts.count, 43)
+        XCTAssertEqual(trace.taskIDs.count, trace.taskStarts.count, "every task has its stream")
+        XCTAssertEqual(try String(contentsOfFile: directory + "/nofile", encoding: .utf8), "32\n")
+    }
+}
+
+/// The classic-BPF interpreter against the kernel's rules (SeccompFilter.swift).
+final class SeccompFilterTests: XCTestCase {
+    private let data = SeccompData(number: 39, arch: 0xC000_003E, instructionPointer: 0x1234_5678_9abc, arguments: [7, 1 << 33])
+
+    func testRejectsWhatTheKernelRejects() {
+        XCTAssertThrowsError(try SeccompFilter([]))
+        XCTAssertThrowsError(try SeccompFilter([BPFInstruction(code: 0x20, k: 64), BPFInstruction(code: 0x06, k: 0)]))  // load past seccomp_data
+        XCTAssertThrowsError(try SeccompFilter([BPFInstruction(code: 0x20, k: 2), BPFInstruction(code: 0x06, k: 0)]))  // unaligned
+        XCTAssertThrowsError(try SeccompFilter([BPFInstruction(code: 0x15, jt: 5, k: 0), BPFInstruction(code: 0x06, k: 0)]))  // jump out
+        XCTAssertThrowsError(try SeccompFilter([BPFInstruction(code: 0x20, k: 0)]))  // no return at the end
+        XCTAssertThrowsError(try SeccompFilter([BPFInstruction(code: 0x34, k: 0), BPFInstruction(code: 0x06, k: 0)]))  // div by 0
+        XCTAssertThrowsError(try SeccompFilter([BPFInstruction(code: 0x30, k: 0), BPFInstruction(code: 0x06, k: 0)]))  // LD|B|ABS
+    }
+
+    func testLoadsComparesAndComputesLikeTheKernel() throws {
+        // A = nr; if A == 39 goto +0 else ret KILL; A = args[1] high word; A = A * 3 + 1; ret A
+        let filter = try SeccompFilter([
+            BPFInstruction(code: 0x20, k: 0),
+            BPFInstruction(code: 0x15, jt: 1, jf: 0, k: 39),
+            BPFInstruction(code: 0x06, k: 0),
+            BPFInstruction(code: 0x20, k: 28),
+            BPFInstruction(code: 0x24, k: 3),
+            BPFInstruction(code: 0x04, k: 1),
+            BPFInstruction(code: 0x16, k: 0),
+        ])
+        XCTAssertEqual(filter.evaluate(data), 2 * 3 + 1)
+        var other = data
+        other.number = 40
+        XCTAssertEqual(filter.evaluate(other), 0)
+        // Scratch memory, X register, JSET, division by X = 0 returning 0.
+        let scratch = try SeccompFilter([
+            BPFInstruction(code: 0x20, k: 16), BPFInstruction(code: 0x02, k: 3), BPFInstruction(code: 0x01, k: 0),
+            BPFInstruction(code: 0x61, k: 3), BPFInstruction(code: 0x87, k: 0), BPFInstruction(code: 0x45, jt: 1, jf: 0, k: 4),
+            BPFInstruction(code: 0x06, k: 0x7fff_0000), BPFInstruction(code: 0x01, k: 0), BPFInstruction(code: 0x3c, k: 0),
+            BPFInstruction(code: 0x06, k: 1),
+        ])
+        XCTAssertEqual(scratch.evaluate(data), 0, "7 & 4 != 0 falls through to A / 0, which ends the filter with 0")
+    }
+
+    func testTheHighestPrecedenceActionWins() throws {
+        let allow = try SeccompFilter([BPFInstruction(code: 0x06, k: 0x7fff_0000)])
+        let errno = try SeccompFilter([BPFInstruction(code: 0x06, k: 0x0005_0000 | 13)])
+        let trace = try SeccompFilter([BPFInstruction(code: 0x06, k: 0x7ff0_0000)])
+        let kill = try SeccompFilter([BPFInstruction(code: 0x06, k: 0x8000_0000)])
+        var state = TraceeSeccomp(strict: false, filters: [allow, trace, errno])
+        XCTAssertEqual(state.action(for: data, strictAllowed: []).action, .errno(13))
+        state.filters.append(kill)
+        XCTAssertEqual(state.action(for: data, strictAllowed: []).action, .killProcess)
+        XCTAssertEqual(SeccompAction(returnValue: 0x1234_0000), .killProcess, "unknown actions kill")
+    }
+}
