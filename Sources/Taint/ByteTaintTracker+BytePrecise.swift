@@ -9,6 +9,7 @@ extension ByteTaintTracker {
     /// Byte i of `destination` gains the labels of byte i of `source` (and, or, xor).
     /// Cost when `source` is clean: the quick check (and the zero extension of a 32-bit
     /// register destination).
+    @inline(__always)
     public func combineBytewise(into destination: DataLocation, from source: DataLocation) {
         let h = hot
         h.pointee.flagsAccumulate = false
@@ -48,6 +49,7 @@ extension ByteTaintTracker {
     /// takes the union of the (at most two) source bytes its eight bits came from; a byte
     /// holding only zero fill is clean, and sign fill takes the top byte's labels. Cost
     /// when clean: the quick check.
+    @inline(__always)
     public func shift(_ location: DataLocation, bits: Int, fill: ShiftFill) {
         let h = hot
         h.pointee.flagsAccumulate = false

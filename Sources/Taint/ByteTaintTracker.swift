@@ -2,7 +2,8 @@
 // data movement, at byte precision over `ShadowMemory` and `ShadowRegisters`.
 //
 // The hooks run once or twice per guest instruction from the interpreter's -Ounchecked
-// loop, so they are written like C: state behind unsafe pointers, no allocation, closure,
+// loop (specialized in this module, TaintedMachine.swift, so their clean paths inline into
+// it; the work on labels stays in @inline(never) slow paths), so they are written like C: state behind unsafe pointers, no allocation, closure,
 // existential or reference counting on the common paths, and the clean case first (most
 // instructions touch no labelled byte: a register's labels OR to 0, a memory operand lies
 // in the shared zero page). Union work happens only when a label is actually present.
@@ -404,6 +405,7 @@ public final class ByteTaintTracker: DataFlowTracker {
 
     /// `destination` now holds the bytes of `source`. Cost when clean: a check of the
     /// source's labels and a clear of the destination's (nothing for a zero page).
+    @inline(__always)
     public func copy(to destination: DataLocation, from source: DataLocation) {
         let h = hot
         h.pointee.flagsAccumulate = false
@@ -422,6 +424,7 @@ public final class ByteTaintTracker: DataFlowTracker {
     }
 
     /// `destination` now depends on its old value and on every byte of `source`.
+    @inline(__always)
     public func combine(into destination: DataLocation, from source: DataLocation) {
         let h = hot
         h.pointee.flagsAccumulate = false
@@ -444,6 +447,7 @@ public final class ByteTaintTracker: DataFlowTracker {
     }
 
     /// `destination` was computed from every byte of both sources.
+    @inline(__always)
     public func derive(to destination: DataLocation, from source1: DataLocation, _ source2: DataLocation) {
         let h = hot
         h.pointee.flagsAccumulate = false
@@ -463,6 +467,7 @@ public final class ByteTaintTracker: DataFlowTracker {
     }
 
     /// The contents of two locations were swapped.
+    @inline(__always)
     public func exchange(_ first: DataLocation, _ second: DataLocation) {
         let h = hot
         h.pointee.flagsAccumulate = false
@@ -485,6 +490,7 @@ public final class ByteTaintTracker: DataFlowTracker {
     }
 
     /// `destination` now holds a constant.
+    @inline(__always)
     public func clear(_ destination: DataLocation) {
         let h = hot
         h.pointee.flagsAccumulate = false
@@ -493,6 +499,7 @@ public final class ByteTaintTracker: DataFlowTracker {
     }
 
     /// The flags now depend on `source` (accumulating over consecutive calls, see the type).
+    @inline(__always)
     public func flags(from source: DataLocation) {
         let h = hot
         let accumulate = h.pointee.flagsAccumulate
@@ -515,6 +522,7 @@ public final class ByteTaintTracker: DataFlowTracker {
 
     /// A load whose address used GPRs `base` and `index` (or -1): when enabled, their labels,
     /// marked address-only, are added to every byte of `destination`.
+    @inline(__always)
     public func addressDependency(of destination: DataLocation, base: Int, index: Int) {
         let h = hot
         h.pointee.flagsAccumulate = false
@@ -543,6 +551,7 @@ public final class ByteTaintTracker: DataFlowTracker {
 
     /// `source` was loaded into RIP: an alert when its labels carry value flow (an
     /// address-only label is a jump table indexed by input: a parser, not a hijack).
+    @inline(__always)
     public func controlTransfer(from source: DataLocation, target: UInt64, instruction: UInt64) {
         let h = hot
         h.pointee.flagsAccumulate = false
@@ -569,6 +578,7 @@ public final class ByteTaintTracker: DataFlowTracker {
 
     /// A branch, cmov or setcc read the flags: their source events become control sources.
     /// Cost when the flags label is clean or unchanged since the last branch: one compare.
+    @inline(__always)
     public func flagsReachControl(at rip: UInt64) {
         let h = hot
         h.pointee.flagsAccumulate = false

@@ -18,7 +18,7 @@
 // `exactSetLimit` sets exist; from then on every new set's intervals are widened to a
 // *granule* of base labels (64, then 4x coarser each time another `setsPerGranule` sets
 // were created, up to whole allocations), clamped to the allocation (one event's bytes)
-// that holds each end. A widened set names exactly the events of the exact one, over
+// that holds each end; allocations under `minWidenedAllocation` bytes stay exact. A widened set names exactly the events of the exact one, over
 // coarser byte ranges; it is marked coarsened and counted in `coarsenedSets`, and its flows
 // say so. Programs that mix their input (compressors, hashes) then converge on few
 // distinct sets; copies keep single-byte base labels, which are never widened.
@@ -72,6 +72,9 @@ public final class LabelTable {
     static let firstGranuleShift = 6
     static let granuleStep = 2
     static let maxGranuleShift = 31
+    /// Allocations (one event's bytes) smaller than this are never widened: small inputs
+    /// (a config or JSON file) keep byte precision; bulk reads absorb the widening.
+    public static let minWidenedAllocation: UInt32 = 1024
 
     /// Base labels are `1 ..< baseCapacity`; coarse labels `baseCapacity ..< unionBit`.
     public let baseCapacity: UInt32
@@ -487,8 +490,11 @@ public final class LabelTable {
     func canonicalMiss(_ x: Label, slot: Int) -> Label {
         guard let r = rangeIndex(x) else { return x }
         let mask = (UInt64(1) << UInt64(granuleShift)) &- 1
-        let lower = max(UInt32(truncatingIfNeeded: UInt64(x) & ~mask), ranges[r].first)
-        let upper = UInt32(truncatingIfNeeded: min((UInt64(x) &+ 1 &+ mask) & ~mask, UInt64(ranges[r].end)))
+        var lower = x, upper = x &+ 1
+        if ranges[r].count >= Self.minWidenedAllocation {
+            lower = max(UInt32(truncatingIfNeeded: UInt64(x) & ~mask), ranges[r].first)
+            upper = UInt32(truncatingIfNeeded: min((UInt64(x) &+ 1 &+ mask) & ~mask, UInt64(ranges[r].end)))
+        }
         // Wider than `x`: marked coarsened (its flows say so).
         let label = upper - lower == 1 ? x : intern([LabelInterval(lower: lower, upper: upper)], coarsened: true)
         granuleCacheLower[slot] = lower
@@ -509,10 +515,10 @@ public final class LabelTable {
         for k in widened.indices {
             let iv = widened[k]
             var lower = iv.lower, upper = iv.upper
-            if let r = rangeIndex(lower) {
+            if let r = rangeIndex(lower), ranges[r].count >= Self.minWidenedAllocation {
                 lower = max(UInt32(truncatingIfNeeded: UInt64(lower) & ~mask), ranges[r].first)
             }
-            if let r = rangeIndex(upper &- 1) {
+            if let r = rangeIndex(upper &- 1), ranges[r].count >= Self.minWidenedAllocation {
                 upper = UInt32(truncatingIfNeeded: min((UInt64(upper) &+ mask) & ~mask, UInt64(ranges[r].end)))
             }
             if lower != iv.lower || upper != iv.upper {

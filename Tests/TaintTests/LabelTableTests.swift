@@ -110,10 +110,9 @@ final class LabelTableTests: XCTestCase {
     }
 
     func testSetsPastTheExactLimitWidenWithinTheSameEvents() {
-        // Two sets exact (the universal set and one more), then granules of 64 labels,
-        // 4x coarser every 2 new sets.
-        let table = LabelTable(exactSetLimit: 2, setsPerGranule: 2)
-        let a = table.allocateSource(event: 1, eventOffset: 0, length: 1000, metadata: false)
+        // Two sets exact (the universal set and one more), then granules of 64 labels.
+        let table = LabelTable(exactSetLimit: 2, setsPerGranule: 1000)
+        let a = table.allocateSource(event: 1, eventOffset: 0, length: 4000, metadata: false)
         let b = table.allocateSource(event: 2, eventOffset: 0, length: 10, metadata: false)
         let exact = table.union(a + 100, a + 102)
         XCTAssertEqual(table.intervals(of: exact), [LabelInterval(lower: a + 100, upper: a + 101),
@@ -121,36 +120,40 @@ final class LabelTableTests: XCTestCase {
         XCTAssertFalse(table.isCoarsened(exact))
         XCTAssertEqual(table.granuleShift, 6, "widening starts at the limit")
 
-        // Bytes 300 and 302 of event 1 and byte 3 of event 2: widened to a granule, but
-        // never past either event's bytes, and still exactly those two events.
+        // Bytes 300 and 302 of event 1 and byte 3 of event 2: event 1's part widened to a
+        // granule within its bytes; event 2 is a small input and keeps byte precision.
         let widened = table.union(table.union(a + 300, a + 302), b + 3)
         XCTAssertTrue(table.isCoarsened(widened))
         XCTAssertGreaterThan(table.coarsenedSets, 0)
         XCTAssertEqual(table.sourceEvents(widened), [1, 2])
         for iv in table.intervals(of: widened) {
-            XCTAssertTrue((a ..< a + 1000).contains(iv.lower) || (b ..< b + 10).contains(iv.lower))
-            XCTAssertTrue((a + 1 ... a + 1000).contains(iv.upper) || (b + 1 ... b + 10).contains(iv.upper))
+            XCTAssertTrue((a ..< a + 4000).contains(iv.lower) || (b ..< b + 10).contains(iv.lower))
+            XCTAssertTrue((a + 1 ... a + 4000).contains(iv.upper) || (b + 1 ... b + 10).contains(iv.upper))
         }
+        let ranges = table.byteRanges(widened)
+        XCTAssertTrue(ranges.contains { $0.event == 1 && $0.start <= 300 && $0.end >= 303 && $0.end - $0.start <= 64 },
+                      "the true bytes inside one granule")
+        XCTAssertEqual(ranges.filter { $0.event == 2 }.map { [$0.start, $0.end] }, [[3, 4]], "a small input stays exact")
+
         // An accumulator meeting byte after byte of one granule: one label, known after the
         // first byte (the granule pair is cached, the byte pairs would be new each time).
         let first = table.union(exact, a + 700)
         let hits = table.unionHits
-        for k in Label(701) ..< 704 { XCTAssertEqual(table.union(exact, a + k), first) }
+        for k in Label(701) ..< 703 { XCTAssertEqual(table.union(exact, a + k), first) }
         XCTAssertGreaterThanOrEqual(table.unionHits - hits, 2)
         XCTAssertEqual(table.sourceEvents(first), [1])
-        let ranges = table.byteRanges(widened)
-        XCTAssertTrue(ranges.contains { $0.event == 1 && $0.start <= 300 && $0.end >= 303 }, "the true bytes stay inside")
-        XCTAssertEqual(ranges.first { $0.event == 2 }.map { ($0.start, $0.end) }.map { [$0.0, $0.1] }, [0, 10],
-                       "event 2 is smaller than a granule: its whole bytes")
 
-        // The granule grows until intervals are whole allocations; sets then repeat.
-        for k in 0 ..< 40 { _ = table.union(a + Label(10 * k), a + Label(10 * k + 5)) }
-        XCTAssertGreaterThanOrEqual(table.granuleShift, 10)
-        let whole = table.union(a + 7, a + 900)
-        XCTAssertEqual(table.intervals(of: whole), [LabelInterval(lower: a, upper: a + 1000)])
-        let sets = table.setCount
-        XCTAssertEqual(table.union(a + 1, a + 500), whole, "the same widened set")
-        XCTAssertEqual(table.setCount, sets)
+        // The granule grows with the set count, never past the event's bytes.
+        let growing = LabelTable(exactSetLimit: 2, setsPerGranule: 2)
+        let c = growing.allocateSource(event: 3, eventOffset: 0, length: 4000, metadata: false)
+        for k in 0 ..< 40 { _ = growing.union(c + Label(97 * k), c + Label(97 * k + 50)) }
+        XCTAssertGreaterThan(growing.granuleShift, 6)
+        let wide = growing.union(c + 7, c + 3900)
+        XCTAssertTrue(growing.isCoarsened(wide))
+        XCTAssertEqual(growing.sourceEvents(wide), [3])
+        for iv in growing.intervals(of: wide) {
+            XCTAssertTrue(c <= iv.lower && iv.upper <= c + 4000, "within the event's bytes")
+        }
     }
 
     func testAddressOnlyChannelAndValueDominance() {
