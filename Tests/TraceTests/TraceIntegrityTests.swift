@@ -32,7 +32,8 @@ final class TraceIntegrityTests: XCTestCase {
         var sequence: UInt64 = 0
         for i in 0..<4_000 {
             let tid: Int32 = i % 2 == 0 ? 10 : 11
-            try writer.append(read(tid: tid, sequence: sequence, bytes: Array("line \(i) of the input\n".utf8)))
+            let line = String(repeating: "line \(i) of the input; ", count: 40) + "\n"
+            try writer.append(read(tid: tid, sequence: sequence, bytes: Array(line.utf8)))
             sequence += 1
         }
         _ = try writer.blobs.putChunked((0..<1_500_000).map { UInt8(truncatingIfNeeded: $0 / 5) })
@@ -104,7 +105,11 @@ final class TraceIntegrityTests: XCTestCase {
     /// reads back whole.
     func testLargeWriteIsSplitIntoBlobsAndFramesStayBounded() throws {
         let writer = try TraceWriter(directory: directory, header: header(), signingKey: key)
-        let big = (0..<(6 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
+        var state: UInt64 = 1
+        let big = (0..<(6 << 20)).map { _ -> UInt8 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 59)  // 32 symbols: compressible, never repeating by chunk
+        }
         let events = [read(tid: 5, sequence: 0, bytes: Array("small".utf8)), read(tid: 5, sequence: 1, bytes: big),
                       read(tid: 5, sequence: 2, bytes: Array(big.prefix(900_000))), read(tid: 5, sequence: 3, bytes: [1, 2, 3])]
         for e in events { try writer.append(e) }
