@@ -24,6 +24,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // SHA-256 (BoringSSL, SHA-NI) for the frame chain and blob names; Ed25519 for signed traces.
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -36,7 +38,7 @@ let package = Package(
 
         // The pinned kernel table is input to Scripts/generate-syscall-numbers, not a resource.
         .target(name: "Syscalls", exclude: ["syscall_64.tbl"]),
-        .target(name: "Trace", dependencies: ["CLZ4"]),
+        .target(name: "Trace", dependencies: ["CLZ4", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Recorder", dependencies: ["CSupport", "Syscalls", "Trace"]),
         .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: x86Flags),
         // Byte-level taint: labels, union table, shadow memory and registers, sink summaries.

@@ -98,7 +98,7 @@ final class AddressSpaceCapture {
             let n = chunk.withUnsafeMutableBytes { pread(memory, $0.baseAddress, length, off_t(Int64(bitPattern: address))) }
             if n < 0 && errno == EINTR { continue }  // the supervisor's periodic timer
             if n <= 0 { break }
-            ids.append(try blobs.put(Array(chunk[0..<n])))
+            ids.append(try chunk.withUnsafeBytes { try blobs.put(UnsafeRawBufferPointer(rebasing: $0[0..<n])) })
             bytesCaptured += UInt64(n)
             if n < length { break }
             address += UInt64(n)

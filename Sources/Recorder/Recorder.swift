@@ -16,6 +16,9 @@ public struct RecordOptions: Sendable {
     /// Preempt a thread that runs this long without a syscall while siblings wait.
     public var watchdogMilliseconds: Int = 50
     public var workingDirectory: String?
+    /// Where the recorder's Ed25519 signing key lives (created on first use, 0600 in a 0700
+    /// folder): `$XDG_CONFIG_HOME/magprov` or `~/.config/magprov`. Nil: leave the trace unsigned.
+    public var signingKeyDirectory: String? = TraceSigningKey.defaultDirectory()
 
     public init(command: [String], outputDirectory: String,
                 environment: [String] = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()) {
@@ -113,7 +116,13 @@ public final class Recorder {
             argv: options.command, environment: environment, cwd: cwd, startTime: Date().timeIntervalSince1970,
             uid: getuid(), gid: getgid())
         raiseResourceLimits()
-        let writer = try TraceWriter(directory: options.outputDirectory, header: header)
+        var signingKey: TraceSigningKey?
+        if let keyDirectory = options.signingKeyDirectory {
+            do { signingKey = try TraceSigningKey.loadOrCreate(directory: keyDirectory) } catch {
+                log("magprov: warning: \(error); the trace will not be signed")
+            }
+        }
+        let writer = try TraceWriter(directory: options.outputDirectory, header: header, signingKey: signingKey)
         protectRecorder()
         installWatchdogSignal()
         let traceeGuard = TraceeGuard(protected: ProtectedRecorder(traceDirectory: options.outputDirectory))

@@ -1,11 +1,14 @@
-// Content-addressed store for file and memory contents: blobs/<first 2 hex>/<sha256>.
-// Each blob file: "MPBL" u32 rawLength u32 stored (bit 31 = uncompressed) payload.
-// The same library mapped by a hundred processes is stored once.
+// Content-addressed store for file and memory contents: blobs/<first 2 hex>/<sha256>.lz4,
+// each file one standard LZ4 frame (LZ4Frame.swift) of at most `chunkLength` bytes, named
+// by the SHA-256 of those bytes. The same library mapped by a hundred processes is stored
+// once. Directories are created 0700 and files 0600: a blob holds bytes the program read.
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// The blobs of one trace. Writing is single-threaded (the supervisor); reading is safe
+/// from several threads (each `get` reads and verifies one file).
 public final class BlobStore {
     public let directory: String
     public private(set) var blobsWritten = 0
@@ -16,29 +19,41 @@ public final class BlobStore {
     /// Blobs larger than this are split by writers; readers reject larger claims.
     public static let chunkLength = 1 << 20
 
+    /// Opens (creating if needed, mode 0700) the store at `directory`.
+    /// - Throws: `TraceError.io` when the directory cannot be created.
     public init(directory: String) throws {
         self.directory = directory
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST { throw TraceError.io(path: directory, errno: errno) }
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw TraceError.io(path: directory, errno: errno) }
     }
 
-    public func path(for id: BlobID) -> String { "\(directory)/\(id.prefix(2))/\(id)" }
+    /// Where blob `id` lives (whether or not it exists).
+    public func path(for id: BlobID) -> String { "\(directory)/\(id.prefix(2))/\(id).lz4" }
+
+    /// Every blob this store wrote or found already present while writing, ascending: the
+    /// blob list of the root commitment.
+    public var storedIDs: [BlobID] { known.sorted() }
 
     /// Stores `bytes` (at most `chunkLength`) and returns its id; a no-op if already stored.
+    /// - Throws: `TraceError.io` when the file cannot be written.
     @discardableResult
     public func put(_ bytes: [UInt8]) throws -> BlobID {
-        let id = SHA256.hash(bytes).hexString
-        rawBytesSeen += UInt64(bytes.count)
+        try bytes.withUnsafeBytes { try put($0) }
+    }
+
+    /// Stores the bytes of `raw` (at most `chunkLength`); see `put(_:)`.
+    @discardableResult
+    public func put(_ raw: UnsafeRawBufferPointer) throws -> BlobID {
+        precondition(raw.count <= BlobStore.chunkLength, "blob of \(raw.count) bytes; split with putChunked")
+        let id = sha256(raw).hexString
+        rawBytesSeen += UInt64(raw.count)
         if known.contains(id) { return id }
         let dir = "\(directory)/\(id.prefix(2))"
-        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw TraceError.io(path: dir, errno: errno) }
+        if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw TraceError.io(path: dir, errno: errno) }
         let target = path(for: id)
         if access(target, F_OK) == 0 { known.insert(id); return id }
-        let compressed = LZ4Block.compress(bytes)
-        let stored = compressed ?? bytes
-        let field = UInt32(stored.count) | (compressed == nil ? 0x8000_0000 : 0)
-        let file = Array("MPBL".utf8) + littleEndian32(UInt32(bytes.count)) + littleEndian32(field) + stored
+        let file = LZ4Frame.compress(raw)
         let temporary = target + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw TraceError.io(path: temporary, errno: errno) }
         var offset = 0
         while offset < file.count {
@@ -54,35 +69,61 @@ public final class BlobStore {
         return id
     }
 
-    /// Splits `bytes` into chunks and stores each.
-    public func putChunked(_ bytes: [UInt8]) throws -> [BlobID] {
+    /// Splits `bytes` into chunks of `chunkLength` and stores each; the ids in order.
+    public func putChunked<C: Collection>(_ bytes: C) throws -> [BlobID] where C.Element == UInt8 {
+        if let ids = try bytes.withContiguousStorageIfAvailable({ try putChunked(UnsafeRawBufferPointer($0)) }) { return ids }
+        return try Array(bytes).withUnsafeBytes { try putChunked($0) }
+    }
+
+    private func putChunked(_ raw: UnsafeRawBufferPointer) throws -> [BlobID] {
         var ids: [BlobID] = []
         var start = 0
-        while start < bytes.count {
-            let end = min(start + BlobStore.chunkLength, bytes.count)
-            ids.append(try put(Array(bytes[start..<end])))
+        while start < raw.count {
+            let end = min(start + BlobStore.chunkLength, raw.count)
+            ids.append(try put(UnsafeRawBufferPointer(rebasing: raw[start..<end])))
             start = end
         }
         return ids
     }
 
-    /// Reads and verifies a blob.
+    /// Reads and verifies a blob: the LZ4 frame must decode (its checksum included) and
+    /// the bytes must hash to `id`. Cost: one file read, one LZ4 decode, one SHA-256.
+    /// - Throws: `TraceError.missingBlob` or `TraceError.corruptBlob`.
     public func get(_ id: BlobID) throws -> [UInt8] {
         let file: [UInt8]
         do { file = try readWholeFile(path(for: id)) } catch { throw TraceError.missingBlob(id: id) }
-        guard file.count >= 12, Array(file[0..<4]) == Array("MPBL".utf8) else {
-            throw TraceError.corruptBlob(id: id, reason: "bad header")
+        let raw: [UInt8]
+        do { raw = try LZ4Frame.decompress(file, maximumLength: BlobStore.chunkLength) } catch {
+            throw TraceError.corruptBlob(id: id, reason: "\(error)")
         }
-        let rawLength = Int(readLittleEndian32(file[4..<8])), field = readLittleEndian32(file[8..<12])
-        let storedLength = Int(field & 0x7fff_ffff)
-        guard rawLength <= BlobStore.chunkLength, 12 + storedLength == file.count else {
-            throw TraceError.corruptBlob(id: id, reason: "length fields do not match the file")
-        }
-        let payload = file[12...]
-        guard let raw = field & 0x8000_0000 != 0 ? Array(payload) : LZ4Block.decompress(payload, rawLength: rawLength) else {
-            throw TraceError.corruptBlob(id: id, reason: "LZ4 payload does not decompress")
-        }
-        guard SHA256.hash(raw).hexString == id else { throw TraceError.corruptBlob(id: id, reason: "content hash mismatch") }
+        guard sha256(raw).hexString == id else { throw TraceError.corruptBlob(id: id, reason: "content hash mismatch") }
         return raw
+    }
+
+    /// The ids of the blob files present on disk, ascending (what `verify` compares with
+    /// the committed blob list). Files that are not blobs are returned by name too, so an
+    /// unexpected file is reported, not ignored.
+    public func idsOnDisk() -> [String] {
+        var ids: [String] = []
+        guard let top = opendir(directory) else { return [] }
+        defer { closedir(top) }
+        while let entry = readdir(top) {
+            let name = direntName(entry)
+            if name == "." || name == ".." { continue }
+            guard let sub = opendir("\(directory)/\(name)") else { ids.append(name); continue }
+            while let inner = readdir(sub) {
+                let file = direntName(inner)
+                if file == "." || file == ".." { continue }
+                ids.append(file.hasSuffix(".lz4") && file.hasPrefix(name) ? String(file.dropLast(4)) : "\(name)/\(file)")
+            }
+            closedir(sub)
+        }
+        return ids.sorted()
+    }
+}
+
+func direntName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+    withUnsafePointer(to: entry.pointee.d_name) { p in
+        p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
     }
 }

@@ -3,8 +3,12 @@
 
 /// Appends encoded values to a growing byte array.
 public struct ByteWriter {
-    public private(set) var bytes: [UInt8] = []
-    public init() {}
+    public internal(set) var bytes: [UInt8] = []
+    /// Where memory writes too large to inline go (event streams); nil keeps all inline.
+    public var blobSink: BlobStore?
+    /// Inline write bytes the current event may still carry.
+    var inlineBudget = Int.max
+    public init(blobSink: BlobStore? = nil) { self.blobSink = blobSink }
 
     public mutating func u8(_ v: UInt8) { bytes.append(v) }
     public mutating func varint(_ value: UInt64) {
@@ -32,6 +36,8 @@ public struct ByteWriter {
 public struct ByteReader {
     public let bytes: [UInt8]
     public private(set) var offset: Int
+    /// Where memory writes stored as blobs are read from (event streams).
+    public var blobSource: BlobStore?
 
     public struct Malformed: Error, CustomStringConvertible {
         public let offset: Int
@@ -82,6 +88,12 @@ public struct ByteReader {
     public mutating func data() throws -> [UInt8] {
         let n = try count()
         guard offset + n <= bytes.count else { throw Malformed(offset: offset, what: "byte string of \(n)") }
+        defer { offset += n }
+        return Array(bytes[offset..<offset + n])
+    }
+    /// Exactly `n` bytes, with no length prefix.
+    public mutating func raw(count n: Int) throws -> [UInt8] {
+        guard n >= 0, offset + n <= bytes.count else { throw Malformed(offset: offset, what: "\(n) bytes (end of data)") }
         defer { offset += n }
         return Array(bytes[offset..<offset + n])
     }

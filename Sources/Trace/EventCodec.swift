@@ -1,5 +1,13 @@
 // Binary encoding of TraceEvent. Each event starts with a tag byte; unknown tags are a
 // format error (the format version in the header guards incompatible changes).
+//
+// Bytes the kernel wrote (MemoryWrite) are stored inline while the event's inline writes
+// stay within `inlineEventLimit`; larger ones go to the blob store in chunks and the event
+// keeps their blob ids. So one event, and therefore one frame, stays bounded however much
+// a single read delivered (docs/ARCHITECTURE.md, "Trace format").
+
+/// Inline bytes of memory writes one event may carry; writes beyond it go to blobs.
+public let inlineEventLimit = 1 << 20
 
 enum EventTag: UInt8 {
     case taskStart = 1, exec = 2, syscall = 3, signal = 4, timestamp = 5, schedule = 6, taskExit = 7
@@ -13,7 +21,26 @@ extension ByteWriter {
         varint(m.device); varint(m.inode); string(m.path); array(m.blobs) { $0.string($1) }
     }
 
-    public mutating func event(_ e: TraceEvent) {
+    /// Encodes a memory write: inline (storage byte 0) while the event's budget allows,
+    /// else as blob chunks (storage byte 1) in `blobSink`.
+    mutating func memoryWrite(_ w: MemoryWrite) throws {
+        varint(w.address)
+        if let store = blobSink, w.bytes.count > inlineBudget {
+            u8(1)
+            varint(UInt64(w.bytes.count))
+            let ids = try store.putChunked(w.bytes)
+            varint(UInt64(ids.count))
+            for id in ids { bytes += [UInt8](hexString: id) ?? [] }
+        } else {
+            u8(0)
+            data(w.bytes)
+            inlineBudget -= min(inlineBudget, w.bytes.count)
+        }
+    }
+
+    /// Appends one event. Throws `TraceError.io` when a large write cannot be stored as blobs.
+    public mutating func event(_ e: TraceEvent) throws {
+        inlineBudget = inlineEventLimit
         switch e.body {
         case .taskStart: u8(EventTag.taskStart.rawValue)
         case .exec: u8(EventTag.exec.rawValue)
@@ -33,7 +60,8 @@ extension ByteWriter {
         case .syscall(let s):
             varint(s.number); u8(UInt8(s.arguments.count)); for a in s.arguments { varint(a) }
             signed(s.result); varint(UInt64(s.flags.rawValue)); varint(s.duration); varint(s.entrySequence)
-            array(s.writes) { $0.varint($1.address); $0.data($1.bytes) }
+            varint(UInt64(s.writes.count))
+            for w in s.writes { try memoryWrite(w) }
             array(s.inputs) { $0.varint($1.address); $0.varint($1.length); $0.fixed64($1.hash); $0.data($1.prefix) }
             array(s.objects) {
                 $0.signed(Int64($1.argument)); $0.string($1.requested); $0.string($1.resolved)
@@ -44,7 +72,7 @@ extension ByteWriter {
         case .signal(let g):
             signed(Int64(g.signal)); u8(g.kind.rawValue); u8(g.outcome.rawValue); data(g.siginfo)
             registers(g.registers); optional(g.handlerRegisters) { $0.registers($1) }
-            optional(g.frame) { $0.varint($1.address); $0.data($1.bytes) }
+            if let frame = g.frame { u8(1); try memoryWrite(frame) } else { u8(0) }
         case .timestamp(let t):
             varint(t.address); varint(t.value); optional(t.aux) { $0.varint(UInt64($1)) }
         case .schedule(let s):
@@ -64,6 +92,38 @@ extension ByteReader {
     }
 
     mutating func int32() throws -> Int32 { Int32(truncatingIfNeeded: try signed()) }
+
+    /// Decodes a memory write (see `ByteWriter.memoryWrite`), reading blob chunks from
+    /// `blobSource`. Throws `Malformed` on bad encoding and `TraceError` for a missing or
+    /// corrupt blob.
+    mutating func memoryWrite() throws -> MemoryWrite {
+        let address = try varint()
+        let storage = try u8()
+        switch storage {
+        case 0:
+            return MemoryWrite(address: address, bytes: try data())
+        case 1:
+            let length = try varint()
+            let chunks = try count(elementSize: 32)
+            guard length <= UInt64(chunks) * UInt64(BlobStore.chunkLength) else {
+                throw Malformed(offset: offset, what: "write of \(length) bytes in \(chunks) blobs")
+            }
+            var ids: [BlobID] = []
+            for _ in 0..<chunks { ids.append(try raw(count: 32).hexString) }
+            guard let store = blobSource else {
+                throw Malformed(offset: offset, what: "write stored in blobs (no blob store to read it from)")
+            }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(Int(length))
+            for id in ids { bytes += try store.get(id) }
+            guard bytes.count == Int(length) else {
+                throw Malformed(offset: offset, what: "write of \(length) bytes whose blobs hold \(bytes.count)")
+            }
+            return MemoryWrite(address: address, bytes: bytes)
+        default:
+            throw Malformed(offset: offset - 1, what: "write storage \(storage)")
+        }
+    }
 
     mutating func mapping() throws -> MappingSnapshot {
         MappingSnapshot(start: try varint(), end: try varint(), protection: UInt32(truncatingIfNeeded: try varint()),
@@ -98,7 +158,7 @@ extension ByteReader {
             let flags = SyscallFlags(rawValue: UInt32(truncatingIfNeeded: try varint()))
             let duration = try varint()
             let entrySequence = try varint()
-            let writes = try array { MemoryWrite(address: try $0.varint(), bytes: try $0.data()) }
+            let writes = try array { try $0.memoryWrite() }
             let inputs = try array {
                 BufferDigest(address: try $0.varint(), length: try $0.int(), hash: try $0.fixed64(), prefix: try $0.data())
             }
@@ -120,7 +180,7 @@ extension ByteReader {
             }
             body = .signal(SignalEvent(signal: signal, kind: kind, outcome: outcome, siginfo: try data(),
                                        registers: try registers(), handlerRegisters: try optional { try $0.registers() },
-                                       frame: try optional { MemoryWrite(address: try $0.varint(), bytes: try $0.data()) }))
+                                       frame: try optional { try $0.memoryWrite() }))
         case .timestamp:
             body = .timestamp(TimestampEvent(address: try varint(), value: try varint(),
                                              aux: try optional { UInt32(truncatingIfNeeded: try $0.varint()) }))

@@ -1,14 +1,19 @@
 // One task's event stream: a file of LZ4-compressed frames, each carrying a SHA-256 chain
 // value over the previous frame's chain value, its own header fields and its stored bytes.
 // Changing, dropping or reordering any frame breaks every chain value after it, and the
-// manifest records the last one (see TraceDirectory).
+// manifest records the last one (see TraceDirectory). The byte-level layout is in
+// docs/ARCHITECTURE.md ("Trace format"):
 //
-// File layout:
 //   "MPSTRM01"  u32 tid  u32 reserved                       (16 bytes)
 //   frames:  "MPFR"  u32 index  u32 rawLength  u32 stored   (stored: bit 31 = uncompressed)
-//            chain[32]  payload[stored & 0x7fffffff]
-// All integers little-endian.
+//            chain[32]  payload[stored & 0x7fffffff]         (payload: an LZ4 block)
+//   chain[0]   = SHA-256("magprov stream " + decimal tid)
+//   chain[i+1] = SHA-256(chain[i] || index || rawLength || stored || payload)
+// All integers little-endian. Frames stay LZ4 blocks rather than LZ4 frames: the chain
+// already checks every byte, and a block saves the frame header and content checksum
+// per frame (measured in docs/ARCHITECTURE.md).
 
+import Crypto
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +25,16 @@ let frameHeaderLength = 48
 public let maximumFrameLength = 64 << 20
 
 /// The chain value a stream starts from, so frames cannot be moved between streams.
-func initialChain(tid: Int32) -> [UInt8] { SHA256.hash(Array("magprov stream \(tid)".utf8)) }
+func initialChain(tid: Int32) -> [UInt8] { sha256(Array("magprov stream \(tid)".utf8)) }
+
+/// The chain value after a frame: SHA-256 over the previous value, the frame's 12 bytes of
+/// index and lengths, and its stored payload.
+func nextChain<F: Collection, P: Collection>(_ previous: [UInt8], fields: F, payload: P) -> [UInt8]
+    where F.Element == UInt8, P.Element == UInt8 {
+    var hasher = Crypto.SHA256()
+    hasher.update(previous); hasher.update(fields); hasher.update(payload)
+    return Array(hasher.finalize())
+}
 
 func littleEndian32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> ($0 * 8)) } }
 func readLittleEndian32(_ b: ArraySlice<UInt8>) -> UInt32 {
@@ -39,23 +53,38 @@ public final class EventStreamWriter {
     public private(set) var chain: [UInt8]
     public private(set) var bytesWritten: UInt64 = 0
     private var fd: Int32
-    private var pending = ByteWriter()
+    private var pending: ByteWriter
     private let frameTarget: Int
 
-    public init(path: String, tid: Int32, frameTarget: Int = 256 << 10) throws {
+    /// Creates (mode 0600) the stream file at `path`.
+    /// - Parameters:
+    ///   - blobs: where memory writes beyond `inlineEventLimit` go; nil keeps them inline
+    ///     (then one event may exceed `maximumFrameLength` and `append` throws).
+    ///   - frameTarget: raw bytes after which a frame is flushed.
+    public init(path: String, tid: Int32, blobs: BlobStore? = nil, frameTarget: Int = 256 << 10) throws {
         self.tid = tid
         self.path = path
         self.frameTarget = frameTarget
         self.chain = initialChain(tid: tid)
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        self.pending = ByteWriter(blobSink: blobs)
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw TraceError.io(path: path, errno: errno) }
         try writeAll(streamMagic + littleEndian32(UInt32(bitPattern: tid)) + [0, 0, 0, 0])
     }
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
+    /// Adds one event; flushes a frame once `frameTarget` raw bytes are pending.
+    /// - Throws: `TraceError.io` on a failed write; `TraceError.eventTooLarge` when the
+    ///   event alone would exceed `maximumFrameLength` (nothing is written then).
     public func append(_ event: TraceEvent) throws {
-        pending.event(event)
+        let before = pending.bytes.count
+        try pending.event(event)
+        if pending.bytes.count - before > maximumFrameLength / 2 {
+            let size = pending.bytes.count - before
+            pending.bytes.removeSubrange(before...)
+            throw TraceError.eventTooLarge(stream: "tasks/\(tid).events", sequence: event.sequence, bytes: size)
+        }
         eventCount += 1
         if pending.bytes.count >= frameTarget { try flush() }
     }
@@ -69,9 +98,7 @@ public final class EventStreamWriter {
         let stored = compressed ?? raw
         let storedField = UInt32(stored.count) | (compressed == nil ? 0x8000_0000 : 0)
         let fields = littleEndian32(frameCount) + littleEndian32(UInt32(raw.count)) + littleEndian32(storedField)
-        var hasher = SHA256()
-        hasher.update(chain); hasher.update(fields); hasher.update(stored)
-        chain = hasher.finalize()
+        chain = nextChain(chain, fields: fields, payload: stored)
         try writeAll(frameMagic + fields + chain + stored)
         frameCount += 1
     }
@@ -104,12 +131,20 @@ public struct EventStreamReader {
     public let tid: Int32
     public private(set) var frameIndex: UInt32 = 0
     public private(set) var chain: [UInt8]
+    /// The largest raw (decompressed) length of the frames read so far, in bytes.
+    public private(set) var largestRawFrame = 0
     private let data: [UInt8]
     private var offset = 16
+    private let blobs: BlobStore?
 
-    public init(path: String, streamName: String) throws {
+    /// Reads the whole stream file into memory.
+    /// - Parameter blobs: where writes stored as blobs are read from; without it such an
+    ///   event is reported as a corrupt frame.
+    /// - Throws: `TraceError.io`, or `.corruptFrame` for a file that is not a stream.
+    public init(path: String, streamName: String, blobs: BlobStore? = nil) throws {
         self.path = path
         self.streamName = streamName
+        self.blobs = blobs
         data = try readWholeFile(path)
         guard data.count >= 16, Array(data[0..<8]) == streamMagic else {
             throw TraceError.corruptFrame(stream: streamName, frame: 0, reason: "not a magprov event stream (bad file header)")
@@ -147,9 +182,7 @@ public struct EventStreamReader {
                                        reason: "payload cut off after \(data.count - payloadStart) of \(storedLength) bytes")
         }
         let stored = data[payloadStart..<payloadStart + storedLength]
-        var hasher = SHA256()
-        hasher.update(chain); hasher.update(Array(header.dropFirst(4).prefix(12))); hasher.update(Array(stored))
-        let expected = hasher.finalize()
+        let expected = nextChain(chain, fields: header.dropFirst(4).prefix(12), payload: stored)
         guard expected == recordedChain else {
             throw TraceError.corruptFrame(stream: streamName, frame: frame, reason: "checksum chain mismatch (frame altered or damaged)")
         }
@@ -167,13 +200,17 @@ public struct EventStreamReader {
             raw = decompressed
         }
         var reader = ByteReader(raw)
+        reader.blobSource = blobs
         var events: [TraceEvent] = []
         while !reader.isAtEnd {
-            do { events.append(try reader.event()) } catch {
+            do { events.append(try reader.event()) } catch let error as TraceError {
+                throw TraceError.corruptFrame(stream: streamName, frame: frame, reason: "\(error)")
+            } catch {
                 throw TraceError.corruptFrame(stream: streamName, frame: frame, reason: "undecodable event: \(error)")
             }
         }
         chain = expected
+        largestRawFrame = max(largestRawFrame, rawLength)
         offset = payloadStart + storedLength
         frameIndex += 1
         return events

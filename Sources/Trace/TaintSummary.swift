@@ -17,7 +17,8 @@ public struct TaintSummary: Codable, Equatable, Sendable {
     public static let currentFormatVersion = 1
 
     public var formatVersion: Int
-    /// The trace's root chain (`manifest.json`): a summary of another trace is refused.
+    /// The trace's root commitment (`TraceManifest.rootChain`, over header, streams and
+    /// blobs): a summary of another trace, or of a trace changed since, is refused.
     public var traceRootChain: String
     public var pid: Int32
     /// The task that starts the unit (the exec'ing or forked task).
@@ -183,15 +184,16 @@ extension TaintSummary {
         return summaries
     }
 
-    /// Writes this summary atomically (temporary file, then rename).
+    /// Writes this summary atomically (temporary file, then rename), mode 0600 in a 0700
+    /// `taint/` folder like the rest of the trace.
     public func write(traceDirectory: String) throws {
         let folder = "\(traceDirectory)/taint"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if mkdir(folder, 0o700) != 0 && errno != EEXIST { throw TraceError.io(path: folder, errno: errno) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(self)
         let path = Self.path(traceDirectory: traceDirectory, pid: pid, tid: tid, startSequence: startSequence)
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        try writePrivateFile(data, to: path)
     }
 }
 

@@ -1,14 +1,20 @@
-// A trace is a directory:
+// A trace is a directory (mode 0700; every file 0600):
 //   header.json        TraceHeader: format version, machine, CPUID leaves, command, env
 //   tasks/<tid>.events one EventStream per task (thread)
-//   blobs/             BlobStore: mapped files and address-space snapshots
+//   blobs/             BlobStore: mapped files, address-space snapshots, large reads
 //   manifest.json      TraceManifest, written when recording ends: streams, frame counts,
-//                      final chain values, exit status. Missing after a killed recorder;
-//                      the streams are still readable up to their last whole frame.
+//                      final chain values, blob list, exit status, the root commitment
+//                      over all of it and header.json, and its Ed25519 signature. Missing
+//                      after a killed recorder; the streams are still readable up to their
+//                      last whole frame, but nothing is committed.
+// docs/ARCHITECTURE.md ("Trace format") gives the byte-level layout.
 
 import Foundation
 
-public let traceFormatVersion = 2
+/// The trace format this magprov writes and reads. Version 3: blobs are standard LZ4
+/// frames, large memory writes live in blobs, the manifest commits to header, streams and
+/// blobs and is signed. Readers refuse other versions and name both.
+public let traceFormatVersion = 3
 
 public struct CPUIDLeaf: Codable, Equatable, Sendable {
     public var leaf: UInt32, subleaf: UInt32, eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32
@@ -67,9 +73,16 @@ public struct TraceManifest: Codable, Equatable, Sendable {
     public var blobs: Int
     public var blobBytes: UInt64
     public var blobRawBytes: UInt64
-    /// Hex SHA-256 over every stream's final chain value in tid order: one value that
-    /// commits to the whole event record; publish it elsewhere to make tampering evident.
+    /// Hex SHA-256 of header.json's bytes.
+    public var headerDigest: String
+    /// Every blob of the trace, ascending.
+    public var blobIDs: [BlobID]
+    /// The root commitment (`TraceCommitment.root`): hex SHA-256 of a canonical text naming
+    /// `headerDigest`, every stream's counts and final chain value, every blob and the other
+    /// fields above. Taint summaries and the graph store name the trace by it.
     public var rootChain: String
+    /// The recorder's Ed25519 signature over `rootChain`; nil when the recorder had no key.
+    public var signature: TraceSignature?
 }
 
 /// Writes a trace directory. Only the supervisor writes; memory stays bounded because
@@ -80,21 +93,34 @@ public final class TraceWriter {
     public let blobs: BlobStore
     private var streams: [Int32: EventStreamWriter] = [:]
     private var closedStreams: [StreamSummary] = []
+    private let headerDigest: String
+    private let signingKey: TraceSigningKey?
 
-    public init(directory: String, header: TraceHeader) throws {
+    /// Creates the trace directory (mode 0700; it must not exist or be empty) and writes
+    /// header.json (0600).
+    /// - Parameter signingKey: signs the root commitment in `finish`; nil leaves it unsigned.
+    /// - Throws: `TraceError.notATrace` for a non-empty directory, `TraceError.io`.
+    public init(directory: String, header: TraceHeader, signingKey: TraceSigningKey? = nil) throws {
         self.directory = directory
         self.header = header
+        self.signingKey = signingKey
         let fm = FileManager.default
         if let existing = try? fm.contentsOfDirectory(atPath: directory), !existing.isEmpty {
             throw TraceError.notATrace(directory: directory, reason: "the directory exists and is not empty; choose another with -o")
         }
-        do {
-            try fm.createDirectory(atPath: directory + "/tasks", withIntermediateDirectories: true)
-        } catch { throw TraceError.io(path: directory, errno: EACCES) }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try? fm.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        if mkdir(directory, 0o700) != 0 {
+            guard errno == EEXIST else { throw TraceError.io(path: directory, errno: errno) }
+            guard chmod(directory, 0o700) == 0 else { throw TraceError.io(path: directory, errno: errno) }
+        }
+        if mkdir(directory + "/tasks", 0o700) != 0 { throw TraceError.io(path: directory + "/tasks", errno: errno) }
         blobs = try BlobStore(directory: directory + "/blobs")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try write(encoder.encode(header), to: directory + "/header.json")
+        let headerBytes = try encoder.encode(header)
+        headerDigest = sha256(Array(headerBytes)).hexString
+        try writePrivateFile(headerBytes, to: directory + "/header.json")
     }
 
     public func append(_ event: TraceEvent) throws {
@@ -102,7 +128,7 @@ public final class TraceWriter {
         if let s = streams[event.tid] {
             stream = s
         } else {
-            stream = try EventStreamWriter(path: "\(directory)/tasks/\(event.tid).events", tid: event.tid)
+            stream = try EventStreamWriter(path: "\(directory)/tasks/\(event.tid).events", tid: event.tid, blobs: blobs)
             streams[event.tid] = stream
         }
         try stream.append(event)
@@ -119,18 +145,21 @@ public final class TraceWriter {
         closedStreams.append(summary(of: s))
     }
 
+    /// Closes every stream and writes manifest.json (0600) with the root commitment, signed
+    /// when the writer has a key. Cost: one pass over the blob list; no stream is reread.
     public func finish(exitCode: Int32?, exitSignal: Int32?, syscalls: UInt64) throws -> TraceManifest {
         for tid in Array(streams.keys) { try closeStream(tid: tid) }
         let ordered = closedStreams.sorted { $0.tid < $1.tid }
-        var root = SHA256()
-        for s in ordered { root.update(Array(s.finalChain.utf8)) }
-        let manifest = TraceManifest(streams: ordered, endTime: Date().timeIntervalSince1970, exitCode: exitCode,
+        var manifest = TraceManifest(streams: ordered, endTime: Date().timeIntervalSince1970, exitCode: exitCode,
                                      exitSignal: exitSignal, syscalls: syscalls, tasks: ordered.count,
                                      blobs: blobs.blobsWritten, blobBytes: blobs.bytesStored,
-                                     blobRawBytes: blobs.rawBytesSeen, rootChain: root.finalize().hexString)
+                                     blobRawBytes: blobs.rawBytesSeen, headerDigest: headerDigest,
+                                     blobIDs: blobs.storedIDs, rootChain: "", signature: nil)
+        manifest.rootChain = TraceCommitment.root(headerDigest: headerDigest, manifest: manifest)
+        manifest.signature = try signingKey?.sign(root: manifest.rootChain)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try write(encoder.encode(manifest), to: directory + "/manifest.json")
+        try writePrivateFile(encoder.encode(manifest), to: directory + "/manifest.json")
         return manifest
     }
 
@@ -139,44 +168,80 @@ public final class TraceWriter {
                       bytes: s.bytesWritten, finalChain: s.chain.hexString)
     }
 
-    private func write(_ data: Data, to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: data) else {
-            throw TraceError.io(path: path, errno: errno)
-        }
+}
+
+/// Writes `data` to `path` (mode 0600) through a temporary file and a rename, so a reader
+/// never sees half a file.
+func writePrivateFile(_ data: Data, to path: String) throws {
+    let temporary = path + ".tmp"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw TraceError.io(path: temporary, errno: errno) }
+    let bytes = [UInt8](data)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+        if n < 0 { if errno == EINTR { continue }; let e = errno; close(fd); throw TraceError.io(path: temporary, errno: e) }
+        offset += n
     }
+    close(fd)
+    guard rename(temporary, path) == 0 else { throw TraceError.io(path: path, errno: errno) }
 }
 
 /// Opens a trace directory for reading.
 public final class TraceReader {
     public let directory: String
     public let header: TraceHeader
-    /// Nil when the recording did not finish (recorder killed).
+    /// Hex SHA-256 of header.json as it is on disk (the manifest commits to it).
+    public let headerDigest: String
+    /// Nil when the recording did not finish (recorder killed), or manifest.json was
+    /// removed or does not decode (`manifestProblem` says which).
     public let manifest: TraceManifest?
+    /// Why `manifest` is nil; nil when there is a manifest.
+    public let manifestProblem: String?
     public let blobs: BlobStore
     /// Task ids with an event stream, ascending.
     public let taskIDs: [Int32]
 
+    /// Opens a trace: reads header.json and manifest.json and lists the streams. Cheap;
+    /// no stream is read. Integrity is checked by `TraceVerifier` and while streams are read.
+    /// - Throws: `TraceError.notATrace` without a readable header.json,
+    ///   `TraceError.unsupportedVersion` for another format version.
     public init(directory: String) throws {
         self.directory = directory
         let fm = FileManager.default
         guard let headerData = fm.contents(atPath: directory + "/header.json") else {
             throw TraceError.notATrace(directory: directory, reason: "no header.json")
         }
+        struct VersionProbe: Decodable { var formatVersion: Int }
+        if let probe = try? JSONDecoder().decode(VersionProbe.self, from: headerData), probe.formatVersion != traceFormatVersion {
+            throw TraceError.unsupportedVersion(found: probe.formatVersion, supported: traceFormatVersion)
+        }
         do { header = try JSONDecoder().decode(TraceHeader.self, from: headerData) } catch {
             throw TraceError.notATrace(directory: directory, reason: "header.json is unreadable: \(error)")
         }
-        guard header.formatVersion == traceFormatVersion else {
-            throw TraceError.unsupportedVersion(found: header.formatVersion, supported: traceFormatVersion)
+        headerDigest = sha256(Array(headerData)).hexString
+        if let data = fm.contents(atPath: directory + "/manifest.json") {
+            do {
+                manifest = try JSONDecoder().decode(TraceManifest.self, from: data)
+                manifestProblem = nil
+            } catch {
+                manifest = nil
+                manifestProblem = "manifest.json does not decode (\(error))"
+            }
+        } else {
+            manifest = nil
+            manifestProblem = "no manifest.json: the recording did not finish (recorder killed) or the manifest was removed; nothing is committed"
         }
-        manifest = fm.contents(atPath: directory + "/manifest.json").flatMap { try? JSONDecoder().decode(TraceManifest.self, from: $0) }
         blobs = try BlobStore(directory: directory + "/blobs")
         let files = (try? fm.contentsOfDirectory(atPath: directory + "/tasks")) ?? []
         taskIDs = files.compactMap { $0.hasSuffix(".events") ? Int32($0.dropLast(7)) : nil }.sorted()
     }
 
+    /// A reader of one task's stream (the file is read whole).
+    /// - Throws: `TraceError.unknownTask`, `TraceError.io`, `TraceError.corruptFrame`.
     public func stream(tid: Int32) throws -> EventStreamReader {
         guard taskIDs.contains(tid) else { throw TraceError.unknownTask(tid: tid) }
-        return try EventStreamReader(path: "\(directory)/tasks/\(tid).events", streamName: "tasks/\(tid).events")
+        return try EventStreamReader(path: "\(directory)/tasks/\(tid).events", streamName: "tasks/\(tid).events", blobs: blobs)
     }
 
     /// Every event of one task, in order. Damage after some frames throws; use
@@ -211,10 +276,16 @@ public final class TraceReader {
         return (events, nil)
     }
 
-    /// All tasks' events merged in global sequence order, with every stream error met.
+    /// All tasks' events merged in global sequence order, with every stream error met
+    /// (a stream the manifest lists whose file is gone is one). Cost: reads and decodes
+    /// every stream and every blob that holds a large write; memory holds all events.
     public func allEvents() -> (events: [TraceEvent], errors: [TraceError]) {
         var all: [TraceEvent] = []
         var errors: [TraceError] = []
+        for s in manifest?.streams ?? [] where !taskIDs.contains(s.tid) {
+            errors.append(.truncated(stream: s.file, frame: 0,
+                                     reason: "the stream file is missing; the manifest lists \(s.frames) frames, \(s.events) events"))
+        }
         for tid in taskIDs {
             let (events, error) = readTask(tid: tid)
             all += events

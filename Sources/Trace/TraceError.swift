@@ -12,13 +12,15 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
     case missingBlob(id: String)
     case corruptBlob(id: String, reason: String)
     case unknownTask(tid: Int32)
+    /// One event would not fit a frame (the writer refuses it rather than write an unreadable frame).
+    case eventTooLarge(stream: String, sequence: UInt64, bytes: Int)
 
     public var description: String {
         switch self {
         case .io(let path, let e): return "\(path): \(String(cString: strerror(e)))"
         case .notATrace(let dir, let reason): return "\(dir) is not a magprov trace: \(reason)"
         case .unsupportedVersion(let found, let supported):
-            return "trace format version \(found) is not supported (this magprov reads version \(supported))"
+            return "trace format version \(found); this magprov reads \(supported)"
         case .truncated(let stream, let frame, let reason):
             return "stream \(stream), frame \(frame): truncated: \(reason); events before this frame are intact"
         case .corruptFrame(let stream, let frame, let reason):
@@ -26,6 +28,8 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
         case .missingBlob(let id): return "blob \(id) is missing from the trace's blob store"
         case .corruptBlob(let id, let reason): return "blob \(id) is corrupt: \(reason)"
         case .unknownTask(let tid): return "the trace has no task \(tid)"
+        case .eventTooLarge(let stream, let sequence, let bytes):
+            return "stream \(stream): event \(sequence) encodes to \(bytes) bytes, more than a frame may hold; it was not written"
         }
     }
 }

@@ -23,6 +23,7 @@ struct Dump: ParsableCommand {
 
     func run() throws {
         let reader = try TraceReader(directory: trace)
+        TraceDamageNotice.report(reader)
         let (events, errors) = reader.allEvents()
         var pidOfTask: [Int32: Int32] = [:]
         for e in events {

@@ -20,7 +20,8 @@ struct GraphStoreOptions: ParsableArguments {
     var includeSystemFiles = false
 
     func openStore() throws -> GraphStore {
-        try GraphStore.openOrBuild(traceDirectory: trace, rebuild: rebuild)
+        TraceDamageNotice.report(trace: trace)
+        return try GraphStore.openOrBuild(traceDirectory: trace, rebuild: rebuild)
     }
 }
 

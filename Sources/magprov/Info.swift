@@ -15,6 +15,7 @@ struct Info: ParsableCommand {
 
     func run() throws {
         let reader = try TraceReader(directory: trace)
+        let damage = TraceDamageNotice.report(reader)
         let (events, errors) = reader.allEvents()
         var processes = Set<Int32>(), syscalls = 0, bytesRead = 0, bytesCaptured = 0, signals = 0, timestamps = 0, execs = 0
         var perSyscall: [String: Int] = [:]
@@ -43,7 +44,7 @@ struct Info: ParsableCommand {
                 "execs": execs, "syscalls": syscalls, "signals": signals, "rdtsc": timestamps,
                 "bytesReadBySyscalls": bytesRead, "bytesCaptured": bytesCaptured, "traceBytes": size,
                 "eventStreamBytes": eventBytes, "blobRawBytes": blobRaw, "rootChain": reader.manifest?.rootChain ?? "",
-                "errors": errors.map { "\($0)" },
+                "errors": errors.map { "\($0)" }, "damage": damage.map { "\($0.subject): \($0.detail)" },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -60,6 +61,6 @@ struct Info: ParsableCommand {
             if let chain = reader.manifest?.rootChain { print("root chain:  \(chain)") }
             for e in errors { print("error:       \(e)") }
         }
-        if !errors.isEmpty { throw ExitCode(2) }
+        if !errors.isEmpty || !damage.isEmpty { throw ExitCode(2) }
     }
 }

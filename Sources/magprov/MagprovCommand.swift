@@ -14,8 +14,9 @@ struct Magprov: ParsableCommand {
           magprov graph trace         the provenance graph (PROV-JSON, DOT, SVG)
           magprov why trace data.gz   where this file's content came from
           magprov replay trace        re-execute every process in the interpreter
+          magprov verify trace        is the trace complete, unchanged and signed?
         """,
         version: "0.1.0",
-        subcommands: [Record.self, Info.self, Dump.self, Graph.self, Why.self, Impact.self, Alerts.self, Replay.self, LockstepCommand.self]
+        subcommands: [Record.self, Info.self, Dump.self, Graph.self, Why.self, Impact.self, Alerts.self, Replay.self, Verify.self, LockstepCommand.self]
     )
 }

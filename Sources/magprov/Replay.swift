@@ -50,6 +50,7 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         let reader = try TraceReader(directory: trace)
+        TraceDamageNotice.report(reader)
         let session = try ReplaySession(trace: reader)
         session.progress = { r in
             if case .diverged = r.outcome { return }

@@ -65,6 +65,20 @@ final class ReplayTests: XCTestCase {
         try (0..<500).map { "line \($0)" }.joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
         try assertReplays(["sh", "-c", "\(try ReplayTests.compile("read_file")) \(input) > /dev/null"])
     }
+    /// One 16 MiB read: its bytes live in trace blobs (bounded frames), and replay injects
+    /// them whole (RecorderTests.TraceFileTests reads back a 40 MB one).
+    func testLargeReadReplays() throws {
+        let input = "\(Self.work)/large-input.bin"
+        let size = 16 << 20
+        var bytes = [UInt8](repeating: 0, count: size)
+        for i in stride(from: 0, to: size, by: 4096) {
+            bytes[i] = UInt8(truncatingIfNeeded: i >> 12)
+            bytes[i + 1] = UInt8(truncatingIfNeeded: i >> 20)  // no two 1 MiB chunks alike
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: input))
+        defer { try? FileManager.default.removeItem(atPath: input) }
+        try assertReplays(["dd", "if=\(input)", "of=/dev/null", "bs=\(size)", "count=1", "status=none"])
+    }
     func testTimeAndRdtscReplay() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("timing")) > /dev/null"]) }
     func testSignalHandlerReplays() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("signals")) > /dev/null"]) }
     /// The handler clobbers XMM0 and MXCSR; rt_sigreturn must bring back the program's

@@ -25,11 +25,14 @@ final class TraceFormatTests: XCTestCase {
         }
     }
 
+    /// Blob names and chain values are plain SHA-256 (FIPS 180-4 test vectors).
     func testSHA256MatchesKnownVectors() {
-        XCTAssertEqual(SHA256.hash(Array("abc".utf8)).hexString,
+        XCTAssertEqual(sha256(Array("abc".utf8)).hexString,
                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(SHA256.hash([UInt8](repeating: 0x61, count: 1_000)).hexString,
+        XCTAssertEqual(sha256([UInt8](repeating: 0x61, count: 1_000)).hexString,
                        "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        XCTAssertEqual(sha256(ArraySlice(Array("xabcx".utf8)).dropFirst().dropLast()).hexString,
+                       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
     func testEventsRoundTripThroughFramesAndManifest() throws {

@@ -1,0 +1,153 @@
+// The root commitment of a trace and its Ed25519 signature.
+//
+// The commitment is the SHA-256 of a short canonical text (`TraceCommitment.message`) that
+// names the SHA-256 of header.json, every stream (file, frames, events, bytes, final chain
+// value), every blob id and the manifest's other fields. The recorder signs it with its
+// Ed25519 key (swift-crypto's Curve25519.Signing), created on first use in
+// $XDG_CONFIG_HOME/magprov (default ~/.config/magprov), mode 0600 in a 0700 folder.
+//
+// What a valid signature proves: the trace is unchanged since a recorder holding that key
+// wrote it. Against a hostile recorded program it is worth what the key's separation is
+// worth: a program running as the same user as the recorder can read the key.
+
+import Crypto
+import Foundation
+
+/// The canonical form of the root commitment (docs/ARCHITECTURE.md, "Trace format").
+public enum TraceCommitment {
+    /// The text the commitment hashes: UTF-8, one record per line, LF-terminated.
+    public static func message(headerDigest: String, manifest m: TraceManifest) -> [UInt8] {
+        var lines = ["magprov trace commitment \(traceFormatVersion)", "header \(headerDigest)"]
+        for s in m.streams.sorted(by: { $0.tid < $1.tid }) {
+            lines.append("stream \(s.tid) \(s.file) \(s.frames) \(s.events) \(s.bytes) \(s.finalChain)")
+        }
+        for id in m.blobIDs.sorted() { lines.append("blob \(id)") }
+        lines.append("blobs \(m.blobs) \(m.blobBytes) \(m.blobRawBytes)")
+        lines.append("exit \(m.exitCode.map(String.init) ?? "-") \(m.exitSignal.map(String.init) ?? "-")")
+        lines.append("syscalls \(m.syscalls)")
+        lines.append("tasks \(m.tasks)")
+        // Microseconds: a JSON round trip of the Double cannot move it by that much.
+        lines.append("end \(Int64((m.endTime * 1e6).rounded()))")
+        return Array(lines.joined(separator: "\n").utf8) + [0x0a]
+    }
+
+    /// The root commitment: lowercase hex SHA-256 of `message`.
+    public static func root(headerDigest: String, manifest: TraceManifest) -> String {
+        sha256(message(headerDigest: headerDigest, manifest: manifest)).hexString
+    }
+
+    /// The bytes an Ed25519 signature covers: a domain prefix and the commitment in hex.
+    static func signedBytes(root: String) -> [UInt8] { Array("magprov trace root \(root)".utf8) }
+}
+
+/// An Ed25519 signature over a trace's root commitment, as `manifest.json` stores it.
+public struct TraceSignature: Codable, Equatable, Sendable {
+    /// Always "ed25519".
+    public var algorithm: String
+    /// The signer's public key: 32 bytes, hex.
+    public var publicKey: String
+    /// 64 bytes, hex.
+    public var signature: String
+
+    /// True when `signature` is a valid Ed25519 signature by `publicKey` over `root`.
+    /// Cost: one Ed25519 verification (~50 µs).
+    public func isValid(root: String) -> Bool {
+        guard algorithm == "ed25519", let key = [UInt8](hexString: publicKey), let sig = [UInt8](hexString: signature),
+              let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: key) else { return false }
+        return publicKey.isValidSignature(sig, for: TraceCommitment.signedBytes(root: root))
+    }
+}
+
+/// Why the recorder's signing key cannot be used.
+public enum TraceSigningError: Error, CustomStringConvertible, Equatable {
+    case cannotCreate(path: String, errno: Int32)
+    case unreadable(path: String, reason: String)
+    /// The key file can be read by others: refuse it, as ssh does.
+    case tooOpen(path: String, mode: UInt32)
+
+    public var description: String {
+        switch self {
+        case .cannotCreate(let path, let e): return "cannot create the trace signing key \(path): \(String(cString: strerror(e)))"
+        case .unreadable(let path, let reason): return "the trace signing key \(path) is unreadable: \(reason)"
+        case .tooOpen(let path, let mode):
+            return "the trace signing key \(path) has mode \(String(mode, radix: 8)); it must be readable by its owner only (chmod 600)"
+        }
+    }
+}
+
+/// The recorder's Ed25519 key: `signing.key` (32-byte seed, hex, mode 0600) and
+/// `signing.pub` (public key, hex) in a 0700 folder.
+public struct TraceSigningKey {
+    private let key: Curve25519.Signing.PrivateKey
+    /// The public key, 32 bytes in hex: what `magprov verify --key` takes.
+    public var publicKeyHex: String { Array(key.publicKey.rawRepresentation).hexString }
+
+    public static let privateKeyFile = "signing.key"
+    public static let publicKeyFile = "signing.pub"
+
+    /// `$XDG_CONFIG_HOME/magprov`, else `$HOME/.config/magprov`; nil without either.
+    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") { return xdg + "/magprov" }
+        if let home = environment["HOME"], !home.isEmpty { return home + "/.config/magprov" }
+        return nil
+    }
+
+    /// Loads the key in `directory`, creating the folder (0700) and a new key (0600) on
+    /// first use. Creation is atomic (O_EXCL), so two recorders starting at once agree.
+    /// - Throws: `TraceSigningError`.
+    public static func loadOrCreate(directory: String) throws -> TraceSigningKey {
+        try makeDirectory(directory)
+        let path = directory + "/" + privateKeyFile
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            let key = Curve25519.Signing.PrivateKey()
+            let text = Array((Array(key.rawRepresentation).hexString + "\n").utf8)
+            let written = text.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            close(fd)
+            guard written == text.count else { throw TraceSigningError.cannotCreate(path: path, errno: errno) }
+            let signing = TraceSigningKey(key: key)
+            try? (signing.publicKeyHex + "\n").write(toFile: directory + "/" + publicKeyFile, atomically: true, encoding: .utf8)
+            return signing
+        }
+        guard errno == EEXIST else { throw TraceSigningError.cannotCreate(path: path, errno: errno) }
+        return try load(path: path)
+    }
+
+    /// Loads an existing private key file.
+    /// - Throws: `TraceSigningError.tooOpen` when group or others may read it.
+    public static func load(path: String) throws -> TraceSigningKey {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw TraceSigningError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+        guard info.st_mode & 0o077 == 0 else { throw TraceSigningError.tooOpen(path: path, mode: info.st_mode & 0o777) }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let seed = [UInt8](hexString: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed) else {
+            throw TraceSigningError.unreadable(path: path, reason: "not 32 bytes of hex")
+        }
+        return TraceSigningKey(key: key)
+    }
+
+    /// The public key (hex) of the key in `directory`, if there is one; never creates one.
+    public static func existingPublicKey(directory: String) -> String? {
+        if let key = try? load(path: directory + "/" + privateKeyFile) { return key.publicKeyHex }
+        let text = try? String(contentsOfFile: directory + "/" + publicKeyFile, encoding: .utf8)
+        return text.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
+    /// Signs a root commitment. Cost: one Ed25519 signature (~30 µs).
+    public func sign(root: String) throws -> TraceSignature {
+        let signature = try key.signature(for: TraceCommitment.signedBytes(root: root))
+        return TraceSignature(algorithm: "ed25519", publicKey: publicKeyHex, signature: Array(signature).hexString)
+    }
+
+    /// A key that exists only in memory (tests, and signing with a key of one's own).
+    public static func ephemeral() -> TraceSigningKey { TraceSigningKey(key: Curve25519.Signing.PrivateKey()) }
+
+    private static func makeDirectory(_ directory: String) throws {
+        var prefix = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST { throw TraceSigningError.cannotCreate(path: prefix, errno: errno) }
+        }
+    }
+}
