@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "Replayer", dependencies: ["X86", "Taint", "Trace", "Syscalls", "CElf", "CCapstone"]),
         .target(name: "Lockstep", dependencies: ["CSupport", "Recorder", "Replayer", "Syscalls", "Trace", "X86"]),
         .target(name: "Provenance", dependencies: [
+            "CSupport",
             "Trace", "Syscalls", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .executableTarget(name: "magprov", dependencies: [

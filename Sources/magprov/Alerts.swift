@@ -17,7 +17,7 @@ struct Alerts: ParsableCommand {
         they came from before. A jump through a constant table indexed by input bytes (a \\
         parser's `switch`) is not an alert; a code pointer whose value came from input is.
 
-        Exit status: 0 with or without alerts; 1 when the trace has not been refined.
+        Exit status: 0 with or without alerts; 5 when the trace has not been refined.
 
           magprov alerts trace
           magprov alerts trace --json
@@ -30,6 +30,7 @@ struct Alerts: ParsableCommand {
     var json = false
 
     func run() throws {
+        try requireTrace(trace)
         let store = try GraphStore.openOrBuild(traceDirectory: trace)
         let alerts = try store.alerts(traceDirectory: trace)
         if json {

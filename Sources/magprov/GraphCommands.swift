@@ -20,7 +20,8 @@ struct GraphStoreOptions: ParsableArguments {
     var includeSystemFiles = false
 
     func openStore() throws -> GraphStore {
-        try GraphStore.openOrBuild(traceDirectory: trace, rebuild: rebuild)
+        try requireTrace(trace)
+        return try GraphStore.openOrBuild(traceDirectory: trace, rebuild: rebuild)
     }
 }
 
@@ -80,7 +81,7 @@ struct Graph: ParsableCommand {
         }
         if let output {
             guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
-                throw ValidationError("cannot write \(output)")
+                throw CLIError.cannotWrite(path: output, reason: String(cString: strerror(errno)))
             }
         } else {
             FileHandle.standardOutput.write(Data(text.utf8))

@@ -7,13 +7,17 @@ struct LockstepCommand: ParsableCommand {
         commandName: "lockstep",
         abstract: "Developer check: single-step a real process beside the interpreter and compare every instruction.",
         discussion: """
-        After every instruction, RIP, the 16 general registers, RFLAGS (CF PF ZF SF OF DF)
-        and XMM0-15 of the real process and of the interpreter must agree; the first
-        difference is printed with the instruction and both values. Syscalls run for real
-        and the interpreter takes their results. Slow (two ptrace stops per instruction):
-        meant for small inputs. Single-threaded programs only.
+        After every instruction, RIP, the 16 general registers, RFLAGS (CF PF ZF SF OF DF) \
+        and XMM0-15 of the real process and of the interpreter must agree; the first \
+        difference is printed with the instruction and both values. Syscalls run for real \
+        and the interpreter takes their results. Slow (two ptrace stops per instruction): \
+        meant for small inputs. Single-threaded programs only. Options before `--` are \
+        magprov's.
 
-        Example: magprov lockstep -- gzip -c small.txt
+        Exit status: 0 when they agreed, 1 at the first difference (or where the \
+        interpreter stopped), 5 when the command could not be run.
+
+          magprov lockstep -- gzip -c small.txt
         """)
 
     @Option(help: "Stop after this many instructions.")
@@ -42,10 +46,10 @@ struct LockstepCommand: ParsableCommand {
             print("lockstep: interpreter and CPU agree over \(n) instructions (\(String(format: "%.1f", seconds)) s)\(code.map { "; exit \($0)" } ?? "")")
         case .differed(let report, let n):
             print("lockstep: difference after \(n) agreeing instructions \(report)")
-            throw ExitCode(1)
+            throw ExitCode(ExitStatus.divergence)
         case .interpreterStopped(let report, let n):
             print("lockstep: after \(n) agreeing instructions, \(report)")
-            throw ExitCode(1)
+            throw ExitCode(ExitStatus.divergence)
         }
     }
 }
