@@ -54,6 +54,8 @@ let package = Package(
         .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "Trace", "X86"]),
         .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "Recorder", "Trace"]),
         // Ground truth: fixtures with known flows, recorded, replayed with taint, refined.
+        // The built magprov binary as a subprocess: --help, exit statuses, --json.
+        .testTarget(name: "CLITests", dependencies: ["magprov"]),
         .testTarget(name: "RefinementTests", dependencies: ["Provenance", "Recorder", "Replayer", "Taint", "Trace"]),
     ],
     swiftLanguageModes: [.v5]

@@ -37,13 +37,12 @@ struct Alerts: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(["alerts": alerts]), as: UTF8.self))
-            return
-        }
-        if alerts.isEmpty {
+        } else if alerts.isEmpty {
             print("no alerts: no input bytes became an instruction pointer")
-            return
+        } else {
+            print("\(alerts.count) alert\(alerts.count == 1 ? "" : "s"): input bytes became an instruction pointer")
+            for a in alerts { print(a.text, terminator: "") }
         }
-        print("\(alerts.count) alert\(alerts.count == 1 ? "" : "s"): input bytes became an instruction pointer")
-        for a in alerts { print(a.text, terminator: "") }
+        try checkIntact(store)
     }
 }

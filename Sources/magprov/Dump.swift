@@ -51,7 +51,7 @@ struct Dump: ParsableCommand {
                 for w in s.writes { print("      wrote \(w.bytes.count) bytes at 0x\(String(w.address, radix: 16)): \(quoted(w.bytes.prefix(64)))") }
             }
         }
-        if !errors.isEmpty { throw CLIError.damagedTrace(errors) }
+        if !errors.isEmpty { throw CLIError.damagedTrace(errors.map(\.description)) }
     }
 
     func describe(_ e: TraceEvent) -> String {

@@ -40,7 +40,7 @@ enum ExitStatus: Int32, CaseIterable {
           1    replay diverged from the recording, or lockstep found a difference
           2    usage error (bad option or argument)
           3    trace, file or node not found
-          4    damaged or unreadable trace (or graph store)
+          4    damaged or unreadable trace (its intact part is still reported)
           5    any other failure (I/O, Graphviz missing, trace not refined yet)
         magprov record exits with the recorded command's status (128+N when signal N \
         ended it); its own failures use 125 (magprov failed, bad options included), \
@@ -82,8 +82,9 @@ enum CLIError: Error, CustomStringConvertible {
     case notFound(path: String, what: String)
     /// An output file could not be written.
     case cannotWrite(path: String, reason: String)
-    /// The trace's streams are damaged (the intact part was reported).
-    case damagedTrace([TraceError])
+    /// The trace's streams are damaged: what was read before the damage was used and
+    /// reported; these are the stream errors.
+    case damagedTrace([String])
 
     var status: ExitStatus {
         switch self {
@@ -98,7 +99,8 @@ enum CLIError: Error, CustomStringConvertible {
         case .notFound(let path, let what): return "\(path): no such \(what)"
         case .cannotWrite(let path, let reason): return "cannot write \(path): \(reason)"
         case .damagedTrace(let errors):
-            return errors.map(\.description).joined(separator: "\nmagprov: ")
+            return "the trace is damaged; the intact part was used: "
+                + errors.joined(separator: "\nmagprov: ")
         }
     }
 }
@@ -116,6 +118,12 @@ func requireTrace(_ path: String) throws {
 func openTrace(_ path: String) throws -> TraceReader {
     try requireTrace(path)
     return try TraceReader(directory: path)
+}
+
+/// Exit 4 after answering from a graph built from a damaged trace (the intact part).
+func checkIntact(_ store: GraphStore) throws {
+    let warnings = try store.origin().warnings
+    if !warnings.isEmpty { throw CLIError.damagedTrace(warnings) }
 }
 
 /// Writes `text` and a newline to standard error as one `write`.

@@ -63,6 +63,6 @@ struct Info: ParsableCommand {
             print("trace:       \(formatBytes(size)) on disk (events \(formatBytes(eventBytes)), blobs \(formatBytes(reader.manifest?.blobBytes ?? 0)) for \(formatBytes(blobRaw)) mapped); ratio \(String(format: "%.1f", ratio)):1")
             if let chain = reader.manifest?.rootChain { print("root chain:  \(chain)") }
         }
-        if !errors.isEmpty { throw CLIError.damagedTrace(errors) }
+        if !errors.isEmpty { throw CLIError.damagedTrace(errors.map(\.description)) }
     }
 }
