@@ -10,11 +10,11 @@ struct Alerts: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List where input bytes became an instruction pointer (needs `magprov replay --taint`).",
         discussion: """
-        For each alert: the process, the control-transfer instruction (address, function, \\
-        instruction text) and where it jumped, and the input bytes the pointer's value was \\
-        built from: the object the process read them from and its byte offsets, and, when \\
-        those bytes had come through a pipe or file written in the recording, the objects \\
-        they came from before. A jump through a constant table indexed by input bytes (a \\
+        For each alert: the process, the control-transfer instruction (address, function, \
+        instruction text) and where it jumped, and the input bytes the pointer's value was \
+        built from: the object the process read them from and its byte offsets, and, when \
+        those bytes had come through a pipe or file written in the recording, the objects \
+        they came from before. A jump through a constant table indexed by input bytes (a \
         parser's `switch`) is not an alert; a code pointer whose value came from input is.
 
         Exit status: 0 with or without alerts; 5 when the trace has not been refined.

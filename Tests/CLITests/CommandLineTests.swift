@@ -87,6 +87,8 @@ final class CommandLineTests: XCTestCase {
             let r = try CLI.run(arguments, in: dir)
             XCTAssertEqual(r.status, 0, "\(arguments): \(r.stderr)")
             XCTAssertTrue(r.stdout.contains("USAGE: magprov"), "\(arguments): \(r.stdout)")
+            XCTAssertFalse(r.stdout.split(separator: "\n").contains { $0.hasSuffix("\\") },
+                           "\(arguments): a line continuation leaked into the help:\n\(r.stdout)")
             // Options are blocks that start with "  -"; continuation lines are indented further.
             var blocks: [String] = []
             for line in r.stdout.split(separator: "\n", omittingEmptySubsequences: false) {

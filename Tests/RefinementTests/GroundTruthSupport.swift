@@ -4,6 +4,7 @@
 // to the test's scratch directory, so that a failure message reads like the fixture's
 // header comment.
 
+import FixtureSupport
 import Foundation
 import Provenance
 import Recorder
@@ -12,26 +13,16 @@ import Trace
 import XCTest
 
 enum GroundTruth {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/taint").path
     static let buildDirectory: String = {
         let dir = NSTemporaryDirectory() + "magprov-refinement-\(getpid())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }()
 
-    /// The fixture `Fixtures/taint/NAME.c` built with gcc and `flags` (never committed:
-    /// built once per test run). Throws XCTSkip when gcc is missing or fails.
+    /// The fixture `Fixtures/taint/NAME.c` built with gcc and `flags` by the shared
+    /// FixtureCompiler (never committed: built once per test run).
     static func compile(_ name: String, flags: [String] = ["-O2"]) throws -> String {
-        let output = "\(buildDirectory)/\(name)\(flags.joined())"
-        if FileManager.default.fileExists(atPath: output) { return output }
-        let gcc = Process()
-        gcc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
-        gcc.arguments = flags + ["-o", output, "\(fixtures)/\(name).c"]
-        try gcc.run()
-        gcc.waitUntilExit()
-        guard gcc.terminationStatus == 0 else { throw XCTSkip("gcc failed for \(name)") }
-        return output
+        try FixtureCompiler.build("taint/\(name).c", flags: flags, name: "\(name)\(flags.joined())")
     }
 
     /// A fresh, empty directory for one test's inputs, outputs and trace.
