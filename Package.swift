@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "Recorder", "Trace", "FixtureSupport"]),
         // Ground truth: fixtures with known flows, recorded, replayed with taint, refined.
         // The built magprov binary as a subprocess: --help, exit statuses, --json.
-        .testTarget(name: "CLITests", dependencies: ["magprov"]),
+        .testTarget(name: "CLITests", dependencies: ["magprov", "Trace"]),
         .testTarget(name: "RefinementTests", dependencies: ["Provenance", "Recorder", "Replayer", "Taint", "Trace", "FixtureSupport"]),
     ],
     swiftLanguageModes: [.v5]

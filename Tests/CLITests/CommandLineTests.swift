@@ -2,6 +2,7 @@
 // status table (ExitStatus) for each situation, one error style, and the --json documents.
 
 import Foundation
+import Trace
 import XCTest
 
 /// Runs the `magprov` executable SwiftPM built beside this test bundle.
@@ -148,6 +149,44 @@ final class CommandLineTests: XCTestCase {
         let r = try CLI.run(["info", notATrace])
         XCTAssertEqual(r.status, 4, r.stderr)
         assertOneErrorStyle(r)
+    }
+
+    /// A replay that leaves the recorded path exits 1 and says where, in text and JSON. The
+    /// divergence is made by rewriting a recorded `echo hi` with the trace library: the
+    /// digest of the bytes its write(2) passed in no longer matches what the program writes.
+    func testDivergenceExitsOne() throws {
+        let dir = CLI.temporaryDirectory("divergence")
+        XCTAssertEqual(try CLI.run(["record", "-o", "original", "--", "/bin/echo", "hi"], in: dir).status, 0)
+        let reader = try TraceReader(directory: dir + "/original")
+        let writer = try TraceWriter(directory: dir + "/altered", header: reader.header)
+        try FileManager.default.removeItem(atPath: dir + "/altered/blobs")
+        try FileManager.default.copyItem(atPath: dir + "/original/blobs", toPath: dir + "/altered/blobs")
+        var altered = false, syscalls: UInt64 = 0
+        for var event in reader.allEvents().events {
+            if case .syscall(var s) = event.body {
+                syscalls += 1
+                if !altered, s.number == 1 /* write */, !s.inputs.isEmpty {
+                    s.inputs[0].hash ^= 1
+                    event.body = .syscall(s)
+                    altered = true
+                }
+            }
+            try writer.append(event)
+        }
+        XCTAssertTrue(altered, "echo's write was recorded with its input digest")
+        _ = try writer.finish(exitCode: 0, exitSignal: nil, syscalls: syscalls)
+
+        let text = try CLI.run(["replay", dir + "/altered"])
+        XCTAssertEqual(text.status, 1, text.stdout + text.stderr)
+        XCTAssertTrue(text.stdout.contains("passes different bytes than the recording"), text.stdout)
+        let json = try CLI.run(["replay", "--json", dir + "/altered"])
+        XCTAssertEqual(json.status, 1, json.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(report["diverged"] as? Int, 1)
+        let processes = try XCTUnwrap(report["processes"] as? [[String: Any]])
+        let divergence = try XCTUnwrap(processes.compactMap { $0["divergence"] as? [String: Any] }.first)
+        XCTAssertTrue((divergence["reason"] as? String ?? "").contains("different bytes"), "\(divergence)")
+        XCTAssertGreaterThan(divergence["instructionCount"] as? Int ?? 0, 0)
     }
 
     /// Bad options and arguments: 2, with the usage line, in the one error style.
