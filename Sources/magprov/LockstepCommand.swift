@@ -26,6 +26,9 @@ struct LockstepCommand: ParsableCommand {
     @Flag(help: "Do not compare XMM registers.")
     var noXmm = false
 
+    @Flag(help: "Print one JSON document (outcome, instructions, exitCode, report, seconds) instead of text.")
+    var json = false
+
     @Argument(parsing: .postTerminator, help: "The command, after --.")
     var command: [String] = []
 
@@ -41,15 +44,28 @@ struct LockstepCommand: ParsableCommand {
         let start = Date()
         let outcome = try Lockstep(options: options).run()
         let seconds = Date().timeIntervalSince(start)
+        let result: (outcome: String, instructions: UInt64, exitCode: Int32?, report: String)
         switch outcome {
-        case .agreed(let n, let code):
-            print("lockstep: interpreter and CPU agree over \(n) instructions (\(String(format: "%.1f", seconds)) s)\(code.map { "; exit \($0)" } ?? "")")
-        case .differed(let report, let n):
-            print("lockstep: difference after \(n) agreeing instructions \(report)")
-            throw ExitCode(ExitStatus.divergence)
-        case .interpreterStopped(let report, let n):
-            print("lockstep: after \(n) agreeing instructions, \(report)")
-            throw ExitCode(ExitStatus.divergence)
+        case .agreed(let n, let code): result = ("agreed", n, code, "")
+        case .differed(let report, let n): result = ("differed", n, nil, report)
+        case .interpreterStopped(let report, let n): result = ("interpreterStopped", n, nil, report)
         }
+        if json {
+            var object: [String: Any] = ["outcome": result.outcome, "instructions": result.instructions,
+                                         "report": result.report, "seconds": seconds]
+            if let code = result.exitCode { object["exitCode"] = code }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            switch result.outcome {
+            case "agreed":
+                print("lockstep: interpreter and CPU agree over \(result.instructions) instructions (\(String(format: "%.1f", seconds)) s)\(result.exitCode.map { "; exit \($0)" } ?? "")")
+            case "differed":
+                print("lockstep: difference after \(result.instructions) agreeing instructions \(result.report)")
+            default:
+                print("lockstep: after \(result.instructions) agreeing instructions, \(result.report)")
+            }
+        }
+        if result.outcome != "agreed" { throw ExitCode(ExitStatus.divergence) }
     }
 }

@@ -323,6 +323,15 @@ final class CommandLineTests: XCTestCase {
         XCTAssertGreaterThan(refinement.confirmed, 0, "out.txt derives from in.txt by data")
     }
 
+    /// `lockstep --json`: the outcome of a short single-stepped run of /bin/true.
+    func testLockstepJSON() throws {
+        let r = try CLI.run(["lockstep", "--json", "--max-instructions", "300", "--", "/bin/true"])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["outcome"] as? String, "agreed")
+        XCTAssertEqual(object["instructions"] as? Int, 300)
+    }
+
     /// The PROV-JSON export of the recorded scenario loads with Python's `prov` without a
     /// single warning (qualified names valid), through the command line.
     func testGraphProvJSONLoadsWithoutWarnings() throws {
