@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "Replayer", dependencies: ["X86", "Taint", "Trace", "Syscalls", "CElf", "CCapstone"]),
         .target(name: "Lockstep", dependencies: ["CSupport", "Recorder", "Replayer", "Syscalls", "Trace", "X86"]),
         .target(name: "Provenance", dependencies: [
+            "CSupport",
             "Trace", "Syscalls", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .executableTarget(name: "magprov", dependencies: [
@@ -53,17 +54,21 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The one fixture compiler every test target uses (gcc, once per test run).
+        .target(name: "FixtureSupport", path: "Tests/FixtureSupport"),
         .testTarget(name: "TraceTests", dependencies: ["Trace"]),
         .testTarget(name: "SyscallsTests", dependencies: ["Syscalls"]),
-        .testTarget(name: "RecorderTests", dependencies: ["Recorder", "Trace", "Syscalls"]),
+        .testTarget(name: "RecorderTests", dependencies: ["Recorder", "Trace", "Syscalls", "FixtureSupport"]),
         // Native trampoline for the X86 differential tests (test-only C code).
         .target(name: "X86TestSupport"),
-        .testTarget(name: "X86Tests", dependencies: ["X86", "X86TestSupport"]),
+        .testTarget(name: "X86Tests", dependencies: ["X86", "X86TestSupport", "FixtureSupport"]),
         .testTarget(name: "TaintTests", dependencies: ["Taint", "X86", "Trace"]),
-        .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "Trace", "X86"]),
-        .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "Recorder", "Trace"]),
+        .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "Trace", "X86", "FixtureSupport"]),
+        .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "Recorder", "Trace", "FixtureSupport"]),
         // Ground truth: fixtures with known flows, recorded, replayed with taint, refined.
-        .testTarget(name: "RefinementTests", dependencies: ["Provenance", "Recorder", "Replayer", "Taint", "Trace"]),
+        // The built magprov binary as a subprocess: --help, exit statuses, --json.
+        .testTarget(name: "CLITests", dependencies: ["magprov", "Trace"]),
+        .testTarget(name: "RefinementTests", dependencies: ["Provenance", "Recorder", "Replayer", "Taint", "Trace", "FixtureSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -2,13 +2,13 @@
 the taint replay against its targets.
 
 The replay issue's measure: record `gzip -c` once, replay it on one core with
-`magprov replay --jobs 1 --stats`, and run `valgrind --tool=none` on the same command in
+`magprov replay --jobs 1 --json`, and run `valgrind --tool=none` on the same command in
 the same harness run. Guest instructions come from replay's own count; MIPS is given per
 wall second and per CPU second (the process's user+system time), since the machines are
 shared and a busy neighbour stretches wall time but not CPU time. Peak replay memory is
 set against gzip's own peak RSS (the issue asks for under 3x that plus 64 MB).
 
-Taint: `magprov replay --taint --jobs 1 --stats` of a recording of the same command, with
+Taint: `magprov replay --taint --jobs 1 --json` of a recording of the same command, with
 its targets: at least 50 M guest instructions per CPU second, at most 3x the plain
 replay's time (judged on CPU seconds, the plain replay of the same recording; wall
 shown too), peak memory at most 4x gzip's own peak plus 64 MB.  A full run taints the
@@ -23,7 +23,6 @@ Python process, which subprocess forks the children from with vfork.
 import json
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import Dict, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import measure  # noqa: E402
+import replay_report  # noqa: E402
 from workloads import SEED, _text  # noqa: E402  (the harness's own input generator)
 
 TAINT_MIPS_TARGET = 50.0
@@ -60,12 +60,18 @@ def _replay(magprov: str, cwd: str, trace: str, timeout: float, taint: bool = Fa
             memory_cap_kb: Optional[int] = None):
     """(RunResult, stdout text, guest instructions or None) of one single-core replay."""
     os.makedirs(cwd, exist_ok=True)
-    argv = [magprov, "replay"] + (["--taint"] if taint else []) + ["--jobs", "1", "--stats", trace]
+    argv = [magprov, "replay"] + (["--taint"] if taint else []) + ["--jobs", "1", "--json", trace]
     r = measure.run_command(argv, cwd, timeout, measure_rss=True, memory_cap_kb=memory_cap_kb)
     with open(r.stdout_path, errors="replace") as f:
-        out = f.read()
-    match = re.search(r"(\d+) instructions\)", out)
-    return r, out, int(match.group(1)) if match else None
+        said = f.read()
+    instructions = replay_report.parse(said).get("instructions")
+    # What a failed run said, for the error message: its first divergence, else stderr.
+    out = replay_report.first_divergence(said) or _tail(r)
+    return r, out, instructions
+
+
+def _tail(r) -> str:
+    return " ".join(r.stderr_tail.split())[-300:] or "no output (exit status %d)" % r.status
 
 
 def measure_speed(magprov: str, scratch: str, size: int = 10_000_000, taint_size: Optional[int] = None,

@@ -18,7 +18,6 @@ shared Budget caps the seconds all --quick taint replays may take together.
 import glob
 import json
 import os
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -26,6 +25,7 @@ from typing import Callable, Dict, List, Optional
 
 import measure
 import refinement
+import replay_report
 
 KEY = "magprov-replay-taint"
 QUICK_INSTRUCTION_LIMIT = 80_000_000
@@ -62,39 +62,6 @@ def default_memory_cap_kb() -> int:
 
 # --- reading what a replay said and wrote -------------------------------------------------
 
-_REPLAYED = re.compile(r"replayed (\d+) of (\d+) process images with no divergence \((\d+) syscalls, (\d+) instructions\)")
-
-
-def parse_replay_stdout(text: str) -> Dict[str, object]:
-    """Guest instructions and image counts from `magprov replay`'s report, and the
-    refinement counts from the text `replay --taint` prints (RefinementReport.text): the
-    fallback when the graph store's JSON copy cannot be read."""
-    result: Dict[str, object] = {}
-    m = _REPLAYED.search(text)
-    if m:
-        result.update(images_ok=int(m.group(1)), images=int(m.group(2)),
-                      syscalls=int(m.group(3)), instructions=int(m.group(4)))
-    m = re.search(r"refined (\d+) coarse derivations.*? with (\d+) taint summaries", text)
-    if m:
-        refinement: Dict[str, object] = {"coarseDerivationPairs": int(m.group(1)), "summaries": int(m.group(2))}
-        for name in ("confirmed", "implicit", "refuted", "unverified"):
-            m = re.search(r"^\s*%s\s+(\d+)" % name, text, re.MULTILINE)
-            if m:
-                refinement[name] = int(m.group(1))
-        for key, pattern in (("confirmedByAddressOnly", r"(\d+) through table lookups only"),
-                             ("confirmedByMetadataOnly", r"(\d+) metadata only"),
-                             ("confirmedByKernelCopy", r"(\d+) kernel copies"),
-                             ("metadataDerivations", r"\+ (\d+) metadata derivations")):
-            m = re.search(pattern, text)
-            refinement[key] = int(m.group(1)) if m else 0
-        m = re.search(r"(\d+) alerts:", text)
-        refinement["alertCount"] = int(m.group(1)) if m else 0
-        m = re.search(r"(\d+) process images not refined", text)
-        refinement["unrefinedProcessCount"] = int(m.group(1)) if m else 0
-        result["refinement"] = refinement
-    return result
-
-
 def read_refinement(trace: str) -> Optional[Dict[str, object]]:
     """The RefinementReport the graph store keeps (meta 'refinement', JSON), counts only."""
     path = os.path.join(trace, "provenance.sqlite")
@@ -111,14 +78,7 @@ def read_refinement(trace: str) -> Optional[Dict[str, object]]:
         report = json.loads(row[0])
     except (sqlite3.Error, ValueError):
         return None
-    keep = ("summaries", "coarseDerivationPairs", "confirmed", "implicit", "refuted", "unverified",
-            "confirmedByMetadataOnly", "confirmedByKernelCopy", "confirmedByAddressOnly", "metadataDerivations")
-    counts: Dict[str, object] = {k: report[k] for k in keep if k in report}
-    counts["alertCount"] = len(report.get("alerts", []))
-    counts["unrefinedProcessCount"] = len(report.get("unrefinedProcesses", []))
-    counts["unrefinedProcesses"] = ["%s: %s" % (os.path.basename(p.get("executable") or "?"), p.get("reason", ""))
-                                    for p in report.get("unrefinedProcesses", [])[:10]]
-    return counts
+    return replay_report.refinement_counts(report)
 
 
 _STATISTICS = ("instructions", "sourceBytes", "sinkBytes", "labelSets", "unionLookups", "unionHits",
@@ -157,13 +117,6 @@ def read_summaries(trace: str) -> Dict[str, object]:
 def _read(path: str) -> str:
     with open(path, errors="replace") as f:
         return f.read()
-
-
-def _first_divergence(text: str) -> str:
-    for line in text.splitlines():
-        if "divergence" in line or "diverged" in line:
-            return " ".join(line.split())[:300]
-    return ""
 
 
 # --- the section ------------------------------------------------------------------------------
@@ -244,15 +197,16 @@ class TaintSection:
         entry["bare"] = {"wall": round(bare.wall, 4), "cpu": round(bare.cpu, 4)}
 
         # Plain replay.
-        plain = self._run(workload, "replay", [self.magprov, "replay", trace], self.timeout, measure_rss=True)
-        said = parse_replay_stdout(_read(plain.stdout_path))
+        plain = self._run(workload, "replay", [self.magprov, "replay", "--json", trace], self.timeout, measure_rss=True)
+        plain_report = _read(plain.stdout_path)
+        said = replay_report.parse(plain_report)
         replay: Dict[str, object] = {"wall": round(plain.wall, 3), "cpu": round(plain.cpu, 3),
                                      "peak_rss_kb": plain.peak_rss_kb, "instructions": said.get("instructions"),
                                      "ok": plain.status == 0 and not plain.timed_out}
         entry["replay"] = replay
         if not replay["ok"]:
             what = "timed out after %.0f s" % self.timeout if plain.timed_out else "exit status %d; %s" % (
-                plain.status, _first_divergence(plain.stdout_tail) or " ".join(plain.stderr_tail.split())[-300:])
+                plain.status, replay_report.first_divergence(plain_report) or " ".join(plain.stderr_tail.split())[-300:])
             self.fail(name, "magprov replay", label, what)
 
         entry["taint"] = self._taint(workload, trace, replay)
@@ -320,7 +274,7 @@ class TaintSection:
         if self.budget.exhausted():
             return {"status": "skipped", "reason": "skipped: " + self.budget.describe()}
         timeout = self.budget.timeout(self.taint_timeout)
-        r = self._run(workload, "taint", [self.magprov, "replay", "--taint", trace], timeout,
+        r = self._run(workload, "taint", [self.magprov, "replay", "--taint", "--json", trace], timeout,
                       measure_rss=True, memory_cap_kb=self.memory_cap_kb)
         self.budget.charge(r.wall)
         stdout = _read(r.stdout_path)
@@ -337,12 +291,12 @@ class TaintSection:
             self.limit(name, result["reason"])
             return result
         if r.status != 0:
-            what = "exit status %d; %s" % (r.status, _first_divergence(stdout) or
+            what = "exit status %d; %s" % (r.status, replay_report.first_divergence(stdout) or
                                            "stderr ends: " + " ".join(r.stderr_tail.split())[-300:])
             result.update(status="failed", reason=what)
             self.fail(name, "magprov replay --taint", "taint section", what)
             return result
-        said = parse_replay_stdout(stdout)
+        said = replay_report.parse(stdout)
         summaries = read_summaries(trace)
         refinement = read_refinement(trace) or said.get("refinement")
         statistics = summaries["statistics"]
@@ -355,7 +309,7 @@ class TaintSection:
             result["mips_per_interpreter_second"] = round(statistics["instructions"] / statistics["seconds"] / 1e6, 2)
         if refinement is None:
             self.fail(name, "magprov replay --taint", "taint section",
-                      "exit status 0 but no refinement report (neither in provenance.sqlite nor on stdout)")
+                      "exit status 0 but no refinement report (neither in provenance.sqlite nor in replay --json)")
         return result
 
 

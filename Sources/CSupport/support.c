@@ -182,3 +182,7 @@ int mp_wtermsig(int s) { return WTERMSIG(s); }
 int mp_wifstopped(int s) { return WIFSTOPPED(s); }
 int mp_wstopsig(int s) { return WSTOPSIG(s); }
 int mp_ptrace_event(int s) { return (s >> 16) & 0xff; }
+
+const char *mp_errno_name(int err) { return strerrorname_np(err); }
+
+const char *mp_signal_abbreviation(int sig) { return sigabbrev_np(sig); }

@@ -156,7 +156,7 @@ public final class Lockstep {
                 }
             }
             let text = Lockstep.disassemble(instructionBytes, at: before.rip)
-            let defined = Lockstep.definedFlags(text)
+            let defined = RFlags.defined(afterInstruction: text)
             if defined != RFlags.arithmetic | RFlags.direction {
                 // Take the CPU's values of the undefined flags so they do not show up as
                 // differences at later instructions that leave flags alone.
@@ -173,25 +173,6 @@ public final class Lockstep {
         }
         kill(pid, SIGKILL)
         return .agreed(instructions: steps, exitCode: nil)
-    }
-
-    /// Status flags the SDM defines after an instruction (the rest are "undefined" and
-    /// differ between CPUs).
-    static func definedFlags(_ text: String) -> UInt64 {
-        let all = RFlags.arithmetic | RFlags.direction
-        let mnemonic = text.split(separator: " ", omittingEmptySubsequences: true).first { !$0.allSatisfy { $0.isHexDigit } && $0 != "rep" && $0 != "lock" }.map(String.init) ?? ""
-        switch mnemonic {
-        case "mul", "imul": return RFlags.carry | RFlags.overflow | RFlags.direction
-        case "div", "idiv": return RFlags.direction
-        case "bsf", "bsr": return RFlags.zero | RFlags.direction
-        case "bt", "bts", "btr", "btc": return RFlags.carry | RFlags.direction
-        case "shl", "shr", "sar", "sal", "shld", "shrd": return all & ~(RFlags.overflow | RFlags.adjust)
-        case "rol", "ror", "rcl", "rcr": return RFlags.carry | RFlags.direction
-        case "and", "or", "xor", "test", "andn": return all & ~RFlags.adjust
-        case "lzcnt", "tzcnt": return RFlags.carry | RFlags.zero | RFlags.direction
-        case "bextr", "blsi", "blsmsk", "blsr", "bzhi": return RFlags.carry | RFlags.zero | RFlags.overflow | RFlags.direction
-        default: return all
-        }
     }
 
     private func compare(emulated e: CPUState, real r: Trace.RegisterFile, task: TaskAccess, flagMask: UInt64) -> String? {

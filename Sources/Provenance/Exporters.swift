@@ -6,6 +6,10 @@
 // `magprov:nID` / `magprov:eID`, and each relation names its roles so the direction is
 // the information flow: used(activity <- entity), wasGeneratedBy(entity <- activity),
 // wasInformedBy(informed <- informant), wasDerivedFrom(generated <- used).
+//
+// Every qualified name magprov writes is a valid PROV-N QName (`localName` turns "run as"
+// into "runAs"). PROV attributes are unordered sets of values, so an ordered list such as
+// argv is one string holding a JSON array (`magprov:argv` = "[\"sh\",\"-c\",\"...\"]").
 
 import Foundation
 
@@ -17,11 +21,11 @@ public enum ProvJSON {
         var bundles: [String: [String: Any]] = [:]
         func put(_ section: String, _ id: String, _ record: [String: Any]) { bundles[section, default: [:]][id] = record }
         for n in view.nodes {
-            var r: [String: Any] = ["prov:type": qualified("magprov:\(n.kind.rawValue)"), "prov:label": n.label,
+            var r: [String: Any] = ["prov:type": qualified("magprov:\(localName(n.kind.rawValue))"), "prov:label": n.label,
                                     "magprov:entity": n.entity, "magprov:version": n.version]
             if !n.path.isEmpty { r["magprov:path"] = n.path }
             if n.isSystem { r["magprov:system"] = true }
-            for (k, v) in n.attributes { r["magprov:\(k)"] = value(v) }
+            for (k, v) in n.attributes { r["magprov:\(localName(k))"] = value(v) }
             switch n.kind {
             case .process:
                 r["prov:startTime"] = timestamp(view.origin.startTime, n.startTime)
@@ -38,15 +42,19 @@ public enum ProvJSON {
         for e in view.edges {
             guard let sk = kinds[e.source], let tk = kinds[e.target] else { continue }
             let source = "magprov:n\(e.source)", target = "magprov:n\(e.target)"
-            var r: [String: Any] = ["prov:type": qualified("magprov:\(e.operation)"),
+            var r: [String: Any] = ["prov:type": qualified("magprov:\(localName(e.operation))"),
                                     "magprov:operation": e.operation, "magprov:calls": e.calls,
                                     "magprov:precision": e.precision.rawValue, "magprov:status": e.status.rawValue,
                                     "magprov:flow": e.isActiveFlow]
             if e.bytes > 0 { r["magprov:bytes"] = e.bytes }
             if let low = e.offsetLow, let high = e.offsetHigh { r["magprov:offsetLow"] = low; r["magprov:offsetHigh"] = high }
-            if e.failed { r["magprov:failed"] = true; r["magprov:errno"] = ErrnoName.of(e.errno) }
+            if e.failed {
+                r["magprov:failed"] = true
+                r["magprov:errno"] = Int(e.errno)
+                r["magprov:errnoName"] = ErrnoName.of(e.errno)
+            }
             if e.tid != 0 { r["magprov:tid"] = Int(e.tid) }
-            for (k, v) in e.attributes { r["magprov:\(k)"] = value(v) }
+            for (k, v) in e.attributes { r["magprov:\(localName(k))"] = value(v) }
             let time = timestamp(view.origin.startTime, e.firstTime)
             let relation = e.isActiveFlow || e.relation == .wasAssociatedWith ? e.relation : .wasInfluencedBy
             switch (relation, sk.isActivity, tk.isActivity) {
@@ -82,13 +90,29 @@ public enum ProvJSON {
 
     static func qualified(_ name: String) -> [String: String] { ["$": name, "type": "prov:QUALIFIED_NAME"] }
 
+    /// `name` as the local part of a qualified name PROV-N can write: runs of characters
+    /// other than ASCII letters, digits, `_`, `-` and `.` end a word, and the words are
+    /// joined in lower camel case ("run as" -> "runAs"); a leading digit gets a `_`.
+    static func localName(_ name: String) -> String {
+        func allowed(_ c: Character) -> Bool {
+            c.isASCII && (c.isLetter || c.isNumber || c == "_" || c == "-" || c == ".")
+        }
+        let words = name.split(whereSeparator: { !allowed($0) })
+        var result = words.enumerated().map { i, w in i == 0 ? String(w) : w.prefix(1).uppercased() + w.dropFirst() }.joined()
+        if result.isEmpty || result.first!.isNumber || result.first == "-" || result.first == "." { result = "_" + result }
+        return result
+    }
+
     static func value(_ v: AttributeValue) -> Any {
         switch v {
         case .string(let s): return s
         case .int(let i): return i
         case .bool(let b): return b
-        // A JSON array would be a set of values to PROV; argv's order matters.
-        case .strings(let a): return a.joined(separator: " ")
+        // PROV's multi-valued attributes are sets; argv's order and boundaries matter, so
+        // the list is kept as one string holding a JSON array.
+        case .strings(let a):
+            let data = (try? JSONSerialization.data(withJSONObject: a, options: [.withoutEscapingSlashes])) ?? Data("[]".utf8)
+            return String(decoding: data, as: UTF8.self)
         }
     }
 

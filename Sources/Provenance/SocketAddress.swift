@@ -63,19 +63,3 @@ enum SocketAddress {
         return Int(address[address.index(after: colon)...])
     }
 }
-
-/// Short names for the errno values users meet in provenance records.
-enum ErrnoName {
-    static func of(_ e: Int32) -> String {
-        let names: [Int32: String] = [
-            1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 9: "EBADF", 10: "ECHILD", 11: "EAGAIN",
-            12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 16: "EBUSY", 17: "EEXIST", 18: "EXDEV", 20: "ENOTDIR",
-            21: "EISDIR", 22: "EINVAL", 23: "ENFILE", 24: "EMFILE", 25: "ENOTTY", 26: "ETXTBSY", 27: "EFBIG",
-            28: "ENOSPC", 29: "ESPIPE", 30: "EROFS", 31: "EMLINK", 32: "EPIPE", 36: "ENAMETOOLONG",
-            38: "ENOSYS", 39: "ENOTEMPTY", 40: "ELOOP", 88: "ENOTSOCK", 95: "EOPNOTSUPP", 97: "EAFNOSUPPORT",
-            98: "EADDRINUSE", 99: "EADDRNOTAVAIL", 104: "ECONNRESET", 106: "EISCONN", 107: "ENOTCONN",
-            110: "ETIMEDOUT", 111: "ECONNREFUSED", 113: "EHOSTUNREACH", 115: "EINPROGRESS",
-        ]
-        return names[e] ?? "errno \(e)"
-    }
-}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Provenance
 import Syscalls
 import Trace
 
@@ -7,9 +8,19 @@ struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List what a trace recorded, strace-style, in global order.",
         discussion: """
-        One line per event: sequence number, task, then the syscall with decoded arguments
-        and its result, or the exec, signal, rdtsc, fork or exit. Paths and descriptors show
+        One line per event: sequence number, task, then the syscall with decoded arguments \
+        and its result, or the exec, signal, rdtsc, fork or exit. Paths and descriptors show \
         what they resolved to when the call ran, e.g. fd 3</etc/passwd>.
+
+        With --json, one JSON object per event and line (JSON Lines): `sequence`, `tid`, \
+        `kind` (taskStart, exec, syscall, signal, rdtsc, schedule, taskExit) and the event's \
+        fields; a syscall has `name`, `number`, `arguments` (raw), `result`, `errno` and \
+        `errnoName` when it failed, `objects` (what paths and descriptors resolved to), \
+        `flags` and the strace-style `text`; with --data also `writes` (address, length, \
+        first 64 bytes in hex).
+
+        A damaged trace is listed up to the damage, which is reported on standard error; \
+        the exit status is then 4.
         """)
 
     @Argument(help: "Trace directory written by magprov record.")
@@ -21,21 +32,27 @@ struct Dump: ParsableCommand {
     @Flag(help: "Show the bytes the kernel wrote (first 64 of each range).")
     var data = false
 
+    @Flag(help: "Print one JSON object per event (JSON Lines) instead of text.")
+    var json = false
+
     func run() throws {
-        let reader = try TraceReader(directory: trace)
+        let reader = try openTrace(trace)
         TraceDamageNotice.report(reader)
         let (events, errors) = reader.allEvents()
         var pidOfTask: [Int32: Int32] = [:]
         for e in events {
             if case .taskStart(let t) = e.body { pidOfTask[t.tid] = t.pid }
             if let pid, e.tid != pid && pidOfTask[e.tid] != pid { continue }
+            if json {
+                print(try jsonLine(e))
+                continue
+            }
             print(describe(e))
             if data, case .syscall(let s) = e.body {
                 for w in s.writes { print("      wrote \(w.bytes.count) bytes at 0x\(String(w.address, radix: 16)): \(quoted(w.bytes.prefix(64)))") }
             }
         }
-        for error in errors { FileHandle.standardError.write("magprov: \(error)\n".data(using: .utf8)!) }
-        if !errors.isEmpty { throw ExitCode(2) }
+        if !errors.isEmpty { throw CLIError.damagedTrace(errors.map(\.description)) }
     }
 
     func describe(_ e: TraceEvent) -> String {
@@ -48,14 +65,58 @@ struct Dump: ParsableCommand {
         case .syscall(let s):
             return "\(prefix) \(format(s))"
         case .signal(let g):
-            return "\(prefix) --- signal \(g.signal) \(g.kind) \(g.outcome) at rip 0x\(String(g.registers[.rip], radix: 16)) ---"
+            return "\(prefix) --- \(SignalName.of(g.signal)) \(g.kind) \(g.outcome) at rip 0x\(String(g.registers[.rip], radix: 16)) ---"
         case .timestamp(let t):
             return "\(prefix) rdtsc\(t.aux == nil ? "" : "p") at 0x\(String(t.address, radix: 16)) = \(t.value)"
         case .schedule(let s):
             return "\(prefix) ~~~ scheduled\(s.preemptedAt.map { " (preempted at 0x\(String($0[.rip], radix: 16)))" } ?? "") ~~~"
         case .taskExit(let x):
-            return "\(prefix) +++ \(x.exitCode.map { "exited with \($0)" } ?? "killed by signal \(x.signal ?? 0)") +++"
+            return "\(prefix) +++ \(x.exitCode.map { "exited with \($0)" } ?? "killed by \(SignalName.of(x.signal ?? 0))") +++"
         }
+    }
+
+    /// One event as a JSON object on one line (`--json`).
+    func jsonLine(_ e: TraceEvent) throws -> String {
+        var o: [String: Any] = ["sequence": e.sequence, "tid": e.tid]
+        switch e.body {
+        case .taskStart(let t):
+            o["kind"] = "taskStart"; o["taskKind"] = "\(t.kind)"; o["pid"] = t.pid; o["parent"] = t.parent
+        case .exec(let x):
+            o["kind"] = "exec"; o["path"] = x.path; o["argv"] = x.argv; o["mappings"] = x.mappings.count
+        case .syscall(let s):
+            o["kind"] = "syscall"; o["name"] = SyscallTable.name(s.number); o["number"] = s.number
+            o["arguments"] = s.arguments; o["result"] = s.result
+            if s.result < 0 && s.result > -4096 { o["errno"] = -s.result; o["errnoName"] = ErrnoName.of(Int32(-s.result)) }
+            o["objects"] = s.objects.map { ["argument": $0.argument, "requested": $0.requested, "resolved": $0.resolved] as [String: Any] }
+            var flags: [String] = []
+            if s.flags.contains(.refused) { flags.append("refused") }
+            if s.flags.contains(.unfinished) { flags.append("unfinished") }
+            if s.flags.contains(.unmodeled) { flags.append("unmodeled") }
+            if s.flags.contains(.foreignABI) { flags.append("foreignABI") }
+            if s.mapped != nil { flags.append("mapped") }
+            o["flags"] = flags
+            o["text"] = format(s)
+            if data {
+                o["writes"] = s.writes.map { w in
+                    ["address": w.address, "length": w.bytes.count,
+                     "bytes": w.bytes.prefix(64).map { String(format: "%02x", $0) }.joined()] as [String: Any]
+                }
+            }
+        case .signal(let g):
+            o["kind"] = "signal"; o["signal"] = g.signal; o["signalName"] = SignalName.of(g.signal)
+            o["delivery"] = "\(g.kind)"; o["outcome"] = "\(g.outcome)"; o["rip"] = g.registers[.rip]
+        case .timestamp(let t):
+            o["kind"] = "rdtsc"; o["address"] = t.address; o["value"] = t.value; o["rdtscp"] = t.aux != nil
+        case .schedule(let s):
+            o["kind"] = "schedule"
+            if let r = s.preemptedAt { o["preemptedAt"] = r[.rip] }
+        case .taskExit(let x):
+            o["kind"] = "taskExit"
+            if let code = x.exitCode { o["exitCode"] = code }
+            if let signal = x.signal { o["signal"] = signal; o["signalName"] = SignalName.of(signal) }
+        }
+        let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
     }
 
     func format(_ s: SyscallEvent) -> String {
@@ -84,7 +145,7 @@ struct Dump: ParsableCommand {
         if spec.arguments.isEmpty && !spec.modeled {
             parts = s.arguments.map { "0x\(String($0, radix: 16))" }
         }
-        var result = s.result < 0 && s.result > -4096 ? "-1 \(errnoName(Int32(-s.result)))" : (s.result > 0xffff ? "0x\(String(s.result, radix: 16))" : "\(s.result)")
+        var result = s.result < 0 && s.result > -4096 ? "-1 \(ErrnoName.of(Int32(-s.result)))" : (s.result > 0xffff ? "0x\(String(s.result, radix: 16))" : "\(s.result)")
         if let new = s.objects.first(where: { $0.argument < 0 }) { result += "<\(new.resolved)>" }
         var flags: [String] = []
         if s.flags.contains(.refused) { flags.append("refused by magprov") }
@@ -110,14 +171,6 @@ func quoted<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
     return s + "\""
 }
 
-func errnoName(_ e: Int32) -> String {
-    let names: [Int32: String] = [1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 9: "EBADF", 10: "ECHILD",
-                                  11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 17: "EEXIST", 20: "ENOTDIR",
-                                  21: "EISDIR", 22: "EINVAL", 25: "ENOTTY", 28: "ENOSPC", 29: "ESPIPE", 32: "EPIPE",
-                                  38: "ENOSYS", 39: "ENOTEMPTY", 95: "EOPNOTSUPP", 110: "ETIMEDOUT", 111: "ECONNREFUSED",
-                                  512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 516: "ERESTART_RESTARTBLOCK"]
-    return names[e] ?? "errno \(e)"
-}
 
 extension String {
     func leftPad(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }

@@ -20,6 +20,7 @@ struct GraphStoreOptions: ParsableArguments {
     var includeSystemFiles = false
 
     func openStore() throws -> GraphStore {
+        try requireTrace(trace)
         TraceDamageNotice.report(trace: trace)
         return try GraphStore.openOrBuild(traceDirectory: trace, rebuild: rebuild)
     }
@@ -81,7 +82,7 @@ struct Graph: ParsableCommand {
         }
         if let output {
             guard FileManager.default.createFile(atPath: output, contents: Data(text.utf8)) else {
-                throw ValidationError("cannot write \(output)")
+                throw CLIError.cannotWrite(path: output, reason: String(cString: strerror(errno)))
             }
         } else {
             FileHandle.standardOutput.write(Data(text.utf8))
@@ -89,10 +90,9 @@ struct Graph: ParsableCommand {
         let counts = graph.counts
         let refined = try graphStore.refinement() != nil
         let kind = coarse || !refined ? "coarse graph" : "refined graph"
-        let message = "magprov: \(kind) of \(counts.nodes) nodes and \(counts.edges) edges in \(graphStore.path); " +
-            "exported \(view.nodes.count) nodes, \(view.edges.count) edges" +
-            (graph.origin.warnings.isEmpty ? "" : " (trace damaged: \(graph.origin.warnings.count) stream errors; the intact part was used)")
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        printError("magprov: \(kind) of \(counts.nodes) nodes and \(counts.edges) edges in \(graphStore.path); " +
+                   "exported \(view.nodes.count) nodes, \(view.edges.count) edges")
+        if !graph.origin.warnings.isEmpty { throw CLIError.damagedTrace(graph.origin.warnings) }
     }
 }
 
@@ -151,6 +151,7 @@ struct LineageArguments: ParsableArguments {
         let elapsed = clock.now - start
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3
         note("query took \(String(format: "%.1f", ms)) ms")
+        try checkIntact(graphStore)
     }
 
     func note(_ text: String) {

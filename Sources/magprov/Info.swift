@@ -5,7 +5,11 @@ import Trace
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Summarize a trace: command, processes, syscalls, bytes, size and compression.")
+        abstract: "Summarize a trace: command, processes, syscalls, bytes, size and compression.",
+        discussion: """
+        A damaged trace is summarized up to the damage; the damage is reported on standard \
+        error (and in the JSON's `errors`) and the exit status is 4.
+        """)
 
     @Argument(help: "Trace directory written by magprov record.")
     var trace: String
@@ -14,7 +18,7 @@ struct Info: ParsableCommand {
     var json = false
 
     func run() throws {
-        let reader = try TraceReader(directory: trace)
+        let reader = try openTrace(trace)
         let damage = TraceDamageNotice.report(reader)
         let (events, errors) = reader.allEvents()
         var processes = Set<Int32>(), syscalls = 0, bytesRead = 0, bytesCaptured = 0, signals = 0, timestamps = 0, execs = 0
@@ -59,8 +63,9 @@ struct Info: ParsableCommand {
             let ratio = size > 0 ? Double(UInt64(bytesCaptured) + blobRaw) / Double(size) : 0
             print("trace:       \(formatBytes(size)) on disk (events \(formatBytes(eventBytes)), blobs \(formatBytes(reader.manifest?.blobBytes ?? 0)) for \(formatBytes(blobRaw)) mapped); ratio \(String(format: "%.1f", ratio)):1")
             if let chain = reader.manifest?.rootChain { print("root chain:  \(chain)") }
-            for e in errors { print("error:       \(e)") }
         }
-        if !errors.isEmpty || !damage.isEmpty { throw ExitCode(2) }
+        if !errors.isEmpty || !damage.isEmpty {
+            throw CLIError.damagedTrace(errors.map(\.description) + damage.map { "\($0)" })
+        }
     }
 }

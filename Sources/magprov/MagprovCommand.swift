@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Magprov: ParsableCommand {
@@ -15,8 +16,57 @@ struct Magprov: ParsableCommand {
           magprov why trace data.gz   where this file's content came from
           magprov replay trace        re-execute every process in the interpreter
           magprov verify trace        is the trace complete, unchanged and signed?
+
+        Commands that report take --json for machine-readable output. Errors go to \
+        standard error as "magprov: ...".
+
+        Exit status, for every command:
+        \(ExitStatus.table)
         """,
         version: "0.1.0",
         subcommands: [Record.self, Info.self, Dump.self, Graph.self, Why.self, Impact.self, Alerts.self, Replay.self, Verify.self, LockstepCommand.self]
     )
+
+    /// Parses, runs, and maps every error to the one exit-status table (`ExitStatus`),
+    /// printing it as "magprov: ..." on standard error.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let recording = arguments.first == "record"
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            exitAfterParse(error, recording: recording)
+        }
+        do {
+            try command.run()
+        } catch {
+            exitAfterRun(error, recording: command is Record)
+        }
+        Foundation.exit(ExitStatus.success.rawValue)
+    }
+
+    /// Help and version requests print and exit 0; parse and validation errors are usage
+    /// errors (125 for `record`).
+    private static func exitAfterParse(_ error: Error, recording: Bool) -> Never {
+        if exitCode(for: error) == .success { exit(withError: error) }
+        report(fullMessage(for: error))
+        Foundation.exit(recording ? ExitStatus.recordFailed.rawValue : ExitStatus(for: error).rawValue)
+    }
+
+    private static func exitAfterRun(_ error: Error, recording: Bool) -> Never {
+        if let code = error as? ExitCode { Foundation.exit(code.rawValue) }   // already reported
+        if exitCode(for: error) == .success { exit(withError: error) }
+        let status = recording ? ExitStatus.recordFailed : ExitStatus(for: error)
+        report(status == .usage ? fullMessage(for: error) : "\(error)")
+        Foundation.exit(status.rawValue)
+    }
+
+    /// One style for every error: "magprov: " and the message, on standard error.
+    private static func report(_ message: String) {
+        var text = message
+        if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+        while text.hasSuffix("\n") { text.removeLast() }
+        printError("magprov: " + text)
+    }
 }

@@ -1,22 +1,31 @@
 import ArgumentParser
 import Foundation
 import Recorder
+import Trace
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a command under the recorder and write its trace.",
         discussion: """
-        Every task of the command's process tree is traced with ptrace and a seccomp filter:
-        syscall results and the memory the kernel wrote, signals, rdtsc values, the address
-        space at each exec and every mapped file go into the trace directory. The exit
-        status is the command's own (128+N when signal N ended it).
+        Every task of the command's process tree is traced with ptrace and a seccomp filter: \
+        syscall results and the memory the kernel wrote, signals, rdtsc values, the address \
+        space at each exec and every mapped file go into the trace directory. Options before \
+        `--` are magprov's; everything after it is the command.
 
-        Examples:
+        Exit status: the command's own (128+N when signal N ended it). magprov's own \
+        failures use 125 (magprov failed, bad options included), 126 (the command cannot be \
+        executed) and 127 (the command was not found), as env(1) does.
+
+        The summary (trace directory, tasks, syscalls, size, root chain, the command's \
+        status) goes to standard error, or as JSON to the file given with --json (`-` for \
+        standard error); standard output belongs to the command.
+
           magprov record -- make -j2
           magprov record -o /tmp/gz.trace -- gzip -k big.log
+          magprov record --json summary.json -o t -- sort data.txt
         """)
 
-    @Option(name: .shortAndLong, help: "Trace directory to create (must not exist or be empty). Default: magprov-<time>.trace")
+    @Option(name: .shortAndLong, help: "Trace directory to create (must not exist or be empty); magprov-<time>.trace when not given.")
     var output: String?
 
     @Flag(name: .customLong("no-feature-mask"),
@@ -26,38 +35,91 @@ struct Record: ParsableCommand {
     @Option(help: "Preempt a thread that runs this many milliseconds without a syscall while its siblings wait.")
     var watchdogMs: Int = 50
 
+    @Option(name: .customLong("json"), help: ArgumentHelp("Write the summary as JSON to this file (`-`: standard error) instead of the text line.", valueName: "file"))
+    var jsonPath: String?
+
     @Argument(parsing: .postTerminator, help: "The command to record, after --.")
     var command: [String] = []
 
     func validate() throws {
         guard !command.isEmpty else { throw ValidationError("give the command to record after --, e.g. magprov record -- ls -l") }
+        guard watchdogMs > 0 else { throw ValidationError("--watchdog-ms must be positive") }
+    }
+
+    /// The machine-readable summary of one recording (`--json`).
+    struct Summary: Codable {
+        var trace: String
+        var command: [String]
+        /// The command's exit code, or nil when a signal ended it.
+        var exitCode: Int32?
+        var exitSignal: Int32?
+        /// What `magprov record` exits with: the exit code or 128 + the signal.
+        var status: Int32
+        var tasks: Int
+        var syscalls: UInt64
+        var blobs: Int
+        var traceBytes: UInt64
+        var rootChain: String
+        var seconds: Double
     }
 
     func run() throws {
         let command = self.command
         let directory = output ?? "magprov-\(Int(Date().timeIntervalSince1970)).trace"
+        let existed = FileManager.default.fileExists(atPath: directory)
         var options = RecordOptions(command: command, outputDirectory: directory)
         options.maskCPUFeatures = !noFeatureMask
         options.watchdogMilliseconds = watchdogMs
         let recorder = Recorder(options: options)
-        let result = try recorder.run()
+        let start = Date()
+        let result: RecordResult
+        do {
+            result = try recorder.run()
+        } catch RecorderError.commandNotFound(let name) {
+            try commandFailed("\(name): command not found", .commandNotFound, directory: directory, existed: existed)
+        } catch RecorderError.cannotExecute(let name, let err) {
+            try commandFailed("\(name): cannot execute: \(String(cString: strerror(err)))", .commandNotExecutable,
+                              directory: directory, existed: existed)
+        }
         if let err = recorder.execFailure() {
-            let message = err == ENOENT ? "\(command[0]): command not found" : "\(command[0]): \(String(cString: strerror(err)))"
-            FileHandle.standardError.write("magprov: \(message)\n".data(using: .utf8)!)
-            throw ExitCode(err == ENOENT ? 127 : 126)
+            try commandFailed(err == ENOENT ? "\(command[0]): command not found" : "\(command[0]): \(String(cString: strerror(err)))",
+                              err == ENOENT ? .commandNotFound : .commandNotExecutable, directory: directory, existed: existed)
         }
         if let traceError = result.traceError {
             FileHandle.standardError.write("magprov: error: the trace in \(directory) is incomplete: \(traceError)\n".data(using: .utf8)!)
             throw ExitCode(result.shellStatus != 0 ? result.shellStatus : 1)
         }
         let m = result.manifest
-        FileHandle.standardError.write("""
-            magprov: recorded \(m.tasks) tasks, \(m.syscalls) syscalls into \(directory) \
-            (\(formatBytes(traceSize(directory)))); root chain \(m.rootChain.prefix(16))
-
-            """.data(using: .utf8)!)
+        let summary = Summary(trace: directory, command: command, exitCode: result.exitCode, exitSignal: result.signal,
+                              status: result.shellStatus, tasks: m.tasks, syscalls: m.syscalls, blobs: m.blobs,
+                              traceBytes: traceSize(directory), rootChain: m.rootChain,
+                              seconds: Date().timeIntervalSince(start))
+        if let jsonPath {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(summary) + Data("\n".utf8)
+            if jsonPath == "-" {
+                FileHandle.standardError.write(data)
+            } else if !FileManager.default.createFile(atPath: jsonPath, contents: data) {
+                throw CLIError.cannotWrite(path: jsonPath, reason: String(cString: strerror(errno)))
+            }
+        } else {
+            printError("magprov: recorded \(m.tasks) tasks, \(m.syscalls) syscalls into \(directory) " +
+                       "(\(formatBytes(summary.traceBytes))); root chain \(m.rootChain.prefix(16))")
+        }
         if result.shellStatus != 0 { throw ExitCode(result.shellStatus) }
     }
+
+    /// The command never ran: say so, drop the trace directory this run created, exit 126/127.
+    private func commandFailed(_ message: String, _ status: ExitStatus, directory: String, existed: Bool) throws -> Never {
+        printError("magprov: " + message)
+        if !existed { try? FileManager.default.removeItem(atPath: directory) }
+        throw ExitCode(status)
+    }
+}
+
+extension ExitCode {
+    init(_ status: ExitStatus) { self.init(status.rawValue) }
 }
 
 func traceSize(_ directory: String) -> UInt64 {

@@ -9,23 +9,31 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-execute every recorded process in magprov's x86-64 interpreter and check it against the trace.",
         discussion: """
-        Each process image starts from its exec snapshot; recorded syscall results, memory
-        the kernel wrote, signals and rdtsc values are injected, and at every syscall the
-        emulated program must ask for exactly what the real one asked for (number,
-        arguments, bytes of every buffer passed in). Processes replay in parallel.
+        Each process image starts from its exec snapshot; recorded syscall results, memory \
+        the kernel wrote, signals and rdtsc values are injected, and at every syscall the \
+        emulated program must ask for exactly what the real one asked for (number, \
+        arguments, bytes of every buffer passed in). Processes replay in parallel; on a \
+        terminal, a progress line on standard error shows how far the replay is.
 
-        On divergence the report names the task, the instruction count, the address and
-        function, and the expected and actual syscall. Exit status: 0 when everything
-        replayed, 1 when anything diverged.
+        On divergence the report names the task, the instruction count, the address and \
+        function, and the expected and actual syscall. Exit status: 0 when everything \
+        replayed, 1 when anything diverged, 4 when the trace is damaged.
 
-        With --taint, every process also carries byte-level shadow state: bytes the kernel
-        delivered from files, pipes and sockets are labelled with where they came from, and
-        labels follow every instruction to the bytes written out and to the instruction
-        pointer. One flow summary per process image goes to TRACE/taint/, the summaries are
-        composed across processes, and the graph store is refined: each coarse derivation
-        (output version <- input version through a process) becomes confirmed, implicit or
-        refuted, and why/impact/graph answer from the refined graph from then on. A process
+        With --taint, every process also carries byte-level shadow state: bytes the kernel \
+        delivered from files, pipes and sockets are labelled with where they came from, and \
+        labels follow every instruction to the bytes written out and to the instruction \
+        pointer. One flow summary per process image goes to TRACE/taint/, the summaries are \
+        composed across processes, and the graph store is refined: each coarse derivation \
+        (output version <- input version through a process) becomes confirmed, implicit or \
+        refuted, and why/impact/graph answer from the refined graph from then on. A process \
         that diverged is never refined: its derivations stay unverified.
+
+        With --json, one JSON document on standard output: `processImages`, `completed`, \
+        `diverged`, `syscalls`, `instructions`, `seconds`, `peakRSSKilobytes`, `processes` \
+        (pid, tid, executable, forkedFrom, outcome, instructions, syscalls, seconds and the \
+        `divergence` when there was one) and, with --taint, `flowSummaries` and \
+        `refinement` (the refinement report: confirmed, implicit, refuted, unverified, \
+        alerts, unrefined processes).
         """)
 
     @Argument(help: "Trace directory written by magprov record.")
@@ -34,8 +42,8 @@ struct Replay: ParsableCommand {
     @Option(help: "Replay only this process id (repeatable).")
     var pid: [Int32] = []
 
-    @Option(help: "Parallel replay jobs (default: all cores).")
-    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Parallel replay jobs; all cores when not given.")
+    var jobs: Int?
 
     @Flag(help: "Print guest instructions, time, MIPS, decode-cache size and peak memory.")
     var stats = false
@@ -46,35 +54,53 @@ struct Replay: ParsableCommand {
     @Option(help: "With --taint: whether a load through an input-derived address takes the address's labels (on|off).")
     var addressDependency: Toggle = .on
 
+    @Flag(help: "Print one JSON document instead of text.")
+    var json = false
+
     enum Toggle: String, ExpressibleByArgument { case on, off }
 
+    func validate() throws {
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+    }
+
     func run() throws {
-        let reader = try TraceReader(directory: trace)
+        let reader = try openTrace(trace)
         TraceDamageNotice.report(reader)
         let session = try ReplaySession(trace: reader)
-        session.progress = { r in
-            if case .diverged = r.outcome { return }
-            FileHandle.standardError.write("  replayed \(r.pid) \(URL(fileURLWithPath: r.executable).lastPathComponent): \(r.syscalls) syscalls, \(r.instructions) instructions\n".data(using: .utf8)!)
-        }
-        let options = ReplayOptions(pids: pid.isEmpty ? nil : Set(pid), jobs: jobs)
+        let options = ReplayOptions(pids: pid.isEmpty ? nil : Set(pid),
+                                    jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount)
+        let units = session.plan.units.filter { options.pids?.contains($0.pid) ?? true }.count
+        let progress = ProgressLine(units: units)
+        session.progress = { progress.finished($0) }
+        progress.start()
         let summary = taint ? session.runTaint(options: options, addressDependency: addressDependency == .on)
                             : session.run(options: options)
+        progress.stop()
         let all = summary.allResults
-        for (unit, divergence) in summary.divergences {
-            print("process \(unit.pid) (\(unit.executable)): \(divergence)")
+        var refinement: (written: Int, report: RefinementReport)?
+        if taint { refinement = try refine(summary) }
+        if json {
+            print(try ReplayReport(summary, refinement: refinement).json())
+        } else {
+            for (unit, divergence) in summary.divergences {
+                print("process \(unit.pid) (\(unit.executable)): \(divergence)")
+            }
+            let ok = all.count - summary.divergences.count
+            let syscalls = all.reduce(0) { $0 + $1.syscalls }
+            print("replayed \(ok) of \(all.count) process images with no divergence (\(syscalls) syscalls, \(summary.instructions) instructions)")
+            if stats {
+                let cpuSeconds = all.reduce(0) { $0 + $1.seconds }
+                let mips = cpuSeconds > 0 ? Double(summary.instructions) / cpuSeconds / 1e6 : 0
+                print(String(format: "stats: %.3f s wall, %.3f s in interpreters, %.1f guest MIPS per core", summary.seconds, cpuSeconds, mips))
+                print("stats: decoded instructions cached \(all.reduce(0) { $0 + $1.decodedInstructions }), guest pages \(all.reduce(0) { $0 + $1.guestPages }), peak RSS \(peakRSSKilobytes()) KB")
+                if summary.plan.skippedEvents > 0 { print("stats: \(summary.plan.skippedEvents) recorded syscalls belong to no replayable image (pre-exec)") }
+            }
+            if let refinement {
+                print("taint: \(refinement.written) flow summaries in \(trace)/taint")
+                print(refinement.report.text)
+            }
         }
-        let ok = all.count - summary.divergences.count
-        let syscalls = all.reduce(0) { $0 + $1.syscalls }
-        print("replayed \(ok) of \(all.count) process images with no divergence (\(syscalls) syscalls, \(summary.instructions) instructions)")
-        if stats {
-            let cpuSeconds = all.reduce(0) { $0 + $1.seconds }
-            let mips = cpuSeconds > 0 ? Double(summary.instructions) / cpuSeconds / 1e6 : 0
-            print(String(format: "stats: %.3f s wall, %.3f s in interpreters, %.1f guest MIPS per core", summary.seconds, cpuSeconds, mips))
-            print("stats: decoded instructions cached \(all.reduce(0) { $0 + $1.decodedInstructions }), guest pages \(all.reduce(0) { $0 + $1.guestPages }), peak RSS \(peakRSSKilobytes()) KB")
-            if summary.plan.skippedEvents > 0 { print("stats: \(summary.plan.skippedEvents) recorded syscalls belong to no replayable image (pre-exec)") }
-        }
-        if taint { try refine(summary, reader: reader) }
-        if !summary.divergences.isEmpty { throw ExitCode(1) }
+        if !summary.divergences.isEmpty { throw ExitCode(ExitStatus.divergence) }
     }
 }
 
@@ -86,18 +112,158 @@ func peakRSSKilobytes() -> Int {
 
 extension Replay {
     /// Writes one flow summary per replayed unit (replacing any earlier ones), composes them
-    /// and refines the graph store; prints the refinement report.
-    func refine(_ summary: ReplaySummary, reader: TraceReader) throws {
-        let folder = "\(trace)/taint"
-        try? FileManager.default.removeItem(atPath: folder)
+    /// and refines the graph store.
+    /// - Returns: how many summaries were written, and the refinement report.
+    func refine(_ summary: ReplaySummary) throws -> (written: Int, report: RefinementReport) {
+        try? FileManager.default.removeItem(atPath: "\(trace)/taint")
         var written = 0
         for result in summary.allResults {
             guard let taint = result.taint else { continue }
             try taint.write(traceDirectory: trace)
             written += 1
         }
-        let report = try TaintRefinement.refine(traceDirectory: trace)
-        print("taint: \(written) flow summaries in \(folder)")
-        print(report.text)
+        return (written, try TaintRefinement.refine(traceDirectory: trace))
+    }
+}
+
+/// What `magprov replay --json` prints.
+struct ReplayReport: Encodable {
+    struct Process: Encodable {
+        var pid: Int32
+        var tid: Int32
+        var executable: String
+        /// The pid of the process image this one was forked from without exec (replayed
+        /// from its parent's state), nil for a process image that starts at an exec.
+        var forkedFrom: Int32?
+        /// "completed" or "diverged".
+        var outcome: String
+        var instructions: UInt64
+        var syscalls: Int
+        /// Seconds in this image's interpreter.
+        var seconds: Double
+        var divergence: DivergenceReport?
+    }
+    struct DivergenceReport: Encodable {
+        var tid: Int32
+        var instructionCount: UInt64
+        var address: UInt64
+        var function: String?
+        var reason: String
+        var expected: String
+        var actual: String
+        /// The last instructions executed before the divergence (address, bytes, mnemonic).
+        var recentInstructions: [String]
+    }
+
+    var processImages: Int
+    var completed: Int
+    var diverged: Int
+    var syscalls: Int
+    var instructions: UInt64
+    /// Wall-clock seconds of the whole replay.
+    var seconds: Double
+    var peakRSSKilobytes: Int
+    /// Recorded syscalls outside every replayable image (before the first exec).
+    var skippedEvents: Int
+    var processes: [Process]
+    /// With --taint: flow summaries written to TRACE/taint/.
+    var flowSummaries: Int?
+    /// With --taint: the refinement report (also kept in the graph store).
+    var refinement: RefinementReport?
+
+    init(_ summary: ReplaySummary, refinement: (written: Int, report: RefinementReport)?) {
+        var processes: [Process] = []
+        func add(_ r: UnitResult, parent: Int32?) {
+            var divergence: DivergenceReport?
+            var outcome = "completed"
+            if case .diverged(let d) = r.outcome {
+                outcome = "diverged"
+                divergence = DivergenceReport(tid: d.tid, instructionCount: d.instructionCount, address: d.address,
+                                              function: d.function, reason: d.reason, expected: d.expected, actual: d.actual,
+                                              recentInstructions: d.recentDisassembly.isEmpty
+                                                ? d.recentInstructions.map { "0x" + String($0, radix: 16) } : d.recentDisassembly)
+            }
+            processes.append(Process(pid: r.pid, tid: r.tid, executable: r.executable, forkedFrom: parent, outcome: outcome,
+                                     instructions: r.instructions, syscalls: r.syscalls, seconds: r.seconds,
+                                     divergence: divergence))
+            for child in r.children { add(child, parent: r.pid) }
+        }
+        for r in summary.results { add(r, parent: nil) }
+        self.processes = processes
+        processImages = processes.count
+        diverged = processes.filter { $0.divergence != nil }.count
+        completed = processImages - diverged
+        syscalls = processes.reduce(0) { $0 + $1.syscalls }
+        instructions = summary.instructions
+        seconds = summary.seconds
+        peakRSSKilobytes = magprov.peakRSSKilobytes()
+        skippedEvents = summary.plan.skippedEvents
+        flowSummaries = refinement?.written
+        self.refinement = refinement?.report
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}
+
+
+/// The replay's progress on a terminal: one line on standard error, rewritten in place
+/// each second and as process images finish, erased at the end. Silent when standard
+/// error is not a terminal (isatty(3)), so logs and pipes get no control characters.
+final class ProgressLine: @unchecked Sendable {
+    private let enabled = isatty(STDERR_FILENO) != 0
+    private let units: Int
+    private let lock = NSLock()
+    private var done = 0
+    private var instructions: UInt64 = 0
+    private var diverged = 0
+    private let started = Date()
+    private var timer: DispatchSourceTimer?
+
+    init(units: Int) { self.units = units }
+
+    func start() {
+        guard enabled else { return }
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + 1, repeating: 1)
+        timer.setEventHandler { [weak self] in self?.draw(finishedLine: nil) }
+        timer.resume()
+        self.timer = timer
+    }
+
+    /// Called from worker threads as each unit (with its forked children) finishes.
+    func finished(_ result: UnitResult) {
+        guard enabled else { return }
+        func flatten(_ r: UnitResult) -> [UnitResult] { [r] + r.children.flatMap(flatten) }
+        let images = flatten(result)
+        lock.lock()
+        done += 1
+        instructions += images.reduce(0) { $0 + $1.instructions }
+        diverged += images.filter { if case .diverged = $0.outcome { return true } else { return false } }.count
+        lock.unlock()
+        let name = URL(fileURLWithPath: result.executable).lastPathComponent
+        let outcome: String
+        if case .diverged = result.outcome { outcome = "diverged" } else { outcome = "replayed" }
+        draw(finishedLine: "  \(outcome) \(result.pid) \(name): \(result.syscalls) syscalls, \(result.instructions) instructions")
+    }
+
+    func stop() {
+        guard enabled else { return }
+        timer?.cancel()
+        lock.lock(); defer { lock.unlock() }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+
+    private func draw(finishedLine: String?) {
+        lock.lock(); defer { lock.unlock() }
+        let seconds = Int(Date().timeIntervalSince(started))
+        var text = "\r\u{1B}[K"
+        if let finishedLine { text += finishedLine + "\n" }
+        text += "magprov: replay \(done)/\(units) process groups done, \(instructions) instructions"
+            + (diverged > 0 ? ", \(diverged) diverged" : "") + ", \(seconds / 60):" + String(format: "%02d", seconds % 60)
+        FileHandle.standardError.write(Data(text.utf8))
     }
 }

@@ -39,7 +39,7 @@ struct Verify: ParsableCommand {
         let trusted: String?
         do { trusted = try trustedKey() } catch {
             FileHandle.standardError.write("magprov: \(error)\n".data(using: .utf8)!)
-            throw ExitCode(2)
+            throw ExitCode(ExitStatus.damagedTrace.rawValue)
         }
         let result: TraceVerification
         do { result = try TraceVerifier.verify(directory: trace, trustedKey: trusted) } catch {
@@ -48,7 +48,7 @@ struct Verify: ParsableCommand {
             } else {
                 FileHandle.standardError.write("magprov: \(error)\n".data(using: .utf8)!)
             }
-            throw ExitCode(2)
+            throw ExitCode(ExitStatus.damagedTrace.rawValue)
         }
         if json {
             struct Output: Encodable {
@@ -68,7 +68,7 @@ struct Verify: ParsableCommand {
             print(result.verified ? "verified: the trace is complete and unchanged" + (trusted == nil ? " (signer not checked against a trusted key)" : "")
                                   : "NOT verified: \(result.failures.count) check\(result.failures.count == 1 ? "" : "s") failed")
         }
-        if !result.verified { throw ExitCode(1) }
+        if !result.verified { throw ExitCode(ExitStatus.divergence.rawValue) }
     }
 
     /// `--key` as hex, read from a file when it names one; else this user's recorder key.

@@ -2,6 +2,7 @@
 // graph nodes in a way that does not depend on pids, inodes, ports or temporary paths,
 // so a test can assert exact edges.
 
+import FixtureSupport
 import Foundation
 import Recorder
 import Trace
@@ -9,23 +10,17 @@ import XCTest
 @testable import Provenance
 
 enum ProvenanceFixtures {
-    static let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/provenance").path
-    static let buildDirectory: String = {
-        let dir = NSTemporaryDirectory() + "magprov-provenance-fixtures-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }()
     nonisolated(unsafe) static var built: [String: String] = [:]
 
-    /// The compiled fixture (static when the C library allows it: fewer loader events).
+    /// The compiled fixture `Fixtures/provenance/NAME.c`, as `fx_NAME` (static when the C
+    /// library allows it: fewer loader events).
     static func binary(_ name: String) throws -> String {
-        if let path = built[name] { return path }
-        let output = "\(buildDirectory)/fx_\(name)"
-        let source = "\(sources)/\(name).c"
-        if run("/usr/bin/gcc", ["-O1", "-static", "-o", output, source, "-lpthread"]) != 0
-            && run("/usr/bin/gcc", ["-O1", "-o", output, source, "-lpthread"]) != 0 {
-            throw XCTSkip("gcc could not build fixture \(name)")
+        let source = "provenance/\(name).c"
+        let output: String
+        do {
+            output = try FixtureCompiler.build(source, flags: ["-O1", "-static"], libraries: ["-lpthread"], name: "fx_\(name)")
+        } catch {
+            output = try FixtureCompiler.build(source, flags: ["-O1"], libraries: ["-lpthread"], name: "fx_\(name)")
         }
         built[name] = output
         return output

@@ -53,7 +53,10 @@ final class RecordedScenarioTests: XCTestCase {
         XCTAssertFalse(forward.nodes.contains { $0.label == "/usr/bin/cat" }, "impact runs forward only")
     }
 
-    /// The PROV-JSON of a recorded pipeline is one line and loads with Python's `prov`.
+    /// The PROV-JSON of a recorded pipeline is one line and loads with Python's `prov` with
+    /// no warning at all (`-W error`: an invalid qualified name such as `magprov:run as`
+    /// fails); argv is one attribute holding the ordered list as JSON, and a failed call's
+    /// `magprov:errno` is a number beside its `magprov:errnoName`.
     func testPipelineProvJSONLoadsWithPythonProv() throws {
         let (dir, _, graph) = try recordPipeline()
         let json = try ProvJSON.document(graph.view())
@@ -61,20 +64,22 @@ final class RecordedScenarioTests: XCTestCase {
         let file = dir + "/graph.json"
         try json.write(toFile: file, atomically: false, encoding: .utf8)
         let check = """
-            import prov, sys
+            import json, prov, sys
             doc = prov.read(sys.argv[1], format='json')
             records = doc.get_records()
+            argvs = [v for r in records for k, v in r.attributes if k.localpart == 'argv']
+            assert argvs, 'no magprov:argv attribute'
+            assert all(isinstance(json.loads(a), list) for a in argvs), argvs
+            assert ['tr', 'a-z', 'A-Z'] in [json.loads(a) for a in argvs], argvs
+            errnos = [v for r in records for k, v in r.attributes if k.localpart == 'errno']
+            assert all(isinstance(e, int) for e in errnos), errnos
             print(len(records), len([r for r in records if r.get_type().localpart == 'Activity']))
             """
-        if ProvenanceFixtures.run("/usr/bin/env", ["python3", "-c", "import prov"]) != 0 {
-            ProvenanceFixtures.run("/usr/bin/env", ["python3", "-m", "pip", "install", "-q", "prov"])
-        }
-        guard ProvenanceFixtures.run("/usr/bin/env", ["python3", "-c", "import prov"]) == 0 else {
-            throw XCTSkip("the Python prov package is not installed and pip could not install it")
-        }
+        XCTAssertEqual(ProvenanceFixtures.run("/usr/bin/env", ["python3", "-c", "import prov"]), 0,
+                       "the Python package `prov` is missing: Scripts/setup installs it (pip install prov)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", check, file]
+        process.arguments = ["python3", "-W", "error", "-c", check, file]
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -1,27 +1,14 @@
+import FixtureSupport
 import Foundation
 import Recorder
 import Trace
 import XCTest
 
-/// Compiles `Fixtures/recorder/*.c` on demand (once per test run) and records commands.
+/// Builds `Fixtures/recorder/*.c` (through the shared FixtureCompiler) and records commands.
 enum Fixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures").path
-    static let buildDirectory: String = {
-        let dir = NSTemporaryDirectory() + "magprov-fixtures-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }()
-    nonisolated(unsafe) static var built: [String: String] = [:]
-
     /// Path of the compiled fixture `name` (from Fixtures/recorder/<source>.c).
     static func binary(_ name: String, source: String? = nil, flags: [String] = []) throws -> String {
-        if let path = built[name] { return path }
-        let output = "\(buildDirectory)/\(name)"
-        let status = run("/usr/bin/gcc", ["-O1", "-o", output, "\(root)/recorder/\(source ?? name).c", "-lpthread"] + flags)
-        guard status == 0 else { throw XCTSkip("gcc failed for fixture \(name) (status \(status))") }
-        built[name] = output
-        return output
+        try FixtureCompiler.build("recorder/\(source ?? name).c", flags: ["-O1"] + flags, libraries: ["-lpthread"], name: name)
     }
 
     @discardableResult

@@ -1,3 +1,4 @@
+import FixtureSupport
 import Foundation
 import Recorder
 import Trace
@@ -35,6 +36,6 @@ final class RealProgramTests: XCTestCase {
         try assertSameUnderRecorder("grep -c nothing-matches in.txt > $OUT; exit 7")
     }
     func testMakeBuildOfFixtureSameOutput() throws {
-        try assertSameUnderRecorder("rm -rf mk && cp -r \(Fixtures.root)/make-project mk && make -s -C mk >/dev/null && ./mk/app > $OUT")
+        try assertSameUnderRecorder("rm -rf mk && cp -r \(FixtureCompiler.fixturesDirectory)/make-project mk && make -s -C mk >/dev/null && ./mk/app > $OUT")
     }
 }

@@ -30,9 +30,9 @@ final class AttackScenarioTests: XCTestCase {
     /// Records Fixtures/apt/attack.sh in a fresh directory and refines it (once per test run).
     static func scenario() throws -> RefinedTrace {
         if let done = recorded { return done }
-        let httpd = try GroundTruth.compile("httpd", in: GroundTruth.aptFixtures)
-        let fetch = try GroundTruth.compile("fetch", in: GroundTruth.aptFixtures)
-        let payload = try GroundTruth.compile("payload", in: GroundTruth.aptFixtures)
+        let httpd = try GroundTruth.compile("httpd", in: "apt")
+        let fetch = try GroundTruth.compile("fetch", in: "apt")
+        let payload = try GroundTruth.compile("payload", in: "apt")
         let dir = GroundTruth.scratch("apt")
         let setup = Process()
         setup.executableURL = URL(fileURLWithPath: "/bin/sh")

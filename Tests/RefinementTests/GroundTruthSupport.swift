@@ -4,6 +4,7 @@
 // to the test's scratch directory, so that a failure message reads like the fixture's
 // header comment.
 
+import FixtureSupport
 import Foundation
 import Provenance
 import Recorder
@@ -12,8 +13,6 @@ import Trace
 import XCTest
 
 enum GroundTruth {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/taint").path
     static let buildDirectory: String = {
         let dir = NSTemporaryDirectory() + "magprov-refinement-\(getpid())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -21,21 +20,13 @@ enum GroundTruth {
     }()
 
     /// The attack scenario's fixtures (Fixtures/apt).
-    static let aptFixtures = URL(fileURLWithPath: fixtures).deletingLastPathComponent().appendingPathComponent("apt").path
+    static let aptFixtures = FixtureCompiler.fixturesDirectory + "/apt"
 
-    /// The fixture `DIRECTORY/NAME.c` (default `Fixtures/taint`) built with gcc and `flags`
-    /// (never committed: built once per test run; names are unique across the fixture
-    /// folders). Throws XCTSkip when gcc is missing or fails.
-    static func compile(_ name: String, flags: [String] = ["-O2"], in directory: String = fixtures) throws -> String {
-        let output = "\(buildDirectory)/\(name)\(flags.joined())"
-        if FileManager.default.fileExists(atPath: output) { return output }
-        let gcc = Process()
-        gcc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
-        gcc.arguments = flags + ["-o", output, "\(directory)/\(name).c"]
-        try gcc.run()
-        gcc.waitUntilExit()
-        guard gcc.terminationStatus == 0 else { throw XCTSkip("gcc failed for \(name)") }
-        return output
+    /// The fixture `Fixtures/FOLDER/NAME.c` (FOLDER `taint` unless given) built with gcc and
+    /// `flags` by the shared FixtureCompiler (never committed: built once per test run;
+    /// names are unique across the fixture folders).
+    static func compile(_ name: String, flags: [String] = ["-O2"], in folder: String = "taint") throws -> String {
+        try FixtureCompiler.build("\(folder)/\(name).c", flags: flags, name: "\(name)\(flags.joined())")
     }
 
     /// A fresh, empty directory for one test's inputs, outputs and trace.

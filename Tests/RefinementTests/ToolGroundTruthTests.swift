@@ -3,6 +3,7 @@
 // are stated next to each test; lineage composes across pipes and files written by one
 // process and read by another.
 
+import FixtureSupport
 import Foundation
 import Provenance
 import XCTest
@@ -138,7 +139,7 @@ final class ToolGroundTruthTests: XCTestCase {
         for (name, text) in [("A.json", a), ("B.json", b), ("C.json", c)] {
             try (text + "\n").write(toFile: "\(dir)/\(name)", atomically: false, encoding: .utf8)
         }
-        let refined = try GroundTruth.refine(["/usr/bin/python3", "-I", "-S", "\(GroundTruth.fixtures)/json_merge.py",
+        let refined = try GroundTruth.refine(["/usr/bin/python3", "-I", "-S", "\(FixtureCompiler.fixturesDirectory)/taint/json_merge.py",
                                               "A.json", "B.json", "C.json", "out.json"], in: dir)
         let out = try String(contentsOfFile: "\(dir)/out.json", encoding: .utf8)
         XCTAssertEqual(out, #"{"name": "magprov-fixture", "version": "1.2.3", "license": "Apache-2.0", "authors": ["Ada Lovelace", "Grace Hopper"]}"#)

@@ -1,3 +1,4 @@
+import FixtureSupport
 import Foundation
 import Recorder
 import Replayer
@@ -7,24 +8,16 @@ import XCTest
 
 /// Programs recorded natively replay in the interpreter with zero divergence.
 final class ReplayTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures").path
     static let work: String = {
         let dir = NSTemporaryDirectory() + "magprov-replay-\(getpid())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }()
 
+    /// `Fixtures/recorder/NAME.c`, built by the shared FixtureCompiler.
     static func compile(_ name: String, flags: [String] = []) throws -> String {
-        let output = "\(Self.work)/\(name)\(flags.joined())"
-        if FileManager.default.fileExists(atPath: output) { return output }
-        let gcc = Process()
-        gcc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
-        gcc.arguments = ["-O1", "-o", output, "\(Self.fixtures)/recorder/\(name).c", "-lpthread"] + flags
-        try gcc.run()
-        gcc.waitUntilExit()
-        guard gcc.terminationStatus == 0 else { throw XCTSkip("gcc failed for \(name)") }
-        return output
+        try FixtureCompiler.build("recorder/\(name).c", flags: ["-O1"] + flags, libraries: ["-lpthread"],
+                                  name: "\(name)\(flags.joined())")
     }
 
     /// Records `command`, replays every process plainly and then with byte-level taint, and
@@ -125,7 +118,7 @@ final class ReplayTests: XCTestCase {
     /// LLVM plugin) all replay.
     func testMakeBuildOfAFixtureReplays() throws {
         let project = "\(Self.work)/make-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.copyItem(atPath: "\(Self.fixtures)/make-project", toPath: project)
+        try FileManager.default.copyItem(atPath: "\(FixtureCompiler.fixturesDirectory)/make-project", toPath: project)
         let summary = try assertReplays(["make", "-s", "-C", project])
         XCTAssertTrue(summary.allResults.contains { $0.executable.hasSuffix("/cc1") })
     }

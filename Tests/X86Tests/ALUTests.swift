@@ -94,3 +94,18 @@ final class ALUTests: XCTestCase {
         }
     }
 }
+
+/// The defined-flags table differential checks use (lockstep): what the SDM leaves
+/// undefined is not compared.
+final class DefinedFlagsTests: XCTestCase {
+    func testUndefinedFlagsFollowTheSDM() {
+        let all = RFlags.arithmetic | RFlags.direction
+        XCTAssertEqual(RFlags.defined(afterInstruction: "add rax, rbx"), all)
+        XCTAssertEqual(RFlags.defined(afterInstruction: "48 0f af c3  imul rax, rbx"),
+                       RFlags.carry | RFlags.overflow | RFlags.direction, "SF ZF AF PF undefined after imul")
+        XCTAssertEqual(RFlags.defined(afterInstruction: "48 f7 f1  div rcx"), RFlags.direction)
+        XCTAssertEqual(RFlags.defined(afterInstruction: "48 11 d8  adc rax, rbx"), all, "hex-looking mnemonics are mnemonics")
+        XCTAssertEqual(RFlags.defined(afterInstruction: "xor eax, eax") & RFlags.adjust, 0, "AF undefined after logic ops")
+        XCTAssertEqual(RFlags.defined(afterInstruction: "lock bts qword ptr [rdi], 3"), RFlags.carry | RFlags.direction)
+    }
+}

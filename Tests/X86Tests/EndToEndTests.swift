@@ -1,21 +1,14 @@
 // End to end: compile Fixtures/x86/checksum.c, run it natively and in the interpreter,
 // compare what it writes. Also reports guest MIPS (meaningful in release builds).
+import FixtureSupport
 import Foundation
 import X86
 import XCTest
 
 final class EndToEndTests: XCTestCase {
-    static var fixturesDirectory: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/x86")
-    }
-
-    /// Compiles a fixture into a temporary directory; binaries are never committed.
-    static func compile(_ name: String, flags: [String]) throws -> (URL, URL) {
-        let dir = try makeTemporaryDirectory()
-        let output = dir.appendingPathComponent(name)
-        try runTool("/usr/bin/gcc", flags + ["-o", output.path, fixturesDirectory.appendingPathComponent("\(name).c").path])
-        return (dir, output)
+    /// `Fixtures/x86/NAME.c`, built by the shared FixtureCompiler (never committed).
+    static func compile(_ name: String, flags: [String]) throws -> URL {
+        URL(fileURLWithPath: try FixtureCompiler.build("x86/\(name).c", flags: flags))
     }
 
     /// Runs a loaded program, servicing write/exit and a few harmless calls.
@@ -39,8 +32,7 @@ final class EndToEndTests: XCTestCase {
     }
 
     func testNostdlibChecksumFixtureMatchesNativeRun() throws {
-        let (dir, binary) = try Self.compile("checksum", flags: ["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie", "-fno-stack-protector"])
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let binary = try Self.compile("checksum", flags: ["-O2", "-static", "-nostdlib", "-fno-pie", "-no-pie", "-fno-stack-protector"])
         #if DEBUG
         let rounds = "1"
         #else
@@ -67,8 +59,7 @@ final class EndToEndTests: XCTestCase {
     }
 
     func testStaticGlibcProgramMatchesNativeRun() throws {
-        let (dir, binary) = try Self.compile("libc_hello", flags: ["-O2", "-static"])
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let binary = try Self.compile("libc_hello", flags: ["-O2", "-static"])
         let native = try runToolData(binary.path, [])
         let memory = GuestMemory()
         // argv[0] must match the native run's, which is the binary's path.

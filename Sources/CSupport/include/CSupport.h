@@ -79,4 +79,11 @@ int mp_wstopsig(int s);
 /// The PTRACE_EVENT_* number carried in a stop status (status >> 16).
 int mp_ptrace_event(int s);
 
+/// glibc's strerrorname_np(3): "EACCES" for EACCES; NULL for a number glibc does not name
+/// (the kernel-internal 512-529 included). Declared here because Swift's Glibc module does
+/// not see GNU extensions.
+const char *mp_errno_name(int err);
+/// glibc's sigabbrev_np(3): "SEGV" for SIGSEGV (no "SIG" prefix); NULL for an invalid number.
+const char *mp_signal_abbreviation(int sig);
+
 #endif
