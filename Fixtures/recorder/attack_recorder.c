@@ -26,6 +26,14 @@ static void expect_eperm(const char *what, long r) {
     failures++;
 }
 
+/* ptrace is refused for every target by the syscall table (ENOSYS: magprov cannot record
+   a tracer), before the recorder's own guard would answer EPERM. */
+static void expect_refused(const char *what, long r) {
+    if (r == -1 && (errno == EPERM || errno == ENOSYS)) return;
+    printf("attack succeeded or failed otherwise: %s (r=%ld errno=%d)\n", what, r, errno);
+    failures++;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     const char *trace = argv[1];
@@ -40,7 +48,7 @@ int main(int argc, char **argv) {
     expect_eperm("pidfd_open(recorder)", syscall(SYS_pidfd_open, recorder, 0));
     struct rlimit low = { 12, 12 };
     expect_eperm("prlimit(recorder)", prlimit(recorder, RLIMIT_NOFILE, &low, NULL));
-    expect_eperm("ptrace(SEIZE, recorder)", ptrace(PTRACE_SEIZE, recorder, 0, 0));
+    expect_refused("ptrace(SEIZE, recorder)", ptrace(PTRACE_SEIZE, recorder, 0, 0));
     char buffer[16];
     struct iovec local = { buffer, sizeof buffer }, remote = { (void *)0x400000, sizeof buffer };
     expect_eperm("process_vm_readv(recorder)", process_vm_readv(recorder, &local, 1, &remote, 1, 0));

@@ -108,7 +108,9 @@ public final class TraceWriter {
         if let existing = try? fm.contentsOfDirectory(atPath: directory), !existing.isEmpty {
             throw TraceError.notATrace(directory: directory, reason: "the directory exists and is not empty; choose another with -o")
         }
-        let parent = (directory as NSString).deletingLastPathComponent
+        // The parent folder ("" for a name without a slash). NSString's
+        // deletingLastPathComponent traps on some relative names in swift-corelibs.
+        let parent = directory.lastIndex(of: "/").map { String(directory[..<$0]) } ?? ""
         if !parent.isEmpty { try? fm.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         if mkdir(directory, 0o700) != 0 {
             guard errno == EEXIST else { throw TraceError.io(path: directory, errno: errno) }

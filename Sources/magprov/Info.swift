@@ -65,7 +65,7 @@ struct Info: ParsableCommand {
             if let chain = reader.manifest?.rootChain { print("root chain:  \(chain)") }
         }
         if !errors.isEmpty || !damage.isEmpty {
-            throw CLIError.damagedTrace(errors.map(\.description) + damage.map { "\($0)" })
+            throw CLIError.damagedTrace(errors.map(\.description) + damage.map { "\($0.subject): \($0.detail)" })
         }
     }
 }

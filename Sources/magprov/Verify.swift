@@ -22,8 +22,9 @@ struct Verify: ParsableCommand {
         what the key's separation is worth (recorder as root or a service account).
 
         Without --key, the signer is compared with this user's own recorder key when there \
-        is one. Exit status: 0 when every check holds, 1 when one fails, 2 when the \
-        directory is not a readable trace.
+        is one. Exit status (the table of `magprov --help`): 0 when every check holds, 1 \
+        when one fails, 2 for a bad --key, 3 when the directory does not exist, 4 when it \
+        is not a readable trace.
         """)
 
     @Argument(help: "Trace directory written by magprov record.")
@@ -36,10 +37,11 @@ struct Verify: ParsableCommand {
     var json = false
 
     func run() throws {
+        try requireTrace(trace)
         let trusted: String?
         do { trusted = try trustedKey() } catch {
             FileHandle.standardError.write("magprov: \(error)\n".data(using: .utf8)!)
-            throw ExitCode(ExitStatus.damagedTrace.rawValue)
+            throw ExitCode(ExitStatus.usage.rawValue)
         }
         let result: TraceVerification
         do { result = try TraceVerifier.verify(directory: trace, trustedKey: trusted) } catch {
@@ -103,8 +105,8 @@ enum TraceDamageNotice {
     static func report(_ reader: TraceReader) -> [TraceCheck] {
         let failures = TraceVerifier.quickChecks(reader).filter { $0.status == .fails }
         guard !failures.isEmpty else { return [] }
-        var text = "magprov: warning: answering from a damaged trace (\(reader.directory)); `magprov verify` says more:\n"
-        for f in failures { text += "  \(f.subject): \(f.detail)\n" }
+        var text = "magprov: warning: answering from a damaged trace (\(reader.directory)); `magprov verify` says more\n"
+        for f in failures { text += "magprov: warning: \(f.subject): \(f.detail)\n" }
         FileHandle.standardError.write(text.data(using: .utf8)!)
         return failures
     }
