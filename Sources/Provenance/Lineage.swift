@@ -84,7 +84,15 @@ extension GraphStore {
             let origin = try origin()
             var bases = [FileManager.default.currentDirectoryPath]
             if let workingDirectory { bases.insert(workingDirectory, at: 0) }
-            if let root = try? TraceReader(directory: origin.traceDirectory).header.cwd { bases.append(root) }
+            // The recorded working directory, from the trace this store sits in (the origin's
+            // directory may be relative to wherever the store was built).
+            let traceDirectory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "." 
+            for directory in [traceDirectory, origin.traceDirectory] where !directory.isEmpty {
+                if let root = try? TraceReader(directory: directory).header.cwd {
+                    bases.append(root)
+                    break
+                }
+            }
             candidates = bases.map { normalize($0 + "/" + target) } + [target]
         } else if target.hasPrefix("/") {
             candidates = [normalize(target)]

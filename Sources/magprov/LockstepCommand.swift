@@ -57,13 +57,14 @@ struct LockstepCommand: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else {
+            // On standard error: the stepped program's own output goes to standard output.
             switch result.outcome {
             case "agreed":
-                print("lockstep: interpreter and CPU agree over \(result.instructions) instructions (\(String(format: "%.1f", seconds)) s)\(result.exitCode.map { "; exit \($0)" } ?? "")")
+                printError("lockstep: interpreter and CPU agree over \(result.instructions) instructions (\(String(format: "%.1f", seconds)) s)\(result.exitCode.map { "; exit \($0)" } ?? "")")
             case "differed":
-                print("lockstep: difference after \(result.instructions) agreeing instructions \(result.report)")
+                printError("lockstep: difference after \(result.instructions) agreeing instructions \(result.report)")
             default:
-                print("lockstep: after \(result.instructions) agreeing instructions, \(result.report)")
+                printError("lockstep: after \(result.instructions) agreeing instructions, \(result.report)")
             }
         }
         if result.outcome != "agreed" { throw ExitCode(ExitStatus.divergence) }

@@ -73,6 +73,18 @@ final class CommandLineTests: XCTestCase {
         return (dir, dir + "/trace")
     }
 
+    /// A relative file name is tried against the recorded working directory too, wherever
+    /// `why` runs from, also when the graph store was built from another directory with a
+    /// relative trace path (`why --help` promises it).
+    func testRelativeNamesResolveAgainstTheRecordedDirectory() throws {
+        let (dir, _) = try recordedScenario()
+        let built = try CLI.run(["why", "trace", "out.txt"], in: dir)
+        XCTAssertEqual(built.status, 0, built.stderr)
+        let elsewhere = try CLI.run(["why", dir + "/trace", "out.txt"], in: "/")
+        XCTAssertEqual(elsewhere.status, 0, elsewhere.stderr)
+        XCTAssertTrue(elsewhere.stdout.contains("in.txt"), elsewhere.stdout)
+    }
+
     func assertOneErrorStyle(_ r: CLI.Outcome, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertTrue(r.stderr.hasPrefix("magprov: "), "stderr: \(r.stderr)", file: file, line: line)
         XCTAssertFalse(r.stderr.contains("Error:"), "stderr: \(r.stderr)", file: file, line: line)
