@@ -13,8 +13,10 @@ import XCTest
 /// process using every core, as a user runs it.
 final class ParallelReplayStressTests: XCTestCase {
     /// The `magprov` executable next to the test bundle (swift test builds every product).
+    /// On Linux the test bundle is an executable, so its own folder comes first.
     static var magprov: String? {
-        var directory = Bundle(for: ParallelReplayStressTests.self).bundleURL.deletingLastPathComponent()
+        var directory = Bundle.main.executableURL?.deletingLastPathComponent()
+            ?? Bundle(for: ParallelReplayStressTests.self).bundleURL.deletingLastPathComponent()
         for _ in 0..<3 {
             let candidate = directory.appendingPathComponent("magprov").path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
