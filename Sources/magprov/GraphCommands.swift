@@ -125,8 +125,23 @@ struct LineageArguments: ParsableArguments {
             let nodes = try graphStore.load().nodes
             var documents: [String] = []
             for t in targets {
-                let answer = direction == .backward ? index.backward(node: t.id, range: range) : index.forward(node: t.id, range: range)
-                documents.append(json ? try answer.json(nodes: nodes) : answer.text(nodes: nodes))
+                var answer = direction == .backward ? index.backward(node: t.id, range: range) : index.forward(node: t.id, range: range)
+                // System files (locale data, shared libraries) are left out as in the object
+                // answers: a pointer loaded from mapped locale data puts its address-only
+                // labels on everything read through it.
+                var hidden = 0
+                if !store.includeSystemFiles {
+                    func system(_ id: Int) -> Bool { nodes.indices.contains(id) && nodes[id].isSystem }
+                    let before = answer.endpoints.count
+                    answer.endpoints.removeAll { system($0.node) }
+                    hidden = before - answer.endpoints.count
+                    answer.steps.removeAll { system($0.input) || system($0.output) }
+                }
+                var text = json ? try answer.json(nodes: nodes) : answer.text(nodes: nodes)
+                if hidden > 0 && !json {
+                    text += "(\(hidden) byte range\(hidden == 1 ? "" : "s") of system files left out; --include-system-files shows them)\n"
+                }
+                documents.append(text)
             }
             print(json ? (documents.count == 1 ? documents[0] : "[" + documents.joined(separator: ",") + "]")
                        : documents.joined(separator: "\n"), terminator: json ? "\n" : "")

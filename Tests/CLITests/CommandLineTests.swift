@@ -333,6 +333,13 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(taintReport.flowSummaries, taintReport.processImages)
         XCTAssertEqual(refinement.summaries, taintReport.flowSummaries)
         XCTAssertGreaterThan(refinement.confirmed, 0, "out.txt derives from in.txt by data")
+
+        // Byte lineage from the command line: out.txt's first bytes come from in.txt's, through
+        // the pipe, and system files are left out unless asked for.
+        let bytes = try CLI.run(["why", trace, "out.txt", "--bytes", "0-5"])
+        XCTAssertEqual(bytes.status, 0, bytes.stderr)
+        XCTAssertTrue(bytes.stdout.contains("in.txt bytes 0-5"), bytes.stdout)
+        XCTAssertFalse(bytes.stdout.contains("/usr/lib/"), bytes.stdout)
     }
 
     /// `lockstep --json`: the outcome of a short single-stepped run of /bin/true.
