@@ -352,12 +352,7 @@ public final class ByteLineageIndex {
             for f in flowsByOutput[w.sequence] ?? [] {
                 let out = f.outputStart..<f.outputEnd
                 guard let overlap = out.clamped(to: eventRange).nonEmpty else { continue }
-                let input: Range<Int64>
-                if f.shifted && f.outputEnd - f.outputStart == f.inputEnd - f.inputStart {
-                    input = (f.inputStart + overlap.lowerBound - f.outputStart)..<(f.inputStart + overlap.upperBound - f.outputStart)
-                } else {
-                    input = f.inputStart..<f.inputEnd
-                }
+                let input = f.inputBytes(forOutput: overlap)
                 for (event, range, addressOnly) in relayed(input: f.input, range: input, addressOnly: f.addressOnly) {
                     let readers = (bySequence[event] ?? []).filter { placements[$0].role.isInput }
                     if readers.isEmpty {
@@ -389,13 +384,7 @@ public final class ByteLineageIndex {
         var result: [(UInt64, Range<Int64>, Bool)] = []
         for g in feeding {
             guard let overlap = (g.outputStart..<g.outputEnd).clamped(to: range).nonEmpty else { continue }
-            let next: Range<Int64>
-            if g.shifted && g.outputEnd - g.outputStart == g.inputEnd - g.inputStart {
-                next = (g.inputStart + overlap.lowerBound - g.outputStart)..<(g.inputStart + overlap.upperBound - g.outputStart)
-            } else {
-                next = g.inputStart..<g.inputEnd
-            }
-            result += relayed(input: g.input, range: next, addressOnly: addressOnly || g.addressOnly, depth: depth + 1)
+            result += relayed(input: g.input, range: g.inputBytes(forOutput: overlap), addressOnly: addressOnly || g.addressOnly, depth: depth + 1)
         }
         return result.isEmpty ? [(input, range, addressOnly)] : result
     }
@@ -411,13 +400,7 @@ public final class ByteLineageIndex {
         var result: [(UInt64, Range<Int64>, Bool)] = []
         for g in fed {
             guard let overlap = (g.inputStart..<g.inputEnd).clamped(to: range).nonEmpty else { continue }
-            let next: Range<Int64>
-            if g.shifted && g.outputEnd - g.outputStart == g.inputEnd - g.inputStart {
-                next = (g.outputStart + overlap.lowerBound - g.inputStart)..<(g.outputStart + overlap.upperBound - g.inputStart)
-            } else {
-                next = g.outputStart..<g.outputEnd
-            }
-            result += relayedOutputs(output: g.output, range: next, addressOnly: addressOnly || g.addressOnly, depth: depth + 1)
+            result += relayedOutputs(output: g.output, range: g.outputBytes(forInput: overlap), addressOnly: addressOnly || g.addressOnly, depth: depth + 1)
         }
         return result
     }
@@ -511,12 +494,7 @@ public final class ByteLineageIndex {
             for f in flowsByInput[r.sequence] ?? [] {
                 let input = f.inputStart..<f.inputEnd
                 guard let overlap = input.clamped(to: eventRange).nonEmpty else { continue }
-                let out: Range<Int64>
-                if f.shifted && f.outputEnd - f.outputStart == f.inputEnd - f.inputStart {
-                    out = (f.outputStart + overlap.lowerBound - f.inputStart)..<(f.outputStart + overlap.upperBound - f.inputStart)
-                } else {
-                    out = f.outputStart..<f.outputEnd
-                }
+                let out = f.outputBytes(forInput: overlap)
                 for (event, range, addressOnly) in relayedOutputs(output: f.output, range: out, addressOnly: f.addressOnly) {
                     for w in (bySequence[event] ?? []) where placements[w].role == .contentOut || placements[w].role == .mapOut {
                         outputs.append((w, range, addressOnly ? "address" : "value"))

@@ -287,7 +287,7 @@ struct RefinementState {
                 // no data flow: the input stays implicit at most.
                 if r.role == .metadataIn && f.addressOnly { continue }
                 let kind = r.role == .metadataIn ? "metadata" : f.addressOnly ? "address" : "value"
-                let shifted = f.shifted && f.outputEnd - f.outputStart == f.inputEnd - f.inputStart
+                let shifted = f.isCopy
                 evidence.append(Evidence(outputEvent: w.sequence, outputRange: f.outputStart..<f.outputEnd,
                                          outputObject: w.offset.map { ($0 + f.outputStart)..<($0 + f.outputEnd) },
                                          inputEvent: r.sequence, inputRange: f.inputStart..<f.inputEnd,
@@ -352,15 +352,15 @@ struct RefinementState {
         var evidence: [Evidence] = []
         for (_, g) in flowsByOutput[f.input] ?? [] where g.outputStart < f.inputEnd && f.inputStart < g.outputEnd {
             // Narrow f to the bytes g covers.
-            let low = max(f.inputStart, g.outputStart), high = min(f.inputEnd, g.outputEnd)
+            let overlap = max(f.inputStart, g.outputStart)..<min(f.inputEnd, g.outputEnd)
             var narrowed = f
-            if f.shifted && f.outputEnd - f.outputStart == f.inputEnd - f.inputStart {
-                narrowed.outputStart = f.outputStart + (low - f.inputStart)
-                narrowed.outputEnd = f.outputStart + (high - f.inputStart)
+            if f.isCopy {
+                let output = f.outputBytes(forInput: overlap)
+                narrowed.outputStart = output.lowerBound
+                narrowed.outputEnd = output.upperBound
             }
-            var inputRange = g.inputStart..<g.inputEnd
-            let exact = narrowed.shifted && g.shifted && g.outputEnd - g.outputStart == g.inputEnd - g.inputStart
-            if exact { inputRange = (g.inputStart + (low - g.outputStart))..<(g.inputStart + (high - g.outputStart)) }
+            let exact = narrowed.shifted && g.isCopy
+            let inputRange = exact ? g.inputBytes(forOutput: overlap) : g.inputStart..<g.inputEnd
             guard let r = readerByEvent[g.input] else {
                 var next = narrowed
                 next.input = g.input

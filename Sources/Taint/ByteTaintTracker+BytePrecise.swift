@@ -36,8 +36,7 @@ extension ByteTaintTracker {
         }
         var any: Label = 0
         for k in 0 ..< n {
-            let a = d[k], b = s[k]
-            let u = a == b || b == 0 ? a : (a == 0 ? b : labels.union(a, b))
+            let u = labels.union(d[k], s[k])
             d[k] = u
             any |= u
         }
@@ -79,8 +78,7 @@ extension ByteTaintTracker {
         for i in 0 ..< n {
             // Result bits 8i ..< 8i+8 came from source bits 8i-bits ..< 8i+8-bits.
             let low = 8 * i - bits
-            let a = sourceByte(low), b = sourceByte(low + 7)
-            let u = a == b || b == 0 ? a : (a == 0 ? b : labels.union(a, b))
+            let u = labels.union(sourceByte(low), sourceByte(low + 7))
             new[i] = u
             any |= u
         }

@@ -87,6 +87,25 @@ public struct TaintFlow: Codable, Equatable, Sendable {
     }
 }
 
+extension TaintFlow {
+    /// Output byte k came from input byte k: `shifted`, over ranges of equal length.
+    public var isCopy: Bool { shifted && outputEnd - outputStart == inputEnd - inputStart }
+
+    /// The input bytes that output bytes `output` (inside this flow's output range) came
+    /// from: the matching bytes of a copy, else the flow's whole input range.
+    public func inputBytes(forOutput output: Range<Int64>) -> Range<Int64> {
+        guard isCopy else { return inputStart..<inputEnd }
+        return (inputStart + output.lowerBound - outputStart)..<(inputStart + output.upperBound - outputStart)
+    }
+
+    /// The output bytes that input bytes `input` (inside this flow's input range) reached:
+    /// the matching bytes of a copy, else the flow's whole output range.
+    public func outputBytes(forInput input: Range<Int64>) -> Range<Int64> {
+        guard isCopy else { return outputStart..<outputEnd }
+        return (outputStart + input.lowerBound - inputStart)..<(outputStart + input.upperBound - inputStart)
+    }
+}
+
 /// Input event `input` reached a branch's flags for the first time at global sequence
 /// `firstSequence` (the sequence number of the next recorded event of the unit at that point).
 public struct ControlSource: Codable, Equatable, Sendable {
