@@ -52,17 +52,7 @@ public final class BlobStore {
         let target = path(for: id)
         if access(target, F_OK) == 0 { known.insert(id); return id }
         let file = LZ4Frame.compress(raw)
-        let temporary = target + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw TraceError.io(path: temporary, errno: errno) }
-        var offset = 0
-        while offset < file.count {
-            let n = file.withUnsafeBytes { write(fd, $0.baseAddress! + offset, file.count - offset) }
-            if n < 0 { if errno == EINTR { continue }; let e = errno; close(fd); throw TraceError.io(path: temporary, errno: e) }
-            offset += n
-        }
-        close(fd)
-        guard rename(temporary, target) == 0 else { throw TraceError.io(path: target, errno: errno) }
+        try file.withUnsafeBytes { try writePrivateFile($0, to: target) }
         known.insert(id)
         blobsWritten += 1
         bytesStored += UInt64(file.count)

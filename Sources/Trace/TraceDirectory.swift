@@ -175,13 +175,17 @@ public final class TraceWriter {
 /// Writes `data` to `path` (mode 0600) through a temporary file and a rename, so a reader
 /// never sees half a file.
 func writePrivateFile(_ data: Data, to path: String) throws {
+    try data.withUnsafeBytes { try writePrivateFile($0, to: path) }
+}
+
+/// The same for raw bytes (blob files, `BlobStore.put`).
+func writePrivateFile(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
     let temporary = path + ".tmp"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw TraceError.io(path: temporary, errno: errno) }
-    let bytes = [UInt8](data)
     var offset = 0
     while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+        let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
         if n < 0 { if errno == EINTR { continue }; let e = errno; close(fd); throw TraceError.io(path: temporary, errno: e) }
         offset += n
     }
