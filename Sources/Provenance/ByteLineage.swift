@@ -36,7 +36,8 @@ public struct ByteEndpoint: Codable, Equatable, Hashable, Sendable {
     }
     public var node: Int
     public var kind: Kind
-    /// Object byte range, when known.
+    /// Object byte range, when known; for `notAnObject`, the byte range within the event
+    /// (`note` names it).
     public var start: Int64?
     public var end: Int64?
     /// Why the walk stopped here, for the kinds that need a word.
@@ -112,6 +113,10 @@ public final class ByteLineageIndex {
     var firstSequenceOfNode: [Int: UInt64] = [:]
     /// Nodes of each entity by version.
     var versionsOfEntity: [String: [Int]] = [:]
+    /// For each execve event whose strings a refined image labelled: the unit that sank
+    /// them (the exec'ing image: the previous unit of the same process), -1 for the
+    /// recorded command's own exec.
+    var execSinker: [UInt64: Int] = [:]
 
     /// Most hops a walk follows before it stops (lineage through a long pipeline).
     public var depthLimit = 256
@@ -136,6 +141,12 @@ public final class ByteLineageIndex {
             }
         }
         for n in nodes where n.kind != .process && n.kind != .agent { versionsOfEntity[n.entity, default: []].append(n.id) }
+        for (u, summary) in refinedUnits {
+            guard let execve = summary.execveSequence else { continue }
+            let earlier = units.indices.filter { units[$0].pid == units[u].pid && units[$0].startSequence < units[u].startSequence }
+            // -1: the recorded command's own exec; its strings came from outside the recording.
+            execSinker[execve] = earlier.max(by: { units[$0].startSequence < units[$1].startSequence }) ?? -1
+        }
         for (i, p) in self.placements.enumerated() {
             bySequence[p.sequence, default: []].append(i)
             if streamOfNode[p.object] == nil { streamOfNode[p.object] = p.stream }
@@ -256,7 +267,7 @@ public final class ByteLineageIndex {
                                                note: "never written or read in the recording"))
         }
         return ByteLineage(direction: "why", target: node, start: range.lowerBound, end: range.upperBound,
-                           endpoints: Self.merge(walk.endpoints), steps: walk.steps.sorted(by: Self.stepOrder),
+                           endpoints: Self.merge(walk.endpoints), steps: Self.merge(walk.steps),
                            truncated: walk.truncated ? true : nil)
     }
 
@@ -356,8 +367,14 @@ public final class ByteLineageIndex {
                 for (event, range, addressOnly) in relayed(input: f.input, range: input, addressOnly: f.addressOnly) {
                     let readers = (bySequence[event] ?? []).filter { placements[$0].role.isInput }
                     if readers.isEmpty {
-                        walk.endpoints.insert(ByteEndpoint(node: w.process, kind: .notAnObject,
-                                                           note: "event \(event) bytes \(range.lowerBound)-\(range.upperBound)"))
+                        var note = "bytes of event \(event)"
+                        if let sinker = execSinker[event] {
+                            note = sinker < 0
+                                ? "of exec event \(event): the recorded command's argument and environment strings, given from outside the recording"
+                                : "of exec event \(event): argument and environment strings; the exec'ing \(unitNote(sinker))"
+                        }
+                        walk.endpoints.insert(ByteEndpoint(node: w.process, kind: .notAnObject, start: range.lowerBound,
+                                                           end: range.upperBound, note: note))
                     }
                     for r in readers {
                         let kind = placements[r].role == .metadataIn ? "metadata" : addressOnly ? "address" : "value"
@@ -374,18 +391,22 @@ public final class ByteLineageIndex {
     /// Input bytes `range` of event `input`, followed back through events that one unit
     /// sank and another labelled as a source (an execve's argument and environment
     /// strings: no object holds them), to the events that are object reads. Ranges map
-    /// exactly through copies, else widen to the feeding flow's input range.
+    /// exactly through copies, else widen to the feeding flow's input range. When the
+    /// exec'ing image has a complete summary, bytes that no flow of it fed were constants
+    /// there (a literal in its program) and have no origin: they drop out.
     func relayed(input: UInt64, range: Range<Int64>, addressOnly: Bool, depth: Int = 0)
         -> [(event: UInt64, range: Range<Int64>, addressOnly: Bool)] {
         let hasObject = (bySequence[input] ?? []).contains { placements[$0].role.isInput }
-        guard !hasObject, depth < 4, let feeding = flowsByOutput[input], !feeding.isEmpty else {
-            return [(input, range, addressOnly)]
-        }
+        guard !hasObject, depth < 4 else { return [(input, range, addressOnly)] }
+        let feeding = flowsByOutput[input] ?? []
+        let sunkByRefinedImage = execSinker[input].map { $0 >= 0 && refinedUnits[$0] != nil } ?? false
+        guard sunkByRefinedImage || !feeding.isEmpty else { return [(input, range, addressOnly)] }
         var result: [(UInt64, Range<Int64>, Bool)] = []
         for g in feeding {
             guard let overlap = (g.outputStart..<g.outputEnd).clamped(to: range).nonEmpty else { continue }
             result += relayed(input: g.input, range: g.inputBytes(forOutput: overlap), addressOnly: addressOnly || g.addressOnly, depth: depth + 1)
         }
+        if sunkByRefinedImage { return result }
         return result.isEmpty ? [(input, range, addressOnly)] : result
     }
 
@@ -437,7 +458,7 @@ public final class ByteLineageIndex {
             }
         }
         return ByteLineage(direction: "impact", target: node, start: range.lowerBound, end: range.upperBound,
-                           endpoints: Self.merge(walk.endpoints), steps: walk.steps.sorted(by: Self.stepOrder),
+                           endpoints: Self.merge(walk.endpoints), steps: Self.merge(walk.steps),
                            truncated: walk.truncated ? true : nil)
     }
 
@@ -524,7 +545,7 @@ public final class ByteLineageIndex {
 
     // MARK: Results
 
-    /// Endpoints of one node and kind with touching or overlapping ranges become one.
+    /// Endpoints of one node, kind and note with touching or overlapping ranges become one.
     static func merge(_ endpoints: Set<ByteEndpoint>) -> [ByteEndpoint] {
         let sorted = endpoints.sorted {
             ($0.node, $0.kind.rawValue, $0.start ?? -1, $0.end ?? -1, $0.note ?? "") <
@@ -532,7 +553,7 @@ public final class ByteLineageIndex {
         }
         var result: [ByteEndpoint] = []
         for e in sorted {
-            if var last = result.last, last.node == e.node, last.kind == e.kind, let ls = last.start, let le = last.end,
+            if var last = result.last, last.node == e.node, last.kind == e.kind, last.note == e.note, let ls = last.start, let le = last.end,
                let s = e.start, let end = e.end, s <= le {
                 last.start = ls
                 last.end = max(le, end)
@@ -543,6 +564,43 @@ public final class ByteLineageIndex {
             result.append(e)
         }
         return result
+    }
+
+    /// Hops of one process between the same two events become one when their output
+    /// ranges touch or overlap and their input ranges either continue the same way (a
+    /// copy: both ends advance together) or are the same range (one hull feeding several
+    /// outputs). A lineage through a 10^5-byte copy is then one hop, not one per byte.
+    static func merge(_ steps: Set<ByteStep>) -> [ByteStep] {
+        let sorted = steps.sorted {
+            let a = ($0.output, $0.input, $0.process, $0.outputEvent, $0.inputEvent, $0.flow)
+            let b = ($1.output, $1.input, $1.process, $1.outputEvent, $1.inputEvent, $1.flow)
+            return a != b ? a < b : ($0.outputStart ?? -1, $0.inputStart ?? -1) < ($1.outputStart ?? -1, $1.inputStart ?? -1)
+        }
+        func isCopy(_ s: ByteStep) -> Bool {
+            guard let os = s.outputStart, let oe = s.outputEnd, let i = s.inputStart, let ie = s.inputEnd else { return false }
+            return oe - os == ie - i
+        }
+        var result: [ByteStep] = []
+        for s in sorted {
+            if var last = result.last, last.output == s.output, last.input == s.input, last.process == s.process,
+               last.outputEvent == s.outputEvent, last.inputEvent == s.inputEvent, last.flow == s.flow,
+               let ls = last.outputStart, let le = last.outputEnd, let so = s.outputStart, let se = s.outputEnd, so <= le {
+                if last.inputStart == s.inputStart && last.inputEnd == s.inputEnd {
+                    last.outputEnd = max(le, se)
+                    result[result.count - 1] = last
+                    continue
+                }
+                if isCopy(last), isCopy(s), let li = last.inputStart, let lie = last.inputEnd, let si = s.inputStart,
+                   let sie = s.inputEnd, so - ls == si - li {
+                    last.outputEnd = max(le, se)
+                    last.inputEnd = max(lie, sie)
+                    result[result.count - 1] = last
+                    continue
+                }
+            }
+            result.append(s)
+        }
+        return result.sorted(by: stepOrder)
     }
 
     static func stepOrder(_ a: ByteStep, _ b: ByteStep) -> Bool {

@@ -54,7 +54,7 @@ extension ByteTaintTracker: ReplayDataFlow {
                             startSequence: unit.startSequence, executable: unit.executable,
                             completed: completed, failure: failure, addressDependency: addressDependencyEnabled,
                             flows: flows(of: log), controlSources: log.controlSources, alerts: alerts,
-                            pathSinks: log.pathSinks, statistics: statistics)
+                            pathSinks: log.pathSinks, execveSequence: unit.execveSequence, statistics: statistics)
     }
 }
 

@@ -43,18 +43,23 @@ public struct TaintSummary: Codable, Equatable, Sendable {
     public var alerts: [TaintAlert]
     /// Syscall path arguments whose bytes came from input ("input named a file").
     public var pathSinks: [PathSink]
+    /// For an image started by execve: the execve event whose argument and environment
+    /// strings this image labelled as input on its initial stack. The exec'ing image sank
+    /// the same strings as that event's bytes, so a byte of them that no flow of that image
+    /// fed was a constant there. Nil for forked units and summaries written before it.
+    public var execveSequence: UInt64?
     public var statistics: TaintStatistics
 
     public init(traceRootChain: String, pid: Int32, tid: Int32, startSequence: UInt64, executable: String,
                 completed: Bool, failure: String? = nil, addressDependency: Bool = true,
                 flows: [TaintFlow] = [], controlSources: [ControlSource] = [], alerts: [TaintAlert] = [],
-                pathSinks: [PathSink] = [], statistics: TaintStatistics = TaintStatistics()) {
+                pathSinks: [PathSink] = [], execveSequence: UInt64? = nil, statistics: TaintStatistics = TaintStatistics()) {
         self.formatVersion = Self.currentFormatVersion
         self.traceRootChain = traceRootChain; self.pid = pid; self.tid = tid
         self.startSequence = startSequence; self.executable = executable
         self.completed = completed; self.failure = failure; self.addressDependency = addressDependency
         self.flows = flows; self.controlSources = controlSources; self.alerts = alerts
-        self.pathSinks = pathSinks; self.statistics = statistics
+        self.pathSinks = pathSinks; self.execveSequence = execveSequence; self.statistics = statistics
     }
 }
 

@@ -434,6 +434,54 @@ final class TaintRefinementTests: XCTestCase {
                        .string("pid 3 /bin/prog not refined: not replayed (no taint summary)"))
     }
 
+    /// Bytes an exec carried (argv, environment) trace back through the exec'ing image's
+    /// summary: bytes it copied from a file lead to that file; bytes no flow of it fed were
+    /// literals of its program and drop out, rather than listing every string as "not an
+    /// object read". Without the exec'ing image's summary the walk says where it stops.
+    /// Per-byte copy hops of one process between two events read as one hop.
+    func testExecStringsTraceThroughTheExecingImage() throws {
+        var t = Scenario()
+        let shell = t.program(1, "/bin/sh", inode: 1)
+        t.s.openRead(1, "/secret", inode: 60, fd: 3)
+        let read = t.read(1, fd: 3, t.s.file(0, "/secret", 60), 32)
+        t.s.start(2, parent: 1, kind: .fork)
+        let forked = t.last
+        t.s.exec(2, "/bin/tool", ["/bin/tool"], inode: 3)
+        let tool = t.last - 1, execve = t.last
+        t.s.openWrite(2, "/out", inode: 62, fd: 4)
+        let write = t.write(2, fd: 4, t.s.file(0, "/out", 62), 20)
+        let (trace, chain) = try t.writeTrace()
+        // The tool copies argv bytes 0-10 (from the secret) and 100-110 (a literal of the
+        // shell) to /out, one byte per flow.
+        var toolFlows: [TaintFlow] = []
+        for i in Int64(0)..<10 {
+            toolFlows.append(TaintFlow(output: write, outputStart: i, outputEnd: i + 1, input: execve,
+                                       inputStart: i, inputEnd: i + 1, shifted: true))
+        }
+        toolFlows += [TaintFlow(output: write, outputStart: 10, outputEnd: 20, input: execve, inputStart: 100, inputEnd: 110, shifted: true)]
+        let toolSummary = TaintSummary(traceRootChain: chain, pid: 2, tid: 2, startSequence: tool, executable: "/bin/tool",
+                                       completed: true, flows: toolFlows, execveSequence: execve)
+        let childFlows = [TaintFlow(output: execve, outputStart: 0, outputEnd: 10, input: read, inputStart: 0, inputEnd: 10, shifted: true)]
+        let (_, store) = try refine(trace, [summary(chain, pid: 1, start: shell), toolSummary,
+                                            summary(chain, pid: 2, start: forked, flows: childFlows)])
+        let nodes = try store.load().nodes
+        let out = try XCTUnwrap(nodes.first { $0.path == "/out" })
+        let secret = try XCTUnwrap(nodes.first { $0.path == "/secret" })
+        let why = try store.byteLineageIndex(traceDirectory: trace).backward(node: out.id, range: 0..<20)
+        XCTAssertEqual(why.endpoints, [ByteEndpoint(node: secret.id, kind: .content, start: 0, end: 10)])
+        XCTAssertEqual(why.steps.map { "\($0.output):\($0.outputStart!)-\($0.outputEnd!) <- \($0.input):\($0.inputStart!)-\($0.inputEnd!)" },
+                       ["\(out.id):0-10 <- \(secret.id):0-10"])
+
+        // The same trace without the exec'ing image's summary: the walk stops at the exec.
+        try FileManager.default.removeItem(atPath: trace + "/taint")
+        let (_, unrefined) = try refine(trace, [summary(chain, pid: 1, start: shell), toolSummary])
+        let stopped = try unrefined.byteLineageIndex(traceDirectory: trace).backward(node: out.id, range: 0..<20)
+        let note = "of exec event \(execve): argument and environment strings; the exec'ing pid 2 /bin/sh not refined: not replayed (no taint summary)"
+        let toolProcess = try XCTUnwrap(stopped.endpoints.first?.node)
+        XCTAssertEqual(stopped.endpoints, [ByteEndpoint(node: toolProcess, kind: .notAnObject, start: 0, end: 10, note: note),
+                                           ByteEndpoint(node: toolProcess, kind: .notAnObject, start: 100, end: 110, note: note)])
+    }
+
     /// A file mapped with mmap reached the process whatever the replay labelled: without
     /// a summary naming the mapping, its pairs stay unverified; a read-only input of the
     /// same process is refuted. A mapping a flow names confirms its pair.
