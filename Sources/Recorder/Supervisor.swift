@@ -69,6 +69,8 @@ final class TracedTask {
     var scratchUnavailable = false
     /// /proc/TID/mem, open for scratch writes (-1: not open); tied to one address space.
     var memoryFD: Int32 = -1
+    /// The thread's syscall buffer (SyscallBuffer.swift); nil until it announces one.
+    var syscallBuffer: SyscallBufferState?
 
     func closeMemory() {
         if memoryFD >= 0 { close(memoryFD) }
@@ -108,6 +110,10 @@ final class Supervisor {
     var lastFlush: UInt64 = 0
     var warnedRefused = Set<Int>()
     var failure: Error?
+    /// `--syscall-buffer`: drain buffers at every stop, answer the buffer call.
+    var syscallBuffering = false
+    /// Thread groups whose trusted syscall page is made and may no longer change.
+    var sealedTrustedPages: Set<Int32> = []
 
     init(writer: TraceWriter, watchdogMilliseconds: Int, traceeGuard: TraceeGuard? = nil, log: @escaping (String) -> Void) {
         self.writer = writer
@@ -173,6 +179,9 @@ final class Supervisor {
         let event = Int32(mp_ptrace_event(status))
         let wasAtBoundary = task.atSyscallBoundary
         task.atSyscallBoundary = false
+        // Buffered calls happened before this stop: their events come first. (At the exec
+        // event the old address space, and its buffer, is gone; its entry stop drained it.)
+        if syscallBuffering && event != PtraceEvent.exec { drainSyscallBuffer(task) }
         do {
             switch event {
             case PtraceEvent.seccomp: try syscallEntry(task)
@@ -301,6 +310,9 @@ final class Supervisor {
         }
         // The program's own seccomp filters first: the kernel would run them before ours.
         var skipResult: Int64? = task.seccomp.isEmpty ? nil : try applyTraceeFilters(task, info: info, arguments: arguments)
+        if skipResult == nil && !foreign && syscallBuffering && number == SyscallBufferABI.bufferCall {
+            skipResult = syscallBufferCall(task, arguments: arguments)
+        }
         // The table says what is refused: numbers it does not declare, calls whose kernel
         // writes arrive later (AIO, perf rings, rseq, io_uring), unknown legacy ioctls.
         let refusal = skipResult != nil ? nil : foreign ? "made through another ABI" : spec.refusalReason(arguments: arguments)
@@ -369,7 +381,7 @@ final class Supervisor {
         }
         if skipResult == nil && !foreign, let traceeGuard,
            let refusal = traceeGuard.check(tid: task.tid, spec: spec, arguments: arguments, objects: objects, memory: memory,
-                                           scratchRanges: scratchRanges(sharingWith: task)) {
+                                           scratchRanges: scratchRanges(sharingWith: task) + trustedPageRanges(task)) {
             log("magprov: task \(task.tid): refused \(refusal.reason)")
             skipResult = Int64(-refusal.errno)
         }
@@ -504,6 +516,7 @@ final class Supervisor {
         let sharesMemory = event == PtraceEvent.clone && (kind == .thread || (parent.pending.map {
             $0.number == SyscallTable.Number.clone ? $0.arguments[0] & 0x100 != 0 : true } ?? true))
         task.scratch = sharesMemory ? nil : parent.scratch
+        if syscallBuffering { inheritSyscallBuffer(task, from: parent, kind: kind, sharesMemory: sharesMemory) }
         tasks[child] = task
         if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
         task.announced = true
@@ -565,6 +578,7 @@ final class Supervisor {
         }
         task.execSeen = true
         task.scratch = nil  // a new address space
+        if syscallBuffering { forgetSyscallBuffer(task) }
         task.scratchUnavailable = false
         task.closeMemory()
         let access = task.access
