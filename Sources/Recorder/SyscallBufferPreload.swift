@@ -60,7 +60,7 @@ static inline long mp_trusted(long n, long a, long b, long c, long d) {
     return ret;
 }
 
-__attribute__((constructor)) static void mp_init(void) {
+__attribute__((constructor(101))) static void mp_init(void) {
     int saved = errno;
     void *page = mmap((void *)MP_TRUSTED_PAGE, 4096, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -71,6 +71,14 @@ __attribute__((constructor)) static void mp_init(void) {
         if (mprotect(page, 4096, PROT_READ | PROT_EXEC) == 0) mp_ready = 1;
     }
     errno = saved;
+}
+
+static struct mp_header *mp_get_buffer(void);
+
+/* The main thread announces its buffer now: that also seals the trusted page before the
+ * program's own code runs. */
+__attribute__((constructor(102))) static void mp_init_buffer(void) {
+    if (mp_ready) (void)mp_get_buffer();
 }
 
 /* The thread's buffer, mapped and announced to the supervisor on first use; NULL when
@@ -132,12 +140,31 @@ static void mp_commit(struct mp_header *h, struct mp_record *r, long number, lon
     __atomic_store_n(&h->used, h->used + r->length, __ATOMIC_RELEASE);
 }
 
+/* Descriptors that answered ESPIPE, so that a pipe costs one probe, not one per call.
+ * Forgetting is on close and dup2/dup3 through this library; a descriptor closed another
+ * way (glibc's own fclose) stays marked and only loses the fast path: never wrong. */
+#define MP_MARKED_FDS 1024
+static uint64_t mp_unseekable[MP_MARKED_FDS / 64];
+
+static int mp_marked(int fd) {
+    return fd >= 0 && fd < MP_MARKED_FDS && (__atomic_load_n(&mp_unseekable[fd / 64], __ATOMIC_RELAXED) >> (fd % 64)) & 1;
+}
+
+static void mp_mark(int fd, int unseekable) {
+    if (fd < 0 || fd >= MP_MARKED_FDS) return;
+    uint64_t bit = (uint64_t)1 << (fd % 64);
+    if (unseekable) __atomic_fetch_or(&mp_unseekable[fd / 64], bit, __ATOMIC_RELAXED);
+    else __atomic_fetch_and(&mp_unseekable[fd / 64], ~bit, __ATOMIC_RELAXED);
+}
+
 /* lseek(fd, 0, SEEK_CUR), logged: seekable descriptors (regular files, block and most
  * character devices) do not block; pipes, sockets and terminals answer ESPIPE. */
 static int mp_seekable(struct mp_header *h, int fd) {
+    if (mp_marked(fd)) return 0;
     struct mp_record *r = mp_reserve(h, 0);
     long pos = mp_trusted(SYS_lseek, fd, 0, SEEK_CUR, 0);
     mp_commit(h, r, SYS_lseek, fd, 0, SEEK_CUR, 0, pos, NULL, 0);
+    if (pos == -ESPIPE) mp_mark(fd, 1);
     return pos >= 0;
 }
 
@@ -157,10 +184,32 @@ typedef ssize_t (*read_fn)(int, void *, size_t);
 typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
+typedef int (*close_fn)(int);
+typedef int (*dup2_fn)(int, int);
+typedef int (*dup3_fn)(int, int, int);
 MP_REAL(read_fn, read)
 MP_REAL(write_fn, write)
 MP_REAL(pread_fn, pread64)
 MP_REAL(pwrite_fn, pwrite64)
+MP_REAL(close_fn, close)
+MP_REAL(dup2_fn, dup2)
+MP_REAL(dup3_fn, dup3)
+
+/* These stop as before; they only keep the ESPIPE marks true. */
+int close(int fd) {
+    mp_mark(fd, 0);
+    return mp_real_close()(fd);
+}
+
+int dup2(int old, int new) {
+    mp_mark(new, 0);
+    return mp_real_dup2()(old, new);
+}
+
+int dup3(int old, int new, int flags) {
+    mp_mark(new, 0);
+    return mp_real_dup3()(old, new, flags);
+}
 
 ssize_t read(int fd, void *buf, size_t count) {
     struct mp_header *h = mp_get_buffer();
