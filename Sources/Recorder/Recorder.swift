@@ -116,11 +116,13 @@ public final class Recorder {
             environment.removeAll { maskedNames.contains($0.prefix(while: { $0 != "=" })) }
             environment += MachineInfo.featureMask
         }
+        var bufferLibrary: String?
         if options.syscallBuffer {
             // Dynamically linked programs load it first; static ones ignore LD_PRELOAD and stop
-            // on every call. Not re-injected at exec yet: a program that clears its
-            // environment (env -i) runs its children without it, on the stopping path.
+            // on every call. The supervisor puts it back at every execve whose environment
+            // lost it (Supervisor.preloadEnvironment).
             let library = try SyscallBufferLibrary.path()
+            bufferLibrary = library
             if let index = environment.firstIndex(where: { $0.hasPrefix("LD_PRELOAD=") }) {
                 environment[index] = "LD_PRELOAD=\(library):" + environment[index].dropFirst("LD_PRELOAD=".count)
             } else {
@@ -151,7 +153,7 @@ public final class Recorder {
         ignoreInterrupts()
         let supervisor = Supervisor(writer: writer, watchdogMilliseconds: options.watchdogMilliseconds,
                                     traceeGuard: traceeGuard, log: log)
-        supervisor.syscallBuffering = options.syscallBuffer
+        supervisor.syscallBufferLibrary = bufferLibrary
         let exit = supervisor.run(root: pid)
         if foreground { reclaimTerminal() }
         if let failure = supervisor.failure { log("magprov: error: the trace is incomplete: \(failure)") }

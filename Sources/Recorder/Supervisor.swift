@@ -110,8 +110,10 @@ final class Supervisor {
     var lastFlush: UInt64 = 0
     var warnedRefused = Set<Int>()
     var failure: Error?
-    /// `--syscall-buffer`: drain buffers at every stop, answer the buffer call.
-    var syscallBuffering = false
+    /// `--syscall-buffer`: the preload library, put back into every execve's environment;
+    /// nil: no buffering.
+    var syscallBufferLibrary: String?
+    var syscallBuffering: Bool { syscallBufferLibrary != nil }
     /// Thread groups whose trusted syscall page is made and may no longer change.
     var sealedTrustedPages: Set<Int32> = []
 
@@ -402,6 +404,10 @@ final class Supervisor {
             }
             if !redirected.isEmpty { try task.access.setRegisters(regs) }
         }
+        if skipResult == nil && syscallBuffering && Supervisor.execSyscalls.contains(number) && !foreign,
+           let redirect = try preloadEnvironment(task, number: number, arguments: arguments) {
+            redirected.append(redirect)
+        }
         task.pending = TracedTask.PendingSyscall(
             number: number, arguments: arguments, entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory),
             inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence,
@@ -424,15 +430,18 @@ final class Supervisor {
             return try wantsUserMode(task)
         }
         task.pending = nil
-        if !pending.redirected.isEmpty {
+        var info = mp_syscall_info()
+        _ = mp_get_syscall_info(task.tid, &info)
+        let result = info.op == 2 ? info.rval : Int64(bitPattern: (try? task.access.registers()[.rax]) ?? 0)
+        // A successful execve leaves the new image's registers, which are not the program's
+        // arguments (a static binary's _start takes rdx as an atexit function).
+        let replacedImage = result == 0 && Supervisor.execSyscalls.contains(pending.number)
+        if !pending.redirected.isEmpty && !replacedImage {
             // The syscall ABI preserves argument registers: give the program its own back.
             var regs = try task.access.registers()
             for (index, original) in pending.redirected { regs[argumentRegisters[index]] = original }
             try task.access.setRegisters(regs)
         }
-        var info = mp_syscall_info()
-        _ = mp_get_syscall_info(task.tid, &info)
-        let result = info.op == 2 ? info.rval : Int64(bitPattern: (try? task.access.registers()[.rax]) ?? 0)
         let spec = SyscallTable.spec(pending.number)
         let memory = task.access
         var event = SyscallEvent(number: pending.number, arguments: pending.arguments, result: result,
@@ -537,6 +546,11 @@ final class Supervisor {
         }
         if task.interruptRequested {
             task.interruptRequested = false
+            if task.mode == .user && isInsideBufferedCall(task) {
+                // Not a point replay can stop at (a buffered call ran, its record is not
+                // written yet): the watchdog interrupts again at its next tick.
+                return try task.access.resume(PtraceRequest.cont)
+            }
             if task.mode == .user && !task.heldSignals.isEmpty {
                 // Deliver held signals here: the preemption records the point (replay runs
                 // to these registers), then each signal is raised again and delivered

@@ -52,6 +52,11 @@ public enum SyscallBufferABI {
         SyscallTable.number(named: $0)
     }
 
+    /// Buffered calls whose record carries the bytes the kernel wrote at argument 1 (as many as
+    /// the result), and those whose record carries the bytes passed at argument 1 (argument 2 of them).
+    static let readsData: Set<Int> = Set(["read", "pread64"].compactMap { SyscallTable.number(named: $0) })
+    static let writesData: Set<Int> = Set(["write", "pwrite64"].compactMap { SyscallTable.number(named: $0) })
+
     /// The `-D` flags that give the C source these constants.
     static var compilerDefinitions: [String] {
         ["-DMP_TRUSTED_PAGE=\(trustedPage)UL", "-DMP_BUFFER_CALL=\(bufferCall)", "-DMP_BUFFER_SIZE=\(bufferSize)",
@@ -125,18 +130,24 @@ extension Supervisor {
         let fd = Int64(Int32(truncatingIfNeeded: arguments[0]))
         if identities[fd] == nil { identities[fd] = ObjectResolver.identity(ofDescriptor: fd, tid: task.tid, argument: 0) }
         if let identity = identities[fd] ?? nil { event.objects.append(identity) }
-        switch SyscallTable.spec(number).name {
-        case "read", "pread64":
+        if SyscallBufferABI.readsData.contains(number) {
             if result > 0, data.count == Int(result) { event.writes.append(MemoryWrite(address: arguments[1], bytes: data)) }
-        case "write", "pwrite64":
+        } else if SyscallBufferABI.writesData.contains(number) {
             if arguments[1] != 0, arguments[2] > 0, data.count == Int(arguments[2]) {
                 event.inputs.append(BufferDigest(address: arguments[1], bytes: data))
             }
-        default:
-            break
         }
         syscallCount += 1
         emit(task.tid, .syscall(event))
+    }
+
+    /// Whether the task stopped inside the library's critical section (`locked` set): between
+    /// a buffered call and its record's commit. A preemption or a held signal delivered there
+    /// would come before the call's event in the trace but after the call in the program.
+    func isInsideBufferedCall(_ task: TracedTask) -> Bool {
+        guard let buffer = task.syscallBuffer,
+              let header = task.access.readBytes(at: buffer.address, count: SyscallBufferABI.headerSize) else { return false }
+        return header.loadUInt32(at: 12) != 0
     }
 
     /// The traced buffer call `(address, size)`: announces a thread's buffer, or, for the
@@ -167,6 +178,50 @@ extension Supervisor {
         guard let buffer = parent.syscallBuffer, kind != .thread else { child.syscallBuffer = nil; return }
         child.syscallBuffer = sharesMemory || kind == .vfork ? buffer : SyscallBufferState(address: buffer.address, consumed: buffer.consumed,
                                                                                                generation: buffer.generation)
+    }
+
+    /// At an execve entry: when the new environment lacks the preload library (`env -i`, a
+    /// program that builds its own), writes a copy of the envp array with `LD_PRELOAD` (ours
+    /// first, then the program's own list) into the task's scratch area and points the
+    /// envp argument there until the syscall exit. The trace keeps the program's own
+    /// arguments; the exec snapshot shows the environment the new image received.
+    /// - Returns: the redirected argument and its original value; nil when nothing changed
+    ///   (library present, no scratch area, or an envp that cannot be read or does not fit).
+    func preloadEnvironment(_ task: TracedTask, number: Int, arguments: [UInt64]) throws -> (index: Int, original: UInt64)? {
+        guard let library = syscallBufferLibrary, let scratch = task.scratch else { return nil }
+        let index = number == SyscallTable.Number.execveat ? 3 : 2
+        let access = task.access
+        var pointers: [UInt64] = []
+        var preloadSlot: Int?
+        var cursor = arguments[index]
+        while cursor != 0, pointers.count < 4096, let pointer = access.readUInt64(at: cursor), pointer != 0 {
+            if let entry = access.readCStringBytes(at: pointer, limit: 4096), entry.bytes.starts(with: Array("LD_PRELOAD=".utf8)) {
+                if String(decoding: entry.bytes, as: UTF8.self).contains(library) { return nil }
+                preloadSlot = pointers.count
+            }
+            pointers.append(pointer)
+            cursor += 8
+        }
+        // The LD_PRELOAD string first, then the array, in the scratch area (free at execve:
+        // exec paths are not copied there).
+        var value = Array("LD_PRELOAD=\(library)".utf8)
+        if let preloadSlot, let old = access.readCStringBytes(at: pointers[preloadSlot], limit: 4096) {
+            value.append(UInt8(ascii: ":"))
+            value += old.bytes.dropFirst("LD_PRELOAD=".count)
+        }
+        value.append(0)
+        let stringAddress = scratch.address
+        let arrayAddress = scratch.address + ((UInt64(value.count) + 15) & ~15)
+        if let preloadSlot { pointers[preloadSlot] = stringAddress } else { pointers.append(stringAddress) }
+        pointers.append(0)
+        var array: [UInt8] = []
+        for pointer in pointers { withUnsafeBytes(of: pointer.littleEndian) { array += $0 } }
+        guard arrayAddress + UInt64(array.count) <= scratch.range.upperBound,
+              writeScratch(task, value, at: stringAddress), writeScratch(task, array, at: arrayAddress) else { return nil }
+        var regs = try access.registers()
+        regs[argumentRegisters[index]] = arrayAddress
+        try access.setRegisters(regs)
+        return (index, arguments[index])
     }
 
     /// A new program image: no buffer, no trusted page until its library makes them.

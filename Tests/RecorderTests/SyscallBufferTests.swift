@@ -61,7 +61,7 @@ final class SyscallBufferTests: XCTestCase {
         XCTAssertEqual(trace.allSyscalls.filter { $0.event.number == SyscallTable.Number.getppid }.count, 3)
     }
 
-    func testStaticBinaryAndClearedEnvironmentStillRecordOnTheStoppingPath() throws {
+    func testStaticBinaryFallsBackAndAClearedEnvironmentGetsThePreloadBack() throws {
         let (dir, input) = try inputDirectory()
         let binary = try Fixtures.binary("syscall_buffer_static", source: "syscall_buffer", flags: ["-static"])
         let (result, trace) = try Fixtures.record([binary, "io", dir], label: "sbuf-static", syscallBuffer: true)
@@ -74,6 +74,11 @@ final class SyscallBufferTests: XCTestCase {
         let (cleared, clearedTrace) = try Fixtures.record(["/usr/bin/env", "-i", dynamic, "io", dir], label: "sbuf-env",
                                                           syscallBuffer: true)
         XCTAssertEqual(cleared.exitCode, 0)
+        // env -i dropped LD_PRELOAD; the supervisor put it back at the execve.
+        XCTAssertFalse(probes(clearedTrace).isEmpty, "the program after env -i did not get the preload library back")
+        let image = try XCTUnwrap(clearedTrace.execs.last?.snapshot)
+        XCTAssertEqual(image.environment.count, 1)
+        XCTAssertTrue(image.environment.first?.hasPrefix("LD_PRELOAD=") ?? false)
         let clearedReads = clearedTrace.allSyscalls.map(\.event).filter {
             $0.number == SyscallTable.Number.read && $0.objects.first?.resolved == dir + "/in"
         }
