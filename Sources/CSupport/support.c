@@ -78,10 +78,13 @@ long mp_get_syscall_info(pid_t pid, mp_syscall_info *out) {
 }
 
 /// The filter: syscalls of another ABI (i386 via int 0x80, x32) always stop so the
-/// supervisor can see and refuse them; listed syscalls run free; everything else stops.
-static int install_filter(const int *pass, int npass) {
+/// supervisor can see and refuse them; listed syscalls run free; when `trusted_ip` is not 0,
+/// the `trusted` numbers run free too, but only when the syscall instruction is the one that
+/// ends at `trusted_ip` (seccomp_data.instruction_pointer is the address after it): the
+/// syscall buffer's trusted instruction (Recorder/SyscallBuffer.swift); everything else stops.
+static int install_filter(const int *pass, int npass, uint64_t trusted_ip, const int *trusted, int ntrusted) {
     int n = 0;
-    struct sock_filter *prog = calloc((size_t)(8 + npass * 2), sizeof *prog);
+    struct sock_filter *prog = calloc((size_t)(16 + npass * 2 + ntrusted * 2), sizeof *prog);
     if (!prog) return -ENOMEM;
     prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
@@ -93,6 +96,19 @@ static int install_filter(const int *pass, int npass) {
         prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)pass[i], 0, 1);
         prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     }
+    if (trusted_ip != 0 && ntrusted > 0) {
+        // instruction_pointer is a u64 at offset 8; classic BPF loads 32 bits at a time
+        // (little-endian: the low half first).
+        prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer));
+        prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)trusted_ip, 0, (uint8_t)(3 + ntrusted * 2));
+        prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4);
+        prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(trusted_ip >> 32), 0, (uint8_t)(1 + ntrusted * 2));
+        prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+        for (int i = 0; i < ntrusted; i++) {
+            prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)trusted[i], 0, 1);
+            prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        }
+    }
     prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
     struct sock_fprog fprog = { .len = (unsigned short)n, .filter = prog };
     long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog);
@@ -102,7 +118,8 @@ static int install_filter(const int *pass, int npass) {
 }
 
 pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
-                      const char *cwd, const int *pass, int npass, int use_filter, int *status_fd) {
+                      const char *cwd, const int *pass, int npass, uint64_t trusted_ip,
+                      const int *trusted, int ntrusted, int use_filter, int *status_fd) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
     pid_t pid = fork();
@@ -122,7 +139,7 @@ pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
         if (use_filter) {
             if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) err = errno;
             if (!err && prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0) err = errno;
-            if (!err) { int r = install_filter(pass, npass); if (r < 0) err = -r; }
+            if (!err) { int r = install_filter(pass, npass, trusted_ip, trusted, ntrusted); if (r < 0) err = -r; }
         }
         if (!err) { execvpe(file, argv, envp); err = errno; }
         (void)!write(fds[1], &err, sizeof err);

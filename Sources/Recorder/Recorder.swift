@@ -19,6 +19,9 @@ public struct RecordOptions: Sendable {
     /// Where the recorder's Ed25519 signing key lives (created on first use, 0600 in a 0700
     /// folder): `$XDG_CONFIG_HOME/magprov` or `~/.config/magprov`. Nil: leave the trace unsigned.
     public var signingKeyDirectory: String? = TraceSigningKey.defaultDirectory()
+    /// Run frequent data calls on seekable descriptors through the in-process syscall
+    /// buffer instead of a ptrace stop each (SyscallBuffer.swift). Off: every syscall stops.
+    public var syscallBuffer: Bool = false
 
     public init(command: [String], outputDirectory: String,
                 environment: [String] = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()) {
@@ -65,15 +68,20 @@ public enum ProcessLauncher {
     ///     false for a plain traced process (lockstep).
     ///   - ptraceOptions: PTRACE_O_* flags for PTRACE_SEIZE.
     /// - Returns: the pid and the status pipe (4 bytes of errno if exec failed, EOF otherwise).
+    ///   - trustedSyscalls: numbers the filter lets run without a stop from the syscall
+    ///     buffer's trusted instruction (`SyscallBufferABI`); empty: every syscall stops.
     ///   - beforeStart: called with the pid while the child is still stopped and seized.
     public static func launch(command: [String], environment: [String], cwd: String, seccomp: Bool,
-                              ptraceOptions: UInt64, beforeStart: (Int32) -> Void = { _ in }) throws -> (pid: Int32, statusFD: Int32) {
+                              ptraceOptions: UInt64, trustedSyscalls: [Int] = [],
+                              beforeStart: (Int32) -> Void = { _ in }) throws -> (pid: Int32, statusFD: Int32) {
         guard let program = command.first else { throw RecorderError.emptyCommand }
         let argv = command.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
         var statusFD: Int32 = -1
-        let pid = mp_spawn_traced(program, argv, envp, cwd, nil, 0, seccomp ? 1 : 0, &statusFD)
+        let trusted = trustedSyscalls.map { Int32($0) }
+        let pid = mp_spawn_traced(program, argv, envp, cwd, nil, 0, trusted.isEmpty ? 0 : SyscallBufferABI.trustedInstructionEnd,
+                                  trusted, Int32(trusted.count), seccomp ? 1 : 0, &statusFD)
         guard pid > 0 else { throw RecorderError.spawnFailed(errno: -pid) }
         var status: Int32 = 0
         _ = waitpid(pid, &status, WUNTRACED)
@@ -108,6 +116,19 @@ public final class Recorder {
             environment.removeAll { maskedNames.contains($0.prefix(while: { $0 != "=" })) }
             environment += MachineInfo.featureMask
         }
+        var bufferLibrary: String?
+        if options.syscallBuffer {
+            // Dynamically linked programs load it first; static ones ignore LD_PRELOAD and stop
+            // on every call. The supervisor puts it back at every execve whose environment
+            // lost it (Supervisor.preloadEnvironment).
+            let library = try SyscallBufferLibrary.path()
+            bufferLibrary = library
+            if let index = environment.firstIndex(where: { $0.hasPrefix("LD_PRELOAD=") }) {
+                environment[index] = "LD_PRELOAD=\(library):" + environment[index].dropFirst("LD_PRELOAD=".count)
+            } else {
+                environment.append("LD_PRELOAD=\(library)")
+            }
+        }
         let cwd = options.workingDirectory ?? FileManager.default.currentDirectoryPath
         let header = TraceHeader(
             magprovVersion: Recorder.version, kernel: MachineInfo.kernel(), hostname: MachineInfo.hostname(),
@@ -132,6 +153,7 @@ public final class Recorder {
         ignoreInterrupts()
         let supervisor = Supervisor(writer: writer, watchdogMilliseconds: options.watchdogMilliseconds,
                                     traceeGuard: traceeGuard, log: log)
+        supervisor.syscallBufferLibrary = bufferLibrary
         let exit = supervisor.run(root: pid)
         if foreground { reclaimTerminal() }
         if let failure = supervisor.failure { log("magprov: error: the trace is incomplete: \(failure)") }
@@ -145,7 +167,8 @@ public final class Recorder {
             PtraceOption.traceClone | PtraceOption.traceExec | PtraceOption.traceSeccomp | PtraceOption.exitKill
         let inherited = inheritedLimits
         let launched = try ProcessLauncher.launch(command: self.options.command, environment: environment, cwd: cwd,
-                                                  seccomp: true, ptraceOptions: options) { pid in
+                                                  seccomp: true, ptraceOptions: options,
+                                                  trustedSyscalls: self.options.syscallBuffer ? SyscallBufferABI.bufferedSyscalls : []) { pid in
             // The command keeps the limits magprov was started with.
             for (resource, limit) in inherited {
                 _ = mp_set_rlimit(pid, Int32(resource), UInt64(limit.rlim_cur), UInt64(limit.rlim_max))

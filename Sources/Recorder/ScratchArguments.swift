@@ -97,7 +97,7 @@ extension Supervisor {
 
     /// Writes through the task's /proc/PID/mem, kept open per task (one pwrite per path
     /// instead of open, pwrite, close); reopened once if the descriptor went stale.
-    private func writeScratch(_ task: TracedTask, _ bytes: [UInt8], at address: UInt64) -> Bool {
+    func writeScratch(_ task: TracedTask, _ bytes: [UInt8], at address: UInt64) -> Bool {
         for attempt in 0..<2 {
             if task.memoryFD < 0 { task.memoryFD = open("/proc/\(task.tid)/mem", O_RDWR | O_CLOEXEC) }
             guard task.memoryFD >= 0 else { return false }

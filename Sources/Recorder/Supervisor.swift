@@ -69,6 +69,8 @@ final class TracedTask {
     var scratchUnavailable = false
     /// /proc/TID/mem, open for scratch writes (-1: not open); tied to one address space.
     var memoryFD: Int32 = -1
+    /// The thread's syscall buffer (SyscallBuffer.swift); nil until it announces one.
+    var syscallBuffer: SyscallBufferState?
 
     func closeMemory() {
         if memoryFD >= 0 { close(memoryFD) }
@@ -108,6 +110,12 @@ final class Supervisor {
     var lastFlush: UInt64 = 0
     var warnedRefused = Set<Int>()
     var failure: Error?
+    /// `--syscall-buffer`: the preload library, put back into every execve's environment;
+    /// nil: no buffering.
+    var syscallBufferLibrary: String?
+    var syscallBuffering: Bool { syscallBufferLibrary != nil }
+    /// Thread groups whose trusted syscall page is made and may no longer change.
+    var sealedTrustedPages: Set<Int32> = []
 
     init(writer: TraceWriter, watchdogMilliseconds: Int, traceeGuard: TraceeGuard? = nil, log: @escaping (String) -> Void) {
         self.writer = writer
@@ -173,6 +181,9 @@ final class Supervisor {
         let event = Int32(mp_ptrace_event(status))
         let wasAtBoundary = task.atSyscallBoundary
         task.atSyscallBoundary = false
+        // Buffered calls happened before this stop: their events come first. (At the exec
+        // event the old address space, and its buffer, is gone; its entry stop drained it.)
+        if syscallBuffering && event != PtraceEvent.exec { drainSyscallBuffer(task) }
         do {
             switch event {
             case PtraceEvent.seccomp: try syscallEntry(task)
@@ -301,6 +312,9 @@ final class Supervisor {
         }
         // The program's own seccomp filters first: the kernel would run them before ours.
         var skipResult: Int64? = task.seccomp.isEmpty ? nil : try applyTraceeFilters(task, info: info, arguments: arguments)
+        if skipResult == nil && !foreign && syscallBuffering && number == SyscallBufferABI.bufferCall {
+            skipResult = syscallBufferCall(task, arguments: arguments)
+        }
         // The table says what is refused: numbers it does not declare, calls whose kernel
         // writes arrive later (AIO, perf rings, rseq, io_uring), unknown legacy ioctls.
         let refusal = skipResult != nil ? nil : foreign ? "made through another ABI" : spec.refusalReason(arguments: arguments)
@@ -369,7 +383,7 @@ final class Supervisor {
         }
         if skipResult == nil && !foreign, let traceeGuard,
            let refusal = traceeGuard.check(tid: task.tid, spec: spec, arguments: arguments, objects: objects, memory: memory,
-                                           scratchRanges: scratchRanges(sharingWith: task)) {
+                                           scratchRanges: scratchRanges(sharingWith: task) + trustedPageRanges(task)) {
             log("magprov: task \(task.tid): refused \(refusal.reason)")
             skipResult = Int64(-refusal.errno)
         }
@@ -389,6 +403,10 @@ final class Supervisor {
                 redirected.append((index, arguments[index]))
             }
             if !redirected.isEmpty { try task.access.setRegisters(regs) }
+        }
+        if skipResult == nil && syscallBuffering && Supervisor.execSyscalls.contains(number) && !foreign,
+           let redirect = try preloadEnvironment(task, number: number, arguments: arguments) {
+            redirected.append(redirect)
         }
         task.pending = TracedTask.PendingSyscall(
             number: number, arguments: arguments, entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory),
@@ -412,15 +430,18 @@ final class Supervisor {
             return try wantsUserMode(task)
         }
         task.pending = nil
-        if !pending.redirected.isEmpty {
+        var info = mp_syscall_info()
+        _ = mp_get_syscall_info(task.tid, &info)
+        let result = info.op == 2 ? info.rval : Int64(bitPattern: (try? task.access.registers()[.rax]) ?? 0)
+        // A successful execve leaves the new image's registers, which are not the program's
+        // arguments (a static binary's _start takes rdx as an atexit function).
+        let replacedImage = result == 0 && Supervisor.execSyscalls.contains(pending.number)
+        if !pending.redirected.isEmpty && !replacedImage {
             // The syscall ABI preserves argument registers: give the program its own back.
             var regs = try task.access.registers()
             for (index, original) in pending.redirected { regs[argumentRegisters[index]] = original }
             try task.access.setRegisters(regs)
         }
-        var info = mp_syscall_info()
-        _ = mp_get_syscall_info(task.tid, &info)
-        let result = info.op == 2 ? info.rval : Int64(bitPattern: (try? task.access.registers()[.rax]) ?? 0)
         let spec = SyscallTable.spec(pending.number)
         let memory = task.access
         var event = SyscallEvent(number: pending.number, arguments: pending.arguments, result: result,
@@ -504,6 +525,7 @@ final class Supervisor {
         let sharesMemory = event == PtraceEvent.clone && (kind == .thread || (parent.pending.map {
             $0.number == SyscallTable.Number.clone ? $0.arguments[0] & 0x100 != 0 : true } ?? true))
         task.scratch = sharesMemory ? nil : parent.scratch
+        if syscallBuffering { inheritSyscallBuffer(task, from: parent, kind: kind, sharesMemory: sharesMemory) }
         tasks[child] = task
         if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
         task.announced = true
@@ -524,6 +546,11 @@ final class Supervisor {
         }
         if task.interruptRequested {
             task.interruptRequested = false
+            if task.mode == .user && isInsideBufferedCall(task) {
+                // Not a point replay can stop at (a buffered call ran, its record is not
+                // written yet): the watchdog interrupts again at its next tick.
+                return try task.access.resume(PtraceRequest.cont)
+            }
             if task.mode == .user && !task.heldSignals.isEmpty {
                 // Deliver held signals here: the preemption records the point (replay runs
                 // to these registers), then each signal is raised again and delivered
@@ -565,6 +592,7 @@ final class Supervisor {
         }
         task.execSeen = true
         task.scratch = nil  // a new address space
+        if syscallBuffering { forgetSyscallBuffer(task) }
         task.scratchUnavailable = false
         task.closeMemory()
         let access = task.access

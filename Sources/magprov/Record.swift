@@ -32,6 +32,9 @@ struct Record: ParsableCommand {
           help: "Do not mask AVX/AVX-512/SHA selection in glibc and OpenSSL (replay may then meet instructions it does not model).")
     var noFeatureMask = false
 
+    @Flag(help: ArgumentHelp("Experimental: log reads and writes on seekable descriptors in an in-process buffer instead of stopping on each (trusts the program's own logging; see docs/ARCHITECTURE.md, \"Syscall buffer\").", visibility: .default))
+    var syscallBuffer = false
+
     @Option(help: "Preempt a thread that runs this many milliseconds without a syscall while its siblings wait.")
     var watchdogMs: Int = 50
 
@@ -70,6 +73,7 @@ struct Record: ParsableCommand {
         var options = RecordOptions(command: command, outputDirectory: directory)
         options.maskCPUFeatures = !noFeatureMask
         options.watchdogMilliseconds = watchdogMs
+        options.syscallBuffer = syscallBuffer
         let recorder = Recorder(options: options)
         let start = Date()
         let result: RecordResult

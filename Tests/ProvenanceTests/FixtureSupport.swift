@@ -46,11 +46,12 @@ enum ProvenanceFixtures {
     }
 
     /// Records `command` (run in `directory`) and returns the trace directory.
-    static func record(_ command: [String], in directory: String, expectExit: Int32 = 0,
+    static func record(_ command: [String], in directory: String, expectExit: Int32 = 0, syscallBuffer: Bool = false,
                        file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let trace = directory + "/trace-\(UUID().uuidString.prefix(6))"
         var options = RecordOptions(command: command, outputDirectory: trace)
         options.workingDirectory = directory
+        options.syscallBuffer = syscallBuffer
         let recorder = Recorder(options: options)
         recorder.log = { _ in }
         let result = try recorder.run()

@@ -28,9 +28,11 @@ enum Fixtures {
     }
 
     /// Records `command` into a fresh trace directory and opens it.
-    static func record(_ command: [String], label: String = "trace") throws -> (RecordResult, TraceReader) {
+    static func record(_ command: [String], label: String = "trace", syscallBuffer: Bool = false) throws -> (RecordResult, TraceReader) {
         let directory = temporaryDirectory(label) + "/trace"
-        let recorder = Recorder(options: RecordOptions(command: command, outputDirectory: directory))
+        var options = RecordOptions(command: command, outputDirectory: directory)
+        options.syscallBuffer = syscallBuffer
+        let recorder = Recorder(options: options)
         recorder.log = { _ in }
         let result = try recorder.run()
         return (result, try TraceReader(directory: directory))

@@ -23,11 +23,12 @@ final class ReplayTests: XCTestCase {
     /// Records `command`, replays every process plainly and then with byte-level taint, and
     /// fails with the divergence report of either: taint replay must follow the same path.
     @discardableResult
-    func assertReplays(_ command: [String], watchdogMilliseconds: Int = 50,
+    func assertReplays(_ command: [String], watchdogMilliseconds: Int = 50, syscallBuffer: Bool = false,
                        file: StaticString = #filePath, line: UInt = #line) throws -> ReplaySummary {
         let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
         var options = RecordOptions(command: command, outputDirectory: directory)
         options.watchdogMilliseconds = watchdogMilliseconds
+        options.syscallBuffer = syscallBuffer
         let recorder = Recorder(options: options)
         recorder.log = { _ in }
         _ = try recorder.run()
@@ -131,6 +132,44 @@ final class ReplayTests: XCTestCase {
     /// recorded registers and delivers it there (a 5 ms watchdog keeps the loop short).
     func testSignalDeliveredToASpinningLoopReplays() throws {
         try assertReplays([try ReplayTests.compile("spin_signal")], watchdogMilliseconds: 5)
+    }
+
+    // MARK: - record --syscall-buffer: the preload library's code runs in the interpreter,
+    // and its trusted syscall instruction receives the buffered calls' recorded results.
+
+    func testBufferedFileCopyReplays() throws {
+        let dir = "\(Self.work)/sbuf-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try String(repeating: "buffered bytes\n", count: 300).write(toFile: dir + "/in", atomically: true, encoding: .utf8)
+        try assertReplays([try ReplayTests.compile("syscall_buffer"), "io", dir], syscallBuffer: true)
+    }
+
+    func testBufferedShellPipelineWithGzipReplays() throws {
+        let dir = "\(Self.work)/sbuf-gzip-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try String(repeating: "a line of text to compress\n", count: 4000).write(toFile: dir + "/f", atomically: true, encoding: .utf8)
+        let summary = try assertReplays(["sh", "-c", "cd \(dir) && cat f | gzip > o.gz"], syscallBuffer: true)
+        XCTAssertGreaterThanOrEqual(summary.allResults.count, 3)
+    }
+
+    func testBufferedThreadsReplay() throws {
+        try assertReplays(["sh", "-c", "\(try ReplayTests.compile("threads")) > /dev/null"], syscallBuffer: true)
+    }
+
+    /// A read made through the trusted instruction without logging it is missing from the
+    /// trace: replay meets a syscall the recording does not have and says where.
+    func testUnloggedCallThroughTheTrustedInstructionIsCaughtAtReplay() throws {
+        let dir = "\(Self.work)/sbuf-forge-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "x".write(toFile: dir + "/in", atomically: true, encoding: .utf8)
+        var options = RecordOptions(command: [try ReplayTests.compile("syscall_buffer"), "forge", dir], outputDirectory: dir + "/trace")
+        options.syscallBuffer = true
+        let recorder = Recorder(options: options)
+        recorder.log = { _ in }
+        XCTAssertEqual(try recorder.run().exitCode, 0)
+        let summary = try ReplaySession(trace: try TraceReader(directory: dir + "/trace")).run(options: ReplayOptions(jobs: 1))
+        let (_, divergence) = try XCTUnwrap(summary.divergences.first)
+        XCTAssertTrue(divergence.actual.hasPrefix("read("), divergence.description)
     }
 }
 

@@ -43,8 +43,11 @@ long mp_get_syscall_info(pid_t pid, mp_syscall_info *info);
 /// which yields 4 bytes (errno) on exec failure and EOF on success.
 /// `pass_through` lists syscall numbers the filter lets run without a stop; with
 /// `use_filter` 0 no filter and no rdtsc trap are installed (lockstep single-stepping).
+/// With `trusted_ip` not 0, the `trusted` syscall numbers also run without a stop when made
+/// by the syscall instruction that ends at `trusted_ip` (the syscall buffer's trusted page).
 pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
                       const char *cwd, const int *pass_through, int pass_through_count,
+                      uint64_t trusted_ip, const int *trusted, int trusted_count,
                       int use_filter, int *status_fd);
 
 /// prctl(2) with five explicit arguments; returns the call's value or -errno.

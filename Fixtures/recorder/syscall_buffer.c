@@ -1,0 +1,98 @@
+/* Recorder fixture for `record --syscall-buffer` (Recorder/SyscallBuffer.swift).
+ * Usage: syscall_buffer MODE [DIR]
+ *   io DIR     copies DIR/in to DIR/out in 7-byte read/write calls, then a pread of 4
+ *              bytes at offset 2 and a pwrite at offset 0; a stat of DIR/out
+ *   page       tries to unmap, unprotect, replace, zero and (through /proc/self/mem)
+ *              write the trusted syscall page; prints one line per attempt, "refused" when
+ *              it failed with EPERM, and exits 0 only when every attempt was refused and
+ *              the page still holds `syscall; ret`
+ *   untrusted  calls the trusted instruction itself with getppid, a number the filter
+ *              does not let through there: it must stop like any other syscall
+ *   forge      reads one byte of DIR/in through the trusted instruction without logging
+ *              it: the recording misses the call, so replay must diverge there */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define TRUSTED_PAGE 0x6d700000UL
+
+static long trusted_syscall(long n, long a, long b, long c) {
+    long ret;
+    __asm__ volatile("sub $128, %%rsp\n\tcall *%[entry]\n\tadd $128, %%rsp"
+                     : "=a"(ret)
+                     : "0"(n), "D"(a), "S"(b), "d"(c), [entry] "r"(TRUSTED_PAGE)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+static int attempt(const char *what, int result) {
+    int refused = result < 0 && errno == EPERM;
+    printf("%s: %s\n", what, refused ? "refused" : result < 0 ? strerror(errno) : "allowed");
+    return refused;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    const char *mode = argv[1];
+    char path[4096];
+    if (!strcmp(mode, "io") && argc > 2) {
+        snprintf(path, sizeof path, "%s/in", argv[2]);
+        int in = open(path, O_RDONLY);
+        snprintf(path, sizeof path, "%s/out", argv[2]);
+        int out = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        if (in < 0 || out < 0) return 3;
+        char buf[7];
+        ssize_t n;
+        while ((n = read(in, buf, sizeof buf)) > 0)
+            if (write(out, buf, (size_t)n) != n) return 4;
+        if (pread(in, buf, 4, 2) != 4) return 5;
+        if (pwrite(out, buf, 4, 0) != 4) return 6;
+        struct stat st;
+        if (fstat(out, &st) != 0) return 7;
+        close(in);
+        close(out);
+        printf("copied %lld bytes\n", (long long)st.st_size);
+        return 0;
+    }
+    if (!strcmp(mode, "page")) {
+        int all = 1;
+        all &= attempt("munmap", munmap((void *)TRUSTED_PAGE, 4096));
+        all &= attempt("mprotect", mprotect((void *)TRUSTED_PAGE, 4096, PROT_READ | PROT_WRITE | PROT_EXEC));
+        void *p = mmap((void *)TRUSTED_PAGE, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        all &= attempt("mmap MAP_FIXED", p == MAP_FAILED ? -1 : 0);
+        all &= attempt("madvise", madvise((void *)TRUSTED_PAGE, 4096, MADV_DONTNEED));
+        int mem = open("/proc/self/mem", O_RDWR);
+        if (mem >= 0) {
+            all &= attempt("/proc/self/mem write", (int)pwrite(mem, "\x90\x90", 2, (off_t)TRUSTED_PAGE));
+            close(mem);
+        } else {
+            all &= attempt("/proc/self/mem open", -1);
+        }
+        const unsigned char *code = (const unsigned char *)TRUSTED_PAGE;
+        int intact = code[0] == 0x0f && code[1] == 0x05 && code[2] == 0xc3;
+        printf("page %s\n", intact ? "intact" : "changed");
+        return all && intact ? 0 : 1;
+    }
+    if (!strcmp(mode, "untrusted")) {
+        long parent = trusted_syscall(SYS_getppid, 0, 0, 0);
+        printf("getppid through the trusted instruction: %s\n", parent == getppid() ? "same" : "different");
+        return parent == getppid() ? 0 : 1;
+    }
+    if (!strcmp(mode, "forge") && argc > 2) {
+        snprintf(path, sizeof path, "%s/in", argv[2]);
+        int in = open(path, O_RDONLY);
+        char byte = 0;
+        long n = trusted_syscall(SYS_read, in, (long)&byte, 1);
+        close(in);
+        printf("unlogged read: %ld\n", n);
+        return n == 1 ? 0 : 1;
+    }
+    return 2;
+}

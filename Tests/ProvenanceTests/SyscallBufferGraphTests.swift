@@ -1,0 +1,36 @@
+import FixtureSupport
+import Foundation
+import XCTest
+@testable import Provenance
+
+/// `record --syscall-buffer` turns buffered calls into the events a stopped call makes, so
+/// the coarse graph of a recording is the same with and without the buffer.
+final class SyscallBufferGraphTests: XCTestCase {
+    /// Flow edges without system files (the preload library, which the loader maps into
+    /// every dynamically linked process of a buffered recording, is one, like libc).
+    func flowLines(_ command: [String], in dir: String, syscallBuffer: Bool) throws -> [String] {
+        let trace = try ProvenanceFixtures.record(command, in: dir, syscallBuffer: syscallBuffer)
+        let graph = try ProvenanceFixtures.graph(ofTrace: trace)
+        return StableNames.lines(graph, directory: dir).filter { !$0.contains("~") }.sorted()
+    }
+
+    func assertSameGraph(_ command: [String], in dir: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let plain = try flowLines(command, in: dir, syscallBuffer: false)
+        let buffered = try flowLines(command, in: dir, syscallBuffer: true)
+        XCTAssertFalse(plain.isEmpty, file: file, line: line)
+        XCTAssertEqual(plain, buffered, file: file, line: line)
+    }
+
+    func testSmallCProgramHasTheSameGraphWithTheBuffer() throws {
+        let dir = ProvenanceFixtures.temporaryDirectory("sbuf-io")
+        try String(repeating: "some input bytes\n", count: 100).write(toFile: dir + "/in", atomically: false, encoding: .utf8)
+        let binary = try FixtureCompiler.build("recorder/syscall_buffer.c", flags: ["-O1"], name: "syscall_buffer")
+        try assertSameGraph([binary, "io", dir], in: dir)
+    }
+
+    func testShellPipelineWithGzipHasTheSameGraphWithTheBuffer() throws {
+        let dir = ProvenanceFixtures.temporaryDirectory("sbuf-gzip")
+        try String(repeating: "a line of text to compress\n", count: 20_000).write(toFile: dir + "/f", atomically: false, encoding: .utf8)
+        try assertSameGraph(["/bin/sh", "-c", "cat f | gzip > o.gz"], in: dir)
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Syscalls
+import Trace
+import XCTest
+@testable import Recorder
+
+/// `record --syscall-buffer` (Recorder/SyscallBuffer.swift): buffered calls become the same
+/// events a stopped call makes, the trusted page cannot be changed, and everything the
+/// buffer does not cover still stops.
+final class SyscallBufferTests: XCTestCase {
+    static let lseek = SyscallTable.number(named: "lseek")!
+
+    /// A directory with `in` (1,000 bytes) for `syscall_buffer io DIR`.
+    func inputDirectory() throws -> (dir: String, input: [UInt8]) {
+        let dir = Fixtures.temporaryDirectory("sbuf")
+        let input = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        try Data(input).write(to: URL(fileURLWithPath: dir + "/in"))
+        return (dir, input)
+    }
+
+    /// The lseek probes (fd, 0, SEEK_CUR) only the preload library makes.
+    func probes(_ trace: TraceReader) -> [SyscallEvent] {
+        trace.allSyscalls.map(\.event).filter { $0.number == Self.lseek && $0.arguments[1] == 0 && $0.arguments[2] == 1 }
+    }
+
+    func testBufferedReadsWritesAndPreadsAreRecordedAsStoppedOnesWould() throws {
+        let (dir, input) = try inputDirectory()
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("syscall_buffer"), "io", dir], label: "sbuf-io",
+                                                  syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/out")).count, 1000)
+        XCTAssertFalse(probes(trace).isEmpty, "no call took the buffered path")
+        let events = trace.allSyscalls.map(\.event)
+        let reads = events.filter { $0.number == SyscallTable.Number.read && $0.objects.first?.resolved == dir + "/in" }
+        XCTAssertEqual(reads.count, 1000 / 7 + 2, "every 7-byte read, the short last one and the one at end of file")
+        // The bytes the kernel wrote, in order, are the input.
+        XCTAssertEqual(reads.flatMap { $0.writes.flatMap(\.bytes) }, input)
+        let writes = events.filter { $0.number == SyscallTable.Number.write && $0.objects.first?.resolved == dir + "/out" }
+        XCTAssertEqual(writes.count, 1000 / 7 + 1)
+        XCTAssertEqual(writes.first?.inputs, [BufferDigest(address: writes[0].arguments[1], bytes: Array(input[0..<7]))])
+        let pread = try XCTUnwrap(events.first { $0.number == SyscallTable.number(named: "pread64") && $0.objects.first?.resolved == dir + "/in" })
+        XCTAssertEqual(pread.result, 4)
+        XCTAssertEqual(pread.writes.first?.bytes, Array(input[2..<6]))
+        let pwrite = try XCTUnwrap(events.first { $0.number == SyscallTable.number(named: "pwrite64") && $0.objects.first?.resolved == dir + "/out" })
+        XCTAssertEqual(pwrite.inputs.first?.length, 4)
+        // The stat after them stops as before and comes after them in the trace.
+        XCTAssertTrue(events.contains { $0.number == SyscallTable.number(named: "fstat") || $0.number == SyscallTable.number(named: "newfstatat") })
+    }
+
+    func testTrustedPageCannotBeUnmappedReprotectedReplacedOrWritten() throws {
+        let (result, _) = try Fixtures.record([try Fixtures.binary("syscall_buffer"), "page"], label: "sbuf-page",
+                                              syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0, "an attempt on the trusted page was not refused (run the fixture by hand to see which)")
+    }
+
+    func testOtherNumbersThroughTheTrustedInstructionStillStop() throws {
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("syscall_buffer"), "untrusted"], label: "sbuf-untrusted",
+                                                  syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        // Three getppid: one through the trusted instruction, two from libc.
+        XCTAssertEqual(trace.allSyscalls.filter { $0.event.number == SyscallTable.Number.getppid }.count, 3)
+    }
+
+    func testStaticBinaryFallsBackAndAClearedEnvironmentGetsThePreloadBack() throws {
+        let (dir, input) = try inputDirectory()
+        let binary = try Fixtures.binary("syscall_buffer_static", source: "syscall_buffer", flags: ["-static"])
+        let (result, trace) = try Fixtures.record([binary, "io", dir], label: "sbuf-static", syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        XCTAssertTrue(probes(trace).isEmpty, "a static binary cannot load the preload library")
+        let reads = trace.allSyscalls.map(\.event).filter { $0.number == SyscallTable.Number.read && $0.objects.first?.resolved == dir + "/in" }
+        XCTAssertEqual(reads.flatMap { $0.writes.flatMap(\.bytes) }, input)
+
+        let dynamic = try Fixtures.binary("syscall_buffer")
+        let (cleared, clearedTrace) = try Fixtures.record(["/usr/bin/env", "-i", dynamic, "io", dir], label: "sbuf-env",
+                                                          syscallBuffer: true)
+        XCTAssertEqual(cleared.exitCode, 0)
+        // env -i dropped LD_PRELOAD; the supervisor put it back at the execve.
+        XCTAssertFalse(probes(clearedTrace).isEmpty, "the program after env -i did not get the preload library back")
+        let image = try XCTUnwrap(clearedTrace.execs.last?.snapshot)
+        XCTAssertEqual(image.environment.count, 1)
+        XCTAssertTrue(image.environment.first?.hasPrefix("LD_PRELOAD=") ?? false)
+        let clearedReads = clearedTrace.allSyscalls.map(\.event).filter {
+            $0.number == SyscallTable.Number.read && $0.objects.first?.resolved == dir + "/in"
+        }
+        XCTAssertEqual(clearedReads.flatMap { $0.writes.flatMap(\.bytes) }, input)
+    }
+}
