@@ -9,11 +9,12 @@
 // with a located "shared-memory group not replayable yet" report.
 //
 // A process image is in a shared-memory group from:
-//   - a fork while it holds a shared mapping (anonymous, SysV or file): parent and child,
-//     the child from its start;
+//   - a fork while it holds a shared mapping either can store through (anonymous, SysV, or
+//     a writable file mapping): parent and child, the child from its start;
 //   - a SysV shmat (the segment's bytes at the attach are not in the trace);
-//   - another process mapping shared and writable a file or memfd it maps shared, or
-//     writing one with write(2), pwrite(2), truncate(2) and friends while it is mapped;
+//   - another process mapping shared and writable (or mprotect()ing writable) a file or
+//     memfd it maps shared, or writing one with write(2), pwrite(2), truncate(2) and
+//     friends while it is mapped;
 //   - a write into its memory by another process through /proc/PID/mem or
 //     process_vm_writev;
 // and, not a group but not replayable either, a write into its own memory through
@@ -60,7 +61,10 @@ struct SharedMemoryGroups {
                 let parent = pidOf(t.parent)
                 guard let inherited = mappings[parent], !inherited.isEmpty else { continue }
                 mappings[t.pid] = inherited
-                let what = inherited.first.map { $0.path.isEmpty ? "shared memory" : $0.path } ?? "shared memory"
+                // A read-only file mapping is shared with the child too, but neither can
+                // store through it (until an mprotect, checked below).
+                guard let shared = inherited.first(where: { $0.file == nil || $0.writable }) else { continue }
+                let what = shared.path.isEmpty ? "shared memory" : shared.path
                 mark(parent, e.sequence, group("process \(parent) forked \(t.pid) @\(e.sequence) while mapping \(what) shared: either may store what the other loads"))
                 children[t.tid] = SharedMemoryStop(after: e.sequence,
                                                    reason: group("forked @\(e.sequence) by \(parent), whose shared mapping of \(what) it inherits"))
@@ -88,6 +92,16 @@ struct SharedMemoryGroups {
                         if other.mapping.writable { mark(p, e.sequence, group("mapped \(path) shared (\(name) @\(e.sequence)) while process \(other.pid) maps it writable")) }
                     }
                     mappings[p, default: []].append(Mapping(range: range, file: file, path: path, writable: writable))
+                case .protect where arguments[2] & 2 != 0:
+                    // A shared file mapping made writable: like a new writable mapping of it.
+                    let range = arguments[0]..<(arguments[0] &+ arguments[1])
+                    for i in (mappings[p] ?? []).indices {
+                        guard let m = mappings[p]?[i], let file = m.file, !m.writable, m.range.overlaps(range) else { continue }
+                        mappings[p]?[i].writable = true
+                        for other in mappers(of: file, except: p) {
+                            mark(other.pid, e.sequence, group("process \(p) made its shared mapping of \(m.path) writable (\(name) @\(e.sequence)) while process \(other.pid) maps it"))
+                        }
+                    }
                 case .unmap:
                     let range = arguments[0]..<(arguments[0] &+ arguments[1])
                     mappings[p]?.removeAll { range.lowerBound <= $0.range.lowerBound && $0.range.upperBound <= range.upperBound }
