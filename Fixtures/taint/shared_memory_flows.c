@@ -7,6 +7,9 @@
 //                 global buffer; main joins it and writes the buffer to out.txt
 //   map-before    out.txt is mapped MAP_SHARED writable, then the secret is read and
 //                 copied into the mapping (no write(2) ever names out.txt)
+//   map-msync     out.txt is mapped writable, public bytes stored and msync()ed, cp (by
+//                 posix_spawn) copies out.txt to early.txt, and only then the secret is
+//                 read and stored: early.txt predates the read
 //   map-after     the secret is read first, then out.txt is mapped and written
 //   mprotect      out.txt is mapped read-only, the secret read, the mapping mprotect()ed
 //                 writable and written
@@ -34,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +50,8 @@
 #include <unistd.h>
 
 #define SECRET_LENGTH 24
+
+extern char **environ;
 
 static char secret[256];
 static ssize_t secret_length;
@@ -171,6 +177,17 @@ int main(int argc, char **argv) {
         read_secret();
         memcpy(map, secret, SECRET_LENGTH);
         munmap(map, SECRET_LENGTH);
+    } else if (!strcmp(mode, "map-msync")) {
+        char *map = map_out(PROT_READ | PROT_WRITE, NULL);
+        memcpy(map, "public-bytes-before-read", SECRET_LENGTH);
+        if (msync(map, SECRET_LENGTH, MS_SYNC)) return 5;
+        pid_t cp;
+        char *cp_argv[] = { "cp", "out.txt", "early.txt", NULL };
+        if (posix_spawn(&cp, "/bin/cp", NULL, NULL, cp_argv, environ)) return 5;
+        wait_child(cp);
+        read_secret();
+        memcpy(map, secret, SECRET_LENGTH);
+        munmap(map, SECRET_LENGTH);
     } else if (!strcmp(mode, "map-after")) {
         read_secret();
         char *map = map_out(PROT_READ | PROT_WRITE, NULL);
@@ -237,7 +254,7 @@ int main(int argc, char **argv) {
         close(mem);
         wait_child(reader);
     } else {
-        fprintf(stderr, "usage: shared_memory_flows threads|map-before|map-after|mprotect|proc-pwrite|proc-write|"
+        fprintf(stderr, "usage: shared_memory_flows threads|map-before|map-msync|map-after|mprotect|proc-pwrite|proc-write|"
                         "map-reader|anon-fork|sysv-shm|memfd|proc-mem\n");
         return 1;
     }

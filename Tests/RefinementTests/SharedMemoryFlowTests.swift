@@ -100,6 +100,20 @@ final class SharedMemoryFlowTests: XCTestCase {
 
     func testStoresIntoAFileMappedBeforeTheRead() throws { try replayCleanly(try record("map-before")) }
 
+    /// What the mapping held before the read reaches a reader then (cp, spawned after the
+    /// msync) without the secret: a store edge comes from the process version current when
+    /// the object is read, never from a later one.
+    func testAReaderBeforeTheSecretReadGetsTheVersionWithoutIt() throws {
+        let r = try record("map-msync")
+        XCTAssertEqual(try String(contentsOfFile: r.directory + "/early.txt", encoding: .utf8), "public-bytes-before-read")
+        let early = try r.store.lineage(of: try r.store.startNodes(for: r.directory + "/early.txt", direction: .backward).map(\.id),
+                                        direction: .backward)
+        XCTAssertFalse(early.nodes.contains { $0.path == r.directory + "/secret.txt" },
+                       "early.txt was copied before the read: \(early.nodes.map(\.label).sorted())")
+        XCTAssertTrue(early.nodes.contains { $0.path == r.directory + "/out.txt" }, "early.txt comes from out.txt")
+        try replayCleanly(r)
+    }
+
     func testStoresIntoAFileMappedAfterTheRead() throws { try replayCleanly(try record("map-after")) }
 
     func testStoresAfterMprotectMadeTheMappingWritable() throws { try replayCleanly(try record("mprotect")) }
