@@ -415,6 +415,14 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
             let fpstate = (try? machine.memory.readBytes(at: cpu.rsp &+ 40 &+ 184, count: 8)).map { $0.loadUInt64(at: 0) } ?? 0
             cpu.load(after)
             if fpstate != 0, let fx = try? machine.memory.readBytes(at: fpstate, count: 512) { cpu.loadFXSAVE(fx) }
+        } else if (-516 ... -512).contains(event.result) && event.result != -515 {
+            // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK: the program
+            // never sees these. With no handler to run (the signal was ignored, or a stop)
+            // the kernel restarts the call: back over the 2-byte `syscall`, rax the number
+            // again (restart_syscall for ERESTART_RESTARTBLOCK). When a handler runs, its
+            // recorded registers and frame replace this state (`replaySignal`).
+            cpu.rip = cpu.rip &- 2
+            cpu.rax = event.result == -516 ? 219 : UInt64(event.number)
         } else {
             cpu.rax = UInt64(bitPattern: event.result)
         }
