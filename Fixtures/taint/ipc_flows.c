@@ -4,6 +4,8 @@
 // siblings, and the parent waits for both only at the end: no fork or wait4 edge joins the
 // secret to out.txt, only the channel does.
 //   vmsplice  the sender vmsplice()s the bytes into a pipe; the receiver read()s the pipe
+//   vmsplice-read  the sender write()s the bytes into a pipe; the receiver vmsplice()s them
+//             out of the read end into its buffer
 //   msg       the sender msgsnd()s to a SysV queue; the receiver msgrcv()s
 //   mq        the sender mq_send()s to a POSIX queue; the receiver mq_receive()s
 //   sigqueue  the sender sigqueue()s 8 bytes to the receiver as si_value; sigwaitinfo()
@@ -74,6 +76,19 @@ static int vmsplice_send(void) {
     return vmsplice(pipe_ends[1], &iov, 1, 0) == secret_length ? 0 : 6;
 }
 
+static int vmsplice_read_receive(void) {
+    close(pipe_ends[1]);
+    char buffer[256];
+    struct iovec iov = { buffer, sizeof buffer };
+    ssize_t n = vmsplice(pipe_ends[0], &iov, 1, 0);
+    if (n <= 0) return 7;
+    write_out(buffer, (size_t)n);
+    return 0;
+}
+static int pipe_write_send(void) {
+    return write(pipe_ends[1], secret, (size_t)secret_length) == secret_length ? 0 : 6;
+}
+
 static int sysv_queue;
 static int msg_receive(void) {
     struct message m;
@@ -127,6 +142,9 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "vmsplice")) {
         if (pipe(pipe_ends)) return 5;
         siblings(vmsplice_receive, vmsplice_send);
+    } else if (!strcmp(mode, "vmsplice-read")) {
+        if (pipe(pipe_ends)) return 5;
+        siblings(vmsplice_read_receive, pipe_write_send);
     } else if (!strcmp(mode, "msg")) {
         sysv_queue = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
         if (sysv_queue < 0) return 5;
@@ -177,7 +195,7 @@ int main(int argc, char **argv) {
         timer_delete(timer);
         write_out(&info.si_value, sizeof info.si_value);
     } else {
-        fprintf(stderr, "usage: ipc_flows vmsplice|msg|mq|sigqueue|xattr|timer\n");
+        fprintf(stderr, "usage: ipc_flows vmsplice|vmsplice-read|msg|mq|sigqueue|xattr|timer\n");
         return 1;
     }
     return 0;

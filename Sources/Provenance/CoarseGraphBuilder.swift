@@ -145,6 +145,23 @@ final class BuilderState {
     /// Process entity (its main thread) by pid, kept after exit for wait4 and kill.
     var processByPID: [Int32: Int] = [:]
     var taskEntityByTID: [Int32: Int] = [:]
+    /// Tasks alive in each process entity that has more than its first thread.
+    var liveThreads: [Int: Int] = [:]
+
+    // Shared memory (SharedMemory.swift).
+    /// Shared mappings by address space (process entity).
+    var sharedMappings: [Int: [SharedMapping]] = [:]
+    /// The address spaces that map each object shared.
+    var mappersOf: [Int: Set<Int>] = [:]
+    /// (space, object) -> the space's node whose stores the object has; (object, space) ->
+    /// the object's node the space has loaded.
+    var sharedStores: [Pair: Int] = [:]
+    var sharedLoads: [Pair: Int] = [:]
+    var sharedSegmentSize: [Int: UInt64] = [:]
+    var syncingSharedMemory = false
+    /// The last event handled (for stores made at the end of the trace).
+    var lastSequence: UInt64 = 0
+    var lastTime: UInt64 = 0
     /// Sockets bound to an address, by entity, with their local address.
     var listeners: [Int: String] = [:]
     /// Connects not yet matched with an accept: (client socket entity, target address).
@@ -201,6 +218,8 @@ final class BuilderState {
     var streamRead: [Int: Int64] = [:]
     /// Streams whose positions are no longer known (a recvmmsg/sendmmsg counts messages).
     var lostStreams = Set<Int>()
+    /// The priority of the first message sent to each POSIX queue (one priority: FIFO).
+    var queuePriority: [Int: Int64] = [:]
     /// File sizes the trace lets us know (created or truncated in it, stat, lseek SEEK_END).
     var fileSize: [Int: Int64] = [:]
 
@@ -211,6 +230,7 @@ final class BuilderState {
 
     func finish() -> ProvenanceGraph {
         for reader in pendingReads.keys.sorted() { flushPendingReads(reader: reader) }
+        flushSharedMappings()
         return graph
     }
 
@@ -234,6 +254,8 @@ final class BuilderState {
 
     func handle(_ event: TraceEvent) {
         let context = EventContext(sequence: event.sequence, time: event.time, tid: event.tid)
+        lastSequence = event.sequence
+        lastTime = event.time
         switch event.body {
         case .taskStart(let start):
             taskStarted(start, context)
@@ -307,6 +329,7 @@ final class BuilderState {
 
     func startTask(tid: Int32, pid: Int32, parent: TaskState?, kind: TaskStart.Kind, cloneFlags: UInt64,
                    _ context: EventContext) -> TaskState {
+        if let parent, kind == .thread { return startThread(tid: tid, pid: pid, parent: parent, context) }
         var attributes: [String: AttributeValue] = [:]
         if let parent { attributes = entities[parent.entity].attributes }
         attributes["pid"] = .int(Int64(pid))
@@ -339,14 +362,38 @@ final class BuilderState {
             default: operation = "fork"
             }
             flow(from: parent.entity, to: entity, operation, context)
+            inheritSharedMappings(from: parent.entity, to: entity)
         } else {
             associate(task: task, context)
         }
         return task
     }
 
+    /// A thread shares its process's address space, so it is no entity of its own: what
+    /// any thread reads may reach every later output of every thread, and the process
+    /// entity (one node per version of the address space) is the unit flow goes through.
+    /// Versions keep the time order: a write made before another thread's read is on an
+    /// earlier version than the read's. The thread is named by the `tid` of each edge it
+    /// makes, and its creation by a `clone` annotation on the process.
+    func startThread(tid: Int32, pid: Int32, parent: TaskState, _ context: EventContext) -> TaskState {
+        let task = TaskState(tid: tid, pid: pid, entity: parent.entity, descriptors: parent.descriptors,
+                             directory: parent.directory, uid: parent.uid, gid: parent.gid)
+        tasks[tid] = task
+        taskEntityByTID[tid] = parent.entity
+        liveThreads[parent.entity, default: 1] += 1
+        annotate(from: parent.entity, to: parent.entity, "clone", context, attributes: ["thread": .int(Int64(tid))])
+        return task
+    }
+
     func taskExited(_ exit: TaskExit, _ context: EventContext) {
         guard let task = tasks[context.tid] else { return }
+        defer { tasks[context.tid] = nil }
+        // A thread's exit ends the address space only when it was the last one in it.
+        if let live = liveThreads[task.entity] {
+            if live > 1 { liveThreads[task.entity] = live - 1; return }
+            liveThreads[task.entity] = nil
+        }
+        addressSpaceEnded(task.entity, context)
         if let node = entities[task.entity].current {
             graph.updateNode(node) { n in
                 n.endTime = context.time
@@ -354,7 +401,6 @@ final class BuilderState {
                 if let signal = exit.signal { n.attributes["exitSignal"] = .int(Int64(signal)) }
             }
         }
-        tasks[context.tid] = nil
     }
 
     /// The user a task acts for, as a PROV agent (no flow: every process of a user would
@@ -484,6 +530,8 @@ final class BuilderState {
         }
         // What a process read must reach it before anything it passes on.
         if !pendingReads.isEmpty && pendingReads[source] != nil { flushPendingReads(reader: source) }
+        // ... and so must what it loaded from shared memory, or what was stored into it.
+        if !mappersOf.isEmpty && !syncingSharedMemory { syncSharedMemory(before: source, context) }
         let s = node(of: source, context)
         var t = node(of: target, context)
         if !force && entities[target].kind == .process && entities[source].kind != .process && ownedBy[s] == target {

@@ -67,6 +67,8 @@ extension BuilderState {
     }
 
     func beginImage(_ task: TaskState, path: String, argv: [String]?, exe: Int?, _ context: EventContext) {
+        // The old image's shared mappings end with it.
+        addressSpaceEnded(task.entity, context)
         setImageAttributes(task, path: path, argv: argv ?? [])
         newVersion(of: task.entity, "execve", context)
         if let exe { flow(from: exe, to: task.entity, "execve", context) }

@@ -100,6 +100,8 @@ extension BuilderState {
             install(Int32(truncatingIfNeeded: call.result), entity: e, flags: 2, closeOnExec: closeOnExec, task: task)
         case .xattrSet, .xattrGet: extendedAttribute(call, name, task, context)
         case .messageQueue, .messageSend, .messageReceive: message(call, name, task, context)
+        case .unmap, .protect, .remap, .syncMapping: mappingChange(call, name, task, context)
+        case .sharedMemoryGet, .sharedMemoryAttach, .sharedMemoryDetach: sysVSharedMemory(call, name, task, context)
         case .ignored:
             break
         }
@@ -120,11 +122,15 @@ extension BuilderState {
             return setting ? failure(from: task.entity, to: e, name, call.errno, context)
                            : failure(from: e, to: task.entity, name, call.errno, context)
         }
+        // Placed with no offset (an attribute value is no range of the file's content), so
+        // refinement can match the replay's sink and source bytes to these events.
         if setting {
             let size = arguments.count > 3 && arguments[2] == .inBuffer(size: .argument(3)) ? call.int64(3) : 0
-            flow(from: task.entity, to: e, name, context, bytes: size, newVersion: true)
+            let edge = flow(from: task.entity, to: e, name, context, bytes: size, newVersion: true)
+            place(edge, .contentOut, stream: e, offset: nil, length: size, context, operation: name)
         } else {
-            flow(from: e, to: task.entity, name, context, bytes: call.result)
+            let edge = flow(from: e, to: task.entity, name, context, bytes: call.result)
+            if call.result > 0 { place(edge, .contentIn, stream: e, offset: nil, length: call.result, context, operation: name) }
         }
     }
 
@@ -147,23 +153,36 @@ extension BuilderState {
         }
         // A queue is a channel like a pipe: a receive recorded before the send that filled it
         // (the receiver woke first) waits until the send is in the graph.
+        // A queue is one byte stream, like a pipe, while it delivers in the order it was
+        // filled: a POSIX queue whose messages all have one priority, a SysV queue read with
+        // msgtyp 0 and no MSG_NOERROR (which would cut a message short) or MSG_EXCEPT.
+        // Otherwise the stream's positions are lost and only whole events compose.
         if sending {
             let bytes = call.int64(2)
-            flow(from: task.entity, to: q, name, context, bytes: bytes)
+            if !sysV {
+                let priority = call.int64(3)
+                if let first = queuePriority[q], first != priority { lostStreams.insert(q) }
+                queuePriority[q] = priority
+            }
+            let (stream, offset) = advance(stream: q, in: &streamWritten, by: bytes)
+            let edge = flow(from: task.entity, to: q, name, context, bytes: bytes)
+            place(edge, .contentOut, stream: stream, offset: offset, length: bytes, context, operation: name)
             channelWritten[q, default: 0] += bytes
             flushPendingReads(from: q)
             return
         }
+        if sysV && (call.int64(3) != 0 || call.int64(4) & 0o30000 != 0) { lostStreams.insert(q) }
+        let (stream, offset) = advance(stream: q, in: &streamRead, by: call.result)
         let read = channelRead[q, default: 0] + call.result
         channelRead[q] = read
         if read > channelWritten[q, default: 0] {
-            let (stream, offset) = inputCoordinates(q, fileOffset: nil, bytes: call.result)
             pendingReads[task.entity, default: []].append(PendingRead(
                 source: q, reader: task.entity, operation: name, bytes: call.result, context: context,
                 stream: stream, streamOffset: offset, unit: unit(of: task.tid)))
             return
         }
-        flow(from: q, to: task.entity, name, context, bytes: call.result)
+        let edge = flow(from: q, to: task.entity, name, context, bytes: call.result)
+        if call.result > 0 { place(edge, .contentIn, stream: stream, offset: offset, length: call.result, context, operation: name) }
     }
 
     func sysVQueue(_ id: Int64) -> Int {
@@ -198,6 +217,10 @@ extension BuilderState {
                 return
             }
         }
+        if call.result > 0, let target = memoryFileTarget(entities[e].path, task, context), target != task.entity {
+            // Another process's memory, read through /proc/PID/mem.
+            flow(from: target, to: task.entity, name, context, bytes: call.result, attributes: ["via": .string("/proc/PID/mem")])
+        }
         let edge = flow(from: source, to: task.entity, name, context, bytes: call.result,
                         offset: entities[e].kind == .file ? offset : nil)
         if call.result > 0 {
@@ -211,6 +234,9 @@ extension BuilderState {
     }
 
     func write(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
+        // vmsplice on a pipe's read end takes bytes out of the pipe (the recorder saw the
+        // kernel write the iovecs).
+        if SyscallTable.spec(call.number).sinkActedAsSource(writes: call.writes.count) { return read(call, name, task, context) }
         let fd = call.int32(0)
         let e = entity(call, fd: 0, task: task, context)
         guard call.succeeded else { return failure(from: task.entity, to: e, name, call.errno, context) }
@@ -236,6 +262,9 @@ extension BuilderState {
         if isChannel(e) {
             channelWritten[e, default: 0] += call.result
             flushPendingReads(from: e)
+        }
+        if call.result > 0, let target = memoryFileTarget(entities[e].path, task, context) {
+            memoryFileWrite(into: target, address: countsMessages ? nil : offset, length: call.result, name, task, context)
         }
     }
 
@@ -392,7 +421,12 @@ extension BuilderState {
     func mmap(_ call: SyscallEvent, _ name: String, _ task: TaskState, _ context: EventContext) {
         let flags = call.int32(3), prot = call.int32(2), fd = call.int32(4)
         let anonymous = flags & 0x20 != 0
-        guard !anonymous, fd >= 0 else { return }
+        let shared = flags & 0x3 == 0x1 || flags & 0x3 == 0x3
+        if anonymous {
+            if shared && call.succeeded { anonymousSharedMapping(call, task, context) }
+            return
+        }
+        guard fd >= 0 else { return }
         let e: Int
         if let m = call.mapped, m.inode != 0 {
             let o = ObjectIdentity(argument: 4, requested: "", resolved: m.path, device: m.device, inode: m.inode,
@@ -409,12 +443,19 @@ extension BuilderState {
             // Event coordinates of a mapping: its pages from the mapping's file offset.
             place(edge, .mapIn, stream: e, offset: offset, length: length, context, operation: name)
         }
-        let shared = flags & 0x3 == 0x1 || flags & 0x3 == 0x3
-        if shared && prot & 0x2 != 0 {
+        guard shared else { return }
+        if prot & 0x2 != 0 {
             let edge = flow(from: task.entity, to: e, name, context, bytes: length, offset: offset,
                             attributes: ["sharedWritable": .bool(true)])
             place(edge, .mapOut, stream: e, offset: offset, length: length, context, operation: name)
         }
+        // Open until munmap, exec or exit (SharedMemory.swift); what the call's own edges
+        // carried counts as stored and loaded.
+        let start = UInt64(bitPattern: call.result)
+        addSharedMapping(task.entity, SharedMapping(start: start, end: start &+ UInt64(max(length, 0)), object: e,
+                                                    offset: offset, prot: prot), context)
+        if prot & 0x2 != 0, let n = entities[task.entity].current { sharedStores[Pair(source: task.entity, target: e)] = n }
+        if prot & 0x5 != 0 || prot == 0, let n = entities[e].current { sharedLoads[Pair(source: e, target: task.entity)] = n }
     }
 
     // MARK: Descriptors

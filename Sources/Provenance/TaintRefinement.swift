@@ -331,7 +331,7 @@ struct RefinementState {
                 }
             }
         }
-        if let doubt = doubt(key, c, reads: reads) {
+        if let doubt = doubt(key, c, reads: reads, writes: writes) {
             return Verdict(status: .unverified, reason: doubt, writer: c.writer)
         }
         let reason = reads.isEmpty
@@ -383,9 +383,14 @@ struct RefinementState {
     }
 
     /// Why a pair without evidence may not be refuted, if it may not.
-    func doubt(_ key: PairKey, _ c: Contribution, reads: [EventPlacement]) -> String? {
+    func doubt(_ key: PairKey, _ c: Contribution, reads: [EventPlacement], writes: [EventPlacement]) -> String? {
         for unit in c.units where unit < 0 || match.completed[unit] == nil {
             return lineage.unitNote(unit)
+        }
+        // Stores into a shared mapping happen without a syscall: the replay has no sink for
+        // them (SharedMemory.swift), so it cannot tell whether the input reached the object.
+        if writes.contains(where: { $0.role == .mapOut }) {
+            return "written through a shared mapping, whose stores are no taint sink: the replay cannot tell"
         }
         let operations = inputOperations[c.reader]?[key.input] ?? []
         if reads.isEmpty && operations.contains("execve") {

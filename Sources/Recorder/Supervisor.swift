@@ -409,7 +409,9 @@ final class Supervisor {
             redirected.append(redirect)
         }
         task.pending = TracedTask.PendingSyscall(
-            number: number, arguments: arguments, entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory),
+            number: number, arguments: arguments,
+            entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory,
+                                                            isReadOnly: { [tid = task.tid] in Self.isReadOnly(tid: tid, fd: $0) }),
             inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence,
             pathCopies: pathCopies, redirected: redirected)
         sequence += 1
@@ -421,6 +423,22 @@ final class Supervisor {
         let exitingThread = number == SyscallTable.Number.exit && task.tid != task.tgid
         if !exitingThread { releaseToken(task) }
         try task.access.resume(PtraceRequest.syscall)
+    }
+
+    /// Whether descriptor `fd` of task `tid` is open O_RDONLY: the octal `flags:` line of
+    /// /proc/TID/fdinfo/FD (proc(5)). False when it cannot be read.
+    static func isReadOnly(tid: Int32, fd: Int32) -> Bool {
+        guard fd >= 0 else { return false }
+        let descriptor = open("/proc/\(tid)/fdinfo/\(fd)", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard n > 0 else { return false }
+        let text = String(decoding: buffer[0..<n], as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags:") }),
+              let flags = Int(line.dropFirst(6).filter { $0 != " " && $0 != "\t" }, radix: 8) else { return false }
+        return flags & 3 == 0
     }
 
     func syscallExit(_ task: TracedTask) throws {

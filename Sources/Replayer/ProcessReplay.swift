@@ -13,6 +13,26 @@ public enum ReplayOutcome: Sendable {
     /// Every recorded stop was reproduced.
     case completed
     case diverged(Divergence)
+    /// The replay stopped where it could no longer be checked: another recorded process
+    /// could write this process's memory from then on (a shared-memory group), or the
+    /// process wrote its own memory in a way replay does not mirror. Everything before the
+    /// stop was replayed and checked; nothing after it was (its taint summary is marked
+    /// incomplete, so refinement never refutes its edges).
+    case notReplayable(NotReplayable)
+}
+
+/// Where and why a unit's replay stopped before its end (see `ReplayOutcome.notReplayable`).
+public struct NotReplayable: Error, Sendable, CustomStringConvertible {
+    public var tid: Int32
+    public var instructionCount: UInt64
+    /// The trace event after which the unit's memory was no longer its own alone.
+    public var sequence: UInt64
+    /// What happened there, with the event (`shmat @57 ...`).
+    public var reason: String
+
+    public var description: String {
+        "process image replayed for \(instructionCount) instructions, stopped in task \(tid) after @\(sequence): \(reason)"
+    }
 }
 
 public struct UnitResult: Sendable {
@@ -201,6 +221,10 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         var outcome: ReplayOutcome = .completed
         do {
             for stop in unit.stops {
+                if let shared = unit.sharedMemory, stop.order > shared.after {
+                    throw NotReplayable(tid: stop.tid, instructionCount: machine.instructionCount, sequence: shared.after,
+                                        reason: shared.reason)
+                }
                 if case .exited = stop.stop { continue }
                 if finishedThreads.contains(stop.tid) { continue }
                 try applyPendingResults(before: stop.order)
@@ -217,6 +241,8 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
             }
         } catch let divergence as Divergence {
             outcome = .diverged(divergence)
+        } catch let stop as NotReplayable {
+            outcome = .notReplayable(stop)
         } catch {
             outcome = .diverged(divergenceHere(tid: running, reason: "\(error)"))
         }
@@ -224,9 +250,20 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var children = sharedMemoryChildren
         let replayedAlready = Set(sharedMemoryChildren.map(\.tid))
-        if case .completed = outcome {
+        if case .notReplayable(let stop) = outcome {
+            // Children forked after the stop were never reached; the replay says why.
+            for (tid, child) in unit.forkedChildren.sorted(by: { $0.key < $1.key }) where !replayedAlready.contains(tid) {
+                guard forkStates[tid] == nil else { continue }
+                children.append(UnitResult(pid: child.pid, tid: tid, executable: unit.executable,
+                                           outcome: .notReplayable(NotReplayable(tid: tid, instructionCount: 0, sequence: stop.sequence,
+                                                                                 reason: "forked after its parent's replay stopped: \(stop.reason)")),
+                                           instructions: 0, syscalls: 0, seconds: 0, decodedInstructions: 0, guestPages: 0, children: []))
+            }
+        }
+        if case .diverged = outcome {} else {
             for (tid, child) in unit.forkedChildren.sorted(by: { $0.key < $1.key }) where !replayedAlready.contains(tid) {
                 guard let state = forkStates[tid] else {
+                    if case .notReplayable = outcome { continue }
                     children.append(UnitResult(pid: child.pid, tid: tid, executable: unit.executable,
                                                outcome: .diverged(divergenceHere(tid: tid, reason: "the fork that creates this child was not replayed")),
                                                instructions: 0, syscalls: 0, seconds: 0, decodedInstructions: 0, guestPages: 0, children: []))
@@ -245,6 +282,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         forkStates.removeAll()
         var failure: String? = nil
         if case .diverged(let d) = outcome { failure = d.description.split(separator: "\n").first.map(String.init) }
+        if case .notReplayable(let stop) = outcome { failure = stop.description }
         let taint = machine.tracker.summary(of: unit, traceRootChain: trace.manifest?.rootChain ?? "",
                                             completed: failure == nil, failure: failure,
                                             instructions: machine.instructionCount, seconds: seconds,
@@ -377,6 +415,14 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
             let fpstate = (try? machine.memory.readBytes(at: cpu.rsp &+ 40 &+ 184, count: 8)).map { $0.loadUInt64(at: 0) } ?? 0
             cpu.load(after)
             if fpstate != 0, let fx = try? machine.memory.readBytes(at: fpstate, count: 512) { cpu.loadFXSAVE(fx) }
+        } else if (-516 ... -512).contains(event.result) && event.result != -515 {
+            // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK: the program
+            // never sees these. With no handler to run (the signal was ignored, or a stop)
+            // the kernel restarts the call: back over the 2-byte `syscall`, rax the number
+            // again (restart_syscall for ERESTART_RESTARTBLOCK). When a handler runs, its
+            // recorded registers and frame replace this state (`replaySignal`).
+            cpu.rip = cpu.rip &- 2
+            cpu.rax = event.result == -516 ? 219 : UInt64(event.number)
         } else {
             cpu.rax = UInt64(bitPattern: event.result)
         }

@@ -47,6 +47,9 @@ public struct ReplayUnit: Sendable {
     /// environment strings are that event's bytes: a sink of the old image, a source of
     /// this one. Nil for the recorder's own first exec and for fork units.
     public var execveSequence: UInt64? = nil
+    /// Set when another recorded process could write this unit's memory from some event on
+    /// (SharedMemoryGroups.swift): replay stops there and says so.
+    public var sharedMemory: SharedMemoryStop? = nil
 }
 
 public struct ReplayPlan: Sendable {
@@ -102,6 +105,7 @@ extension ReplayPlan {
             }
         }
 
+        let groups = SharedMemoryGroups(events: events, pidOf: pid)
         var placed = 0
         func unit(for segment: Segment, pid p: Int32) -> ReplayUnit {
             var stops: [ScheduledStop] = []
@@ -147,8 +151,11 @@ extension ReplayPlan {
                     }
                 }
             }
+            var shared = groups.stops[p]?.first { $0.after >= segment.startSequence && $0.after < segment.endSequence }
+            if case .fork = segment.start, let inherited = groups.children[segment.tid] { shared = inherited }
             return ReplayUnit(pid: p, tid: segment.tid, start: segment.start, startSequence: segment.startSequence,
-                              stops: stops, forkedChildren: [:], executable: segment.executable, execveSequence: execve)
+                              stops: stops, forkedChildren: [:], executable: segment.executable, execveSequence: execve,
+                              sharedMemory: shared)
         }
 
         var execUnits: [ReplayUnit] = []

@@ -30,6 +30,10 @@ public struct ReplaySummary: Sendable {
     public var divergences: [(UnitResult, Divergence)] {
         allResults.compactMap { r in if case .diverged(let d) = r.outcome { return (r, d) } else { return nil } }
     }
+    /// Units whose replay stopped where it could not be checked (shared-memory groups).
+    public var notReplayable: [(UnitResult, NotReplayable)] {
+        allResults.compactMap { r in if case .notReplayable(let n) = r.outcome { return (r, n) } else { return nil } }
+    }
     public var instructions: UInt64 { allResults.reduce(0) { $0 + $1.instructions } }
 }
 

@@ -31,8 +31,8 @@ extension ProcessReplay {
             }
             return
         }
-        guard spec.flow == .contentSink, event.result >= 0 else { return }
-        let limit = Int(event.result)
+        guard spec.flow == .contentSink, event.result >= 0, !spec.sinkActedAsSource(writes: event.writes.count) else { return }
+        let limit = spec.resultCountsSinkBytes ? Int(event.result) : Int.max
         var offset: Int64 = 0
         for (address, length) in dataRanges(spec: spec, event: event, limit: limit, sink: true) {
             machine.tracker.recordSink(event: sequence, address: address, length: length, eventOffset: offset)
@@ -48,6 +48,15 @@ extension ProcessReplay {
         let tracker = machine.tracker
         for w in event.writes { tracker.clearMemory(address: w.address, length: w.bytes.count) }
         let spec = SyscallTable.spec(event.number)
+        if spec.sinkActedAsSource(writes: event.writes.count) {
+            // vmsplice on a read end: the pipe's bytes, in iovec order.
+            var offset: Int64 = 0
+            for w in event.writes {
+                tracker.labelSource(event: sequence, address: w.address, length: w.bytes.count, eventOffset: offset, metadata: false)
+                offset += Int64(w.bytes.count)
+            }
+            return
+        }
         switch spec.flow {
         case .contentSource where event.result > 0:
             var offset: Int64 = 0
@@ -94,10 +103,21 @@ extension ProcessReplay {
                 switch kind {
                 case .inBuffer(let size):
                     guard a[index] != 0 else { return [] }
+                    // A header before the data (msgsnd's `long mtype`) is no content.
+                    if case .argumentPlus(let n, let header) = size, n < a.count {
+                        let length = min(limit, Int(truncatingIfNeeded: min(a[n], UInt64(Int32.max))))
+                        return length > 0 ? [(a[index] &+ UInt64(header), length)] : []
+                    }
                     let length = min(limit, sizeOf(size, arguments: a, result: event.result) ?? limit)
-                    return [(a[index], length)]
+                    return length > 0 && length < Int.max ? [(a[index], length)] : []
                 case .inIovec(let count):
                     return iovecRanges(at: a[index], count: Int(a[count]), limit: limit)
+                case .inXattrArgs:
+                    // struct xattr_args { u64 value; u32 size; u32 flags } (setxattrat(2)).
+                    guard let args = try? machine.memory.readBytes(at: a[index], count: 16) else { return [] }
+                    let value = args.loadUInt64(at: 0), size = Int(args.loadUInt64(at: 8) & 0xffff_ffff)
+                    let length = min(limit, size)
+                    return value != 0 && length > 0 ? [(value, length)] : []
                 default:
                     continue
                 }
@@ -106,9 +126,16 @@ extension ProcessReplay {
         }
         guard let rule = spec.writes.first else { return [] }
         switch rule {
-        case .buffer(let pointer, _):
+        case .buffer(let pointer, let size):
             guard pointer < a.count, a[pointer] != 0 else { return [] }
+            // msgrcv writes `long mtype` and then `result` bytes of text.
+            if case .resultPlus(let header) = size { return [(a[pointer] &+ UInt64(header), limit)] }
             return [(a[pointer], limit)]
+        case .xattrArgs(let pointer):
+            // getxattrat(2): the value goes to the buffer its struct xattr_args names.
+            guard pointer < a.count, let args = try? machine.memory.readBytes(at: a[pointer], count: 8) else { return [] }
+            let value = args.loadUInt64(at: 0)
+            return value != 0 ? [(value, limit)] : []
         case .iovec(let pointer, let count):
             return iovecRanges(at: a[pointer], count: Int(a[count]), limit: limit)
         case .msghdr(let pointer):

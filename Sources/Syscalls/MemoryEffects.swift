@@ -25,6 +25,8 @@ public struct EntryState: Sendable {
     /// recvmsg: the msghdr's name and control buffer lengths at entry.
     var msgNameLength: UInt32 = 0
     var msgControlLength: UInt64 = 0
+    /// For `.iovecIfReadEnd`: the descriptor was open read-only at entry.
+    var readEnd = false
     public init() {}
 }
 
@@ -33,10 +35,15 @@ public struct EntryState: Sendable {
 public let maximumCaptureLength = 0x7fff_f000
 
 extension SyscallSpec {
-    public func entryState(arguments: [UInt64], memory: TaskMemoryReader) -> EntryState {
+    /// - Parameter isReadOnly: whether a descriptor of the task is open O_RDONLY (the
+    ///   recorder reads /proc/TID/fdinfo); asked only for `.iovecIfReadEnd` rules.
+    public func entryState(arguments: [UInt64], memory: TaskMemoryReader,
+                           isReadOnly: (Int32) -> Bool = { _ in false }) -> EntryState {
         var state = EntryState()
         for rule in writes {
             switch rule {
+            case .iovecIfReadEnd(_, _, let fd):
+                state.readEnd = isReadOnly(Int32(truncatingIfNeeded: arguments[fd]))
             case .buffer(_, .lengthAt(let n)):
                 if arguments[n] != 0, let v = memory.readUInt32(at: arguments[n]) { state.lengths[n] = v }
             case .buffer(let p, .selfSized):
@@ -86,6 +93,10 @@ extension SyscallSpec {
                     length = Int(min(after, entry.lengths[n] ?? after))
                 }
                 add(arguments[p], length)
+            case .iovecIfReadEnd(let p, let countArgument, _):
+                guard !failed, entry.readEnd else { continue }
+                regions += iovecRegions(at: arguments[p], count: arguments[countArgument],
+                                        total: Int(result), memory: memory)
             case .iovec(let p, let countArgument):
                 guard !failed else { continue }
                 regions += iovecRegions(at: arguments[p], count: arguments[countArgument],

@@ -91,6 +91,10 @@ public enum WriteRule: Equatable, Sendable {
     /// getxattrat(2): the value buffer named by the `struct xattr_args` at argument
     /// `pointer` receives `result` bytes.
     case xattrArgs(pointer: Int)
+    /// vmsplice(2) on a pipe's read end copies `result` bytes from the pipe into the iovecs
+    /// at argument `pointer` (count in argument `count`); on a write end it writes nothing.
+    /// The recorder tells the two apart by descriptor `fd`'s access mode at entry.
+    case iovecIfReadEnd(pointer: Int, count: Int, fd: Int)
 }
 
 /// What a syscall does to the world, for provenance and for the recorder's policy.
@@ -139,6 +143,21 @@ public enum GraphRole: Sendable {
     case messageReceive
     /// Creates or looks up a SysV message queue (msgget): the result is its id.
     case messageQueue
+    /// Unmaps a range (munmap): stores through a shared writable mapping there end.
+    case unmap
+    /// Changes a range's protection (mprotect, pkey_mprotect): a shared mapping made
+    /// writable becomes a sink of the address space.
+    case protect
+    /// Moves or resizes a mapping (mremap).
+    case remap
+    /// Writes a shared file mapping back (msync): its object gets a new version.
+    case syncMapping
+    /// Creates or looks up a SysV shared memory segment (shmget): the result is its id.
+    case sharedMemoryGet
+    /// Attaches a SysV segment (shmat): the result is the address it was mapped at.
+    case sharedMemoryAttach
+    /// Detaches the SysV segment mapped at an address (shmdt).
+    case sharedMemoryDetach
     case ignored
 }
 
@@ -207,6 +226,17 @@ public struct SyscallSpec: Sendable {
     public let finalLink: FinalLinkRule
     /// When the recorder refuses the call.
     public let refusal: Refusal
+
+    /// Whether a content sink's non-negative result is the number of bytes it sent (write,
+    /// sendmsg, vmsplice). msgsnd, mq_timedsend and the set*xattr* calls return 0: their
+    /// sink bytes are the whole in-buffer their size rule names.
+    public var resultCountsSinkBytes: Bool { graph != .messageSend && graph != .xattrSet }
+
+    /// Whether this event, a content sink by its declaration, delivered bytes to user memory
+    /// instead (vmsplice on a pipe's read end: the recorder saw the kernel write the iovecs).
+    public func sinkActedAsSource(writes: Int) -> Bool {
+        writes > 0 && self.writes.contains { if case .iovecIfReadEnd = $0 { return true } else { return false } }
+    }
 
     /// Indices of arguments that are paths the kernel resolves.
     public var pathArguments: [Int] { arguments.indices.filter { arguments[$0] == .path } }
@@ -380,8 +410,8 @@ private let declarations: [Declaration] = [
     d("poll", .fileData, [X, I, I], writes: [out(0, .argumentTimes(1, 8))]),
     d("lseek", .fileData, [F, I, I], graph: .seek),
     d("mmap", .memory, [X, I, I, L, F, I], graph: .mmap),
-    d("mprotect", .memory, [X, I, I]),
-    d("munmap", .memory, [X, I]),
+    d("mprotect", .memory, [X, I, I], graph: .protect),
+    d("munmap", .memory, [X, I], graph: .unmap),
     d("brk", .memory, [X]),
     d("rt_sigaction", .signal, [.signal, .inBuffer(size: .fixed(32)), X, I], writes: [out(2, .fixed(32))]),
     d("rt_sigprocmask", .signal, [I, .inBuffer(size: .argument(3)), X, I], writes: [out(2, .argument(3))]),
@@ -396,8 +426,8 @@ private let declarations: [Declaration] = [
     d("select", .fileData, [I, X, X, X, X],
       writes: [.fdSet(pointer: 1), .fdSet(pointer: 2), .fdSet(pointer: 3), out(4, .fixed(16))]),
     d("sched_yield", .process, []),
-    d("mremap", .memory, [X, I, I, L, X]),
-    d("msync", .memory, [X, I, L]),
+    d("mremap", .memory, [X, I, I, L, X], graph: .remap),
+    d("msync", .memory, [X, I, L], graph: .syncMapping),
     d("mincore", .memory, [X, I, X]),
     d("madvise", .memory, [X, I, I]),
     d("dup", .fileData, [F], graph: .dup, result: .descriptor),
@@ -608,9 +638,9 @@ private let declarations: [Declaration] = [
     d("fchmodat2", .fileMeta, [D, P, I, L], graph: .chmod, finalLink: .noFollowWithFlag(argument: 3, mask: 0x100)),
 
     // SysV IPC (svipc(7)). glibc ORs IPC_64 (0x100) into the *ctl commands; the rules mask it.
-    d("shmget", .ipc, [I, I, L]),
-    d("shmat", .memory, [I, X, L]),
-    d("shmdt", .memory, [X]),
+    d("shmget", .ipc, [I, I, L], graph: .sharedMemoryGet),
+    d("shmat", .memory, [I, X, L], graph: .sharedMemoryAttach),
+    d("shmdt", .memory, [X], graph: .sharedMemoryDetach),
     d("shmctl", .ipc, [I, I, X],
       writes: [.sysvControl(pointer: 2, statCommands: [2, 13, 15], statSize: 112, infoCommands: [3, 14], infoSize: 72)]),
     d("semget", .ipc, [I, I, L]),
@@ -654,7 +684,10 @@ private let declarations: [Declaration] = [
     d("settimeofday", .time, [inFixed(16), inFixed(8)]),
 
     // Data moved through a pipe from user pages: the bytes of the iovecs enter the pipe.
-    d("vmsplice", .fileData, [F, .inIovec(count: 2), I, L], flow: .contentSink, graph: .write),
+    // A sink on a write end; on a read end a source (the replay and the graph see it by its
+    // recorded writes).
+    d("vmsplice", .fileData, [F, .inIovec(count: 2), I, L], writes: [.iovecIfReadEnd(pointer: 1, count: 2, fd: 0)],
+      flow: .contentSink, graph: .write),
     d("recvmmsg", .network, [F, X, I, L, X], writes: [.mmsghdrs(pointer: 1), out(4, .fixed(16))], graph: .read),
     // The kernel stores each message's sent length in its mmsghdr.
     d("sendmmsg", .network, [F, X, I, L], writes: [out(1, .argumentTimes(2, 64))], graph: .write),
@@ -750,7 +783,7 @@ private let declarations: [Declaration] = [
     d("set_mempolicy_home_node", .memory, [X, I, I, L]),
     d("migrate_pages", .memory, [.pid, I, X, X]),
     d("move_pages", .memory, [.pid, I, X, X, X, L], writes: [out(4, .argumentTimes(1, 4))]),
-    d("pkey_mprotect", .memory, [X, I, I, I]),
+    d("pkey_mprotect", .memory, [X, I, I, I], graph: .protect),
     d("pkey_alloc", .memory, [L, I]),
     d("pkey_free", .memory, [I]),
     d("mseal", .memory, [X, I, L]),

@@ -16,8 +16,12 @@ struct Replay: ParsableCommand {
         terminal, a progress line on standard error shows how far the replay is.
 
         On divergence the report names the task, the instruction count, the address and \
-        function, and the expected and actual syscall. Exit status: 0 when everything \
-        replayed, 1 when anything diverged, 4 when the trace is damaged.
+        function, and the expected and actual syscall. A process whose memory another \
+        recorded process could write (shared memory, /proc/PID/mem) is replayed up to that \
+        point and reported as a shared-memory group not replayable yet, with the event \
+        where its memory stopped being its own. Exit status: 0 when everything replayed, \
+        1 when anything diverged, 5 when some process could not be replayed to its end \
+        (and none diverged), 4 when the trace is damaged.
 
         With --taint, every process also carries byte-level shadow state: bytes the kernel \
         delivered from files, pipes and sockets are labelled with where they came from, and \
@@ -85,7 +89,10 @@ struct Replay: ParsableCommand {
             for (unit, divergence) in summary.divergences {
                 print("process \(unit.pid) (\(unit.executable)): \(divergence)")
             }
-            let ok = all.count - summary.divergences.count
+            for (unit, stop) in summary.notReplayable {
+                print("process \(unit.pid) (\(unit.executable)): \(stop)")
+            }
+            let ok = all.count - summary.divergences.count - summary.notReplayable.count
             let syscalls = all.reduce(0) { $0 + $1.syscalls }
             print("replayed \(ok) of \(all.count) process images with no divergence (\(syscalls) syscalls, \(summary.instructions) instructions)")
             if stats {
@@ -101,6 +108,7 @@ struct Replay: ParsableCommand {
             }
         }
         if !summary.divergences.isEmpty { throw ExitCode(ExitStatus.divergence) }
+        if !summary.notReplayable.isEmpty { throw ExitCode(ExitStatus.failure) }
     }
 }
 
@@ -135,8 +143,10 @@ struct ReplayReport: Encodable {
         /// The pid of the process image this one was forked from without exec (replayed
         /// from its parent's state), nil for a process image that starts at an exec.
         var forkedFrom: Int32?
-        /// "completed" or "diverged".
+        /// "completed", "diverged" or "not replayable".
         var outcome: String
+        /// For "not replayable": why and where the replay stopped.
+        var stopped: String?
         var instructions: UInt64
         var syscalls: Int
         /// Seconds in this image's interpreter.
@@ -183,8 +193,10 @@ struct ReplayReport: Encodable {
                                               recentInstructions: d.recentDisassembly.isEmpty
                                                 ? d.recentInstructions.map { "0x" + String($0, radix: 16) } : d.recentDisassembly)
             }
+            var stopped: String?
+            if case .notReplayable(let n) = r.outcome { outcome = "not replayable"; stopped = n.description }
             processes.append(Process(pid: r.pid, tid: r.tid, executable: r.executable, forkedFrom: parent, outcome: outcome,
-                                     instructions: r.instructions, syscalls: r.syscalls, seconds: r.seconds,
+                                     stopped: stopped, instructions: r.instructions, syscalls: r.syscalls, seconds: r.seconds,
                                      divergence: divergence))
             for child in r.children { add(child, parent: r.pid) }
         }
@@ -192,7 +204,7 @@ struct ReplayReport: Encodable {
         self.processes = processes
         processImages = processes.count
         diverged = processes.filter { $0.divergence != nil }.count
-        completed = processImages - diverged
+        completed = processes.filter { $0.outcome == "completed" }.count
         syscalls = processes.reduce(0) { $0 + $1.syscalls }
         instructions = summary.instructions
         seconds = summary.seconds
@@ -246,7 +258,11 @@ final class ProgressLine: @unchecked Sendable {
         lock.unlock()
         let name = URL(fileURLWithPath: result.executable).lastPathComponent
         let outcome: String
-        if case .diverged = result.outcome { outcome = "diverged" } else { outcome = "replayed" }
+        switch result.outcome {
+        case .diverged: outcome = "diverged"
+        case .notReplayable: outcome = "stopped (shared memory)"
+        case .completed: outcome = "replayed"
+        }
         draw(finishedLine: "  \(outcome) \(result.pid) \(name): \(result.syscalls) syscalls, \(result.instructions) instructions")
     }
 

@@ -44,9 +44,32 @@ final class IPCFlowTests: XCTestCase {
 
     func testVmspliceIntoAPipeReadByAnotherProcess() throws { try checkCarrier("vmsplice") }
 
+    /// vmsplice on the read end takes the bytes out of the pipe into the receiver's memory:
+    /// the recorder keeps them (an iovec write), the graph reads, the replay labels them.
+    func testVmspliceFromAPipeReadEnd() throws { try checkCarrier("vmsplice-read") }
+
     func testSysVMessageQueue() throws { try checkCarrier("msg") }
 
     func testPOSIXMessageQueue() throws { try checkCarrier("mq") }
+
+    /// After `replay --taint`, the refined graph still leads from out.txt to secret.txt
+    /// through each carrier (nothing on the way is refuted), and byte lineage names the
+    /// secret's bytes (a queue is a byte stream while it is FIFO): the carriers' sinks (msgsnd, mq_timedsend, setxattr and vmsplice
+    /// into a pipe) and sources (msgrcv after its mtype, mq_timedreceive, getxattrat's
+    /// value, vmsplice out of a read end) are labelled where their data lies.
+    func testCarriersSurviveRefinement() throws {
+        let binary = try GroundTruth.compile("ipc_flows")
+        for mode in ["vmsplice", "vmsplice-read", "msg", "mq", "xattr"] {
+            let dir = GroundTruth.scratch("ipc-refined-\(mode)")
+            try secret.write(toFile: dir + "/secret.txt", atomically: false, encoding: .utf8)
+            let refined = try GroundTruth.refine([binary, mode], in: dir)
+            let why = try refined.refinedWhy("out.txt")
+            XCTAssertTrue(why.contains("secret.txt"), "\(mode): refined why out.txt: \(why)")
+            // An attribute value is no byte range of its file: byte lineage stops there.
+            let expected = mode == "xattr" ? ["carrier.txt [unknownOffset]"] : ["secret.txt 0-\(secret.utf8.count)"]
+            XCTAssertEqual(refined.why("out.txt", bytes: 0..<Int64(secret.utf8.count)), expected, "\(mode): why out.txt --bytes")
+        }
+    }
 
     /// sigqueue's `union sigval` carries 8 bytes to the receiver's sigwaitinfo.
     func testSigqueuePayload() throws { try checkCarrier("sigqueue", expectedOutput: String(secret.prefix(8))) }

@@ -1,0 +1,262 @@
+// Flows through memory that is shared without a syscall per byte (issue 10, "Memory
+// shared without syscalls"). Each mode gets secret.txt's bytes into out.txt through one
+// kind of shared memory; the test's secret is exactly SECRET_LENGTH bytes, so a mapping of
+// out.txt can be sized before the secret is read (a later ftruncate would itself be an
+// edge from the process that read the secret, and hide what the mode checks).
+//   threads       main writes early.txt, then a worker thread reads the secret into a
+//                 global buffer; main joins it and writes the buffer to out.txt
+//   map-before    out.txt is mapped MAP_SHARED writable, then the secret is read and
+//                 copied into the mapping (no write(2) ever names out.txt)
+//   map-msync     out.txt is mapped writable, public bytes stored and msync()ed, cp (by
+//                 posix_spawn) copies out.txt to early.txt, and only then the secret is
+//                 read and stored: early.txt predates the read
+//   map-after     the secret is read first, then out.txt is mapped and written
+//   mprotect      out.txt is mapped read-only, the secret read, the mapping mprotect()ed
+//                 writable and written
+//   proc-pwrite   out.txt is mapped writable (the kernel refuses /proc/self/mem writes into
+//                 a shared mapping that is not), but no instruction stores into it: the
+//                 secret is to go in with pwrite(2) on /proc/self/mem at the mapping's
+//                 address. The recorder refuses opening /proc/PID/mem for writing (it could
+//                 overwrite the supervisor's scratch pages): when the open fails with EPERM
+//                 the mode writes "EPERM" to refused.txt and stops, without out.txt.
+//   proc-write    the same with lseek(2) and write(2)
+//   map-reader    a child maps carrier.txt MAP_SHARED read-only, creates mapped.flag and
+//                 polls the mapping (nanosleep, no other syscall) until a sibling, which
+//                 waits for mapped.flag, pwrite()s the secret into the file; then it copies
+//                 the mapping to out.txt
+//   anon-fork     MAP_SHARED|MAP_ANONYMOUS made before two sibling forks: the writer
+//                 stores the secret, the reader polls and copies it to out.txt
+//   sysv-shm      the same through a SysV segment (shmget in the parent, shmat in both)
+//   memfd         the same through a memfd each sibling maps from the inherited descriptor
+//   proc-mem      the parent forks a reader, then reads the secret and is to pwrite() it
+//                 into the reader's buffer through /proc/<reader>/mem (refused like
+//                 proc-pwrite: refused.txt, the reader is killed)
+// The siblings synchronise only through the shared memory (polling with nanosleep): no
+// pipe, signal, fork or wait4 edge carries the secret to out.txt.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SECRET_LENGTH 24
+
+extern char **environ;
+
+static char secret[256];
+static ssize_t secret_length;
+
+static void read_secret(void) {
+    int fd = open("secret.txt", O_RDONLY);
+    if (fd < 0) { perror("secret.txt"); exit(2); }
+    secret_length = read(fd, secret, sizeof secret);
+    close(fd);
+    if (secret_length != SECRET_LENGTH) exit(2);
+}
+
+static void write_file(const char *name, const void *bytes, size_t length) {
+    int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, bytes, length) != (ssize_t)length) { perror(name); exit(3); }
+    close(fd);
+}
+
+static void wait_child(pid_t child) {
+    int status;
+    if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) exit(4);
+}
+
+/// out.txt, SECRET_LENGTH bytes long, mapped shared with `prot`.
+static char *map_out(int prot, int *descriptor) {
+    int fd = open("out.txt", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || ftruncate(fd, SECRET_LENGTH)) { perror("out.txt"); exit(3); }
+    char *map = mmap(NULL, SECRET_LENGTH, prot, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) { perror("mmap"); exit(3); }
+    if (descriptor) *descriptor = fd; else close(fd);
+    return map;
+}
+
+/// Polls `bytes` (shared memory) until its last byte is the secret's last, a newline.
+static int poll_shared(volatile char *bytes) {
+    for (int tries = 0; tries < 20000; tries++) {
+        if (bytes[SECRET_LENGTH - 1] == '\n') return 0;
+        struct timespec pause = { 0, 1000000 };
+        nanosleep(&pause, NULL);
+    }
+    return 7;
+}
+
+static void *worker(void *argument) {
+    (void)argument;
+    read_secret();
+    return NULL;
+}
+
+/// Runs `reader` and then `writer` in two sibling processes and waits for both.
+static void siblings(int (*reader)(void), int (*writer)(void)) {
+    pid_t r = fork();
+    if (r == 0) _exit(reader());
+    pid_t w = fork();
+    if (w == 0) { read_secret(); _exit(writer()); }
+    wait_child(w);
+    wait_child(r);
+}
+
+static char *shared;
+static int shared_reader(void) {
+    if (poll_shared(shared)) return 7;
+    write_file("out.txt", shared, SECRET_LENGTH);
+    return 0;
+}
+static int shared_writer(void) { memcpy(shared, secret, SECRET_LENGTH); return 0; }
+
+static int segment;
+static int shm_reader(void) {
+    shared = shmat(segment, NULL, SHM_RDONLY);
+    if (shared == (void *)-1) return 6;
+    return shared_reader();
+}
+static int shm_writer(void) {
+    shared = shmat(segment, NULL, 0);
+    if (shared == (void *)-1) return 6;
+    return shared_writer();
+}
+
+static int memory_fd;
+static int memfd_reader(void) {
+    shared = mmap(NULL, SECRET_LENGTH, PROT_READ, MAP_SHARED, memory_fd, 0);
+    if (shared == MAP_FAILED) return 6;
+    return shared_reader();
+}
+static int memfd_writer(void) {
+    shared = mmap(NULL, SECRET_LENGTH, PROT_READ | PROT_WRITE, MAP_SHARED, memory_fd, 0);
+    if (shared == MAP_FAILED) return 6;
+    return shared_writer();
+}
+
+static int carrier_reader(void) {
+    int fd = open("carrier.txt", O_RDONLY);
+    if (fd < 0) return 6;
+    shared = mmap(NULL, SECRET_LENGTH, PROT_READ, MAP_SHARED, fd, 0);
+    if (shared == MAP_FAILED) return 6;
+    close(open("mapped.flag", O_WRONLY | O_CREAT, 0644));
+    return shared_reader();
+}
+static int carrier_writer(void) {
+    // The write must come while the reader's mapping exists (else the mapping's recorded
+    // bytes already hold it).
+    for (int tries = 0; access("mapped.flag", F_OK) != 0; tries++) {
+        if (tries > 20000) return 9;
+        struct timespec pause = { 0, 1000000 };
+        nanosleep(&pause, NULL);
+    }
+    int fd = open("carrier.txt", O_WRONLY);
+    return fd >= 0 && pwrite(fd, secret, SECRET_LENGTH, 0) == SECRET_LENGTH ? 0 : 8;
+}
+
+static char target_buffer[SECRET_LENGTH];
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "threads")) {
+        write_file("early.txt", "early\n", 6);
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, worker, NULL) || pthread_join(thread, NULL)) return 5;
+        write_file("out.txt", secret, (size_t)secret_length);
+    } else if (!strcmp(mode, "map-before")) {
+        char *map = map_out(PROT_READ | PROT_WRITE, NULL);
+        read_secret();
+        memcpy(map, secret, SECRET_LENGTH);
+        munmap(map, SECRET_LENGTH);
+    } else if (!strcmp(mode, "map-msync")) {
+        char *map = map_out(PROT_READ | PROT_WRITE, NULL);
+        memcpy(map, "public-bytes-before-read", SECRET_LENGTH);
+        if (msync(map, SECRET_LENGTH, MS_SYNC)) return 5;
+        pid_t cp;
+        char *cp_argv[] = { "cp", "out.txt", "early.txt", NULL };
+        if (posix_spawn(&cp, "/bin/cp", NULL, NULL, cp_argv, environ)) return 5;
+        wait_child(cp);
+        read_secret();
+        memcpy(map, secret, SECRET_LENGTH);
+        munmap(map, SECRET_LENGTH);
+    } else if (!strcmp(mode, "map-after")) {
+        read_secret();
+        char *map = map_out(PROT_READ | PROT_WRITE, NULL);
+        memcpy(map, secret, SECRET_LENGTH);
+        // No munmap: the mapping ends with the process.
+    } else if (!strcmp(mode, "mprotect")) {
+        char *map = map_out(PROT_READ, NULL);
+        read_secret();
+        if (mprotect(map, SECRET_LENGTH, PROT_READ | PROT_WRITE)) return 5;
+        memcpy(map, secret, SECRET_LENGTH);
+        munmap(map, SECRET_LENGTH);
+    } else if (!strcmp(mode, "proc-pwrite") || !strcmp(mode, "proc-write")) {
+        char *map = map_out(PROT_READ | PROT_WRITE, NULL);
+        read_secret();
+        int mem = open("/proc/self/mem", O_RDWR);
+        if (mem < 0 && errno == EPERM) { write_file("refused.txt", "EPERM\n", 6); return 0; }
+        if (mem < 0) { perror("/proc/self/mem"); return 5; }
+        ssize_t n;
+        if (!strcmp(mode, "proc-pwrite")) {
+            n = pwrite(mem, secret, SECRET_LENGTH, (off_t)(uintptr_t)map);
+        } else {
+            if (lseek(mem, (off_t)(uintptr_t)map, SEEK_SET) == (off_t)-1) return 5;
+            n = write(mem, secret, SECRET_LENGTH);
+        }
+        if (n != SECRET_LENGTH) { perror("/proc/self/mem"); return 6; }
+        close(mem);
+        munmap(map, SECRET_LENGTH);
+    } else if (!strcmp(mode, "map-reader")) {
+        char zeros[SECRET_LENGTH] = { 0 };
+        write_file("carrier.txt", zeros, SECRET_LENGTH);
+        siblings(carrier_reader, carrier_writer);
+    } else if (!strcmp(mode, "anon-fork")) {
+        shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shared == MAP_FAILED) return 5;
+        siblings(shared_reader, shared_writer);
+    } else if (!strcmp(mode, "sysv-shm")) {
+        segment = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        if (segment < 0) return 5;
+        siblings(shm_reader, shm_writer);
+        shmctl(segment, IPC_RMID, NULL);
+    } else if (!strcmp(mode, "memfd")) {
+        memory_fd = memfd_create("magprov-shared", 0);
+        if (memory_fd < 0 || ftruncate(memory_fd, 4096)) return 5;
+        siblings(memfd_reader, memfd_writer);
+    } else if (!strcmp(mode, "proc-mem")) {
+        pid_t reader = fork();
+        if (reader == 0) {
+            if (poll_shared(target_buffer)) _exit(7);
+            write_file("out.txt", target_buffer, SECRET_LENGTH);
+            _exit(0);
+        }
+        read_secret();
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/mem", (int)reader);
+        int mem = open(path, O_RDWR);
+        if (mem < 0 && errno == EPERM) {
+            write_file("refused.txt", "EPERM\n", 6);
+            kill(reader, SIGKILL);
+            waitpid(reader, NULL, 0);
+            return 0;
+        }
+        if (mem < 0) { perror(path); return 5; }
+        if (pwrite(mem, secret, SECRET_LENGTH, (off_t)(uintptr_t)target_buffer) != SECRET_LENGTH) { perror(path); return 6; }
+        close(mem);
+        wait_child(reader);
+    } else {
+        fprintf(stderr, "usage: shared_memory_flows threads|map-before|map-msync|map-after|mprotect|proc-pwrite|proc-write|"
+                        "map-reader|anon-fork|sysv-shm|memfd|proc-mem\n");
+        return 1;
+    }
+    return 0;
+}

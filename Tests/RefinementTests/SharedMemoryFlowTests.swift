@@ -1,0 +1,168 @@
+// Flows through memory shared without a syscall per byte (issue 10, "Memory shared without
+// syscalls"; Fixtures/taint/shared_memory_flows.c): threads of one process, stores into a
+// shared file mapping, and memory shared between processes. Each test records one mode
+// and checks the coarse graph: `why out.txt` names secret.txt and `impact secret.txt`
+// reaches out.txt. Modes in one process replay with zero divergence; where another
+// process writes a process's memory, replay must say so ("shared-memory group not
+// replayable yet", located) instead of diverging, and refinement must not refute the
+// edges of such a process. Writes through /proc/PID/mem are refused while recording.
+
+import Foundation
+import Provenance
+import Replayer
+import Trace
+import XCTest
+
+final class SharedMemoryFlowTests: XCTestCase {
+    let secret = "TOPSECRET-payload-bytes\n"  // SECRET_LENGTH (24) bytes, as the fixture expects
+
+    struct Recorded {
+        let directory: String
+        let trace: String
+        let store: GraphStore
+        let graph: ProvenanceGraph
+    }
+
+    /// Records `shared_memory_flows MODE`, checks out.txt and the lineage both ways.
+    func record(_ mode: String, file: StaticString = #filePath, line: UInt = #line) throws -> Recorded {
+        let binary = try GroundTruth.compile("shared_memory_flows")
+        let dir = GroundTruth.scratch("shm-\(mode)")
+        try secret.write(toFile: dir + "/secret.txt", atomically: false, encoding: .utf8)
+        let trace = try GroundTruth.record([binary, mode], in: dir, file: file, line: line)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/out.txt", encoding: .utf8), secret,
+                       "\(mode): out.txt holds the secret's bytes", file: file, line: line)
+        let store = try GraphStore.openOrBuild(traceDirectory: trace)
+        let why = try store.lineage(of: try store.startNodes(for: dir + "/out.txt", direction: .backward).map(\.id),
+                                    direction: .backward)
+        XCTAssertTrue(why.nodes.contains { $0.path == dir + "/secret.txt" },
+                      "\(mode): why out.txt names secret.txt; it names \(why.nodes.map(\.label).sorted())", file: file, line: line)
+        let impact = try store.lineage(of: try store.startNodes(for: dir + "/secret.txt", direction: .forward).map(\.id),
+                                       direction: .forward)
+        XCTAssertTrue(impact.nodes.contains { $0.path == dir + "/out.txt" },
+                      "\(mode): impact secret.txt reaches out.txt; it reaches \(impact.nodes.map(\.label).sorted())",
+                      file: file, line: line)
+        return Recorded(directory: dir, trace: trace, store: store, graph: try store.load())
+    }
+
+    /// Replays every process and expects no divergence.
+    func replayCleanly(_ r: Recorded, file: StaticString = #filePath, line: UInt = #line) throws {
+        let replay = try ReplaySession(trace: try TraceReader(directory: r.trace)).run(options: ReplayOptions(jobs: 2))
+        for (unit, divergence) in replay.divergences {
+            XCTFail("process \(unit.pid) \(unit.executable) diverged: \(divergence)", file: file, line: line)
+        }
+        XCTAssertTrue(replay.notReplayable.isEmpty, "\(replay.notReplayable.map(\.1.description))", file: file, line: line)
+    }
+
+    /// Replays with taint and refines: no divergence; the processes whose memory another
+    /// process wrote are reported as a shared-memory group (at least `groupMembers` of
+    /// them), and no edge into out.txt from secret.txt is refuted.
+    func replaySharedGroup(_ r: Recorded, groupMembers: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let session = try ReplaySession(trace: try TraceReader(directory: r.trace))
+        let replay = session.runTaint(options: ReplayOptions(jobs: 2), addressDependency: true)
+        for (unit, divergence) in replay.divergences {
+            XCTFail("process \(unit.pid) \(unit.executable) diverged instead of being reported: \(divergence)", file: file, line: line)
+        }
+        XCTAssertGreaterThanOrEqual(replay.notReplayable.count, groupMembers, "processes reported as a shared-memory group",
+                                    file: file, line: line)
+        for (_, stop) in replay.notReplayable {
+            XCTAssertTrue(stop.description.contains("shared-memory group not replayable yet"), stop.description,
+                          file: file, line: line)
+            XCTAssertTrue(stop.description.contains("@"), "the report names the event: \(stop.description)", file: file, line: line)
+        }
+        for result in replay.allResults { try result.taint?.write(traceDirectory: r.trace) }
+        _ = try TaintRefinement.refine(traceDirectory: r.trace)
+        let refined = try GraphStore.openOrBuild(traceDirectory: r.trace).load()
+        let outs = Set(refined.nodes.filter { $0.path == r.directory + "/out.txt" }.map(\.id))
+        let secrets = Set(refined.nodes.filter { $0.path == r.directory + "/secret.txt" }.map(\.id))
+        let refuted = refined.edges.filter {
+            $0.precision == .refined && $0.status == .refuted && outs.contains($0.target) && secrets.contains($0.source)
+        }
+        XCTAssertEqual(refuted.count, 0, "out.txt <- secret.txt refuted: \(refuted.map { $0.attributes["reason"]?.stringValue ?? "" })",
+                       file: file, line: line)
+    }
+
+    // MARK: Threads
+
+    /// The worker thread reads, the main thread writes: one address space, one process
+    /// entity. early.txt, written before the read, does not derive from the secret.
+    func testThreadsShareTheirProcessAddressSpace() throws {
+        let r = try record("threads")
+        let early = try r.store.lineage(of: try r.store.startNodes(for: r.directory + "/early.txt", direction: .backward).map(\.id),
+                                        direction: .backward)
+        XCTAssertFalse(early.nodes.contains { $0.path == r.directory + "/secret.txt" },
+                       "early.txt was written before the read: \(early.nodes.map(\.label).sorted())")
+        XCTAssertTrue(r.graph.edges.contains { $0.operation == "clone" && $0.source == $0.target && !$0.carriesFlow },
+                      "thread creation is an annotation on the process")
+        try replayCleanly(r)
+    }
+
+    // MARK: Shared file mappings
+
+    func testStoresIntoAFileMappedBeforeTheRead() throws { try replayCleanly(try record("map-before")) }
+
+    /// What the mapping held before the read reaches a reader then (cp, spawned after the
+    /// msync) without the secret: a store edge comes from the process version current when
+    /// the object is read, never from a later one.
+    func testAReaderBeforeTheSecretReadGetsTheVersionWithoutIt() throws {
+        let r = try record("map-msync")
+        XCTAssertEqual(try String(contentsOfFile: r.directory + "/early.txt", encoding: .utf8), "public-bytes-before-read")
+        let early = try r.store.lineage(of: try r.store.startNodes(for: r.directory + "/early.txt", direction: .backward).map(\.id),
+                                        direction: .backward)
+        XCTAssertFalse(early.nodes.contains { $0.path == r.directory + "/secret.txt" },
+                       "early.txt was copied before the read: \(early.nodes.map(\.label).sorted())")
+        XCTAssertTrue(early.nodes.contains { $0.path == r.directory + "/out.txt" }, "early.txt comes from out.txt")
+        try replayCleanly(r)
+    }
+
+    func testStoresIntoAFileMappedAfterTheRead() throws { try replayCleanly(try record("map-after")) }
+
+    func testStoresAfterMprotectMadeTheMappingWritable() throws { try replayCleanly(try record("mprotect")) }
+
+    /// Writes through /proc/self/mem and /proc/PID/mem cannot happen while recording: the
+    /// recorder refuses opening a process's memory file for writing (it could overwrite the
+    /// supervisor's scratch pages), so no flow goes that way unseen. The program sees EPERM,
+    /// the trace marks the open refused, and replay injects the same failure.
+    func testProcessMemoryWritesAreRefusedWhileRecording() throws {
+        let binary = try GroundTruth.compile("shared_memory_flows")
+        for mode in ["proc-pwrite", "proc-write", "proc-mem"] {
+            let dir = GroundTruth.scratch("shm-\(mode)")
+            try secret.write(toFile: dir + "/secret.txt", atomically: false, encoding: .utf8)
+            let trace = try GroundTruth.record([binary, mode], in: dir)
+            XCTAssertEqual(try String(contentsOfFile: dir + "/refused.txt", encoding: .utf8), "EPERM\n", mode)
+            let out = (try? String(contentsOfFile: dir + "/out.txt", encoding: .utf8)) ?? ""
+            XCTAssertFalse(out.contains("TOPSECRET"), "\(mode): the secret never reached out.txt")
+            let refused = try TraceReader(directory: trace).allEvents().events.contains { e in
+                guard case .syscall(let s) = e.body else { return false }
+                return s.flags.contains(.refused) && s.objects.contains { $0.resolved.hasSuffix("/mem") }
+            }
+            XCTAssertTrue(refused, "\(mode): the open of the memory file is recorded as refused")
+            let replay = try ReplaySession(trace: try TraceReader(directory: trace)).run(options: ReplayOptions(jobs: 2))
+            XCTAssertTrue(replay.divergences.isEmpty, "\(mode): \(replay.divergences.map(\.1.description))")
+            XCTAssertTrue(replay.notReplayable.isEmpty, "\(mode): \(replay.notReplayable.map(\.1.description))")
+        }
+    }
+
+    // MARK: Memory shared between processes
+
+    /// A child maps carrier.txt shared and read-only; a sibling pwrite()s the secret into
+    /// the file while it is mapped; the child's loads see it.
+    func testReaderOfASharedFileMappingSeesOtherProcessesWrites() throws {
+        try replaySharedGroup(try record("map-reader"), groupMembers: 1)
+    }
+
+    func testAnonymousSharedMemoryAcrossFork() throws {
+        let r = try record("anon-fork")
+        XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("shared memory of pid") })
+        try replaySharedGroup(r, groupMembers: 2)
+    }
+
+    func testSysVSharedMemory() throws {
+        let r = try record("sysv-shm")
+        XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("SysV shared memory") })
+        try replaySharedGroup(r, groupMembers: 2)
+    }
+
+    /// Only the process that maps the memfd read-only has its memory written by the other.
+    func testMemfdMappedByTwoProcesses() throws { try replaySharedGroup(try record("memfd"), groupMembers: 1) }
+
+}
