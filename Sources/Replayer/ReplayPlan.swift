@@ -47,6 +47,9 @@ public struct ReplayUnit: Sendable {
     /// environment strings are that event's bytes: a sink of the old image, a source of
     /// this one. Nil for the recorder's own first exec and for fork units.
     public var execveSequence: UInt64? = nil
+    /// Set when the trace is damaged where this image's events are (its stream, or a
+    /// thread's): the image is reported, not replayed.
+    public var damage: TraceDamage? = nil
 }
 
 public struct ReplayPlan: Sendable {

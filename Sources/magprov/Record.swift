@@ -25,7 +25,7 @@ struct Record: ParsableCommand {
           magprov record --json summary.json -o t -- sort data.txt
         """)
 
-    @Option(name: .shortAndLong, help: "Trace directory to create (must not exist or be empty); magprov-<time>.trace when not given.")
+    @Option(name: .shortAndLong, help: "Trace directory to create (must not exist or be empty; an existing trace is never overwritten); magprov-<time>.trace when not given.")
     var output: String?
 
     @Flag(name: .customLong("no-feature-mask"),
@@ -66,6 +66,12 @@ struct Record: ParsableCommand {
     func run() throws {
         let command = self.command
         let directory = output ?? "magprov-\(Int(Date().timeIntervalSince1970)).trace"
+        // Every output is checked before the command starts: a run that cannot be kept is
+        // not worth starting, and recorded data is never overwritten.
+        if let problem = TraceWriter.outputProblem(directory) { throw problem }
+        let summaryFile = try jsonPath.flatMap { $0 == "-" ? nil : try SummaryFile(path: $0) }
+        var finished = false
+        defer { if !finished { summaryFile?.discard() } }
         let existed = FileManager.default.fileExists(atPath: directory)
         var options = RecordOptions(command: command, outputDirectory: directory)
         options.maskCPUFeatures = !noFeatureMask
@@ -94,19 +100,20 @@ struct Record: ParsableCommand {
                               status: result.shellStatus, tasks: m.tasks, syscalls: m.syscalls, blobs: m.blobs,
                               traceBytes: traceSize(directory), rootChain: m.rootChain,
                               seconds: Date().timeIntervalSince(start))
-        if let jsonPath {
+        if jsonPath != nil {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(summary) + Data("\n".utf8)
-            if jsonPath == "-" {
+            if let summaryFile {
+                try summaryFile.replaceContents(with: data)
+            } else {
                 FileHandle.standardError.write(data)
-            } else if !FileManager.default.createFile(atPath: jsonPath, contents: data) {
-                throw CLIError.cannotWrite(path: jsonPath, reason: String(cString: strerror(errno)))
             }
         } else {
             printError("magprov: recorded \(m.tasks) tasks, \(m.syscalls) syscalls into \(directory) " +
                        "(\(formatBytes(summary.traceBytes))); root chain \(m.rootChain.prefix(16))")
         }
+        finished = true
         if result.shellStatus != 0 { throw ExitCode(result.shellStatus) }
     }
 
