@@ -27,7 +27,8 @@ public struct TraceDamage: Error, Sendable, CustomStringConvertible {
     /// The trace sequence number of the event whose bytes were needed; nil when the task's
     /// whole stream is the damage.
     public var sequence: UInt64?
-    /// What needed the bytes, e.g. "the exec snapshot's mapping of /usr/bin/cat at 0x…-0x…".
+    /// What needed the bytes, e.g. "the exec snapshot's mapping of /usr/bin/cat at 0x…-0x…";
+    /// empty when the damage is the task's own stream.
     public var location: String
 
     public init(error: TraceError, tid: Int32, sequence: UInt64?, location: String) {
@@ -35,7 +36,8 @@ public struct TraceDamage: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(error); needed by \(location)" + (sequence.map { " (event \($0) of task \(tid))" } ?? " (task \(tid))")
+        if let sequence { return "\(error); needed by \(location) (event \(sequence) of task \(tid))" }
+        return location.isEmpty ? "\(error)" : "\(location): \(error)"
     }
 }
 
@@ -61,7 +63,7 @@ public struct UnitResult: Sendable {
         var children: [UnitResult] = []
         if case .damaged(var damage) = outcome {
             if !damage.location.hasPrefix("the image it was forked from") {
-                damage.location = "the image it was forked from (\(damage.location))"
+                damage.location = "the image it was forked from" + (damage.location.isEmpty ? "" : " (\(damage.location))")
             }
             children = unit.forkedChildren.values.sorted { $0.tid < $1.tid }
                 .map { notRun($0, executable: executable ?? unit.executable, outcome: $0.damage.map { .damaged($0) } ?? .damaged(damage)) }

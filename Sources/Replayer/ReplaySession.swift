@@ -79,7 +79,7 @@ public final class ReplaySession {
                 let pid = pidOf[d.tid] ?? threadParent[d.tid] ?? d.tid
                 if damageByPid[pid] == nil {
                     damageByPid[pid] = TraceDamage(error: d.error, tid: d.tid, sequence: nil,
-                                                   location: d.tid == pid ? "its event stream" : "the event stream of its thread \(d.tid)")
+                                                   location: d.tid == pid ? "" : "the event stream of its thread \(d.tid)")
                 }
             }
             func mark(_ unit: inout ReplayUnit, found: inout Set<Int32>) {
@@ -131,7 +131,7 @@ public final class ReplaySession {
         group.wait()
         var all = results.all
         for (pid, damage) in unplannedDamage where options.pids?.contains(pid) ?? true {
-            all.append(UnitResult(pid: pid, tid: damage.tid, executable: "(unknown: its stream is damaged)", outcome: .damaged(damage),
+            all.append(UnitResult(pid: pid, tid: damage.tid, executable: "unknown executable", outcome: .damaged(damage),
                                   instructions: 0, syscalls: 0, seconds: 0, decodedInstructions: 0, guestPages: 0, children: []))
         }
         return ReplaySummary(results: all, plan: plan, seconds: Date().timeIntervalSince(start))
