@@ -53,6 +53,8 @@ public final class EventStreamWriter {
     public private(set) var eventCount: UInt64 = 0
     public private(set) var chain: [UInt8]
     public private(set) var bytesWritten: UInt64 = 0
+    /// SHA-256 of the frame chain, bytes and time.
+    public private(set) var hashing = HashingCost()
     /// Nil once closed.
     private var file: FileDescriptor?
     private var pending: ByteWriter
@@ -104,7 +106,7 @@ public final class EventStreamWriter {
         let stored = compressed ?? raw
         let storedField = UInt32(stored.count) | (compressed == nil ? 0x8000_0000 : 0)
         let fields = littleEndian32(frameCount) + littleEndian32(UInt32(raw.count)) + littleEndian32(storedField)
-        chain = nextChain(chain, fields: fields, payload: stored)
+        chain = hashing.measure(chain.count + fields.count + stored.count) { nextChain(chain, fields: fields, payload: stored) }
         try writeAll(frameMagic + fields + chain + stored)
         frameCount += 1
     }

@@ -94,6 +94,7 @@ public final class TraceWriter {
     public let blobs: BlobStore
     private var streams: [Int32: EventStreamWriter] = [:]
     private var closedStreams: [StreamSummary] = []
+    private var closedStreamHashing = HashingCost()
     private let headerDigest: String
     private let signingKey: TraceSigningKey?
 
@@ -150,6 +151,12 @@ public final class TraceWriter {
         try stream.append(event)
     }
 
+    /// SHA-256 work so far: every frame's chain value and every blob's name (the root
+    /// commitment's one hash is not counted). Cost: a sum over the open streams.
+    public var hashing: HashingCost {
+        streams.values.reduce(closedStreamHashing + blobs.hashing) { $0 + $1.hashing }
+    }
+
     /// Flushes every stream's pending frame (called periodically so a killed recorder
     /// loses little).
     public func flushAll() throws { for s in streams.values { try s.flush() } }
@@ -158,6 +165,7 @@ public final class TraceWriter {
     public func closeStream(tid: Int32) throws {
         guard let s = streams.removeValue(forKey: tid) else { return }
         try s.close()
+        closedStreamHashing = closedStreamHashing + s.hashing
         closedStreams.append(summary(of: s))
     }
 

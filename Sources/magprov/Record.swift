@@ -18,7 +18,8 @@ struct Record: ParsableCommand {
 
         The summary (trace directory, tasks, syscalls, size, root chain, the command's \
         status) goes to standard error, or as JSON to the file given with --json (`-` for \
-        standard error); standard output belongs to the command.
+        standard error; it adds `hashedBytes` and `hashSeconds`, the SHA-256 work of \
+        writing the trace); standard output belongs to the command.
 
           magprov record -- make -j2
           magprov record -o /tmp/gz.trace -- gzip -k big.log
@@ -61,6 +62,10 @@ struct Record: ParsableCommand {
         var traceBytes: UInt64
         var rootChain: String
         var seconds: Double
+        /// SHA-256 work of writing the trace (every frame's chain value, every blob's name):
+        /// bytes hashed and seconds spent, part of `seconds`.
+        var hashedBytes: UInt64
+        var hashSeconds: Double
     }
 
     func run() throws {
@@ -99,7 +104,8 @@ struct Record: ParsableCommand {
         let summary = Summary(trace: directory, command: command, exitCode: result.exitCode, exitSignal: result.signal,
                               status: result.shellStatus, tasks: m.tasks, syscalls: m.syscalls, blobs: m.blobs,
                               traceBytes: traceSize(directory), rootChain: m.rootChain,
-                              seconds: Date().timeIntervalSince(start))
+                              seconds: Date().timeIntervalSince(start),
+                              hashedBytes: result.hashing.bytes, hashSeconds: result.hashing.seconds)
         if jsonPath != nil {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -305,7 +305,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(r.stderr, "", "the JSON replaces the text summary")
         struct Summary: Decodable {
             var trace: String, command: [String], exitCode: Int32?, status: Int32, tasks: Int, syscalls: UInt64
-            var traceBytes: UInt64, rootChain: String
+            var traceBytes: UInt64, rootChain: String, hashedBytes: UInt64, hashSeconds: Double
         }
         let summary = try JSONDecoder().decode(Summary.self, from: try XCTUnwrap(FileManager.default.contents(atPath: dir + "/summary.json")))
         XCTAssertEqual(summary.trace, "t")
@@ -316,6 +316,8 @@ final class CommandLineTests: XCTestCase {
         XCTAssertGreaterThan(summary.syscalls, 10)
         XCTAssertGreaterThan(summary.traceBytes, 0)
         XCTAssertEqual(summary.rootChain.count, 64)
+        XCTAssertGreaterThan(summary.hashedBytes, 0, "every frame and blob is hashed")
+        XCTAssertGreaterThanOrEqual(summary.hashSeconds, 0)
 
         let toStderr = try CLI.run(["record", "--json", "-", "-o", "t2", "--", "/bin/echo", "hi"], in: dir)
         XCTAssertEqual(toStderr.stdout, "hi\n")
