@@ -265,6 +265,17 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(mode, 0o600, String(mode, radix: 8))
     }
 
+    /// A query that needs the refined graph on a trace not replayed with --taint: 5 (any
+    /// other failure), saying what to run.
+    func testAlertsBeforeRefinementExitsFive() throws {
+        let dir = CLI.temporaryDirectory("unrefined")
+        XCTAssertEqual(try CLI.run(["record", "-o", "t", "--", "/bin/true"], in: dir).status, 0)
+        let r = try CLI.run(["alerts", "t"], in: dir)
+        XCTAssertEqual(r.status, 5, r.stderr)
+        assertOneErrorStyle(r)
+        XCTAssertTrue(r.stderr.contains("replay --taint"), r.stderr)
+    }
+
     /// `why` of something the recording never saw: 3.
     func testUnknownTargetExitsThree() throws {
         let (_, trace) = try recordedScenario()
