@@ -94,9 +94,16 @@ public final class ReplaySession {
         unplannedDamage = unplanned
     }
 
-    /// Plain replay. Calls the generic engine with a concrete tracker inside this module,
-    /// so the optimizer specializes it and the interpreter's prespecialized loop runs
-    /// with no data-flow calls at all (a generic call from another module would not be).
+    /// Plain replay of the planned units (`options.pids` selects top-level units by pid) on
+    /// `options.jobs` threads. Never throws: a divergence, a unit that could not be loaded,
+    /// and damage met in the trace are outcomes in the summary (`divergences`, `damaged`).
+    /// Cost: each unit runs once in the interpreter (tens of guest MIPS per core); a unit
+    /// that diverges runs a second time to list its last instructions. Memory: one guest
+    /// address space and decode cache per running job, plus the session's decoded events.
+    ///
+    /// Calls the generic engine with a concrete tracker inside this module, so the
+    /// optimizer specializes it and the interpreter's prespecialized loop runs with no
+    /// data-flow calls at all (a generic call from another module would not be).
     public func run(options: ReplayOptions) -> ReplaySummary {
         replay(options: options) { NoDataFlow() }
     }
