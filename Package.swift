@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         // SHA-256 (BoringSSL, SHA-NI) for the frame chain and blob names; Ed25519 for signed traces.
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        // FileDescriptor and Errno: file I/O with retry-on-EINTR as a parameter, errors as values.
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -38,8 +40,9 @@ let package = Package(
 
         // The pinned kernel table is input to Scripts/generate-syscall-numbers, not a resource.
         .target(name: "Syscalls", exclude: ["syscall_64.tbl"]),
-        .target(name: "Trace", dependencies: ["CLZ4", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Recorder", dependencies: ["CSupport", "Syscalls", "Trace"]),
+        .target(name: "Trace", dependencies: ["CLZ4", .product(name: "Crypto", package: "swift-crypto"),
+                                              .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "Recorder", dependencies: ["CSupport", "Syscalls", "Trace", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: x86Flags),
         // Byte-level taint: labels, union table, shadow memory and registers, sink summaries.
         .target(name: "Taint", dependencies: ["X86", "Trace"], swiftSettings: interpreterFlags),
@@ -52,6 +55,7 @@ let package = Package(
         .executableTarget(name: "magprov", dependencies: [
             "Recorder", "Trace", "Syscalls", "Replayer", "Lockstep", "Provenance",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "SystemPackage", package: "swift-system"),
         ]),
 
         // The one fixture compiler every test target uses (gcc, once per test run).

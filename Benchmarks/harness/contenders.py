@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
 RECORD, REPLAY = "record", "replay"
+# The file, in a magprov-record run's folder, that `magprov record --json` writes.
+RECORD_SUMMARY = "record-summary.json"
 
 # Running reprozip's own entry point with Python's sys.stdout pointed at stderr: reprozip
 # prints "Configuration file written in ..." to stdout, which would otherwise mix with the
@@ -168,7 +170,9 @@ def discover(magprov: str, sections: List[str], installer: Installer, scratch: s
     if RECORD in sections:
         result.append(Contender(
             "magprov-record", "magprov record", RECORD,
-            command=lambda argv, run, name: [magprov, "record", "-o", os.path.join(run, "trace"), "--", *argv],
+            # The --json summary holds the recorder's SHA-256 work (hashedBytes, hashSeconds).
+            command=lambda argv, run, name: [magprov, "record", "-o", os.path.join(run, "trace"),
+                                             "--json", os.path.join(run, RECORD_SUMMARY), "--", *argv],
             artifact="trace", version=_version([magprov, "--version"])))
 
         strace = _tool("strace", "strace", installer)

@@ -53,6 +53,14 @@ def summarize_workload(workload, runs: int, samples: Dict[str, List[Dict[str, ob
             "trace_mb_per_record_second": trace_bytes / 1e6 / record_median,
             "syscalls_per_record_second": syscalls / record_median,
         }
+        hashed = [s for s in recorded if "hash_bytes" in s]
+        if hashed:
+            hash_seconds = measure.median([s["hash_seconds"] for s in hashed])
+            result["trace"].update({
+                "hash_bytes": measure.median([s["hash_bytes"] for s in hashed]),
+                "hash_seconds": hash_seconds,
+                "hash_share_of_record": hash_seconds / record_median if record_median else 0,
+            })
     return result
 
 
@@ -125,7 +133,7 @@ def _section_rows(document, section, unicode=True):
 def _trace_rows(document):
     labels = {c["key"]: c for c in document["contenders"]}
     header = ["workload", "syscalls", "magprov trace", "trace MB/s of bare run",
-              "syscalls/s of bare run", "strace log", "ReproZip dir"]
+              "syscalls/s of bare run", "SHA-256 hashed", "hashing s (share of record)", "strace log", "ReproZip dir"]
     rows = []
     for w in document["workloads"]:
         t = w.get("trace")
@@ -136,6 +144,8 @@ def _trace_rows(document):
             return bytes_text(e["median"]) if e and e.get("n") else ("unavailable" if key in labels and not labels[key]["available"] else "-")
         rows.append([w["title"], "{:,}".format(int(t["syscalls"])), bytes_text(t["trace_bytes"]),
                      "%.1f" % t["trace_mb_per_bare_second"], rate_text(t["syscalls_per_bare_second"]),
+                     bytes_text(t["hash_bytes"]) if "hash_bytes" in t else "-",
+                     "%.3f (%.1f%%)" % (t["hash_seconds"], 100 * t["hash_share_of_record"]) if "hash_seconds" in t else "-",
                      artifact("strace"), artifact("reprozip")])
     return header, rows
 

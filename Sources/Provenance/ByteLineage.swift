@@ -432,6 +432,24 @@ public final class ByteLineageIndex {
         return "pid \(u.pid) \(u.executable) not refined: \(unrefinedReason[unit] ?? "no completed taint summary")"
     }
 
+    /// How many bytes object version `node` had as far as the recording saw them: the end
+    /// of the furthest byte read from or written to it (truncations applied), nil when no
+    /// event placed bytes in it. Bytes of a file the recording never touched do not count.
+    /// Cost: one pass over the placements.
+    public func knownSize(of node: Int) -> Int64? {
+        guard let stream = streamOfNode[node] else { return nil }
+        let before = isFile(stream) ? endOfVersion(node) : UInt64.max
+        var size: Int64?
+        for p in placements where p.stream == stream && p.sequence < before {
+            switch p.role {
+            case .reset: size = p.offset ?? 0
+            case .metadataIn, .generated: continue
+            default: if let r = p.objectRange { size = max(size ?? 0, r.upperBound) }
+            }
+        }
+        return size
+    }
+
     /// The sequence before which a file version's bytes are its own: the first event on a
     /// later version of the same file.
     func endOfVersion(_ node: Int) -> UInt64 {

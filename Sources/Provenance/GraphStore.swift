@@ -41,7 +41,7 @@ public final class GraphStore {
         }
     }
 
-    /// Writes `graph` as a new store at `path`, replacing any store there.
+    /// Writes `graph` as a new store at `path` (mode 0600), replacing any store there.
     /// - Parameters:
     ///   - placements, units: event coordinates of the graph's trace (byte-range lineage).
     ///   - refinement: the report of the refinement that made `graph`, if it is refined;
@@ -51,6 +51,11 @@ public final class GraphStore {
                               units: [ReplayUnitInfo] = [], refinement: RefinementReport? = nil) throws -> GraphStore {
         let temporary = path + ".tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: temporary)
+        // Mode 0600 like every file of the trace (the store names what the program read);
+        // SQLite keeps the mode of a file that exists, and gives it to its journals.
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ProvenanceError.store(path: path, reason: String(cString: strerror(errno))) }
+        close(fd)
         do {
             var configuration = Configuration()
             configuration.prepareDatabase { db in

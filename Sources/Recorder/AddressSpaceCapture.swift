@@ -4,6 +4,7 @@
 // set-up). Read-only mappings of the same file range are hashed once per recording.
 
 import Glibc
+import SystemPackage
 import Trace
 
 struct MapsLine {
@@ -52,14 +53,14 @@ final class AddressSpaceCapture {
 
     /// Every mapping of the task with its contents.
     func snapshot(tid: Int32) throws -> [MappingSnapshot] {
-        let memory = open("/proc/\(tid)/mem", O_RDONLY | O_CLOEXEC)
-        defer { if memory >= 0 { close(memory) } }
+        let memory = try? FileDescriptor.open(FilePath("/proc/\(tid)/mem"), .readOnly, options: .closeOnExec)
+        defer { try? memory?.close() }
         var result: [MappingSnapshot] = []
         for line in readMaps(tid: tid) {
             // [vvar] cannot be read and is unused once the vDSO is gone; [vsyscall] is the
             // legacy fixed page that every process shares.
             let skip = line.path == "[vvar]" || line.path == "[vsyscall]" || line.path == "[vvar_vclock]"
-            let blobs = skip || memory < 0 ? [] : try capture(line, memory: memory)
+            let blobs = try memory.map { skip ? [] : try capture(line, memory: $0) } ?? []
             result.append(MappingSnapshot(start: line.start, end: line.end, protection: line.protection, shared: line.shared,
                                           offset: line.offset, device: line.device, inode: line.inode,
                                           path: line.path, blobs: blobs))
@@ -70,9 +71,8 @@ final class AddressSpaceCapture {
     /// The mapping that now starts at `address` (after a successful file mmap).
     func captureMapping(tid: Int32, address: UInt64, length: UInt64) throws -> MappingSnapshot? {
         guard let line = readMaps(tid: tid).first(where: { $0.start <= address && address < $0.end }) else { return nil }
-        let memory = open("/proc/\(tid)/mem", O_RDONLY | O_CLOEXEC)
-        guard memory >= 0 else { return nil }
-        defer { close(memory) }
+        guard let memory = try? FileDescriptor.open(FilePath("/proc/\(tid)/mem"), .readOnly, options: .closeOnExec) else { return nil }
+        defer { try? memory.close() }
         var clipped = line
         clipped.offset += address - line.start
         clipped.start = address
@@ -86,7 +86,7 @@ final class AddressSpaceCapture {
     /// Reads a range chunk by chunk (bounded memory). Pages past the end of a mapped
     /// file cannot be read (they would SIGBUS); reading stops there, and replay treats the
     /// rest of the range as not present.
-    private func capture(_ line: MapsLine, memory: Int32) throws -> [BlobID] {
+    private func capture(_ line: MapsLine, memory: FileDescriptor) throws -> [BlobID] {
         let cacheable = line.inode != 0 && line.protection & 2 == 0 && !line.shared
         let key = "\(line.device):\(line.inode):\(line.offset):\(line.end - line.start):\(line.protection)"
         if cacheable, let cached = fileRangeCache[key] { return cached }
@@ -95,8 +95,10 @@ final class AddressSpaceCapture {
         var chunk = [UInt8](repeating: 0, count: BlobStore.chunkLength)
         while address < line.end {
             let length = Int(min(UInt64(BlobStore.chunkLength), line.end - address))
-            let n = chunk.withUnsafeMutableBytes { pread(memory, $0.baseAddress, length, off_t(Int64(bitPattern: address))) }
-            if n < 0 && errno == EINTR { continue }  // the supervisor's periodic timer
+            // Retried on EINTR (the supervisor's periodic timer); an error ends the range.
+            let n = (try? chunk.withUnsafeMutableBytes {
+                try memory.read(fromAbsoluteOffset: Int64(bitPattern: address), into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<length]))
+            }) ?? -1
             if n <= 0 { break }
             ids.append(try chunk.withUnsafeBytes { try blobs.put(UnsafeRawBufferPointer(rebasing: $0[0..<n])) })
             bytesCaptured += UInt64(n)
@@ -115,15 +117,16 @@ public func readProcFile(_ path: String) -> String? {
 }
 
 func readAll(path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw PtraceFailure(operation: "open \(path)", tid: 0, errno: errno) }
-    defer { close(fd) }
+    let file: FileDescriptor
+    do { file = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec) } catch let error as Errno {
+        throw PtraceFailure(operation: "open \(path)", tid: 0, errno: error.rawValue)
+    }
+    defer { try? file.close() }
     var result: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
     while true {
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
+        // EINTR is retried; another error ends the file like end-of-file did before.
+        guard let n = try? buffer.withUnsafeMutableBytes({ try file.read(into: $0) }), n > 0 else { break }
         result += buffer[0..<n]
     }
     return result

@@ -38,6 +38,8 @@ public struct RecordResult: Sendable {
     /// The first error writing the trace (a stream or blob that could not be written), or
     /// nil. A trace with an error is incomplete even though it has a manifest.
     public var traceError: String?
+    /// The SHA-256 work of writing the trace (frame chain and blob names): bytes and time.
+    public var hashing = HashingCost()
     /// The shell convention: the exit code, or 128 + the signal that ended the command.
     public var shellStatus: Int32 { exitCode ?? (128 + (signal ?? 0)) }
 }
@@ -159,7 +161,7 @@ public final class Recorder {
         if let failure = supervisor.failure { log("magprov: error: the trace is incomplete: \(failure)") }
         let manifest = try writer.finish(exitCode: exit?.exitCode, exitSignal: exit?.signal, syscalls: supervisor.syscallCount)
         return RecordResult(exitCode: exit?.exitCode, signal: exit?.signal, manifest: manifest,
-                            traceError: supervisor.failure.map { "\($0)" })
+                            traceError: supervisor.failure.map { "\($0)" }, hashing: writer.hashing)
     }
 
     private func spawn(environment: [String], cwd: String) throws -> Int32 {

@@ -21,6 +21,7 @@
 import CSupport
 import Glibc
 import Syscalls
+import SystemPackage
 import Trace
 
 /// The registers that carry syscall arguments 0...5 (x86-64 syscall ABI).
@@ -101,10 +102,8 @@ extension Supervisor {
         for attempt in 0..<2 {
             if task.memoryFD < 0 { task.memoryFD = open("/proc/\(task.tid)/mem", O_RDWR | O_CLOEXEC) }
             guard task.memoryFD >= 0 else { return false }
-            var n: Int
-            repeat {
-                n = bytes.withUnsafeBytes { pwrite(task.memoryFD, $0.baseAddress, bytes.count, off_t(Int64(bitPattern: address))) }
-            } while n < 0 && errno == EINTR
+            let memory = FileDescriptor(rawValue: task.memoryFD)
+            let n = try? bytes.withUnsafeBytes { try memory.write(toAbsoluteOffset: Int64(bitPattern: address), $0) }
             if n == bytes.count { return true }
             task.closeMemory()
             if attempt == 1 { break }

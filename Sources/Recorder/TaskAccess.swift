@@ -5,6 +5,7 @@
 import CSupport
 import Glibc
 import Syscalls
+import SystemPackage
 import Trace
 
 /// ptrace request numbers (sys/ptrace.h); Swift cannot see the enum's C macros reliably.
@@ -87,21 +88,17 @@ public struct TaskAccess: TaskMemoryReader {
 
     /// Reads as much of the range as /proc/PID/mem yields; nil if nothing.
     public func readViaProcMem(at address: UInt64, count: Int) -> [UInt8]? {
-        let fd = open("/proc/\(tid)/mem", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let memory = try? FileDescriptor.open(FilePath("/proc/\(tid)/mem"), .readOnly, options: .closeOnExec) else { return nil }
+        defer { try? memory.close() }
         var buffer = [UInt8](repeating: 0, count: count)
-        var n: Int
-        repeat { n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(Int64(bitPattern: address))) } } while n < 0 && errno == EINTR
+        let n = try? buffer.withUnsafeMutableBytes { try memory.read(fromAbsoluteOffset: Int64(bitPattern: address), into: $0) }
         return n == count ? buffer : nil
     }
 
     public func writeBytes(_ bytes: [UInt8], at address: UInt64) -> Bool {
-        let fd = open("/proc/\(tid)/mem", O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var n: Int
-        repeat { n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, bytes.count, off_t(Int64(bitPattern: address))) } } while n < 0 && errno == EINTR
+        guard let memory = try? FileDescriptor.open(FilePath("/proc/\(tid)/mem"), .writeOnly, options: .closeOnExec) else { return false }
+        defer { try? memory.close() }
+        let n = try? bytes.withUnsafeBytes { try memory.write(toAbsoluteOffset: Int64(bitPattern: address), $0) }
         return n == bytes.count
     }
 

@@ -19,6 +19,9 @@ public enum ReplayOutcome: Sendable {
     /// stop was replayed and checked; nothing after it was (its taint summary is marked
     /// incomplete, so refinement never refutes its edges).
     case notReplayable(NotReplayable)
+    /// The trace could not supply what this image needed (a damaged stream or blob): not a
+    /// divergence, since the recording cannot be checked past that point.
+    case damaged(TraceDamage)
 }
 
 /// Where and why a unit's replay stopped before its end (see `ReplayOutcome.notReplayable`).
@@ -32,6 +35,29 @@ public struct NotReplayable: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         "process image replayed for \(instructionCount) instructions, stopped in task \(tid) after @\(sequence): \(reason)"
+    }
+}
+
+/// Where replay met damage in the trace: the error reading a blob or stream, and which
+/// event of which task needed those bytes. Reported as damage (`magprov replay` exits 4),
+/// never as a divergence.
+public struct TraceDamage: Error, Sendable, CustomStringConvertible {
+    public var error: TraceError
+    public var tid: Int32
+    /// The trace sequence number of the event whose bytes were needed; nil when the task's
+    /// whole stream is the damage.
+    public var sequence: UInt64?
+    /// What needed the bytes, e.g. "the exec snapshot's mapping of /usr/bin/cat at 0x…-0x…";
+    /// empty when the damage is the task's own stream.
+    public var location: String
+
+    public init(error: TraceError, tid: Int32, sequence: UInt64?, location: String) {
+        self.error = error; self.tid = tid; self.sequence = sequence; self.location = location
+    }
+
+    public var description: String {
+        if let sequence { return "\(error); needed by \(location) (event \(sequence) of task \(tid))" }
+        return location.isEmpty ? "\(error)" : "\(location): \(error)"
     }
 }
 
@@ -49,6 +75,22 @@ public struct UnitResult: Sendable {
     public var children: [UnitResult]
     /// The unit's flow summary, for taint replay (nil for plain replay).
     public var taint: TaintSummary? = nil
+
+    /// The result of a unit that was not run. When damage stopped it, its forked children
+    /// (which start from its state) are listed as not checked too, so every process image
+    /// of the trace is counted.
+    static func notRun(_ unit: ReplayUnit, executable: String? = nil, outcome: ReplayOutcome) -> UnitResult {
+        var children: [UnitResult] = []
+        if case .damaged(var damage) = outcome {
+            if !damage.location.hasPrefix("the image it was forked from") {
+                damage.location = "the image it was forked from" + (damage.location.isEmpty ? "" : " (\(damage.location))")
+            }
+            children = unit.forkedChildren.values.sorted { $0.tid < $1.tid }
+                .map { notRun($0, executable: executable ?? unit.executable, outcome: $0.damage.map { .damaged($0) } ?? .damaged(damage)) }
+        }
+        return UnitResult(pid: unit.pid, tid: unit.tid, executable: executable ?? unit.executable, outcome: outcome,
+                          instructions: 0, syscalls: 0, seconds: 0, decodedInstructions: 0, guestPages: 0, children: children)
+    }
 }
 
 /// Where and how the replay left the recorded path.
@@ -179,7 +221,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
             brk = BrkState()
         }
         if let xcr0 = trace.header.xcr0 { machine.xcr0 = xcr0 }
-        symbolizer = Symbolizer()
+        symbolizer = Symbolizer(trace: trace)
         if case .exec(let snapshot) = unit.start {
             programImageEvents.insert(unit.startSequence)
             try load(snapshot)
@@ -196,7 +238,8 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
             try machine.memory.map(address: m.start, length: m.end - m.start, prot: prot)
             regions.insert(start: m.start, end: m.end, protection: prot, path: m.path, offset: m.offset)
             if !m.blobs.isEmpty {
-                let bytes = try trace.contents(of: m.blobs)
+                let bytes = try recordedBytes(m.blobs, tid: unit.tid, sequence: unit.startSequence,
+                                              location: "the exec snapshot's mapping of \(m.path.isEmpty ? "anonymous memory" : m.path) at \(hexRange(m.start, m.end))")
                 try machine.memory.writeBytes(bytes, at: m.start)
                 // Program images are not taint sources: the loader computes every relocated
                 // code and data pointer from them, so labelling them would put labels on
@@ -243,6 +286,8 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
             outcome = .diverged(divergence)
         } catch let stop as NotReplayable {
             outcome = .notReplayable(stop)
+        } catch let damage as TraceDamage {
+            outcome = .damaged(damage)
         } catch {
             outcome = .diverged(divergenceHere(tid: running, reason: "\(error)"))
         }
@@ -260,8 +305,17 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
                                            instructions: 0, syscalls: 0, seconds: 0, decodedInstructions: 0, guestPages: 0, children: []))
             }
         }
-        if case .diverged = outcome {} else {
+        var childrenReached = true
+        switch outcome {
+        case .diverged, .damaged: childrenReached = false
+        case .completed, .notReplayable: break
+        }
+        if childrenReached {
             for (tid, child) in unit.forkedChildren.sorted(by: { $0.key < $1.key }) where !replayedAlready.contains(tid) {
+                if let damage = child.damage {
+                    children.append(.notRun(child, executable: unit.executable, outcome: .damaged(damage)))
+                    continue
+                }
                 guard let state = forkStates[tid] else {
                     if case .notReplayable = outcome { continue }
                     children.append(UnitResult(pid: child.pid, tid: tid, executable: unit.executable,
@@ -272,6 +326,8 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
                 do {
                     let replay = try ProcessReplay(unit: child, trace: trace, tracker: state.tracker, inherited: state)
                     children.append(replay.run())
+                } catch let damage as TraceDamage {
+                    children.append(.notRun(child, executable: unit.executable, outcome: .damaged(damage)))
                 } catch {
                     children.append(UnitResult(pid: child.pid, tid: tid, executable: unit.executable,
                                                outcome: .diverged(divergenceHere(tid: tid, reason: "\(error)")),
@@ -283,6 +339,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         var failure: String? = nil
         if case .diverged(let d) = outcome { failure = d.description.split(separator: "\n").first.map(String.init) }
         if case .notReplayable(let stop) = outcome { failure = stop.description }
+        if case .damaged(let d) = outcome { failure = "the trace is damaged: \(d)" }
         let taint = machine.tracker.summary(of: unit, traceRootChain: trace.manifest?.rootChain ?? "",
                                             completed: failure == nil, failure: failure,
                                             instructions: machine.instructionCount, seconds: seconds,
@@ -446,7 +503,8 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
             regions.insert(start: address, end: address + length, protection: prot,
                            path: event.mapped?.path ?? "", offset: event.mapped?.offset ?? 0)
             if let mapped = event.mapped, !mapped.blobs.isEmpty {
-                let bytes = try trace.contents(of: mapped.blobs)
+                let bytes = try recordedBytes(mapped.blobs, tid: tid, sequence: sequence,
+                                              location: "the mmap of \(mapped.path) at \(hexRange(mapped.start, mapped.end))")
                 try memory.writeBytes(bytes, at: mapped.start)
                 if prot.contains(.execute) || (mapped.offset == 0 && bytes.starts(with: [0x7f, 0x45, 0x4c, 0x46]))
                     || programImagePaths.contains(mapped.path) || Self.isLoaderInput(mapped.path) {
@@ -626,6 +684,15 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
 
     // MARK: - Reporting
 
+    /// The recorded bytes of `blobs`, or `TraceDamage` naming the event that needed them.
+    func recordedBytes(_ blobs: [BlobID], tid: Int32, sequence: UInt64, location: @autoclosure () -> String) throws -> [UInt8] {
+        do {
+            return try trace.contents(of: blobs)
+        } catch let error as TraceError {
+            throw TraceDamage(error: error, tid: tid, sequence: sequence, location: location())
+        }
+    }
+
     func divergenceHere(tid: Int32, reason: String, expected: String = "", actual: String = "", at address: UInt64? = nil) -> Divergence {
         let rip = address ?? machine.state.rip
         return Divergence(tid: tid, instructionCount: machine.instructionCount, address: rip,
@@ -719,3 +786,6 @@ extension CPUState {
         }
     }
 }
+
+/// "0xSTART-0xEND" for reports.
+func hexRange(_ start: UInt64, _ end: UInt64) -> String { "0x\(String(start, radix: 16))-0x\(String(end, radix: 16))" }

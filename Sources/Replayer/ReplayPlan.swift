@@ -50,6 +50,9 @@ public struct ReplayUnit: Sendable {
     /// Set when another recorded process could write this unit's memory from some event on
     /// (SharedMemoryGroups.swift): replay stops there and says so.
     public var sharedMemory: SharedMemoryStop? = nil
+    /// Set when the trace is damaged where this image's events are (its stream, or a
+    /// thread's): the image is reported, not replayed.
+    public var damage: TraceDamage? = nil
 }
 
 public struct ReplayPlan: Sendable {

@@ -4,6 +4,7 @@
 
 import Dispatch
 import Foundation
+import Syscalls
 import Trace
 import X86
 
@@ -34,6 +35,10 @@ public struct ReplaySummary: Sendable {
     public var notReplayable: [(UnitResult, NotReplayable)] {
         allResults.compactMap { r in if case .notReplayable(let n) = r.outcome { return (r, n) } else { return nil } }
     }
+    /// Images that met damage in the trace (not run, or stopped where a blob was unreadable).
+    public var damaged: [(UnitResult, TraceDamage)] {
+        allResults.compactMap { r in if case .damaged(let d) = r.outcome { return (r, d) } else { return nil } }
+    }
     public var instructions: UInt64 { allResults.reduce(0) { $0 + $1.instructions } }
 }
 
@@ -43,16 +48,66 @@ public final class ReplaySession {
     /// Called from worker threads as units finish.
     public var progress: (UnitResult) -> Void = { _ in }
 
-    public init(trace: TraceReader) throws {
+    /// Every stream error of the trace, with its task. Images whose events lie in a damaged
+    /// stream are planned but not run; `run` reports them as `.damaged`.
+    public let streamDamage: [TraceReader.StreamDamage]
+    /// Damaged tasks that belong to no planned image (a process whose whole stream, exec
+    /// snapshot included, is lost): pid and the damage. `run` reports each as a process
+    /// image that was not checked.
+    public let unplannedDamage: [(pid: Int32, damage: TraceDamage)]
+
+    /// Reads every stream and plans the replay units from the intact events. A damaged
+    /// stream does not stop the session: the images it touches are marked (`ReplayUnit.damage`)
+    /// and the others replay as usual. Cost: `TraceReader.allEventsWithDamage()`.
+    public init(trace: TraceReader) {
         self.trace = trace
-        let (events, errors) = trace.allEvents()
-        if let first = errors.first { throw first }
-        plan = ReplayPlan(events: events)
+        let (events, damage) = trace.allEventsWithDamage()
+        streamDamage = damage
+        var plan = ReplayPlan(events: events)
+        var unplanned: [(pid: Int32, damage: TraceDamage)] = []
+        if !damage.isEmpty {
+            // A damaged task belongs to the process its task start names, or (lost entirely)
+            // to the process that cloned it as a thread, or is a process of its own.
+            var pidOf: [Int32: Int32] = [:]
+            var threadParent: [Int32: Int32] = [:]
+            for e in events {
+                if case .taskStart(let t) = e.body { pidOf[t.tid] = t.pid }
+            }
+            for e in events {
+                if case .syscall(let s) = e.body, s.number == SyscallTable.Number.clone, s.arguments[0] & 0x10000 != 0 /* CLONE_THREAD */, s.result > 0 {
+                    threadParent[Int32(truncatingIfNeeded: s.result)] = pidOf[e.tid] ?? e.tid
+                }
+            }
+            var damageByPid: [Int32: TraceDamage] = [:]
+            for d in damage {
+                let pid = pidOf[d.tid] ?? threadParent[d.tid] ?? d.tid
+                if damageByPid[pid] == nil {
+                    damageByPid[pid] = TraceDamage(error: d.error, tid: d.tid, sequence: nil,
+                                                   location: d.tid == pid ? "" : "the event stream of its thread \(d.tid)")
+                }
+            }
+            func mark(_ unit: inout ReplayUnit, found: inout Set<Int32>) {
+                if let d = damageByPid[unit.pid] { unit.damage = d; found.insert(unit.pid) }
+                for tid in Array(unit.forkedChildren.keys) { mark(&unit.forkedChildren[tid]!, found: &found) }
+            }
+            var found = Set<Int32>()
+            for i in plan.units.indices { mark(&plan.units[i], found: &found) }
+            unplanned = damageByPid.filter { !found.contains($0.key) }.sorted { $0.key < $1.key }.map { (pid: $0.key, damage: $0.value) }
+        }
+        self.plan = plan
+        unplannedDamage = unplanned
     }
 
-    /// Plain replay. Calls the generic engine with a concrete tracker inside this module,
-    /// so the optimizer specializes it and the interpreter's prespecialized loop runs
-    /// with no data-flow calls at all (a generic call from another module would not be).
+    /// Plain replay of the planned units (`options.pids` selects top-level units by pid) on
+    /// `options.jobs` threads. Never throws: a divergence, a unit that could not be loaded,
+    /// and damage met in the trace are outcomes in the summary (`divergences`, `damaged`).
+    /// Cost: each unit runs once in the interpreter (tens of guest MIPS per core); a unit
+    /// that diverges runs a second time to list its last instructions. Memory: one guest
+    /// address space and decode cache per running job, plus the session's decoded events.
+    ///
+    /// Calls the generic engine with a concrete tracker inside this module, so the
+    /// optimizer specializes it and the interpreter's prespecialized loop runs with no
+    /// data-flow calls at all (a generic call from another module would not be).
     public func run(options: ReplayOptions) -> ReplaySummary {
         replay(options: options) { NoDataFlow() }
     }
@@ -73,28 +128,7 @@ public final class ReplaySession {
             group.enter()
             let thread = Thread { [self] in
                 while let index = next.take(limit: units.count) {
-                    let result: UnitResult
-                    do {
-                        let replay = try ProcessReplay(unit: units[index], trace: trace, tracker: tracker(), inherited: nil)
-                        var first = replay.run()
-                        if case .diverged(var divergence) = first.outcome, divergence.instructionCount > 0 {
-                            // Retrace deterministically to list the last instructions executed.
-                            let again = try ProcessReplay(unit: units[index], trace: trace, tracker: tracker(), inherited: nil)
-                            again.historyFrom = divergence.instructionCount > UInt64(ProcessReplay<Tracker>.historyLength)
-                                ? divergence.instructionCount - UInt64(ProcessReplay<Tracker>.historyLength) : 0
-                            _ = again.run()
-                            divergence.recentInstructions = again.history
-                            divergence.recentDisassembly = again.history.map { again.describeInstruction(at: $0) }
-                            first.outcome = .diverged(divergence)
-                        }
-                        result = first
-                    } catch {
-                        result = UnitResult(pid: units[index].pid, tid: units[index].tid, executable: units[index].executable,
-                                            outcome: .diverged(Divergence(tid: units[index].tid, instructionCount: 0, address: 0,
-                                                                          function: nil, reason: "cannot load the exec snapshot: \(error)",
-                                                                          expected: "", actual: "", recentInstructions: [])),
-                                            instructions: 0, syscalls: 0, seconds: 0, decodedInstructions: 0, guestPages: 0, children: [])
-                    }
+                    let result = replayUnit(units[index], tracker: tracker)
                     results.set(index, result)
                     progress(result)
                 }
@@ -106,7 +140,41 @@ public final class ReplaySession {
             thread.start()
         }
         group.wait()
-        return ReplaySummary(results: results.all, plan: plan, seconds: Date().timeIntervalSince(start))
+        var all = results.all
+        for (pid, damage) in unplannedDamage where options.pids?.contains(pid) ?? true {
+            all.append(UnitResult(pid: pid, tid: damage.tid, executable: "unknown executable", outcome: .damaged(damage),
+                                  instructions: 0, syscalls: 0, seconds: 0, decodedInstructions: 0, guestPages: 0, children: []))
+        }
+        return ReplaySummary(results: all, plan: plan, seconds: Date().timeIntervalSince(start))
+    }
+}
+
+extension ReplaySession {
+    /// One unit and its forked children: run, retraced after a divergence to list the last
+    /// instructions, or reported as damaged without running when its events are damaged.
+    func replayUnit<Tracker: ReplayDataFlow>(_ unit: ReplayUnit, tracker: @Sendable () -> Tracker) -> UnitResult {
+        if let damage = unit.damage { return .notRun(unit, outcome: .damaged(damage)) }
+        do {
+            let replay = try ProcessReplay(unit: unit, trace: trace, tracker: tracker(), inherited: nil)
+            var first = replay.run()
+            if case .diverged(var divergence) = first.outcome, divergence.instructionCount > 0 {
+                // Retrace deterministically to list the last instructions executed.
+                let again = try ProcessReplay(unit: unit, trace: trace, tracker: tracker(), inherited: nil)
+                again.historyFrom = divergence.instructionCount > UInt64(ProcessReplay<Tracker>.historyLength)
+                    ? divergence.instructionCount - UInt64(ProcessReplay<Tracker>.historyLength) : 0
+                _ = again.run()
+                divergence.recentInstructions = again.history
+                divergence.recentDisassembly = again.history.map { again.describeInstruction(at: $0) }
+                first.outcome = .diverged(divergence)
+            }
+            return first
+        } catch let damage as TraceDamage {
+            return .notRun(unit, outcome: .damaged(damage))
+        } catch {
+            return .notRun(unit, outcome: .diverged(Divergence(tid: unit.tid, instructionCount: 0, address: 0, function: nil,
+                                                                reason: "cannot load the exec snapshot: \(error)",
+                                                                expected: "", actual: "", recentInstructions: [])))
+        }
     }
 }
 

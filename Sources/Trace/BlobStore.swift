@@ -14,6 +14,8 @@ public final class BlobStore {
     public private(set) var blobsWritten = 0
     public private(set) var bytesStored: UInt64 = 0
     public private(set) var rawBytesSeen: UInt64 = 0
+    /// SHA-256 over every blob put (its name), bytes and time.
+    public private(set) var hashing = HashingCost()
     private var known = Set<BlobID>()
 
     /// Blobs larger than this are split by writers; readers reject larger claims.
@@ -44,7 +46,7 @@ public final class BlobStore {
     @discardableResult
     public func put(_ raw: UnsafeRawBufferPointer) throws -> BlobID {
         precondition(raw.count <= BlobStore.chunkLength, "blob of \(raw.count) bytes; split with putChunked")
-        let id = sha256(raw).hexString
+        let id = hashing.measure(raw.count) { sha256(raw).hexString }
         rawBytesSeen += UInt64(raw.count)
         if known.contains(id) { return id }
         let dir = "\(directory)/\(id.prefix(2))"

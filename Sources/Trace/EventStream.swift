@@ -14,6 +14,7 @@
 // per frame (measured in docs/ARCHITECTURE.md).
 
 import Crypto
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,7 +53,10 @@ public final class EventStreamWriter {
     public private(set) var eventCount: UInt64 = 0
     public private(set) var chain: [UInt8]
     public private(set) var bytesWritten: UInt64 = 0
-    private var fd: Int32
+    /// SHA-256 of the frame chain, bytes and time.
+    public private(set) var hashing = HashingCost()
+    /// Nil once closed.
+    private var file: FileDescriptor?
     private var pending: ByteWriter
     private let frameTarget: Int
 
@@ -67,12 +71,16 @@ public final class EventStreamWriter {
         self.frameTarget = frameTarget
         self.chain = initialChain(tid: tid)
         self.pending = ByteWriter(blobSink: blobs)
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw TraceError.io(path: path, errno: errno) }
+        do {
+            file = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                           permissions: .ownerReadWrite)
+        } catch let error as Errno {
+            throw TraceError.io(path: path, errno: error.rawValue)
+        }
         try writeAll(streamMagic + littleEndian32(UInt32(bitPattern: tid)) + [0, 0, 0, 0])
     }
 
-    deinit { if fd >= 0 { Glibc.close(fd) } }
+    deinit { try? file?.close() }
 
     /// Adds one event; flushes a frame once `frameTarget` raw bytes are pending.
     /// - Throws: `TraceError.io` on a failed write; `TraceError.eventTooLarge` when the
@@ -98,25 +106,21 @@ public final class EventStreamWriter {
         let stored = compressed ?? raw
         let storedField = UInt32(stored.count) | (compressed == nil ? 0x8000_0000 : 0)
         let fields = littleEndian32(frameCount) + littleEndian32(UInt32(raw.count)) + littleEndian32(storedField)
-        chain = nextChain(chain, fields: fields, payload: stored)
+        chain = hashing.measure(chain.count + fields.count + stored.count) { nextChain(chain, fields: fields, payload: stored) }
         try writeAll(frameMagic + fields + chain + stored)
         frameCount += 1
     }
 
     public func close() throws {
         try flush()
-        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        try? file?.close()
+        file = nil
     }
 
     private func writeAll(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw TraceError.io(path: path, errno: errno)
-            }
-            offset += n
+        guard let file else { throw TraceError.io(path: path, errno: EBADF) }
+        do { _ = try file.writeAll(bytes) } catch let error as Errno {
+            throw TraceError.io(path: path, errno: error.rawValue)
         }
         bytesWritten += UInt64(bytes.count)
     }
@@ -219,16 +223,19 @@ public struct EventStreamReader {
 }
 
 func readWholeFile(_ path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw TraceError.io(path: path, errno: errno) }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-        if n < 0 { if errno == EINTR { continue }; throw TraceError.io(path: path, errno: errno) }
-        if n == 0 { break }
-        result += chunk[0..<n]
+    do {
+        let file = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
+        return try file.closeAfter {
+            var result: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let n = try chunk.withUnsafeMutableBytes { try file.read(into: $0) }
+                if n == 0 { break }
+                result += chunk[0..<n]
+            }
+            return result
+        }
+    } catch let error as Errno {
+        throw TraceError.io(path: path, errno: error.rawValue)
     }
-    return result
 }

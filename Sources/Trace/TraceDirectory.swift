@@ -10,6 +10,7 @@
 // docs/ARCHITECTURE.md ("Trace format") gives the byte-level layout.
 
 import Foundation
+import SystemPackage
 
 /// The trace format this magprov writes and reads. Version 3: blobs are standard LZ4
 /// frames, large memory writes live in blobs, the manifest commits to header, streams and
@@ -93,21 +94,21 @@ public final class TraceWriter {
     public let blobs: BlobStore
     private var streams: [Int32: EventStreamWriter] = [:]
     private var closedStreams: [StreamSummary] = []
+    private var closedStreamHashing = HashingCost()
     private let headerDigest: String
     private let signingKey: TraceSigningKey?
 
     /// Creates the trace directory (mode 0700; it must not exist or be empty) and writes
     /// header.json (0600).
     /// - Parameter signingKey: signs the root commitment in `finish`; nil leaves it unsigned.
-    /// - Throws: `TraceError.notATrace` for a non-empty directory, `TraceError.io`.
+    /// - Throws: `TraceError.outputExists` when `directory` is a file or a non-empty
+    ///   directory (a recorded trace above all), `TraceError.io`.
     public init(directory: String, header: TraceHeader, signingKey: TraceSigningKey? = nil) throws {
         self.directory = directory
         self.header = header
         self.signingKey = signingKey
         let fm = FileManager.default
-        if let existing = try? fm.contentsOfDirectory(atPath: directory), !existing.isEmpty {
-            throw TraceError.notATrace(directory: directory, reason: "the directory exists and is not empty; choose another with -o")
-        }
+        if let problem = TraceWriter.outputProblem(directory) { throw problem }
         // The parent folder ("" for a name without a slash). NSString's
         // deletingLastPathComponent traps on some relative names in swift-corelibs.
         let parent = directory.lastIndex(of: "/").map { String(directory[..<$0]) } ?? ""
@@ -125,6 +126,20 @@ public final class TraceWriter {
         try writePrivateFile(headerBytes, to: directory + "/header.json")
     }
 
+    /// Why a trace cannot be created at `directory` without overwriting something, nil when
+    /// it can (nothing there, or an empty directory). Callers check before starting work
+    /// that would be lost (`magprov record` checks before it starts the command).
+    public static func outputProblem(_ directory: String) -> TraceError? {
+        var info = stat()
+        guard lstat(directory, &info) == 0 else { return nil }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return .outputExists(path: directory, what: "is not a directory") }
+        guard let existing = try? FileManager.default.contentsOfDirectory(atPath: directory), !existing.isEmpty else { return nil }
+        if existing.contains("header.json") || existing.contains("tasks") {
+            return .outputExists(path: directory, what: "holds a recorded magprov trace")
+        }
+        return .outputExists(path: directory, what: "is a directory that is not empty")
+    }
+
     public func append(_ event: TraceEvent) throws {
         let stream: EventStreamWriter
         if let s = streams[event.tid] {
@@ -136,6 +151,12 @@ public final class TraceWriter {
         try stream.append(event)
     }
 
+    /// SHA-256 work so far: every frame's chain value and every blob's name (the root
+    /// commitment's one hash is not counted). Cost: a sum over the open streams.
+    public var hashing: HashingCost {
+        streams.values.reduce(closedStreamHashing + blobs.hashing) { $0 + $1.hashing }
+    }
+
     /// Flushes every stream's pending frame (called periodically so a killed recorder
     /// loses little).
     public func flushAll() throws { for s in streams.values { try s.flush() } }
@@ -144,6 +165,7 @@ public final class TraceWriter {
     public func closeStream(tid: Int32) throws {
         guard let s = streams.removeValue(forKey: tid) else { return }
         try s.close()
+        closedStreamHashing = closedStreamHashing + s.hashing
         closedStreams.append(summary(of: s))
     }
 
@@ -181,15 +203,13 @@ func writePrivateFile(_ data: Data, to path: String) throws {
 /// The same for raw bytes (blob files, `BlobStore.put`).
 func writePrivateFile(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
     let temporary = path + ".tmp"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw TraceError.io(path: temporary, errno: errno) }
-    var offset = 0
-    while offset < bytes.count {
-        let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-        if n < 0 { if errno == EINTR { continue }; let e = errno; close(fd); throw TraceError.io(path: temporary, errno: e) }
-        offset += n
+    do {
+        let file = try FileDescriptor.open(FilePath(temporary), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                           permissions: .ownerReadWrite)
+        _ = try file.closeAfter { try file.writeAll(bytes) }
+    } catch let error as Errno {
+        throw TraceError.io(path: temporary, errno: error.rawValue)
     }
-    close(fd)
     guard rename(temporary, path) == 0 else { throw TraceError.io(path: path, errno: errno) }
 }
 
@@ -286,19 +306,32 @@ public final class TraceReader {
     /// (a stream the manifest lists whose file is gone is one). Cost: reads and decodes
     /// every stream and every blob that holds a large write; memory holds all events.
     public func allEvents() -> (events: [TraceEvent], errors: [TraceError]) {
+        let (events, damage) = allEventsWithDamage()
+        return (events, damage.map(\.error))
+    }
+
+    /// The damage one task's stream has: the task, and the error that ended its reading.
+    public struct StreamDamage: Sendable {
+        public var tid: Int32
+        public var error: TraceError
+    }
+
+    /// `allEvents()` with each stream error attributed to its task, so a reader can use the
+    /// intact tasks and name the damaged ones (`replay` does). Same cost as `allEvents()`.
+    public func allEventsWithDamage() -> (events: [TraceEvent], damage: [StreamDamage]) {
         var all: [TraceEvent] = []
-        var errors: [TraceError] = []
+        var damage: [StreamDamage] = []
         for s in manifest?.streams ?? [] where !taskIDs.contains(s.tid) {
-            errors.append(.truncated(stream: s.file, frame: 0,
-                                     reason: "the stream file is missing; the manifest lists \(s.frames) frames, \(s.events) events"))
+            damage.append(StreamDamage(tid: s.tid, error: .truncated(stream: s.file, frame: 0,
+                reason: "the stream file is missing; the manifest lists \(s.frames) frames, \(s.events) events")))
         }
         for tid in taskIDs {
             let (events, error) = readTask(tid: tid)
             all += events
-            if let error { errors.append(error) }
+            if let error { damage.append(StreamDamage(tid: tid, error: error)) }
         }
         all.sort { $0.sequence < $1.sequence }
-        return (all, errors)
+        return (all, damage)
     }
 
     /// Reassembles chunked blob contents. Verified chunks are cached (up to

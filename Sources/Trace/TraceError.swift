@@ -6,6 +6,9 @@ import Glibc
 public enum TraceError: Error, CustomStringConvertible, Equatable {
     case io(path: String, errno: Int32)
     case notATrace(directory: String, reason: String)
+    /// A writer was asked to create a trace where something already is (a recorded trace,
+    /// other files, or a file); recorded data is never overwritten.
+    case outputExists(path: String, what: String)
     case unsupportedVersion(found: Int, supported: Int)
     case truncated(stream: String, frame: Int, reason: String)
     case corruptFrame(stream: String, frame: Int, reason: String)
@@ -19,6 +22,8 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .io(let path, let e): return "\(path): \(String(cString: strerror(e)))"
         case .notATrace(let dir, let reason): return "\(dir) is not a magprov trace: \(reason)"
+        case .outputExists(let path, let what):
+            return "\(path) already exists and \(what); magprov never overwrites it: choose another directory with -o, or remove it first"
         case .unsupportedVersion(let found, let supported):
             return "trace format version \(found); this magprov reads \(supported)"
         case .truncated(let stream, let frame, let reason):

@@ -20,7 +20,7 @@ struct Dump: ParsableCommand {
         first 64 bytes in hex).
 
         A damaged trace is listed up to the damage, which is reported on standard error; \
-        the exit status is then 4.
+        the exit status is then 4. A --pid the trace does not have is an error (exit 3).
         """)
 
     @Argument(help: "Trace directory written by magprov record.")
@@ -39,6 +39,11 @@ struct Dump: ParsableCommand {
         let reader = try openTrace(trace)
         TraceDamageNotice.report(reader)
         let (events, errors) = reader.allEvents()
+        if let pid {
+            var known = Set(reader.taskIDs)
+            for e in events { if case .taskStart(let t) = e.body { known.insert(t.pid) } }
+            guard known.contains(pid) else { throw CLIError.noSuchProcess(pid: pid, known: known.sorted()) }
+        }
         var pidOfTask: [Int32: Int32] = [:]
         for e in events {
             if case .taskStart(let t) = e.body { pidOfTask[t.tid] = t.pid }

@@ -59,7 +59,7 @@ enum ExitStatus: Int32, CaseIterable {
             case .unknownTask: self = .notFound
             case .notATrace, .unsupportedVersion, .truncated, .corruptFrame, .missingBlob, .corruptBlob:
                 self = .damagedTrace
-            case .eventTooLarge:
+            case .eventTooLarge, .outputExists:
                 self = .failure
             }
         case let e as ProvenanceError:
@@ -87,12 +87,17 @@ enum CLIError: Error, CustomStringConvertible {
     /// The trace's streams are damaged: what was read before the damage was used and
     /// reported; these are the stream errors.
     case damagedTrace([String])
+    /// `--bytes A-B` starts at or past the end of the object version (as the recording saw it).
+    case byteRangePastEnd(target: String, range: String, size: Int64)
+    /// `--pid` names a process the trace does not have.
+    case noSuchProcess(pid: Int32, known: [Int32])
 
     var status: ExitStatus {
         switch self {
-        case .notFound: return .notFound
+        case .notFound, .noSuchProcess: return .notFound
         case .cannotWrite: return .failure
         case .damagedTrace: return .damagedTrace
+        case .byteRangePastEnd: return .usage
         }
     }
 
@@ -100,9 +105,15 @@ enum CLIError: Error, CustomStringConvertible {
         switch self {
         case .notFound(let path, let what): return "\(path): no such \(what)"
         case .cannotWrite(let path, let reason): return "cannot write \(path): \(reason)"
+        case .byteRangePastEnd(let target, let range, let size):
+            return "--bytes \(range) is past the end of \(target): it has \(size) bytes in the recording (0-\(size))"
+        case .noSuchProcess(let pid, let known):
+            let list = known.count > 12 ? known.prefix(12).map(String.init).joined(separator: ", ") + ", …"
+                                        : known.map(String.init).joined(separator: ", ")
+            return "the trace has no process \(pid)" + (known.isEmpty ? "" : " (its processes: \(list))")
         case .damagedTrace(let errors):
             return "the trace is damaged; the intact part was used: "
-                + errors.joined(separator: "\nmagprov: ")
+                + errors.joined(separator: "\n")
         }
     }
 }

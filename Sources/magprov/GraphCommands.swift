@@ -125,6 +125,15 @@ struct LineageArguments: ParsableArguments {
             let nodes = try graphStore.load().nodes
             var documents: [String] = []
             for t in targets {
+                var range = range
+                if let size = index.knownSize(of: t.id), range.upperBound > size {
+                    let name = ProvenanceGraph.defaultName(nodes[t.id])
+                    guard range.lowerBound < size else {
+                        throw CLIError.byteRangePastEnd(target: name, range: bytes, size: size)
+                    }
+                    note("\(name) has \(size) bytes in the recording: answering for bytes \(range.lowerBound)-\(size)")
+                    range = range.lowerBound..<size
+                }
                 var answer = direction == .backward ? index.backward(node: t.id, range: range) : index.forward(node: t.id, range: range)
                 // System files (locale data, shared libraries) are left out as in the object
                 // answers: a pointer loaded from mapped locale data puts its address-only

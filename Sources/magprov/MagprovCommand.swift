@@ -33,40 +33,54 @@ struct Magprov: ParsableCommand {
         let arguments = Array(CommandLine.arguments.dropFirst())
         let recording = arguments.first == "record"
         var command: ParsableCommand
+        let subcommand = configuration.subcommands.first { $0._commandName == arguments.first }
         do {
             command = try parseAsRoot(arguments)
         } catch {
-            exitAfterParse(error, recording: recording)
+            exitAfterParse(error, recording: recording, subcommand: subcommand)
         }
         do {
             try command.run()
         } catch {
-            exitAfterRun(error, recording: command is Record)
+            exitAfterRun(error, recording: command is Record, subcommand: subcommand)
         }
         Foundation.exit(ExitStatus.success.rawValue)
     }
 
     /// Help and version requests print and exit 0; parse and validation errors are usage
     /// errors (125 for `record`).
-    private static func exitAfterParse(_ error: Error, recording: Bool) -> Never {
+    private static func exitAfterParse(_ error: Error, recording: Bool, subcommand: ParsableCommand.Type?) -> Never {
         if exitCode(for: error) == .success { exit(withError: error) }
-        report(fullMessage(for: error))
+        reportUsageError(error, subcommand: subcommand)
         Foundation.exit(recording ? ExitStatus.recordFailed.rawValue : ExitStatus(for: error).rawValue)
     }
 
-    private static func exitAfterRun(_ error: Error, recording: Bool) -> Never {
+    private static func exitAfterRun(_ error: Error, recording: Bool, subcommand: ParsableCommand.Type?) -> Never {
         if let code = error as? ExitCode { Foundation.exit(code.rawValue) }   // already reported
         if exitCode(for: error) == .success { exit(withError: error) }
         let status = recording ? ExitStatus.recordFailed : ExitStatus(for: error)
-        report(status == .usage ? fullMessage(for: error) : "\(error)")
+        if status == .usage || exitCode(for: error) == .validationFailure {
+            reportUsageError(error, subcommand: subcommand)
+        } else {
+            report("\(error)")
+        }
         Foundation.exit(status.rawValue)
     }
 
-    /// One style for every error: "magprov: " and the message, on standard error.
+    /// A usage error as two lines: "magprov: " and the message, then where the usage is
+    /// explained (argument-parser's own report spans a help block and the whole usage).
+    private static func reportUsageError(_ error: Error, subcommand: ParsableCommand.Type?) {
+        var text = message(for: error)
+        if let first = text.first, text.dropFirst().first?.isLowercase == true { text = first.lowercased() + text.dropFirst() }
+        let name = subcommand.map { "magprov " + $0._commandName } ?? "magprov"
+        report(text + "\n" + "usage: see `\(name) --help`")
+    }
+
+    /// One style for every error: each line "magprov: " and the message, on standard error.
     private static func report(_ message: String) {
         var text = message
         if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
         while text.hasSuffix("\n") { text.removeLast() }
-        printError("magprov: " + text)
+        printError(text.split(separator: "\n", omittingEmptySubsequences: false).map { "magprov: " + $0 }.joined(separator: "\n"))
     }
 }

@@ -18,14 +18,15 @@ struct Record: ParsableCommand {
 
         The summary (trace directory, tasks, syscalls, size, root chain, the command's \
         status) goes to standard error, or as JSON to the file given with --json (`-` for \
-        standard error); standard output belongs to the command.
+        standard error; it adds `hashedBytes` and `hashSeconds`, the SHA-256 work of \
+        writing the trace); standard output belongs to the command.
 
           magprov record -- make -j2
           magprov record -o /tmp/gz.trace -- gzip -k big.log
           magprov record --json summary.json -o t -- sort data.txt
         """)
 
-    @Option(name: .shortAndLong, help: "Trace directory to create (must not exist or be empty); magprov-<time>.trace when not given.")
+    @Option(name: .shortAndLong, help: "Trace directory to create (must not exist or be empty; an existing trace is never overwritten); magprov-<time>.trace when not given.")
     var output: String?
 
     @Flag(name: .customLong("no-feature-mask"),
@@ -64,11 +65,21 @@ struct Record: ParsableCommand {
         var traceBytes: UInt64
         var rootChain: String
         var seconds: Double
+        /// SHA-256 work of writing the trace (every frame's chain value, every blob's name):
+        /// bytes hashed and seconds spent, part of `seconds`.
+        var hashedBytes: UInt64
+        var hashSeconds: Double
     }
 
     func run() throws {
         let command = self.command
         let directory = output ?? "magprov-\(Int(Date().timeIntervalSince1970)).trace"
+        // Every output is checked before the command starts: a run that cannot be kept is
+        // not worth starting, and recorded data is never overwritten.
+        if let problem = TraceWriter.outputProblem(directory) { throw problem }
+        let summaryFile = try jsonPath.flatMap { $0 == "-" ? nil : try SummaryFile(path: $0) }
+        var finished = false
+        defer { if !finished { summaryFile?.discard() } }
         let existed = FileManager.default.fileExists(atPath: directory)
         var options = RecordOptions(command: command, outputDirectory: directory)
         options.maskCPUFeatures = !noFeatureMask
@@ -97,20 +108,22 @@ struct Record: ParsableCommand {
         let summary = Summary(trace: directory, command: command, exitCode: result.exitCode, exitSignal: result.signal,
                               status: result.shellStatus, tasks: m.tasks, syscalls: m.syscalls, blobs: m.blobs,
                               traceBytes: traceSize(directory), rootChain: m.rootChain,
-                              seconds: Date().timeIntervalSince(start))
-        if let jsonPath {
+                              seconds: Date().timeIntervalSince(start),
+                              hashedBytes: result.hashing.bytes, hashSeconds: result.hashing.seconds)
+        if jsonPath != nil {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let data = try encoder.encode(summary) + Data("\n".utf8)
-            if jsonPath == "-" {
+            if let summaryFile {
+                try summaryFile.replaceContents(with: data)
+            } else {
                 FileHandle.standardError.write(data)
-            } else if !FileManager.default.createFile(atPath: jsonPath, contents: data) {
-                throw CLIError.cannotWrite(path: jsonPath, reason: String(cString: strerror(errno)))
             }
         } else {
             printError("magprov: recorded \(m.tasks) tasks, \(m.syscalls) syscalls into \(directory) " +
                        "(\(formatBytes(summary.traceBytes))); root chain \(m.rootChain.prefix(16))")
         }
+        finished = true
         if result.shellStatus != 0 { throw ExitCode(result.shellStatus) }
     }
 

@@ -16,12 +16,15 @@ struct Replay: ParsableCommand {
         terminal, a progress line on standard error shows how far the replay is.
 
         On divergence the report names the task, the instruction count, the address and \
-        function, and the expected and actual syscall. A process whose memory another \
-        recorded process could write (shared memory, /proc/PID/mem) is replayed up to that \
-        point and reported as a shared-memory group not replayable yet, with the event \
-        where its memory stopped being its own. Exit status: 0 when everything replayed, \
-        1 when anything diverged, 5 when some process could not be replayed to its end \
-        (and none diverged), 4 when the trace is damaged.
+        function, and the expected and actual syscall. A damaged trace still replays every \
+        process image it holds intact; an image whose stream is damaged, or that needs an \
+        unreadable blob, is named with the damage (which stream or blob, which event) and \
+        counted as not checked. A process whose memory another recorded process could write \
+        (shared memory) is replayed up to that point and reported as a shared-memory group \
+        not replayable yet, with the event where its memory stopped being its own. Exit \
+        status: 0 when everything replayed, 1 when anything diverged, 4 when the trace is \
+        damaged where the replayed images are, 5 when some process could not be replayed to \
+        its end (and none diverged), 3 for a --pid the trace does not have.
 
         With --taint, every process also carries byte-level shadow state: bytes the kernel \
         delivered from files, pipes and sockets are labelled with where they came from, and \
@@ -35,7 +38,8 @@ struct Replay: ParsableCommand {
         With --json, one JSON document on standard output: `processImages`, `completed`, \
         `diverged`, `syscalls`, `instructions`, `seconds`, `peakRSSKilobytes`, `processes` \
         (pid, tid, executable, forkedFrom, outcome, instructions, syscalls, seconds and the \
-        `divergence` when there was one) and, with --taint, `flowSummaries` and \
+        `divergence` when there was one, `damage` when the trace was damaged there), \
+        `damaged`, `damage` (every damage met, as text) and, with --taint, `flowSummaries` and \
         `refinement` (the refinement report: confirmed, implicit, refuted, unverified, \
         alerts, unrefined processes).
         """)
@@ -70,8 +74,8 @@ struct Replay: ParsableCommand {
     func run() throws {
         let reader = try openTrace(trace)
         TraceDamageNotice.report(reader)
-        let session = try ReplaySession(trace: reader)
-        let options = ReplayOptions(pids: pid.isEmpty ? nil : Set(pid),
+        let session = ReplaySession(trace: reader)
+        let options = ReplayOptions(pids: pid.isEmpty ? nil : try selectedUnits(session),
                                     jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount)
         let units = session.plan.units.filter { options.pids?.contains($0.pid) ?? true }.count
         let progress = ProgressLine(units: units)
@@ -83,8 +87,12 @@ struct Replay: ParsableCommand {
         let all = summary.allResults
         var refinement: (written: Int, report: RefinementReport)?
         if taint { refinement = try refine(summary) }
+        // Damage that touches what was asked for: images that met it or were skipped for it
+        // (damaged processes with no image at all among them).
+        let damaged = summary.damaged.map { (process: "process \($0.0.pid) (\($0.0.executable))", damage: $0.1) }
+        let damage = damaged.map { "\($0.process): \($0.damage)" }
         if json {
-            print(try ReplayReport(summary, refinement: refinement).json())
+            print(try ReplayReport(summary, refinement: refinement, damage: damage).json())
         } else {
             for (unit, divergence) in summary.divergences {
                 print("process \(unit.pid) (\(unit.executable)): \(divergence)")
@@ -92,9 +100,11 @@ struct Replay: ParsableCommand {
             for (unit, stop) in summary.notReplayable {
                 print("process \(unit.pid) (\(unit.executable)): \(stop)")
             }
-            let ok = all.count - summary.divergences.count - summary.notReplayable.count
+            for d in damaged { print("\(d.process): not checked, the trace is damaged: \(d.damage)") }
+            let ok = all.count - summary.divergences.count - summary.notReplayable.count - summary.damaged.count
             let syscalls = all.reduce(0) { $0 + $1.syscalls }
-            print("replayed \(ok) of \(all.count) process images with no divergence (\(syscalls) syscalls, \(summary.instructions) instructions)")
+            let notChecked = summary.damaged.count > 0 ? ", \(summary.damaged.count) not checked (damaged trace)" : ""
+            print("replayed \(ok) of \(all.count) process images with no divergence\(notChecked) (\(syscalls) syscalls, \(summary.instructions) instructions)")
             if stats {
                 let cpuSeconds = all.reduce(0) { $0 + $1.seconds }
                 let mips = cpuSeconds > 0 ? Double(summary.instructions) / cpuSeconds / 1e6 : 0
@@ -107,8 +117,28 @@ struct Replay: ParsableCommand {
                 print(refinement.report.text)
             }
         }
+        if !damage.isEmpty { throw CLIError.damagedTrace(damage) }
         if !summary.divergences.isEmpty { throw ExitCode(ExitStatus.divergence) }
         if !summary.notReplayable.isEmpty { throw ExitCode(ExitStatus.failure) }
+    }
+
+    /// The top-level images to replay for `--pid`: a process that started at an exec is its
+    /// own image; one forked without exec replays inside the image it was forked from.
+    /// - Throws: `CLIError.noSuchProcess` (exit 3) for a pid the trace does not have.
+    func selectedUnits(_ session: ReplaySession) throws -> Set<Int32> {
+        var topLevel: [Int32: Int32] = [:]
+        func note(_ unit: ReplayUnit, top: Int32) {
+            if topLevel[unit.pid] == nil { topLevel[unit.pid] = top }
+            for child in unit.forkedChildren.values { note(child, top: top) }
+        }
+        for unit in session.plan.units { note(unit, top: unit.pid) }
+        for d in session.unplannedDamage where topLevel[d.pid] == nil { topLevel[d.pid] = d.pid }
+        var selected = Set<Int32>()
+        for p in pid {
+            guard let top = topLevel[p] else { throw CLIError.noSuchProcess(pid: p, known: topLevel.keys.sorted()) }
+            selected.insert(top)
+        }
+        return selected
     }
 }
 
@@ -143,7 +173,8 @@ struct ReplayReport: Encodable {
         /// The pid of the process image this one was forked from without exec (replayed
         /// from its parent's state), nil for a process image that starts at an exec.
         var forkedFrom: Int32?
-        /// "completed", "diverged" or "not replayable".
+        /// "completed", "diverged", "not replayable" (see `stopped`) or "damaged" (not
+        /// checked: the trace is damaged there).
         var outcome: String
         /// For "not replayable": why and where the replay stopped.
         var stopped: String?
@@ -152,6 +183,16 @@ struct ReplayReport: Encodable {
         /// Seconds in this image's interpreter.
         var seconds: Double
         var divergence: DivergenceReport?
+        var damage: DamageReport?
+    }
+    struct DamageReport: Encodable {
+        /// The stream or blob error.
+        var error: String
+        var tid: Int32
+        /// The event whose recorded bytes were needed; nil when the whole stream is damaged.
+        var sequence: UInt64?
+        /// What needed them (the exec snapshot's mapping of a file, an mmap, the event stream).
+        var location: String
     }
     struct DivergenceReport: Encodable {
         var tid: Int32
@@ -168,6 +209,10 @@ struct ReplayReport: Encodable {
     var processImages: Int
     var completed: Int
     var diverged: Int
+    /// Process images not checked because the trace is damaged where they are.
+    var damaged: Int
+    /// Every damage met, one line each (also on standard error).
+    var damage: [String]
     var syscalls: Int
     var instructions: UInt64
     /// Wall-clock seconds of the whole replay.
@@ -181,11 +226,16 @@ struct ReplayReport: Encodable {
     /// With --taint: the refinement report (also kept in the graph store).
     var refinement: RefinementReport?
 
-    init(_ summary: ReplaySummary, refinement: (written: Int, report: RefinementReport)?) {
+    init(_ summary: ReplaySummary, refinement: (written: Int, report: RefinementReport)?, damage: [String]) {
         var processes: [Process] = []
         func add(_ r: UnitResult, parent: Int32?) {
             var divergence: DivergenceReport?
+            var damage: DamageReport?
             var outcome = "completed"
+            if case .damaged(let d) = r.outcome {
+                outcome = "damaged"
+                damage = DamageReport(error: d.error.description, tid: d.tid, sequence: d.sequence, location: d.location)
+            }
             if case .diverged(let d) = r.outcome {
                 outcome = "diverged"
                 divergence = DivergenceReport(tid: d.tid, instructionCount: d.instructionCount, address: d.address,
@@ -197,14 +247,16 @@ struct ReplayReport: Encodable {
             if case .notReplayable(let n) = r.outcome { outcome = "not replayable"; stopped = n.description }
             processes.append(Process(pid: r.pid, tid: r.tid, executable: r.executable, forkedFrom: parent, outcome: outcome,
                                      stopped: stopped, instructions: r.instructions, syscalls: r.syscalls, seconds: r.seconds,
-                                     divergence: divergence))
+                                     divergence: divergence, damage: damage))
             for child in r.children { add(child, parent: r.pid) }
         }
         for r in summary.results { add(r, parent: nil) }
         self.processes = processes
         processImages = processes.count
         diverged = processes.filter { $0.divergence != nil }.count
+        damaged = processes.filter { $0.damage != nil }.count
         completed = processes.filter { $0.outcome == "completed" }.count
+        self.damage = damage
         syscalls = processes.reduce(0) { $0 + $1.syscalls }
         instructions = summary.instructions
         seconds = summary.seconds
@@ -259,9 +311,10 @@ final class ProgressLine: @unchecked Sendable {
         let name = URL(fileURLWithPath: result.executable).lastPathComponent
         let outcome: String
         switch result.outcome {
+        case .completed: outcome = "replayed"
         case .diverged: outcome = "diverged"
         case .notReplayable: outcome = "stopped (shared memory)"
-        case .completed: outcome = "replayed"
+        case .damaged: outcome = "not checked (damaged trace)"
         }
         draw(finishedLine: "  \(outcome) \(result.pid) \(name): \(result.syscalls) syscalls, \(result.instructions) instructions")
     }

@@ -56,7 +56,7 @@ enum CLI {
 }
 
 final class CommandLineTests: XCTestCase {
-    static let subcommands = ["record", "info", "dump", "graph", "why", "impact", "alerts", "replay", "lockstep"]
+    static let subcommands = ["record", "info", "dump", "graph", "why", "impact", "alerts", "replay", "verify", "lockstep"]
 
     /// One small recording shared by the tests: sh, cat and tr through a pipe, and a
     /// failed open (ls of a missing file) for errno.
@@ -201,15 +201,79 @@ final class CommandLineTests: XCTestCase {
         XCTAssertGreaterThan(divergence["instructionCount"] as? Int ?? 0, 0)
     }
 
-    /// Bad options and arguments: 2, with the usage line, in the one error style.
-    func testUsageErrorsExitTwo() throws {
+    /// Bad options and arguments: 2, as two lines: "magprov: " and the message, then where
+    /// the usage is explained (not argument-parser's help block and whole usage).
+    func testUsageErrorsExitTwoWithOneLineAndAUsageHint() throws {
         let (_, trace) = try recordedScenario()
-        for arguments in [["replay"], ["info", "--no-such-option", trace], ["replay", "--jobs", "0", trace],
-                          ["graph", trace, "--format", "png"], ["why", trace, "out.txt", "--bytes", "9-2"], ["frobnicate"]] {
+        for (arguments, command) in [(["replay"], "replay"), (["info", "--no-such-option", trace], "info"),
+                                     (["replay", "--jobs", "0", trace], "replay"), (["graph", trace, "--format", "png"], "graph"),
+                                     (["why", trace, "out.txt", "--bytes", "9-2"], "why"), (["frobnicate"], nil)] {
             let r = try CLI.run(arguments)
             XCTAssertEqual(r.status, 2, "\(arguments): \(r.stderr)")
             assertOneErrorStyle(r)
+            let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+            XCTAssertEqual(lines.count, 3, "two lines and the final newline: \(arguments): \(r.stderr)")
+            XCTAssertEqual(lines.dropFirst().first.map(String.init),
+                           "magprov: usage: see `magprov\(command.map { " " + $0 } ?? "") --help`", "\(arguments)")
         }
+        let record = try CLI.run(["record", "--watchdog-ms", "0", "--", "/bin/true"])
+        XCTAssertEqual(record.status, 125, record.stderr)
+        XCTAssertEqual(record.stderr, "magprov: --watchdog-ms must be positive\nmagprov: usage: see `magprov record --help`\n")
+    }
+
+    /// `replay --pid` and `dump --pid` with a process the trace does not have: 3, naming the
+    /// pid and the processes it has, and nothing on standard output.
+    func testUnknownPidExitsThree() throws {
+        let (_, trace) = try recordedScenario()
+        for arguments in [["replay", "--pid", "999999", trace], ["dump", "--pid", "999999", trace]] {
+            let r = try CLI.run(arguments)
+            XCTAssertEqual(r.status, 3, "\(arguments): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("magprov: the trace has no process 999999 (its processes: "), r.stderr)
+            XCTAssertEqual(r.stdout, "", "\(arguments)")
+        }
+    }
+
+    /// `record -o` of an existing trace refuses before running anything and leaves the
+    /// recorded trace as it was; so does `record --json` of a path that cannot be written.
+    func testRecordChecksItsOutputsBeforeStartingTheCommand() throws {
+        let dir = CLI.temporaryDirectory("record-outputs")
+        XCTAssertEqual(try CLI.run(["record", "-o", "t", "--", "/bin/true"], in: dir).status, 0)
+        let before = try FileManager.default.subpathsOfDirectory(atPath: dir + "/t").sorted()
+        let header = try XCTUnwrap(FileManager.default.contents(atPath: dir + "/t/header.json"))
+
+        let again = try CLI.run(["record", "-o", "t", "--", "/bin/sh", "-c", "touch ran"], in: dir)
+        XCTAssertEqual(again.status, 125, again.stderr)
+        XCTAssertEqual(again.stderr, "magprov: t already exists and holds a recorded magprov trace; magprov never overwrites it: "
+                                     + "choose another directory with -o, or remove it first\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ran"), "the command must not run")
+        XCTAssertEqual(try FileManager.default.subpathsOfDirectory(atPath: dir + "/t").sorted(), before)
+        XCTAssertEqual(FileManager.default.contents(atPath: dir + "/t/header.json"), header)
+
+        let badJSON = try CLI.run(["record", "--json", dir + "/no-such-dir/summary.json", "-o", "t2", "--",
+                                   "/bin/sh", "-c", "touch ran"], in: dir)
+        XCTAssertEqual(badJSON.status, 125, badJSON.stderr)
+        XCTAssertEqual(badJSON.stderr, "magprov: cannot write \(dir)/no-such-dir/summary.json: No such file or directory\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ran"), "the command must not run")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/t2"), "no trace is left")
+    }
+
+    /// The graph store is private like every other file of the trace (0600).
+    func testGraphStoreIsCreatedPrivate() throws {
+        let (dir, trace) = try recordedScenario()
+        XCTAssertEqual(try CLI.run(["graph", trace, "-o", dir + "/private-check.json"]).status, 0)
+        let mode = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: trace + "/provenance.sqlite")[.posixPermissions] as? Int)
+        XCTAssertEqual(mode, 0o600, String(mode, radix: 8))
+    }
+
+    /// A query that needs the refined graph on a trace not replayed with --taint: 5 (any
+    /// other failure), saying what to run.
+    func testAlertsBeforeRefinementExitsFive() throws {
+        let dir = CLI.temporaryDirectory("unrefined")
+        XCTAssertEqual(try CLI.run(["record", "-o", "t", "--", "/bin/true"], in: dir).status, 0)
+        let r = try CLI.run(["alerts", "t"], in: dir)
+        XCTAssertEqual(r.status, 5, r.stderr)
+        assertOneErrorStyle(r)
+        XCTAssertTrue(r.stderr.contains("replay --taint"), r.stderr)
     }
 
     /// `why` of something the recording never saw: 3.
@@ -252,7 +316,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(r.stderr, "", "the JSON replaces the text summary")
         struct Summary: Decodable {
             var trace: String, command: [String], exitCode: Int32?, status: Int32, tasks: Int, syscalls: UInt64
-            var traceBytes: UInt64, rootChain: String
+            var traceBytes: UInt64, rootChain: String, hashedBytes: UInt64, hashSeconds: Double
         }
         let summary = try JSONDecoder().decode(Summary.self, from: try XCTUnwrap(FileManager.default.contents(atPath: dir + "/summary.json")))
         XCTAssertEqual(summary.trace, "t")
@@ -263,6 +327,8 @@ final class CommandLineTests: XCTestCase {
         XCTAssertGreaterThan(summary.syscalls, 10)
         XCTAssertGreaterThan(summary.traceBytes, 0)
         XCTAssertEqual(summary.rootChain.count, 64)
+        XCTAssertGreaterThan(summary.hashedBytes, 0, "every frame and blob is hashed")
+        XCTAssertGreaterThanOrEqual(summary.hashSeconds, 0)
 
         let toStderr = try CLI.run(["record", "--json", "-", "-o", "t2", "--", "/bin/echo", "hi"], in: dir)
         XCTAssertEqual(toStderr.stdout, "hi\n")
@@ -340,6 +406,44 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(bytes.status, 0, bytes.stderr)
         XCTAssertTrue(bytes.stdout.contains("in.txt bytes 0-5"), bytes.stdout)
         XCTAssertFalse(bytes.stdout.contains("/usr/lib/"), bytes.stdout)
+
+        // Every answer of the refined graph parses as JSON with --json.
+        for arguments in [["why", trace, "out.txt", "--json"], ["impact", trace, "in.txt", "--json"],
+                          ["why", trace, "out.txt", "--bytes", "0-5", "--json"], ["alerts", trace, "--json"]] {
+            let r = try CLI.run(arguments)
+            XCTAssertEqual(r.status, 0, "\(arguments): \(r.stderr)")
+            XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)), "\(arguments): \(r.stdout)")
+        }
+
+        // A range past the end of the file is an error naming its size (out.txt has the 12
+        // bytes "HELLO\nWORLD\n"); one that runs past the end is answered up to the end.
+        let past = try CLI.run(["why", trace, "out.txt", "--bytes", "100-200"])
+        XCTAssertEqual(past.status, 2, past.stderr)
+        XCTAssertTrue(past.stderr.hasPrefix("magprov: --bytes 100-200 is past the end of "), past.stderr)
+        XCTAssertTrue(past.stderr.contains("it has 12 bytes in the recording (0-12)"), past.stderr)
+        XCTAssertEqual(past.stdout, "")
+        let overlapping = try CLI.run(["why", trace, "out.txt", "--bytes", "6-100"])
+        XCTAssertEqual(overlapping.status, 0, overlapping.stderr)
+        XCTAssertTrue(overlapping.stdout.contains("bytes 6-12 came from"), overlapping.stdout)
+        XCTAssertTrue(overlapping.stderr.contains("has 12 bytes in the recording: answering for bytes 6-12"), overlapping.stderr)
+    }
+
+    /// `verify --json`, `graph` (PROV-JSON on standard output) and the coarse `why --json`
+    /// parse as JSON; verify's status follows its verdict (0 verified, 1 a check fails).
+    func testVerifyGraphAndCoarseLineageJSONParse() throws {
+        let (_, trace) = try recordedScenario()
+        let verify = try CLI.run(["verify", "--json", trace])
+        let verdict = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(verify.stdout.utf8)) as? [String: Any])
+        let verified = try XCTUnwrap(verdict["verified"] as? Bool)
+        XCTAssertEqual(verify.status, verified ? 0 : 1, verify.stdout + verify.stderr)
+        XCTAssertFalse((verdict["checks"] as? [Any] ?? []).isEmpty)
+        let graph = try CLI.run(["graph", trace])
+        XCTAssertEqual(graph.status, 0, graph.stderr)
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(graph.stdout.utf8)) as? [String: Any])
+        XCTAssertNotNil(document["entity"], "PROV-JSON has entities")
+        let why = try CLI.run(["why", trace, "out.txt", "--coarse", "--json"])
+        XCTAssertEqual(why.status, 0, why.stderr)
+        XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(why.stdout.utf8)), why.stdout)
     }
 
     /// `lockstep --json`: the outcome of a short single-stepped run of /bin/true.

@@ -90,6 +90,34 @@ final class TraceFormatTests: XCTestCase {
         XCTAssertEqual(events.count > 0, frame > 0)
     }
 
+    /// The writer counts every byte it hashes: each blob put (a repeated put hashes again to
+    /// find its name) and each frame's chain input (chain value, fields, stored payload).
+    func testWriterCountsTheBytesItHashes() throws {
+        let writer = try TraceWriter(directory: directory, header: header())
+        let bytes = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 / 7) }
+        _ = try writer.blobs.putChunked(bytes)
+        _ = try writer.blobs.putChunked(bytes)
+        for e in sampleEvents(tid: 7, count: 5_000) { try writer.append(e) }
+        let manifest = try writer.finish(exitCode: 0, exitSignal: nil, syscalls: 5_000)
+        let stream = try XCTUnwrap(manifest.streams.first)
+        let frameHashInput = stream.bytes - UInt64(streamMagic.count + 8) - UInt64(stream.frames) * UInt64(frameMagic.count)
+        XCTAssertEqual(writer.hashing.bytes, 6_000_000 + frameHashInput)
+        XCTAssertGreaterThan(writer.hashing.nanoseconds, 0)
+    }
+
+    /// A writer never writes into an existing trace or a non-empty directory, and says which.
+    func testWriterRefusesAnExistingTrace() throws {
+        _ = try TraceWriter(directory: directory, header: header()).finish(exitCode: 0, exitSignal: nil, syscalls: 0)
+        XCTAssertThrowsError(try TraceWriter(directory: directory, header: header())) { error in
+            XCTAssertEqual(error as? TraceError, .outputExists(path: directory, what: "holds a recorded magprov trace"))
+        }
+        let other = directory + "/tasks/note.txt"
+        FileManager.default.createFile(atPath: other, contents: Data("x".utf8))
+        XCTAssertThrowsError(try TraceWriter(directory: other, header: header())) { error in
+            XCTAssertEqual(error as? TraceError, .outputExists(path: other, what: "is not a directory"))
+        }
+    }
+
     func testNonTraceDirectoryIsAClearError() {
         XCTAssertThrowsError(try TraceReader(directory: "/")) { error in
             XCTAssertTrue("\(error)".contains("not a magprov trace"))

@@ -1,0 +1,107 @@
+// `magprov replay` of a damaged trace: what is intact is replayed and reported, what is
+// damaged is named (which stream or blob, which event), and the exit status is 4, the
+// damaged-trace status, never 1 (divergence).
+
+import Foundation
+import Trace
+import XCTest
+
+extension CommandLineTests {
+    /// A copy of the shared scenario trace, without its graph store.
+    func copyOfScenario(_ label: String) throws -> String {
+        let (_, trace) = try recordedScenario()
+        let copy = CLI.temporaryDirectory(label) + "/trace"
+        try FileManager.default.copyItem(atPath: trace, toPath: copy)
+        try? FileManager.default.removeItem(atPath: copy + "/provenance.sqlite")
+        try? FileManager.default.removeItem(atPath: copy + "/taint")
+        return copy
+    }
+
+    /// The process that ran `program` (its exec's argv[0]) in `trace`.
+    func pid(of program: String, in trace: String) throws -> Int32 {
+        let reader = try TraceReader(directory: trace)
+        var pidOfTask: [Int32: Int32] = [:]
+        for event in reader.allEvents().events {
+            if case .taskStart(let t) = event.body { pidOfTask[t.tid] = t.pid }
+            if case .exec(let x) = event.body, x.argv.first == program { return pidOfTask[event.tid] ?? event.tid }
+        }
+        throw XCTSkip("no exec of \(program) in \(trace)")
+    }
+
+    /// One truncated stream (tr's): every other process image replays and is reported, tr
+    /// is named as not checked with the damaged stream, the summary counts both, exit 4.
+    func testReplayOfATruncatedStreamReplaysTheIntactProcesses() throws {
+        let trace = try copyOfScenario("truncated-stream")
+        let tr = try pid(of: "tr", in: trace)
+        let stream = trace + "/tasks/\(tr).events"
+        let bytes = try XCTUnwrap(FileManager.default.contents(atPath: stream))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: stream))
+
+        let text = try CLI.run(["replay", trace])
+        XCTAssertEqual(text.status, 4, text.stdout + text.stderr)
+        let lines = text.stdout.split(separator: "\n").map(String.init)
+        let damaged = try XCTUnwrap(lines.first { $0.hasPrefix("process \(tr) (") }, text.stdout)
+        XCTAssertTrue(damaged.contains("not checked, the trace is damaged: stream tasks/\(tr).events, frame "), damaged)
+        XCTAssertTrue(damaged.contains("truncated"), damaged)
+        let summary = try XCTUnwrap(lines.last)
+        let pattern = try Regex(#"replayed (\d+) of (\d+) process images with no divergence, (\d+) not checked \(damaged trace\)"#)
+        let match = try XCTUnwrap(summary.firstMatch(of: pattern), summary)
+        let counts = (1...3).map { Int(match.output[$0].substring ?? "") ?? -1 }
+        XCTAssertGreaterThanOrEqual(counts[0], 2, "sh and cat replay: \(summary)")
+        XCTAssertGreaterThanOrEqual(counts[2], 1, summary)
+        XCTAssertEqual(counts[0] + counts[2], counts[1], summary)
+        XCTAssertTrue(text.stderr.contains("truncated"), text.stderr)
+        XCTAssertTrue(text.stderr.split(separator: "\n").allSatisfy { $0.hasPrefix("magprov: ") }, text.stderr)
+
+        let json = try CLI.run(["replay", "--json", trace])
+        XCTAssertEqual(json.status, 4, json.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(report["diverged"] as? Int, 0)
+        XCTAssertGreaterThanOrEqual(report["completed"] as? Int ?? 0, 2)
+        let processes = try XCTUnwrap(report["processes"] as? [[String: Any]])
+        let notChecked = processes.filter { $0["outcome"] as? String == "damaged" }
+        XCTAssertEqual(report["damaged"] as? Int, notChecked.count)
+        XCTAssertTrue(notChecked.contains { $0["pid"] as? Int == Int(tr) }, "\(notChecked)")
+        XCTAssertTrue(processes.contains { $0["outcome"] as? String == "completed" && ($0["executable"] as? String ?? "").hasSuffix("/cat") },
+                      "\(processes)")
+    }
+
+    /// A corrupt blob (the exec snapshot of echo): reported as damage with the blob and the
+    /// event that needed it, never as a divergence, with a summary that adds up; exit 4.
+    func testReplayReportsACorruptBlobAsDamageWithItsEvent() throws {
+        let dir = CLI.temporaryDirectory("corrupt-blob")
+        XCTAssertEqual(try CLI.run(["record", "-o", "trace", "--", "/bin/echo", "hi"], in: dir).status, 0)
+        let trace = dir + "/trace"
+        let reader = try TraceReader(directory: trace)
+        let (sequence, mapping) = try XCTUnwrap(reader.allEvents().events.lazy.compactMap { event -> (UInt64, MappingSnapshot)? in
+            guard case .exec(let x) = event.body, let m = x.mappings.first(where: { $0.path.hasSuffix("/echo") && !$0.blobs.isEmpty })
+            else { return nil }
+            return (event.sequence, m)
+        }.first, "echo's exec snapshot holds its mapped bytes")
+        let blob = mapping.blobs[0]
+        let path = reader.blobs.path(for: blob)
+        var bytes = try XCTUnwrap(FileManager.default.contents(atPath: path))
+        for i in (bytes.count / 2)..<min(bytes.count / 2 + 64, bytes.count) { bytes[i] ^= 0x5a }
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        let text = try CLI.run(["replay", trace])
+        XCTAssertEqual(text.status, 4, text.stdout + text.stderr)
+        XCTAssertFalse(text.stdout.contains("divergence in"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("not checked, the trace is damaged: blob \(blob) is corrupt"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("the exec snapshot's mapping of \(mapping.path)"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("(event \(sequence) of task "), text.stdout)
+        XCTAssertTrue(text.stdout.contains("replayed 0 of 1 process images with no divergence, 1 not checked (damaged trace)"), text.stdout)
+        XCTAssertTrue(text.stderr.hasPrefix("magprov: "), text.stderr)
+
+        let json = try CLI.run(["replay", "--json", trace])
+        XCTAssertEqual(json.status, 4, json.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(report["diverged"] as? Int, 0)
+        XCTAssertEqual(report["damaged"] as? Int, 1)
+        XCTAssertEqual(report["completed"] as? Int, 0)
+        let process = try XCTUnwrap((report["processes"] as? [[String: Any]])?.first)
+        let damage = try XCTUnwrap(process["damage"] as? [String: Any])
+        XCTAssertEqual(damage["sequence"] as? Int, Int(sequence))
+        XCTAssertTrue((damage["error"] as? String ?? "").contains(blob), "\(damage)")
+    }
+}
