@@ -21,9 +21,11 @@ public struct BPFInstruction: Equatable, Sendable {
 
     /// Decodes `count` instructions from the little-endian bytes of a `sock_filter` array.
     public static func decode(_ bytes: [UInt8]) -> [BPFInstruction] {
-        stride(from: 0, to: bytes.count - 7, by: 8).map { i in
-            BPFInstruction(code: UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8, jt: bytes[i + 2], jf: bytes[i + 3],
-                           k: UInt32(bytes[i + 4]) | UInt32(bytes[i + 5]) << 8 | UInt32(bytes[i + 6]) << 16 | UInt32(bytes[i + 7]) << 24)
+        stride(from: 0, to: bytes.count - 7, by: 8).map { (i: Int) -> BPFInstruction in
+            let code: UInt16 = UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8
+            var k: UInt32 = 0
+            for j in 0..<4 { k |= UInt32(bytes[i + 4 + j]) << UInt32(8 * j) }
+            return BPFInstruction(code: code, jt: bytes[i + 2], jf: bytes[i + 3], k: k)
         }
     }
 }
