@@ -485,8 +485,9 @@ final class Supervisor {
                 // The filesystem half of time-of-check/time-of-use: a symlink on the path
                 // may have been swapped between our resolution at entry and the kernel's.
                 // The descriptor is what the kernel opened, so the path argument names that.
+                // (A path that did not exist at entry, inode 0, was created by the call.)
                 if let index = spec.pathArguments.last,
-                   let k = event.objects.firstIndex(where: { $0.argument == index }),
+                   let k = event.objects.firstIndex(where: { $0.argument == index }), event.objects[k].inode != 0,
                    event.objects[k].device != id.device || event.objects[k].inode != id.inode {
                     event.objects[k] = ObjectIdentity(argument: index, requested: event.objects[k].requested,
                                                       resolved: id.resolved, device: id.device, inode: id.inode, mode: id.mode)
