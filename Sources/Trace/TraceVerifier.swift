@@ -161,7 +161,7 @@ public enum TraceVerifier {
                 ? TraceCheck("blob contents", .holds, "every present blob is a valid LZ4 frame whose bytes hash to its name")
                 : TraceCheck("blob contents", .fails, "\(bad.count) corrupt: " + bad.prefix(3).joined(separator: "; ")))
         }
-        if manifest == nil { checks += checkpointChecks(reader) }
+        if manifest == nil { checks += checkpointChecks(reader, trustedKey: trustedKey) }
         return TraceVerification(trace: directory, formatVersion: reader.header.formatVersion,
                                  rootCommitment: manifest?.rootChain ?? "", signer: manifest?.signature?.publicKey,
                                  checks: checks)
@@ -173,7 +173,8 @@ public enum TraceVerifier {
     /// frames against the chain value and event count signed for them, and every
     /// checkpointed blob (present, valid, hashing to its name).
     /// Cost: reads every checkpointed stream once and every checkpointed blob.
-    public static func checkpointChecks(_ reader: TraceReader) -> [TraceCheck] {
+    /// - Parameter trustedKey: the signer the checkpoints must carry (hex), if known.
+    public static func checkpointChecks(_ reader: TraceReader, trustedKey: String? = nil) -> [TraceCheck] {
         let (all, problem) = TraceCheckpoints.read(directory: reader.directory)
         var checks: [TraceCheck] = []
         guard !all.isEmpty else {
@@ -210,6 +211,11 @@ public enum TraceVerifier {
         checks.append(TraceCheck("checkpoints", last.signature == nil ? .fails : .holds,
             "\(valid.count) checkpoint\(valid.count == 1 ? "" : "s") chain, \(signer); the last, at \(time), covers what follows" +
             (stop.map { "; after it: \($0)" } ?? "")))
+        if let trustedKey, let signer = last.signature?.publicKey {
+            checks.append(signer.lowercased() == trustedKey.lowercased()
+                ? TraceCheck("checkpoint signer", .holds, "signed by the trusted key \(trustedKey.prefix(16))…")
+                : TraceCheck("checkpoint signer", .fails, "signed by \(signer.prefix(16))…, not by the trusted key \(trustedKey.prefix(16))…"))
+        }
         // Streams: the checkpointed prefix, then what lies beyond it.
         var covered: Set<Int32> = []
         for s in last.streams {
