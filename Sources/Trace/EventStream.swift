@@ -249,4 +249,14 @@ public enum TraceFuzzing {
         while let frame = try reader.nextFrame() { events += frame }
         return events
     }
+
+    /// Decodes the raw (decompressed, unchained) bytes of one frame's events: what a
+    /// frame's chain would otherwise keep a byte-level fuzzer away from.
+    /// - Throws: the `TraceError` or decoding error that stopped it.
+    public static func decodeEvents(_ raw: [UInt8]) throws -> [TraceEvent] {
+        var reader = ByteReader(raw)
+        var events: [TraceEvent] = []
+        while !reader.isAtEnd { events.append(try reader.event()) }
+        return events
+    }
 }
