@@ -58,11 +58,16 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
 
+        // The trace reader as a libFuzzer target (Scripts/fuzz-trace-reader); a corpus
+        // replayer when built normally.
+        .executableTarget(name: "TraceReaderFuzzer", dependencies: ["Trace"], path: "Fuzz/TraceReader"),
+
         // The one fixture compiler every test target uses (gcc, once per test run).
         .target(name: "FixtureSupport", path: "Tests/FixtureSupport"),
         .testTarget(name: "TraceTests", dependencies: ["Trace"]),
         .testTarget(name: "SyscallsTests", dependencies: ["Syscalls"]),
-        .testTarget(name: "RecorderTests", dependencies: ["Recorder", "Trace", "Syscalls", "FixtureSupport"]),
+        // The killed-recorder test runs the built magprov binary.
+        .testTarget(name: "RecorderTests", dependencies: ["Recorder", "Trace", "Syscalls", "CSupport", "FixtureSupport", "magprov"]),
         // Native trampoline for the X86 differential tests (test-only C code).
         .target(name: "X86TestSupport"),
         .testTarget(name: "X86Tests", dependencies: ["X86", "X86TestSupport", "FixtureSupport"]),

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -190,6 +191,25 @@ long mp_read_task_memory(pid_t pid, void *local, uint64_t remote, uint64_t lengt
 long mp_tgkill(pid_t tgid, pid_t tid, int sig) {
     long r = syscall(SYS_tgkill, tgid, tid, sig);
     return r < 0 ? -errno : r;
+}
+
+int mp_pidfd_open(pid_t pid) {
+    long r = syscall(SYS_pidfd_open, pid, 0);
+    return r < 0 ? -errno : (int)r;
+}
+
+int mp_copy_task_descriptor(pid_t pid, int fd) {
+    int pidfd = mp_pidfd_open(pid);
+    if (pidfd < 0) return pidfd;
+    long copy = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    int e = errno;
+    close(pidfd);
+    return copy < 0 ? -e : (int)copy;
+}
+
+int mp_terminal_foreground_group(int fd) {
+    pid_t group = 0;
+    return ioctl(fd, TIOCGPGRP, &group) < 0 ? -errno : group;
 }
 
 int mp_wifexited(int s) { return WIFEXITED(s); }

@@ -19,7 +19,7 @@ public final class GraphStore {
     public static let schemaVersion = 2
 
     public let path: String
-    private let queue: DatabaseQueue
+    let queue: DatabaseQueue
 
     /// The store of a trace directory.
     public static func path(forTrace directory: String) -> String { directory + "/" + fileName }
@@ -46,9 +46,12 @@ public final class GraphStore {
     ///   - placements, units: event coordinates of the graph's trace (byte-range lineage).
     ///   - refinement: the report of the refinement that made `graph`, if it is refined;
     ///     the store is then bound to the report's root chain.
+    ///   - traceRoot: for a coarse store, the trace commitment it is bound to
+    ///     (`openOrBuild` rebuilds a store bound to another).
     @discardableResult
     public static func create(path: String, graph: ProvenanceGraph, placements: [EventPlacement] = [],
-                              units: [ReplayUnitInfo] = [], refinement: RefinementReport? = nil) throws -> GraphStore {
+                              units: [ReplayUnitInfo] = [], refinement: RefinementReport? = nil,
+                              traceRoot: String? = nil) throws -> GraphStore {
         let temporary = path + ".tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: temporary)
         // Mode 0600 like every file of the trace (the store names what the program read);
@@ -66,6 +69,9 @@ public final class GraphStore {
             try queue.write { db in
                 try write(graph, to: db)
                 try write(placements: placements, units: units, refinement: refinement, to: db)
+                if refinement == nil, let traceRoot {
+                    try db.execute(sql: "INSERT INTO meta VALUES ('rootChain', ?)", arguments: [traceRoot])
+                }
             }
             try queue.close()
         } catch let e as ProvenanceError {
@@ -442,7 +448,7 @@ public final class GraphStore {
         }
     }
 
-    private func wrap<T>(_ body: () throws -> T) throws -> T {
+    func wrap<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as ProvenanceError { throw e } catch {
             throw ProvenanceError.store(path: path, reason: "\(error)")
         }

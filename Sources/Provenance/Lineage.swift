@@ -2,6 +2,7 @@
 // and lay the answer out as a list by distance from the target.
 
 import Foundation
+import GRDB
 import Trace
 
 extension GraphStore {
@@ -13,8 +14,11 @@ extension GraphStore {
         let path = GraphStore.path(forTrace: traceDirectory)
         if !rebuild, isFresh(store: path, trace: traceDirectory), let store = try? GraphStore(path: path) {
             // A refined store answers for the recording it was refined from, and no other.
+            // So does a coarse one: a store copied from another trace, or one whose trace was
+            // re-recorded in place, is rebuilt (a store without the binding is from an
+            // older magprov and is rebuilt too).
             let bound = (try? store.boundRootChain()) ?? nil
-            if bound == nil || bound == currentRootChain(traceDirectory) { return store }
+            if bound == currentRootChain(traceDirectory) { return store }
         }
         let reader: TraceReader
         do { reader = try TraceReader(directory: traceDirectory) } catch let e as TraceError {
@@ -25,17 +29,23 @@ extension GraphStore {
             return store
         }
         let build = CoarseGraphBuilder.buildWithPlacements(trace: reader)
-        return try GraphStore.create(path: path, graph: build.graph, placements: build.placements, units: build.units)
+        return try GraphStore.create(path: path, graph: build.graph, placements: build.placements, units: build.units,
+                                     traceRoot: currentRootChain(traceDirectory))
     }
 
-    /// The root chain the store's refinement is bound to; nil for a coarse store.
+    /// The trace commitment the store was built from (a refined store's refinement names
+    /// it; a coarse store keeps it in its meta table); nil for a store without one.
     public func boundRootChain() throws -> String? {
-        try refinement()?.traceRootChain
+        if let refined = try refinement()?.traceRootChain { return refined }
+        return try wrap { try queue.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'rootChain'") } }
     }
 
-    /// The trace's root chain as its manifest states it ("" without a manifest).
+    /// What identifies the trace's contents: its manifest's root commitment; for a trace
+    /// without a manifest, the last checkpoint's root ("checkpoint ROOT"); "" with neither.
     static func currentRootChain(_ trace: String) -> String {
-        (try? TraceReader(directory: trace))?.manifest?.rootChain ?? ""
+        guard let reader = try? TraceReader(directory: trace) else { return "" }
+        if let manifest = reader.manifest { return manifest.rootChain }
+        return TraceCheckpoints.read(directory: trace).checkpoints.last.map { "checkpoint \($0.root)" } ?? ""
     }
 
     static func hasTaintSummaries(_ trace: String) -> Bool {

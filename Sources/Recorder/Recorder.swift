@@ -152,7 +152,8 @@ public final class Recorder {
 
         let foreground = isatty(STDIN_FILENO) != 0 && tcgetpgrp(STDIN_FILENO) == getpgrp()
         let pid = try spawn(environment: environment, cwd: cwd)
-        ignoreInterrupts()
+        var interrupts = ignoreInterrupts()
+        defer { for i in interrupts.indices { sigaction(interrupts[i].0, &interrupts[i].1, nil) } }
         let supervisor = Supervisor(writer: writer, watchdogMilliseconds: options.watchdogMilliseconds,
                                     traceeGuard: traceeGuard, log: log)
         supervisor.syscallBufferLibrary = bufferLibrary
@@ -239,11 +240,18 @@ public final class Recorder {
     }
 
     /// Called once the command is started (an ignored disposition would survive its exec).
-    private func ignoreInterrupts() {
+    /// The job-control signals are ignored too: the command owns the terminal, and one
+    /// that sets TOSTOP (or sends SIGTTOU/SIGTSTP through the terminal) would otherwise stop
+    /// the recorder at its next line on stderr, freezing the whole recording.
+    /// Returns the previous dispositions, restored when the run ends.
+    private func ignoreInterrupts() -> [(Int32, sigaction)] {
         var ignore = sigaction()
         ignore.__sigaction_handler.sa_handler = SIG_IGN
-        sigaction(SIGINT, &ignore, nil)
-        sigaction(SIGQUIT, &ignore, nil)
+        return [SIGINT, SIGQUIT, SIGTTOU, SIGTTIN, SIGTSTP].map { signal in
+            var previous = sigaction()
+            sigaction(signal, &ignore, &previous)
+            return (signal, previous)
+        }
     }
 
     /// After the run: the errno the child wrote if its exec failed (nil if exec succeeded).

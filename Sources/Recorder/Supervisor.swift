@@ -250,11 +250,29 @@ final class Supervisor {
         }
     }
 
+    /// About once a second: every stream's pending events go to disk and a signed
+    /// checkpoint covers them (TraceCheckpoints.swift), so a recorder killed from outside
+    /// leaves a trace verifiable up to its last checkpoint.
     private func flushIfDue() {
         let now = monotonicNanoseconds()
         guard now &- lastFlush > 1_000_000_000 else { return }
         lastFlush = now
-        do { try writer.flushAll() } catch { failure = failure ?? error }
+        do { try writer.checkpoint() } catch { failure = failure ?? error }
+    }
+
+    /// Whether a completed syscall's event must reach the disk before the task runs on:
+    /// it moved object bytes (read, write, sendfile ...) or changed or named objects the
+    /// graph records (open, rename, unlink, exec, kill ...). Losing such an event would
+    /// lose an effect the program went on to act upon.
+    static func flushesAtExit(_ spec: SyscallSpec) -> Bool {
+        switch spec.flow {
+        case .contentSource, .contentSink, .kernelCopy: return true
+        default: break
+        }
+        switch spec.graph {
+        case .ignored, .stat, .seek, .sockname, .peername, .getdents: return false
+        default: return true
+        }
     }
 
     private func armWatchdog() { armTimer(nanoseconds: watchdogNanoseconds) }
@@ -341,8 +359,8 @@ final class Supervisor {
                     case .argumentTimes(let n, let k): length = Int(truncatingIfNeeded: min(arguments[n], 1 << 20)) * k
                     default: length = 0
                     }
-                    if arguments[index] != 0, length > 0, let bytes = memory.readBytes(at: arguments[index], count: length) {
-                        inputs.append(BufferDigest(address: arguments[index], bytes: bytes))
+                    if arguments[index] != 0, length > 0, let digest = digestInput(memory, address: arguments[index], length: length) {
+                        inputs.append(digest)
                     }
                 case .inIovec(let countArgument):
                     inputs += readIovecInputs(memory, at: arguments[index], count: arguments[countArgument])
@@ -467,7 +485,9 @@ final class Supervisor {
                                  duration: monotonicNanoseconds() &- pending.startTime, entrySequence: pending.entrySequence)
         if !pending.flags.contains(.refused) {
             for region in spec.outputRegions(arguments: pending.arguments, result: result, entry: pending.entry, memory: memory) {
-                if let bytes = memory.readBytes(at: region.address, count: region.length) {
+                if region.length > inlineEventLimit {
+                    if let write = readIntoBlobs(memory, address: region.address, length: region.length) { event.writes.append(write) }
+                } else if let bytes = memory.readBytes(at: region.address, count: region.length) {
                     event.writes.append(MemoryWrite(address: region.address, bytes: bytes))
                 }
             }
@@ -482,6 +502,9 @@ final class Supervisor {
         }
         syscallCount += 1
         emit(task.tid, .syscall(event))
+        if Supervisor.flushesAtExit(spec) {
+            do { try writer.flush(tid: task.tid) } catch { failure = failure ?? error }
+        }
         task.atSyscallBoundary = true
         task.boundaryRegisters = try? task.access.registers()
         // Signals held while the task ran user code are delivered now, at this boundary.
@@ -498,6 +521,16 @@ final class Supervisor {
         if spec.returnsDescriptor(arguments: event.arguments) {
             if let id = ObjectResolver.identity(ofDescriptor: event.result, tid: task.tid, argument: -1) {
                 event.objects.append(id)
+                // The filesystem half of time-of-check/time-of-use: a symlink on the path
+                // may have been swapped between our resolution at entry and the kernel's.
+                // The descriptor is what the kernel opened, so the path argument names that.
+                // (A path that did not exist at entry, inode 0, was created by the call.)
+                if let index = spec.pathArguments.last,
+                   let k = event.objects.firstIndex(where: { $0.argument == index }), event.objects[k].inode != 0,
+                   event.objects[k].device != id.device || event.objects[k].inode != id.inode {
+                    event.objects[k] = ObjectIdentity(argument: index, requested: event.objects[k].requested,
+                                                      resolved: id.resolved, device: id.device, inode: id.inode, mode: id.mode)
+                }
             }
         }
         if spec.graph == .pipe || spec.graph == .socketpair, let pair = event.writes.first, pair.bytes.count == 8 {
@@ -514,14 +547,48 @@ final class Supervisor {
         }
     }
 
+    /// A large kernel write (a read(2) of 1 GiB) read from the task one blob chunk at a
+    /// time and stored as it goes, so the recorder holds one chunk, never the whole write.
+    /// Nil when a part cannot be read (as `readBytes` would be).
+    private func readIntoBlobs(_ memory: TaskAccess, address: UInt64, length: Int) -> MemoryWrite? {
+        var chunks: [BlobID] = []
+        var offset = 0
+        while offset < length {
+            let count = min(BlobStore.chunkLength, length - offset)
+            guard let bytes = memory.readBytes(at: address + UInt64(offset), count: count) else { return nil }
+            do { chunks.append(try writer.blobs.put(bytes)) } catch { failure = failure ?? error; return nil }
+            offset += count
+        }
+        return MemoryWrite(address: address, storedChunks: chunks, length: length)
+    }
+
+    /// The digest of a buffer the kernel reads (write(2) and friends), computed one chunk at
+    /// a time for large buffers so the recorder never copies a 1 GiB write whole.
+    private func digestInput(_ memory: TaskAccess, address: UInt64, length: Int) -> BufferDigest? {
+        guard length > BlobStore.chunkLength else {
+            return memory.readBytes(at: address, count: length).map { BufferDigest(address: address, bytes: $0) }
+        }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a 64, as fnv1a64
+        var prefix: [UInt8] = []
+        var offset = 0
+        while offset < length {
+            let count = min(BlobStore.chunkLength, length - offset)
+            guard let bytes = memory.readBytes(at: address + UInt64(offset), count: count) else { return nil }
+            if prefix.isEmpty { prefix = Array(bytes.prefix(BufferDigest.prefixLength)) }
+            for b in bytes { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+            offset += count
+        }
+        return BufferDigest(address: address, length: length, hash: hash, prefix: prefix)
+    }
+
     private func readIovecInputs(_ memory: TaskAccess, at address: UInt64, count: UInt64) -> [BufferDigest] {
         guard address != 0, count > 0, count <= 1024,
               let raw = memory.readBytes(at: address, count: Int(count) * 16) else { return [] }
         var digests: [BufferDigest] = []
         for i in 0..<Int(count) {
             let base = raw.loadUInt64(at: i * 16), length = Int(min(raw.loadUInt64(at: i * 16 + 8), UInt64(maximumCaptureLength)))
-            if base != 0, length > 0, let bytes = memory.readBytes(at: base, count: length) {
-                digests.append(BufferDigest(address: base, bytes: bytes))
+            if base != 0, length > 0, let digest = digestInput(memory, address: base, length: length) {
+                digests.append(digest)
             }
         }
         return digests
@@ -668,6 +735,12 @@ final class Supervisor {
         }
         if let index = task.releasing.firstIndex(of: signal) {
             task.releasing.remove(at: index)
+            return try deliver(task, signal: signal, kind: .asynchronous, siginfo: siginfo, registers: registers)
+        }
+        if (signal == SIGCONT || stopSignals.contains(signal)) && !hasHandler(tid: task.tid, signal: signal) {
+            // Job control without a handler changes nothing the program can see, so it needs
+            // no replayable point: deliver it now, in the order it was sent. Held and raised
+            // again later, a SIGCONT would discard a stop signal sent after it (signal(7)).
             return try deliver(task, signal: signal, kind: .asynchronous, siginfo: siginfo, registers: registers)
         }
         let kernelGenerated = code > 0

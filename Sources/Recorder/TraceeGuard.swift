@@ -8,6 +8,7 @@
 // shows the attempt. The recorder also runs in a process group of its own (the command gets
 // a new one at spawn) and is not dumpable (`PR_SET_DUMPABLE` 0).
 
+import CSupport
 import Glibc
 import Syscalls
 import Trace
@@ -32,6 +33,17 @@ struct ProtectedRecorder {
         guard pid > 0, pid < 1 << 31 else { return false }
         let p = Int32(pid)
         return p == self.pid || threadGroupID(of: p) == self.pid
+    }
+
+    /// The process a pidfd names (the "Pid:" line of /proc/TID/fdinfo/FD), or nil when the
+    /// descriptor is not a pidfd.
+    static func pidfdTarget(tid: Int32, fd: UInt64) -> Int64? {
+        let fd = Int32(truncatingIfNeeded: fd)
+        guard fd >= 0, let bytes = try? readAll(path: "/proc/\(tid)/fdinfo/\(fd)") else { return nil }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Pid:") {
+            return Int64(line.dropFirst(4).trimmingCharacters())
+        }
+        return nil
     }
 
     /// Whether a canonical path lies inside the trace directory (or is it).
@@ -65,7 +77,8 @@ struct TraceeGuard {
         "kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open", "prlimit64", "ptrace",
         "process_vm_readv", "process_vm_writev", "kcmp", "setpriority", "sched_setaffinity", "sched_setscheduler",
         "sched_setparam", "sched_setattr", "ioprio_set", "migrate_pages", "move_pages", "get_robust_list",
-        "fcntl", "ioctl", "setpgid", "prctl",
+        "fcntl", "ioctl", "setpgid", "prctl", "pidfd_send_signal", "pidfd_getfd", "process_madvise", "process_mrelease",
+        "setns", "unshare", "clone", "clone3",
     ].compactMap { SyscallTable.number(named: $0) })
 
     /// Path syscalls that only read metadata: allowed on the trace directory (a `find` or
@@ -213,6 +226,20 @@ struct TraceeGuard {
                     return refuse(name, "F_SETOWN_EX routes signals to the recorder")
                 }
             }
+        case "ioctl" where a[1] == 0x5412 /* TIOCSTI */:
+            // Typing into the terminal: the shell that started the recorder would run it
+            // after the recording, outside it (tty_ioctl(4); what legacy_tiocsti=0 closes).
+            return refuse(name, "TIOCSTI would type into the terminal, outside the recording")
+        case "ioctl" where a[1] == 0x4004_5436 /* TIOCSIG */:
+            // On a pty master: signals the slave's foreground group. Ask the terminal itself,
+            // through a copy of the program's descriptor.
+            let copy = mp_copy_task_descriptor(tid, Int32(truncatingIfNeeded: a[0]))
+            guard copy >= 0 else { break }
+            let group = mp_terminal_foreground_group(copy)
+            close(copy)
+            if group > 0 && group == protected.processGroup {
+                return refuse(name, "TIOCSIG signals the recorder's process group")
+            }
         case "ioctl":
             guard let word = [0x8901, 0x8902, 0x5410].contains(a[1]) ? memory.readUInt32(at: a[2]) : nil else { break }
             let value = Int64(Int32(bitPattern: word))
@@ -221,6 +248,27 @@ struct TraceeGuard {
             }
             if a[1] != 0x5410 /* FIOSETOWN, SIOCSPGRP */, targetsRecorder(processOrGroup: value, callerGroupForZero: nil) {
                 return refuse(name, "FIOSETOWN/SIOCSPGRP routes signals to the recorder")
+            }
+        case "setns":
+            // Any other namespace: paths, pids and mounts would mean something else to the
+            // program than to the recorder, which resolves them in its own (see below).
+            return refuse(name, "enters another namespace, which magprov does not record")
+        case "unshare", "clone", "clone3":
+            // New namespaces are refused, not recorded: in a new mount namespace a path names
+            // what the program mounted there, in a new pid namespace a pid names another
+            // process than the recorder sees. CLONE_NEWTIME's bit is clone's exit signal.
+            var flags = a[0]
+            if name == "clone3" { flags = a[1] >= 8 ? memory.readUInt64(at: a[0]) ?? 0 : 0 }
+            let namespaces: UInt64 = 0x7E02_0000 | (name == "clone" ? 0 : 0x80)
+            if flags & namespaces != 0 {
+                return refuse(name, "with CLONE_NEW* flags 0x\(String(flags & namespaces, radix: 16)): new namespaces are not recorded")
+            }
+        case "pidfd_send_signal", "pidfd_getfd", "process_madvise", "process_mrelease":
+            // A pidfd names its process in fdinfo ("Pid:"); the program may have received one
+            // of the recorder from outside (SCM_RIGHTS). A /proc/PID directory descriptor
+            // (pidfd_send_signal takes one too) is refused as a /proc entry of the recorder.
+            if let target = ProtectedRecorder.pidfdTarget(tid: tid, fd: a[0]), protected.isRecorder(target) {
+                return refuse(name, "through a pidfd of the recorder (pid \(target))")
             }
         case "setpgid":
             if signed(a[1]) == Int64(protected.processGroup) { return refuse(name, "into the recorder's process group") }

@@ -472,13 +472,14 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
             let fpstate = (try? machine.memory.readBytes(at: cpu.rsp &+ 40 &+ 184, count: 8)).map { $0.loadUInt64(at: 0) } ?? 0
             cpu.load(after)
             if fpstate != 0, let fx = try? machine.memory.readBytes(at: fpstate, count: 512) { cpu.loadFXSAVE(fx) }
-        } else if (-516 ... -512).contains(event.result) && event.result != -515 {
-            // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK: the program
-            // never sees these. With no handler to run (the signal was ignored, or a stop)
-            // the kernel restarts the call: back over the 2-byte `syscall`, rax the number
-            // again (restart_syscall for ERESTART_RESTARTBLOCK). When a handler runs, its
-            // recorded registers and frame replace this state (`replaySignal`).
-            cpu.rip = cpu.rip &- 2
+        } else if [-512, -513, -514, -516].contains(event.result) {
+            // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK never reach
+            // the program: a signal interrupted the call, and with no handler to run (an
+            // ignored SIGCHLD, a stop and continue) the kernel restarts it, back at the
+            // syscall instruction with rax the number again, or restart_syscall (219) for
+            // ERESTART_RESTARTBLOCK (arch/x86/kernel/signal.c). The restarted call is the
+            // next recorded event. A handled signal loads its recorded frame instead.
+            cpu.rip &-= 2
             cpu.rax = event.result == -516 ? 219 : UInt64(event.number)
         } else {
             cpu.rax = UInt64(bitPattern: event.result)

@@ -17,6 +17,8 @@ public final class BlobStore {
     /// SHA-256 over every blob put (its name), bytes and time.
     public private(set) var hashing = HashingCost()
     private var known = Set<BlobID>()
+    /// Ids stored since the last `takeRecentIDs()`, in the order they were stored.
+    private var recentIDs: [BlobID] = []
 
     /// Blobs larger than this are split by writers; readers reject larger claims.
     public static let chunkLength = 1 << 20
@@ -35,6 +37,12 @@ public final class BlobStore {
     /// blob list of the root commitment.
     public var storedIDs: [BlobID] { known.sorted() }
 
+    /// The ids stored since the previous call (a checkpoint commits them), in storing order.
+    public func takeRecentIDs() -> [BlobID] {
+        defer { recentIDs.removeAll() }
+        return recentIDs
+    }
+
     /// Stores `bytes` (at most `chunkLength`) and returns its id; a no-op if already stored.
     /// - Throws: `TraceError.io` when the file cannot be written.
     @discardableResult
@@ -52,10 +60,11 @@ public final class BlobStore {
         let dir = "\(directory)/\(id.prefix(2))"
         if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw TraceError.io(path: dir, errno: errno) }
         let target = path(for: id)
-        if access(target, F_OK) == 0 { known.insert(id); return id }
+        if access(target, F_OK) == 0 { known.insert(id); recentIDs.append(id); return id }
         let file = LZ4Frame.compress(raw)
         try file.withUnsafeBytes { try writePrivateFile($0, to: target) }
         known.insert(id)
+        recentIDs.append(id)
         blobsWritten += 1
         bytesStored += UInt64(file.count)
         return id

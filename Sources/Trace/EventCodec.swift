@@ -25,7 +25,12 @@ extension ByteWriter {
     /// else as blob chunks (storage byte 1) in `blobSink`.
     mutating func memoryWrite(_ w: MemoryWrite) throws {
         varint(w.address)
-        if let store = blobSink, w.bytes.count > inlineBudget {
+        if let chunks = w.storedChunks {
+            u8(1)
+            varint(UInt64(w.storedLength))
+            varint(UInt64(chunks.count))
+            for id in chunks { bytes += [UInt8](hexString: id) ?? [] }
+        } else if let store = blobSink, w.bytes.count > inlineBudget {
             u8(1)
             varint(UInt64(w.bytes.count))
             let ids = try store.putChunked(w.bytes)

@@ -146,10 +146,15 @@ public struct EventStreamReader {
     ///   event is reported as a corrupt frame.
     /// - Throws: `TraceError.io`, or `.corruptFrame` for a file that is not a stream.
     public init(path: String, streamName: String, blobs: BlobStore? = nil) throws {
+        try self.init(bytes: readWholeFile(path), path: path, streamName: streamName, blobs: blobs)
+    }
+
+    /// A reader of a stream already in memory (`TraceFuzzing`).
+    init(bytes: [UInt8], path: String, streamName: String, blobs: BlobStore?) throws {
         self.path = path
         self.streamName = streamName
         self.blobs = blobs
-        data = try readWholeFile(path)
+        data = bytes
         guard data.count >= 16, Array(data[0..<8]) == streamMagic else {
             throw TraceError.corruptFrame(stream: streamName, frame: 0, reason: "not a magprov event stream (bad file header)")
         }
@@ -237,5 +242,28 @@ func readWholeFile(_ path: String) throws -> [UInt8] {
         }
     } catch let error as Errno {
         throw TraceError.io(path: path, errno: error.rawValue)
+    }
+}
+
+/// The entry point fuzzers drive (Tests/TraceTests/TraceReaderFuzzTests.swift and the
+/// libFuzzer target in `Scripts/fuzz-trace-reader`).
+public enum TraceFuzzing {
+    /// Decodes a whole stream file given as bytes, with no blob store.
+    /// - Throws: the `TraceError` that stopped reading; any other outcome is a bug.
+    public static func readStream(_ bytes: [UInt8]) throws -> [TraceEvent] {
+        var reader = try EventStreamReader(bytes: bytes, path: "(memory)", streamName: "fuzzed", blobs: nil)
+        var events: [TraceEvent] = []
+        while let frame = try reader.nextFrame() { events += frame }
+        return events
+    }
+
+    /// Decodes the raw (decompressed, unchained) bytes of one frame's events: what a
+    /// frame's chain would otherwise keep a byte-level fuzzer away from.
+    /// - Throws: the `TraceError` or decoding error that stopped it.
+    public static func decodeEvents(_ raw: [UInt8]) throws -> [TraceEvent] {
+        var reader = ByteReader(raw)
+        var events: [TraceEvent] = []
+        while !reader.isAtEnd { events.append(try reader.event()) }
+        return events
     }
 }

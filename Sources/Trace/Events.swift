@@ -28,7 +28,23 @@ public struct RegisterFile: Equatable, Sendable {
 public struct MemoryWrite: Equatable, Sendable {
     public var address: UInt64
     public var bytes: [UInt8]
+    /// Set when the writer of the event already stored the bytes as blob chunks of
+    /// `BlobStore.chunkLength` (the recorder does so for writes over `inlineEventLimit`, so
+    /// that it never holds a large read whole); `bytes` is then empty. Readers always
+    /// return the bytes themselves, with this nil.
+    public var storedChunks: [BlobID]?
+    /// The length of the write when `storedChunks` holds it.
+    public var storedLength: Int = 0
+
     public init(address: UInt64, bytes: [UInt8]) { self.address = address; self.bytes = bytes }
+
+    /// A write whose bytes are already in the blob store, `length` bytes in `chunks`.
+    public init(address: UInt64, storedChunks chunks: [BlobID], length: Int) {
+        self.address = address; self.bytes = []; self.storedChunks = chunks; self.storedLength = length
+    }
+
+    /// The write's length in bytes, wherever the bytes are.
+    public var length: Int { storedChunks == nil ? bytes.count : storedLength }
 }
 
 /// A buffer the task passed in (write, sendto, ...): enough to check a replay's buffer

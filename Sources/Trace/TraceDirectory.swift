@@ -97,6 +97,7 @@ public final class TraceWriter {
     private var closedStreamHashing = HashingCost()
     private let headerDigest: String
     private let signingKey: TraceSigningKey?
+    private let checkpoints: CheckpointWriter
 
     /// Creates the trace directory (mode 0700; it must not exist or be empty) and writes
     /// header.json (0600).
@@ -124,6 +125,7 @@ public final class TraceWriter {
         let headerBytes = try encoder.encode(header)
         headerDigest = sha256(Array(headerBytes)).hexString
         try writePrivateFile(headerBytes, to: directory + "/header.json")
+        checkpoints = CheckpointWriter(directory: directory, headerDigest: headerDigest, signingKey: signingKey)
     }
 
     /// Why a trace cannot be created at `directory` without overwriting something, nil when
@@ -160,6 +162,18 @@ public final class TraceWriter {
     /// Flushes every stream's pending frame (called periodically so a killed recorder
     /// loses little).
     public func flushAll() throws { for s in streams.values { try s.flush() } }
+
+    /// Flushes one task's pending events as a frame (write(2), no fsync): the supervisor
+    /// calls it after each syscall with effects outside the task, so a recorder killed from
+    /// outside loses no completed one (docs/ARCHITECTURE.md, "Checkpoints").
+    public func flush(tid: Int32) throws { try streams[tid]?.flush() }
+
+    /// Flushes every stream and appends a signed checkpoint of the trace so far
+    /// (TraceCheckpoints.swift) when anything changed since the last one.
+    public func checkpoint() throws {
+        try flushAll()
+        try checkpoints.append(streams: closedStreams + streams.values.map(summary(of:)), newBlobs: blobs.takeRecentIDs())
+    }
 
     /// Closes one task's stream (its task exited) so open descriptors stay few.
     public func closeStream(tid: Int32) throws {

@@ -6,6 +6,7 @@
 //   full  — also decodes every frame of every stream (chain, counts, final value) and
 //           every blob (LZ4 frame, checksum, content hash), and checks the signer's key.
 
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -117,6 +118,7 @@ public enum TraceVerifier {
             }
         }
         // Streams: decode every frame. A stream the quick checks found missing is not repeated.
+        // Without a manifest the checkpoints say how far each stream is signed (below).
         let failedStreams = Set(checks.filter { $0.status == .fails }.map(\.subject))
         for tid in reader.taskIDs {
             let name = "tasks/\(tid).events", subject = "stream \(name)"
@@ -159,8 +161,111 @@ public enum TraceVerifier {
                 ? TraceCheck("blob contents", .holds, "every present blob is a valid LZ4 frame whose bytes hash to its name")
                 : TraceCheck("blob contents", .fails, "\(bad.count) corrupt: " + bad.prefix(3).joined(separator: "; ")))
         }
+        if manifest == nil { checks += checkpointChecks(reader, trustedKey: trustedKey) }
         return TraceVerification(trace: directory, formatVersion: reader.header.formatVersion,
                                  rootCommitment: manifest?.rootChain ?? "", signer: manifest?.signature?.publicKey,
                                  checks: checks)
+    }
+
+    /// For a trace without a manifest (the recorder was killed): which prefix the last
+    /// valid signed checkpoint covers. Checks the checkpoint chain (index, previous root,
+    /// recomputed root, signature, one signer), then each checkpointed stream's first
+    /// frames against the chain value and event count signed for them, and every
+    /// checkpointed blob (present, valid, hashing to its name).
+    /// Cost: reads every checkpointed stream once and every checkpointed blob.
+    /// - Parameter trustedKey: the signer the checkpoints must carry (hex), if known.
+    public static func checkpointChecks(_ reader: TraceReader, trustedKey: String? = nil) -> [TraceCheck] {
+        let (all, problem) = TraceCheckpoints.read(directory: reader.directory)
+        var checks: [TraceCheck] = []
+        guard !all.isEmpty else {
+            return [TraceCheck("checkpoints", .fails, problem ?? "no checkpoints.jsonl: nothing of this incomplete trace is signed")]
+        }
+        var valid: [TraceCheckpoint] = []
+        var stop: String? = problem
+        for checkpoint in all {
+            let expectedPrevious = valid.last?.root ?? ""
+            if checkpoint.index != valid.count || checkpoint.previous != expectedPrevious {
+                stop = "checkpoint \(valid.count) is out of order or does not chain to the one before"; break
+            }
+            if checkpoint.computedRoot() != checkpoint.root {
+                stop = "checkpoint \(checkpoint.index) was altered (its fields do not hash to its root)"; break
+            }
+            if let signature = checkpoint.signature {
+                if !checkpoint.hasValidSignature { stop = "checkpoint \(checkpoint.index): the signature does not match its root"; break }
+                if let first = valid.first?.signature?.publicKey, first != signature.publicKey {
+                    stop = "checkpoint \(checkpoint.index) is signed by another key"; break
+                }
+            } else if valid.first?.signature != nil {
+                stop = "checkpoint \(checkpoint.index) is not signed, the ones before are"; break
+            }
+            if checkpoint.headerDigest != reader.headerDigest {
+                stop = "checkpoint \(checkpoint.index) commits another header.json"; break
+            }
+            valid.append(checkpoint)
+        }
+        guard let last = valid.last else {
+            return [TraceCheck("checkpoints", .fails, stop ?? "no valid checkpoint")]
+        }
+        let time = Date(timeIntervalSince1970: last.time)
+        let signer = last.signature.map { "signed by \($0.publicKey.prefix(16))…" } ?? "NOT signed (the recorder had no key)"
+        checks.append(TraceCheck("checkpoints", last.signature == nil ? .fails : .holds,
+            "\(valid.count) checkpoint\(valid.count == 1 ? "" : "s") chain, \(signer); the last, at \(time), covers what follows" +
+            (stop.map { "; after it: \($0)" } ?? "")))
+        if let trustedKey, let signer = last.signature?.publicKey {
+            checks.append(signer.lowercased() == trustedKey.lowercased()
+                ? TraceCheck("checkpoint signer", .holds, "signed by the trusted key \(trustedKey.prefix(16))…")
+                : TraceCheck("checkpoint signer", .fails, "signed by \(signer.prefix(16))…, not by the trusted key \(trustedKey.prefix(16))…"))
+        }
+        // Streams: the checkpointed prefix, then what lies beyond it.
+        var covered: Set<Int32> = []
+        for s in last.streams {
+            covered.insert(s.tid)
+            let subject = "stream \(s.file) (checkpointed prefix)"
+            guard reader.taskIDs.contains(s.tid) else {
+                checks.append(TraceCheck(subject, .fails, "missing: checkpoint \(last.index) lists \(s.frames) frames")); continue
+            }
+            var events: UInt64 = 0
+            var prefixChain: String?
+            var beyond: UInt32 = 0
+            var damage: String?
+            do {
+                var stream = try reader.stream(tid: s.tid)
+                if s.frames == 0 { prefixChain = stream.chain.hexString }
+                while let frame = try stream.nextFrame() {
+                    if stream.frameIndex <= s.frames { events += UInt64(frame.count) } else { beyond += 1 }
+                    if stream.frameIndex == s.frames { prefixChain = stream.chain.hexString }
+                }
+            } catch {
+                damage = "\(error)"
+            }
+            if let chain = prefixChain {
+                if chain != s.finalChain || events != s.events {
+                    checks.append(TraceCheck(subject, .fails, "the first \(s.frames) frames are not the ones checkpoint \(last.index) signed"))
+                } else {
+                    let tail = beyond == 0 ? "nothing after it" : "\(beyond) later frame\(beyond == 1 ? "" : "s") chain on but are not signed"
+                    checks.append(TraceCheck(subject, damage == nil ? .holds : .fails,
+                                             "\(s.frames) frames, \(s.events) events as signed; \(tail)" + (damage.map { "; then: \($0)" } ?? "")))
+                }
+            } else {
+                checks.append(TraceCheck(subject, .fails, "ends before the \(s.frames) frames checkpoint \(last.index) signed: \(damage ?? "stream too short")"))
+            }
+        }
+        let later = reader.taskIDs.filter { !covered.contains($0) }
+        if !later.isEmpty {
+            checks.append(TraceCheck("streams after the last checkpoint", .unchecked,
+                                     later.map { "tasks/\($0).events" }.joined(separator: ", ") + ": not signed"))
+        }
+        // Blobs: every one a checkpoint committed.
+        let committed = valid.flatMap(\.newBlobs)
+        let present = Set(reader.blobs.idsOnDisk())
+        var bad: [String] = []
+        for id in committed {
+            if !present.contains(id) { bad.append("\(id.prefix(16))… missing"); continue }
+            do { _ = try reader.blobs.get(id) } catch { bad.append("\(error)") }
+        }
+        checks.append(bad.isEmpty
+            ? TraceCheck("checkpointed blobs", .holds, "the \(committed.count) blobs the checkpoints commit are present and hash to their names")
+            : TraceCheck("checkpointed blobs", .fails, "\(bad.count) bad: " + bad.prefix(3).joined(separator: "; ")))
+        return checks
     }
 }

@@ -13,7 +13,9 @@ struct Verify: ParsableCommand {
         commitment, the Ed25519 signature over the commitment, every stream (frames, events \
         and final chain value as committed; no stream missing or added) and every blob (a \
         valid LZ4 frame whose bytes hash to its name; none missing or added), then says \
-        what holds and what does not.
+        what holds and what does not. A trace without a manifest (the recorder was killed) \
+        is never verified, but its signed checkpoints are checked and the prefix of each \
+        stream the last one covers is named.
 
         A valid signature proves that the trace is unchanged since a recorder holding that \
         key wrote it. The key is created on first use in $XDG_CONFIG_HOME/magprov \

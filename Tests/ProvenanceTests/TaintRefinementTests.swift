@@ -249,6 +249,26 @@ final class TaintRefinementTests: XCTestCase {
         }
     }
 
+    /// A coarse store is bound to its trace's commitment too: a store copied in from another
+    /// recording (newer than the trace, so no date check catches it) is rebuilt.
+    func testCoarseStoreIsBoundToTheRootChain() throws {
+        let (t, _, _, _) = threeInputs()
+        let (trace, chain) = try t.writeTrace()
+        XCTAssertEqual(try GraphStore.openOrBuild(traceDirectory: trace).boundRootChain(), chain)
+        var other = Scenario()
+        _ = other.program(1, "/bin/true", inode: 9)
+        let (otherTrace, otherChain) = try other.writeTrace()
+        let foreign = try GraphStore.openOrBuild(traceDirectory: otherTrace)
+        let foreignCounts = try foreign.counts()
+        let path = GraphStore.path(forTrace: trace)
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.copyItem(atPath: GraphStore.path(forTrace: otherTrace), toPath: path)
+        XCTAssertEqual(try GraphStore(path: path).boundRootChain(), otherChain)
+        let store = try GraphStore.openOrBuild(traceDirectory: trace)
+        XCTAssertEqual(try store.boundRootChain(), chain, "the other recording's store was answered from")
+        XCTAssertNotEqual(try store.counts().nodes, foreignCounts.nodes)
+    }
+
     // MARK: Composition across processes
 
     /// sh | cat in | tr > out: cat copies bytes 0-200 of in into the pipe, tr copies pipe

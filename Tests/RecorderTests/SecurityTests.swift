@@ -1,3 +1,4 @@
+import CSupport
 import Foundation
 @testable import Recorder
 import Syscalls
@@ -27,8 +28,22 @@ final class SecurityTests: XCTestCase {
 
     private func recordAttacks(prefix: [String]) throws {
         let directory = Fixtures.temporaryDirectory("attack") + "/trace"
-        let recorder = Recorder(options: RecordOptions(command: prefix + [try Fixtures.binary("attack_recorder"), directory],
-                                                       outputDirectory: directory))
+        // A pidfd of the recorder, inherited as if a process outside the recording had
+        // passed it, and the tid of another of the recorder's threads.
+        let pidfd = mp_pidfd_open(getpid())
+        XCTAssertGreaterThanOrEqual(pidfd, 0)
+        defer { close(pidfd) }
+        _ = fcntl(pidfd, F_SETFD, 0)
+        let parked = DispatchSemaphore(value: 0), started = DispatchSemaphore(value: 0)
+        let thread = Thread { started.signal(); parked.wait() }
+        thread.start()
+        started.wait()
+        defer { parked.signal() }
+        let tids = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { Int32($0) }
+        let otherThread = try XCTUnwrap(tids.filter { $0 != getpid() }.max())
+        let recorder = Recorder(options: RecordOptions(
+            command: prefix + [try Fixtures.binary("attack_recorder"), directory, "\(pidfd)", "\(otherThread)"],
+            outputDirectory: directory))
         var log: [String] = []
         recorder.log = { log.append($0) }
         let result = try recorder.run()
@@ -44,6 +59,12 @@ final class SecurityTests: XCTestCase {
                           "\(name) not refused by magprov: \(calls.map { ($0.flags, $0.result) })")
         }
         try refused("kill")
+        try refused("pidfd_send_signal")
+        try refused("pidfd_getfd")
+        try refused("tkill")
+        try refused("rt_sigqueueinfo")
+        try refused("rt_tgsigqueueinfo")
+        try refused("ioctl") { $0.arguments[1] == 0x5412 /* TIOCSTI */ }
         try refused("tgkill")
         try refused("pidfd_open")
         try refused("prlimit64") { $0.arguments[0] != 0 }
@@ -65,7 +86,7 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(selfOpen.objects.first { $0.argument >= 0 }?.resolved, "/proc/\(root.pid)/status")
         // The trace is intact: header readable, the run finished with a manifest.
         XCTAssertNotNil(trace.manifest)
-        XCTAssertEqual(trace.header.argv.last, directory)
+        XCTAssertEqual(trace.header.argv.dropLast(2).last, directory)
     }
 
     func testAPathFlippedBySiblingProcessIsRecordedAsTheFileTheKernelChanged() throws {
@@ -80,6 +101,95 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(recorded.count, 40)
         let wrong = zip(recorded, truth).filter { $0.0 != String($0.1) }.count
         XCTAssertEqual(wrong, 0, "recorded \(recorded.joined()), kernel changed \(String(truth))")
+    }
+
+    /// The filesystem half: a symlink swapped between the supervisor's look at the path and
+    /// the kernel's. Without the exit-time correction (the path argument takes the identity
+    /// of the descriptor the kernel returned) a run here recorded 7 of 200 opens against
+    /// the other file, and this test failed.
+    func testASymlinkSwappedUnderTheRecorderIsRecordedAsTheFileTheKernelOpened() throws {
+        let directory = Fixtures.temporaryDirectory("symlink")
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("toctou_symlink"), directory])
+        XCTAssertEqual(result.exitCode, 0)
+        let truth = Array(try String(contentsOfFile: directory + "/truth", encoding: .utf8))
+        var a = stat(), b = stat()
+        XCTAssertEqual(stat(directory + "/a", &a), 0)
+        XCTAssertEqual(stat(directory + "/b", &b), 0)
+        func name(_ object: ObjectIdentity?) -> Character {
+            object?.inode == UInt64(a.st_ino) ? "a" : object?.inode == UInt64(b.st_ino) ? "b" : "?"
+        }
+        let openat = try number("openat")
+        let opens = trace.allSyscalls.map(\.event).filter {
+            $0.number == openat && $0.objects.contains { $0.argument == 1 && $0.requested == directory + "/link" }
+        }
+        XCTAssertEqual(opens.count, 200)
+        XCTAssertTrue(Set(truth).isSuperset(of: ["a", "b"]), "the swap never raced: \(String(truth))")
+        let recorded = opens.map { call in name(call.objects.first { $0.argument == 1 }) }
+        let opened = opens.map { call in name(call.objects.first { $0.argument == -1 }) }
+        XCTAssertEqual(String(recorded), String(truth), "the path argument names another file than the kernel opened")
+        XCTAssertEqual(String(opened), String(truth), "the returned descriptor names another file than the kernel opened")
+    }
+
+    /// Job control inside the recorded tree (SIGSTOP, SIGTSTP, SIGCONT between processes
+    /// of the recording) stops and continues those processes only; the recording goes on.
+    func testStoppingSignalsInsideTheRecordingStopOnlyTheirTargets() throws {
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("job_control")])
+        XCTAssertEqual(result.exitCode, 0, "the fixture's check \(result.exitCode ?? -1) failed")
+        XCTAssertNotNil(trace.manifest)
+        let stops = trace.allEvents().events.compactMap { e -> Int32? in
+            if case .signal(let s) = e.body, [SIGSTOP, SIGTSTP, SIGCONT].contains(s.signal) { return s.signal } else { return nil }
+        }
+        XCTAssertEqual(stops.filter { $0 == SIGSTOP }.count, 2, "one SIGSTOP sent, one raised")
+        XCTAssertEqual(stops.filter { $0 == SIGTSTP }.count, 1)
+    }
+
+    /// A recorder killed from outside the recording (SIGKILL, as by another process of the
+    /// user) leaves no manifest; every syscall the program completed and went on from is
+    /// still in the trace, the checkpoints sign it up to the last one, and `verify` says how
+    /// far that reaches. (Without the flush at each such syscall's exit, the rename below
+    /// sat in the recorder's memory when it died.)
+    func testAKilledRecorderLeavesATraceVerifiableUpToItsLastCheckpoint() throws {
+        let base = Fixtures.temporaryDirectory("killed")
+        let directory = base + "/trace"
+        let (moved, ready) = (base + "/moved", base + "/ready")
+        let fixture = try Fixtures.binary("rename_then_wait")
+        // `magprov record` (built beside this test bundle) records; it is killed while the
+        // program waits, right after the program has renamed a file and said so.
+        let binary = try XCTUnwrap(Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("magprov").path)
+        guard FileManager.default.isExecutableFile(atPath: binary) else { return XCTFail("magprov is not built at \(binary)") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["record", "-o", directory, "--", "sh", "-c",
+                             "head -c 100000 /dev/urandom > \(moved).tmp; exec \(fixture) \(moved).tmp \(moved) \(ready)"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["XDG_CONFIG_HOME": base + "/config"]) { $1 }
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var waited = 0
+        while !FileManager.default.fileExists(atPath: ready) && waited < 30_000 { usleep(2_000); waited += 2 }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: ready), "the recorded program never got past its rename")
+        let trace = try TraceReader(directory: directory)
+        XCTAssertNil(trace.manifest)
+        let rename = try number("rename")
+        let renames = trace.allSyscalls.map(\.event).filter { $0.number == rename && $0.result == 0 }
+        XCTAssertEqual(renames.count, 1, "the completed rename's event was lost with the recorder")
+        let verification = try TraceVerifier.verify(directory: directory, trustedKey: nil)
+        XCTAssertFalse(verification.verified, "an incomplete trace is never 'verified'")
+        let checkpoints = try XCTUnwrap(verification.checks.first { $0.subject == "checkpoints" })
+        XCTAssertEqual(checkpoints.status, .holds, checkpoints.detail)
+        let prefixes = verification.checks.filter { $0.subject.hasSuffix("(checkpointed prefix)") }
+        XCTAssertFalse(prefixes.isEmpty)
+        XCTAssertTrue(prefixes.allSatisfy { $0.status == .holds }, "\(prefixes)")
+        XCTAssertEqual(verification.checks.first { $0.subject == "checkpointed blobs" }?.status, .holds)
+        // Altering a checkpointed frame is caught.
+        let rootStream = try XCTUnwrap(trace.taskIDs.first)
+        let path = "\(directory)/tasks/\(rootStream).events"
+        var bytes = try XCTUnwrap(FileManager.default.contents(atPath: path))
+        bytes[60] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let altered = try TraceVerifier.verify(directory: directory, trustedKey: nil)
+        XCTAssertEqual(altered.checks.first { $0.subject == "stream tasks/\(rootStream).events (checkpointed prefix)" }?.status, .fails)
     }
 
     func testASignalReachesAThreadSpinningInUserCode() throws {

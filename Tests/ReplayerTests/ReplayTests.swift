@@ -81,6 +81,12 @@ final class ReplayTests: XCTestCase {
         try assertReplays(["sh", "-c", "\(try ReplayTests.compile("signal_fpstate")) > /dev/null"])
     }
     func testAsynchronousSignalReplays() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("async_signal")) > /dev/null"]) }
+    /// Job control inside the recording (issue 11): a child stopped and continued by its
+    /// parent, another stopped by itself and continued by a sibling. The parent's wait4
+    /// calls are interrupted by SIGCHLD and restarted by the kernel (ERESTARTSYS).
+    func testJobControlReplays() throws {
+        try assertReplays(["sh", "-c", "\(try ReplayTests.compile("job_control")) > /dev/null"])
+    }
     func testForkExecTreeReplaysEveryProcess() throws {
         let summary = try assertReplays([try ReplayTests.compile("fork_exec")])
         XCTAssertEqual(summary.allResults.count, 4 + 3)  // fork_exec, 3 forked children before exec, 3 x true

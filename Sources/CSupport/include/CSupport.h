@@ -72,6 +72,17 @@ long mp_read_task_memory(pid_t pid, void *local, uint64_t remote, uint64_t lengt
 /// tgkill(2); returns 0 or -errno.
 long mp_tgkill(pid_t tgid, pid_t tid, int sig);
 
+/// pidfd_open(2) with no flags (the descriptor is close-on-exec); the pidfd or -errno.
+int mp_pidfd_open(pid_t pid);
+
+/// A copy of descriptor `fd` of process `pid` (pidfd_open(2) then pidfd_getfd(2)), with
+/// O_CLOEXEC; the descriptor or -errno. Needs ptrace access to `pid` (a tracer has it).
+int mp_copy_task_descriptor(pid_t pid, int fd);
+
+/// The foreground process group of the terminal open as `fd` (tcgetpgrp(3) via
+/// ioctl TIOCGPGRP; on a pty master, the slave's), or -errno.
+int mp_terminal_foreground_group(int fd);
+
 /// Status-word decoding helpers (the W* macros).
 int mp_wifexited(int s);
 int mp_wexitstatus(int s);
