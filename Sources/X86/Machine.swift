@@ -118,6 +118,8 @@ public final class Machine<Tracker: DataFlowTracker> {
     let gprs: UnsafeMutablePointer<UInt64>
     /// Points into `cpu.pointee.xmm`: 16 × (low, high).
     let xmms: UnsafeMutablePointer<UInt64>
+    /// Points into `cpu.pointee.ymmHigh`: bits 255:128 of YMM0-15, 16 × (low, high).
+    let ymmHighs: UnsafeMutablePointer<UInt64>
     public let memory: GuestMemory
     let blocks: BlockCache
     public var cpuid: CPUIDTable
@@ -138,6 +140,7 @@ public final class Machine<Tracker: DataFlowTracker> {
         // offset(of:) is non-nil for stored properties of a struct.
         gprs = (raw + (MemoryLayout<CPUState>.offset(of: \CPUState.gpr) ?? 0)).assumingMemoryBound(to: UInt64.self)
         xmms = (raw + (MemoryLayout<CPUState>.offset(of: \CPUState.xmm) ?? 0)).assumingMemoryBound(to: UInt64.self)
+        ymmHighs = (raw + (MemoryLayout<CPUState>.offset(of: \CPUState.ymmHigh) ?? 0)).assumingMemoryBound(to: UInt64.self)
     }
 
     deinit {
@@ -520,6 +523,7 @@ public final class Machine<Tracker: DataFlowTracker> {
     /// SSE and x87 dispatch, kept out of the integer switch so the common path stays small.
     @inline(never)
     func executeVector(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        if p.pointee.prefixes & PrefixBits.vex != 0 { return executeAVX(p) }
         switch p.pointee.op {
         case .fld, .fst, .fstp, .fild, .fist, .fistp, .fisttp, .fbld, .fbstp,
              .fadd, .faddp, .fiadd, .fsub, .fsubp, .fisub, .fsubr, .fsubrp, .fisubr,
@@ -532,6 +536,8 @@ public final class Machine<Tracker: DataFlowTracker> {
             return executeX87(p)
         case .stmxcsr, .ldmxcsr, .fxsave, .fxrstor, .xsave, .xsavec, .xrstor:
             return executeStateSave(p)
+        case .crc32, .pclmulqdq, .aesenc, .aesenclast, .aesdec, .aesdeclast, .aesimc, .aeskeygenassist:
+            return executeCrypto(p)
         case .addss, .addsd, .addps, .addpd, .subss, .subsd, .subps, .subpd,
              .mulss, .mulsd, .mulps, .mulpd, .divss, .divsd, .divps, .divpd,
              .sqrtss, .sqrtsd, .sqrtps, .sqrtpd, .minss, .minsd, .minps, .minpd, .maxss, .maxsd, .maxps, .maxpd,

@@ -14,6 +14,9 @@ typedef struct x86ts_state {
     uint32_t mxcsr;     // offset 400
     uint16_t fcw;       // offset 404
     uint16_t padding;
+    uint32_t avx;       // offset 408: nonzero = load and save the upper YMM halves too
+    uint32_t padding2;
+    uint64_t ymmh[32];  // offset 416: ymm0 bits 191:128, 255:192, ymm1 ... (AVX CPUs only)
 } x86ts_state;
 
 /// Maps `length` bytes read/write/execute at exactly `address` (MAP_FIXED_NOREPLACE),
