@@ -63,9 +63,19 @@ extension Machine {
         let d = p.pointee.o0, s1 = p.pointee.o1, s2 = p.pointee.o2
         let destination = ymmLocation(d.reg, size: width)
         let first = location(s1, size: width), second = location(s2, size: width)
-        if Self.isBytewise(p.pointee.op) {
+        let op = p.pointee.op
+        if s2.kind == .xmm && s2.reg == s1.reg
+            && (op == .pxor || op == .pandn || op == .psubb || op == .psubw || op == .psubd || op == .psubq
+                || op == .pcmpeqb || op == .pcmpeqw || op == .pcmpeqd || op == .pcmpeqq || op == .pcmpgtb) {
+            // Idioms whose result does not depend on the (equal) sources: zeros or all ones.
+            tracker.clear(destination)
+        } else if Self.isBytewise(op) {
             if s2.kind == .xmm && s2.reg == d.reg {
-                if s1.reg != d.reg { tracker.combineBytewise(into: destination, from: first) }
+                if s1.reg != d.reg {
+                    tracker.combineBytewise(into: destination, from: first)
+                } else {
+                    tracker.combine(into: destination, from: .constant)  // changed in place
+                }
             } else {
                 if s1.reg != d.reg { tracker.copy(to: destination, from: first) }
                 tracker.combineBytewise(into: destination, from: second)
@@ -321,6 +331,17 @@ extension Machine {
             writeWide(o0.reg, low, high, width: width)
             return .next
 
+        case .vfma:
+            return executeFMA(p)
+
+        case .addss, .addsd, .addps, .addpd, .subss, .subsd, .subps, .subpd, .mulss, .mulsd, .mulps, .mulpd,
+             .divss, .divsd, .divps, .divpd, .sqrtss, .sqrtsd, .sqrtps, .sqrtpd, .minss, .minsd, .minps, .minpd,
+             .maxss, .maxsd, .maxps, .maxpd, .ucomiss, .ucomisd, .comiss, .comisd,
+             .cvtsi2ss, .cvtsi2sd, .cvttss2si, .cvttsd2si, .cvtss2si, .cvtsd2si, .cvtss2sd, .cvtsd2ss,
+             .cvtdq2ps, .cvtdq2pd, .cvttps2dq, .cvttpd2dq, .cvtps2dq, .cvtpd2dq, .cvtps2pd, .cvtpd2ps,
+             .roundss, .roundsd, .roundps, .roundpd, .movss, .movsd, .stmxcsr, .ldmxcsr:
+            return executeAVXFloat(p)
+
         default:
             // Two sources, per-lane formula (imm8 or the is4 selector register in `condition`).
             guard p.pointee.operandCount == 3, o1.kind == .xmm,
@@ -340,5 +361,141 @@ extension Machine {
             writeWide(o0.reg, low, high, width: width)
             return .next
         }
+    }
+}
+
+// MARK: VEX floating point
+
+extension Machine {
+    /// The 128-bit VEX forms of SSE floating-point instructions, run by the SSE code: a
+    /// two-operand form (moves, conversions, compares into RFLAGS) as is; a three-operand
+    /// form `dst = f(src1, src2)` by first giving the destination src1's low 128 bits
+    /// (the bits the SSE form keeps come from src1 in the VEX form), then running the SSE
+    /// form on (dst, src2). Writes to the destination zero it above bit 127. 256-bit forms
+    /// are not implemented.
+    func executeAVXFloat(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let op = p.pointee.op
+        let o0 = p.pointee.o0, o1 = p.pointee.o1, o2 = p.pointee.o2
+        guard p.pointee.size == 16 else { return unsupported(p) }
+        let writesVector = o0.kind == .xmm && op != .ucomiss && op != .ucomisd && op != .comiss && op != .comisd
+        var legacy = p.pointee
+        legacy.prefixes &= ~PrefixBits.vex
+        let threeOperand = p.pointee.operandCount == 3 && o1.kind == .xmm && o2.kind != .immediate && o0.kind == .xmm
+        if !threeOperand {
+            let status = withUnsafePointer(to: &legacy) { executeLegacyVector($0) }
+            if status == .next && writesVector {
+                clearAboveVectorLength(o0.reg, width: 16)
+                setVectorHigh(o0.reg, V128(0, 0))
+            }
+            return status
+        }
+        legacy.o1 = o2
+        legacy.o2 = Operand()
+        legacy.operandCount = 2
+        if op == .roundss || op == .roundsd {
+            // vroundsd xmm1, xmm2, xmm3/m64, imm8: the imm8 came in `condition`.
+            legacy.o2.kind = .immediate
+            legacy.o2.value = UInt64(p.pointee.condition)
+            legacy.operandCount = 3
+        }
+        // The second source is the destination itself: stage it in another register whose
+        // value and labels are put back afterwards (its labels wait in RegisterFile.scratch).
+        var stage: UInt8 = 0xFF
+        var saved = V128(0, 0)
+        if o2.kind == .xmm && o2.reg == o0.reg && o1.reg != o0.reg {
+            stage = 0
+            while stage == o0.reg || stage == o1.reg { stage &+= 1 }
+            saved = vector(stage)
+            tracker.copy(to: Self.registerLocation(RegisterFile.scratch, size: 16), from: xmmLocation(stage))
+            tracker.copy(to: xmmLocation(stage), from: xmmLocation(o2.reg))
+            setVector(stage, vector(o2.reg))
+            legacy.o1.reg = stage
+        }
+        let destinationBefore = vector(o0.reg)
+        if o1.reg != o0.reg {
+            tracker.copy(to: xmmLocation(o0.reg), from: xmmLocation(o1.reg))
+            setVector(o0.reg, vector(o1.reg))
+        }
+        let status = withUnsafePointer(to: &legacy) { executeLegacyVector($0) }
+        if stage != 0xFF {
+            tracker.copy(to: xmmLocation(stage), from: Self.registerLocation(RegisterFile.scratch, size: 16))
+            tracker.clear(Self.registerLocation(RegisterFile.scratch, size: 16))
+            setVector(stage, saved)
+        }
+        if status != .next {
+            // Faulted or stopped: the destination keeps its old value (the instruction
+            // did not complete).
+            setVector(o0.reg, destinationBefore)
+            return status
+        }
+        clearAboveVectorLength(o0.reg, width: 16)
+        setVectorHigh(o0.reg, V128(0, 0))
+        return .next
+    }
+
+    /// FMA3 (`Opcode.vfma`, form bits in `condition`, see `Decoder.fmaForm`): with the
+    /// operands (dst, src1, src2), 132 computes dst·src2 + src1, 213 src1·dst + src2,
+    /// 231 src1·src2 + dst, each with one rounding; n negates the product, msub subtracts
+    /// the addend. Scalar forms keep the destination's other low-128 bits.
+    func executeFMA(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let form = p.pointee.condition
+        let width = p.pointee.size
+        let o0 = p.pointee.o0, o1 = p.pointee.o1, o2 = p.pointee.o2
+        let type = (form >> 4) & 3
+        let scalar = type < 2
+        let double = type == 0 || type == 2
+        let elementSize: UInt8 = double ? 8 : 4
+        let sourceSize = scalar ? elementSize : width
+        let third: (V128, V128)
+        if o2.kind == .memory && scalar {
+            guard let v = memory.load(effectiveAddress(o2), size: UInt64(elementSize)) else { return memoryFault(p) }
+            third = (V128(v, 0), V128(0, 0))
+        } else {
+            guard let v = readWide(o2, width: width) else { return memoryFault(p) }
+            third = v
+        }
+        let d = [vector(o0.reg), vectorHigh(o0.reg)], s1 = [vector(o1.reg), vectorHigh(o1.reg)], s2 = [third.0, third.1]
+        var out = [d[0], width == 32 ? d[1] : V128(0, 0)]
+        let count = scalar ? 1 : Int(width / elementSize)
+        for e in 0..<count {
+            let lane = e * Int(elementSize) / 16, offset = e * Int(elementSize) % 16
+            func element(_ v: [V128]) -> UInt64 {
+                let q = v[lane][offset / 8]
+                return double ? q : (q >> UInt64((offset % 8) * 8)) & 0xFFFF_FFFF
+            }
+            let (a, b, c): (UInt64, UInt64, UInt64)
+            switch form & 3 {
+            case 0: (a, b, c) = (element(d), element(s2), element(s1))
+            case 1: (a, b, c) = (element(s1), element(d), element(s2))
+            default: (a, b, c) = (element(s1), element(s2), element(d))
+            }
+            let bits: UInt64
+            if double {
+                var x = Self.double(a), y = Self.double(b), z = Self.double(c)
+                noteDenormalOperands(x, y, z)
+                // Negation is part of the operation: a NaN operand comes through unchanged.
+                if form & 4 != 0 && !x.isNaN { x = -x }
+                if form & 8 != 0 && !z.isNaN { z = -z }
+                bits = sse { z.addingProduct(x, y) }.bitPattern
+                out[lane][offset / 8] = bits
+            } else {
+                var x = Self.float(a), y = Self.float(b), z = Self.float(c)
+                noteDenormalOperands(x, y, z)
+                // Negation is part of the operation: a NaN operand comes through unchanged.
+                if form & 4 != 0 && !x.isNaN { x = -x }
+                if form & 8 != 0 && !z.isNaN { z = -z }
+                bits = UInt64(sse { z.addingProduct(x, y) }.bitPattern)
+                let shift = UInt64((offset % 8) * 8)
+                out[lane][offset / 8] = (out[lane][offset / 8] & ~(0xFFFF_FFFF << shift)) | (bits << shift)
+            }
+        }
+        let destination = scalar ? xmmLocation(o0.reg, offset: 0, size: elementSize) : ymmLocation(o0.reg, size: width)
+        tracker.derive(to: destination, from: destination, location(o1, size: sourceSize))
+        tracker.combine(into: destination, from: location(o2, size: sourceSize))
+        loadDependency(destination, o2)
+        floatStatus(from: destination)
+        clearAboveVectorLength(o0.reg, width: scalar ? 16 : width)
+        writeWide(o0.reg, out[0], out[1], width: scalar ? 16 : width)
+        return .next
     }
 }

@@ -86,7 +86,10 @@ final class Decoder {
         for id in 1..<insEnd {
             guard let cName = cs_insn_name(handle, UInt32(id)) else { continue }
             let name = String(cString: cName)
-            if name.hasPrefix("v"), let op = Opcode(rawValue: name) ?? Self.vexForm(of: String(name.dropFirst())) {
+            if let form = Self.fmaForm(name) {
+                opcodeByID[id] = (.vfma, form)
+                isVEXByID[id] = true
+            } else if name.hasPrefix("v"), let op = Opcode(rawValue: name) ?? Self.vexForm(of: String(name.dropFirst())) {
                 opcodeByID[id] = (op, 0)
                 isVEXByID[id] = true
             } else if let op = Self.mnemonicAliases[name] ?? Opcode(rawValue: name) {
@@ -157,9 +160,38 @@ final class Decoder {
     /// The SSE opcode whose VEX form `v<name>` the AVX executor runs (SDM Vol. 1, 14.1):
     /// three-operand, 128- or 256-bit. Nil for forms not implemented.
     static func vexForm(of name: String) -> Opcode? {
-        guard let op = mnemonicAliases[name] ?? Opcode(rawValue: name), vexOpcodes.contains(op) else { return nil }
+        guard let op = mnemonicAliases[name] ?? Opcode(rawValue: name),
+              vexOpcodes.contains(op) || vexFloatOpcodes.contains(op) else { return nil }
         return op
     }
+
+    /// The FMA3 form of `name` (vfmadd132sd, vfnmsub231ps ...) as `Instruction.condition`
+    /// bits: 0-1 operand order (0 = 132, 1 = 213, 2 = 231), 2 negated product, 3 subtracted
+    /// addend, 4-5 element type (0 sd, 1 ss, 2 pd, 3 ps). Nil for other names (FMA4's
+    /// vfmaddsd has no order digits).
+    static func fmaForm(_ name: String) -> UInt8? {
+        var rest = Substring(name)
+        guard rest.hasPrefix("vf") else { return nil }
+        rest = rest.dropFirst(2)
+        var form: UInt8 = 0
+        if rest.hasPrefix("n") { form |= 4; rest = rest.dropFirst() }
+        if rest.hasPrefix("madd") { rest = rest.dropFirst(4) } else if rest.hasPrefix("msub") { form |= 8; rest = rest.dropFirst(4) } else { return nil }
+        guard let order = ["132": UInt8(0), "213": 1, "231": 2][String(rest.prefix(3))] else { return nil }
+        form |= order
+        guard let type = ["sd": UInt8(0), "ss": 1, "pd": 2, "ps": 3][String(rest.dropFirst(3))] else { return nil }
+        return form | type << 4
+    }
+
+    /// SSE floating-point opcodes whose 128-bit VEX form `executeAVX` runs through the SSE
+    /// code: `dst = f(src1, src2)` with the destination's other low-128 bits from src1.
+    static let vexFloatOpcodes: Set<Opcode> = [
+        .addss, .addsd, .addps, .addpd, .subss, .subsd, .subps, .subpd, .mulss, .mulsd, .mulps, .mulpd,
+        .divss, .divsd, .divps, .divpd, .sqrtss, .sqrtsd, .sqrtps, .sqrtpd, .minss, .minsd, .minps, .minpd,
+        .maxss, .maxsd, .maxps, .maxpd, .ucomiss, .ucomisd, .comiss, .comisd,
+        .cvtsi2ss, .cvtsi2sd, .cvttss2si, .cvttsd2si, .cvtss2si, .cvtsd2si, .cvtss2sd, .cvtsd2ss,
+        .cvtdq2ps, .cvtdq2pd, .cvttps2dq, .cvttpd2dq, .cvtps2dq, .cvtpd2dq, .cvtps2pd, .cvtpd2ps,
+        .roundss, .roundsd, .roundps, .roundpd, .movss, .movsd, .stmxcsr, .ldmxcsr,
+    ]
 
     /// SSE opcodes with a VEX form in `executeAVX`.
     static let vexOpcodes: Set<Opcode> = [
@@ -380,7 +412,7 @@ final class Decoder {
             if op == .jrcxz { ins.size = 8 } else if op == .jecxz { ins.size = 4 }
             // A 67h prefix makes loop/loope/loopne count in ECX (SDM Vol. 2, LOOP).
             if op == .loop || op == .loope || op == .loopne { ins.o0.address32 = address32 }
-        case .rdseed where x86.prefix.0 == UInt8(X86_PREFIX_REP.rawValue):
+        case .rdseed where withUnsafeBytes(of: insn.bytes, { $0.prefix(Int(insn.size)).prefix { $0 != 0x0F }.contains(0xF3) }):
             // Capstone 4 reads F3 0F C7 /7 (rdpid: the CPU number from IA32_TSC_AUX) as
             // rdseed. Either way a nondeterministic value nothing recorded.
             let operands = withUnsafeBytes(of: insn.op_str) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }

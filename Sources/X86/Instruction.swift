@@ -68,6 +68,9 @@ enum Opcode: String, CaseIterable {
     // AVX / AVX2 only (the VEX forms of SSE opcodes reuse those, with PrefixBits.vex)
     case vzeroupper, vzeroall, vpbroadcastb, vpbroadcastw, vpbroadcastd, vpbroadcastq, vbroadcastss
     case vextracti128, vextractf128, vinserti128, vinsertf128, vperm2i128, vperm2f128, vpermq, vpblendd
+    /// FMA3: vf[n]madd/vf[n]msub 132/213/231 sd/ss/pd/ps; the form is in `Instruction.condition`
+    /// (`Decoder.fmaForm`).
+    case vfma
     // x87
     case fld, fst, fstp, fild, fist, fistp, fisttp, fbld, fbstp
     case fadd, faddp, fiadd, fsub, fsubp, fisub, fsubr, fsubrp, fisubr

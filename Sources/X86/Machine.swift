@@ -57,6 +57,10 @@ public struct CPUIDTable: Sendable {
         return entries[Key(leaf: leaf, subleaf: sub)] ?? Result(eax: 0, ebx: 0, ecx: 0, edx: 0)
     }
 
+    /// Whether leaf 0 names an AMD part ("AuthenticAMD"): where the SDM leaves a result
+    /// undefined and the vendors differ, the interpreter follows the recording CPU.
+    public var isAMD: Bool { lookup(leaf: 0, subleaf: 0).ebx == 0x6874_7541 }
+
     /// A small generic table: SSE2..SSE4.2, SSSE3, POPCNT, BMI1/BMI2, LZCNT; no AVX, no
     /// XSAVE (so glibc uses fxsave), as a recording with AVX masked would show.
     public static let baseline: CPUIDTable = {
@@ -524,6 +528,11 @@ public final class Machine<Tracker: DataFlowTracker> {
     @inline(never)
     func executeVector(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         if p.pointee.prefixes & PrefixBits.vex != 0 { return executeAVX(p) }
+        return executeLegacyVector(p)
+    }
+
+    /// The legacy (non-VEX) encodings of the vector, x87 and state-save families.
+    func executeLegacyVector(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         switch p.pointee.op {
         case .fld, .fst, .fstp, .fild, .fist, .fistp, .fisttp, .fbld, .fbstp,
              .fadd, .faddp, .fiadd, .fsub, .fsubp, .fisub, .fsubr, .fsubrp, .fisubr,

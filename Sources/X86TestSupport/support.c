@@ -4,6 +4,7 @@
 #include "X86TestSupport.h"
 #include <string.h>
 #include <sys/mman.h>
+#include <cpuid.h>
 
 void x86ts_enter(x86ts_state *state, uint64_t code);
 void x86ts_exit(void);
@@ -146,4 +147,8 @@ void x86ts_run(x86ts_state *state, uint64_t code_address, const uint8_t *code, s
     memcpy(dst + length + 6, &exit_address, 8);
     __builtin___clear_cache((char *)dst, (char *)dst + length + 14);
     x86ts_enter(state, code_address);
+}
+
+void x86ts_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
+    __cpuid_count(leaf, subleaf, out[0], out[1], out[2], out[3]);
 }

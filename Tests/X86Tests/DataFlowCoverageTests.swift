@@ -236,6 +236,11 @@ final class DataFlowCoverageTests: XCTestCase {
                   "vperm2f128 ymm0, ymm1, ymmword ptr [rbx], 0x30", "vpermq ymm0, ymm1, 0x1b", "vpblendd ymm0, ymm1, ymm2, 0x5a"] {
             add(s)
         }
+        add("vpcmpeqb ymm2, ymm2, ymm2")
+        // Checksums and ciphers.
+        for s in ["crc32 eax, byte ptr [rbx]", "crc32 r8, r9", "pclmulqdq xmm0, xmm1, 0x11", "pclmulqdq xmm0, xmmword ptr [rbx], 0",
+                  "aesenc xmm0, xmm1", "aesenclast xmm0, xmmword ptr [rbx]", "aesdec xmm0, xmm1", "aesdeclast xmm0, xmm1",
+                  "aesimc xmm0, xmm1", "aeskeygenassist xmm0, xmm1, 1"] { add(s) }
         add("xsave [rbx]", setup: "mov eax, 7\nxor edx, edx\nvpcmpeqb ymm0, ymm0, ymm0")
         add("xrstor [rbx]", setup: "mov eax, 7\nxor edx, edx\nvpcmpeqb ymm0, ymm0, ymm0\nxsave [rbx]\nvpxor ymm0, ymm0, ymm0")
 
@@ -464,8 +469,8 @@ final class DataFlowCoverageTests: XCTestCase {
         registerBytes.map { o -> String in
             switch o {
             case ..<128: return "\(TestState.registerNames[Int(o / 8)])[\(o % 8)]"
-            case ..<384: return "xmm\((o - 128) / 16)[\((o - 128) % 16)]"
-            case ..<512: return "R\((o - 384) / 16)[\((o - 384) % 16)]"
+            case ..<RegisterFile.x87(0): return "ymm\((o - 128) / 32)[\((o - 128) % 32)]"
+            case ..<RegisterFile.flags: return "R\((o - RegisterFile.x87(0)) / 16)[\((o - RegisterFile.x87(0)) % 16)]"
             case RegisterFile.flags: return "flags"
             case RegisterFile.x87Status..<RegisterFile.x87Control: return "fsw[\(o - RegisterFile.x87Status)]"
             case RegisterFile.x87Control..<RegisterFile.mxcsr: return "fcw[\(o - RegisterFile.x87Control)]"

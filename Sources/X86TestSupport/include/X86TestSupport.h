@@ -28,4 +28,7 @@ void *x86ts_map_fixed(uint64_t address, size_t length);
 /// into `state`. The code must fall through its end; it must not fault.
 void x86ts_run(x86ts_state *state, uint64_t code_address, const uint8_t *code, size_t length);
 
+/// CPUID of the CPU the tests run on: out = eax, ebx, ecx, edx.
+void x86ts_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
 #endif

@@ -216,9 +216,11 @@ func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 /// Returns the number of cases compared.
 @discardableResult
 func differential(_ source: String, code: [UInt8]? = nil, inputs: [TestState], data: [UInt8] = [],
-                  compare: Comparison = .all, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+                  compare: Comparison = .all, cpuid: CPUIDTable = .baseline,
+                  file: StaticString = #filePath, line: UInt = #line) throws -> Int {
     let bytes = try code ?? Assembler.assemble(source)
     let emulator = try EmulatedRunner(bytes)
+    emulator.machine.cpuid = cpuid
     var failures = 0
     for input in inputs {
         let (native, nativeData) = NativeRunner.run(bytes, input, data: data)
