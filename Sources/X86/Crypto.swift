@@ -1,5 +1,5 @@
 // Legacy-encoded checksum and cipher instructions: pclmulqdq (CLMUL, liblzma's CRC64),
-// crc32 (SSE4.2, CRC-32C), and AES-NI rounds (SDM Vol. 2; FIPS-197 for the AES steps).
+// crc32 (SSE4.2, CRC-32C), SHA-256 (SHA-NI, OpenSSL's libcrypto) and AES-NI rounds (SDM Vol. 2; FIPS-197 for the AES steps).
 
 extension Machine {
     func executeCrypto(_ p: UnsafePointer<Instruction>) -> ExecStatus {
@@ -75,6 +75,40 @@ extension Machine {
             let x1 = subWord(UInt32(truncatingIfNeeded: v[0] >> 32)), x3 = subWord(UInt32(truncatingIfNeeded: v[1] >> 32))
             deriveVector(p)
             setVector(o0.reg, V128(UInt64(x1) | UInt64(rotWord(x1) ^ rcon) << 32, UInt64(x3) | UInt64(rotWord(x3) ^ rcon) << 32))
+            return .next
+
+        case .sha256rnds2, .sha256msg1, .sha256msg2:
+            // SHA-NI (SDM Vol. 2, SHA256RNDS2/MSG1/MSG2; FIPS 180-4 §4.1.2 for the functions).
+            guard let b = readVector(o1) else { return memoryFault(p) }
+            let x = Self.lanes(vector(o0.reg), as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
+            func ror(_ v: UInt32, _ n: UInt32) -> UInt32 { (v >> n) | (v << (32 - n)) }
+            var r = SIMD4<UInt32>()
+            switch op {
+            case .sha256msg1:
+                func sigma0(_ w: UInt32) -> UInt32 { ror(w, 7) ^ ror(w, 18) ^ (w >> 3) }
+                r = SIMD4(x[0] &+ sigma0(x[1]), x[1] &+ sigma0(x[2]), x[2] &+ sigma0(x[3]), x[3] &+ sigma0(y[0]))
+            case .sha256msg2:
+                func sigma1(_ w: UInt32) -> UInt32 { ror(w, 17) ^ ror(w, 19) ^ (w >> 10) }
+                let w16 = x[0] &+ sigma1(y[2]), w17 = x[1] &+ sigma1(y[3])
+                r = SIMD4(w16, w17, x[2] &+ sigma1(w16), x[3] &+ sigma1(w17))
+            default:
+                // Two rounds: A B E F from the source, C D G H from the destination, the
+                // message-plus-constant words from XMM0's low quadword.
+                let wk = Self.lanes(vector(0), as: SIMD4<UInt32>.self)
+                var a = y[3], bb = y[2], c = x[3], d = x[2], e = y[1], f = y[0], g = x[1], h = x[0]
+                for i in 0..<2 {
+                    let ch = (e & f) ^ (~e & g), maj = (a & bb) ^ (a & c) ^ (bb & c)
+                    let s1 = ror(e, 6) ^ ror(e, 11) ^ ror(e, 25), s0 = ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)
+                    let t = ch &+ s1 &+ wk[i] &+ h
+                    (h, g, f, e) = (g, f, e, t &+ d)
+                    (d, c, bb, a) = (c, bb, a, t &+ maj &+ s0)
+                }
+                r = SIMD4(f, e, bb, a)
+            }
+            tracker.derive(to: xmmLocation(o0.reg), from: xmmLocation(o0.reg), location(o1, size: 16))
+            if op == .sha256rnds2 { tracker.combine(into: xmmLocation(o0.reg), from: xmmLocation(0, offset: 0, size: 8)) }
+            loadDependency(xmmLocation(o0.reg), o1)
+            setVector(o0.reg, Self.quad(r))
             return .next
 
         default:

@@ -65,6 +65,7 @@ enum Opcode: String, CaseIterable {
     case stmxcsr, ldmxcsr, fxsave, fxrstor, xsave, xsavec, xrstor
     // Checksums and ciphers (Crypto.swift)
     case crc32, pclmulqdq, aesenc, aesenclast, aesdec, aesdeclast, aesimc, aeskeygenassist
+    case sha256rnds2, sha256msg1, sha256msg2
     // AVX / AVX2 only (the VEX forms of SSE opcodes reuse those, with PrefixBits.vex)
     case vzeroupper, vzeroall, vpbroadcastb, vpbroadcastw, vpbroadcastd, vpbroadcastq, vbroadcastss
     case vextracti128, vextractf128, vinserti128, vinsertf128, vperm2i128, vperm2f128, vpermq, vpblendd

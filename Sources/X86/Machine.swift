@@ -545,7 +545,8 @@ public final class Machine<Tracker: DataFlowTracker> {
             return executeX87(p)
         case .stmxcsr, .ldmxcsr, .fxsave, .fxrstor, .xsave, .xsavec, .xrstor:
             return executeStateSave(p)
-        case .crc32, .pclmulqdq, .aesenc, .aesenclast, .aesdec, .aesdeclast, .aesimc, .aeskeygenassist:
+        case .crc32, .pclmulqdq, .aesenc, .aesenclast, .aesdec, .aesdeclast, .aesimc, .aeskeygenassist,
+             .sha256rnds2, .sha256msg1, .sha256msg2:
             return executeCrypto(p)
         case .addss, .addsd, .addps, .addpd, .subss, .subsd, .subps, .subpd,
              .mulss, .mulsd, .mulps, .mulpd, .divss, .divsd, .divps, .divpd,

@@ -218,6 +218,8 @@ final class CryptoInstructionTests: XCTestCase {
         }
         snippets += ["aesimc xmm1, xmm0", "aesimc xmm1, xmmword ptr [rsi]"]
         for rcon in [0, 1, 0x1b, 0x80] { snippets.append("aeskeygenassist xmm1, xmm2, \(rcon)") }
+        snippets += ["sha256rnds2 xmm2, xmm1", "sha256rnds2 xmm3, xmmword ptr [rsi], xmm0", "sha256msg1 xmm1, xmm2",
+                     "sha256msg1 xmm4, xmmword ptr [rsi+16]", "sha256msg2 xmm1, xmm2", "sha256msg2 xmm0, xmmword ptr [rsi]"]
         let codes = try Assembler.assemble(snippets)
         var inputs = SSEIntegerTests.vectorStates()
         for i in inputs.indices { inputs[i].gpr[GPR.rbx.rawValue] = 0x0123_4567_89AB_CDEF &* UInt64(i + 1) }

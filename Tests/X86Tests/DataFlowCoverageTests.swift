@@ -237,10 +237,15 @@ final class DataFlowCoverageTests: XCTestCase {
             add(s)
         }
         add("vpcmpeqb ymm2, ymm2, ymm2")
+        for s in ["vfmadd132sd xmm0, xmm1, xmm2", "vfnmadd231pd ymm0, ymm1, ymmword ptr [rbx]", "vfmsub213ss xmm0, xmm1, dword ptr [rbx]",
+                  "vaddsd xmm0, xmm1, xmm2", "vmulsd xmm0, xmm1, xmm0", "vsubsd xmm3, xmm1, qword ptr [rbx + 0x300]",
+                  "vmovsd xmm0, qword ptr [rbx]", "vcvtsi2sd xmm0, xmm1, rax", "vucomisd xmm0, xmm1", "vcvttsd2si rax, xmm1",
+                  "vroundsd xmm0, xmm1, xmm2, 1", "vsqrtpd xmm0, xmm1"] { add(s) }
         // Checksums and ciphers.
         for s in ["crc32 eax, byte ptr [rbx]", "crc32 r8, r9", "pclmulqdq xmm0, xmm1, 0x11", "pclmulqdq xmm0, xmmword ptr [rbx], 0",
                   "aesenc xmm0, xmm1", "aesenclast xmm0, xmmword ptr [rbx]", "aesdec xmm0, xmm1", "aesdeclast xmm0, xmm1",
-                  "aesimc xmm0, xmm1", "aeskeygenassist xmm0, xmm1, 1"] { add(s) }
+                  "aesimc xmm0, xmm1", "aeskeygenassist xmm0, xmm1, 1", "sha256rnds2 xmm2, xmm1", "sha256msg1 xmm1, xmmword ptr [rbx]",
+                  "sha256msg2 xmm1, xmm2"] { add(s) }
         add("xsave [rbx]", setup: "mov eax, 7\nxor edx, edx\nvpcmpeqb ymm0, ymm0, ymm0")
         add("xrstor [rbx]", setup: "mov eax, 7\nxor edx, edx\nvpcmpeqb ymm0, ymm0, ymm0\nxsave [rbx]\nvpxor ymm0, ymm0, ymm0")
 
