@@ -472,6 +472,17 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
             let fpstate = (try? machine.memory.readBytes(at: cpu.rsp &+ 40 &+ 184, count: 8)).map { $0.loadUInt64(at: 0) } ?? 0
             cpu.load(after)
             if fpstate != 0, let fx = try? machine.memory.readBytes(at: fpstate, count: 512) { cpu.loadFXSAVE(fx) }
+            // The AVX component (upper YMM halves) follows in the kernel's XSAVE-format frame
+            // when its software bytes carry FP_XSTATE_MAGIC1 (asm/sigcontext.h): at 576,
+            // valid when XSTATE_BV bit 2 is set, in its initial state (zeros) otherwise.
+            if fpstate != 0, let x = try? machine.memory.readBytes(at: fpstate, count: 576 + 256),
+               x.loadUInt32(at: 464) == 0x4650_5853 {
+                let inUse = x.loadUInt64(at: 512) & 4 != 0
+                for i in 0..<16 {
+                    cpu[ymmHigh: i] = inUse ? XMMRegister(low: x.loadUInt64(at: 576 + i * 16), high: x.loadUInt64(at: 584 + i * 16))
+                                            : XMMRegister()
+                }
+            }
         } else if [-512, -513, -514, -516].contains(event.result) {
             // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK never reach
             // the program: a signal interrupted the call, and with no handler to run (an

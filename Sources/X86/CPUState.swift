@@ -102,6 +102,12 @@ public struct CPUState: Sendable {
                      XMMRegister, XMMRegister, XMMRegister, XMMRegister,
                      XMMRegister, XMMRegister, XMMRegister, XMMRegister,
                      XMMRegister, XMMRegister, XMMRegister, XMMRegister)
+    /// Bits 255:128 of YMM0-15 (AVX). Legacy SSE writes keep them; VEX.128 writes zero
+    /// them (SDM Vol. 1, 14.1.2).
+    public var ymmHigh: (XMMRegister, XMMRegister, XMMRegister, XMMRegister,
+                         XMMRegister, XMMRegister, XMMRegister, XMMRegister,
+                         XMMRegister, XMMRegister, XMMRegister, XMMRegister,
+                         XMMRegister, XMMRegister, XMMRegister, XMMRegister)
     public var mxcsr: UInt32
     public var x87: X87State
 
@@ -122,6 +128,7 @@ public struct CPUState: Sendable {
         gsBase = 0
         let z = XMMRegister()
         xmm = (z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z)
+        ymmHigh = xmm
         mxcsr = 0x1F80
         x87 = X87State()
         lazyOp = .materialized
@@ -146,6 +153,18 @@ public struct CPUState: Sendable {
         set {
             precondition((0..<16).contains(index), "XMM index out of range")
             withUnsafeMutableBytes(of: &xmm) { $0.storeBytes(of: newValue, toByteOffset: index * 16, as: XMMRegister.self) }
+        }
+    }
+
+    /// Bits 255:128 of YMM register `index`.
+    public subscript(ymmHigh index: Int) -> XMMRegister {
+        get {
+            precondition((0..<16).contains(index), "YMM index out of range")
+            return withUnsafeBytes(of: ymmHigh) { $0.load(fromByteOffset: index * 16, as: XMMRegister.self) }
+        }
+        set {
+            precondition((0..<16).contains(index), "YMM index out of range")
+            withUnsafeMutableBytes(of: &ymmHigh) { $0.storeBytes(of: newValue, toByteOffset: index * 16, as: XMMRegister.self) }
         }
     }
 

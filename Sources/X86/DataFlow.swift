@@ -40,29 +40,32 @@ public struct DataLocation: Equatable, Sendable {
 public enum RegisterFile {
     /// GPR n occupies bytes 8n ..< 8n+8 (little endian; AH is byte 8n+1 of RAX).
     @inline(__always) public static func gpr(_ n: Int) -> UInt64 { UInt64(n) * 8 }
-    /// XMM n occupies 16 bytes from 128 + 16n.
-    @inline(__always) public static func xmm(_ n: Int) -> UInt64 { 128 + UInt64(n) * 16 }
-    /// Physical x87 register n occupies 10 bytes from 384 + 16n.
-    @inline(__always) public static func x87(_ n: Int) -> UInt64 { 384 + UInt64(n) * 16 }
+    /// Vector register n occupies 32 bytes from 128 + 32n: XMM n is the first 16, the
+    /// upper half of YMM n (AVX) the next 16, so a YMM operand is one location.
+    @inline(__always) public static func xmm(_ n: Int) -> UInt64 { 128 + UInt64(n) * 32 }
+    /// Bits 255:128 of YMM n, 16 bytes.
+    @inline(__always) public static func ymmHigh(_ n: Int) -> UInt64 { xmm(n) + 16 }
+    /// Physical x87 register n occupies 10 bytes from 640 + 16n.
+    @inline(__always) public static func x87(_ n: Int) -> UInt64 { 640 + UInt64(n) * 16 }
     /// The six arithmetic flags (and DF), tracked as one byte.
-    public static let flags: UInt64 = 512
+    public static let flags: UInt64 = 768
     /// The x87 status word, 2 bytes (SDM Vol. 1, 8.1.3): exception flags in the first
     /// byte, the condition codes C0-C3 (and TOP) in the second, which `fnstsw ax` puts in AH.
-    public static let x87Status: UInt64 = 514
+    public static let x87Status: UInt64 = 770
     /// The x87 control word, 2 bytes (fldcw/fnstcw).
-    public static let x87Control: UInt64 = 516
+    public static let x87Control: UInt64 = 772
     /// MXCSR, 4 bytes (ldmxcsr/stmxcsr; SSE exception flags).
-    public static let mxcsr: UInt64 = 520
+    public static let mxcsr: UInt64 = 776
     /// FS and GS base, 8 bytes each (wrfsbase/rdfsbase and friends).
-    public static let fsBase: UInt64 = 528
-    public static let gsBase: UInt64 = 536
+    public static let fsBase: UInt64 = 784
+    public static let gsBase: UInt64 = 792
     /// 16 bytes no instruction names: a load whose destination is one of its own address
     /// registers (mov rax, [rax + 8]) is staged here (copy, addressDependency, copy to the
     /// destination, clear), so the address registers' labels are read before the
     /// destination replaces them. A tracker treats it like any register.
-    public static let scratch: UInt64 = 544
+    public static let scratch: UInt64 = 800
     /// Total size of the register file in bytes.
-    public static let size = 560
+    public static let size = 816
 }
 
 /// What enters the bits a shift vacates (`DataFlowTracker.shift`).

@@ -230,19 +230,34 @@ extension Machine {
     }
 
     /// enter imm16, imm8 (nesting level 0 and 1 only; deeper levels are unsupported).
+    /// enter imm16, imm8 (SDM Vol. 2, ENTER, 64-bit operand size): push RBP; for nesting
+    /// level L > 0, copy L - 1 frame pointers from the enclosing frame (RBP - 8, - 16 ...)
+    /// and push the new frame pointer; then RBP = the new frame, RSP -= imm16.
     func execEnter(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let frameSize = p.pointee.o0.value & 0xFFFF
         let level = p.pointee.o1.value & 0x1F
-        guard level <= 1 else { return unsupported(p) }
-        let frame = gprs[4] &- 8
-        tracker.copy(to: .memory(frame, size: 8), from: gprLocation(5))
-        if level == 1 { tracker.copy(to: .memory(frame &- 8, size: 8), from: gprLocation(4)) }
+        let oldRBP = gprs[5]
+        var rsp = gprs[4] &- 8
+        tracker.copy(to: .memory(rsp, size: 8), from: gprLocation(5))
+        guard memory.store(rsp, size: 8, oldRBP) else { return memoryFault(p) }
+        let frame = rsp
+        if level > 0 {
+            var enclosing = oldRBP
+            for _ in 1..<level {
+                enclosing &-= 8
+                guard let v = memory.load(enclosing, size: 8) else { return memoryFault(p) }
+                rsp &-= 8
+                tracker.copy(to: .memory(rsp, size: 8), from: .memory(enclosing, size: 8))
+                guard memory.store(rsp, size: 8, v) else { return memoryFault(p) }
+            }
+            rsp &-= 8
+            tracker.copy(to: .memory(rsp, size: 8), from: gprLocation(4))
+            guard memory.store(rsp, size: 8, frame) else { return memoryFault(p) }
+        }
         // RBP = the new frame pointer, RSP below it: both RSP's value moved.
         tracker.copy(to: gprLocation(5), from: gprLocation(4))
-        guard push(gprs[5]) else { return memoryFault(p) }
-        if level == 1 { guard push(frame) else { return memoryFault(p) } }
         gprs[5] = frame
-        gprs[4] = gprs[4] &- frameSize
+        gprs[4] = rsp &- frameSize
         return .next
     }
 

@@ -29,6 +29,9 @@ final class Decoder {
     private let scratch: UnsafeMutablePointer<cs_insn>
     /// Capstone instruction id -> (opcode, condition code).
     private var opcodeByID: [(Opcode, UInt8)]
+    /// Capstone instruction ids of VEX forms (`v` + an SSE mnemonic, and the AVX-only
+    /// opcodes): decoded with `PrefixBits.vex` and run by `executeAVX`.
+    private var isVEXByID: [Bool]
     /// Capstone register id -> magprov register.
     private var registerByID: [RegisterMapping]
     private var segmentFS: UInt32 = 0
@@ -62,6 +65,7 @@ final class Decoder {
         handle = h
         scratch = cs_malloc(h)
         opcodeByID = []
+        isVEXByID = []
         registerByID = []
         buildTables()
     }
@@ -78,10 +82,17 @@ final class Decoder {
         func cc(_ s: Substring) -> UInt8? { conditionIndex[String(s)] ?? ccAliases[String(s)] }
         let insEnd = Int(X86_INS_ENDING.rawValue)
         opcodeByID = Array(repeating: (.unsupported, 0), count: insEnd)
+        isVEXByID = Array(repeating: false, count: insEnd)
         for id in 1..<insEnd {
             guard let cName = cs_insn_name(handle, UInt32(id)) else { continue }
             let name = String(cString: cName)
-            if let op = Self.mnemonicAliases[name] ?? Opcode(rawValue: name) {
+            if let form = Self.fmaForm(name) {
+                opcodeByID[id] = (.vfma, form)
+                isVEXByID[id] = true
+            } else if name.hasPrefix("v"), let op = Opcode(rawValue: name) ?? Self.vexForm(of: String(name.dropFirst())) {
+                opcodeByID[id] = (op, 0)
+                isVEXByID[id] = true
+            } else if let op = Self.mnemonicAliases[name] ?? Opcode(rawValue: name) {
                 opcodeByID[id] = (op, 0)
             } else if name.hasPrefix("cmov"), let c = cc(name.dropFirst(4)) {
                 opcodeByID[id] = (.cmovcc, c)
@@ -121,6 +132,9 @@ final class Decoder {
                 m = .init(kind: .gpr, number: UInt8(n), size: size)
             } else if name.hasPrefix("xmm"), let n = Int(name.dropFirst(3)), n < 16 {
                 m = .init(kind: .xmm, number: UInt8(n), size: 16)
+            } else if name.hasPrefix("ymm"), let n = Int(name.dropFirst(3)), n < 16 {
+                // YMM n: the same register number, 32 bytes (ymm16-31 are AVX-512 only).
+                m = .init(kind: .xmm, number: UInt8(n), size: 32)
             } else if name.hasPrefix("st("), let n = Int(name.dropFirst(3).prefix(1)) {
                 m = .init(kind: .st, number: UInt8(n), size: 10)
             } else if name == "st" {
@@ -141,6 +155,73 @@ final class Decoder {
     /// encoding for each): the table's entries plus the per-opcode fixups' results.
     var decodableOpcodes: Set<Opcode> {
         Set(opcodeByID.map { $0.0 }).union([.cmpsd_sse, .movs]).subtracting([.unsupported])
+    }
+
+    /// The SSE opcode whose VEX form `v<name>` the AVX executor runs (SDM Vol. 1, 14.1):
+    /// three-operand, 128- or 256-bit. Nil for forms not implemented.
+    static func vexForm(of name: String) -> Opcode? {
+        guard let op = mnemonicAliases[name] ?? Opcode(rawValue: name),
+              vexOpcodes.contains(op) || vexFloatOpcodes.contains(op) else { return nil }
+        return op
+    }
+
+    /// The FMA3 form of `name` (vfmadd132sd, vfnmsub231ps ...) as `Instruction.condition`
+    /// bits: 0-1 operand order (0 = 132, 1 = 213, 2 = 231), 2 negated product, 3 subtracted
+    /// addend, 4-5 element type (0 sd, 1 ss, 2 pd, 3 ps). Nil for other names (FMA4's
+    /// vfmaddsd has no order digits).
+    static func fmaForm(_ name: String) -> UInt8? {
+        var rest = Substring(name)
+        guard rest.hasPrefix("vf") else { return nil }
+        rest = rest.dropFirst(2)
+        var form: UInt8 = 0
+        if rest.hasPrefix("n") { form |= 4; rest = rest.dropFirst() }
+        if rest.hasPrefix("madd") { rest = rest.dropFirst(4) } else if rest.hasPrefix("msub") { form |= 8; rest = rest.dropFirst(4) } else { return nil }
+        guard let order = ["132": UInt8(0), "213": 1, "231": 2][String(rest.prefix(3))] else { return nil }
+        form |= order
+        guard let type = ["sd": UInt8(0), "ss": 1, "pd": 2, "ps": 3][String(rest.dropFirst(3))] else { return nil }
+        return form | type << 4
+    }
+
+    /// SSE floating-point opcodes whose 128-bit VEX form `executeAVX` runs through the SSE
+    /// code: `dst = f(src1, src2)` with the destination's other low-128 bits from src1.
+    static let vexFloatOpcodes: Set<Opcode> = [
+        .addss, .addsd, .addps, .addpd, .subss, .subsd, .subps, .subpd, .mulss, .mulsd, .mulps, .mulpd,
+        .divss, .divsd, .divps, .divpd, .sqrtss, .sqrtsd, .sqrtps, .sqrtpd, .minss, .minsd, .minps, .minpd,
+        .maxss, .maxsd, .maxps, .maxpd, .ucomiss, .ucomisd, .comiss, .comisd,
+        .cvtsi2ss, .cvtsi2sd, .cvttss2si, .cvttsd2si, .cvtss2si, .cvtsd2si, .cvtss2sd, .cvtsd2ss,
+        .cvtdq2ps, .cvtdq2pd, .cvttps2dq, .cvttpd2dq, .cvtps2dq, .cvtpd2dq, .cvtps2pd, .cvtpd2ps,
+        .roundss, .roundsd, .roundps, .roundpd, .movss, .movsd, .stmxcsr, .ldmxcsr,
+    ]
+
+    /// SSE opcodes with a VEX form in `executeAVX`.
+    static let vexOpcodes: Set<Opcode> = [
+        .movdqu, .movd, .movq, .pmovmskb, .movmskps, .movmskpd, .ptest,
+        .pxor, .por, .pand, .pandn, .pcmpeqb, .pcmpeqw, .pcmpeqd, .pcmpeqq, .pcmpgtb, .pcmpgtw, .pcmpgtd, .pcmpgtq,
+        .pminub, .pmaxub, .pminsb, .pmaxsb, .pminuw, .pmaxuw, .pminsw, .pmaxsw, .pminud, .pmaxud, .pminsd, .pmaxsd,
+        .paddb, .paddw, .paddd, .paddq, .psubb, .psubw, .psubd, .psubq,
+        .paddusb, .paddusw, .psubusb, .psubusw, .paddsb, .paddsw, .psubsb, .psubsw,
+        .punpcklbw, .punpckhbw, .punpcklwd, .punpckhwd, .punpckldq, .punpckhdq, .unpcklps, .unpckhps,
+        .punpcklqdq, .unpcklpd, .punpckhqdq, .unpckhpd, .shufps, .shufpd, .pshufb, .palignr,
+        .pmullw, .pmulld, .pmulhw, .pmulhuw, .pmuludq, .pmaddwd, .psadbw, .pavgb, .pavgw,
+        .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb,
+        .psllw, .pslld, .psllq, .psrlw, .psrld, .psrlq, .psraw, .psrad, .pslldq, .psrldq,
+        .pshufd, .pshuflw, .pshufhw, .pabsb, .pabsw, .pabsd,
+        .pinsrb, .pinsrw, .pinsrd, .pinsrq, .pextrb, .pextrw, .pextrd, .pextrq,
+        .pmovzxbw, .pmovzxbd, .pmovzxbq, .pmovzxwd, .pmovzxwq, .pmovzxdq,
+        .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq,
+        .pcmpistri, .pcmpestri,
+    ]
+
+    /// Whether the encoding is EVEX (AVX-512): after any legacy prefixes, 62h starts an
+    /// EVEX prefix in 64-bit mode (SDM Vol. 2, 2.7).
+    static func isEVEX(_ bytes: [UInt8]) -> Bool {
+        for b in bytes {
+            switch b {
+            case 0x66, 0x67, 0xF2, 0xF3, 0xF0, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65: continue
+            default: return b == 0x62
+            }
+        }
+        return false
     }
 
     private static func stringOp(_ name: String) -> (Opcode, UInt8)? {
@@ -175,7 +256,8 @@ final class Decoder {
             // A truncated fetch (next page not executable) also lands here: report the
             // fault at the first missing byte rather than calling the bytes bad.
             if bytes.count < 15 { return .fetchFault(address: address &+ UInt64(bytes.count)) }
-            return .unsupported(ins, UnsupportedInstruction(address: address, bytes: Array(bytes.prefix(15)), text: "(bad)"))
+            let text = Self.isEVEX(bytes) ? "(bad) (AVX-512 EVEX encoding Capstone 4 does not decode)" : "(bad)"
+            return .unsupported(ins, UnsupportedInstruction(address: address, bytes: Array(bytes.prefix(15)), text: text))
         }
         return translate(scratch.pointee, address: address)
     }
@@ -186,7 +268,8 @@ final class Decoder {
         let bytes = withUnsafeBytes(of: insn.bytes) { Array($0.prefix(Int(insn.size))) }
         let mnemonic = withUnsafeBytes(of: insn.mnemonic) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let operands = withUnsafeBytes(of: insn.op_str) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let text = (operands.isEmpty ? mnemonic : mnemonic + " " + operands) + why
+        let evex = Self.isEVEX(bytes) ? " (AVX-512 EVEX encoding)" : ""
+        let text = (operands.isEmpty ? mnemonic : mnemonic + " " + operands) + why + evex
         return .unsupported(ins, UnsupportedInstruction(address: address, bytes: bytes, text: text))
     }
 
@@ -195,6 +278,12 @@ final class Decoder {
         guard id > 0, id < opcodeByID.count, let detailPointer = insn.detail else { return unsupported(insn, address) }
         var (op, condition) = opcodeByID[id]
         if op == .unsupported { return unsupported(insn, address) }
+        let isVEX = isVEXByID[id]
+        if isVEX, withUnsafeBytes(of: insn.bytes, { Self.isEVEX(Array($0.prefix(Int(insn.size)))) }) {
+            // An AVX-512 form of a mnemonic that also has a VEX form (opmasks, ZMM, EVEX-only
+            // registers): not implemented, and never run as its VEX twin.
+            return unsupported(insn, address)
+        }
         let x86 = detailPointer.pointee.x86
         let length = UInt8(insn.size)
         var ins = Instruction()
@@ -208,14 +297,29 @@ final class Decoder {
         default: break
         }
         let count = Int(x86.op_count)
-        guard count <= 3 else { return unsupported(insn, address, " (too many operands)") }
+        guard count <= 3 || (isVEX && count == 4) else { return unsupported(insn, address, " (too many operands)") }
+        if isVEX { ins.prefixes |= PrefixBits.vex }
         let address32 = x86.addr_size == 4
         var operands = [Operand](repeating: Operand(), count: 3)
         let nextRIP = address &+ UInt64(length)
         var hasXMM = false
+        var vectorLength: UInt8 = 16
         let ok: Bool = withUnsafeBytes(of: x86.operands) { raw in
             let ops = raw.bindMemory(to: cs_x86_op.self)
-            for i in 0..<count {
+            if count == 4 {
+                // VEX 4-operand forms: the imm8 (vpalignr, vinserti128 ...) or the is4
+                // register (vpblendvb) goes to `condition`.
+                let c = ops[3]
+                if c.type == X86_OP_IMM {
+                    ins.condition = UInt8(truncatingIfNeeded: c.imm)
+                } else if c.type == X86_OP_REG, Int(c.reg.rawValue) < registerByID.count,
+                          registerByID[Int(c.reg.rawValue)].kind == .xmm {
+                    ins.condition = registerByID[Int(c.reg.rawValue)].number
+                } else {
+                    return false
+                }
+            }
+            for i in 0..<min(count, 3) {
                 let c = ops[i]
                 var o = Operand()
                 o.size = c.size
@@ -228,7 +332,7 @@ final class Decoder {
                     o.kind = m.kind
                     o.reg = m.number
                     o.size = m.size
-                    if m.kind == .xmm { hasXMM = true }
+                    if m.kind == .xmm { hasXMM = true; vectorLength = max(vectorLength, m.size) }
                 case X86_OP_IMM:
                     o.kind = .immediate
                     o.value = UInt64(bitPattern: c.imm)
@@ -267,11 +371,13 @@ final class Decoder {
             return true
         }
         guard ok else { return unsupported(insn, address, " (operand kind)") }
-        ins.operandCount = UInt8(count)
+        ins.operandCount = UInt8(min(count, 3))
         ins.o0 = operands[0]
         ins.o1 = operands[1]
         ins.o2 = operands[2]
         ins.size = count > 0 ? operands[0].size : 0
+        // VEX forms: the vector length (16 or 32 bytes) from the widest vector register.
+        if isVEX { ins.size = vectorLength }
 
         // Per-opcode fixups where Capstone's form differs from what the executor expects.
         switch op {
@@ -304,6 +410,17 @@ final class Decoder {
             break
         case .jcc, .jmp, .call, .jrcxz, .jecxz, .loop, .loope, .loopne:
             if op == .jrcxz { ins.size = 8 } else if op == .jecxz { ins.size = 4 }
+            // A 67h prefix makes loop/loope/loopne count in ECX (SDM Vol. 2, LOOP).
+            if op == .loop || op == .loope || op == .loopne { ins.o0.address32 = address32 }
+        case .rdseed where withUnsafeBytes(of: insn.bytes, { $0.prefix(Int(insn.size)).prefix { $0 != 0x0F }.contains(0xF3) }):
+            // Capstone 4 reads F3 0F C7 /7 (rdpid: the CPU number from IA32_TSC_AUX) as
+            // rdseed. Either way a nondeterministic value nothing recorded.
+            let operands = withUnsafeBytes(of: insn.op_str) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            var u = Instruction()
+            u.length = length
+            let bytes = withUnsafeBytes(of: insn.bytes) { Array($0.prefix(Int(insn.size))) }
+            return .unsupported(u, UnsupportedInstruction(address: address, bytes: bytes,
+                                                          text: "rdpid \(operands) (the CPU number: nondeterministic, not recorded)"))
         case .nop, .pause, .fwait, .mfence, .lfence, .sfence, .clflush, .prefetch:
             ins.operandCount = 0
         default:

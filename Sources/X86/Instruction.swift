@@ -63,6 +63,15 @@ enum Opcode: String, CaseIterable {
     case roundss, roundsd, roundps, roundpd
     case rcpps, rsqrtps, rcpss, rsqrtss
     case stmxcsr, ldmxcsr, fxsave, fxrstor, xsave, xsavec, xrstor
+    // Checksums and ciphers (Crypto.swift)
+    case crc32, pclmulqdq, aesenc, aesenclast, aesdec, aesdeclast, aesimc, aeskeygenassist
+    case sha256rnds2, sha256msg1, sha256msg2
+    // AVX / AVX2 only (the VEX forms of SSE opcodes reuse those, with PrefixBits.vex)
+    case vzeroupper, vzeroall, vpbroadcastb, vpbroadcastw, vpbroadcastd, vpbroadcastq, vbroadcastss
+    case vextracti128, vextractf128, vinserti128, vinsertf128, vperm2i128, vperm2f128, vpermq, vpblendd
+    /// FMA3: vf[n]madd/vf[n]msub 132/213/231 sd/ss/pd/ps; the form is in `Instruction.condition`
+    /// (`Decoder.fmaForm`).
+    case vfma
     // x87
     case fld, fst, fstp, fild, fist, fistp, fisttp, fbld, fbstp
     case fadd, faddp, fiadd, fsub, fsubp, fisub, fsubr, fsubrp, fisubr
@@ -112,6 +121,11 @@ enum PrefixBits {
     static let lock: UInt8 = 1
     static let rep: UInt8 = 2      // F3: rep / repe
     static let repne: UInt8 = 4    // F2: repne
+    /// VEX-encoded (AVX): three operands (destination, first source, second source),
+    /// `Instruction.size` is the vector length (16 or 32), a 4th operand's imm8 or
+    /// register number is in `Instruction.condition`, and writes to a vector register
+    /// zero its bits above the vector length.
+    static let vex: UInt8 = 8
 }
 
 /// One decoded instruction: plain data (~64 bytes) stored contiguously per block.

@@ -57,6 +57,10 @@ public struct CPUIDTable: Sendable {
         return entries[Key(leaf: leaf, subleaf: sub)] ?? Result(eax: 0, ebx: 0, ecx: 0, edx: 0)
     }
 
+    /// Whether leaf 0 names an AMD part ("AuthenticAMD"): where the SDM leaves a result
+    /// undefined and the vendors differ, the interpreter follows the recording CPU.
+    public var isAMD: Bool { lookup(leaf: 0, subleaf: 0).ebx == 0x6874_7541 }
+
     /// A small generic table: SSE2..SSE4.2, SSSE3, POPCNT, BMI1/BMI2, LZCNT; no AVX, no
     /// XSAVE (so glibc uses fxsave), as a recording with AVX masked would show.
     public static let baseline: CPUIDTable = {
@@ -118,6 +122,8 @@ public final class Machine<Tracker: DataFlowTracker> {
     let gprs: UnsafeMutablePointer<UInt64>
     /// Points into `cpu.pointee.xmm`: 16 × (low, high).
     let xmms: UnsafeMutablePointer<UInt64>
+    /// Points into `cpu.pointee.ymmHigh`: bits 255:128 of YMM0-15, 16 × (low, high).
+    let ymmHighs: UnsafeMutablePointer<UInt64>
     public let memory: GuestMemory
     let blocks: BlockCache
     public var cpuid: CPUIDTable
@@ -138,6 +144,7 @@ public final class Machine<Tracker: DataFlowTracker> {
         // offset(of:) is non-nil for stored properties of a struct.
         gprs = (raw + (MemoryLayout<CPUState>.offset(of: \CPUState.gpr) ?? 0)).assumingMemoryBound(to: UInt64.self)
         xmms = (raw + (MemoryLayout<CPUState>.offset(of: \CPUState.xmm) ?? 0)).assumingMemoryBound(to: UInt64.self)
+        ymmHighs = (raw + (MemoryLayout<CPUState>.offset(of: \CPUState.ymmHigh) ?? 0)).assumingMemoryBound(to: UInt64.self)
     }
 
     deinit {
@@ -520,6 +527,12 @@ public final class Machine<Tracker: DataFlowTracker> {
     /// SSE and x87 dispatch, kept out of the integer switch so the common path stays small.
     @inline(never)
     func executeVector(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        if p.pointee.prefixes & PrefixBits.vex != 0 { return executeAVX(p) }
+        return executeLegacyVector(p)
+    }
+
+    /// The legacy (non-VEX) encodings of the vector, x87 and state-save families.
+    func executeLegacyVector(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         switch p.pointee.op {
         case .fld, .fst, .fstp, .fild, .fist, .fistp, .fisttp, .fbld, .fbstp,
              .fadd, .faddp, .fiadd, .fsub, .fsubp, .fisub, .fsubr, .fsubrp, .fisubr,
@@ -532,6 +545,9 @@ public final class Machine<Tracker: DataFlowTracker> {
             return executeX87(p)
         case .stmxcsr, .ldmxcsr, .fxsave, .fxrstor, .xsave, .xsavec, .xrstor:
             return executeStateSave(p)
+        case .crc32, .pclmulqdq, .aesenc, .aesenclast, .aesdec, .aesdeclast, .aesimc, .aeskeygenassist,
+             .sha256rnds2, .sha256msg1, .sha256msg2:
+            return executeCrypto(p)
         case .addss, .addsd, .addps, .addpd, .subss, .subsd, .subps, .subpd,
              .mulss, .mulsd, .mulps, .mulpd, .divss, .divsd, .divps, .divpd,
              .sqrtss, .sqrtsd, .sqrtps, .sqrtpd, .minss, .minsd, .minps, .minpd, .maxss, .maxsd, .maxps, .maxpd,

@@ -200,45 +200,19 @@ extension Machine {
                 return .next
             }
             return packedBinary(p) { $0 ^ $1 }
-        case .por: return packedBinary(p) { $0 | $1 }
-        case .pand: return packedBinary(p) { $0 & $1 }
-        case .pandn: return packedBinary(p) { ~$0 & $1 }
 
-        // MARK: Compares
-        case .pcmpeqb: return packedBinary(p) { a, b in Self.quad(B16(repeating: 0).replacing(with: 0xFF, where: Self.lanes(a, as: B16.self) .== Self.lanes(b, as: B16.self))) }
-        case .pcmpeqw: return packedBinary(p) { a, b in Self.quad(W8(repeating: 0).replacing(with: 0xFFFF, where: Self.lanes(a, as: W8.self) .== Self.lanes(b, as: W8.self))) }
-        case .pcmpeqd: return packedBinary(p) { a, b in Self.quad(D4(repeating: 0).replacing(with: .max, where: Self.lanes(a, as: D4.self) .== Self.lanes(b, as: D4.self))) }
-        case .pcmpeqq: return packedBinary(p) { a, b in Q2(repeating: 0).replacing(with: .max, where: a .== b) }
-        case .pcmpgtb: return packedBinary(p) { a, b in Self.quad(B16(repeating: 0).replacing(with: 0xFF, where: Self.lanes(a, as: S16.self) .> Self.lanes(b, as: S16.self))) }
-        case .pcmpgtw: return packedBinary(p) { a, b in Self.quad(W8(repeating: 0).replacing(with: 0xFFFF, where: Self.lanes(a, as: SW8.self) .> Self.lanes(b, as: SW8.self))) }
-        case .pcmpgtd: return packedBinary(p) { a, b in Self.quad(D4(repeating: 0).replacing(with: .max, where: Self.lanes(a, as: SD4.self) .> Self.lanes(b, as: SD4.self))) }
-        case .pcmpgtq: return packedBinary(p) { a, b in Q2(repeating: 0).replacing(with: .max, where: Self.lanes(a, as: SQ2.self) .> Self.lanes(b, as: SQ2.self)) }
-
-        // MARK: Min / max
-        case .pminub: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: B16.self), Self.lanes(b, as: B16.self))) }
-        case .pmaxub: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: B16.self), Self.lanes(b, as: B16.self))) }
-        case .pminsb: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: S16.self), Self.lanes(b, as: S16.self))) }
-        case .pmaxsb: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: S16.self), Self.lanes(b, as: S16.self))) }
-        case .pminuw: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: W8.self), Self.lanes(b, as: W8.self))) }
-        case .pmaxuw: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: W8.self), Self.lanes(b, as: W8.self))) }
-        case .pminsw: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: SW8.self), Self.lanes(b, as: SW8.self))) }
-        case .pmaxsw: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: SW8.self), Self.lanes(b, as: SW8.self))) }
-        case .pminud: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: D4.self), Self.lanes(b, as: D4.self))) }
-        case .pmaxud: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: D4.self), Self.lanes(b, as: D4.self))) }
-        case .pminsd: return packedBinary(p) { a, b in Self.quad(pointwiseMin(Self.lanes(a, as: SD4.self), Self.lanes(b, as: SD4.self))) }
-        case .pmaxsd: return packedBinary(p) { a, b in Self.quad(pointwiseMax(Self.lanes(a, as: SD4.self), Self.lanes(b, as: SD4.self))) }
-
-        // MARK: Add / subtract
-        case .paddb: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: B16.self) &+ Self.lanes(b, as: B16.self)) }
-        case .paddw: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: W8.self) &+ Self.lanes(b, as: W8.self)) }
-        case .paddd: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: D4.self) &+ Self.lanes(b, as: D4.self)) }
-        case .paddq: return packedBinary(p) { a, b in a &+ b }
-        case .psubb: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: B16.self) &- Self.lanes(b, as: B16.self)) }
-        case .psubw: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: W8.self) &- Self.lanes(b, as: W8.self)) }
-        case .psubd: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: D4.self) &- Self.lanes(b, as: D4.self)) }
-        case .psubq: return packedBinary(p) { a, b in a &- b }
-        case .paddusb, .paddusw, .psubusb, .psubusw, .paddsb, .paddsw, .psubsb, .psubsw:
-            return packedBinary(p) { a, b in Self.saturatingArithmetic(op, a, b) }
+        // MARK: Two-source lane operations (formulas in `packedLane`)
+        case .por, .pand, .pandn, .pcmpeqb, .pcmpeqw, .pcmpeqd, .pcmpeqq, .pcmpgtb, .pcmpgtw, .pcmpgtd, .pcmpgtq,
+             .pminub, .pmaxub, .pminsb, .pmaxsb, .pminuw, .pmaxuw, .pminsw, .pmaxsw, .pminud, .pmaxud, .pminsd, .pmaxsd,
+             .paddb, .paddw, .paddd, .paddq, .psubb, .psubw, .psubd, .psubq,
+             .paddusb, .paddusw, .psubusb, .psubusw, .paddsb, .paddsw, .psubsb, .psubsw,
+             .punpcklbw, .punpckhbw, .punpcklwd, .punpckhwd, .punpckldq, .punpckhdq, .unpcklps, .unpckhps,
+             .punpcklqdq, .unpcklpd, .punpckhqdq, .unpckhpd, .shufps, .shufpd, .pshufb, .palignr,
+             .pmullw, .pmulld, .pmulhw, .pmulhuw, .pmuludq, .pmaddwd, .psadbw, .pavgb, .pavgw,
+             .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb:
+            let imm = p.pointee.o2.value
+            let selector = op == .pblendvb ? vector(0) : V128(0, 0)
+            return packedBinary(p) { a, b in Self.packedLane(op, a, b, imm: imm, selector: selector) ?? a }
 
         // MARK: Shifts
         case .psllw, .pslld, .psllq, .psrlw, .psrld, .psrlq, .psraw, .psrad:
@@ -253,104 +227,19 @@ extension Machine {
                 count = v[0]
             }
             let dst = p.pointee.o0.reg
-            let a = vector(dst)
-            let r: V128
-            switch op {
-            case .psllw: r = count > 15 ? V128(0, 0) : Self.quad(Self.lanes(a, as: W8.self) &<< W8(repeating: UInt16(count)))
-            case .pslld: r = count > 31 ? V128(0, 0) : Self.quad(Self.lanes(a, as: D4.self) &<< D4(repeating: UInt32(count)))
-            case .psllq: r = count > 63 ? V128(0, 0) : a &<< V128(repeating: count)
-            case .psrlw: r = count > 15 ? V128(0, 0) : Self.quad(Self.lanes(a, as: W8.self) &>> W8(repeating: UInt16(count)))
-            case .psrld: r = count > 31 ? V128(0, 0) : Self.quad(Self.lanes(a, as: D4.self) &>> D4(repeating: UInt32(count)))
-            case .psrlq: r = count > 63 ? V128(0, 0) : a &>> V128(repeating: count)
-            case .psraw: r = Self.quad(Self.lanes(a, as: SW8.self) &>> SW8(repeating: Int16(min(count, 15))))
-            default: r = Self.quad(Self.lanes(a, as: SD4.self) &>> SD4(repeating: Int32(min(count, 31))))
-            }
-            setVector(dst, r)
+            setVector(dst, Self.shiftLane(op, vector(dst), count: count))
             return .next
         case .pslldq, .psrldq:
             tracker.derive(to: xmmLocation(p.pointee.o0.reg), from: xmmLocation(p.pointee.o0.reg), .constant)
-            let count = Int(min(p.pointee.o1.value & 0xFF, 16))
-            let a = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
-            var r = B16(repeating: 0)
-            for i in 0..<16 {
-                let source = op == .pslldq ? i - count : i + count
-                if source >= 0 && source < 16 { r[i] = a[source] }
-            }
-            setVector(p.pointee.o0.reg, Self.quad(r))
+            setVector(p.pointee.o0.reg, Self.unaryLane(op, vector(p.pointee.o0.reg), imm: p.pointee.o1.value) ?? V128(0, 0))
             return .next
 
-        // MARK: Unpack / shuffle
-        case .punpcklbw, .punpckhbw:
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: B16.self), y = Self.lanes(b, as: B16.self)
-                let base = op == .punpckhbw ? 8 : 0
-                var r = B16()
-                for i in 0..<8 { r[2 * i] = x[base + i]; r[2 * i + 1] = y[base + i] }
-                return Self.quad(r)
-            }
-        case .punpcklwd, .punpckhwd:
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: W8.self), y = Self.lanes(b, as: W8.self)
-                let base = op == .punpckhwd ? 4 : 0
-                var r = W8()
-                for i in 0..<4 { r[2 * i] = x[base + i]; r[2 * i + 1] = y[base + i] }
-                return Self.quad(r)
-            }
-        case .punpckldq, .punpckhdq, .unpcklps, .unpckhps:
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: D4.self), y = Self.lanes(b, as: D4.self)
-                let base = op == .punpckhdq || op == .unpckhps ? 2 : 0
-                return Self.quad(D4(x[base], y[base], x[base + 1], y[base + 1]))
-            }
-        case .punpcklqdq, .unpcklpd: return packedBinary(p) { a, b in V128(a[0], b[0]) }
-        case .punpckhqdq, .unpckhpd: return packedBinary(p) { a, b in V128(a[1], b[1]) }
-        case .pshufd:
+        // MARK: One-source lane operations with an imm8 (formulas in `unaryLane`)
+        case .pshufd, .pshuflw, .pshufhw, .pabsb, .pabsw, .pabsd:
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
-            let d = Self.lanes(v, as: D4.self)
-            let imm = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF)
             deriveVector(p)
-            setVector(p.pointee.o0.reg, Self.quad(D4(d[imm & 3], d[(imm >> 2) & 3], d[(imm >> 4) & 3], d[(imm >> 6) & 3])))
+            setVector(p.pointee.o0.reg, Self.unaryLane(op, v, imm: p.pointee.o2.value) ?? v)
             return .next
-        case .pshuflw, .pshufhw:
-            deriveVector(p)
-            guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
-            var w = Self.lanes(v, as: W8.self)
-            let imm = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF)
-            let base = op == .pshufhw ? 4 : 0
-            let original = w
-            for i in 0..<4 { w[base + i] = original[base + ((imm >> (2 * i)) & 3)] }
-            setVector(p.pointee.o0.reg, Self.quad(w))
-            return .next
-        case .shufps:
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: D4.self), y = Self.lanes(b, as: D4.self)
-                let imm = Int(truncatingIfNeeded: p.pointee.o2.value & 0xFF)
-                return Self.quad(D4(x[imm & 3], x[(imm >> 2) & 3], y[(imm >> 4) & 3], y[(imm >> 6) & 3]))
-            }
-        case .shufpd:
-            return packedBinary(p) { a, b in
-                let imm = p.pointee.o2.value
-                return V128(a[Int(imm & 1)], b[Int((imm >> 1) & 1)])
-            }
-        case .pshufb:
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: B16.self), sel = Self.lanes(b, as: B16.self)
-                var r = B16()
-                for i in 0..<16 { r[i] = sel[i] & 0x80 != 0 ? 0 : x[Int(sel[i] & 15)] }
-                return Self.quad(r)
-            }
-        case .palignr:
-            return packedBinary(p) { a, b in
-                // (dst:src) as 32 bytes, shifted right by imm bytes.
-                let hi = Self.lanes(a, as: B16.self), lo = Self.lanes(b, as: B16.self)
-                let shift = Int(p.pointee.o2.value & 0xFF)
-                var r = B16()
-                for i in 0..<16 {
-                    let k = i + shift
-                    r[i] = k < 16 ? lo[k] : k < 32 ? hi[k - 16] : 0
-                }
-                return Self.quad(r)
-            }
         case .ptest:
             guard let b = readVector(p.pointee.o1) else { return memoryFault(p) }
             let a = vector(p.pointee.o0.reg)
@@ -363,111 +252,6 @@ extension Machine {
             tracker.derive(to: flagsLocation, from: xmmLocation(p.pointee.o0.reg), location(p.pointee.o1, size: 16))
             loadDependency(flagsLocation, p.pointee.o1)
             return .next
-
-        // MARK: Multiply and friends
-        case .pmullw: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: W8.self) &* Self.lanes(b, as: W8.self)) }
-        case .pmulld: return packedBinary(p) { a, b in Self.quad(Self.lanes(a, as: D4.self) &* Self.lanes(b, as: D4.self)) }
-        case .pmulhw, .pmulhuw:
-            return packedBinary(p) { a, b in
-                var r = W8()
-                let x = Self.lanes(a, as: W8.self), y = Self.lanes(b, as: W8.self)
-                for i in 0..<8 {
-                    if op == .pmulhw {
-                        r[i] = UInt16(truncatingIfNeeded: (Int32(Int16(bitPattern: x[i])) * Int32(Int16(bitPattern: y[i]))) >> 16)
-                    } else {
-                        r[i] = UInt16(truncatingIfNeeded: (UInt32(x[i]) * UInt32(y[i])) >> 16)
-                    }
-                }
-                return Self.quad(r)
-            }
-        case .pmuludq: return packedBinary(p) { a, b in (a & 0xFFFF_FFFF) &* (b & 0xFFFF_FFFF) }
-        case .pmaddwd:
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: SW8.self), y = Self.lanes(b, as: SW8.self)
-                var r = D4()
-                for i in 0..<4 {
-                    let s = Int32(x[2 * i]) &* Int32(y[2 * i]) &+ Int32(x[2 * i + 1]) &* Int32(y[2 * i + 1])
-                    r[i] = UInt32(bitPattern: s)
-                }
-                return Self.quad(r)
-            }
-        case .psadbw:
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: B16.self), y = Self.lanes(b, as: B16.self)
-                var sums = V128(0, 0)
-                for i in 0..<16 {
-                    let d = x[i] > y[i] ? x[i] - y[i] : y[i] - x[i]
-                    sums[i / 8] &+= UInt64(d)
-                }
-                return sums
-            }
-        case .pavgb:
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: B16.self), y = Self.lanes(b, as: B16.self)
-                var r = B16()
-                for i in 0..<16 { r[i] = UInt8((UInt16(x[i]) + UInt16(y[i]) + 1) >> 1) }
-                return Self.quad(r)
-            }
-        case .pavgw:
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: W8.self), y = Self.lanes(b, as: W8.self)
-                var r = W8()
-                for i in 0..<8 { r[i] = UInt16((UInt32(x[i]) + UInt32(y[i]) + 1) >> 1) }
-                return Self.quad(r)
-            }
-        case .packuswb, .packsswb:
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: SW8.self), y = Self.lanes(b, as: SW8.self)
-                var r = B16()
-                for i in 0..<16 {
-                    let v = Int32(i < 8 ? x[i] : y[i - 8])
-                    if op == .packuswb { r[i] = UInt8(clamping: v) } else { r[i] = UInt8(bitPattern: Int8(clamping: v)) }
-                }
-                return Self.quad(r)
-            }
-        case .packssdw, .packusdw:
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: SD4.self), y = Self.lanes(b, as: SD4.self)
-                var r = W8()
-                for i in 0..<8 {
-                    let v = i < 4 ? x[i] : y[i - 4]
-                    if op == .packusdw { r[i] = UInt16(clamping: v) } else { r[i] = UInt16(bitPattern: Int16(clamping: v)) }
-                }
-                return Self.quad(r)
-            }
-        case .pabsb, .pabsw, .pabsd:
-            deriveVector(p)
-            guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
-            let r: V128
-            switch op {
-            case .pabsb:
-                let x = Self.lanes(v, as: S16.self)
-                r = Self.quad(B16(truncatingIfNeeded: x.replacing(with: 0 &- x, where: x .< 0)))
-            case .pabsw:
-                let x = Self.lanes(v, as: SW8.self)
-                r = Self.quad(W8(truncatingIfNeeded: x.replacing(with: 0 &- x, where: x .< 0)))
-            default:
-                let x = Self.lanes(v, as: SD4.self)
-                r = Self.quad(D4(truncatingIfNeeded: x.replacing(with: 0 &- x, where: x .< 0)))
-            }
-            setVector(p.pointee.o0.reg, r)
-            return .next
-        case .pblendw:
-            return packedBinary(p) { a, b in
-                var x = Self.lanes(a, as: W8.self)
-                let y = Self.lanes(b, as: W8.self)
-                let imm = p.pointee.o2.value
-                for i in 0..<8 where (imm >> UInt64(i)) & 1 != 0 { x[i] = y[i] }
-                return Self.quad(x)
-            }
-        case .pblendvb:
-            return packedBinary(p) { a, b in
-                var x = Self.lanes(a, as: B16.self)
-                let y = Self.lanes(b, as: B16.self)
-                let selector = Self.lanes(vector(0), as: B16.self)
-                for i in 0..<16 where selector[i] & 0x80 != 0 { x[i] = y[i] }
-                return Self.quad(x)
-            }
 
         // MARK: Insert / extract / extend
         case .pinsrw, .pinsrb, .pinsrd, .pinsrq:
@@ -553,6 +337,235 @@ extension Machine {
             return .next
         default:
             return unsupported(p)
+        }
+    }
+
+    // MARK: Lane formulas (one 128-bit lane; AVX applies them to each lane of a YMM)
+
+    /// Result of a two-source packed operation on one 128-bit lane: `a` is the first source
+    /// (the legacy destination), `b` the second; `imm` is the instruction's imm8 where it
+    /// has one, `selector` the blend mask of pblendvb (XMM0, or the VEX is4 register).
+    /// Nil for an opcode that is not a two-source lane operation.
+    @inline(__always)
+    static func packedLane(_ op: Opcode, _ a: V128, _ b: V128, imm: UInt64, selector: V128) -> V128? {
+        typealias B16 = SIMD16<UInt8>
+        typealias S16 = SIMD16<Int8>
+        typealias W8 = SIMD8<UInt16>
+        typealias SW8 = SIMD8<Int16>
+        typealias D4 = SIMD4<UInt32>
+        typealias SD4 = SIMD4<Int32>
+        typealias Q2 = SIMD2<UInt64>
+        typealias SQ2 = SIMD2<Int64>
+        switch op {
+        case .pxor: return a ^ b
+        case .por: return a | b
+        case .pand: return a & b
+        case .pandn: return ~a & b
+        case .pcmpeqb: return quad(B16(repeating: 0).replacing(with: 0xFF, where: lanes(a, as: B16.self) .== lanes(b, as: B16.self)))
+        case .pcmpeqw: return quad(W8(repeating: 0).replacing(with: 0xFFFF, where: lanes(a, as: W8.self) .== lanes(b, as: W8.self)))
+        case .pcmpeqd: return quad(D4(repeating: 0).replacing(with: .max, where: lanes(a, as: D4.self) .== lanes(b, as: D4.self)))
+        case .pcmpeqq: return Q2(repeating: 0).replacing(with: .max, where: a .== b)
+        case .pcmpgtb: return quad(B16(repeating: 0).replacing(with: 0xFF, where: lanes(a, as: S16.self) .> lanes(b, as: S16.self)))
+        case .pcmpgtw: return quad(W8(repeating: 0).replacing(with: 0xFFFF, where: lanes(a, as: SW8.self) .> lanes(b, as: SW8.self)))
+        case .pcmpgtd: return quad(D4(repeating: 0).replacing(with: .max, where: lanes(a, as: SD4.self) .> lanes(b, as: SD4.self)))
+        case .pcmpgtq: return Q2(repeating: 0).replacing(with: .max, where: lanes(a, as: SQ2.self) .> lanes(b, as: SQ2.self))
+        case .pminub: return quad(pointwiseMin(lanes(a, as: B16.self), lanes(b, as: B16.self)))
+        case .pmaxub: return quad(pointwiseMax(lanes(a, as: B16.self), lanes(b, as: B16.self)))
+        case .pminsb: return quad(pointwiseMin(lanes(a, as: S16.self), lanes(b, as: S16.self)))
+        case .pmaxsb: return quad(pointwiseMax(lanes(a, as: S16.self), lanes(b, as: S16.self)))
+        case .pminuw: return quad(pointwiseMin(lanes(a, as: W8.self), lanes(b, as: W8.self)))
+        case .pmaxuw: return quad(pointwiseMax(lanes(a, as: W8.self), lanes(b, as: W8.self)))
+        case .pminsw: return quad(pointwiseMin(lanes(a, as: SW8.self), lanes(b, as: SW8.self)))
+        case .pmaxsw: return quad(pointwiseMax(lanes(a, as: SW8.self), lanes(b, as: SW8.self)))
+        case .pminud: return quad(pointwiseMin(lanes(a, as: D4.self), lanes(b, as: D4.self)))
+        case .pmaxud: return quad(pointwiseMax(lanes(a, as: D4.self), lanes(b, as: D4.self)))
+        case .pminsd: return quad(pointwiseMin(lanes(a, as: SD4.self), lanes(b, as: SD4.self)))
+        case .pmaxsd: return quad(pointwiseMax(lanes(a, as: SD4.self), lanes(b, as: SD4.self)))
+        case .paddb: return quad(lanes(a, as: B16.self) &+ lanes(b, as: B16.self))
+        case .paddw: return quad(lanes(a, as: W8.self) &+ lanes(b, as: W8.self))
+        case .paddd: return quad(lanes(a, as: D4.self) &+ lanes(b, as: D4.self))
+        case .paddq: return a &+ b
+        case .psubb: return quad(lanes(a, as: B16.self) &- lanes(b, as: B16.self))
+        case .psubw: return quad(lanes(a, as: W8.self) &- lanes(b, as: W8.self))
+        case .psubd: return quad(lanes(a, as: D4.self) &- lanes(b, as: D4.self))
+        case .psubq: return a &- b
+        case .paddusb, .paddusw, .psubusb, .psubusw, .paddsb, .paddsw, .psubsb, .psubsw:
+            return saturatingArithmetic(op, a, b)
+        case .punpcklbw, .punpckhbw:
+            let x = lanes(a, as: B16.self), y = lanes(b, as: B16.self)
+            let base = op == .punpckhbw ? 8 : 0
+            var r = B16()
+            for i in 0..<8 { r[2 * i] = x[base + i]; r[2 * i + 1] = y[base + i] }
+            return quad(r)
+        case .punpcklwd, .punpckhwd:
+            let x = lanes(a, as: W8.self), y = lanes(b, as: W8.self)
+            let base = op == .punpckhwd ? 4 : 0
+            var r = W8()
+            for i in 0..<4 { r[2 * i] = x[base + i]; r[2 * i + 1] = y[base + i] }
+            return quad(r)
+        case .punpckldq, .punpckhdq, .unpcklps, .unpckhps:
+            let x = lanes(a, as: D4.self), y = lanes(b, as: D4.self)
+            let base = op == .punpckhdq || op == .unpckhps ? 2 : 0
+            return quad(D4(x[base], y[base], x[base + 1], y[base + 1]))
+        case .punpcklqdq, .unpcklpd: return V128(a[0], b[0])
+        case .punpckhqdq, .unpckhpd: return V128(a[1], b[1])
+        case .shufps:
+            let x = lanes(a, as: D4.self), y = lanes(b, as: D4.self)
+            let i = Int(truncatingIfNeeded: imm & 0xFF)
+            return quad(D4(x[i & 3], x[(i >> 2) & 3], y[(i >> 4) & 3], y[(i >> 6) & 3]))
+        case .shufpd:
+            return V128(a[Int(imm & 1)], b[Int((imm >> 1) & 1)])
+        case .pshufb:
+            let x = lanes(a, as: B16.self), sel = lanes(b, as: B16.self)
+            var r = B16()
+            for i in 0..<16 { r[i] = sel[i] & 0x80 != 0 ? 0 : x[Int(sel[i] & 15)] }
+            return quad(r)
+        case .palignr:
+            // (a:b) as 32 bytes, shifted right by imm bytes.
+            let hi = lanes(a, as: B16.self), lo = lanes(b, as: B16.self)
+            let shift = Int(imm & 0xFF)
+            var r = B16()
+            for i in 0..<16 {
+                let k = i + shift
+                r[i] = k < 16 ? lo[k] : k < 32 ? hi[k - 16] : 0
+            }
+            return quad(r)
+        case .pmullw: return quad(lanes(a, as: W8.self) &* lanes(b, as: W8.self))
+        case .pmulld: return quad(lanes(a, as: D4.self) &* lanes(b, as: D4.self))
+        case .pmulhw, .pmulhuw:
+            var r = W8()
+            let x = lanes(a, as: W8.self), y = lanes(b, as: W8.self)
+            for i in 0..<8 {
+                if op == .pmulhw {
+                    r[i] = UInt16(truncatingIfNeeded: (Int32(Int16(bitPattern: x[i])) * Int32(Int16(bitPattern: y[i]))) >> 16)
+                } else {
+                    r[i] = UInt16(truncatingIfNeeded: (UInt32(x[i]) * UInt32(y[i])) >> 16)
+                }
+            }
+            return quad(r)
+        case .pmuludq: return (a & 0xFFFF_FFFF) &* (b & 0xFFFF_FFFF)
+        case .pmaddwd:
+            let x = lanes(a, as: SW8.self), y = lanes(b, as: SW8.self)
+            var r = D4()
+            for i in 0..<4 {
+                let s = Int32(x[2 * i]) &* Int32(y[2 * i]) &+ Int32(x[2 * i + 1]) &* Int32(y[2 * i + 1])
+                r[i] = UInt32(bitPattern: s)
+            }
+            return quad(r)
+        case .psadbw:
+            let x = lanes(a, as: B16.self), y = lanes(b, as: B16.self)
+            var sums = V128(0, 0)
+            for i in 0..<16 {
+                let d = x[i] > y[i] ? x[i] - y[i] : y[i] - x[i]
+                sums[i / 8] &+= UInt64(d)
+            }
+            return sums
+        case .pavgb:
+            let x = lanes(a, as: B16.self), y = lanes(b, as: B16.self)
+            var r = B16()
+            for i in 0..<16 { r[i] = UInt8((UInt16(x[i]) + UInt16(y[i]) + 1) >> 1) }
+            return quad(r)
+        case .pavgw:
+            let x = lanes(a, as: W8.self), y = lanes(b, as: W8.self)
+            var r = W8()
+            for i in 0..<8 { r[i] = UInt16((UInt32(x[i]) + UInt32(y[i]) + 1) >> 1) }
+            return quad(r)
+        case .packuswb, .packsswb:
+            let x = lanes(a, as: SW8.self), y = lanes(b, as: SW8.self)
+            var r = B16()
+            for i in 0..<16 {
+                let v = Int32(i < 8 ? x[i] : y[i - 8])
+                if op == .packuswb { r[i] = UInt8(clamping: v) } else { r[i] = UInt8(bitPattern: Int8(clamping: v)) }
+            }
+            return quad(r)
+        case .packssdw, .packusdw:
+            let x = lanes(a, as: SD4.self), y = lanes(b, as: SD4.self)
+            var r = W8()
+            for i in 0..<8 {
+                let v = i < 4 ? x[i] : y[i - 4]
+                if op == .packusdw { r[i] = UInt16(clamping: v) } else { r[i] = UInt16(bitPattern: Int16(clamping: v)) }
+            }
+            return quad(r)
+        case .pblendw:
+            var x = lanes(a, as: W8.self)
+            let y = lanes(b, as: W8.self)
+            for i in 0..<8 where (imm >> UInt64(i)) & 1 != 0 { x[i] = y[i] }
+            return quad(x)
+        case .pblendvb:
+            var x = lanes(a, as: B16.self)
+            let y = lanes(b, as: B16.self)
+            let s = lanes(selector, as: B16.self)
+            for i in 0..<16 where s[i] & 0x80 != 0 { x[i] = y[i] }
+            return quad(x)
+        default:
+            return nil
+        }
+    }
+
+    /// Result of a one-source packed operation with an imm8 on one 128-bit lane (shuffles
+    /// within the lane, absolute values, byte shifts, element shifts by an immediate).
+    /// Nil for an opcode that is not one.
+    @inline(__always)
+    static func unaryLane(_ op: Opcode, _ v: V128, imm: UInt64) -> V128? {
+        typealias B16 = SIMD16<UInt8>
+        typealias S16 = SIMD16<Int8>
+        typealias W8 = SIMD8<UInt16>
+        typealias SW8 = SIMD8<Int16>
+        typealias D4 = SIMD4<UInt32>
+        typealias SD4 = SIMD4<Int32>
+        let i = Int(truncatingIfNeeded: imm & 0xFF)
+        switch op {
+        case .pshufd:
+            let d = lanes(v, as: D4.self)
+            return quad(D4(d[i & 3], d[(i >> 2) & 3], d[(i >> 4) & 3], d[(i >> 6) & 3]))
+        case .pshuflw, .pshufhw:
+            var w = lanes(v, as: W8.self)
+            let base = op == .pshufhw ? 4 : 0
+            let original = w
+            for k in 0..<4 { w[base + k] = original[base + ((i >> (2 * k)) & 3)] }
+            return quad(w)
+        case .pabsb:
+            let x = lanes(v, as: S16.self)
+            return quad(B16(truncatingIfNeeded: x.replacing(with: 0 &- x, where: x .< 0)))
+        case .pabsw:
+            let x = lanes(v, as: SW8.self)
+            return quad(W8(truncatingIfNeeded: x.replacing(with: 0 &- x, where: x .< 0)))
+        case .pabsd:
+            let x = lanes(v, as: SD4.self)
+            return quad(D4(truncatingIfNeeded: x.replacing(with: 0 &- x, where: x .< 0)))
+        case .pslldq, .psrldq:
+            let count = min(i, 16)
+            let a = lanes(v, as: B16.self)
+            var r = B16(repeating: 0)
+            for k in 0..<16 {
+                let source = op == .pslldq ? k - count : k + count
+                if source >= 0 && source < 16 { r[k] = a[source] }
+            }
+            return quad(r)
+        case .psllw, .pslld, .psllq, .psrlw, .psrld, .psrlq, .psraw, .psrad:
+            return shiftLane(op, v, count: imm & 0xFF)
+        default:
+            return nil
+        }
+    }
+
+    /// Element shifts of one lane by `count` (all elements by the same count; counts past
+    /// the element width give zeros, or sign copies for psraw/psrad).
+    @inline(__always)
+    static func shiftLane(_ op: Opcode, _ a: V128, count: UInt64) -> V128 {
+        typealias W8 = SIMD8<UInt16>
+        typealias SW8 = SIMD8<Int16>
+        typealias D4 = SIMD4<UInt32>
+        typealias SD4 = SIMD4<Int32>
+        switch op {
+        case .psllw: return count > 15 ? V128(0, 0) : quad(lanes(a, as: W8.self) &<< W8(repeating: UInt16(count)))
+        case .pslld: return count > 31 ? V128(0, 0) : quad(lanes(a, as: D4.self) &<< D4(repeating: UInt32(count)))
+        case .psllq: return count > 63 ? V128(0, 0) : a &<< V128(repeating: count)
+        case .psrlw: return count > 15 ? V128(0, 0) : quad(lanes(a, as: W8.self) &>> W8(repeating: UInt16(count)))
+        case .psrld: return count > 31 ? V128(0, 0) : quad(lanes(a, as: D4.self) &>> D4(repeating: UInt32(count)))
+        case .psrlq: return count > 63 ? V128(0, 0) : a &>> V128(repeating: count)
+        case .psraw: return quad(lanes(a, as: SW8.self) &>> SW8(repeating: Int16(min(count, 15))))
+        default: return quad(lanes(a, as: SD4.self) &>> SD4(repeating: Int32(min(count, 31))))
         }
     }
 

@@ -199,8 +199,13 @@ extension Machine {
             if count <= bits {
                 r = ((a << count) | (count == bits ? b : b >> (bits - count))) & m
                 carry = (a >> (bits - count)) & 1
+            } else if cpuid.isAMD {
+                // 16-bit operand with count 17..31: undefined by the SDM. AMD parts (measured
+                // on an EPYC) rotate the source left by count - 16 and clear CF.
+                r = ((b << (count - 16)) | (b >> (32 - count))) & m
+                carry = 0
             } else {
-                // 16-bit operand with count 17..31: undefined; model as a 32-bit funnel.
+                // Intel parts shift the 32-bit concatenation.
                 let wide = (a << 16) | b
                 r = (wide << (count - 16)) >> 16 & m
                 carry = (wide >> (32 - (count - 16))) & 1
@@ -209,6 +214,10 @@ extension Machine {
             if count <= bits {
                 r = ((a >> count) | (count == bits ? b : b << (bits - count))) & m
                 carry = (a >> (count - 1)) & 1
+            } else if cpuid.isAMD {
+                // AMD: the source rotated right by count - 16, CF clear (see shld).
+                r = ((b >> (count - 16)) | (b << (32 - count))) & m
+                carry = 0
             } else {
                 let wide = (b << 16) | a
                 r = (wide >> (count - 16)) & m

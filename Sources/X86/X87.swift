@@ -753,25 +753,45 @@ extension Machine {
             guard loadLegacyRegion(a, x87: true, sse: true) else { return signalFault(p, GuestSignal.sigsegv, address: 0) }
         case .xsave, .xsavec:
             guard a & 63 == 0 else { return signalFault(p, GuestSignal.sigsegv, address: 0) }
-            // Requested-feature bitmap: EDX:EAX & XCR0, and XCR0 = x87 | SSE here.
-            let rfbm = ((gprs[2] << 32) | (gprs[0] & 0xFFFF_FFFF)) & 3
-            guard memory.probeWrite(a, 576) else { return memoryFault(p) }
+            // Requested-feature bitmap: EDX:EAX & XCR0; the components modelled are x87,
+            // SSE and AVX (bits 0-2).
+            let requested = ((gprs[2] << 32) | (gprs[0] & 0xFFFF_FFFF)) & xcr0
+            let rfbm = requested & 7
+            guard memory.probeWrite(a, rfbm & 4 != 0 ? 832 : 576) else { return memoryFault(p) }
             saveStateDataFlow(a, x87: rfbm & 1 != 0, sse: rfbm & 2 != 0)
             // The header: XSTATE_BV (and XCOMP_BV, zeros) from EDX:EAX, a mask of constants.
             tracker.clear(.memory(a &+ 512, size: p.pointee.op == .xsavec ? 64 : 8))
             guard storeLegacyRegion(a, x87: rfbm & 1 != 0, sse: rfbm & 2 != 0) else { return memoryFault(p) }
+            // AVX (component 2, the upper YMM halves) is in its initial state, and left out
+            // of XSTATE_BV, while every upper half is zero (XINUSE[2], SDM Vol. 1, 13.6).
+            var inUse = rfbm & 3
+            if rfbm & 4 != 0 {
+                var upperInUse = false
+                for i in 0..<32 where ymmHighs[i] != 0 { upperInUse = true }
+                if upperInUse { inUse |= 4 }
+                // Standard and compacted formats alike put component 2 at 576: it is the
+                // first extended component (SDM Vol. 1, 13.4.3).
+                if upperInUse || p.pointee.op == .xsave {
+                    for i in 0..<16 {
+                        let slot = a &+ 576 &+ UInt64(i * 16)
+                        tracker.copy(to: .memory(slot, size: 16), from: DataLocation(kind: .register, size: 16, offset: RegisterFile.ymmHigh(i)))
+                        let v = vectorHigh(UInt8(i))
+                        _ = memory.store128(slot, v[0], v[1])
+                    }
+                }
+            }
             let header = a &+ 512
             let oldBV = memory.load(header, size: 8) ?? 0
-            let bv = p.pointee.op == .xsave ? (oldBV & ~rfbm) | rfbm : rfbm
+            let bv = p.pointee.op == .xsave ? (oldBV & ~rfbm) | inUse : inUse
             guard memory.store(header, size: 8, bv) else { return memoryFault(p) }
             if p.pointee.op == .xsavec {
                 // Compacted format: XCOMP_BV bit 63 set, rest of the header zero.
-                guard memory.store(header &+ 8, size: 8, (UInt64(1) << 63) | rfbm) else { return memoryFault(p) }
+                guard memory.store(header &+ 8, size: 8, (UInt64(1) << 63) | requested) else { return memoryFault(p) }
                 for k in stride(from: 16, to: 64, by: 8) { _ = memory.store(header &+ UInt64(k), size: 8, 0) }
             }
         case .xrstor:
             guard a & 63 == 0 else { return signalFault(p, GuestSignal.sigsegv, address: 0) }
-            let rfbm = ((gprs[2] << 32) | (gprs[0] & 0xFFFF_FFFF)) & 3
+            let rfbm = ((gprs[2] << 32) | (gprs[0] & 0xFFFF_FFFF)) & xcr0 & 7
             guard let bv = memory.load(a &+ 512, size: 8) else { return memoryFault(p) }
             if rfbm & 1 != 0 {
                 if bv & 1 != 0 {
@@ -796,6 +816,21 @@ extension Machine {
                     for i in 0..<16 { setVector(UInt8(i), V128(0, 0)) }
                     // MXCSR is restored from memory whenever SSE or AVX is requested.
                     if let mx = memory.load(a &+ 24, size: 4) { cpu.pointee.mxcsr = UInt32(truncatingIfNeeded: mx) }
+                }
+            }
+            if rfbm & 4 != 0 {
+                for i in 0..<16 {
+                    let upper = DataLocation(kind: .register, size: 16, offset: RegisterFile.ymmHigh(i))
+                    if bv & 4 != 0 {
+                        let slot = a &+ 576 &+ UInt64(i * 16)
+                        guard let (lo, hi) = memory.load128(slot) else { return memoryFault(p) }
+                        tracker.copy(to: upper, from: .memory(slot, size: 16))
+                        loadDependency(upper, o0)
+                        setVectorHigh(UInt8(i), V128(lo, hi))
+                    } else {
+                        tracker.clear(upper)
+                        setVectorHigh(UInt8(i), V128(0, 0))
+                    }
                 }
             }
         default:

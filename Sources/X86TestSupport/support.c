@@ -4,6 +4,7 @@
 #include "X86TestSupport.h"
 #include <string.h>
 #include <sys/mman.h>
+#include <cpuid.h>
 
 void x86ts_enter(x86ts_state *state, uint64_t code);
 void x86ts_exit(void);
@@ -24,6 +25,25 @@ __asm__(
     "  movdqu 208(%rdi), %xmm4\n  movdqu 224(%rdi), %xmm5\n  movdqu 240(%rdi), %xmm6\n  movdqu 256(%rdi), %xmm7\n"
     "  movdqu 272(%rdi), %xmm8\n  movdqu 288(%rdi), %xmm9\n  movdqu 304(%rdi), %xmm10\n movdqu 320(%rdi), %xmm11\n"
     "  movdqu 336(%rdi), %xmm12\n movdqu 352(%rdi), %xmm13\n movdqu 368(%rdi), %xmm14\n movdqu 384(%rdi), %xmm15\n"
+    "  cmpl $0, 408(%rdi)\n"
+    "  je 1f\n"
+    "  vinserti128 $1, 416(%rdi), %ymm0, %ymm0\n"
+    "  vinserti128 $1, 432(%rdi), %ymm1, %ymm1\n"
+    "  vinserti128 $1, 448(%rdi), %ymm2, %ymm2\n"
+    "  vinserti128 $1, 464(%rdi), %ymm3, %ymm3\n"
+    "  vinserti128 $1, 480(%rdi), %ymm4, %ymm4\n"
+    "  vinserti128 $1, 496(%rdi), %ymm5, %ymm5\n"
+    "  vinserti128 $1, 512(%rdi), %ymm6, %ymm6\n"
+    "  vinserti128 $1, 528(%rdi), %ymm7, %ymm7\n"
+    "  vinserti128 $1, 544(%rdi), %ymm8, %ymm8\n"
+    "  vinserti128 $1, 560(%rdi), %ymm9, %ymm9\n"
+    "  vinserti128 $1, 576(%rdi), %ymm10, %ymm10\n"
+    "  vinserti128 $1, 592(%rdi), %ymm11, %ymm11\n"
+    "  vinserti128 $1, 608(%rdi), %ymm12, %ymm12\n"
+    "  vinserti128 $1, 624(%rdi), %ymm13, %ymm13\n"
+    "  vinserti128 $1, 640(%rdi), %ymm14, %ymm14\n"
+    "  vinserti128 $1, 656(%rdi), %ymm15, %ymm15\n"
+    "1:\n"
     "  ldmxcsr 400(%rdi)\n"
     "  fninit\n"
     "  fldcw 404(%rdi)\n"
@@ -62,6 +82,26 @@ __asm__(
     "  movdqu %xmm4, 208(%rdi)\n  movdqu %xmm5, 224(%rdi)\n  movdqu %xmm6, 240(%rdi)\n  movdqu %xmm7, 256(%rdi)\n"
     "  movdqu %xmm8, 272(%rdi)\n  movdqu %xmm9, 288(%rdi)\n  movdqu %xmm10, 304(%rdi)\n movdqu %xmm11, 320(%rdi)\n"
     "  movdqu %xmm12, 336(%rdi)\n movdqu %xmm13, 352(%rdi)\n movdqu %xmm14, 368(%rdi)\n movdqu %xmm15, 384(%rdi)\n"
+    "  cmpl $0, 408(%rdi)\n"
+    "  je 2f\n"
+    "  vextracti128 $1, %ymm0, 416(%rdi)\n"
+    "  vextracti128 $1, %ymm1, 432(%rdi)\n"
+    "  vextracti128 $1, %ymm2, 448(%rdi)\n"
+    "  vextracti128 $1, %ymm3, 464(%rdi)\n"
+    "  vextracti128 $1, %ymm4, 480(%rdi)\n"
+    "  vextracti128 $1, %ymm5, 496(%rdi)\n"
+    "  vextracti128 $1, %ymm6, 512(%rdi)\n"
+    "  vextracti128 $1, %ymm7, 528(%rdi)\n"
+    "  vextracti128 $1, %ymm8, 544(%rdi)\n"
+    "  vextracti128 $1, %ymm9, 560(%rdi)\n"
+    "  vextracti128 $1, %ymm10, 576(%rdi)\n"
+    "  vextracti128 $1, %ymm11, 592(%rdi)\n"
+    "  vextracti128 $1, %ymm12, 608(%rdi)\n"
+    "  vextracti128 $1, %ymm13, 624(%rdi)\n"
+    "  vextracti128 $1, %ymm14, 640(%rdi)\n"
+    "  vextracti128 $1, %ymm15, 656(%rdi)\n"
+    "  vzeroupper\n"
+    "2:\n"
     "  stmxcsr 400(%rdi)\n"
     "  fnstcw 404(%rdi)\n"
     "  mov x86ts_host_rsp(%rip), %rsp\n"
@@ -107,4 +147,8 @@ void x86ts_run(x86ts_state *state, uint64_t code_address, const uint8_t *code, s
     memcpy(dst + length + 6, &exit_address, 8);
     __builtin___clear_cache((char *)dst, (char *)dst + length + 14);
     x86ts_enter(state, code_address);
+}
+
+void x86ts_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
+    __cpuid_count(leaf, subleaf, out[0], out[1], out[2], out[3]);
 }

@@ -24,11 +24,13 @@ final class ReplayTests: XCTestCase {
     /// fails with the divergence report of either: taint replay must follow the same path.
     @discardableResult
     func assertReplays(_ command: [String], watchdogMilliseconds: Int = 50, syscallBuffer: Bool = false,
+                       maskCPUFeatures: Bool = true,
                        file: StaticString = #filePath, line: UInt = #line) throws -> ReplaySummary {
         let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
         var options = RecordOptions(command: command, outputDirectory: directory)
         options.watchdogMilliseconds = watchdogMilliseconds
         options.syscallBuffer = syscallBuffer
+        options.maskCPUFeatures = maskCPUFeatures
         let recorder = Recorder(options: options)
         recorder.log = { _ in }
         _ = try recorder.run()
@@ -109,6 +111,19 @@ final class ReplayTests: XCTestCase {
         ]
         for command in commands {
             try assertReplays(["sh", "-c", "cd \(dir) && \(command) > /dev/null"])
+        }
+    }
+
+    /// Recorded without the feature mask, glibc picks its AVX2 string functions, ld.so
+    /// saves the AVX state with xsavec, and wc counts lines with its own AVX2 loop (chosen
+    /// by its CPUID check, which no mask reaches).
+    func testCoreutilsWithoutTheFeatureMaskReplay() throws {
+        let dir = "\(Self.work)/avx2-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let text = (0..<3000).map { "\(($0 * 7919) % 3001) word\($0 % 97) line \($0)" }.joined(separator: "\n") + "\n"
+        try text.write(toFile: dir + "/in.txt", atomically: true, encoding: .utf8)
+        for command in ["cat in.txt | wc -l", "sort in.txt | head -n 5", "wc in.txt"] {
+            try assertReplays(["sh", "-c", "cd \(dir) && \(command) > /dev/null"], maskCPUFeatures: false)
         }
     }
 

@@ -220,6 +220,35 @@ final class DataFlowCoverageTests: XCTestCase {
                   "pextrw eax, xmm1, 3", "pextrb eax, xmm1, 2", "pextrd dword ptr [rbx], xmm1, 1", "pextrq rax, xmm1, 1",
                   "pshufw mm0, mm1, 0x1b"] { add(s) }
 
+        // AVX / AVX2 (VEX): the opcodes only VEX encodes; the VEX forms of SSE opcodes are
+        // probed here too, since they run through their own executor.
+        for s in ["vzeroupper", "vzeroall", "vmovdqu ymm0, ymmword ptr [rbx]", "vmovdqa ymmword ptr [rbx], ymm1",
+                  "vmovdqa xmm2, xmm3", "vmovd xmm0, eax", "vmovq xmm1, qword ptr [rbx]", "vmovd ecx, xmm2",
+                  "vpmovmskb eax, ymm1", "vptest ymm0, ymm1", "vpcmpeqb ymm0, ymm1, ymmword ptr [rbx]",
+                  "vpxor xmm2, xmm2, xmm2", "vpand ymm3, ymm1, ymm3", "vpsubb ymm0, ymm2, ymm0", "vpsadbw ymm1, ymm1, ymm2",
+                  "vpminub ymm0, ymm1, ymm2", "vpshufb ymm0, ymm1, ymm2", "vpalignr ymm0, ymm1, ymm2, 5",
+                  "vpblendvb ymm0, ymm1, ymm2, ymm3", "vpsllw ymm0, ymm1, 3", "vpsrld ymm0, ymm1, xmm2", "vpslldq ymm0, ymm1, 3",
+                  "vpshufd ymm0, ymmword ptr [rbx], 0x1b", "vpabsb ymm0, ymm1", "vpinsrb xmm0, xmm1, eax, 5", "vpextrw eax, xmm1, 3",
+                  "vpmovzxbw ymm0, xmmword ptr [rbx]", "vpbroadcastb ymm0, byte ptr [rbx]", "vpbroadcastw ymm0, xmm1",
+                  "vpbroadcastd ymm0, xmm1", "vpbroadcastq ymm0, qword ptr [rbx]", "vbroadcastss ymm0, dword ptr [rbx]",
+                  "vextracti128 xmm0, ymm1, 1", "vextractf128 xmmword ptr [rbx], ymm1, 1", "vinserti128 ymm0, ymm1, xmm2, 1",
+                  "vinsertf128 ymm0, ymm1, xmmword ptr [rbx], 0", "vperm2i128 ymm0, ymm1, ymm2, 0x21",
+                  "vperm2f128 ymm0, ymm1, ymmword ptr [rbx], 0x30", "vpermq ymm0, ymm1, 0x1b", "vpblendd ymm0, ymm1, ymm2, 0x5a"] {
+            add(s)
+        }
+        add("vpcmpeqb ymm2, ymm2, ymm2")
+        for s in ["vfmadd132sd xmm0, xmm1, xmm2", "vfnmadd231pd ymm0, ymm1, ymmword ptr [rbx]", "vfmsub213ss xmm0, xmm1, dword ptr [rbx]",
+                  "vaddsd xmm0, xmm1, xmm2", "vmulsd xmm0, xmm1, xmm0", "vsubsd xmm3, xmm1, qword ptr [rbx + 0x300]",
+                  "vmovsd xmm0, qword ptr [rbx]", "vcvtsi2sd xmm0, xmm1, rax", "vucomisd xmm0, xmm1", "vcvttsd2si rax, xmm1",
+                  "vroundsd xmm0, xmm1, xmm2, 1", "vsqrtpd xmm0, xmm1"] { add(s) }
+        // Checksums and ciphers.
+        for s in ["crc32 eax, byte ptr [rbx]", "crc32 r8, r9", "pclmulqdq xmm0, xmm1, 0x11", "pclmulqdq xmm0, xmmword ptr [rbx], 0",
+                  "aesenc xmm0, xmm1", "aesenclast xmm0, xmmword ptr [rbx]", "aesdec xmm0, xmm1", "aesdeclast xmm0, xmm1",
+                  "aesimc xmm0, xmm1", "aeskeygenassist xmm0, xmm1, 1", "sha256rnds2 xmm2, xmm1", "sha256msg1 xmm1, xmmword ptr [rbx]",
+                  "sha256msg2 xmm1, xmm2"] { add(s) }
+        add("xsave [rbx]", setup: "mov eax, 7\nxor edx, edx\nvpcmpeqb ymm0, ymm0, ymm0")
+        add("xrstor [rbx]", setup: "mov eax, 7\nxor edx, edx\nvpcmpeqb ymm0, ymm0, ymm0\nxsave [rbx]\nvpxor ymm0, ymm0, ymm0")
+
         // SSE floating point.
         for op in ["add", "sub", "mul", "div", "sqrt", "min", "max"] {
             for suffix in ["ss", "sd", "ps", "pd"] { add("\(op)\(suffix) xmm0, xmm1") }
@@ -296,6 +325,7 @@ final class DataFlowCoverageTests: XCTestCase {
             try memory.writeBytes(Self.initialData(), at: Self.data)
             let log = HookLog()
             let machine = try Machine(memory: memory, cpuid: .baseline, tracker: log)
+            machine.xcr0 = 7  // x87, SSE and AVX: the xsave probes save the upper YMM halves
             var state = Self.initialState()
             state.rip = Self.code
             machine.state = state
@@ -424,7 +454,10 @@ final class DataFlowCoverageTests: XCTestCase {
         }
         func bytes<T>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v) { Array($0) } }
         compare(bytes(a.gpr), bytes(b.gpr), at: RegisterFile.gpr(0))
-        compare(bytes(a.xmm), bytes(b.xmm), at: RegisterFile.xmm(0))
+        for i in 0..<16 {
+            compare(bytes(a[xmm: i]), bytes(b[xmm: i]), at: RegisterFile.xmm(i))
+            compare(bytes(a[ymmHigh: i]), bytes(b[ymmHigh: i]), at: RegisterFile.ymmHigh(i))
+        }
         let ra = bytes(a.x87.registers), rb = bytes(b.x87.registers)
         for r in 0..<8 { compare(Array(ra[r * 16..<r * 16 + 10]), Array(rb[r * 16..<r * 16 + 10]), at: RegisterFile.x87(r)) }
         let visibleFlags = RFlags.arithmetic | RFlags.direction
@@ -441,8 +474,8 @@ final class DataFlowCoverageTests: XCTestCase {
         registerBytes.map { o -> String in
             switch o {
             case ..<128: return "\(TestState.registerNames[Int(o / 8)])[\(o % 8)]"
-            case ..<384: return "xmm\((o - 128) / 16)[\((o - 128) % 16)]"
-            case ..<512: return "R\((o - 384) / 16)[\((o - 384) % 16)]"
+            case ..<RegisterFile.x87(0): return "ymm\((o - 128) / 32)[\((o - 128) % 32)]"
+            case ..<RegisterFile.flags: return "R\((o - RegisterFile.x87(0)) / 16)[\((o - RegisterFile.x87(0)) % 16)]"
             case RegisterFile.flags: return "flags"
             case RegisterFile.x87Status..<RegisterFile.x87Control: return "fsw[\(o - RegisterFile.x87Status)]"
             case RegisterFile.x87Control..<RegisterFile.mxcsr: return "fcw[\(o - RegisterFile.x87Control)]"

@@ -14,6 +14,9 @@ typedef struct x86ts_state {
     uint32_t mxcsr;     // offset 400
     uint16_t fcw;       // offset 404
     uint16_t padding;
+    uint32_t avx;       // offset 408: nonzero = load and save the upper YMM halves too
+    uint32_t padding2;
+    uint64_t ymmh[32];  // offset 416: ymm0 bits 191:128, 255:192, ymm1 ... (AVX CPUs only)
 } x86ts_state;
 
 /// Maps `length` bytes read/write/execute at exactly `address` (MAP_FIXED_NOREPLACE),
@@ -24,5 +27,8 @@ void *x86ts_map_fixed(uint64_t address, size_t length);
 /// jump back to the trampoline, loads `state`, runs the code and saves the registers
 /// into `state`. The code must fall through its end; it must not fault.
 void x86ts_run(x86ts_state *state, uint64_t code_address, const uint8_t *code, size_t length);
+
+/// CPUID of the CPU the tests run on: out = eax, ebx, ecx, edx.
+void x86ts_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
 #endif

@@ -86,6 +86,10 @@ struct TestState: Equatable {
     var xmm = [UInt64](repeating: 0, count: 32)
     var mxcsr: UInt32 = 0x1F80
     var fcw: UInt16 = 0x37F
+    /// Load, run with and compare the upper YMM halves too (AVX tests; needs an AVX CPU).
+    var avx = false
+    /// Bits 255:128 of ymm0-15: ymm0 bits 191:128, 255:192, ymm1 ...
+    var ymmHigh = [UInt64](repeating: 0, count: 32)
 
     static let registerNames = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
                                 "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
@@ -96,6 +100,7 @@ struct TestState: Equatable {
         for i in 0..<16 { s.gpr[i] = 0x0101_0101_0101_0101 &* UInt64(i + 1) &+ seed &* 0x9E37_79B9_7F4A_7C15 }
         s.gpr[4] = TestLayout.stackTop
         for i in 0..<32 { s.xmm[i] = 0x1111_1111_1111_1111 &* UInt64(i % 15 + 1) ^ seed }
+        for i in 0..<32 { s.ymmHigh[i] = 0x0123_4567_89AB_CDEF &* UInt64(i + 3) ^ (seed << 8) }
         return s
     }
 }
@@ -128,6 +133,8 @@ enum NativeRunner {
         c.rflags = state.rflags
         c.mxcsr = state.mxcsr
         c.fcw = state.fcw
+        c.avx = state.avx ? 1 : 0
+        withUnsafeMutableBytes(of: &c.ymmh) { raw in for i in 0..<32 { raw.storeBytes(of: state.ymmHigh[i], toByteOffset: i * 8, as: UInt64.self) } }
         code.withUnsafeBufferPointer { x86ts_run(&c, TestLayout.codeAddress, $0.baseAddress, $0.count) }
         var out = TestState()
         withUnsafeBytes(of: c.gpr) { raw in for i in 0..<16 { out.gpr[i] = raw.load(fromByteOffset: i * 8, as: UInt64.self) } }
@@ -135,6 +142,10 @@ enum NativeRunner {
         out.rflags = c.rflags
         out.mxcsr = c.mxcsr
         out.fcw = c.fcw
+        out.avx = state.avx
+        if state.avx {
+            withUnsafeBytes(of: c.ymmh) { raw in for i in 0..<32 { out.ymmHigh[i] = raw.load(fromByteOffset: i * 8, as: UInt64.self) } }
+        }
         let after = Array(UnsafeRawBufferPointer(start: dataPointer, count: TestLayout.comparedDataSize))
         return (out, after)
     }
@@ -162,16 +173,21 @@ final class EmulatedRunner {
         var s = CPUState()
         for i in 0..<16 { s[GPR(rawValue: i)!] = state.gpr[i] }
         for i in 0..<16 { s[xmm: i] = XMMRegister(low: state.xmm[2 * i], high: state.xmm[2 * i + 1]) }
+        for i in 0..<16 where state.avx { s[ymmHigh: i] = XMMRegister(low: state.ymmHigh[2 * i], high: state.ymmHigh[2 * i + 1]) }
         s.rflags = state.rflags
         s.mxcsr = state.mxcsr
         s.x87.controlWord = state.fcw
         s.rip = TestLayout.codeAddress
         machine.state = s
+        // xsave's requested-feature bitmap is EDX:EAX & XCR0: AVX tests enable component 2.
+        machine.xcr0 = state.avx ? 7 : 3
         let reason = machine.run(maxInstructions: limit)
         let r = machine.state
         var out = TestState()
         for i in 0..<16 { out.gpr[i] = r[GPR(rawValue: i)!] }
         for i in 0..<16 { out.xmm[2 * i] = r[xmm: i].low; out.xmm[2 * i + 1] = r[xmm: i].high }
+        out.avx = state.avx
+        for i in 0..<16 where state.avx { out.ymmHigh[2 * i] = r[ymmHigh: i].low; out.ymmHigh[2 * i + 1] = r[ymmHigh: i].high }
         out.rflags = r.rflags
         out.mxcsr = r.mxcsr
         out.fcw = r.x87.controlWord
@@ -200,9 +216,11 @@ func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 /// Returns the number of cases compared.
 @discardableResult
 func differential(_ source: String, code: [UInt8]? = nil, inputs: [TestState], data: [UInt8] = [],
-                  compare: Comparison = .all, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+                  compare: Comparison = .all, cpuid: CPUIDTable = .baseline,
+                  file: StaticString = #filePath, line: UInt = #line) throws -> Int {
     let bytes = try code ?? Assembler.assemble(source)
     let emulator = try EmulatedRunner(bytes)
+    emulator.machine.cpuid = cpuid
     var failures = 0
     for input in inputs {
         let (native, nativeData) = NativeRunner.run(bytes, input, data: data)
@@ -222,6 +240,11 @@ func differential(_ source: String, code: [UInt8]? = nil, inputs: [TestState], d
         if compare.compareXMM {
             for i in 0..<32 where native.xmm[i] != emulated.xmm[i] {
                 problems.append("xmm\(i / 2).\(i % 2 == 0 ? "lo" : "hi") native \(hex(native.xmm[i])) emulated \(hex(emulated.xmm[i]))")
+            }
+        }
+        if compare.compareXMM && input.avx {
+            for i in 0..<32 where native.ymmHigh[i] != emulated.ymmHigh[i] {
+                problems.append("ymm\(i / 2) bits \(i % 2 == 0 ? "191:128" : "255:192") native \(hex(native.ymmHigh[i])) emulated \(hex(emulated.ymmHigh[i]))")
             }
         }
         if compare.compareMXCSR && native.mxcsr != emulated.mxcsr {

@@ -1,0 +1,501 @@
+// VEX-encoded (AVX, AVX2) vector instructions: the three-operand 128- and 256-bit forms of
+// the SSE integer operations, and the AVX-only moves (broadcasts, lane inserts/extracts,
+// vzeroupper). A 256-bit operation is its SSE formula applied to each 128-bit lane
+// (`packedLane`, `unaryLane`, `shiftLane` in SSEInteger.swift) unless it crosses lanes.
+// Every VEX write to a vector register zeroes the bits above its vector length
+// (SDM Vol. 1, 14.1.2); legacy SSE writes keep them.
+
+extension Machine {
+    // MARK: YMM access
+
+    /// Bits 255:128 of YMM register `n`.
+    @inline(__always)
+    func vectorHigh(_ n: UInt8) -> V128 {
+        let p = ymmHighs + Int(n) &* 2
+        return V128(p[0], p[1])
+    }
+
+    @inline(__always)
+    func setVectorHigh(_ n: UInt8, _ v: V128) {
+        let p = ymmHighs + Int(n) &* 2
+        p[0] = v[0]
+        p[1] = v[1]
+    }
+
+    /// A VEX source of `width` (16 or 32) bytes as (bits 127:0, bits 255:128); the high
+    /// lane is zero for 16. Nil on a memory fault (nothing partial is returned).
+    @inline(__always)
+    func readWide(_ o: Operand, width: UInt8) -> (V128, V128)? {
+        if o.kind == .xmm { return (vector(o.reg), width == 32 ? vectorHigh(o.reg) : V128(0, 0)) }
+        guard o.kind == .memory else { return nil }
+        let a = effectiveAddress(o)
+        guard let (l0, l1) = memory.load128(a) else { return nil }
+        if width != 32 { return (V128(l0, l1), V128(0, 0)) }
+        guard let (h0, h1) = memory.load128(a &+ 16) else { return nil }
+        return (V128(l0, l1), V128(h0, h1))
+    }
+
+    /// Writes YMM `n` from a VEX operation of `width` bytes: bits above it become zero.
+    @inline(__always)
+    func writeWide(_ n: UInt8, _ low: V128, _ high: V128, width: UInt8) {
+        setVector(n, low)
+        setVectorHigh(n, width == 32 ? high : V128(0, 0))
+    }
+
+    /// All 32 bytes of YMM `n` in the register file, or its first `size` bytes.
+    @inline(__always)
+    func ymmLocation(_ n: UInt8, size: UInt8 = 32) -> DataLocation {
+        DataLocation(kind: .register, size: size, offset: RegisterFile.xmm(Int(n)))
+    }
+
+    /// Data flow of the zeroing above a VEX destination of `width` bytes.
+    @inline(__always)
+    func clearAboveVectorLength(_ n: UInt8, width: UInt8) {
+        if width < 32 { tracker.clear(DataLocation(kind: .register, size: 32 &- width, offset: RegisterFile.xmm(Int(n)) &+ UInt64(width))) }
+    }
+
+    /// dst = f(src1, src2) for a VEX destination of `width` bytes: bytewise operations keep
+    /// byte i's labels to byte i of each source (staged so that a destination that is also
+    /// the second source is read before it is replaced); the others derive from both.
+    @inline(__always)
+    func vexBinaryDataFlow(_ p: UnsafePointer<Instruction>, width: UInt8) {
+        guard Tracker.tracksData else { return }
+        let d = p.pointee.o0, s1 = p.pointee.o1, s2 = p.pointee.o2
+        let destination = ymmLocation(d.reg, size: width)
+        let first = location(s1, size: width), second = location(s2, size: width)
+        let op = p.pointee.op
+        if s2.kind == .xmm && s2.reg == s1.reg
+            && (op == .pxor || op == .pandn || op == .psubb || op == .psubw || op == .psubd || op == .psubq
+                || op == .pcmpeqb || op == .pcmpeqw || op == .pcmpeqd || op == .pcmpeqq || op == .pcmpgtb) {
+            // Idioms whose result does not depend on the (equal) sources: zeros or all ones.
+            tracker.clear(destination)
+        } else if Self.isBytewise(op) {
+            if s2.kind == .xmm && s2.reg == d.reg {
+                if s1.reg != d.reg {
+                    tracker.combineBytewise(into: destination, from: first)
+                } else {
+                    tracker.combine(into: destination, from: .constant)  // changed in place
+                }
+            } else {
+                if s1.reg != d.reg { tracker.copy(to: destination, from: first) }
+                tracker.combineBytewise(into: destination, from: second)
+            }
+        } else {
+            tracker.derive(to: destination, from: first, second)
+        }
+        loadDependency(destination, s2)
+        clearAboveVectorLength(d.reg, width: width)
+    }
+
+    // MARK: Execution
+
+    /// Runs a VEX-encoded instruction (`PrefixBits.vex`).
+    @inline(never)
+    func executeAVX(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let op = p.pointee.op
+        let width = p.pointee.size
+        let o0 = p.pointee.o0, o1 = p.pointee.o1, o2 = p.pointee.o2
+        switch op {
+        case .vzeroupper, .vzeroall:
+            for n in 0..<16 as Range<UInt8> {
+                if op == .vzeroall {
+                    tracker.clear(ymmLocation(n))
+                    setVector(n, V128(0, 0))
+                } else {
+                    tracker.clear(DataLocation(kind: .register, size: 16, offset: RegisterFile.ymmHigh(Int(n))))
+                }
+                setVectorHigh(n, V128(0, 0))
+            }
+            return .next
+
+        case .movdqu:
+            // vmovdqu/vmovdqa/vmovaps/vmovups/vmovntdq/vlddqu/vmovntdqa.
+            tracker.copy(to: location(o0, size: width), from: location(o1, size: width))
+            if o0.kind == .memory {
+                let a = effectiveAddress(o0)
+                guard memory.probeWrite(a, UInt64(width)) else { return memoryFault(p) }
+                let low = vector(o1.reg)
+                _ = memory.store128(a, low[0], low[1])
+                if width == 32 {
+                    let high = vectorHigh(o1.reg)
+                    _ = memory.store128(a &+ 16, high[0], high[1])
+                }
+                return .next
+            }
+            loadDependency(location(o0, size: width), o1)
+            clearAboveVectorLength(o0.reg, width: width)
+            guard let (low, high) = readWide(o1, width: width) else { return memoryFault(p) }
+            writeWide(o0.reg, low, high, width: width)
+            return .next
+
+        case .movd, .movq:
+            guard o0.kind == .xmm else { return executeSSEInteger(p) }  // stores: as SSE
+            let size: UInt8 = op == .movd ? 4 : 8
+            tracker.copy(to: location(o0, size: size), from: location(o1, size: size))
+            loadDependency(location(o0, size: size), o1)
+            tracker.clear(DataLocation(kind: .register, size: 32 &- size, offset: RegisterFile.xmm(Int(o0.reg)) &+ UInt64(size)))
+            guard let v = readScalar(o1, size: size) else { return memoryFault(p) }
+            writeWide(o0.reg, V128(v, 0), V128(0, 0), width: 16)
+            return .next
+
+        case .pmovmskb, .movmskps, .movmskpd:
+            tracker.derive(to: location(o0, size: 8), from: ymmLocation(o1.reg, size: width), .constant)
+            let quads = [vector(o1.reg)[0], vector(o1.reg)[1], vectorHigh(o1.reg)[0], vectorHigh(o1.reg)[1]]
+            let elementBits = op == .pmovmskb ? 8 : op == .movmskps ? 32 : 64
+            var bits: UInt64 = 0
+            var k: UInt64 = 0
+            for q in 0..<Int(width / 8) {
+                for e in stride(from: elementBits - 1, to: 64, by: elementBits) {
+                    bits |= ((quads[q] >> UInt64(e)) & 1) << k
+                    k &+= 1
+                }
+            }
+            writeGPR(o0.reg, size: 8, bits)
+            return .next
+
+        case .ptest:
+            guard let (b0, b1) = readWide(o1, width: width) else { return memoryFault(p) }
+            let a0 = vector(o0.reg), a1 = width == 32 ? vectorHigh(o0.reg) : V128(0, 0)
+            let c = cpu
+            c.pointee.materializeFlags()
+            var f = c.pointee.flagsStored & ~RFlags.arithmetic
+            if (a0 & b0) == V128(0, 0) && (a1 & b1) == V128(0, 0) { f |= RFlags.zero }
+            if (~a0 & b0) == V128(0, 0) && (~a1 & b1) == V128(0, 0) { f |= RFlags.carry }
+            c.pointee.flagsStored = f
+            tracker.derive(to: flagsLocation, from: ymmLocation(o0.reg, size: width), location(o1, size: width))
+            loadDependency(flagsLocation, o1)
+            return .next
+
+        case .psllw, .pslld, .psllq, .psrlw, .psrld, .psrlq, .psraw, .psrad:
+            // vpsllw ymm1, ymm2, imm8 | xmm3/m128 (one count for every element).
+            guard let (a0, a1) = readWide(o1, width: width) else { return memoryFault(p) }
+            let count: UInt64
+            if o2.kind == .immediate {
+                count = o2.value & 0xFF
+            } else {
+                guard let (c, _) = readWide(o2, width: 16) else { return memoryFault(p) }
+                count = c[0]
+            }
+            tracker.derive(to: ymmLocation(o0.reg, size: width), from: location(o1, size: width), location(o2, size: 16))
+            loadDependency(ymmLocation(o0.reg, size: width), o2)
+            clearAboveVectorLength(o0.reg, width: width)
+            writeWide(o0.reg, Self.shiftLane(op, a0, count: count), Self.shiftLane(op, a1, count: count), width: width)
+            return .next
+
+        case .pslldq, .psrldq, .pshufd, .pshuflw, .pshufhw, .pabsb, .pabsw, .pabsd:
+            // One source, the imm8 (if any) last: per-lane formulas.
+            guard let (a0, a1) = readWide(o1, width: width) else { return memoryFault(p) }
+            let imm = p.pointee.operandCount == 3 ? o2.value : 0
+            tracker.derive(to: ymmLocation(o0.reg, size: width), from: location(o1, size: width), .constant)
+            loadDependency(ymmLocation(o0.reg, size: width), o1)
+            clearAboveVectorLength(o0.reg, width: width)
+            writeWide(o0.reg, Self.unaryLane(op, a0, imm: imm) ?? a0, Self.unaryLane(op, a1, imm: imm) ?? a1, width: width)
+            return .next
+
+        case .pinsrb, .pinsrw, .pinsrd, .pinsrq:
+            // vpinsrb xmm1, xmm2, r32/m8, imm8 (imm in `condition`).
+            let laneSize: UInt8 = op == .pinsrb ? 1 : op == .pinsrw ? 2 : op == .pinsrd ? 4 : 8
+            guard let v = readScalar(o2, size: laneSize) else { return memoryFault(p) }
+            let index = Int(p.pointee.condition) & (16 / Int(laneSize) - 1)
+            let lane = xmmLocation(o0.reg, offset: index &* Int(laneSize), size: laneSize)
+            if o1.reg != o0.reg { tracker.copy(to: xmmLocation(o0.reg), from: xmmLocation(o1.reg)) }
+            tracker.copy(to: lane, from: location(o2, size: laneSize))
+            loadDependency(lane, o2)
+            clearAboveVectorLength(o0.reg, width: 16)
+            var bytes = Self.lanes(vector(o1.reg), as: SIMD16<UInt8>.self)
+            for k in 0..<Int(laneSize) { bytes[index * Int(laneSize) + k] = UInt8(truncatingIfNeeded: v >> UInt64(8 * k)) }
+            writeWide(o0.reg, Self.quad(bytes), V128(0, 0), width: 16)
+            return .next
+
+        case .pextrb, .pextrw, .pextrd, .pextrq, .pcmpistri, .pcmpestri:
+            // No vector register written: the legacy semantics exactly.
+            return executeSSEInteger(p)
+
+        case .pmovzxbw, .pmovzxbd, .pmovzxbq, .pmovzxwd, .pmovzxwq, .pmovzxdq,
+             .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq:
+            // Elements cross lanes: the source's low width/to elements fill the destination.
+            let (from, to): (Int, Int)
+            switch op {
+            case .pmovzxbw, .pmovsxbw: (from, to) = (1, 2)
+            case .pmovzxbd, .pmovsxbd: (from, to) = (1, 4)
+            case .pmovzxbq, .pmovsxbq: (from, to) = (1, 8)
+            case .pmovzxwd, .pmovsxwd: (from, to) = (2, 4)
+            case .pmovzxwq, .pmovsxwq: (from, to) = (2, 8)
+            default: (from, to) = (4, 8)
+            }
+            let signed = "\(op)".hasPrefix("pmovsx")
+            let count = Int(width) / to
+            let sourceSize = UInt8(count * from)
+            var source: [UInt64] = [0, 0]
+            if o1.kind == .xmm {
+                source = [vector(o1.reg)[0], vector(o1.reg)[1]]
+            } else if sourceSize == 16 {
+                guard let (l, h) = memory.load128(effectiveAddress(o1)) else { return memoryFault(p) }
+                source = [l, h]
+            } else {
+                guard let v = memory.load(effectiveAddress(o1), size: UInt64(sourceSize)) else { return memoryFault(p) }
+                source[0] = v
+            }
+            tracker.derive(to: ymmLocation(o0.reg, size: width), from: location(o1, size: sourceSize), .constant)
+            loadDependency(ymmLocation(o0.reg, size: width), o1)
+            clearAboveVectorLength(o0.reg, width: width)
+            var out = [UInt64](repeating: 0, count: 4)
+            for i in 0..<count {
+                let bitOffset = 8 * from * i
+                var lane = (source[bitOffset / 64] >> UInt64(bitOffset % 64)) & Self.mask(UInt8(from))
+                if signed { lane = Self.signExtend(lane, UInt8(from)) & Self.mask(UInt8(to)) }
+                let outBit = 8 * to * i
+                out[outBit / 64] |= lane << UInt64(outBit % 64)
+            }
+            writeWide(o0.reg, V128(out[0], out[1]), V128(out[2], out[3]), width: width)
+            return .next
+
+        case .vpbroadcastb, .vpbroadcastw, .vpbroadcastd, .vpbroadcastq, .vbroadcastss:
+            let element: UInt8 = op == .vpbroadcastb ? 1 : op == .vpbroadcastw ? 2 : op == .vpbroadcastq ? 8 : 4
+            guard let v = readScalar(o1, size: element) else { return memoryFault(p) }
+            tracker.derive(to: ymmLocation(o0.reg, size: width), from: location(o1, size: element), .constant)
+            loadDependency(ymmLocation(o0.reg, size: width), o1)
+            clearAboveVectorLength(o0.reg, width: width)
+            var q = v
+            var filled = element
+            while filled < 8 { q |= q << UInt64(filled * 8); filled &*= 2 }
+            writeWide(o0.reg, V128(q, q), V128(q, q), width: width)
+            return .next
+
+        case .vextracti128, .vextractf128:
+            // vextracti128 xmm1/m128, ymm2, imm8.
+            let high = o2.value & 1 != 0
+            let v = high ? vectorHigh(o1.reg) : vector(o1.reg)
+            let source = DataLocation(kind: .register, size: 16, offset: RegisterFile.xmm(Int(o1.reg)) &+ (high ? 16 : 0))
+            tracker.copy(to: location(o0, size: 16), from: source)
+            if o0.kind == .memory {
+                guard memory.store128(effectiveAddress(o0), v[0], v[1]) else { return memoryFault(p) }
+            } else {
+                clearAboveVectorLength(o0.reg, width: 16)
+                writeWide(o0.reg, v, V128(0, 0), width: 16)
+            }
+            return .next
+
+        case .vinserti128, .vinsertf128:
+            // vinserti128 ymm1, ymm2, xmm3/m128, imm8 (imm in `condition`).
+            guard let (v, _) = readWide(o2, width: 16) else { return memoryFault(p) }
+            let high = p.pointee.condition & 1 != 0
+            var low = vector(o1.reg), top = vectorHigh(o1.reg)
+            if high { top = v } else { low = v }
+            if o1.reg != o0.reg { tracker.copy(to: ymmLocation(o0.reg), from: ymmLocation(o1.reg)) }
+            let lane = DataLocation(kind: .register, size: 16, offset: RegisterFile.xmm(Int(o0.reg)) &+ (high ? 16 : 0))
+            tracker.copy(to: lane, from: location(o2, size: 16))
+            loadDependency(lane, o2)
+            writeWide(o0.reg, low, top, width: 32)
+            return .next
+
+        case .vperm2i128, .vperm2f128:
+            // Each destination lane: one of the four source lanes, or zero (imm bits 3, 7).
+            guard let (b0, b1) = readWide(o2, width: 32) else { return memoryFault(p) }
+            let choices = [vector(o1.reg), vectorHigh(o1.reg), b0, b1]
+            let imm = p.pointee.condition
+            let low = imm & 0x08 != 0 ? V128(0, 0) : choices[Int(imm & 3)]
+            let high = imm & 0x80 != 0 ? V128(0, 0) : choices[Int((imm >> 4) & 3)]
+            tracker.derive(to: ymmLocation(o0.reg), from: ymmLocation(o1.reg), location(o2, size: 32))
+            loadDependency(ymmLocation(o0.reg), o2)
+            writeWide(o0.reg, low, high, width: 32)
+            return .next
+
+        case .vpermq:
+            // vpermq ymm1, ymm2/m256, imm8: any quadword to any position.
+            guard let (a0, a1) = readWide(o1, width: 32) else { return memoryFault(p) }
+            let q = [a0[0], a0[1], a1[0], a1[1]]
+            let imm = Int(o2.value & 0xFF)
+            tracker.derive(to: ymmLocation(o0.reg), from: location(o1, size: 32), .constant)
+            loadDependency(ymmLocation(o0.reg), o1)
+            writeWide(o0.reg, V128(q[imm & 3], q[(imm >> 2) & 3]), V128(q[(imm >> 4) & 3], q[(imm >> 6) & 3]), width: 32)
+            return .next
+
+        case .vpblendd:
+            // vpblendd ymm1, ymm2, ymm3/m256, imm8: dword i from the second source if bit i.
+            guard let (b0, b1) = readWide(o2, width: width) else { return memoryFault(p) }
+            let imm = UInt64(p.pointee.condition)
+            func blend(_ a: V128, _ b: V128, _ bits: UInt64) -> V128 {
+                var r = a
+                for i in 0..<4 where (bits >> UInt64(i)) & 1 != 0 {
+                    let m: UInt64 = i & 1 == 0 ? 0xFFFF_FFFF : 0xFFFF_FFFF_0000_0000
+                    r[i / 2] = (r[i / 2] & ~m) | (b[i / 2] & m)
+                }
+                return r
+            }
+            let low = blend(vector(o1.reg), b0, imm & 0xF)
+            let high = blend(vectorHigh(o1.reg), b1, imm >> 4)
+            tracker.derive(to: ymmLocation(o0.reg, size: width), from: location(o1, size: width), location(o2, size: width))
+            loadDependency(ymmLocation(o0.reg, size: width), o2)
+            clearAboveVectorLength(o0.reg, width: width)
+            writeWide(o0.reg, low, high, width: width)
+            return .next
+
+        case .vfma:
+            return executeFMA(p)
+
+        case .addss, .addsd, .addps, .addpd, .subss, .subsd, .subps, .subpd, .mulss, .mulsd, .mulps, .mulpd,
+             .divss, .divsd, .divps, .divpd, .sqrtss, .sqrtsd, .sqrtps, .sqrtpd, .minss, .minsd, .minps, .minpd,
+             .maxss, .maxsd, .maxps, .maxpd, .ucomiss, .ucomisd, .comiss, .comisd,
+             .cvtsi2ss, .cvtsi2sd, .cvttss2si, .cvttsd2si, .cvtss2si, .cvtsd2si, .cvtss2sd, .cvtsd2ss,
+             .cvtdq2ps, .cvtdq2pd, .cvttps2dq, .cvttpd2dq, .cvtps2dq, .cvtpd2dq, .cvtps2pd, .cvtpd2ps,
+             .roundss, .roundsd, .roundps, .roundpd, .movss, .movsd, .stmxcsr, .ldmxcsr:
+            return executeAVXFloat(p)
+
+        default:
+            // Two sources, per-lane formula (imm8 or the is4 selector register in `condition`).
+            guard p.pointee.operandCount == 3, o1.kind == .xmm,
+                  let (b0, b1) = readWide(o2, width: width) else {
+                if p.pointee.operandCount == 3 && o2.kind == .memory { return memoryFault(p) }
+                return unsupported(p)
+            }
+            let imm = UInt64(p.pointee.condition)
+            let selector = op == .pblendvb ? (vector(p.pointee.condition), vectorHigh(p.pointee.condition)) : (V128(0, 0), V128(0, 0))
+            let a0 = vector(o1.reg), a1 = vectorHigh(o1.reg)
+            guard let low = Self.packedLane(op, a0, b0, imm: imm, selector: selector.0) else { return unsupported(p) }
+            let high = width == 32 ? Self.packedLane(op, a1, b1, imm: imm, selector: selector.1) ?? a1 : V128(0, 0)
+            vexBinaryDataFlow(p, width: width)
+            if op == .pblendvb {
+                tracker.combineBytewise(into: ymmLocation(o0.reg, size: width), from: ymmLocation(p.pointee.condition, size: width))
+            }
+            writeWide(o0.reg, low, high, width: width)
+            return .next
+        }
+    }
+}
+
+// MARK: VEX floating point
+
+extension Machine {
+    /// The 128-bit VEX forms of SSE floating-point instructions, run by the SSE code: a
+    /// two-operand form (moves, conversions, compares into RFLAGS) as is; a three-operand
+    /// form `dst = f(src1, src2)` by first giving the destination src1's low 128 bits
+    /// (the bits the SSE form keeps come from src1 in the VEX form), then running the SSE
+    /// form on (dst, src2). Writes to the destination zero it above bit 127. 256-bit forms
+    /// are not implemented.
+    func executeAVXFloat(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let op = p.pointee.op
+        let o0 = p.pointee.o0, o1 = p.pointee.o1, o2 = p.pointee.o2
+        guard p.pointee.size == 16 else { return unsupported(p) }
+        let writesVector = o0.kind == .xmm && op != .ucomiss && op != .ucomisd && op != .comiss && op != .comisd
+        var legacy = p.pointee
+        legacy.prefixes &= ~PrefixBits.vex
+        let threeOperand = p.pointee.operandCount == 3 && o1.kind == .xmm && o2.kind != .immediate && o0.kind == .xmm
+        if !threeOperand {
+            let status = withUnsafePointer(to: &legacy) { executeLegacyVector($0) }
+            if status == .next && writesVector {
+                clearAboveVectorLength(o0.reg, width: 16)
+                setVectorHigh(o0.reg, V128(0, 0))
+            }
+            return status
+        }
+        legacy.o1 = o2
+        legacy.o2 = Operand()
+        legacy.operandCount = 2
+        if op == .roundss || op == .roundsd {
+            // vroundsd xmm1, xmm2, xmm3/m64, imm8: the imm8 came in `condition`.
+            legacy.o2.kind = .immediate
+            legacy.o2.value = UInt64(p.pointee.condition)
+            legacy.operandCount = 3
+        }
+        // The second source is the destination itself: stage it in another register whose
+        // value and labels are put back afterwards (its labels wait in RegisterFile.scratch).
+        var stage: UInt8 = 0xFF
+        var saved = V128(0, 0)
+        if o2.kind == .xmm && o2.reg == o0.reg && o1.reg != o0.reg {
+            stage = 0
+            while stage == o0.reg || stage == o1.reg { stage &+= 1 }
+            saved = vector(stage)
+            tracker.copy(to: Self.registerLocation(RegisterFile.scratch, size: 16), from: xmmLocation(stage))
+            tracker.copy(to: xmmLocation(stage), from: xmmLocation(o2.reg))
+            setVector(stage, vector(o2.reg))
+            legacy.o1.reg = stage
+        }
+        let destinationBefore = vector(o0.reg)
+        if o1.reg != o0.reg {
+            tracker.copy(to: xmmLocation(o0.reg), from: xmmLocation(o1.reg))
+            setVector(o0.reg, vector(o1.reg))
+        }
+        let status = withUnsafePointer(to: &legacy) { executeLegacyVector($0) }
+        if stage != 0xFF {
+            tracker.copy(to: xmmLocation(stage), from: Self.registerLocation(RegisterFile.scratch, size: 16))
+            tracker.clear(Self.registerLocation(RegisterFile.scratch, size: 16))
+            setVector(stage, saved)
+        }
+        if status != .next {
+            // Faulted or stopped: the destination keeps its old value (the instruction
+            // did not complete).
+            setVector(o0.reg, destinationBefore)
+            return status
+        }
+        clearAboveVectorLength(o0.reg, width: 16)
+        setVectorHigh(o0.reg, V128(0, 0))
+        return .next
+    }
+
+    /// FMA3 (`Opcode.vfma`, form bits in `condition`, see `Decoder.fmaForm`): with the
+    /// operands (dst, src1, src2), 132 computes dst·src2 + src1, 213 src1·dst + src2,
+    /// 231 src1·src2 + dst, each with one rounding; n negates the product, msub subtracts
+    /// the addend. Scalar forms keep the destination's other low-128 bits.
+    func executeFMA(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let form = p.pointee.condition
+        let width = p.pointee.size
+        let o0 = p.pointee.o0, o1 = p.pointee.o1, o2 = p.pointee.o2
+        let type = (form >> 4) & 3
+        let scalar = type < 2
+        let double = type == 0 || type == 2
+        let elementSize: UInt8 = double ? 8 : 4
+        let sourceSize = scalar ? elementSize : width
+        let third: (V128, V128)
+        if o2.kind == .memory && scalar {
+            guard let v = memory.load(effectiveAddress(o2), size: UInt64(elementSize)) else { return memoryFault(p) }
+            third = (V128(v, 0), V128(0, 0))
+        } else {
+            guard let v = readWide(o2, width: width) else { return memoryFault(p) }
+            third = v
+        }
+        let d = [vector(o0.reg), vectorHigh(o0.reg)], s1 = [vector(o1.reg), vectorHigh(o1.reg)], s2 = [third.0, third.1]
+        var out = [d[0], width == 32 ? d[1] : V128(0, 0)]
+        let count = scalar ? 1 : Int(width / elementSize)
+        for e in 0..<count {
+            let lane = e * Int(elementSize) / 16, offset = e * Int(elementSize) % 16
+            func element(_ v: [V128]) -> UInt64 {
+                let q = v[lane][offset / 8]
+                return double ? q : (q >> UInt64((offset % 8) * 8)) & 0xFFFF_FFFF
+            }
+            let (a, b, c): (UInt64, UInt64, UInt64)
+            switch form & 3 {
+            case 0: (a, b, c) = (element(d), element(s2), element(s1))
+            case 1: (a, b, c) = (element(s1), element(d), element(s2))
+            default: (a, b, c) = (element(s1), element(s2), element(d))
+            }
+            let bits: UInt64
+            if double {
+                var x = Self.double(a), y = Self.double(b), z = Self.double(c)
+                noteDenormalOperands(x, y, z)
+                // Negation is part of the operation: a NaN operand comes through unchanged.
+                if form & 4 != 0 && !x.isNaN { x = -x }
+                if form & 8 != 0 && !z.isNaN { z = -z }
+                bits = sse { z.addingProduct(x, y) }.bitPattern
+                out[lane][offset / 8] = bits
+            } else {
+                var x = Self.float(a), y = Self.float(b), z = Self.float(c)
+                noteDenormalOperands(x, y, z)
+                // Negation is part of the operation: a NaN operand comes through unchanged.
+                if form & 4 != 0 && !x.isNaN { x = -x }
+                if form & 8 != 0 && !z.isNaN { z = -z }
+                bits = UInt64(sse { z.addingProduct(x, y) }.bitPattern)
+                let shift = UInt64((offset % 8) * 8)
+                out[lane][offset / 8] = (out[lane][offset / 8] & ~(0xFFFF_FFFF << shift)) | (bits << shift)
+            }
+        }
+        let destination = scalar ? xmmLocation(o0.reg, offset: 0, size: elementSize) : ymmLocation(o0.reg, size: width)
+        tracker.derive(to: destination, from: destination, location(o1, size: sourceSize))
+        tracker.combine(into: destination, from: location(o2, size: sourceSize))
+        loadDependency(destination, o2)
+        floatStatus(from: destination)
+        clearAboveVectorLength(o0.reg, width: scalar ? 16 : width)
+        writeWide(o0.reg, out[0], out[1], width: scalar ? 16 : width)
+        return .next
+    }
+}
