@@ -611,11 +611,17 @@ public final class ByteTaintTracker: DataFlowTracker {
         let h = hot
         h.pointee.flagsAccumulate = false
         guard h.pointee.active else { return }
-        if quickLabels(source1) | quickLabels(source2) == 0 {
+        // One pass: the unions are the check (no quick test, then the same reads again).
+        guard let p1 = readPointer(source1), let p2 = readPointer(source2) else {
+            deriveSlow(to: destination, from: source1, source2)
+            return
+        }
+        let a = unionOfLabels(p1, Int(source1.size)), b = unionOfLabels(p2, Int(source2.size))
+        if a | b == 0 {
             clearQuick(destination)
             return
         }
-        deriveSlow(to: destination, from: source1, source2)
+        fill(destination, with: labels.union(a, b))
     }
 
     @inline(never)
@@ -664,12 +670,18 @@ public final class ByteTaintTracker: DataFlowTracker {
         let accumulate = h.pointee.flagsAccumulate
         h.pointee.flagsAccumulate = true
         guard h.pointee.active else { return }
-        if quickLabels(source) == 0 {
-            // flagsOffset < registerCount (RegisterFile.flags is inside the file).
-            if !accumulate { regs[flagsOffset] = 0 }
+        guard let p = readPointer(source) else {
+            flagsSlow(from: source, accumulate: accumulate)
             return
         }
-        flagsSlow(from: source, accumulate: accumulate)
+        let s = unionOfLabels(p, Int(source.size))
+        // flagsOffset < registerCount (RegisterFile.flags is inside the file).
+        let f = regs + flagsOffset
+        if s == 0 {
+            if !accumulate { f.pointee = 0 }
+            return
+        }
+        f.pointee = accumulate ? labels.union(f.pointee, s) : s
     }
 
     @inline(never)
