@@ -741,6 +741,8 @@ public final class ByteTaintTracker: DataFlowTracker {
         // base, like a jump table. A pointer loaded from memory (ret, jmp/call [mem]) or
         // a register target with input in its higher bytes is an alert.
         if source.kind == .register && source.size == 8 {
+            // unionOfLocation reads in place: gather the bytes to look at the high six.
+            _ = gather(source, into: scratch)
             let high = labels.union(of: scratch + 2, count: 6)
             if high == 0 || !labels.hasValueFlow(high) { return }
         }
