@@ -202,13 +202,13 @@ public final class ByteTaintTracker: DataFlowTracker {
         case .register:
             guard location.offset &+ UInt64(n) <= registerCount else { scatterClipped(location, from: buffer); return }
             // In bounds by the guard.
-            (regs + Int(location.offset)).update(from: buffer, count: n)
+            Self.copyLabels(to: regs + Int(location.offset), from: buffer, n)
             zeroExtend(location)
         case .memory:
             let address = location.offset
             let offset = Int(address & ShadowMemory.pageMask)
             guard offset + n <= ShadowMemory.pageSize else { shadowMemory.write(buffer, count: n, at: address); return }
-            (shadowMemory.writablePage(address >> ShadowMemory.pageShift) + offset).update(from: buffer, count: n)
+            Self.copyLabels(to: shadowMemory.writablePage(address >> ShadowMemory.pageShift) + offset, from: buffer, n)
         case .constant:
             return
         }
@@ -226,6 +226,11 @@ public final class ByteTaintTracker: DataFlowTracker {
     func fill(_ location: DataLocation, with label: Label) {
         if label == 0 { clearLocation(location); return }
         let n = Int(location.size)
+        if let p = writePointer(location) {
+            Self.fillLabels(p, n, label)
+            zeroExtend(location)
+            return
+        }
         scratch.update(repeating: label, count: n)
         scatter(location, from: scratch, any: label)
     }
@@ -264,8 +269,11 @@ public final class ByteTaintTracker: DataFlowTracker {
         }
     }
 
-    /// The union of the labels of `location` (0 when clean), using `buffer` as scratch.
+    /// The union of the labels of `location` (0 when clean), using `buffer` as scratch
+    /// when the labels do not lie in one place (a memory operand crossing a page).
+    @inline(__always)
     func unionOfLocation(_ location: DataLocation, buffer: UnsafeMutablePointer<Label>) -> Label {
+        if let p = readPointer(location) { return unionOfLabels(p, Int(location.size)) }
         let any = gather(location, into: buffer)
         if any == 0 { return 0 }
         return labels.union(of: buffer, count: Int(location.size))
@@ -273,6 +281,21 @@ public final class ByteTaintTracker: DataFlowTracker {
 
     /// Adds `label` to every byte of `location` (each byte: union of its label and `label`).
     func addToLocation(_ location: DataLocation, _ label: Label) {
+        if label != 0, let p = writePointer(location) {
+            // Neighbouring bytes mostly share a label: one union per change.
+            var previousOld: Label = 0
+            var previousNew: Label = label
+            for k in 0 ..< Int(location.size) {
+                let old = p[k]
+                if old != previousOld {
+                    previousOld = old
+                    previousNew = labels.union(old, label)
+                }
+                p[k] = previousNew
+            }
+            zeroExtend(location)
+            return
+        }
         let buffer = scratch + Self.scratchSize
         let n = Int(location.size)
         let any = gather(location, into: buffer)
@@ -302,6 +325,132 @@ public final class ByteTaintTracker: DataFlowTracker {
             (source + count).update(repeating: extended, count: m - count)
         }
         scatter(destination, from: source, any: any)
+    }
+
+    // MARK: Direct label access (slow paths without gather and scatter)
+
+    /// The labels of `location` in place, for reading, when they lie in one place (a
+    /// register range inside the file, memory within one page: possibly the shared zero
+    /// page, never to be written through); nil otherwise (the caller gathers).
+    @inline(__always)
+    func readPointer(_ location: DataLocation) -> UnsafeMutablePointer<Label>? {
+        let n = Int(location.size)
+        switch location.kind {
+        case .register:
+            guard location.offset &+ UInt64(n) <= registerCount else { return nil }
+            // In bounds by the guard.
+            return regs + Int(location.offset)
+        case .memory:
+            let address = location.offset
+            let offset = Int(address & ShadowMemory.pageMask)
+            guard offset + n <= ShadowMemory.pageSize else { return nil }
+            // offset + n <= pageSize by the guard.
+            return shadowMemory.readPage(address >> ShadowMemory.pageShift) + offset
+        case .constant:
+            // A constant has no bytes to label; its size is below a page.
+            return shadowMemory.zeroPage
+        }
+    }
+
+    /// The labels of `location` in place, for writing (a memory page is allocated if
+    /// needed), when they lie in one place; nil otherwise and for a constant.
+    @inline(__always)
+    func writePointer(_ location: DataLocation) -> UnsafeMutablePointer<Label>? {
+        let n = Int(location.size)
+        switch location.kind {
+        case .register:
+            guard location.offset &+ UInt64(n) <= registerCount else { return nil }
+            // In bounds by the guard.
+            return regs + Int(location.offset)
+        case .memory:
+            let address = location.offset
+            let offset = Int(address & ShadowMemory.pageMask)
+            guard offset + n <= ShadowMemory.pageSize else { return nil }
+            // offset + n <= pageSize by the guard.
+            return shadowMemory.writablePage(address >> ShadowMemory.pageShift) + offset
+        case .constant:
+            return nil
+        }
+    }
+
+    /// The union of `count` labels at `p`. Cost: a few compares when at most one distinct
+    /// non-zero label is present (the common case: a byte, or a value whose bytes came
+    /// from one set); otherwise `LabelTable.union(of:count:)`. Scalar code on purpose:
+    /// Swift's generic SIMD operations measured several times slower here.
+    @inline(__always)
+    func unionOfLabels(_ p: UnsafeMutablePointer<Label>, _ count: Int) -> Label {
+        switch count {
+        case 1:
+            return p[0]
+        case 2:
+            let a = p[0], b = p[1]
+            if a == b || b == 0 { return a }
+            if a == 0 { return b }
+            return labels.union(a, b)
+        case 4:
+            let a = p[0], b = p[1], c = p[2], d = p[3]
+            let any = a | b | c | d
+            // Every label 0 or equal to the OR: at most one distinct non-zero label.
+            if any == 0 { return 0 }
+            if Self.zeroOr(a, any) && Self.zeroOr(b, any) && Self.zeroOr(c, any) && Self.zeroOr(d, any) { return any }
+        case 8:
+            var any: Label = 0
+            for k in 0 ..< 8 { any |= p[k] }
+            if any == 0 { return 0 }
+            var same = true
+            for k in 0 ..< 8 where !Self.zeroOr(p[k], any) { same = false }
+            if same { return any }
+        default:
+            break
+        }
+        return labels.union(of: p, count: count)
+    }
+
+    @inline(__always)
+    static func zeroOr(_ label: Label, _ any: Label) -> Bool { label == 0 || label == any }
+
+    /// Copies `count` labels from `source` to `destination` (overlap allowed), with fixed
+    /// size moves for the common operand sizes instead of a memmove call.
+    @inline(__always)
+    static func copyLabels(to destination: UnsafeMutablePointer<Label>, from source: UnsafeMutablePointer<Label>, _ count: Int) {
+        let s = UnsafeRawPointer(source), d = UnsafeMutableRawPointer(destination)
+        switch count {
+        case 1: destination[0] = source[0]
+        case 2: d.storeBytes(of: s.loadUnaligned(as: UInt64.self), as: UInt64.self)
+        case 4:
+            // Both loads before the stores: overlapping ranges copy as memmove would.
+            let x = s.loadUnaligned(as: UInt64.self), y = s.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            d.storeBytes(of: x, as: UInt64.self)
+            d.storeBytes(of: y, toByteOffset: 8, as: UInt64.self)
+        case 8:
+            let x = s.loadUnaligned(as: UInt64.self), y = s.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            let z = s.loadUnaligned(fromByteOffset: 16, as: UInt64.self), w = s.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+            d.storeBytes(of: x, as: UInt64.self)
+            d.storeBytes(of: y, toByteOffset: 8, as: UInt64.self)
+            d.storeBytes(of: z, toByteOffset: 16, as: UInt64.self)
+            d.storeBytes(of: w, toByteOffset: 24, as: UInt64.self)
+        default: destination.update(from: source, count: count)
+        }
+    }
+
+    /// Gives every one of `count` labels at `p` the label `label`.
+    @inline(__always)
+    static func fillLabels(_ p: UnsafeMutablePointer<Label>, _ count: Int, _ label: Label) {
+        let d = UnsafeMutableRawPointer(p)
+        let pair = UInt64(label) | UInt64(label) &<< 32
+        switch count {
+        case 1: p[0] = label
+        case 2: d.storeBytes(of: pair, as: UInt64.self)
+        case 4:
+            d.storeBytes(of: pair, as: UInt64.self)
+            d.storeBytes(of: pair, toByteOffset: 8, as: UInt64.self)
+        case 8:
+            d.storeBytes(of: pair, as: UInt64.self)
+            d.storeBytes(of: pair, toByteOffset: 8, as: UInt64.self)
+            d.storeBytes(of: pair, toByteOffset: 16, as: UInt64.self)
+            d.storeBytes(of: pair, toByteOffset: 24, as: UInt64.self)
+        default: p.update(repeating: label, count: count)
+        }
     }
 
     // MARK: Quick checks (inlined into every hook)
@@ -419,6 +568,16 @@ public final class ByteTaintTracker: DataFlowTracker {
 
     @inline(never)
     func copySlow(to destination: DataLocation, from source: DataLocation) {
+        let n = Int(source.size), m = Int(destination.size)
+        if source.kind != .constant, let s = readPointer(source), let d = writePointer(destination) {
+            // Extension bytes (movzx/movsx-like) take the union of the source, computed
+            // before the copy in case the locations overlap.
+            let extended = m > n ? unionOfLabels(s, n) : 0
+            Self.copyLabels(to: d, from: s, min(m, n))
+            if m > n { Self.fillLabels(d + n, m - n, extended) }
+            zeroExtend(destination)
+            return
+        }
         let any = gather(source, into: scratch)
         transfer(to: destination, from: scratch, count: Int(source.size), any: any)
     }
@@ -452,11 +611,17 @@ public final class ByteTaintTracker: DataFlowTracker {
         let h = hot
         h.pointee.flagsAccumulate = false
         guard h.pointee.active else { return }
-        if quickLabels(source1) | quickLabels(source2) == 0 {
+        // One pass: the unions are the check (no quick test, then the same reads again).
+        guard let p1 = readPointer(source1), let p2 = readPointer(source2) else {
+            deriveSlow(to: destination, from: source1, source2)
+            return
+        }
+        let a = unionOfLabels(p1, Int(source1.size)), b = unionOfLabels(p2, Int(source2.size))
+        if a | b == 0 {
             clearQuick(destination)
             return
         }
-        deriveSlow(to: destination, from: source1, source2)
+        fill(destination, with: labels.union(a, b))
     }
 
     @inline(never)
@@ -505,12 +670,18 @@ public final class ByteTaintTracker: DataFlowTracker {
         let accumulate = h.pointee.flagsAccumulate
         h.pointee.flagsAccumulate = true
         guard h.pointee.active else { return }
-        if quickLabels(source) == 0 {
-            // flagsOffset < registerCount (RegisterFile.flags is inside the file).
-            if !accumulate { regs[flagsOffset] = 0 }
+        guard let p = readPointer(source) else {
+            flagsSlow(from: source, accumulate: accumulate)
             return
         }
-        flagsSlow(from: source, accumulate: accumulate)
+        let s = unionOfLabels(p, Int(source.size))
+        // flagsOffset < registerCount (RegisterFile.flags is inside the file).
+        let f = regs + flagsOffset
+        if s == 0 {
+            if !accumulate { f.pointee = 0 }
+            return
+        }
+        f.pointee = accumulate ? labels.union(f.pointee, s) : s
     }
 
     @inline(never)
@@ -570,6 +741,8 @@ public final class ByteTaintTracker: DataFlowTracker {
         // base, like a jump table. A pointer loaded from memory (ret, jmp/call [mem]) or
         // a register target with input in its higher bytes is an alert.
         if source.kind == .register && source.size == 8 {
+            // unionOfLocation reads in place: gather the bytes to look at the high six.
+            _ = gather(source, into: scratch)
             let high = labels.union(of: scratch + 2, count: 6)
             if high == 0 || !labels.hasValueFlow(high) { return }
         }

@@ -123,12 +123,27 @@ public final class LabelTable {
 
     // MARK: Union sets
 
+    /// 16 bytes per set (a long run interns millions): the slice of `intervalStore` as
+    /// 32-bit numbers (`intern` refuses sets past 2^32 stored intervals), the low half of
+    /// the hash (the intern slot holds the high half) and two flags.
     struct SetInfo {
-        var start: Int
-        var count: Int
-        var hash: UInt64
-        var hasValue: Bool
+        private var start32: UInt32
+        private var count32: UInt32
+        /// The low 32 bits of the set's hash.
+        let hashLow: UInt32
+        let hasValue: Bool
         var coarsened: Bool
+
+        init(start: Int, count: Int, hash: UInt64, hasValue: Bool, coarsened: Bool) {
+            start32 = UInt32(truncatingIfNeeded: start)
+            count32 = UInt32(truncatingIfNeeded: count)
+            hashLow = UInt32(truncatingIfNeeded: hash)
+            self.hasValue = hasValue
+            self.coarsened = coarsened
+        }
+
+        var start: Int { Int(start32) }
+        var count: Int { Int(count32) }
     }
     /// Intervals of every set, concatenated; `SetInfo` names a slice.
     var intervalStore: [LabelInterval] = []
@@ -419,10 +434,13 @@ public final class LabelTable {
     func growInternTable() {
         var slots = [UInt64](repeating: 0, count: internSlots.count * 2)
         let mask = slots.count - 1
-        for (i, info) in sets.enumerated() {
-            var slot = Int(truncatingIfNeeded: info.hash) & mask
+        // A slot holds the hash's high half, the set its low half.
+        for value in internSlots where value != 0 {
+            let index = Int(value & 0xFFFF_FFFF) - 1
+            let hash = (value & 0xFFFF_FFFF_0000_0000) | UInt64(sets[index].hashLow)
+            var slot = Int(truncatingIfNeeded: hash) & mask
             while slots[slot] != 0 { slot = (slot + 1) & mask }
-            slots[slot] = Self.slotValue(index: i, hash: info.hash)
+            slots[slot] = value
         }
         internSlots = slots
     }
@@ -450,14 +468,14 @@ public final class LabelTable {
             }
             let index = Int(value & 0xFFFF_FFFF) - 1
             let info = sets[index]
-            if info.hash == h, info.count == list.count,
+            if info.hashLow == UInt32(truncatingIfNeeded: h), info.count == list.count,
                intervalStore[info.start ..< info.start + info.count].elementsEqual(list) {
                 if coarsened && !info.coarsened { sets[index].coarsened = true }
                 return Self.unionBit | Label(index)
             }
             slot = (slot + 1) & mask
         }
-        guard sets.count < Self.maxSets else {
+        guard sets.count < Self.maxSets, intervalStore.count + list.count <= Int(UInt32.max) else {
             exhaustedSets += 1
             return universalLabel
         }
