@@ -69,10 +69,12 @@ public enum ProcessLauncher {
     ///   - seccomp: install magprov's seccomp filter and the rdtsc trap (recording);
     ///     false for a plain traced process (lockstep).
     ///   - ptraceOptions: PTRACE_O_* flags for PTRACE_SEIZE.
-    /// - Returns: the pid and the status pipe (4 bytes of errno if exec failed, EOF otherwise).
     ///   - trustedSyscalls: numbers the filter lets run without a stop from the syscall
     ///     buffer's trusted instruction (`SyscallBufferABI`); empty: every syscall stops.
     ///   - beforeStart: called with the pid while the child is still stopped and seized.
+    /// - Returns: the pid and the status pipe (4 bytes of errno if exec failed, EOF otherwise).
+    /// - Throws: `RecorderError.emptyCommand`, `.spawnFailed` (fork or seccomp setup failed,
+    ///   with errno), `.ptraceRefused` (PTRACE_SEIZE failed: ptrace_scope, see ptrace(2)).
     public static func launch(command: [String], environment: [String], cwd: String, seccomp: Bool,
                               ptraceOptions: UInt64, trustedSyscalls: [Int] = [],
                               beforeStart: (Int32) -> Void = { _ in }) throws -> (pid: Int32, statusFD: Int32) {
@@ -110,6 +112,19 @@ public final class Recorder {
     /// This machine's CPUID leaves, as a trace header stores them.
     public static func cpuidLeaves() -> [CPUIDLeaf] { MachineInfo.cpuidLeaves() }
 
+    /// Records `options.command` and its whole process tree into `options.outputDirectory`
+    /// (trace format in docs/ARCHITECTURE.md) and returns when the last task has exited.
+    ///
+    /// Every syscall of every task stops at a seccomp/ptrace stop (ptrace(2), seccomp(2)
+    /// SECCOMP_RET_TRACE) unless `options.syscallBuffer` lets reads and writes of regular
+    /// files through the in-process buffer; each stop costs two context switches plus a path
+    /// resolution (tens of microseconds). Memory: the recorder holds at most one 1 MiB chunk
+    /// of a large transfer and the unflushed frame of each task.
+    /// - Returns: the command's exit code or signal and the counts `record --json` prints.
+    /// - Throws: `RecorderError` when the command cannot be found, executed, started or
+    ///   traced; the trace writer's `TraceError` when the trace directory cannot be created
+    ///   or written. Recorded data already flushed stays on disk, covered by the signed
+    ///   checkpoints.
     public func run() throws -> RecordResult {
         guard !options.command.isEmpty else { throw RecorderError.emptyCommand }
         var environment = options.environment

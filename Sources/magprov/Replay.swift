@@ -38,8 +38,8 @@ struct Replay: ParsableCommand {
         With --json, one JSON document on standard output: `processImages`, `completed`, \
         `diverged`, `syscalls`, `instructions`, `seconds`, `peakRSSKilobytes`, `processes` \
         (pid, tid, executable, forkedFrom, outcome, instructions, syscalls, seconds and the \
-        `divergence` when there was one, `damage` when the trace was damaged there), \
-        `damaged`, `damage` (every damage met, as text) and, with --taint, `flowSummaries` and \
+        `divergence` when there was one, `damage` when the trace was damaged there, \
+        `stopped` when it could not be replayed to its end), `damaged`, `damage` (every damage met, as text) and, with --taint, `flowSummaries` and \
         `refinement` (the refinement report: confirmed, implicit, refuted, unverified, \
         alerts, unrefined processes).
         """)
