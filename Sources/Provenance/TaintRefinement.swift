@@ -123,7 +123,15 @@ struct RefinementState {
 
     struct PairKey: Hashable { var input: Int; var output: Int }
     /// One way the coarse graph connects a pair: `reader` used I, `writer` generated O.
-    struct Contribution { var reader: Int; var writer: Int; var crossesExec: Bool; var units: [Int] }
+    struct Contribution {
+        var reader: Int; var writer: Int; var crossesExec: Bool; var units: [Int]
+        /// The first hop between two processes on the way from reader to writer, if any.
+        var relay: Relay?
+    }
+    /// Information passed from one process to another with no object in between: `wait4`
+    /// (the child's exit status), `kill` and `rt_sigqueueinfo` (a signal),
+    /// `process_vm_writev`/`readv` (a memory copy).
+    struct Relay { var from: Int; var operation: String; var sequence: UInt64 }
 
     var placementsAt: [Int: [Int: [Int]]] = [:]   // object -> process -> placement indices
     var inputOperations: [Int: [Int: Set<String>]] = [:]  // process -> object -> coarse operations
@@ -168,12 +176,17 @@ struct RefinementState {
     static func isObject(_ n: Node) -> Bool { n.kind != .process && n.kind != .agent }
 
     /// Every (input, output) pair connected through a process image or its fork children,
-    /// with the ways it is connected.
+    /// with the ways it is connected. Processes also pass information to each other
+    /// without an object in between (an exit status `wait4` returns, a signal, a
+    /// `process_vm_writev` copy): an input of the sending process reaches the outputs the
+    /// receiver made afterwards through such a hop, and that pair is connected too (a
+    /// `Contribution` with a `relay`), so no coarse path is lost to refinement.
     mutating func coarsePairs() -> [PairKey: [Contribution]] {
         let graph = build.graph
         var inputs: [Int: [Int]] = [:]     // process -> input objects
         var outputs: [Int: [Int]] = [:]    // process -> output objects
         var parent: [Int: (node: Int, exec: Bool)] = [:]
+        var relays: [Int: [Relay]] = [:]   // receiving process -> hops from other processes
         for e in graph.edges where e.isActiveFlow && e.precision == .coarse {
             let s = graph.nodes[e.source], t = graph.nodes[e.target]
             switch (s.kind == .process, t.kind == .process) {
@@ -184,10 +197,12 @@ struct RefinementState {
                 if !(outputs[s.id] ?? []).contains(t.id) { outputs[s.id, default: []].append(t.id) }
             case (true, true):
                 // Memory carries over a fork, a clone and a new version of the same image;
-                // an exec replaces it.
+                // an exec replaces it. Any other edge between processes is a relay hop.
                 let sameEntity = s.entity == t.entity
                 if e.operation == "fork" || e.operation == "vfork" || e.operation == "clone" || sameEntity {
                     if parent[t.id] == nil { parent[t.id] = (s.id, sameEntity && e.operation == "execve") }
+                } else {
+                    relays[t.id, default: []].append(Relay(from: s.id, operation: e.operation, sequence: e.sequence))
                 }
             default:
                 break
@@ -195,22 +210,42 @@ struct RefinementState {
         }
         var pairs: [PairKey: [Contribution]] = [:]
         for (writer, outs) in outputs {
-            var node = writer
-            var crossed = false
-            var chainUnits = [build.processUnits[writer] ?? -1]
-            var seen = Set([writer])
-            while true {
-                for i in inputs[node] ?? [] {
+            // Upstream processes of the writer: its memory chain first (fork, clone, earlier
+            // versions), then, through relay hops, the senders and their chains. A node
+            // reached directly is judged on its own evidence and never again by relay.
+            struct Step { var node: Int; var crossed: Bool; var units: [Int]; var relay: Relay? }
+            var relayed = Set<PairKey>()
+            func contribute(_ step: Step) {
+                for i in inputs[step.node] ?? [] {
                     for o in outs where o != i {
-                        pairs[PairKey(input: i, output: o), default: []].append(
-                            Contribution(reader: node, writer: writer, crossesExec: crossed, units: chainUnits))
+                        let key = PairKey(input: i, output: o)
+                        // Through a relay only the hop decides; one such way per pair is enough.
+                        if step.relay != nil && !relayed.insert(key).inserted { continue }
+                        pairs[key, default: []].append(
+                            Contribution(reader: step.node, writer: writer, crossesExec: step.crossed, units: step.units,
+                                         relay: step.relay))
                     }
                 }
-                guard let up = parent[node], seen.insert(up.node).inserted else { break }
-                crossed = crossed || up.exec
-                node = up.node
+            }
+            func next(_ step: Step, _ node: Int, exec: Bool, relay: Relay?) -> Step {
                 let unit = build.processUnits[node] ?? -1
-                if !chainUnits.contains(unit) { chainUnits.append(unit) }
+                return Step(node: node, crossed: step.crossed || exec || relay != nil,
+                            units: step.units.contains(unit) ? step.units : step.units + [unit], relay: step.relay ?? relay)
+            }
+            var reached = Set([writer])
+            var pending: [Step] = []
+            var step: Step? = Step(node: writer, crossed: false, units: [build.processUnits[writer] ?? -1], relay: nil)
+            while let s = step {
+                contribute(s)
+                for hop in relays[s.node] ?? [] { pending.append(next(s, hop.from, exec: false, relay: hop)) }
+                step = nil
+                if let up = parent[s.node], reached.insert(up.node).inserted { step = next(s, up.node, exec: up.exec, relay: nil) }
+            }
+            while let s = pending.popLast() {
+                guard reached.insert(s.node).inserted else { continue }
+                contribute(s)
+                if let up = parent[s.node] { pending.append(next(s, up.node, exec: up.exec, relay: nil)) }
+                for hop in relays[s.node] ?? [] { pending.append(next(s, hop.from, exec: false, relay: hop)) }
             }
         }
         return pairs
@@ -263,6 +298,14 @@ struct RefinementState {
     }
 
     func judge(_ key: PairKey, _ c: Contribution) -> Verdict {
+        if let hop = c.relay {
+            // Taint does not follow these hops yet (the sender's side is no sink): never
+            // refuted, never dropped.
+            let sender = nodes[hop.from].attributes["pid"]?.intValue.map { "pid \($0)" } ?? ProvenanceGraph.defaultName(nodes[hop.from])
+            return Verdict(status: .unverified,
+                           reason: "reached the writer from \(sender) only through \(hop.operation)@\(hop.sequence), which taint does not follow",
+                           writer: c.writer)
+        }
         let reads = placements(key.input, c.reader).filter { $0.role.isInput }
         let writes = placements(key.output, c.writer).filter { $0.role.isOutput }
         let readSequences = Set(reads.map(\.sequence))

@@ -454,6 +454,38 @@ final class TaintRefinementTests: XCTestCase {
                        .string("pid 3 /bin/prog not refined: not replayed (no taint summary)"))
     }
 
+    /// A child reads a secret and exits; its parent reaps it with wait4 and writes. The
+    /// exit status is a channel between the two with no object in between, which taint does
+    /// not follow: the pair is unverified, named by the hop, never refuted and never lost
+    /// from refined lineage. A file the parent read and did not use is still refuted.
+    func testPairsThroughWaitAndSignalsStayUnverified() throws {
+        var t = Scenario()
+        let parent = t.program(1, "/bin/sh", inode: 1)
+        t.s.openRead(1, "/unused", inode: 72, fd: 3)
+        _ = t.read(1, fd: 3, t.s.file(0, "/unused", 72), 10)
+        let child = t.program(2, "/bin/grep", inode: 2, parent: 1)
+        t.s.openRead(2, "/secret", inode: 70, fd: 3)
+        _ = t.read(2, fd: 3, t.s.file(0, "/secret", 70), 32)
+        t.s.exit(2, 1)
+        t.s.call(1, "wait4", [UInt64(bitPattern: -1), 0x7000, 0, 0], result: 2,
+                 writes: [MemoryWrite(address: 0x7000, bytes: [0, 1, 0, 0])])
+        let wait = t.last
+        t.s.openWrite(1, "/out", inode: 71, fd: 4)
+        _ = t.write(1, fd: 4, t.s.file(0, "/out", 71), 8)
+        let (trace, chain) = try t.writeTrace()
+        let (report, store) = try refine(trace, [summary(chain, pid: 1, start: parent), summary(chain, pid: 2, start: child)])
+        let d = try derivations(store)
+        let edge = try XCTUnwrap(d["file /secret -> file /out"])
+        XCTAssertEqual(edge.status, .unverified)
+        XCTAssertEqual(edge.attributes["reason"],
+                       .string("reached the writer from pid 2 only through wait4@\(wait), which taint does not follow"))
+        XCTAssertEqual(d["file /unused -> file /out"]?.status, .refuted)
+        XCTAssertEqual(report.refuted, 1)
+        let outNode = try XCTUnwrap(try store.load().nodes.last { ProvenanceGraph.defaultName($0) == "file /out" })
+        let lineage = try store.lineage(of: [outNode.id], direction: .backward, mode: .refined)
+        XCTAssertTrue(lineage.nodes.contains { ProvenanceGraph.defaultName($0) == "file /secret" })
+    }
+
     /// Bytes an exec carried (argv, environment) trace back through the exec'ing image's
     /// summary: bytes it copied from a file lead to that file; bytes no flow of it fed were
     /// literals of its program and drop out, rather than listing every string as "not an
