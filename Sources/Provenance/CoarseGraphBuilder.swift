@@ -144,6 +144,10 @@ final class BuilderState {
     var tasks: [Int32: TaskState] = [:]
     /// Process entity (its main thread) by pid, kept after exit for wait4 and kill.
     var processByPID: [Int32: Int] = [:]
+    /// The exit or exit_group event whose argument became each process entity's exit
+    /// status (absent when a signal ended it): a `wait4` edge names it as `exitEvent`, the
+    /// sink the refinement composes the status through.
+    var exitStatusEvent: [Int: UInt64] = [:]
     var taskEntityByTID: [Int32: Int] = [:]
     /// Tasks alive in each process entity that has more than its first thread.
     var liveThreads: [Int: Int] = [:]
@@ -270,6 +274,8 @@ final class BuilderState {
             return
         case .syscall(let call):
             let task = task(event.tid, context)
+            // exit and exit_group never return: their status is what a wait4 will report.
+            if SyscallTable.spec(call.number).flow == .statusSink { exitStatusEvent[task.entity] = context.sequence }
             if !call.flags.contains(.unfinished) { syscall(call, task: task, context) }
             task.justExecedFromSnapshot = false
         case .taskExit(let exit):
@@ -387,6 +393,7 @@ final class BuilderState {
 
     func taskExited(_ exit: TaskExit, _ context: EventContext) {
         guard let task = tasks[context.tid] else { return }
+        if exit.signal != nil { exitStatusEvent[task.entity] = nil }
         defer { tasks[context.tid] = nil }
         // A thread's exit ends the address space only when it was the last one in it.
         if let live = liveThreads[task.entity] {

@@ -55,7 +55,10 @@ extension BuilderState {
         case .wait:
             guard call.result > 0 else { return }
             let child = Int32(truncatingIfNeeded: call.result)
-            if let e = processByPID[child] { flow(from: e, to: task.entity, name, context) }
+            if let e = processByPID[child] {
+                flow(from: e, to: task.entity, name, context,
+                     attributes: exitStatusEvent[e].map { ["exitEvent": .int(Int64($0))] } ?? [:])
+            }
         case .kill: kill(call, name, task, context)
         case .processVMWrite, .processVMRead:
             let target = processEntity(pid: call.int32(0), context)

@@ -131,7 +131,16 @@ struct RefinementState {
     /// Information passed from one process to another with no object in between: `wait4`
     /// (the child's exit status), `kill` and `rt_sigqueueinfo` (a signal),
     /// `process_vm_writev`/`readv` (a memory copy).
-    struct Relay { var from: Int; var operation: String; var sequence: UInt64 }
+    struct Relay {
+        var from: Int; var operation: String; var sequence: UInt64
+        /// For wait4/waitid: the child's exit or exit_group event (its status sink).
+        var exitEvent: UInt64?
+        /// Units on the receiving side of the hop (the writer's memory chain up to the receiver).
+        var receiverUnits: [Int] = []
+        /// More than one hop, or an exec between the sender's read and its exit: the hop
+        /// cannot be composed and stays unverified.
+        var composable = true
+    }
 
     var placementsAt: [Int: [Int: [Int]]] = [:]   // object -> process -> placement indices
     var inputOperations: [Int: [Int: Set<String>]] = [:]  // process -> object -> coarse operations
@@ -202,7 +211,9 @@ struct RefinementState {
                 if e.operation == "fork" || e.operation == "vfork" || e.operation == "clone" || sameEntity {
                     if parent[t.id] == nil { parent[t.id] = (s.id, sameEntity && e.operation == "execve") }
                 } else {
-                    relays[t.id, default: []].append(Relay(from: s.id, operation: e.operation, sequence: e.sequence))
+                    let exitEvent = e.attributes["exitEvent"]?.intValue.map { UInt64($0) }
+                    relays[t.id, default: []].append(Relay(from: s.id, operation: e.operation, sequence: e.sequence,
+                                                           exitEvent: exitEvent))
                 }
             default:
                 break
@@ -212,25 +223,35 @@ struct RefinementState {
         for (writer, outs) in outputs {
             // Upstream processes of the writer: its memory chain first (fork, clone, earlier
             // versions), then, through relay hops, the senders and their chains. A node
-            // reached directly is judged on its own evidence and never again by relay.
+            // reached directly is judged on its own evidence and never again by relay; a
+            // pair judged through several hops takes the best verdict, so one hop the
+            // replay cannot follow keeps it from being refuted.
             struct Step { var node: Int; var crossed: Bool; var units: [Int]; var relay: Relay? }
-            var relayed = Set<PairKey>()
+            struct RelayedPair: Hashable { var key: PairKey; var hop: UInt64 }
+            var relayed = Set<RelayedPair>()
             func contribute(_ step: Step) {
                 for i in inputs[step.node] ?? [] {
                     for o in outs where o != i {
                         let key = PairKey(input: i, output: o)
-                        // Through a relay only the hop decides; one such way per pair is enough.
-                        if step.relay != nil && !relayed.insert(key).inserted { continue }
+                        // Through a relay the hop decides: one way per pair and hop is enough.
+                        if let hop = step.relay, !relayed.insert(RelayedPair(key: key, hop: hop.sequence)).inserted { continue }
                         pairs[key, default: []].append(
                             Contribution(reader: step.node, writer: writer, crossesExec: step.crossed, units: step.units,
                                          relay: step.relay))
                     }
                 }
             }
-            func next(_ step: Step, _ node: Int, exec: Bool, relay: Relay?) -> Step {
+            func next(_ step: Step, _ node: Int, exec: Bool, relay hop: Relay?) -> Step {
                 let unit = build.processUnits[node] ?? -1
-                return Step(node: node, crossed: step.crossed || exec || relay != nil,
-                            units: step.units.contains(unit) ? step.units : step.units + [unit], relay: step.relay ?? relay)
+                var relay = step.relay
+                if var hop {
+                    hop.receiverUnits = step.units
+                    if relay == nil { relay = hop } else { relay?.composable = false }
+                } else if exec {
+                    relay?.composable = false
+                }
+                return Step(node: node, crossed: step.crossed || exec || hop != nil,
+                            units: step.units.contains(unit) ? step.units : step.units + [unit], relay: relay)
             }
             var reached = Set([writer])
             var pending: [Step] = []
@@ -241,8 +262,11 @@ struct RefinementState {
                 step = nil
                 if let up = parent[s.node], reached.insert(up.node).inserted { step = next(s, up.node, exec: up.exec, relay: nil) }
             }
+            // Each hop is followed on its own (one may compose where another cannot).
+            struct Visit: Hashable { var node: Int; var hop: UInt64 }
+            var visited = Set<Visit>()
             while let s = pending.popLast() {
-                guard reached.insert(s.node).inserted else { continue }
+                guard !reached.contains(s.node), visited.insert(Visit(node: s.node, hop: s.relay?.sequence ?? 0)).inserted else { continue }
                 contribute(s)
                 if let up = parent[s.node] { pending.append(next(s, up.node, exec: up.exec, relay: nil)) }
                 for hop in relays[s.node] ?? [] { pending.append(next(s, hop.from, exec: false, relay: hop)) }
@@ -298,14 +322,7 @@ struct RefinementState {
     }
 
     func judge(_ key: PairKey, _ c: Contribution) -> Verdict {
-        if let hop = c.relay {
-            // Taint does not follow these hops yet (the sender's side is no sink): never
-            // refuted, never dropped.
-            let sender = nodes[hop.from].attributes["pid"]?.intValue.map { "pid \($0)" } ?? ProvenanceGraph.defaultName(nodes[hop.from])
-            return Verdict(status: .unverified,
-                           reason: "reached the writer from \(sender) only through \(hop.operation)@\(hop.sequence), which taint does not follow",
-                           writer: c.writer)
-        }
+        if let hop = c.relay { return judgeRelay(key, c, hop) }
         let reads = placements(key.input, c.reader).filter { $0.role.isInput }
         let writes = placements(key.output, c.writer).filter { $0.role.isOutput }
         let readSequences = Set(reads.map(\.sequence))
@@ -381,6 +398,67 @@ struct RefinementState {
             ? "no byte of the input reached the process (only \(inputOperations[c.reader]?[key.input]?.sorted().joined(separator: ", ") ?? "opened"))"
             : "no byte read from the input reached the output, and it steered no branch before it"
         return Verdict(status: .refuted, reason: reason, writer: c.writer)
+    }
+
+    /// A pair connected only through a hop between two processes. A wait4 hop composes
+    /// through the exit status: the child's summary says whether I's bytes reached the
+    /// exit_group argument (data) or steered a branch before it (control), the receiver's
+    /// summaries whether the status wait4 delivered reached O (data) or steered a branch
+    /// before O's last write (control). Data on both sides confirms; any other influence
+    /// on both sides is implicit; no influence on either side, with every unit on the way
+    /// complete and no other doubt, refutes. Signals, process_vm copies, a child ended by
+    /// a signal, more than one hop or an exec between the read and the exit stay unverified.
+    func judgeRelay(_ key: PairKey, _ c: Contribution, _ hop: Relay) -> Verdict {
+        let sender = nodes[hop.from].attributes["pid"]?.intValue.map { "pid \($0)" } ?? ProvenanceGraph.defaultName(nodes[hop.from])
+        let via = "\(hop.operation)@\(hop.sequence)"
+        guard hop.composable, let exitEvent = hop.exitEvent, hop.operation == "wait4" || hop.operation == "waitid" else {
+            return Verdict(status: .unverified,
+                           reason: "reached the writer from \(sender) only through \(via), which taint does not follow",
+                           writer: c.writer)
+        }
+        let reads = placements(key.input, c.reader).filter { $0.role.isInput }
+        let writes = placements(key.output, c.writer).filter { $0.role.isOutput }
+        if let doubt = doubt(key, c, reads: reads, writes: writes) {
+            return Verdict(status: .unverified, reason: doubt, writer: c.writer)
+        }
+        let readSequences = Set(reads.map(\.sequence))
+        let senderUnits = c.units.filter { !hop.receiverUnits.contains($0) }
+        // The child's side: I -> exit status.
+        let statusData = (flowsByOutput[exitEvent] ?? []).first { readSequences.contains($0.flow.input) }
+        let statusControl = senderUnits.lazy.compactMap { unit in
+            reads.lazy.compactMap { r in self.controlByUnit[unit]?[r.sequence].flatMap { $0 < exitEvent ? (r, $0) : nil } }.first
+        }.first
+        // The receiver's side: exit status -> O.
+        let lastWrite = writes.map(\.sequence).max() ?? 0
+        let deliveredData = writes.first { w in (flowsByOutput[w.sequence] ?? []).contains { reaches(hop.sequence, $0.flow) } }
+        let deliveredControl = hop.receiverUnits.lazy.compactMap { self.controlByUnit[$0]?[hop.sequence] }.first { $0 < lastWrite }
+        let childSide = statusData.map { "read@\($0.flow.input) reached the exit status @\(exitEvent)" }
+            ?? statusControl.map { "read@\($0.0.sequence) steered a branch at @\($0.1) before exit@\(exitEvent)" }
+        let parentSide = deliveredData.map { "the status \(via) returned reached \($0.operation)@\($0.sequence)" }
+            ?? deliveredControl.map { "the status \(via) returned steered a branch at @\($0) before the output" }
+        guard let childSide, let parentSide else {
+            let reason = childSide == nil
+                ? "no byte read from the input reached \(sender)'s exit status, nor steered a branch before its exit@\(exitEvent)"
+                : "the exit status \(via) returned reached no output and steered no branch before it"
+            return Verdict(status: .refuted, reason: reason, writer: c.writer)
+        }
+        if let statusData, let w = deliveredData, let r = reads.first(where: { $0.sequence == statusData.flow.input }) {
+            let evidence = Evidence(outputEvent: w.sequence, outputRange: 0..<w.length, outputObject: nil,
+                                    inputEvent: r.sequence, inputRange: statusData.flow.inputStart..<statusData.flow.inputEnd,
+                                    inputObject: r.offset.map { ($0 + statusData.flow.inputStart)..<($0 + statusData.flow.inputEnd) },
+                                    kind: "exit status", shifted: false)
+            return Verdict(status: .confirmed, kinds: ["exit status"], evidence: [evidence],
+                           reason: "\(childSide); \(parentSide)", writer: c.writer)
+        }
+        return Verdict(status: .implicit, reason: "through \(sender)'s exit status: \(childSide); \(parentSide)", writer: c.writer)
+    }
+
+    /// Whether `flow` carries bytes of event `source`: directly, or through bytes an exec
+    /// relayed (the exec'ing image's flows into its execve event), up to a small depth.
+    func reaches(_ source: UInt64, _ flow: TaintFlow, depth: Int = 0) -> Bool {
+        if flow.input == source { return true }
+        guard depth < 4 else { return false }
+        return (flowsByOutput[flow.input] ?? []).contains { reaches(source, $0.flow, depth: depth + 1) }
     }
 
     /// Evidence through an event that one replay unit sank and another labelled as its
@@ -488,7 +566,7 @@ struct RefinementState {
                 ($1.outputEvent, $1.outputRange.lowerBound, $1.inputEvent, $1.inputRange.lowerBound)
         }
         if v.status == .confirmed {
-            let order = ["value", "kernel copy", "path", "address", "metadata"]
+            let order = ["value", "kernel copy", "path", "address", "exit status", "metadata"]
             attributes["flow"] = .string(order.first { v.kinds.contains($0) } ?? "value")
             if v.kinds.count > 1 { attributes["flows"] = .strings(order.filter { v.kinds.contains($0) }) }
             let outputRanges = Self.merged(evidence.compactMap(\.outputObject))

@@ -33,6 +33,9 @@ public protocol ReplayDataFlow: DataFlowTracker {
     /// The kernel read `length` bytes at `address` as bytes `[eventOffset, +length)` of the
     /// data sink event `event` sends to an object.
     func recordSink(event: UInt64, address: UInt64, length: Int, eventOffset: Int64)
+    /// The kernel took register-file bytes `[registerOffset, +size)` as bytes
+    /// `[eventOffset, +size)` of the sink event `event` (exit_group's status).
+    func recordRegisterSink(event: UInt64, registerOffset: UInt64, size: Int, eventOffset: Int64)
     /// A path argument of event `event` (its bytes at `address`) reached the kernel.
     func recordPathSink(event: UInt64, argument: Int, address: UInt64, length: Int)
     /// mremap: the shadow of `length` bytes moves from `source` to `destination`.
@@ -82,6 +85,7 @@ extension NoDataFlow: ReplayDataFlow {
     @inline(__always) public func clearMemory(address: UInt64, length: Int) {}
     @inline(__always) public func labelSource(event: UInt64, address: UInt64, length: Int, eventOffset: Int64, metadata: Bool) {}
     @inline(__always) public func recordSink(event: UInt64, address: UInt64, length: Int, eventOffset: Int64) {}
+    @inline(__always) public func recordRegisterSink(event: UInt64, registerOffset: UInt64, size: Int, eventOffset: Int64) {}
     @inline(__always) public func recordPathSink(event: UInt64, argument: Int, address: UInt64, length: Int) {}
     @inline(__always) public func moveMemory(from source: UInt64, to destination: UInt64, length: Int) {}
     @inline(__always) public func clearRegisters(offset: UInt64, size: Int) {}

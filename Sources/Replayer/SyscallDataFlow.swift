@@ -20,6 +20,12 @@ extension ProcessReplay {
                 machine.tracker.recordPathSink(event: sequence, argument: index, address: address, length: length)
             }
         }
+        if spec.flow == .statusSink {
+            // The status's low byte is what wait4 reports to the parent (as bits 8-15 of
+            // the status word): one byte of this event, composed by the refinement.
+            machine.tracker.recordRegisterSink(event: sequence, registerOffset: X86.RegisterFile.gpr(7), size: 1, eventOffset: 0)
+            return
+        }
         if isExecve(event) && event.result == 0 {
             // The new image gets these strings on its stack: bytes of this event, sunk here
             // and labelled as the new unit's source (`labelExecStrings`).

@@ -124,6 +124,10 @@ public enum DataFlowRole: Equatable, Sendable {
     /// Copies bytes between two objects inside the kernel (sendfile, splice, tee,
     /// copy_file_range): a derivation by itself, with no user memory in between.
     case kernelCopy
+    /// Hands the kernel a value in its first argument register that another process reads
+    /// back (exit and exit_group: the low byte of the status, which the parent's wait4
+    /// returns, wait(2)): one byte of the event, composed through the `wait4` edge.
+    case statusSink
 }
 
 /// What a syscall does to the provenance graph; the builder has one handler per role
@@ -462,7 +466,7 @@ private let declarations: [Declaration] = [
     d("fork", .process, []),
     d("vfork", .process, []),
     d("execve", .process, [P, .stringArray, .stringArray], graph: .execve),
-    d("exit", .process, [I]),
+    d("exit", .process, [I], flow: .statusSink),
     d("wait4", .process, [.pid, X, L, X], writes: [out(1, .fixed(4)), out(3, .fixed(144))], flow: .metadataSource, graph: .wait),
     d("kill", .signal, [.pid, .signal], graph: .kill),
     d("uname", .identity, [X], writes: [out(0, .fixed(390))]),
@@ -559,7 +563,7 @@ private let declarations: [Declaration] = [
     d("clock_gettime", .time, [I, X], writes: [out(1, .fixed(16))]),
     d("clock_getres", .time, [I, X], writes: [out(1, .fixed(16))]),
     d("clock_nanosleep", .time, [I, L, .inBuffer(size: .fixed(16)), X], writes: [out(3, .fixed(16))]),
-    d("exit_group", .process, [I]),
+    d("exit_group", .process, [I], flow: .statusSink),
     d("epoll_wait", .fileData, [F, X, I, I], writes: [out(1, .resultTimes(12))]),
     d("epoll_ctl", .fileData, [F, I, F, .inBuffer(size: .fixed(12))]),
     d("tgkill", .signal, [.pid, .pid, .signal], graph: .kill),

@@ -455,34 +455,83 @@ final class TaintRefinementTests: XCTestCase {
     }
 
     /// A child reads a secret and exits; its parent reaps it with wait4 and writes. The
-    /// exit status is a channel between the two with no object in between, which taint does
-    /// not follow: the pair is unverified, named by the hop, never refuted and never lost
-    /// from refined lineage. A file the parent read and did not use is still refuted.
-    func testPairsThroughWaitAndSignalsStayUnverified() throws {
+    /// exit status is the only channel between them: the pair composes through it (the
+    /// child's exit_group argument is a sink, wait4's status a source). Data on both sides
+    /// confirms, a branch on either side makes it implicit, no use on one side refutes; a
+    /// signal between the processes is not followed and stays unverified.
+    func testPairsThroughTheExitStatusCompose() throws {
+        enum Side { case none, data, control }
+        func run(child: Side, parent: Side, signal: Bool = false) throws -> Edge {
+            var t = Scenario()
+            let sh = t.program(1, "/bin/sh", inode: 1)
+            let grep = t.program(2, "/bin/grep", inode: 2, parent: 1)
+            t.s.openRead(2, "/secret", inode: 70, fd: 3)
+            let read = t.read(2, fd: 3, t.s.file(0, "/secret", 70), 32)
+            if signal { t.s.call(2, "kill", [1, 10], result: 0) }
+            t.s.call(2, "exit_group", [1], result: 0)
+            let exit = t.last
+            t.s.exit(2, 1)
+            t.s.call(1, "wait4", [UInt64(bitPattern: -1), 0x7000, 0, 0], result: 2,
+                     writes: [MemoryWrite(address: 0x7000, bytes: [0, 1, 0, 0])])
+            let wait = t.last
+            t.s.openWrite(1, "/out", inode: 71, fd: 4)
+            let write = t.write(1, fd: 4, t.s.file(0, "/out", 71), 8)
+            let (trace, chain) = try t.writeTrace()
+            var childFlows: [TaintFlow] = [], childControl: [ControlSource] = []
+            var shFlows: [TaintFlow] = [], shControl: [ControlSource] = []
+            switch child {
+            case .data: childFlows = [TaintFlow(output: exit, outputStart: 0, outputEnd: 1, input: read, inputStart: 4, inputEnd: 5, shifted: false)]
+            case .control: childControl = [ControlSource(input: read, firstSequence: exit - 1)]
+            case .none: break
+            }
+            switch parent {
+            case .data: shFlows = [TaintFlow(output: write, outputStart: 0, outputEnd: 1, input: wait, inputStart: 1, inputEnd: 2, shifted: false)]
+            case .control: shControl = [ControlSource(input: wait, firstSequence: write - 1)]
+            case .none: break
+            }
+            let (_, store) = try refine(trace, [summary(chain, pid: 1, start: sh, flows: shFlows, control: shControl),
+                                                summary(chain, pid: 2, start: grep, flows: childFlows, control: childControl)])
+            return try XCTUnwrap(try derivations(store)["file /secret -> file /out"])
+        }
+        let confirmed = try run(child: .data, parent: .data)
+        XCTAssertEqual(confirmed.status, .confirmed)
+        XCTAssertEqual(confirmed.attributes["flow"], .string("exit status"))
+        XCTAssertEqual(confirmed.attributes["inputRanges"], .strings(["4-5"]))
+        XCTAssertEqual(try run(child: .control, parent: .data).status, .implicit)
+        XCTAssertEqual(try run(child: .data, parent: .control).status, .implicit)
+        let unused = try run(child: .none, parent: .control)
+        XCTAssertEqual(unused.status, .refuted)
+        XCTAssertTrue(unused.attributes["reason"]?.description.hasPrefix(
+            "no byte read from the input reached pid 2's exit status, nor steered a branch before its exit@") ?? false)
+        XCTAssertEqual(try run(child: .data, parent: .none).status, .refuted)
+        // A signal is a second hop between the two; taint does not follow it.
+        let signalled = try run(child: .none, parent: .none, signal: true)
+        XCTAssertEqual(signalled.status, .unverified)
+        XCTAssertTrue(signalled.attributes["reason"]?.description.hasPrefix("reached the writer from pid 2 only through kill@") ?? false)
+    }
+
+    /// A child killed by a signal has no exit_group argument to sink: the status came from
+    /// the signal, so the pair stays unverified; refined lineage still reaches the secret.
+    func testPairsThroughAKilledChildStayUnverified() throws {
         var t = Scenario()
-        let parent = t.program(1, "/bin/sh", inode: 1)
-        t.s.openRead(1, "/unused", inode: 72, fd: 3)
-        _ = t.read(1, fd: 3, t.s.file(0, "/unused", 72), 10)
-        let child = t.program(2, "/bin/grep", inode: 2, parent: 1)
+        let sh = t.program(1, "/bin/sh", inode: 1)
+        let child = t.program(2, "/bin/parse", inode: 2, parent: 1)
         t.s.openRead(2, "/secret", inode: 70, fd: 3)
         _ = t.read(2, fd: 3, t.s.file(0, "/secret", 70), 32)
-        t.s.exit(2, 1)
+        t.s.append(2, .taskExit(TaskExit(exitCode: nil, signal: 11)))
         t.s.call(1, "wait4", [UInt64(bitPattern: -1), 0x7000, 0, 0], result: 2,
-                 writes: [MemoryWrite(address: 0x7000, bytes: [0, 1, 0, 0])])
+                 writes: [MemoryWrite(address: 0x7000, bytes: [11, 0, 0, 0])])
         let wait = t.last
         t.s.openWrite(1, "/out", inode: 71, fd: 4)
         _ = t.write(1, fd: 4, t.s.file(0, "/out", 71), 8)
         let (trace, chain) = try t.writeTrace()
-        let (report, store) = try refine(trace, [summary(chain, pid: 1, start: parent), summary(chain, pid: 2, start: child)])
-        let d = try derivations(store)
-        let edge = try XCTUnwrap(d["file /secret -> file /out"])
+        let (_, store) = try refine(trace, [summary(chain, pid: 1, start: sh), summary(chain, pid: 2, start: child)])
+        let edge = try XCTUnwrap(try derivations(store)["file /secret -> file /out"])
         XCTAssertEqual(edge.status, .unverified)
         XCTAssertEqual(edge.attributes["reason"],
                        .string("reached the writer from pid 2 only through wait4@\(wait), which taint does not follow"))
-        XCTAssertEqual(d["file /unused -> file /out"]?.status, .refuted)
-        XCTAssertEqual(report.refuted, 1)
-        let outNode = try XCTUnwrap(try store.load().nodes.last { ProvenanceGraph.defaultName($0) == "file /out" })
-        let lineage = try store.lineage(of: [outNode.id], direction: .backward, mode: .refined)
+        let out = try XCTUnwrap(try store.load().nodes.last { ProvenanceGraph.defaultName($0) == "file /out" })
+        let lineage = try store.lineage(of: [out.id], direction: .backward, mode: .refined)
         XCTAssertTrue(lineage.nodes.contains { ProvenanceGraph.defaultName($0) == "file /secret" })
     }
 

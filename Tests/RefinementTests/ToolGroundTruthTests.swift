@@ -34,6 +34,24 @@ final class ToolGroundTruthTests: XCTestCase {
                        hops.joined(separator: "\n"))
     }
 
+    /// `dd if=unused of=/dev/null; grep -q needle secret && echo found > out`: the shell's
+    /// only link to both files is the children's exit status, which wait4 hands it.
+    /// Truth: grep's status depends on SECRET's bytes (its search branched on them) and the
+    /// shell's `&&` branched on the status before writing OUT: SECRET -> OUT is implicit.
+    /// dd's status does not depend on UNUSED's bytes (it copied them without looking), so
+    /// UNUSED -> OUT is refuted; without the exit-status sink both pairs were dropped.
+    func testExitStatusCarriesControlToTheParent() throws {
+        let dir = GroundTruth.scratch("status")
+        try GroundTruth.write(Array("hay hay needle hay\n".utf8), to: "\(dir)/secret")
+        try GroundTruth.write(GroundTruth.noise(count: 500, seed: 5), to: "\(dir)/unused")
+        let refined = try GroundTruth.refine(["sh", "-c", "dd if=unused of=/dev/null bs=4096 status=none; grep -q needle secret && echo found > out"], in: dir)
+        XCTAssertEqual(try String(contentsOfFile: "\(dir)/out", encoding: .utf8), "found\n")
+        refined.assertStatuses([("out", "secret", "implicit"), ("out", "unused", "refuted")])
+        XCTAssertEqual(try refined.coarseWhy("out"), ["secret", "unused"])
+        XCTAssertEqual(try refined.refinedWhy("out"), ["secret"])
+        XCTAssertEqual(refined.why("out", bytes: 0..<6), [], "the shell's literal holds no input byte")
+    }
+
     /// `x=$(head -c 10 in); /usr/bin/printf %s "$x" > out`: the shell reads head's output
     /// from a pipe into a variable and passes it to printf as an argument, across a fork
     /// and an exec; printf writes it. Memory does not survive an exec, the argument strings
