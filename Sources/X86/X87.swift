@@ -277,11 +277,11 @@ extension Machine {
             }
         case .fnstenv:
             let a = effectiveAddress(o0)
-            guard storeX87Environment(a) else { return memoryFault(p) }
+            guard storeX87Environment(a, size: p.pointee.size) else { return memoryFault(p) }
             // fnstenv masks all exceptions after saving (SDM Vol. 2, FSTENV).
             cpu.pointee.x87.controlWord |= 0x3F
         case .fldenv:
-            guard loadX87Environment(effectiveAddress(o0)) else { return memoryFault(p) }
+            guard loadX87Environment(effectiveAddress(o0), size: p.pointee.size) else { return memoryFault(p) }
         case .fninit:
             cpu.pointee.x87 = X87State()
         case .fnclex:
@@ -503,14 +503,15 @@ extension Machine {
             tracker.copy(to: o0.kind == .memory ? location(o0, size: 2) : gprLocation(0, size: 2), from: x87StatusLocation)
         case .fnstenv:
             let a = effectiveAddress(o0)
-            tracker.clear(.memory(a, size: 28))
+            let stride: UInt64 = p.pointee.size == 14 ? 2 : 4
+            tracker.clear(.memory(a, size: p.pointee.size == 14 ? 14 : 28))
             tracker.copy(to: .memory(a, size: 2), from: x87ControlLocation)
-            tracker.copy(to: .memory(a &+ 4, size: 2), from: x87StatusLocation)
+            tracker.copy(to: .memory(a &+ stride, size: 2), from: x87StatusLocation)
             tracker.combine(into: x87ControlLocation, from: .constant)  // exceptions masked
         case .fldenv:
             let a = effectiveAddress(o0)
             tracker.copy(to: x87ControlLocation, from: .memory(a, size: 2))
-            tracker.copy(to: x87StatusLocation, from: .memory(a &+ 4, size: 2))
+            tracker.copy(to: x87StatusLocation, from: .memory(a &+ (p.pointee.size == 14 ? 2 : 4), size: 2))
             loadDependency(x87ControlLocation, o0)
             loadDependency(x87StatusLocation, o0)
         case .fninit:
@@ -585,9 +586,21 @@ extension Machine {
 
     // MARK: Environment and state save
 
-    /// 28-byte protected-mode environment (SDM Vol. 1, Figure 8-9).
-    func storeX87Environment(_ a: UInt64) -> Bool {
+    /// The protected-mode environment: 28 bytes (32-bit format, SDM Vol. 1, Figure 8-9) or,
+    /// with a 66h prefix, 14 bytes (16-bit format, Figure 8-10: CW, SW, TW, FIP, FCS, FDP,
+    /// FDS as words). The code and data selectors are stored as 0.
+    func storeX87Environment(_ a: UInt64, size: UInt8) -> Bool {
         let x = cpu.pointee.x87
+        if size == 14 {
+            guard memory.probeWrite(a, 14) else { return false }
+            return memory.store(a, size: 2, UInt64(x.controlWord))
+                && memory.store(a &+ 2, size: 2, UInt64(x.fullStatusWord))
+                && memory.store(a &+ 4, size: 2, UInt64(x.tagWord))
+                && memory.store(a &+ 6, size: 2, x.lastInstructionPointer & 0xFFFF)
+                && memory.store(a &+ 8, size: 2, 0)
+                && memory.store(a &+ 10, size: 2, x.lastDataPointer & 0xFFFF)
+                && memory.store(a &+ 12, size: 2, 0)
+        }
         guard memory.probeWrite(a, 28) else { return false }
         return memory.store(a, size: 4, UInt64(x.controlWord) | 0xFFFF_0000)
             && memory.store(a &+ 4, size: 4, UInt64(x.fullStatusWord) | 0xFFFF_0000)
@@ -598,8 +611,11 @@ extension Machine {
             && memory.store(a &+ 24, size: 4, 0xFFFF_0000)
     }
 
-    func loadX87Environment(_ a: UInt64) -> Bool {
-        guard let cw = memory.load(a, size: 2), let sw = memory.load(a &+ 4, size: 2), let tw = memory.load(a &+ 8, size: 2) else { return false }
+    /// Loads control, status and tag words from an environment image of `size` 14 or 28.
+    func loadX87Environment(_ a: UInt64, size: UInt8) -> Bool {
+        let stride: UInt64 = size == 14 ? 2 : 4
+        guard let cw = memory.load(a, size: 2), let sw = memory.load(a &+ stride, size: 2),
+              let tw = memory.load(a &+ 2 &* stride, size: 2) else { return false }
         cpu.pointee.x87.controlWord = UInt16(truncatingIfNeeded: cw)
         cpu.pointee.x87.statusWord = UInt16(truncatingIfNeeded: sw) & ~0x3800
         cpu.pointee.x87.top = UInt8((sw >> 11) & 7)

@@ -84,6 +84,9 @@ final class X87Tests: XCTestCase {
             "fnstcw word ptr [rsi+64]\nmov word ptr [rsi+66], 0x0c7f\nfldcw word ptr [rsi+66]\nfld qword ptr [rsi]\nfistp dword ptr [rsi+68]\nfnstcw word ptr [rsi+72]",
             // FCS/FOP and the data selector (bytes 16-19, 24-27) are CPU-specific: cleared.
             "fld qword ptr [rsi]\nfnstenv [rsi+64]\nfldenv [rsi+64]\nfstp tbyte ptr [rsi+128]\nmov dword ptr [rsi+80], 0\nmov dword ptr [rsi+88], 0",
+            // data16: the 14-byte layout (CW SW TW FIP FCS FDP FDS as words); FIP to FDS cleared.
+            "fld qword ptr [rsi]\nfadd st(0), st(0)\n.byte 0x66\nfnstenv [rsi+64]\nfstp st(0)\n.byte 0x66\nfldenv [rsi+64]\nfnstsw word ptr [rsi+96]\nmov qword ptr [rsi+70], 0",
+            "mov dword ptr [rsi+64], 0x45010e7f\nmov dword ptr [rsi+68], 0x0000fff0\n.byte 0x66\nfldenv [rsi+64]\nfnstcw word ptr [rsi+80]\nfnstsw word ptr [rsi+82]\nfninit",
         ])
     }
 

@@ -90,6 +90,9 @@ struct TestState: Equatable {
     var avx = false
     /// Bits 255:128 of ymm0-15: ymm0 bits 191:128, 255:192, ymm1 ...
     var ymmHigh = [UInt64](repeating: 0, count: 32)
+    /// FS base the interpreter uses; the native run keeps the thread's own
+    /// (`NativeRunner.fsBase`), so tests of `fs:` operands set this to that.
+    var fsBase: UInt64 = 0
 
     static let registerNames = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
                                 "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
@@ -121,6 +124,9 @@ enum NativeRunner {
         x86ts_map_fixed(TestLayout.codeAddress, TestLayout.codeSize) != nil
             && x86ts_map_fixed(TestLayout.dataAddress, TestLayout.dataSize) != nil
     }()
+
+    /// The test thread's FS base, which native snippets address `fs:` operands through.
+    static var fsBase: UInt64 { x86ts_fs_base() }
 
     static func run(_ code: [UInt8], _ state: TestState, data: [UInt8]) -> (TestState, [UInt8]) {
         precondition(mapped, "could not map the fixed test pages")
@@ -177,6 +183,7 @@ final class EmulatedRunner {
         s.rflags = state.rflags
         s.mxcsr = state.mxcsr
         s.x87.controlWord = state.fcw
+        s.fsBase = state.fsBase
         s.rip = TestLayout.codeAddress
         machine.state = s
         // xsave's requested-feature bitmap is EDX:EAX & XCR0: AVX tests enable component 2.
