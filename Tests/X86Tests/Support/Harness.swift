@@ -163,8 +163,11 @@ final class EmulatedRunner {
     let machine: Machine<NoDataFlow>
     let codeLength: Int
 
-    init(_ code: [UInt8]) throws {
-        try memory.map(address: TestLayout.codeAddress, length: UInt64(TestLayout.codeSize), prot: [.read, .execute])
+    /// `writableCode`: map the code read/write/execute, as the native run does, for
+    /// snippets that patch themselves.
+    init(_ code: [UInt8], writableCode: Bool = false) throws {
+        try memory.map(address: TestLayout.codeAddress, length: UInt64(TestLayout.codeSize),
+                       prot: writableCode ? [.read, .write, .execute] : [.read, .execute])
         try memory.map(address: TestLayout.dataAddress, length: UInt64(TestLayout.dataSize), prot: [.read, .write])
         try memory.writeBytes(code + [0xF4], at: TestLayout.codeAddress)  // hlt marks the end
         codeLength = code.count
@@ -223,10 +226,10 @@ func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 /// Returns the number of cases compared.
 @discardableResult
 func differential(_ source: String, code: [UInt8]? = nil, inputs: [TestState], data: [UInt8] = [],
-                  compare: Comparison = .all, cpuid: CPUIDTable = .baseline,
+                  compare: Comparison = .all, cpuid: CPUIDTable = .baseline, writableCode: Bool = false,
                   file: StaticString = #filePath, line: UInt = #line) throws -> Int {
     let bytes = try code ?? Assembler.assemble(source)
-    let emulator = try EmulatedRunner(bytes)
+    let emulator = try EmulatedRunner(bytes, writableCode: writableCode)
     emulator.machine.cpuid = cpuid
     var failures = 0
     for input in inputs {
