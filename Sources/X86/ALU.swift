@@ -197,8 +197,15 @@ extension Machine {
             tracker.flags(from: location(dst, size: size))
         }
         let r = (a &+ b) & Self.mask(size)
-        guard write(dst, size: size, r) else { return memoryFault(p) }
-        writeRegister(src, a)
+        // SDM order: SRC <- DEST, then DEST <- sum, so `xadd reg, reg` with one register
+        // keeps the sum. The memory form stores first so a faulting store changes nothing.
+        if dst.kind == .memory {
+            guard write(dst, size: size, r) else { return memoryFault(p) }
+            writeRegister(src, a)
+        } else {
+            writeRegister(src, a)
+            _ = write(dst, size: size, r)
+        }
         cpu.pointee.setLazyFlags(.add, bits: size &* 8, result: r, source1: a, source2: b)
         return .next
     }

@@ -229,34 +229,39 @@ extension Machine {
         return .next
     }
 
-    /// enter imm16, imm8 (nesting level 0 and 1 only; deeper levels are unsupported).
-    /// enter imm16, imm8 (SDM Vol. 2, ENTER, 64-bit operand size): push RBP; for nesting
-    /// level L > 0, copy L - 1 frame pointers from the enclosing frame (RBP - 8, - 16 ...)
-    /// and push the new frame pointer; then RBP = the new frame, RSP -= imm16.
+    /// enter imm16, imm8 (SDM Vol. 2, ENTER; the stack address size is 64 bits): push rBP;
+    /// for nesting level L > 0, copy L - 1 frame pointers from the enclosing frame
+    /// (rBP - size, - 2 * size ...) and push the new frame pointer; then rBP = the new
+    /// frame, RSP -= imm16. With a 66h prefix (`size` 2) every push is a word and only BP
+    /// (bits 15:0 of RBP) takes the new frame pointer.
     func execEnter(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let size: UInt8 = p.pointee.size == 2 ? 2 : 8
+        let width = UInt64(size)
         let frameSize = p.pointee.o0.value & 0xFFFF
         let level = p.pointee.o1.value & 0x1F
         let oldRBP = gprs[5]
-        var rsp = gprs[4] &- 8
-        tracker.copy(to: .memory(rsp, size: 8), from: gprLocation(5))
-        guard memory.store(rsp, size: 8, oldRBP) else { return memoryFault(p) }
+        var rsp = gprs[4] &- width
+        tracker.copy(to: .memory(rsp, size: size), from: gprLocation(5, size: size))
+        guard memory.store(rsp, size: width, oldRBP & Self.mask(size)) else { return memoryFault(p) }
         let frame = rsp
         if level > 0 {
             var enclosing = oldRBP
             for _ in 1..<level {
-                enclosing &-= 8
-                guard let v = memory.load(enclosing, size: 8) else { return memoryFault(p) }
-                rsp &-= 8
-                tracker.copy(to: .memory(rsp, size: 8), from: .memory(enclosing, size: 8))
-                guard memory.store(rsp, size: 8, v) else { return memoryFault(p) }
+                enclosing &-= width
+                guard let v = memory.load(enclosing, size: width) else { return memoryFault(p) }
+                rsp &-= width
+                tracker.copy(to: .memory(rsp, size: size), from: .memory(enclosing, size: size))
+                // Loaded at rBP - k * size: the copy depends on RBP.
+                tracker.addressDependency(of: .memory(rsp, size: size), base: 5, index: -1)
+                guard memory.store(rsp, size: width, v) else { return memoryFault(p) }
             }
-            rsp &-= 8
-            tracker.copy(to: .memory(rsp, size: 8), from: gprLocation(4))
-            guard memory.store(rsp, size: 8, frame) else { return memoryFault(p) }
+            rsp &-= width
+            tracker.copy(to: .memory(rsp, size: size), from: gprLocation(4, size: size))
+            guard memory.store(rsp, size: width, frame & Self.mask(size)) else { return memoryFault(p) }
         }
-        // RBP = the new frame pointer, RSP below it: both RSP's value moved.
-        tracker.copy(to: gprLocation(5), from: gprLocation(4))
-        gprs[5] = frame
+        // rBP = the new frame pointer, RSP below it: both RSP's value moved.
+        tracker.copy(to: gprLocation(5, size: size), from: gprLocation(4, size: size))
+        writeGPR(5, size: size, frame & Self.mask(size))
         gprs[4] = rsp &- frameSize
         return .next
     }

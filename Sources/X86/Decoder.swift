@@ -342,6 +342,12 @@ final class Decoder {
                     let mem = c.mem
                     let seg = mem.segment.rawValue
                     if seg == segmentFS { o.segment = .fs } else if seg == segmentGS { o.segment = .gs }
+                    else if seg != 0 {
+                        // Capstone names the last segment prefix; in 64-bit mode ES/CS/SS/DS
+                        // are ignored, so an earlier FS/GS prefix still decides (`gs es`
+                        // addresses through GS on this CPU; AMD APM Vol. 3, 1.2.4).
+                        o.segment = withUnsafeBytes(of: insn.bytes) { Self.lastFSGSPrefix($0.prefix(Int(insn.size))) }
+                    }
                     let base = mem.base.rawValue
                     if base == registerRIP || base == registerEIP {
                         // RIP-relative: resolve to an absolute address now (SDM Vol. 2, 2.2.1.6).
@@ -404,8 +410,11 @@ final class Decoder {
             if operands[0].kind == .immediate { ins.size = x86.prefix.2 == 0x66 ? 2 : 8 }
         case .ret:
             ins.size = 8
-        case .leave:
+        case .leave, .enter:
             ins.size = x86.prefix.2 == 0x66 ? 2 : 8
+        case .fnstenv, .fldenv:
+            // A 66h prefix selects the 14-byte (16-bit) environment layout.
+            ins.size = x86.prefix.2 == 0x66 ? 14 : 28
         case .movzx, .movsx, .movsxd:
             break
         case .jcc, .jmp, .call, .jrcxz, .jecxz, .loop, .loope, .loopne:
@@ -430,6 +439,21 @@ final class Decoder {
         // were refused above; MMX forms of shared mnemonics show up as missing sizes.
         ins.op = op
         return .decoded(ins)
+    }
+
+    /// The FS or GS override among the legacy prefixes of `bytes` (the last one wins),
+    /// or `.none` when only ES/CS/SS/DS overrides, which 64-bit mode ignores, are present.
+    static func lastFSGSPrefix<C: Collection>(_ bytes: C) -> SegmentOverride where C.Element == UInt8 {
+        var segment = SegmentOverride.none
+        for b in bytes {
+            switch b {
+            case 0x64: segment = .fs
+            case 0x65: segment = .gs
+            case 0x66, 0x67, 0xF2, 0xF3, 0xF0, 0x2E, 0x36, 0x3E, 0x26: continue
+            default: return segment
+            }
+        }
+        return segment
     }
 
     /// Element size of a string instruction from its raw bytes. Capstone 4 ignores a 66h

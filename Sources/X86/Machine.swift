@@ -174,9 +174,11 @@ public final class Machine<Tracker: DataFlowTracker> {
     }
 
     /// Runs until a stop condition or until `maxInstructions` guest instructions have
-    /// completed. A store into decoded code takes effect at the next block boundary (the
-    /// rest of the current block runs as decoded, like a CPU's prefetch window). Instructions that stop the run (syscall, rdtsc) count as completed;
-    /// faulting and unsupported instructions do not.
+    /// completed. A store into decoded code takes effect at the next instruction, as on the
+    /// CPU (SDM Vol. 3, 11.6): the run leaves the block and decodes afresh. Instructions
+    /// that stop the run (syscall, rdtsc) count as completed; faulting and unsupported
+    /// instructions do not. A call into the legacy vsyscall page stops as its syscall
+    /// (`enterVsyscall`).
     public func run(maxInstructions: UInt64) -> StopReason {
         if memory.codeInvalidationPending.pointee { processInvalidations() }
         let cpu = self.cpu
@@ -184,7 +186,7 @@ public final class Machine<Tracker: DataFlowTracker> {
         let invalidationPending = memory.codeInvalidationPending
         var executed: UInt64 = 0
         defer { instructionCount &+= executed }
-        while executed < maxInstructions {
+        blockLoop: while executed < maxInstructions {
             let rip = cpu.pointee.rip
             let instructions: UnsafeMutablePointer<Instruction>
             let count: Int
@@ -193,6 +195,10 @@ public final class Machine<Tracker: DataFlowTracker> {
                 instructions = p
                 count = n
             case .fetchFault(let address):
+                if address == rip, let stop = enterVsyscall(at: rip) {
+                    if stop == .syscall { executed &+= 1 }
+                    return stop
+                }
                 return .fault(signal: GuestSignal.sigsegv, address: address, rip: rip)
             }
             let remaining = maxInstructions &- executed
@@ -213,11 +219,46 @@ public final class Machine<Tracker: DataFlowTracker> {
                     if invalidationPending.pointee { processInvalidations() }
                     return pendingStop
                 }
+                // The instruction stored into decoded code: the rest of this block (maybe
+                // freed now) is stale, so the next instruction is looked up afresh.
+                if _slowPath(invalidationPending.pointee) {
+                    executed &+= UInt64(i)
+                    processInvalidations()
+                    continue blockLoop
+                }
             }
             executed &+= UInt64(i)
-            if _slowPath(invalidationPending.pointee) { processInvalidations() }
         }
         return .instructionLimit
+    }
+
+    /// The legacy vsyscall page (0xffffffffff600000): Linux maps it execute-only or not at
+    /// all and emulates a call to its three entry points as the gettimeofday, time and
+    /// getcpu syscalls, then returns to the caller (arch/x86/entry/vsyscall/vsyscall_64.c).
+    /// Here the call stops as that syscall (RAX = its number, arguments in place, RIP and
+    /// RSP already past the return) so the recorded result is injected like any syscall's.
+    /// Nil when `rip` is no entry point (or the guest mapped the page itself): a fault.
+    @inline(never)
+    func enterVsyscall(at rip: UInt64) -> StopReason? {
+        let number: UInt64
+        switch rip {
+        case 0xFFFF_FFFF_FF60_0000: number = 96   // gettimeofday
+        case 0xFFFF_FFFF_FF60_0400: number = 201  // time
+        case 0xFFFF_FFFF_FF60_0800: number = 309  // getcpu
+        default: return nil
+        }
+        if memory.protection(at: rip) != nil { return nil }
+        let rsp = gprs[4]
+        // A bad return address is the kernel's SIGSEGV at the caller's stack.
+        guard let returnAddress = memory.load(rsp, size: 8) else {
+            return .fault(signal: GuestSignal.sigsegv, address: rsp, rip: rip)
+        }
+        tracker.controlTransfer(from: .memory(rsp, size: 8), target: returnAddress, instruction: rip)
+        tracker.clear(gprLocation(0))
+        gprs[0] = number
+        gprs[4] = rsp &+ 8
+        cpu.pointee.rip = returnAddress
+        return .syscall
     }
 
     // MARK: Stops

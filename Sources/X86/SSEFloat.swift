@@ -30,6 +30,32 @@ enum HostFloatEnvironment {
         if !nearest { fesetround(toNearest) }
         return (result, raised & 0x3F)
     }
+
+    /// Runs `body` under the guest's MXCSR rounding, flush-to-zero and denormals-are-zero
+    /// bits (all exceptions masked), returning its result and the exception flags raised.
+    /// The host unit then flushes tiny results and sets UE and PE exactly as the CPU does
+    /// (SDM Vol. 1, 10.2.3.3 and 11.5.2.4). Costs an fegetenv/fesetenv pair: only used
+    /// while the guest has FTZ or DAZ set.
+    @_optimize(none) @inline(never)
+    static func compute<T>(mxcsr: UInt32, _ body: () -> T) -> (T, UInt32) {
+        var saved = fenv_t()
+        fegetenv(&saved)
+        var guest = saved
+        guest.__mxcsr = (mxcsr & 0xFFC0) | 0x1F80
+        fesetenv(&guest)
+        feclearexcept(allExceptions)
+        let result = body()
+        let raised = UInt32(fetestexcept(allExceptions))
+        fesetenv(&saved)
+        return (result, raised & 0x3F)
+    }
+}
+
+/// MXCSR control bits (SDM Vol. 1, 10.2.3).
+enum MXCSRBits {
+    static let denormalsAreZero: UInt32 = 0x40
+    static let flushToZero: UInt32 = 0x8000
+    static let flushModes: UInt32 = flushToZero | denormalsAreZero
 }
 
 extension Machine {
@@ -49,7 +75,10 @@ extension Machine {
 
     @inline(__always)
     func sse<T>(_ body: () -> T) -> T {
-        let (r, flags) = HostFloatEnvironment.compute(rc: mxcsrRounding, body)
+        let mxcsr = cpu.pointee.mxcsr
+        let (r, flags) = mxcsr & MXCSRBits.flushModes == 0
+            ? HostFloatEnvironment.compute(rc: mxcsrRounding, body)
+            : HostFloatEnvironment.compute(mxcsr: mxcsr, body)
         cpu.pointee.mxcsr |= flags
         return r
     }
@@ -59,6 +88,8 @@ extension Machine {
     /// subnormal and no input is a NaN (observed on this CPU; SDM Vol. 1, 11.5.2.2).
     @inline(__always)
     func noteDenormalOperands<F: BinaryFloatingPoint>(_ values: F...) {
+        // DAZ reads denormal operands as zeros: no DE.
+        if cpu.pointee.mxcsr & MXCSRBits.denormalsAreZero != 0 { return }
         var subnormal = false
         for v in values {
             if v.isNaN { return }
@@ -101,19 +132,55 @@ extension Machine {
         floatStatus(from: lane)
         let low = xmms + Int(dst) &* 2
         if double {
-            let x = Self.double(low.pointee), y = Self.double(b)
+            let x = minMaxOperand(op, Self.double(low.pointee)), y = minMaxOperand(op, Self.double(b))
             if op == .sqrtsd { if !(y < 0) { noteDenormalOperands(y) } } else if !(op == .divsd && y == 0) { noteDenormalOperands(x, y) }
             noteMinMaxInvalid(op, x, y)
             let r: Double = sse { Self.arithmetic(op, x, y) }
             low.pointee = r.bitPattern
         } else {
-            let x = Self.float(low.pointee), y = Self.float(b)
-            if op == .sqrtss || op == .rcpss || op == .rsqrtss { if !(y < 0) { noteDenormalOperands(y) } } else if !(op == .divss && y == 0) { noteDenormalOperands(x, y) }
+            let x = minMaxOperand(op, Self.float(low.pointee)), y = minMaxOperand(op, Self.float(b))
+            if op == .rcpss || op == .rsqrtss {
+                low.pointee = (low.pointee & ~0xFFFF_FFFF) | UInt64(Self.approximation(op, y).bitPattern)
+                return .next
+            }
+            if op == .sqrtss { if !(y < 0) { noteDenormalOperands(y) } } else if !(op == .divss && y == 0) { noteDenormalOperands(x, y) }
             noteMinMaxInvalid(op, x, y)
             let r: Float = sse { Self.arithmetic(op, x, y) }
             low.pointee = (low.pointee & ~0xFFFF_FFFF) | UInt64(r.bitPattern)
         }
         return .next
+    }
+
+    /// rcpss/rsqrtss (and the packed forms) lane value: they raise no SIMD floating-point
+    /// exception, not even for a signaling NaN, read denormal operands as zeros and flush
+    /// tiny results to zero whatever MXCSR says (SDM Vol. 2, RCPSS and RSQRTSS). Computed
+    /// as the exact value, not the CPU's 12-bit approximation.
+    @inline(__always)
+    static func approximation(_ op: Opcode, _ value: Float) -> Float {
+        let y = value.isSubnormal ? Float(signOf: value, magnitudeOf: 0) : value
+        if y.isNaN { return Float(bitPattern: y.bitPattern | 0x0040_0000) }
+        let r: Float
+        if op == .rcpss || op == .rcpps {
+            r = 1 / y
+        } else if y < 0 {
+            r = Float(bitPattern: 0xFFC0_0000)  // the default NaN ("real indefinite")
+        } else {
+            r = 1 / y.squareRoot()
+        }
+        return r.isSubnormal ? Float(signOf: r, magnitudeOf: 0) : r
+    }
+
+    /// The operand as an instruction reads it: with MXCSR.DAZ a denormal reads as a signed
+    /// zero. The host applies DAZ itself to arithmetic; min/max (compares in Swift, the
+    /// chosen operand's bits returned) need it here.
+    @inline(__always)
+    func minMaxOperand<F: BinaryFloatingPoint>(_ op: Opcode, _ v: F) -> F {
+        switch op {
+        case .minss, .minsd, .minps, .minpd, .maxss, .maxsd, .maxps, .maxpd:
+            if v.isSubnormal && cpu.pointee.mxcsr & MXCSRBits.denormalsAreZero != 0 { return F(signOf: v, magnitudeOf: 0) }
+            return v
+        default: return v
+        }
     }
 
     /// min/max raise invalid for any NaN operand, quiet or not (SDM Vol. 2, MINSD).
@@ -199,14 +266,22 @@ extension Machine {
                     noteMinMaxInvalid(op, Self.double(a[i]), Self.double(b[i]))
                     if unary { if !(Self.double(b[i]) < 0) { noteDenormalOperands(Self.double(b[i])) } } else if !(op == .divpd && Self.double(b[i]) == 0) { noteDenormalOperands(Self.double(a[i]), Self.double(b[i])) }
                 }
+                let x0 = minMaxOperand(op, Self.double(a[0])), x1 = minMaxOperand(op, Self.double(a[1]))
+                let y0 = minMaxOperand(op, Self.double(b[0])), y1 = minMaxOperand(op, Self.double(b[1]))
                 return sse {
-                    V128(Self.arithmetic(op, Self.double(a[0]), Self.double(b[0])).bitPattern,
-                         Self.arithmetic(op, Self.double(a[1]), Self.double(b[1])).bitPattern)
+                    V128(Self.arithmetic(op, x0, y0).bitPattern, Self.arithmetic(op, x1, y1).bitPattern)
                 }
             }
-        case .addps, .subps, .mulps, .divps, .minps, .maxps, .sqrtps, .rcpps, .rsqrtps:
+        case .rcpps, .rsqrtps:
+            deriveVector(p)
+            return packedBinary(p) { _, b in
+                var r = Self.lanes(b, as: SIMD4<UInt32>.self)
+                for i in 0..<4 { r[i] = Self.approximation(op, Float(bitPattern: r[i])).bitPattern }
+                return Self.quad(r)
+            }
+        case .addps, .subps, .mulps, .divps, .minps, .maxps, .sqrtps:
             floatStatus(from: location(p.pointee.o1, size: 16))
-            if op == .sqrtps || op == .rcpps || op == .rsqrtps { deriveVector(p) }
+            if op == .sqrtps { deriveVector(p) }
             return packedBinary(p) { a, b in
                 let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
                 let unary = op == .sqrtps || op == .rcpps || op == .rsqrtps
@@ -217,7 +292,7 @@ extension Machine {
                 return sse {
                     var r = SIMD4<UInt32>()
                     for i in 0..<4 {
-                        r[i] = Self.arithmetic(op, Float(bitPattern: x[i]), Float(bitPattern: y[i])).bitPattern
+                        r[i] = Self.arithmetic(op, minMaxOperand(op, Float(bitPattern: x[i])), minMaxOperand(op, Float(bitPattern: y[i]))).bitPattern
                     }
                     return Self.quad(r)
                 }

@@ -6,6 +6,8 @@ import Glibc
 /// x87 status word bits (SDM Vol. 1, 8.1.3).
 enum X87Status {
     static let invalid: UInt16 = 1 << 0
+    static let denormal: UInt16 = 1 << 1
+    static let zeroDivide: UInt16 = 1 << 2
     static let stackFault: UInt16 = 1 << 6
     static let c0: UInt16 = 1 << 8
     static let c1: UInt16 = 1 << 9
@@ -52,13 +54,19 @@ extension Machine {
 
     func x87Push(_ v: Float80) {
         let top = (cpu.pointee.x87.top &- 1) & 7
+        var value = v
         if (cpu.pointee.x87.tagWord >> UInt16(top * 2)) & 3 != 3 {
-            // Stack overflow: invalid + stack fault, C1 = 1 (masked response: store anyway).
+            // Stack overflow: invalid + stack fault, C1 = 1; the masked response pushes the
+            // real indefinite (SDM Vol. 1, 8.5.1.1).
             cpu.pointee.x87.statusWord |= X87Status.invalid | X87Status.stackFault | X87Status.c1
+            value = Self.realIndefinite
         }
         cpu.pointee.x87.top = top
-        setST(0, v)
+        setST(0, value)
     }
+
+    /// The QNaN floating-point indefinite: sign set, quiet bit set, rest zero.
+    static var realIndefinite: Float80 { float80(significand: 0xC000_0000_0000_0000, signExponent: 0xFFFF) }
 
     func x87Pop() {
         setTag(physical(0), 3)
@@ -77,14 +85,23 @@ extension Machine {
 
     // MARK: Memory formats
 
+    /// Loads a single, double or extended value. Converting a single or double raises IE
+    /// for a signaling NaN (the result is quieted) and DE for a denormal (SDM Vol. 1,
+    /// 8.5.1.2 and 8.5.2); an extended load raises nothing.
     func loadFloat(_ address: UInt64, size: UInt8) -> Float80? {
         switch size {
         case 4:
             guard let v = memory.load(address, size: 4) else { return nil }
-            return Float80(Float(bitPattern: UInt32(truncatingIfNeeded: v)))
+            let f = Float(bitPattern: UInt32(truncatingIfNeeded: v))
+            if f.isSignalingNaN { cpu.pointee.x87.statusWord |= X87Status.invalid }
+            else if f.isSubnormal { cpu.pointee.x87.statusWord |= X87Status.denormal }
+            return Float80(f)
         case 8:
             guard let v = memory.load(address, size: 8) else { return nil }
-            return Float80(Double(bitPattern: v))
+            let d = Double(bitPattern: v)
+            if d.isSignalingNaN { cpu.pointee.x87.statusWord |= X87Status.invalid }
+            else if d.isSubnormal { cpu.pointee.x87.statusWord |= X87Status.denormal }
+            return Float80(d)
         default:
             guard let low = memory.load(address, size: 8), let high = memory.load(address &+ 8, size: 2) else { return nil }
             return Self.float80(significand: low, signExponent: UInt16(truncatingIfNeeded: high))
@@ -277,11 +294,11 @@ extension Machine {
             }
         case .fnstenv:
             let a = effectiveAddress(o0)
-            guard storeX87Environment(a) else { return memoryFault(p) }
+            guard storeX87Environment(a, size: p.pointee.size) else { return memoryFault(p) }
             // fnstenv masks all exceptions after saving (SDM Vol. 2, FSTENV).
             cpu.pointee.x87.controlWord |= 0x3F
         case .fldenv:
-            guard loadX87Environment(effectiveAddress(o0)) else { return memoryFault(p) }
+            guard loadX87Environment(effectiveAddress(o0), size: p.pointee.size) else { return memoryFault(p) }
         case .fninit:
             cpu.pointee.x87 = X87State()
         case .fnclex:
@@ -325,9 +342,28 @@ extension Machine {
             let v = st(0)
             setST(0, x87 { v.squareRoot() })
         case .fxtract:
+            // SDM Vol. 2, FXTRACT: ±0 gives exponent -inf with ZE and keeps the zero as the
+            // significand; ±inf gives +inf and the infinity; a NaN goes to both (an sNaN
+            // quieted, with IE); a denormal raises DE and is normalized.
             let v = st(0)
-            let exponent = Float80(v.exponent)
-            let significand = Float80(sign: v.sign, exponent: 0, significand: abs(v).significand)
+            let exponent: Float80, significand: Float80
+            if v.isNaN {
+                if v.isSignalingNaN { cpu.pointee.x87.statusWord |= X87Status.invalid }
+                let (low, high) = Self.float80Bits(v)
+                exponent = Self.float80(significand: low | 0x4000_0000_0000_0000, signExponent: high)
+                significand = exponent
+            } else if v == 0 {
+                cpu.pointee.x87.statusWord |= X87Status.zeroDivide
+                exponent = -.infinity
+                significand = v
+            } else if v.isInfinite {
+                exponent = .infinity
+                significand = v
+            } else {
+                if v.isSubnormal { cpu.pointee.x87.statusWord |= X87Status.denormal }
+                exponent = Float80(v.exponent)
+                significand = Float80(sign: v.sign, exponent: 0, significand: abs(v).significand)
+            }
             setST(0, exponent)
             x87Push(significand)
         case .fcmovcc:
@@ -503,14 +539,15 @@ extension Machine {
             tracker.copy(to: o0.kind == .memory ? location(o0, size: 2) : gprLocation(0, size: 2), from: x87StatusLocation)
         case .fnstenv:
             let a = effectiveAddress(o0)
-            tracker.clear(.memory(a, size: 28))
+            let stride: UInt64 = p.pointee.size == 14 ? 2 : 4
+            tracker.clear(.memory(a, size: p.pointee.size == 14 ? 14 : 28))
             tracker.copy(to: .memory(a, size: 2), from: x87ControlLocation)
-            tracker.copy(to: .memory(a &+ 4, size: 2), from: x87StatusLocation)
+            tracker.copy(to: .memory(a &+ stride, size: 2), from: x87StatusLocation)
             tracker.combine(into: x87ControlLocation, from: .constant)  // exceptions masked
         case .fldenv:
             let a = effectiveAddress(o0)
             tracker.copy(to: x87ControlLocation, from: .memory(a, size: 2))
-            tracker.copy(to: x87StatusLocation, from: .memory(a &+ 4, size: 2))
+            tracker.copy(to: x87StatusLocation, from: .memory(a &+ (p.pointee.size == 14 ? 2 : 4), size: 2))
             loadDependency(x87ControlLocation, o0)
             loadDependency(x87StatusLocation, o0)
         case .fninit:
@@ -585,9 +622,21 @@ extension Machine {
 
     // MARK: Environment and state save
 
-    /// 28-byte protected-mode environment (SDM Vol. 1, Figure 8-9).
-    func storeX87Environment(_ a: UInt64) -> Bool {
+    /// The protected-mode environment: 28 bytes (32-bit format, SDM Vol. 1, Figure 8-9) or,
+    /// with a 66h prefix, 14 bytes (16-bit format, Figure 8-10: CW, SW, TW, FIP, FCS, FDP,
+    /// FDS as words). The code and data selectors are stored as 0.
+    func storeX87Environment(_ a: UInt64, size: UInt8) -> Bool {
         let x = cpu.pointee.x87
+        if size == 14 {
+            guard memory.probeWrite(a, 14) else { return false }
+            return memory.store(a, size: 2, UInt64(x.controlWord))
+                && memory.store(a &+ 2, size: 2, UInt64(x.fullStatusWord))
+                && memory.store(a &+ 4, size: 2, UInt64(x.tagWord))
+                && memory.store(a &+ 6, size: 2, x.lastInstructionPointer & 0xFFFF)
+                && memory.store(a &+ 8, size: 2, 0)
+                && memory.store(a &+ 10, size: 2, x.lastDataPointer & 0xFFFF)
+                && memory.store(a &+ 12, size: 2, 0)
+        }
         guard memory.probeWrite(a, 28) else { return false }
         return memory.store(a, size: 4, UInt64(x.controlWord) | 0xFFFF_0000)
             && memory.store(a &+ 4, size: 4, UInt64(x.fullStatusWord) | 0xFFFF_0000)
@@ -598,8 +647,11 @@ extension Machine {
             && memory.store(a &+ 24, size: 4, 0xFFFF_0000)
     }
 
-    func loadX87Environment(_ a: UInt64) -> Bool {
-        guard let cw = memory.load(a, size: 2), let sw = memory.load(a &+ 4, size: 2), let tw = memory.load(a &+ 8, size: 2) else { return false }
+    /// Loads control, status and tag words from an environment image of `size` 14 or 28.
+    func loadX87Environment(_ a: UInt64, size: UInt8) -> Bool {
+        let stride: UInt64 = size == 14 ? 2 : 4
+        guard let cw = memory.load(a, size: 2), let sw = memory.load(a &+ stride, size: 2),
+              let tw = memory.load(a &+ 2 &* stride, size: 2) else { return false }
         cpu.pointee.x87.controlWord = UInt16(truncatingIfNeeded: cw)
         cpu.pointee.x87.statusWord = UInt16(truncatingIfNeeded: sw) & ~0x3800
         cpu.pointee.x87.top = UInt8((sw >> 11) & 7)

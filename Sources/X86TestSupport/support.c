@@ -5,6 +5,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <cpuid.h>
+#include <asm/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 void x86ts_enter(x86ts_state *state, uint64_t code);
 void x86ts_exit(void);
@@ -151,4 +154,10 @@ void x86ts_run(x86ts_state *state, uint64_t code_address, const uint8_t *code, s
 
 void x86ts_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
     __cpuid_count(leaf, subleaf, out[0], out[1], out[2], out[3]);
+}
+
+uint64_t x86ts_fs_base(void) {
+    uint64_t base = 0;
+    syscall(SYS_arch_prctl, ARCH_GET_FS, &base);
+    return base;
 }

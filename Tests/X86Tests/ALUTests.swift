@@ -29,6 +29,19 @@ final class ALUTests: XCTestCase {
         }
     }
 
+    /// xadd stores the old destination in the source, then the sum in the destination:
+    /// with one register for both, the sum wins (SDM Vol. 2, XADD).
+    func testXaddWithOneRegisterKeepsTheSum() throws {
+        let snippets = ["xadd rax, rax", "xadd eax, eax", "xadd ax, ax", "xadd al, al", "xadd ah, ah",
+                        "xadd al, ah", "xadd ah, al", "xadd rax, rbx", "xadd qword ptr [rsi], rax", "lock xadd dword ptr [rsi], esi"]
+        let codes = try Assembler.assemble(snippets)
+        var inputs = edgeStates()
+        for i in inputs.indices { inputs[i].gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x40 }
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: inputs, data: SSEIntegerTests.data)
+        }
+    }
+
     func testMemoryDestinationReadModifyWrite() throws {
         let snippets = ["add qword ptr [rsi], rax", "sub dword ptr [rsi+4], eax", "xor byte ptr [rsi+rbx*1+1], al",
                         "adc word ptr [rsi+2], 0x77", "neg qword ptr [rsi]", "not dword ptr [rsi]", "inc byte ptr [rsi]",

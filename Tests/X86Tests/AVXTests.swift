@@ -250,6 +250,55 @@ final class LegacyFormTests: XCTestCase {
         }
     }
 
+    /// 66h enter pushes word frames and sets only BP (SDM Vol. 2, ENTER, OperandSize 16).
+    func testEnterWithOperandSizePrefixPushesWordFrames() throws {
+        var snippets: [String] = []
+        for (size, level) in [(16, 0), (8, 1), (0, 2), (32, 3), (24, 7)] {
+            snippets.append("""
+                lea rbp, [rsi+0x200]
+                .byte 0x66, 0xC8, \(size), 0, \(level)
+                mov rax, qword ptr [rsp+\(size)]
+                mov rbx, qword ptr [rsp+\(size + 8)]
+                """)
+        }
+        // leave with 66h pops BP back, a word.
+        snippets.append("lea rbp, [rsi+0x200]\n.byte 0x66, 0xC8, 8, 0, 2\n.byte 0x66\nleave")
+        let codes = try Assembler.assemble(snippets)
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: SSEIntegerTests.vectorStates(), data: SSEIntegerTests.data)
+        }
+    }
+
+    /// In 64-bit mode ES/CS/SS/DS overrides are ignored: an earlier FS (or GS) prefix still
+    /// decides, and of FS and GS the last one does (checked on this CPU; AMD APM Vol. 3, 1.2.4).
+    func testNullSegmentPrefixesDoNotCancelFSOrGS() throws {
+        let fsBase = NativeRunner.fsBase
+        // 48 8B 03: mov rax, [rbx]; 48 89 0B: mov [rbx], rcx; 8A 04 13: mov al, [rbx+rdx].
+        let prefixed: [[UInt8]] = [[0x64, 0x26], [0x26, 0x64], [0x64, 0x3E], [0x64, 0x2E, 0x36],
+                                   [0x65, 0x64], [0x65, 0x26, 0x64, 0x3E]]
+        var snippets: [String] = []
+        for prefixes in prefixed {
+            let bytes = prefixes.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
+            snippets.append(".byte \(bytes), 0x48, 0x8B, 0x03")
+            snippets.append(".byte \(bytes), 0x48, 0x89, 0x0B")
+            snippets.append("xor edx, edx\n.byte \(bytes), 0x8A, 0x04, 0x13")
+        }
+        var s = TestState.patterned()
+        s.fsBase = fsBase
+        s.gpr[GPR.rbx.rawValue] = TestLayout.dataAddress &+ 0x80 &- fsBase
+        let codes = try Assembler.assemble(snippets)
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: [s], data: SSEIntegerTests.data)
+        }
+        // FS then GS: GS decides (its base is 0 here, and FS + rbx is not mapped).
+        var g = TestState.patterned()
+        g.fsBase = fsBase
+        g.gpr[GPR.rbx.rawValue] = TestLayout.dataAddress + 0x80
+        for source in [".byte 0x64, 0x65, 0x48, 0x8B, 0x03", ".byte 0x64, 0x65, 0x26, 0x48, 0x89, 0x0B"] {
+            try differential(source, inputs: [g], data: SSEIntegerTests.data)
+        }
+    }
+
     func testLoopWithAddressSizePrefixCountsInECX() throws {
         let snippets = ["mov rcx, 0x100000001\naddr32 loop 2f\nmov eax, 1\n2:",
                         "mov rcx, 0x100000003\nxor eax, eax\n2: inc eax\naddr32 loop 2b",

@@ -108,6 +108,51 @@ final class ControlFlowTests: XCTestCase {
         XCTAssertEqual(m.state.rax, 3, "XCR0 reports x87 and SSE only")
     }
 
+    /// A call into the legacy vsyscall page stops as the syscall the kernel emulates there
+    /// (gettimeofday, time, getcpu: arch/x86/entry/vsyscall/vsyscall_64.c) with the
+    /// arguments in place, and returns to the caller: the replayer then injects the
+    /// recorded result like any syscall's.
+    func testVsyscallPageCallsStopAsTheirSyscalls() throws {
+        for (entry, number) in [(0xFFFF_FFFF_FF60_0000 as UInt64, 96 as UInt64), (0xFFFF_FFFF_FF60_0400, 201), (0xFFFF_FFFF_FF60_0800, 309)] {
+            let (m, reason) = try run("mov rdi, rsi\nmov rax, \(entry)\ncall rax\nmov rbx, 1", setup: { $0.rsi = 0x1234 })
+            XCTAssertEqual(reason, .syscall, "entry \(hex(entry))")
+            XCTAssertEqual(m.state.rax, number)
+            XCTAssertEqual(m.state.rdi, 0x1234)
+            XCTAssertEqual(m.state.rsp, TestLayout.stackTop, "the return address was popped")
+            let callEnd = TestLayout.codeAddress + UInt64(try Assembler.assemble("mov rdi, rsi\nmov rax, \(entry)\ncall rax").count)
+            XCTAssertEqual(m.state.rip, callEnd, "resumes after the call")
+            m.state.rax = 0
+            XCTAssertEqual(m.run(maxInstructions: 10), .halt)
+            XCTAssertEqual(m.state.rbx, 1)
+        }
+        // Anything else in the page is not an entry point: a fault, as in the kernel.
+        let (_, reason) = try run("mov rax, 0xffffffffff600010\ncall rax")
+        guard case .fault(let signal, _, _) = reason else { return XCTFail("stopped with \(reason)") }
+        XCTAssertEqual(signal, GuestSignal.sigsegv)
+    }
+
+    /// A store into the block being executed takes effect at the next instruction, as on
+    /// the CPU (SDM Vol. 3, 11.6): the patched immediate is the one that executes.
+    func testSelfModifyingCodeTakesEffectAtTheNextInstruction() throws {
+        let snippets = [
+            // The next instruction's immediate.
+            "mov byte ptr [rip + 1f + 1], 7\n1: mov eax, 1",
+            // Three instructions ahead, in the same block.
+            "mov byte ptr [rip + 1f + 1], 9\nmov ebx, 2\nadd ebx, ebx\n1: mov ecx, 1",
+            // A loop that bumps the immediate of its own next instruction: 2 + 3 + 4 + 5 + 6.
+            "mov ecx, 5\nxor ebx, ebx\n2: add byte ptr [rip + 3f + 2], 1\n3: add ebx, 1\ndec ecx\njnz 2b",
+            // Overwrite the next instruction (`mov al, 5`, two bytes) with two nops.
+            "mov word ptr [rip + 1f], 0x9090\n1: mov al, 5",
+        ]
+        let codes = try Assembler.assemble(snippets)
+        for (snippet, code) in zip(snippets, codes) {
+            // Fresh code bytes each case: the snippet patches itself.
+            for input in [TestState.patterned(seed: 1), TestState.patterned(seed: 2)] {
+                try differential(snippet, code: code, inputs: [input], writableCode: true)
+            }
+        }
+    }
+
     func testSelfModifyingCodeInvalidatesDecodedBlocks() throws {
         let code = try Assembler.assemble("1: mov eax, 1\nhlt")
         let memory = GuestMemory()

@@ -95,6 +95,8 @@ final class DataFlowCoverageTests: XCTestCase {
                   "movbe rax, qword ptr [rbx]", "movbe qword ptr [rbx], r8", "movbe cx, word ptr [rbx]",
                   "push r8", "push qword ptr [rbx + 8]", "push 0x12", "pop rax", "pop qword ptr [rbx]",
                   "xlatb", "leave", "enter 32, 0", "enter 16, 1", "pushfq",
+                  // 66h enter: word frames (enter 16, 3).
+                  ".byte 0x66, 0xC8, 16, 0, 3",
                   // High bytes, and loads into their own address register (staged through
                   // RegisterFile.scratch).
                   "mov ah, byte ptr [rbx]", "mov byte ptr [rbx + 1], ah", "add ah, bl", "movzx ecx, ah",
@@ -117,7 +119,7 @@ final class DataFlowCoverageTests: XCTestCase {
                   "test r8, r9", "test byte ptr [rbx], 1", "not r8", "not qword ptr [rbx]", "neg r8",
                   "neg dword ptr [rbx]", "inc r8", "inc byte ptr [rbx]", "dec r9d", "dec word ptr [rbx]",
                   "cmpxchg qword ptr [rbx], r8", "cmpxchg8b qword ptr [rbx]", "cmpxchg16b xmmword ptr [rbx]",
-                  "xadd qword ptr [rbx], r8", "xadd r8, r9",
+                  "xadd qword ptr [rbx], r8", "xadd r8, r9", "xadd r8, r8", "xadd ah, ah",
                   "andn rax, r8, r9", "bextr rax, r8, r10", "bextr rcx, qword ptr [rbx], r10", "blsi rax, r8",
                   "blsmsk rax, qword ptr [rbx]", "blsr eax, r9d", "bzhi rax, r8, r10", "pdep rax, r8, r9",
                   "pext rax, r8, qword ptr [rbx]", "mulx rax, r11, r8", "adox r9, qword ptr [rbx]"] { add(s) }
@@ -281,6 +283,8 @@ final class DataFlowCoverageTests: XCTestCase {
         add("fldcw word ptr [rbx]", setup: "mov word ptr [rbx], 0x27f")
         add("fninit", setup: "mov word ptr [rbx], 0x27f\nfldcw word ptr [rbx]\n\(two)\nfcom st(1)")
         add("fldenv [rbx]", setup: "\(two)\nfcom st(1)\nfnstenv [rbx]\nfninit")
+        add(".byte 0x66\nfnstenv [rbx]", setup: "\(two)\nfcom st(1)")
+        add(".byte 0x66\nfldenv [rbx]", setup: "\(two)\nfcom st(1)\n.byte 0x66\nfnstenv [rbx]\nfninit")
         add("fnclex", setup: "fld1\nfldz\nfdivp st(1), st(0)")
         add("fnstsw ax", setup: "\(two)\nfcom st(1)")
         for s in ["fst qword ptr [rbx]", "fst dword ptr [rbx]", "fst st(1)", "fstp tbyte ptr [rbx]", "fstp st(1)",

@@ -73,6 +73,71 @@ final class SSEFloatTests: XCTestCase {
                    "cvtsi2sd xmm1, qword ptr [rsi]", "cvttsd2si rcx, qword ptr [rsi]"])
     }
 
+    /// FTZ flushes a tiny result to a signed zero and sets UE and PE; DAZ reads denormal
+    /// operands as zeros (no DE). Operand pairs: tiny products, an exact subnormal
+    /// difference, denormal inputs, a double to float underflow.
+    func testFlushToZeroAndDenormalsAreZeroFollowMXCSR() throws {
+        let minNormalF = Float.leastNormalMagnitude, minNormalD = Double.leastNormalMagnitude
+        let pairs: [(Double, Double, Float, Float)] = [
+            (1e-200, 1e-200, 1e-20, 1e-20), (-1e-200, 1e-120, -1e-20, 3e-19),
+            (minNormalD * 1.5, minNormalD, minNormalF * 1.5, minNormalF),
+            (1e-310, 3, 1e-40, 3), (-4e-320, 1e-310, -2e-41, 1e-40), (1, 2, 1, 2),
+            (minNormalD, 0.5, minNormalF, 0.5), (minNormalD * 1.0000001, 0.9999999, minNormalF * 1.0000001, 0.9999999),
+        ]
+        var inputs: [TestState] = []
+        for (a, b, fa, fb) in pairs {
+            for mxcsr: UInt32 in [0x1F80, 0x9F80, 0x1FC0, 0x9FC0, 0xBF80, 0xDF80] {
+                var s = TestState.patterned()
+                s.xmm[0] = a.bitPattern; s.xmm[1] = b.bitPattern
+                s.xmm[2] = b.bitPattern; s.xmm[3] = a.bitPattern
+                s.xmm[4] = UInt64(fa.bitPattern) | UInt64(fb.bitPattern) << 32; s.xmm[5] = UInt64(fb.bitPattern) | UInt64(fa.bitPattern) << 32
+                s.xmm[6] = UInt64(fb.bitPattern) | UInt64(fa.bitPattern) << 32; s.xmm[7] = UInt64(fa.bitPattern) | UInt64(fb.bitPattern) << 32
+                s.mxcsr = mxcsr
+                inputs.append(s)
+            }
+        }
+        let snippets = ["mulsd xmm0, xmm1", "subsd xmm0, xmm1", "divsd xmm0, xmm1", "addsd xmm0, xmm1", "sqrtsd xmm0, xmm1",
+                        "mulss xmm2, xmm3", "subss xmm2, xmm3", "divss xmm2, xmm3", "addss xmm2, xmm3",
+                        "mulps xmm2, xmm3", "subps xmm2, xmm3", "mulpd xmm0, xmm1", "subpd xmm0, xmm1",
+                        "cvtsd2ss xmm2, xmm0", "cvtpd2ps xmm2, xmm0", "cvtss2sd xmm0, xmm2", "minsd xmm0, xmm1", "maxss xmm2, xmm3"]
+        let codes = try Assembler.assemble(snippets)
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: inputs)
+        }
+    }
+
+    /// rcpss/rsqrtss raise no exception flag, not for a signaling NaN, zero, a negative
+    /// or a denormal operand either; denormals read as zero, tiny results flush to zero.
+    /// Special operands compare whole; for ordinary ones only the flags compare (the
+    /// interpreter computes the exact value, not this CPU's 12-bit approximation).
+    func testReciprocalApproximationsRaiseNoExceptions() throws {
+        let specials: [UInt32] = [0x7FA0_0000 /* sNaN */, 0xFFC0_0001, 0, 0x8000_0000, 0x7F80_0000, 0xFF80_0000,
+                                  0x0000_0001, 0x8040_0000 /* denormals */]
+        // 2^127's reciprocal is tiny (2^-127): flushed; rsqrt of a negative is the default NaN.
+        let ordinary: [UInt32] = [Float(1).bitPattern, Float(3).bitPattern, Float(-1).bitPattern, Float(0.1).bitPattern, 0x7E80_0000]
+        for snippet in ["rcpss xmm2, xmm3", "rsqrtss xmm2, xmm3", "rcpps xmm2, xmm3", "rsqrtps xmm2, xmm3"] {
+            let exact = specials + (snippet.hasPrefix("rcp") ? [0x7F00_0000, 0xFF00_0000] : [0xBF80_0000, 0xC040_0000])
+            try differential(snippet, inputs: Self.reciprocalStates(exact))
+            var flagsOnly = Comparison.all
+            flagsOnly.compareXMM = false
+            try differential(snippet, inputs: Self.reciprocalStates(ordinary + specials), compare: flagsOnly)
+        }
+    }
+
+    static func reciprocalStates(_ values: [UInt32]) -> [TestState] {
+        var inputs: [TestState] = []
+        for (i, v) in values.enumerated() {
+            for mxcsr: UInt32 in [0x1F80, 0x9FC0] {
+                var s = TestState.patterned(seed: UInt64(i))
+                s.xmm[6] = UInt64(v) | UInt64(values[(i + 1) % values.count]) << 32
+                s.xmm[7] = UInt64(values[(i + 2) % values.count]) | UInt64(values[(i + 3) % values.count]) << 32
+                s.mxcsr = mxcsr
+                inputs.append(s)
+            }
+        }
+        return inputs
+    }
+
     func testRoundingInstructionsAndMXCSRAccess() throws {
         var snippets: [String] = []
         for imm in [0, 1, 2, 3, 4, 8, 9, 12] {

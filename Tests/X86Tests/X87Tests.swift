@@ -84,7 +84,38 @@ final class X87Tests: XCTestCase {
             "fnstcw word ptr [rsi+64]\nmov word ptr [rsi+66], 0x0c7f\nfldcw word ptr [rsi+66]\nfld qword ptr [rsi]\nfistp dword ptr [rsi+68]\nfnstcw word ptr [rsi+72]",
             // FCS/FOP and the data selector (bytes 16-19, 24-27) are CPU-specific: cleared.
             "fld qword ptr [rsi]\nfnstenv [rsi+64]\nfldenv [rsi+64]\nfstp tbyte ptr [rsi+128]\nmov dword ptr [rsi+80], 0\nmov dword ptr [rsi+88], 0",
+            // data16: the 14-byte layout (CW SW TW FIP FCS FDP FDS as words); FIP to FDS cleared.
+            "fld qword ptr [rsi]\nfadd st(0), st(0)\n.byte 0x66\nfnstenv [rsi+64]\nfstp st(0)\n.byte 0x66\nfldenv [rsi+64]\nfnstsw word ptr [rsi+96]\nmov qword ptr [rsi+70], 0",
+            "mov dword ptr [rsi+64], 0x45010e7f\nmov dword ptr [rsi+68], 0x0000fff0\n.byte 0x66\nfldenv [rsi+64]\nfnstcw word ptr [rsi+80]\nfnstsw word ptr [rsi+82]\nfninit",
         ])
+    }
+
+    /// Exception flags the CPU sets where the host conversion or the formula would not:
+    /// IE for a signaling NaN loaded from a single or double, DE for a denormal one, stack
+    /// overflow (IE, SF, C1, the real indefinite pushed), and fxtract of zero (ZE, -inf),
+    /// infinity, NaN and denormals.
+    func testLoadExceptionsStackOverflowAndFxtractSpecialValues() throws {
+        // Singles at [rsi+0x40...], doubles at [rsi+0x60...]: sNaN, qNaN, denormal, zero,
+        // -zero, inf, -inf, 3.
+        var data = [UInt8](repeating: 0, count: 0x200)
+        let singles: [UInt32] = [0x7FA0_0001, 0xFFC0_0002, 0x0000_0003, 0, 0x8000_0000, 0x7F80_0000, 0xFF80_0000, Float(3).bitPattern]
+        let doubles: [UInt64] = [0x7FF4_0000_0000_0001, 0xFFF8_0000_0000_0002, 0x8000_0000_0000_0005, 0, 0x8000_0000_0000_0000,
+                                 0x7FF0_0000_0000_0000, 0xFFF0_0000_0000_0000, Double(3).bitPattern]
+        for (i, v) in singles.enumerated() { withUnsafeBytes(of: v) { data.replaceSubrange(0x140 + i * 4..<0x144 + i * 4, with: $0) } }
+        for (i, v) in doubles.enumerated() { withUnsafeBytes(of: v) { data.replaceSubrange(0x160 + i * 8..<0x168 + i * 8, with: $0) } }
+        var snippets: [String] = []
+        for i in 0..<8 {
+            snippets.append("fld dword ptr [rsi+\(0x40 + i * 4)]\nfnstsw word ptr [rsi]\nfstp tbyte ptr [rsi+16]")
+            snippets.append("fld qword ptr [rsi+\(0x60 + i * 8)]\nfnstsw word ptr [rsi]\nfxtract\nfnstsw word ptr [rsi+2]\nfstp tbyte ptr [rsi+16]\nfstp tbyte ptr [rsi+32]")
+            snippets.append("fldz\nfadd qword ptr [rsi+\(0x60 + i * 8)]\nfnstsw word ptr [rsi]\nfstp tbyte ptr [rsi+16]")
+        }
+        snippets.append(Array(repeating: "fld1", count: 9).joined(separator: "\n") + "\nfnstsw word ptr [rsi]\nfstp tbyte ptr [rsi+16]\nfninit")
+        let codes = try Assembler.assemble(snippets)
+        var s = TestState.patterned()
+        s.gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x100
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: [s], data: data)
+        }
     }
 
     func testFxsaveRoundTripsRegisters() throws {

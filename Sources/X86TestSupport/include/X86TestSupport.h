@@ -31,4 +31,8 @@ void x86ts_run(x86ts_state *state, uint64_t code_address, const uint8_t *code, s
 /// CPUID of the CPU the tests run on: out = eax, ebx, ecx, edx.
 void x86ts_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
+/// FS base of the calling thread (arch_prctl ARCH_GET_FS): segment-override tests give
+/// the interpreter the same base so `fs:` operands address the same bytes.
+uint64_t x86ts_fs_base(void);
+
 #endif

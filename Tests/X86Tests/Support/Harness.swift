@@ -90,6 +90,9 @@ struct TestState: Equatable {
     var avx = false
     /// Bits 255:128 of ymm0-15: ymm0 bits 191:128, 255:192, ymm1 ...
     var ymmHigh = [UInt64](repeating: 0, count: 32)
+    /// FS base the interpreter uses; the native run keeps the thread's own
+    /// (`NativeRunner.fsBase`), so tests of `fs:` operands set this to that.
+    var fsBase: UInt64 = 0
 
     static let registerNames = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
                                 "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
@@ -121,6 +124,9 @@ enum NativeRunner {
         x86ts_map_fixed(TestLayout.codeAddress, TestLayout.codeSize) != nil
             && x86ts_map_fixed(TestLayout.dataAddress, TestLayout.dataSize) != nil
     }()
+
+    /// The test thread's FS base, which native snippets address `fs:` operands through.
+    static var fsBase: UInt64 { x86ts_fs_base() }
 
     static func run(_ code: [UInt8], _ state: TestState, data: [UInt8]) -> (TestState, [UInt8]) {
         precondition(mapped, "could not map the fixed test pages")
@@ -157,8 +163,11 @@ final class EmulatedRunner {
     let machine: Machine<NoDataFlow>
     let codeLength: Int
 
-    init(_ code: [UInt8]) throws {
-        try memory.map(address: TestLayout.codeAddress, length: UInt64(TestLayout.codeSize), prot: [.read, .execute])
+    /// `writableCode`: map the code read/write/execute, as the native run does, for
+    /// snippets that patch themselves.
+    init(_ code: [UInt8], writableCode: Bool = false) throws {
+        try memory.map(address: TestLayout.codeAddress, length: UInt64(TestLayout.codeSize),
+                       prot: writableCode ? [.read, .write, .execute] : [.read, .execute])
         try memory.map(address: TestLayout.dataAddress, length: UInt64(TestLayout.dataSize), prot: [.read, .write])
         try memory.writeBytes(code + [0xF4], at: TestLayout.codeAddress)  // hlt marks the end
         codeLength = code.count
@@ -177,6 +186,7 @@ final class EmulatedRunner {
         s.rflags = state.rflags
         s.mxcsr = state.mxcsr
         s.x87.controlWord = state.fcw
+        s.fsBase = state.fsBase
         s.rip = TestLayout.codeAddress
         machine.state = s
         // xsave's requested-feature bitmap is EDX:EAX & XCR0: AVX tests enable component 2.
@@ -216,10 +226,10 @@ func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 /// Returns the number of cases compared.
 @discardableResult
 func differential(_ source: String, code: [UInt8]? = nil, inputs: [TestState], data: [UInt8] = [],
-                  compare: Comparison = .all, cpuid: CPUIDTable = .baseline,
+                  compare: Comparison = .all, cpuid: CPUIDTable = .baseline, writableCode: Bool = false,
                   file: StaticString = #filePath, line: UInt = #line) throws -> Int {
     let bytes = try code ?? Assembler.assemble(source)
-    let emulator = try EmulatedRunner(bytes)
+    let emulator = try EmulatedRunner(bytes, writableCode: writableCode)
     emulator.machine.cpuid = cpuid
     var failures = 0
     for input in inputs {
