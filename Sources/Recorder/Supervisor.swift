@@ -34,6 +34,10 @@ final class TracedTask {
         var pathCopies: [Int: [UInt8]] = [:]
         /// Argument registers pointed at the scratch area, with the program's own values.
         var redirected: [(index: Int, original: UInt64)] = []
+        /// The thread that entered this syscall, when it is no longer this task: an execve
+        /// made by a thread other than the group leader completes under the leader's tid
+        /// (execve(2)), but it is that thread's call, and its event goes to its stream.
+        var enteredBy: Int32? = nil
     }
 
     let tid: Int32
@@ -501,10 +505,12 @@ final class Supervisor {
             }
         }
         syscallCount += 1
-        emit(task.tid, .syscall(event))
+        let stream = pending.enteredBy ?? task.tid
+        emit(stream, .syscall(event))
         if Supervisor.flushesAtExit(spec) {
-            do { try writer.flush(tid: task.tid) } catch { failure = failure ?? error }
+            do { try writer.flush(tid: stream) } catch { failure = failure ?? error }
         }
+        if stream != task.tid { do { try writer.closeStream(tid: stream) } catch { failure = failure ?? error } }
         task.atSyscallBoundary = true
         task.boundaryRegisters = try? task.access.registers()
         // Signals held while the task ran user code are delivered now, at this boundary.
@@ -669,11 +675,20 @@ final class Supervisor {
         let formerTid = Int32(truncatingIfNeeded: task.access.eventMessage())
         if formerTid != task.tid, let former = tasks.removeValue(forKey: formerTid) {
             // A non-leader thread exec'd: it now has the leader's tid (execve(2), "All threads
-            // other than the calling thread are destroyed").
-            task.pending = former.pending
+            // other than the calling thread are destroyed"; ptrace(2), "execve(2) under
+            // ptrace": the leader reports no death, the event message is the former tid).
+            // The leader's own unfinished call never completes. The execve is the former
+            // thread's: its exit event goes to that thread's stream, which then ends.
+            var execve = former.pending
+            if execve?.enteredBy == nil { execve?.enteredBy = formerTid }
+            task.pending = execve
             task.seccomp = former.seccomp
             former.closeMemory()
-            try? writer.closeStream(tid: formerTid)
+            if let group = groups[task.tgid] {
+                group.ready.removeAll { $0 == formerTid }
+                if group.holder == formerTid { group.holder = nil }
+                if group.lastScheduled == formerTid { group.lastScheduled = task.tid }
+            }
         }
         task.execSeen = true
         task.scratch = nil  // a new address space
@@ -699,9 +714,10 @@ final class Supervisor {
         if let pending = task.pending {
             // Died inside a syscall (exit, exit_group, a fatal signal while blocked).
             syscallCount += 1
-            emit(tid, .syscall(SyscallEvent(number: pending.number, arguments: pending.arguments, result: 0,
+            emit(pending.enteredBy ?? tid, .syscall(SyscallEvent(number: pending.number, arguments: pending.arguments, result: 0,
                                             flags: pending.flags.union(.unfinished), inputs: pending.inputs,
                                             objects: pending.objects, entrySequence: pending.entrySequence)))
+            if let former = pending.enteredBy { do { try writer.closeStream(tid: former) } catch { failure = failure ?? error } }
         }
         emit(tid, .taskExit(exit))
         releaseToken(task)
