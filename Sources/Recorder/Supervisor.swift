@@ -114,9 +114,10 @@ final class Supervisor {
     var lastFlush: UInt64 = 0
     var warnedRefused = Set<Int>()
     var failure: Error?
-    /// `--syscall-buffer`: the preload library, put back into every execve's environment;
-    /// nil: no buffering.
+    /// `--syscall-buffer`: the preload library; nil: no buffering.
     var syscallBufferLibrary: String?
+    /// Entries put back into every execve's environment that lost them (ExecEnvironment.swift).
+    var requiredEnvironment: [RequiredEnvironmentEntry] = []
     var syscallBuffering: Bool { syscallBufferLibrary != nil }
     /// Thread groups whose trusted syscall page is made and may no longer change.
     var sealedTrustedPages: Set<Int32> = []
@@ -329,7 +330,8 @@ final class Supervisor {
         if foreign { flags.insert(.foreignABI) }
         let spec = SyscallTable.spec(number)
         let copiesPaths = !foreign && !spec.pathArguments.isEmpty && !Supervisor.execSyscalls.contains(number)
-        if copiesPaths && task.scratch == nil && !task.scratchUnavailable, try injectScratchMapping(task) {
+        let rewritesEnvironment = !foreign && !requiredEnvironment.isEmpty && Supervisor.execSyscalls.contains(number)
+        if copiesPaths || rewritesEnvironment, task.scratch == nil && !task.scratchUnavailable, try injectScratchMapping(task) {
             return  // the task re-enters this syscall, with a scratch area
         }
         // The program's own seccomp filters first: the kernel would run them before ours.
@@ -426,8 +428,8 @@ final class Supervisor {
             }
             if !redirected.isEmpty { try task.access.setRegisters(regs) }
         }
-        if skipResult == nil && syscallBuffering && Supervisor.execSyscalls.contains(number) && !foreign,
-           let redirect = try preloadEnvironment(task, number: number, arguments: arguments) {
+        if skipResult == nil && rewritesEnvironment,
+           let redirect = try requireExecEnvironment(task, number: number, arguments: arguments) {
             redirected.append(redirect)
         }
         task.pending = TracedTask.PendingSyscall(

@@ -88,3 +88,26 @@ extension ReplayTests {
         try? FileManager.default.removeItem(atPath: base)
     }
 }
+
+extension ReplayTests {
+    /// `env -i` clears the environment, and with it the feature mask; the recorder puts the
+    /// mask back at the execve, so glibc in the new image picks the same string functions
+    /// as everywhere else in the recording, and the image replays.
+    func testClearedEnvironmentKeepsTheFeatureMaskAndReplays() throws {
+        XCTAssertEqual(try runNatively(["env", "-i", "/bin/echo", "hi"]), "hi\n")
+        let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
+        let recorder = Recorder(options: RecordOptions(command: ["env", "-i", "/bin/echo", "hi"], outputDirectory: directory))
+        recorder.log = { _ in }
+        _ = try recorder.run()
+        let reader = try TraceReader(directory: directory)
+        let echo = reader.allEvents().events.compactMap { e -> ExecSnapshot? in
+            if case .exec(let snapshot) = e.body, snapshot.argv.first == "/bin/echo" { return snapshot }
+            return nil
+        }.first
+        let mask = reader.header.featureMask
+        XCTAssertFalse(mask.isEmpty)
+        XCTAssertEqual(Set(try XCTUnwrap(echo).environment), Set(mask), "env -i left only what the recorder requires")
+        try? FileManager.default.removeItem(atPath: directory)
+        try assertReplays(["env", "-i", "/bin/echo", "hi"])
+    }
+}
