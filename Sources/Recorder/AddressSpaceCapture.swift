@@ -64,7 +64,7 @@ final class AddressSpaceCapture {
     /// The cache key of a read-only private file mapping, or nil when its contents may
     /// differ from an earlier mapping with the same inode: the path no longer names the
     /// mapped file (replaced, deleted), or the file changed since the recording began.
-    private func cacheKey(_ line: MapsLine) -> String? {
+    func cacheKey(_ line: MapsLine) -> String? {
         guard line.inode != 0, line.protection & 2 == 0, !line.shared, line.path.hasPrefix("/") else { return nil }
         var status = stat()
         guard stat(line.path, &status) == 0, UInt64(status.st_ino) == line.inode, UInt64(status.st_dev) == line.device else {

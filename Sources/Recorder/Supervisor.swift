@@ -119,6 +119,10 @@ final class Supervisor {
     /// Entries put back into every execve's environment that lost them (ExecEnvironment.swift).
     var requiredEnvironment: [RequiredEnvironmentEntry] = []
     var syscallBuffering: Bool { syscallBufferLibrary != nil }
+    /// rdrand/rdseed/rdpid rewritten into ud2, by process: address -> original bytes
+    /// (NondeterministicCode.swift).
+    var rewrittenInstructions: [Int32: [UInt64: [UInt8]]] = [:]
+    let codeScanner = NondeterministicCodeScanner()
     /// Thread groups whose trusted syscall page is made and may no longer change.
     var sealedTrustedPages: Set<Int32> = []
 
@@ -499,6 +503,10 @@ final class Supervisor {
             }
             if result >= 0 { addExitObjects(&event, spec: spec, task: task, pathCopies: pending.pathCopies) }
             if pending.number == SyscallTable.Number.mmap, result >= 0, pending.arguments[3] & 0x20 == 0 /* MAP_ANONYMOUS */ {
+                if pending.arguments[2] & 4 != 0 /* PROT_EXEC */ {
+                    let start = UInt64(bitPattern: result)
+                    rewriteNondeterministicInstructions(task, in: start..<(start &+ pending.arguments[1]))
+                }
                 event.mapped = try capture.captureMapping(tid: task.tid, address: UInt64(bitPattern: result),
                                                           length: pending.arguments[1])
             }
@@ -618,6 +626,8 @@ final class Supervisor {
         let sharesMemory = event == PtraceEvent.clone && (kind == .thread || (parent.pending.map {
             $0.number == SyscallTable.Number.clone ? $0.arguments[0] & 0x100 != 0 : true } ?? true))
         task.scratch = sharesMemory ? nil : parent.scratch
+        // A forked child's code is a copy of its parent's, rewritten instructions included.
+        if kind != .thread { rewrittenInstructions[task.tgid] = rewrittenInstructions[parent.tgid] }
         if syscallBuffering { inheritSyscallBuffer(task, from: parent, kind: kind, sharesMemory: sharesMemory) }
         tasks[child] = task
         if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
@@ -704,6 +714,8 @@ final class Supervisor {
         let auxv = auxvRange.flatMap { access.readBytes(at: $0.lowerBound, count: Int($0.upperBound - $0.lowerBound)) } ?? []
         registers = try access.registers()
         let path = FileIdentity.readLink("/proc/\(task.tid)/exe") ?? argv.first ?? ""
+        rewrittenInstructions[task.tgid] = nil
+        rewriteNondeterministicInstructions(task)
         let mappings = try capture.snapshot(tid: task.tid)
         emit(task.tid, .exec(ExecSnapshot(path: path, argv: argv, environment: environment, registers: registers,
                                           fpRegisters: access.fpRegisters(), mappings: mappings, auxv: auxv)))
@@ -739,6 +751,9 @@ final class Supervisor {
         let code = siginfo.count >= 12 ? Int32(bitPattern: siginfo.loadUInt32(at: 8)) : 0
         let registers = try access.registers()
         if signal == SIGSEGV && code == 0x80 /* SI_KERNEL */, try emulateTimestamp(task, registers: registers) {
+            return
+        }
+        if signal == SIGILL, try emulateRewrittenInstruction(task, registers: registers) {
             return
         }
         if task.tid == rootTid && !task.execSeen && signal == SIGCONT {

@@ -111,3 +111,68 @@ extension ReplayTests {
         try assertReplays(["env", "-i", "/bin/echo", "hi"])
     }
 }
+
+extension ReplayTests {
+    static var cpuHasRandomInstructions: Bool {
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ") ?? []
+        return flags.contains("rdrand") && flags.contains("rdseed") && flags.contains("rdpid")
+    }
+
+    /// The recorded rewritten instructions (timestamp events with their original bytes).
+    func rewrittenInstructions(_ command: [String]) throws -> [NondeterministicInstruction.Kind] {
+        let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
+        let recorder = Recorder(options: RecordOptions(command: command, outputDirectory: directory))
+        recorder.log = { _ in }
+        _ = try recorder.run()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        return try TraceReader(directory: directory).allEvents().events.compactMap { e in
+            if case .timestamp(let t) = e.body { return t.instruction.flatMap(NondeterministicInstruction.init(bytes:))?.kind }
+            return nil
+        }
+    }
+
+    /// rdrand, rdseed and rdpid in the program's own code are rewritten at exec into traps
+    /// whose results the recorder records; replay gives the program the same values (its
+    /// output, which prints them, matches the recording).
+    func testRdrandRdseedAndRdpidAreRecordedAndReplay() throws {
+        guard Self.cpuHasRandomInstructions else {
+            throw XCTSkip("this CPU has no rdrand/rdseed/rdpid: the fixture would raise SIGILL natively")
+        }
+        let program = try ReplayTests.compile("random_instructions")
+        XCTAssertTrue(try runNatively([program]).hasPrefix("rdrand16 "))
+        XCTAssertEqual(try rewrittenInstructions([program]), [.rdrand, .rdrand, .rdrand, .rdseed, .rdpid])
+        try assertReplays(["sh", "-c", "\(program) > /dev/null"])
+    }
+
+    /// C++ std::random_device: libstdc++ reads rdseed (or rdrand) in a function of its own,
+    /// found when ld.so maps libstdc++ executable.
+    func testCxxRandomDeviceReplays() throws {
+        guard Self.cpuHasRandomInstructions else {
+            throw XCTSkip("this CPU has no rdrand/rdseed: std::random_device reads /dev/urandom, a syscall")
+        }
+        let program = try FixtureCompiler.build("recorder/random_device.cpp", flags: ["-O1"], libraries: ["-lstdc++"])
+        XCTAssertTrue(try runNatively([program]).hasPrefix("random "))
+        let kinds = try rewrittenInstructions([program])
+        XCTAssertEqual(kinds.count, 4, "four values drawn")
+        XCTAssertTrue(kinds.allSatisfy { $0 == .rdseed || $0 == .rdrand })
+        try assertReplays(["sh", "-c", "\(program) > /dev/null"])
+    }
+
+    /// Code generated at run time is not mapped from a file, so the recorder cannot rewrite
+    /// it: replay stops at the rdrand with a located report, never a silently different value.
+    func testGeneratedRdrandIsReportedAsAnUnrecordedInput() throws {
+        guard Self.cpuHasRandomInstructions else { throw XCTSkip("this CPU has no rdrand") }
+        let program = try ReplayTests.compile("random_instructions")
+        let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
+        let recorder = Recorder(options: RecordOptions(command: [program, "jit"], outputDirectory: directory))
+        recorder.log = { _ in }
+        _ = try recorder.run()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let summary = ReplaySession(trace: try TraceReader(directory: directory)).run(options: ReplayOptions(jobs: 1))
+        XCTAssertEqual(summary.divergences.count, 1)
+        let divergence = try XCTUnwrap(summary.divergences.first?.1)
+        XCTAssertTrue(divergence.reason.hasPrefix("rdrand eax at 0x\(String(divergence.address, radix: 16)) is an unrecorded nondeterministic input"),
+                      divergence.reason)
+    }
+}
