@@ -81,7 +81,9 @@ extension Supervisor {
     /// rewritten code, which is what the program runs.
     func rewriteNondeterministicInstructions(_ task: TracedTask, in range: Range<UInt64>? = nil) {
         let access = task.access
-        for line in capture.readMaps(tid: task.tid) where line.protection & 4 != 0 && line.inode != 0 {
+        // Private mappings only: a write through /proc/PID/mem into a shared one would reach
+        // the file itself.
+        for line in capture.readMaps(tid: task.tid) where line.protection & 4 != 0 && line.inode != 0 && !line.shared {
             var start = line.start, end = line.end
             if let range {
                 start = max(start, range.lowerBound); end = min(end, range.upperBound)
