@@ -1,7 +1,8 @@
 // rdrand, rdseed and rdpid in the recorded programs' code. No CPU feature makes them trap
 // here (rdtsc has PR_SET_TSC; these have nothing, and CPUID faulting is unavailable), so
 // the recorder finds them where code becomes executable — the executable file mappings at
-// exec, and every later file mmap with PROT_EXEC — and rewrites each into ud2. The
+// exec, every later file mmap with PROT_EXEC, and every mprotect that adds PROT_EXEC
+// (generated code made executable) — and rewrites each into ud2. The
 // SIGILL it raises stops the task: the supervisor runs the instruction itself, gives the
 // program the result, and records it as a timestamp event carrying the original bytes
 // (replay meets the same ud2 in the recorded code and injects the value).
@@ -11,9 +12,10 @@
 // any is then disassembled by linear sweep with Capstone from the mapping's start, and
 // only candidates that begin an instruction of that sweep are rewritten (a byte pattern
 // inside another instruction's immediate is left alone). Linear sweep is how objdump
-// reads compiler output; code it cannot reach this way (a JIT's anonymous memory, an
-// mprotect that makes data executable) is not rewritten, and replay reports such an
-// instruction as an unrecorded nondeterministic input at its address.
+// reads compiler output. A rewrite at mprotect is recorded as a memory write of that
+// event (replay makes it at the exit, before the code can run). Code written into memory
+// that is already executable (an RWX mapping) is not rewritten, and replay reports such
+// an instruction as an unrecorded nondeterministic input at its address.
 
 import CCapstone
 import CSupport
@@ -75,15 +77,21 @@ final class NondeterministicCodeScanner {
 }
 
 extension Supervisor {
-    /// Rewrites every rdrand/rdseed/rdpid in the task's executable file mappings that
-    /// overlap `range` (all of them when nil) into ud2, remembering the original bytes for
-    /// the task's process. Call before the mappings are captured: the trace holds the
-    /// rewritten code, which is what the program runs.
-    func rewriteNondeterministicInstructions(_ task: TracedTask, in range: Range<UInt64>? = nil) {
+    /// Rewrites every rdrand/rdseed/rdpid in the task's executable mappings that overlap
+    /// `range` (all of them when nil) into ud2, remembering the original bytes for the
+    /// task's process. File mappings only, unless `anonymous`. Called before a mapping is
+    /// captured, the trace holds the rewritten code; otherwise (mprotect) the caller records
+    /// the returned writes in the event, and replay makes them at its exit.
+    /// - Returns: the ud2 writes made.
+    @discardableResult
+    func rewriteNondeterministicInstructions(_ task: TracedTask, in range: Range<UInt64>? = nil,
+                                             anonymous: Bool = false) -> [MemoryWrite] {
         let access = task.access
+        var writes: [MemoryWrite] = []
         // Private mappings only: a write through /proc/PID/mem into a shared one would reach
         // the file itself.
-        for line in capture.readMaps(tid: task.tid) where line.protection & 4 != 0 && line.inode != 0 && !line.shared {
+        for line in capture.readMaps(tid: task.tid)
+        where line.protection & 4 != 0 && (line.inode != 0 || anonymous) && !line.shared && !line.path.hasPrefix("[") {
             var start = line.start, end = line.end
             if let range {
                 start = max(start, range.lowerBound); end = min(end, range.upperBound)
@@ -109,9 +117,11 @@ extension Supervisor {
                 // ud2 over the first two bytes; the rest is never executed.
                 if writeScratch(task, [0x0F, 0x0B], at: address) {
                     rewrittenInstructions[task.tgid, default: [:]][address] = bytes
+                    writes.append(MemoryWrite(address: address, bytes: [0x0F, 0x0B]))
                 }
             }
         }
+        return writes
     }
 
     /// The SIGILL of a rewritten instruction: runs it here, gives the program the result,

@@ -510,6 +510,10 @@ final class Supervisor {
                 event.mapped = try capture.captureMapping(tid: task.tid, address: UInt64(bitPattern: result),
                                                           length: pending.arguments[1])
             }
+            if pending.number == SyscallTable.Number.mprotect, result == 0, pending.arguments[2] & 4 != 0 /* PROT_EXEC */ {
+                let start = pending.arguments[0]
+                event.writes += rewriteNondeterministicInstructions(task, in: start..<(start &+ pending.arguments[1]), anonymous: true)
+            }
             if pending.number == SyscallTable.Number.rtSigreturn {
                 event.registersAfter = try task.access.registers()
             }

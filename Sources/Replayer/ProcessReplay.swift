@@ -376,7 +376,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
             if let instruction = NondeterministicInstruction(bytes: u.bytes) {
                 // Code the recorder did not rewrite (made executable after mapping, or
                 // generated): the CPU gave it a value nothing recorded.
-                throw divergenceHere(tid: tid, reason: "\(instruction.text) at 0x\(String(u.address, radix: 16)) is an unrecorded nondeterministic input (the recorder rewrites rdrand, rdseed and rdpid only in code mapped from files); replay cannot know the value the CPU returned", at: u.address)
+                throw divergenceHere(tid: tid, reason: "\(instruction.text) at 0x\(String(u.address, radix: 16)) is an unrecorded nondeterministic input (the recorder rewrites rdrand, rdseed and rdpid where code becomes executable: exec, mmap, mprotect; this one was written into memory already executable); replay cannot know the value the CPU returned", at: u.address)
             }
             throw divergenceHere(tid: tid, reason: "unsupported instruction \(u)", at: u.address)
         case .instructionLimit:

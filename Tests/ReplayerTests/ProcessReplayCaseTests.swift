@@ -143,6 +143,11 @@ extension ReplayTests {
         XCTAssertTrue(try runNatively([program]).hasPrefix("rdrand16 "))
         XCTAssertEqual(try rewrittenInstructions([program]), [.rdrand, .rdrand, .rdrand, .rdseed, .rdpid])
         try assertReplays(["sh", "-c", "\(program) > /dev/null"])
+        // Generated code made executable by mprotect: rewritten there, the rewrite replayed
+        // as a memory write of the mprotect.
+        XCTAssertTrue(try runNatively([program, "jit"]).contains("generated "))
+        XCTAssertEqual(try rewrittenInstructions([program, "jit"]).count, 6)
+        try assertReplays(["sh", "-c", "\(program) jit > /dev/null"])
     }
 
     /// C++ std::random_device: libstdc++ reads rdseed (or rdrand) in a function of its own,
@@ -159,13 +164,14 @@ extension ReplayTests {
         try assertReplays(["sh", "-c", "\(program) > /dev/null"])
     }
 
-    /// Code generated at run time is not mapped from a file, so the recorder cannot rewrite
-    /// it: replay stops at the rdrand with a located report, never a silently different value.
+    /// Code written into memory that is already executable never becomes executable where
+    /// the recorder looks, so it is not rewritten: replay stops at the rdrand with a
+    /// located report, never a silently different value.
     func testGeneratedRdrandIsReportedAsAnUnrecordedInput() throws {
         guard Self.cpuHasRandomInstructions else { throw XCTSkip("this CPU has no rdrand") }
         let program = try ReplayTests.compile("random_instructions")
         let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
-        let recorder = Recorder(options: RecordOptions(command: [program, "jit"], outputDirectory: directory))
+        let recorder = Recorder(options: RecordOptions(command: [program, "rwx"], outputDirectory: directory))
         recorder.log = { _ in }
         _ = try recorder.run()
         defer { try? FileManager.default.removeItem(atPath: directory) }
