@@ -182,6 +182,21 @@ uint64_t mp_xcr0(void) {
 }
 uint64_t mp_rdtscp(uint32_t *aux) { unsigned int a; uint64_t v = __rdtscp(&a); *aux = a; return v; }
 
+/* rdrand/rdseed on the recorder's CPU for a tracee's rewritten instruction: the carry flag
+   (1: a value) is the result, the value goes to *value (0 when the carry is clear). */
+int mp_rdrand64(uint64_t *value) {
+    unsigned char ok; uint64_t v;
+    __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok) : : "cc");
+    *value = ok ? v : 0;
+    return ok;
+}
+int mp_rdseed64(uint64_t *value) {
+    unsigned char ok; uint64_t v;
+    __asm__ volatile("rdseed %0; setc %1" : "=r"(v), "=qm"(ok) : : "cc");
+    *value = ok ? v : 0;
+    return ok;
+}
+
 long mp_read_task_memory(pid_t pid, void *local, uint64_t remote, uint64_t length) {
     struct iovec l = { local, length }, r = { (void *)remote, length };
     ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);

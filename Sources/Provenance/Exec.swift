@@ -37,7 +37,10 @@ extension BuilderState {
         let (pathArgument, dirfd): (Int, Int?) = name == "execveat" ? (1, 0) : (0, nil)
         let exe = entity(call, path: pathArgument, dirfd: dirfd, task: task)
         guard call.succeeded else { return failure(from: exe, to: task.entity, name, call.errno, context) }
-        if !task.justExecedFromSnapshot {
+        // A thread other than the leader that exec'd reports its execve on its own stream,
+        // right after the snapshot the recorder took under the leader's tid.
+        let snapshotTaken = task.justExecedFromSnapshot || tasks[task.pid]?.justExecedFromSnapshot == true
+        if !snapshotTaken {
             beginImage(task, path: absolutePath(call, path: pathArgument, dirfd: dirfd, task: task), argv: nil,
                        exe: exe, context)
             task.imageFromSyscall = true

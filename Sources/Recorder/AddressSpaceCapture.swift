@@ -1,7 +1,8 @@
 // Captures address spaces (at exec) and file mappings (at mmap) into the blob store.
 // Contents are read from the task's memory rather than from the file, so what the trace
 // holds is exactly what the process saw (partial pages zeroed, .bss, the kernel's stack
-// set-up). Read-only mappings of the same file range are hashed once per recording.
+// set-up). Read-only mappings of the same file range are hashed once per recording, as
+// long as the file cannot have changed since the recording began.
 
 import Glibc
 import SystemPackage
@@ -40,11 +41,39 @@ extension String {
 
 final class AddressSpaceCapture {
     let blobs: BlobStore
-    /// (device, inode, offset, length, protection) of read-only file mappings -> blobs.
+    /// (device, inode, ctime, size, offset, length, protection) of read-only mappings of
+    /// files unchanged since the recording began -> blobs.
     private var fileRangeCache: [String: [BlobID]] = [:]
     private(set) var bytesCaptured: UInt64 = 0
+    /// Files whose status changed after this instant (CLOCK_REALTIME ns, a second before the
+    /// recording began) are never served from the cache. An inode number alone does not
+    /// name contents: a file deleted or renamed over frees its inode, and the next file
+    /// created gets it (git's `config.lock`, renamed over `config`, the next `config.lock`
+    /// the same inode), and a file written in place keeps its own. Any write, truncation or
+    /// rename sets ctime to the current time (inode(7)), so a file written during the
+    /// recording has a ctime after this and is read again at every mapping.
+    private let unchangedBefore: Int64
 
-    init(blobs: BlobStore) { self.blobs = blobs }
+    init(blobs: BlobStore) {
+        self.blobs = blobs
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        unchangedBefore = (Int64(now.tv_sec) - 1) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+
+    /// The cache key of a read-only private file mapping, or nil when its contents may
+    /// differ from an earlier mapping with the same inode: the path no longer names the
+    /// mapped file (replaced, deleted), or the file changed since the recording began.
+    func cacheKey(_ line: MapsLine) -> String? {
+        guard line.inode != 0, line.protection & 2 == 0, !line.shared, line.path.hasPrefix("/") else { return nil }
+        var status = stat()
+        guard stat(line.path, &status) == 0, UInt64(status.st_ino) == line.inode, UInt64(status.st_dev) == line.device else {
+            return nil
+        }
+        let changed = Int64(status.st_ctim.tv_sec) * 1_000_000_000 + Int64(status.st_ctim.tv_nsec)
+        guard changed < unchangedBefore else { return nil }
+        return "\(line.device):\(line.inode):\(changed):\(status.st_size):\(line.offset):\(line.end - line.start):\(line.protection)"
+    }
 
     func readMaps(tid: Int32) -> [MapsLine] {
         guard let text = try? String(decoding: readAll(path: "/proc/\(tid)/maps"), as: UTF8.self) else { return [] }
@@ -87,9 +116,8 @@ final class AddressSpaceCapture {
     /// file cannot be read (they would SIGBUS); reading stops there, and replay treats the
     /// rest of the range as not present.
     private func capture(_ line: MapsLine, memory: FileDescriptor) throws -> [BlobID] {
-        let cacheable = line.inode != 0 && line.protection & 2 == 0 && !line.shared
-        let key = "\(line.device):\(line.inode):\(line.offset):\(line.end - line.start):\(line.protection)"
-        if cacheable, let cached = fileRangeCache[key] { return cached }
+        let key = cacheKey(line)
+        if let key, let cached = fileRangeCache[key] { return cached }
         var ids: [BlobID] = []
         var address = line.start
         var chunk = [UInt8](repeating: 0, count: BlobStore.chunkLength)
@@ -105,7 +133,7 @@ final class AddressSpaceCapture {
             if n < length { break }
             address += UInt64(n)
         }
-        if cacheable { fileRangeCache[key] = ids }
+        if let key { fileRangeCache[key] = ids }
         return ids
     }
 }

@@ -127,25 +127,18 @@ public final class Recorder {
     ///   checkpoints.
     public func run() throws -> RecordResult {
         guard !options.command.isEmpty else { throw RecorderError.emptyCommand }
-        var environment = options.environment
-        if options.maskCPUFeatures {
-            let maskedNames = Set(MachineInfo.featureMask.map { $0.prefix(while: { $0 != "=" }) })
-            environment.removeAll { maskedNames.contains($0.prefix(while: { $0 != "=" })) }
-            environment += MachineInfo.featureMask
-        }
+        // The feature mask and the preload library are in the command's environment and,
+        // put back by the supervisor, in that of every later execve (ExecEnvironment.swift).
+        var required: [RequiredEnvironmentEntry] = options.maskCPUFeatures ? RequiredEnvironmentEntry.featureMask : []
         var bufferLibrary: String?
         if options.syscallBuffer {
             // Dynamically linked programs load it first; static ones ignore LD_PRELOAD and stop
-            // on every call. The supervisor puts it back at every execve whose environment
-            // lost it (Supervisor.preloadEnvironment).
+            // on every call.
             let library = try SyscallBufferLibrary.path()
             bufferLibrary = library
-            if let index = environment.firstIndex(where: { $0.hasPrefix("LD_PRELOAD=") }) {
-                environment[index] = "LD_PRELOAD=\(library):" + environment[index].dropFirst("LD_PRELOAD=".count)
-            } else {
-                environment.append("LD_PRELOAD=\(library)")
-            }
+            required.append(.preload(library))
         }
+        let environment = RequiredEnvironmentEntry.apply(required, to: options.environment)
         let cwd = options.workingDirectory ?? FileManager.default.currentDirectoryPath
         let header = TraceHeader(
             magprovVersion: Recorder.version, kernel: MachineInfo.kernel(), hostname: MachineInfo.hostname(),
@@ -172,6 +165,7 @@ public final class Recorder {
         let supervisor = Supervisor(writer: writer, watchdogMilliseconds: options.watchdogMilliseconds,
                                     traceeGuard: traceeGuard, log: log)
         supervisor.syscallBufferLibrary = bufferLibrary
+        supervisor.requiredEnvironment = required
         let exit = supervisor.run(root: pid)
         if foreground { reclaimTerminal() }
         if let failure = supervisor.failure { log("magprov: error: the trace is incomplete: \(failure)") }

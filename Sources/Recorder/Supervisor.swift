@@ -34,6 +34,10 @@ final class TracedTask {
         var pathCopies: [Int: [UInt8]] = [:]
         /// Argument registers pointed at the scratch area, with the program's own values.
         var redirected: [(index: Int, original: UInt64)] = []
+        /// The thread that entered this syscall, when it is no longer this task: an execve
+        /// made by a thread other than the group leader completes under the leader's tid
+        /// (execve(2)), but it is that thread's call, and its event goes to its stream.
+        var enteredBy: Int32? = nil
     }
 
     let tid: Int32
@@ -110,10 +114,15 @@ final class Supervisor {
     var lastFlush: UInt64 = 0
     var warnedRefused = Set<Int>()
     var failure: Error?
-    /// `--syscall-buffer`: the preload library, put back into every execve's environment;
-    /// nil: no buffering.
+    /// `--syscall-buffer`: the preload library; nil: no buffering.
     var syscallBufferLibrary: String?
+    /// Entries put back into every execve's environment that lost them (ExecEnvironment.swift).
+    var requiredEnvironment: [RequiredEnvironmentEntry] = []
     var syscallBuffering: Bool { syscallBufferLibrary != nil }
+    /// rdrand/rdseed/rdpid rewritten into ud2, by process: address -> original bytes
+    /// (NondeterministicCode.swift).
+    var rewrittenInstructions: [Int32: [UInt64: [UInt8]]] = [:]
+    let codeScanner = NondeterministicCodeScanner()
     /// Thread groups whose trusted syscall page is made and may no longer change.
     var sealedTrustedPages: Set<Int32> = []
 
@@ -325,7 +334,8 @@ final class Supervisor {
         if foreign { flags.insert(.foreignABI) }
         let spec = SyscallTable.spec(number)
         let copiesPaths = !foreign && !spec.pathArguments.isEmpty && !Supervisor.execSyscalls.contains(number)
-        if copiesPaths && task.scratch == nil && !task.scratchUnavailable, try injectScratchMapping(task) {
+        let rewritesEnvironment = !foreign && !requiredEnvironment.isEmpty && Supervisor.execSyscalls.contains(number)
+        if copiesPaths || rewritesEnvironment, task.scratch == nil && !task.scratchUnavailable, try injectScratchMapping(task) {
             return  // the task re-enters this syscall, with a scratch area
         }
         // The program's own seccomp filters first: the kernel would run them before ours.
@@ -422,8 +432,8 @@ final class Supervisor {
             }
             if !redirected.isEmpty { try task.access.setRegisters(regs) }
         }
-        if skipResult == nil && syscallBuffering && Supervisor.execSyscalls.contains(number) && !foreign,
-           let redirect = try preloadEnvironment(task, number: number, arguments: arguments) {
+        if skipResult == nil && rewritesEnvironment,
+           let redirect = try requireExecEnvironment(task, number: number, arguments: arguments) {
             redirected.append(redirect)
         }
         task.pending = TracedTask.PendingSyscall(
@@ -493,18 +503,28 @@ final class Supervisor {
             }
             if result >= 0 { addExitObjects(&event, spec: spec, task: task, pathCopies: pending.pathCopies) }
             if pending.number == SyscallTable.Number.mmap, result >= 0, pending.arguments[3] & 0x20 == 0 /* MAP_ANONYMOUS */ {
+                if pending.arguments[2] & 4 != 0 /* PROT_EXEC */ {
+                    let start = UInt64(bitPattern: result)
+                    rewriteNondeterministicInstructions(task, in: start..<(start &+ pending.arguments[1]))
+                }
                 event.mapped = try capture.captureMapping(tid: task.tid, address: UInt64(bitPattern: result),
                                                           length: pending.arguments[1])
+            }
+            if pending.number == SyscallTable.Number.mprotect, result == 0, pending.arguments[2] & 4 != 0 /* PROT_EXEC */ {
+                let start = pending.arguments[0]
+                event.writes += rewriteNondeterministicInstructions(task, in: start..<(start &+ pending.arguments[1]), anonymous: true)
             }
             if pending.number == SyscallTable.Number.rtSigreturn {
                 event.registersAfter = try task.access.registers()
             }
         }
         syscallCount += 1
-        emit(task.tid, .syscall(event))
+        let stream = pending.enteredBy ?? task.tid
+        emit(stream, .syscall(event))
         if Supervisor.flushesAtExit(spec) {
-            do { try writer.flush(tid: task.tid) } catch { failure = failure ?? error }
+            do { try writer.flush(tid: stream) } catch { failure = failure ?? error }
         }
+        if stream != task.tid { do { try writer.closeStream(tid: stream) } catch { failure = failure ?? error } }
         task.atSyscallBoundary = true
         task.boundaryRegisters = try? task.access.registers()
         // Signals held while the task ran user code are delivered now, at this boundary.
@@ -610,6 +630,8 @@ final class Supervisor {
         let sharesMemory = event == PtraceEvent.clone && (kind == .thread || (parent.pending.map {
             $0.number == SyscallTable.Number.clone ? $0.arguments[0] & 0x100 != 0 : true } ?? true))
         task.scratch = sharesMemory ? nil : parent.scratch
+        // A forked child's code is a copy of its parent's, rewritten instructions included.
+        if kind != .thread { rewrittenInstructions[task.tgid] = rewrittenInstructions[parent.tgid] }
         if syscallBuffering { inheritSyscallBuffer(task, from: parent, kind: kind, sharesMemory: sharesMemory) }
         tasks[child] = task
         if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
@@ -669,11 +691,20 @@ final class Supervisor {
         let formerTid = Int32(truncatingIfNeeded: task.access.eventMessage())
         if formerTid != task.tid, let former = tasks.removeValue(forKey: formerTid) {
             // A non-leader thread exec'd: it now has the leader's tid (execve(2), "All threads
-            // other than the calling thread are destroyed").
-            task.pending = former.pending
+            // other than the calling thread are destroyed"; ptrace(2), "execve(2) under
+            // ptrace": the leader reports no death, the event message is the former tid).
+            // The leader's own unfinished call never completes. The execve is the former
+            // thread's: its exit event goes to that thread's stream, which then ends.
+            var execve = former.pending
+            if execve?.enteredBy == nil { execve?.enteredBy = formerTid }
+            task.pending = execve
             task.seccomp = former.seccomp
             former.closeMemory()
-            try? writer.closeStream(tid: formerTid)
+            if let group = groups[task.tgid] {
+                group.ready.removeAll { $0 == formerTid }
+                if group.holder == formerTid { group.holder = nil }
+                if group.lastScheduled == formerTid { group.lastScheduled = task.tid }
+            }
         }
         task.execSeen = true
         task.scratch = nil  // a new address space
@@ -687,6 +718,8 @@ final class Supervisor {
         let auxv = auxvRange.flatMap { access.readBytes(at: $0.lowerBound, count: Int($0.upperBound - $0.lowerBound)) } ?? []
         registers = try access.registers()
         let path = FileIdentity.readLink("/proc/\(task.tid)/exe") ?? argv.first ?? ""
+        rewrittenInstructions[task.tgid] = nil
+        rewriteNondeterministicInstructions(task)
         let mappings = try capture.snapshot(tid: task.tid)
         emit(task.tid, .exec(ExecSnapshot(path: path, argv: argv, environment: environment, registers: registers,
                                           fpRegisters: access.fpRegisters(), mappings: mappings, auxv: auxv)))
@@ -699,9 +732,10 @@ final class Supervisor {
         if let pending = task.pending {
             // Died inside a syscall (exit, exit_group, a fatal signal while blocked).
             syscallCount += 1
-            emit(tid, .syscall(SyscallEvent(number: pending.number, arguments: pending.arguments, result: 0,
+            emit(pending.enteredBy ?? tid, .syscall(SyscallEvent(number: pending.number, arguments: pending.arguments, result: 0,
                                             flags: pending.flags.union(.unfinished), inputs: pending.inputs,
                                             objects: pending.objects, entrySequence: pending.entrySequence)))
+            if let former = pending.enteredBy { do { try writer.closeStream(tid: former) } catch { failure = failure ?? error } }
         }
         emit(tid, .taskExit(exit))
         releaseToken(task)
@@ -721,6 +755,9 @@ final class Supervisor {
         let code = siginfo.count >= 12 ? Int32(bitPattern: siginfo.loadUInt32(at: 8)) : 0
         let registers = try access.registers()
         if signal == SIGSEGV && code == 0x80 /* SI_KERNEL */, try emulateTimestamp(task, registers: registers) {
+            return
+        }
+        if signal == SIGILL, try emulateRewrittenInstruction(task, registers: registers) {
             return
         }
         if task.tid == rootTid && !task.execSeen && signal == SIGCONT {

@@ -180,50 +180,6 @@ extension Supervisor {
                                                                                                generation: buffer.generation)
     }
 
-    /// At an execve entry: when the new environment lacks the preload library (`env -i`, a
-    /// program that builds its own), writes a copy of the envp array with `LD_PRELOAD` (ours
-    /// first, then the program's own list) into the task's scratch area and points the
-    /// envp argument there until the syscall exit. The trace keeps the program's own
-    /// arguments; the exec snapshot shows the environment the new image received.
-    /// - Returns: the redirected argument and its original value; nil when nothing changed
-    ///   (library present, no scratch area, or an envp that cannot be read or does not fit).
-    func preloadEnvironment(_ task: TracedTask, number: Int, arguments: [UInt64]) throws -> (index: Int, original: UInt64)? {
-        guard let library = syscallBufferLibrary, let scratch = task.scratch else { return nil }
-        let index = number == SyscallTable.Number.execveat ? 3 : 2
-        let access = task.access
-        var pointers: [UInt64] = []
-        var preloadSlot: Int?
-        var cursor = arguments[index]
-        while cursor != 0, pointers.count < 4096, let pointer = access.readUInt64(at: cursor), pointer != 0 {
-            if let entry = access.readCStringBytes(at: pointer, limit: 4096), entry.bytes.starts(with: Array("LD_PRELOAD=".utf8)) {
-                if String(decoding: entry.bytes, as: UTF8.self).contains(library) { return nil }
-                preloadSlot = pointers.count
-            }
-            pointers.append(pointer)
-            cursor += 8
-        }
-        // The LD_PRELOAD string first, then the array, in the scratch area (free at execve:
-        // exec paths are not copied there).
-        var value = Array("LD_PRELOAD=\(library)".utf8)
-        if let preloadSlot, let old = access.readCStringBytes(at: pointers[preloadSlot], limit: 4096) {
-            value.append(UInt8(ascii: ":"))
-            value += old.bytes.dropFirst("LD_PRELOAD=".count)
-        }
-        value.append(0)
-        let stringAddress = scratch.address
-        let arrayAddress = scratch.address + ((UInt64(value.count) + 15) & ~15)
-        if let preloadSlot { pointers[preloadSlot] = stringAddress } else { pointers.append(stringAddress) }
-        pointers.append(0)
-        var array: [UInt8] = []
-        for pointer in pointers { withUnsafeBytes(of: pointer.littleEndian) { array += $0 } }
-        guard arrayAddress + UInt64(array.count) <= scratch.range.upperBound,
-              writeScratch(task, value, at: stringAddress), writeScratch(task, array, at: arrayAddress) else { return nil }
-        var regs = try access.registers()
-        regs[argumentRegisters[index]] = arrayAddress
-        try access.setRegisters(regs)
-        return (index, arguments[index])
-    }
-
     /// A new program image: no buffer, no trusted page until its library makes them.
     func forgetSyscallBuffer(_ task: TracedTask) {
         task.syscallBuffer = nil

@@ -373,6 +373,11 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         }
         switch stop {
         case .unsupported(let u):
+            if let instruction = NondeterministicInstruction(bytes: u.bytes) {
+                // Code the recorder did not rewrite (made executable after mapping, or
+                // generated): the CPU gave it a value nothing recorded.
+                throw divergenceHere(tid: tid, reason: "\(instruction.text) at 0x\(String(u.address, radix: 16)) is an unrecorded nondeterministic input (the recorder rewrites rdrand, rdseed and rdpid where code becomes executable: exec, mmap, mprotect; this one was written into memory already executable); replay cannot know the value the CPU returned", at: u.address)
+            }
             throw divergenceHere(tid: tid, reason: "unsupported instruction \(u)", at: u.address)
         case .instructionLimit:
             throw divergenceHere(tid: tid, reason: "ran \(Self.defaultStepBudget) instructions without reaching the next recorded event")
@@ -648,6 +653,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
     // MARK: - Timestamps, signals, preemption
 
     private func replayTimestamp(_ t: TimestampEvent, tid: Int32) throws {
+        if let original = t.instruction { return try replayRewrittenInstruction(t, original: original, tid: tid) }
         let stop = try runToStop(tid: tid)
         guard case .timestamp(let isRDTSCP) = stop, isRDTSCP == (t.aux != nil) else {
             throw divergenceHere(tid: tid, reason: "expected rdtsc\(t.aux == nil ? "" : "p") at 0x\(String(t.address, radix: 16)), the program stopped with \(stop)")
@@ -657,6 +663,27 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         cpu.rdx = t.value >> 32
         if let aux = t.aux { cpu.rcx = UInt64(aux) }
         machine.state = cpu
+    }
+
+    /// An rdrand/rdseed/rdpid the recorder rewrote into ud2 (the recorded code holds the
+    /// ud2): the program stops there, and gets the recorded result, as it did from the
+    /// supervisor.
+    private func replayRewrittenInstruction(_ t: TimestampEvent, original: [UInt8], tid: Int32) throws {
+        guard let instruction = NondeterministicInstruction(bytes: original) else {
+            throw divergenceHere(tid: tid, reason: "the trace records a rewritten instruction at 0x\(String(t.address, radix: 16)) that is no rdrand, rdseed or rdpid")
+        }
+        let stop = try runToStop(tid: tid)
+        guard case .fault(let signal, _, let rip) = stop, signal == GuestSignal.sigill, rip == t.address else {
+            throw divergenceHere(tid: tid, reason: "expected \(instruction.text) at 0x\(String(t.address, radix: 16)) (rewritten to trap), the program stopped with \(stop)")
+        }
+        var cpu = machine.state
+        let register = GPR(rawValue: instruction.register) ?? .rax  // 0-15 by construction
+        cpu[register] = instruction.registerValue(old: cpu[register], result: t.value)
+        cpu.rflags = instruction.flags(old: cpu.rflags, carry: t.aux != 0)
+        cpu.rip = t.address + UInt64(instruction.length)
+        machine.state = cpu
+        // The value is an input of this process, not derived from any labelled byte.
+        machine.tracker.clearRegisters(offset: X86.RegisterFile.gpr(instruction.register), size: 8)
     }
 
     private func replaySignal(_ g: SignalEvent, tid: Int32) throws {

@@ -147,10 +147,14 @@ extension ReplayPlan {
             stops.sort { $0.order < $1.order }
             var execve: UInt64?
             if case .exec = segment.start {
-                for e in byTask[segment.tid] ?? [] where e.sequence > segment.startSequence {
-                    if case .syscall(let s) = e.body, isExecve(s), s.result == 0, s.entrySequence < segment.startSequence {
-                        execve = e.sequence
-                        break
+                // The exec'ing thread's stream holds it: the task that starts the image, or
+                // (a thread other than the leader exec'd) a thread of the old image.
+                for tid in [segment.tid] + tasks.filter({ $0 != segment.tid }).sorted() where execve == nil {
+                    for e in byTask[tid] ?? [] where e.sequence > segment.startSequence {
+                        if case .syscall(let s) = e.body, isExecve(s), s.result == 0, s.entrySequence < segment.startSequence {
+                            execve = e.sequence
+                            break
+                        }
                     }
                 }
             }

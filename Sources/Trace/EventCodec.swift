@@ -80,6 +80,7 @@ extension ByteWriter {
             if let frame = g.frame { u8(1); try memoryWrite(frame) } else { u8(0) }
         case .timestamp(let t):
             varint(t.address); varint(t.value); optional(t.aux) { $0.varint(UInt64($1)) }
+            optional(t.instruction) { $0.data($1) }
         case .schedule(let s):
             optional(s.preemptedAt) { $0.registers($1) }
         case .taskExit(let x):
@@ -188,7 +189,8 @@ extension ByteReader {
                                        frame: try optional { try $0.memoryWrite() }))
         case .timestamp:
             body = .timestamp(TimestampEvent(address: try varint(), value: try varint(),
-                                             aux: try optional { UInt32(truncatingIfNeeded: try $0.varint()) }))
+                                             aux: try optional { UInt32(truncatingIfNeeded: try $0.varint()) },
+                                             instruction: try optional { try $0.data() }))
         case .schedule:
             body = .schedule(ScheduleEvent(preemptedAt: try optional { try $0.registers() }))
         case .taskExit:

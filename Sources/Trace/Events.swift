@@ -221,13 +221,21 @@ public struct SignalEvent: Equatable, Sendable {
     }
 }
 
-/// A trapped rdtsc/rdtscp and the value the supervisor gave it.
+/// A nondeterministic instruction the supervisor ran for the program, and the value it
+/// gave: a trapped rdtsc/rdtscp (`instruction` nil), or an rdrand/rdseed/rdpid the
+/// recorder rewrote into a trap where the code became executable (`instruction` holds its
+/// original bytes; NondeterministicInstruction.swift).
 public struct TimestampEvent: Equatable, Sendable {
     public var address: UInt64
     public var value: UInt64
-    /// TSC_AUX (rcx) for rdtscp; nil for rdtsc.
+    /// TSC_AUX (rcx) for rdtscp; nil for rdtsc. For rdrand/rdseed: the carry flag (1: a
+    /// value was returned); nil for rdpid.
     public var aux: UInt32?
-    public init(address: UInt64, value: UInt64, aux: UInt32?) { self.address = address; self.value = value; self.aux = aux }
+    /// The rewritten instruction's own bytes (format version 4); nil for rdtsc/rdtscp.
+    public var instruction: [UInt8]?
+    public init(address: UInt64, value: UInt64, aux: UInt32?, instruction: [UInt8]? = nil) {
+        self.address = address; self.value = value; self.aux = aux; self.instruction = instruction
+    }
 }
 
 public struct TaskStart: Equatable, Sendable {

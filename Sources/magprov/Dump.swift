@@ -72,6 +72,9 @@ struct Dump: ParsableCommand {
         case .signal(let g):
             return "\(prefix) --- \(SignalName.of(g.signal)) \(g.kind) \(g.outcome) at rip 0x\(String(g.registers[.rip], radix: 16)) ---"
         case .timestamp(let t):
+            if let instruction = t.instruction.flatMap(NondeterministicInstruction.init(bytes:)) {
+                return "\(prefix) \(instruction.text) at 0x\(String(t.address, radix: 16)) = \(t.value)" + (t.aux == 0 ? " (no value, CF=0)" : "")
+            }
             return "\(prefix) rdtsc\(t.aux == nil ? "" : "p") at 0x\(String(t.address, radix: 16)) = \(t.value)"
         case .schedule(let s):
             return "\(prefix) ~~~ scheduled\(s.preemptedAt.map { " (preempted at 0x\(String($0[.rip], radix: 16)))" } ?? "") ~~~"
@@ -111,7 +114,12 @@ struct Dump: ParsableCommand {
             o["kind"] = "signal"; o["signal"] = g.signal; o["signalName"] = SignalName.of(g.signal)
             o["delivery"] = "\(g.kind)"; o["outcome"] = "\(g.outcome)"; o["rip"] = g.registers[.rip]
         case .timestamp(let t):
-            o["kind"] = "rdtsc"; o["address"] = t.address; o["value"] = t.value; o["rdtscp"] = t.aux != nil
+            if let instruction = t.instruction.flatMap(NondeterministicInstruction.init(bytes:)) {
+                o["kind"] = instruction.kind.rawValue; o["address"] = t.address; o["value"] = t.value
+                if instruction.kind != .rdpid { o["carry"] = t.aux != 0 }
+            } else {
+                o["kind"] = "rdtsc"; o["address"] = t.address; o["value"] = t.value; o["rdtscp"] = t.aux != nil
+            }
         case .schedule(let s):
             o["kind"] = "schedule"
             if let r = s.preemptedAt { o["preemptedAt"] = r[.rip] }

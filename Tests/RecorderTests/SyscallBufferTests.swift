@@ -77,8 +77,9 @@ final class SyscallBufferTests: XCTestCase {
         // env -i dropped LD_PRELOAD; the supervisor put it back at the execve.
         XCTAssertFalse(probes(clearedTrace).isEmpty, "the program after env -i did not get the preload library back")
         let image = try XCTUnwrap(clearedTrace.execs.last?.snapshot)
-        XCTAssertEqual(image.environment.count, 1)
-        XCTAssertTrue(image.environment.first?.hasPrefix("LD_PRELOAD=") ?? false)
+        // The preload library and the feature mask, which the supervisor keeps too.
+        XCTAssertEqual(image.environment.filter { $0.hasPrefix("LD_PRELOAD=") }.count, 1)
+        XCTAssertEqual(Set(image.environment.filter { !$0.hasPrefix("LD_PRELOAD=") }), Set(Recorder.featureMaskEnvironment))
         let clearedReads = clearedTrace.allSyscalls.map(\.event).filter {
             $0.number == SyscallTable.Number.read && $0.objects.first?.resolved == dir + "/in"
         }

@@ -65,6 +65,9 @@ uint64_t mp_rdtsc(void);
 /// XCR0 via xgetbv(0), or 0 when the OS has not enabled XSAVE (CPUID.1:ECX.OSXSAVE).
 uint64_t mp_xcr0(void);
 uint64_t mp_rdtscp(uint32_t *aux);
+/* rdrand/rdseed (64-bit) on this CPU: returns the carry flag; *value is 0 without one. */
+int mp_rdrand64(uint64_t *value);
+int mp_rdseed64(uint64_t *value);
 
 /// process_vm_readv(2) of one remote range into one local buffer; bytes read or -errno.
 long mp_read_task_memory(pid_t pid, void *local, uint64_t remote, uint64_t length);
