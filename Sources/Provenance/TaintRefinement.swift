@@ -167,6 +167,12 @@ struct RefinementState {
 
     static func isObject(_ n: Node) -> Bool { n.kind != .process && n.kind != .agent }
 
+    /// A shared-memory object of SharedMemory.swift (anonymous, SysV): its loads and
+    /// stores are followed one hop in `coarsePairs`.
+    static func isSharedMemory(_ n: Node) -> Bool {
+        n.kind == .other && (n.label.hasPrefix("shared memory of pid") || n.label.hasPrefix("SysV shared memory"))
+    }
+
     /// Every (input, output) pair connected through a process image or its fork children,
     /// with the ways it is connected.
     mutating func coarsePairs() -> [PairKey: [Contribution]] {
@@ -174,8 +180,14 @@ struct RefinementState {
         var inputs: [Int: [Int]] = [:]     // process -> input objects
         var outputs: [Int: [Int]] = [:]    // process -> output objects
         var parent: [Int: (node: Int, exec: Bool)] = [:]
+        // Shared memory between processes (SharedMemory.swift): who loaded and who stored
+        // each version of a shared object.
+        var sharedLoads: [Int: [Int]] = [:]    // process -> shared objects loaded
+        var sharedStores: [Int: [Int]] = [:]   // shared object -> processes that stored into it
         for e in graph.edges where e.isActiveFlow && e.precision == .coarse {
             let s = graph.nodes[e.source], t = graph.nodes[e.target]
+            if e.operation == "shared load" { sharedLoads[t.id, default: []].append(s.id) }
+            if e.operation == "shared store" { sharedStores[t.id, default: []].append(s.id) }
             switch (s.kind == .process, t.kind == .process) {
             case (false, true) where Self.isObject(s):
                 if inputOperations[t.id]?[s.id] == nil { inputs[t.id, default: []].append(s.id) }
@@ -193,24 +205,52 @@ struct RefinementState {
                 break
             }
         }
-        var pairs: [PairKey: [Contribution]] = [:]
-        for (writer, outs) in outputs {
-            var node = writer
-            var crossed = false
-            var chainUnits = [build.processUnits[writer] ?? -1]
-            var seen = Set([writer])
+        /// `start` and the versions and parents its memory came from, with whether an exec
+        /// lies on the way and the replay units of each.
+        func chain(from start: Int) -> [(node: Int, crossed: Bool, units: [Int])] {
+            var result: [(node: Int, crossed: Bool, units: [Int])] = []
+            var node = start, crossed = false, units = [build.processUnits[start] ?? -1]
+            var seen = Set([start])
             while true {
-                for i in inputs[node] ?? [] {
-                    for o in outs where o != i {
-                        pairs[PairKey(input: i, output: o), default: []].append(
-                            Contribution(reader: node, writer: writer, crossesExec: crossed, units: chainUnits))
-                    }
-                }
+                result.append((node, crossed, units))
                 guard let up = parent[node], seen.insert(up.node).inserted else { break }
                 crossed = crossed || up.exec
                 node = up.node
                 let unit = build.processUnits[node] ?? -1
-                if !chainUnits.contains(unit) { chainUnits.append(unit) }
+                if !units.contains(unit) { units.append(unit) }
+            }
+            return result
+        }
+        var pairs: [PairKey: [Contribution]] = [:]
+        for (writer, outs) in outputs {
+            let own = chain(from: writer)
+            for link in own {
+                for i in inputs[link.node] ?? [] {
+                    for o in outs where o != i {
+                        pairs[PairKey(input: i, output: o), default: []].append(
+                            Contribution(reader: link.node, writer: writer, crossesExec: link.crossed, units: link.units))
+                    }
+                }
+            }
+            // What another process stored into shared memory this one loaded: its inputs
+            // reach this one's outputs too (a shared-memory group replays them together,
+            // so its summaries show such flows; otherwise the pair stays unverified).
+            let entity = graph.nodes[writer].entity
+            for link in own {
+                for object in sharedLoads[link.node] ?? [] {
+                    for storer in sharedStores[object] ?? [] where graph.nodes[storer].entity != entity {
+                        for other in chain(from: storer) {
+                            let units = link.units + other.units.filter { !link.units.contains($0) }
+                            for i in inputs[other.node] ?? [] where !Self.isSharedMemory(graph.nodes[i]) {
+                                for o in outs where o != i {
+                                    pairs[PairKey(input: i, output: o), default: []].append(
+                                        Contribution(reader: other.node, writer: writer,
+                                                     crossesExec: link.crossed || other.crossed, units: units))
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         return pairs

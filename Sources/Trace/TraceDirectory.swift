@@ -14,8 +14,10 @@ import SystemPackage
 
 /// The trace format this magprov writes and reads. Version 3: blobs are standard LZ4
 /// frames, large memory writes live in blobs, the manifest commits to header, streams and
-/// blobs and is signed. Readers refuse other versions and name both.
-public let traceFormatVersion = 3
+/// blobs and is signed. Version 4: a forked child's `TaskStart` may name the shared-memory
+/// group it was scheduled with, and a preemption's `ScheduleEvent` may carry a fingerprint
+/// of the shared pages. Readers refuse other versions and name both.
+public let traceFormatVersion = 4
 
 public struct CPUIDLeaf: Codable, Equatable, Sendable {
     public var leaf: UInt32, subleaf: UInt32, eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32

@@ -150,10 +150,42 @@ final class SharedMemoryFlowTests: XCTestCase {
         try replaySharedGroup(try record("map-reader"), groupMembers: 1)
     }
 
-    func testAnonymousSharedMemoryAcrossFork() throws {
+    /// MAP_SHARED|MAP_ANONYMOUS memory inherited by two sibling forks: the recorder
+    /// schedules parent and children as one shared-memory group, replay runs them together
+    /// in one schedule (plain and taint) with no divergence, and the secret the writer
+    /// read reaches the file the reader wrote as a confirmed derivation.
+    func testAnonymousSharedMemoryAcrossForkReplaysAsOneGroup() throws {
         let r = try record("anon-fork")
         XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("shared memory of pid") })
-        try replaySharedGroup(r, groupMembers: 2)
+        let events = try TraceReader(directory: r.trace).allEvents().events
+        let grouped = events.compactMap { e -> TaskStart? in
+            if case .taskStart(let t) = e.body, t.sharedMemoryGroup != nil { return t } else { return nil }
+        }
+        XCTAssertEqual(grouped.count, 2, "both children were recorded in their parent's shared-memory group")
+        try replayCleanly(r)
+        try replayGroupWithTaint(r)
+    }
+
+    /// Taint replay with no divergence and nothing reported not replayable, then
+    /// refinement: out.txt <- secret.txt is a confirmed derivation.
+    func replayGroupWithTaint(_ r: Recorded, file: StaticString = #filePath, line: UInt = #line) throws {
+        let replay = try ReplaySession(trace: try TraceReader(directory: r.trace))
+            .runTaint(options: ReplayOptions(jobs: 2), addressDependency: true)
+        for (unit, divergence) in replay.divergences {
+            XCTFail("process \(unit.pid) \(unit.executable) diverged: \(divergence)", file: file, line: line)
+        }
+        XCTAssertTrue(replay.notReplayable.isEmpty, "\(replay.notReplayable.map(\.1.description))", file: file, line: line)
+        for result in replay.allResults { try result.taint?.write(traceDirectory: r.trace) }
+        _ = try TaintRefinement.refine(traceDirectory: r.trace)
+        let refined = try GraphStore.openOrBuild(traceDirectory: r.trace).load()
+        let outs = Set(refined.nodes.filter { $0.path == r.directory + "/out.txt" }.map(\.id))
+        let secrets = Set(refined.nodes.filter { $0.path == r.directory + "/secret.txt" }.map(\.id))
+        let derivations = refined.edges.filter {
+            $0.precision == .refined && outs.contains($0.target) && secrets.contains($0.source)
+        }
+        XCTAssertTrue(derivations.contains { $0.status == .confirmed },
+                      "out.txt <- secret.txt: \(derivations.map { "\($0.status) \($0.attributes["reason"]?.stringValue ?? "")" })",
+                      file: file, line: line)
     }
 
     func testSysVSharedMemory() throws {
