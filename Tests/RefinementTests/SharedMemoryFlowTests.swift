@@ -188,6 +188,43 @@ final class SharedMemoryFlowTests: XCTestCase {
                       file: file, line: line)
     }
 
+    /// A member that only increments shared memory, with no syscall, repeats its registers:
+    /// its preemption point is found by the fingerprint of its shared pages. Replay of the
+    /// parent, which waits for the count and writes it, diverges if the child stopped at
+    /// another iteration.
+    func testAPreemptedMemberIsFoundByItsSharedPages() throws {
+        let binary = try GroundTruth.compile("shared_memory_flows")
+        let dir = GroundTruth.scratch("shm-anon-spin")
+        let trace = try GroundTruth.record([binary, "anon-spin"], in: dir, watchdogMilliseconds: 1)
+        let count = Int(try String(contentsOfFile: dir + "/count.txt", encoding: .utf8).dropLast()) ?? 0
+        XCTAssertGreaterThanOrEqual(count, 1000)
+        let fingerprints = try TraceReader(directory: trace).allEvents().events.compactMap { e -> SharedPagesFingerprint? in
+            if case .schedule(let s) = e.body, s.preemptedAt != nil { return s.sharedPages } else { return nil }
+        }
+        XCTAssertFalse(fingerprints.isEmpty, "the child's preemption recorded its shared pages")
+        let replay = try ReplaySession(trace: try TraceReader(directory: trace)).run(options: ReplayOptions(jobs: 2))
+        XCTAssertTrue(replay.divergences.isEmpty, "\(replay.divergences.map(\.1.description))")
+        XCTAssertTrue(replay.notReplayable.isEmpty, "\(replay.notReplayable.map(\.1.description))")
+        XCTAssertEqual(replay.allResults.count, 2)
+    }
+
+    /// The child's read(2) fills shared memory while the parent runs user code: the trace
+    /// cannot order the kernel's writes against the parent's loads, and replay says so,
+    /// located, instead of diverging; refinement then refutes nothing into out.txt.
+    func testAKernelWriteIntoSharedMemoryDuringAnotherMembersRunIsReported() throws {
+        let r = try record("anon-pipe")
+        let replay = try ReplaySession(trace: try TraceReader(directory: r.trace))
+            .runTaint(options: ReplayOptions(jobs: 2), addressDependency: true)
+        XCTAssertTrue(replay.divergences.isEmpty, "\(replay.divergences.map(\.1.description))")
+        let reasons = replay.notReplayable.map(\.1.description)
+        XCTAssertTrue(reasons.contains { $0.contains("the trace cannot order read @") && $0.contains("while process") }, "\(reasons)")
+        for result in replay.allResults { try result.taint?.write(traceDirectory: r.trace) }
+        _ = try TaintRefinement.refine(traceDirectory: r.trace)
+        let refined = try GraphStore.openOrBuild(traceDirectory: r.trace).load()
+        let outs = Set(refined.nodes.filter { $0.path == r.directory + "/out.txt" }.map(\.id))
+        XCTAssertFalse(refined.edges.contains { $0.precision == .refined && $0.status == .refuted && outs.contains($0.target) })
+    }
+
     func testSysVSharedMemory() throws {
         let r = try record("sysv-shm")
         XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("SysV shared memory") })
