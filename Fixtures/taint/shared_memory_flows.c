@@ -26,6 +26,7 @@
 //                 the mapping to out.txt
 //   anon-fork     MAP_SHARED|MAP_ANONYMOUS made before two sibling forks: the writer
 //                 stores the secret, the reader polls and copies it to out.txt
+//   sysv-fork     the same through a SysV segment the parent attaches before the forks
 //   sysv-shm      the same through a SysV segment (shmget in the parent, shmat in both)
 //   memfd         the same through a memfd each sibling maps from the inherited descriptor
 //   proc-mem      the parent forks a reader, then reads the secret and is to pwrite() it
@@ -263,6 +264,14 @@ int main(int argc, char **argv) {
         read_secret();
         if (write(channel[1], secret, SECRET_LENGTH) != SECRET_LENGTH) return 6;
         wait_child(child);
+    } else if (!strcmp(mode, "sysv-fork")) {
+        segment = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        if (segment < 0) return 5;
+        shared = shmat(segment, NULL, 0);
+        if (shared == (void *)-1) return 5;
+        siblings(shared_reader, shared_writer);
+        shmdt(shared);
+        shmctl(segment, IPC_RMID, NULL);
     } else if (!strcmp(mode, "sysv-shm")) {
         segment = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
         if (segment < 0) return 5;
@@ -295,7 +304,7 @@ int main(int argc, char **argv) {
         wait_child(reader);
     } else {
         fprintf(stderr, "usage: shared_memory_flows threads|map-before|map-msync|map-after|mprotect|proc-pwrite|proc-write|"
-                        "map-reader|anon-fork|anon-spin|anon-pipe|sysv-shm|memfd|proc-mem\n");
+                        "map-reader|anon-fork|anon-spin|anon-pipe|sysv-fork|sysv-shm|memfd|proc-mem\n");
         return 1;
     }
     return 0;

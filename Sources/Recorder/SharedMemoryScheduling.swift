@@ -78,6 +78,22 @@ extension Supervisor {
         if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
     }
 
+    /// shmat: the segment's bytes at the attach, as a kernel write over the whole attached
+    /// range (its length from `/proc/TID/maps`), so replay can map and fill it. Nil when
+    /// the mapping cannot be found or read.
+    func attachedSegmentBytes(_ task: TracedTask, at address: UInt64) -> MemoryWrite? {
+        guard let bytes = try? readAll(path: "/proc/\(task.tid)/maps") else { return nil }
+        let prefix = String(address, radix: 16) + "-"
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix(prefix) {
+            guard let endText = line.dropFirst(prefix.count).split(separator: " ").first,
+                  let end = UInt64(endText, radix: 16), end > address else { return nil }
+            let length = Int(end - address)
+            if length > inlineEventLimit { return readIntoBlobs(task.access, address: address, length: length) }
+            return task.access.readBytes(at: address, count: length).map { MemoryWrite(address: address, bytes: $0) }
+        }
+        return nil
+    }
+
     /// The fingerprint of `task`'s writable shared pages at a preemption, when its process
     /// is in a shared-memory group (nil otherwise, or when they exceed `fingerprintLimit`
     /// or cannot be read).

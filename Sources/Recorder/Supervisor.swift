@@ -501,6 +501,10 @@ final class Supervisor {
                 event.mapped = try capture.captureMapping(tid: task.tid, address: UInt64(bitPattern: result),
                                                           length: pending.arguments[1])
             }
+            if SyscallTable.graphRole(pending.number) == .sharedMemoryAttach, result >= 0,
+               let segment = attachedSegmentBytes(task, at: UInt64(bitPattern: result)) {
+                event.writes.append(segment)
+            }
             if pending.number == SyscallTable.Number.rtSigreturn {
                 event.registersAfter = try task.access.registers()
             }
@@ -555,7 +559,7 @@ final class Supervisor {
     /// A large kernel write (a read(2) of 1 GiB) read from the task one blob chunk at a
     /// time and stored as it goes, so the recorder holds one chunk, never the whole write.
     /// Nil when a part cannot be read (as `readBytes` would be).
-    private func readIntoBlobs(_ memory: TaskAccess, address: UInt64, length: Int) -> MemoryWrite? {
+    func readIntoBlobs(_ memory: TaskAccess, address: UInt64, length: Int) -> MemoryWrite? {
         var chunks: [BlobID] = []
         var offset = 0
         while offset < length {

@@ -612,6 +612,24 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
                     offset += 4096
                 }
             }
+        case _ where SyscallTable.graphRole(event.number) == .sharedMemoryAttach:
+            // The recorder stores the segment's bytes at the attach as a kernel write over
+            // the whole attached range (applied at the exit).
+            guard let segment = event.writes.first, segment.address == UInt64(bitPattern: r) else { break }
+            let address = segment.address, length = pageUp(UInt64(segment.bytes.count))
+            let prot: MemoryProtection = a[2] & 0o10000 != 0 ? [.read] : [.read, .write]  // SHM_RDONLY
+            try? memory.unmap(address: address, length: length)
+            try memory.map(address: address, length: length, prot: prot)
+            regions.remove(start: address, end: address + length)
+            regions.insert(start: address, end: address + length, protection: prot, path: "SysV segment \(a[0])", offset: 0)
+            machine.invalidate(range: address..<(address + length))
+        case _ where SyscallTable.graphRole(event.number) == .sharedMemoryDetach:
+            if let region = regions.region(containing: a[0]), region.start == a[0], region.path.hasPrefix("SysV segment ") {
+                try? memory.unmap(address: region.start, length: region.end - region.start)
+                machine.tracker.clearMemory(address: region.start, length: Int(region.end - region.start))
+                regions.remove(start: region.start, end: region.end)
+                machine.invalidate(range: region.start..<region.end)
+            }
         case SyscallTable.Number.archPrctl:
             if a[0] == 0x1002 { cpu.fsBase = a[1] }  // ARCH_SET_FS
             if a[0] == 0x1001 { cpu.gsBase = a[1] }  // ARCH_SET_GS

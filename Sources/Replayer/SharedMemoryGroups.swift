@@ -49,6 +49,8 @@ struct SharedMemoryGroups {
     init(events: [TraceEvent], pidOf: (Int32) -> Int32) {
         var mappings: [Int32: [Mapping]] = [:]
         var marked = Set<Int32>()
+        /// Processes replayed in one group, by the pid of the group's first process.
+        var groupOf: [Int32: Int32] = [:]
         func mark(_ pid: Int32, _ sequence: UInt64, _ reason: String) {
             guard marked.insert(pid).inserted else { return }
             stops[pid, default: []].append(SharedMemoryStop(after: sequence, reason: reason))
@@ -75,6 +77,7 @@ struct SharedMemoryGroups {
                     // Recorded as one group (one member in user code at a time, switches in
                     // the trace): replayed together, not stopped.
                     members[t.tid] = inherited.filter { $0.file == nil || $0.writable }.map { pageAligned($0.range) }
+                    groupOf[t.pid] = groupOf[parent] ?? parent
                     continue
                 }
                 let what = shared.path.isEmpty ? "shared memory" : shared.path
@@ -119,10 +122,23 @@ struct SharedMemoryGroups {
                     let range = arguments[0]..<(arguments[0] &+ arguments[1])
                     mappings[p]?.removeAll { range.lowerBound <= $0.range.lowerBound && $0.range.upperBound <= range.upperBound }
                 case .sharedMemoryAttach:
-                    mark(p, e.sequence, group("attached SysV shared memory segment \(Int64(bitPattern: arguments[0])) (shmat @\(e.sequence)): other processes may store into it, and its bytes at the attach are not in the trace"))
+                    // The recorder stores the segment's bytes at the attach (the write at the
+                    // result address). Shared with a process outside this one's group, it
+                    // is a group nobody recorded: both stop.
                     let start = UInt64(bitPattern: s.result)
-                    mappings[p, default: []].append(Mapping(range: start..<(start &+ 1), file: nil, path: "SysV segment \(arguments[0])",
-                                                            writable: true))
+                    let path = "SysV segment \(arguments[0])"
+                    guard let segment = s.writes.first, segment.address == start else {
+                        mark(p, e.sequence, group("attached SysV shared memory segment \(Int64(bitPattern: arguments[0])) (shmat @\(e.sequence)): its bytes at the attach are not in the trace"))
+                        mappings[p, default: []].append(Mapping(range: start..<(start &+ 1), file: nil, path: path, writable: true))
+                        continue
+                    }
+                    for (other, list) in mappings where other != p && list.contains(where: { $0.file == nil && $0.path == path }) {
+                        guard (groupOf[other] ?? other) != (groupOf[p] ?? p) else { continue }  // one group
+                        mark(p, e.sequence, group("attached SysV shared memory segment \(Int64(bitPattern: arguments[0])) (shmat @\(e.sequence)) that process \(other) attaches too, and was not recorded in its group"))
+                        mark(other, e.sequence, group("process \(p) attached SysV shared memory segment \(Int64(bitPattern: arguments[0])) (shmat @\(e.sequence)) that it attaches, and was not recorded in its group"))
+                    }
+                    mappings[p, default: []].append(Mapping(range: start..<(start &+ UInt64(segment.bytes.count)), file: nil, path: path,
+                                                            writable: arguments[2] & 0o10000 == 0))
                 case .sharedMemoryDetach:
                     mappings[p]?.removeAll { $0.range.lowerBound == arguments[0] && $0.file == nil }
                 case .write, .truncate, .processVMWrite:

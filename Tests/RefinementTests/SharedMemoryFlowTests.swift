@@ -225,6 +225,18 @@ final class SharedMemoryFlowTests: XCTestCase {
         XCTAssertFalse(refined.edges.contains { $0.precision == .refined && $0.status == .refuted && outs.contains($0.target) })
     }
 
+    /// A SysV segment the parent attached before both forks: the recorder keeps the
+    /// segment's bytes at the attach, the children are one group with the parent, and the
+    /// group replays with the secret's flow confirmed.
+    func testSysVSegmentAttachedBeforeForkReplaysAsOneGroup() throws {
+        let r = try record("sysv-fork")
+        XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("SysV shared memory") })
+        try replayCleanly(r)
+        try replayGroupWithTaint(r)
+    }
+
+    /// Each sibling attaches the segment after the forks: processes that come to share
+    /// memory without a fork are not scheduled as a group, so replay stops them.
     func testSysVSharedMemory() throws {
         let r = try record("sysv-shm")
         XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("SysV shared memory") })
