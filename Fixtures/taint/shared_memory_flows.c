@@ -27,6 +27,7 @@
 //   anon-fork     MAP_SHARED|MAP_ANONYMOUS made before two sibling forks: the writer
 //                 stores the secret, the reader polls and copies it to out.txt
 //   sysv-fork     the same through a SysV segment the parent attaches before the forks
+//   memfd-fork    the same through a memfd the parent maps shared before the forks
 //   sysv-shm      the same through a SysV segment (shmget in the parent, shmat in both)
 //   memfd         the same through a memfd each sibling maps from the inherited descriptor
 //   proc-mem      the parent forks a reader, then reads the secret and is to pwrite() it
@@ -272,6 +273,12 @@ int main(int argc, char **argv) {
         siblings(shared_reader, shared_writer);
         shmdt(shared);
         shmctl(segment, IPC_RMID, NULL);
+    } else if (!strcmp(mode, "memfd-fork")) {
+        memory_fd = memfd_create("magprov-shared", 0);
+        if (memory_fd < 0 || ftruncate(memory_fd, 4096)) return 5;
+        shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, memory_fd, 0);
+        if (shared == MAP_FAILED) return 5;
+        siblings(shared_reader, shared_writer);
     } else if (!strcmp(mode, "sysv-shm")) {
         segment = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
         if (segment < 0) return 5;
@@ -304,7 +311,7 @@ int main(int argc, char **argv) {
         wait_child(reader);
     } else {
         fprintf(stderr, "usage: shared_memory_flows threads|map-before|map-msync|map-after|mprotect|proc-pwrite|proc-write|"
-                        "map-reader|anon-fork|anon-spin|anon-pipe|sysv-fork|sysv-shm|memfd|proc-mem\n");
+                        "map-reader|anon-fork|anon-spin|anon-pipe|sysv-fork|memfd-fork|sysv-shm|memfd|proc-mem\n");
         return 1;
     }
     return 0;

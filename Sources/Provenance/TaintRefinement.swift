@@ -123,7 +123,12 @@ struct RefinementState {
 
     struct PairKey: Hashable { var input: Int; var output: Int }
     /// One way the coarse graph connects a pair: `reader` used I, `writer` generated O.
-    struct Contribution { var reader: Int; var writer: Int; var crossesExec: Bool; var units: [Int] }
+    /// `throughSharedMemory`: `reader` stored into shared memory that `writer` loaded
+    /// (another process); only a group replay carries labels across, so no refutation.
+    struct Contribution {
+        var reader: Int; var writer: Int; var crossesExec: Bool; var units: [Int]
+        var throughSharedMemory = false
+    }
 
     var placementsAt: [Int: [Int: [Int]]] = [:]   // object -> process -> placement indices
     var inputOperations: [Int: [Int: Set<String>]] = [:]  // process -> object -> coarse operations
@@ -245,7 +250,8 @@ struct RefinementState {
                                 for o in outs where o != i {
                                     pairs[PairKey(input: i, output: o), default: []].append(
                                         Contribution(reader: other.node, writer: writer,
-                                                     crossesExec: link.crossed || other.crossed, units: units))
+                                                     crossesExec: link.crossed || other.crossed, units: units,
+                                                     throughSharedMemory: true))
                                 }
                             }
                         }
@@ -373,6 +379,9 @@ struct RefinementState {
         }
         if let doubt = doubt(key, c, reads: reads, writes: writes) {
             return Verdict(status: .unverified, reason: doubt, writer: c.writer)
+        }
+        if c.throughSharedMemory {
+            return Verdict(status: .unverified, reason: "through memory shared with another process: no flow seen, and only processes replayed as one group carry labels across", writer: c.writer)
         }
         let reason = reads.isEmpty
             ? "no byte of the input reached the process (only \(inputOperations[c.reader]?[key.input]?.sorted().joined(separator: ", ") ?? "opened"))"

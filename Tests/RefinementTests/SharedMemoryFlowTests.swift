@@ -243,6 +243,14 @@ final class SharedMemoryFlowTests: XCTestCase {
         try replaySharedGroup(r, groupMembers: 2)
     }
 
+    /// A memfd the parent maps shared and writable before both forks: one group, replayed
+    /// together, the secret's flow confirmed.
+    func testMemfdMappedBeforeForkReplaysAsOneGroup() throws {
+        let r = try record("memfd-fork")
+        try replayCleanly(r)
+        try replayGroupWithTaint(r)
+    }
+
     /// Only the process that maps the memfd read-only has its memory written by the other.
     func testMemfdMappedByTwoProcesses() throws { try replaySharedGroup(try record("memfd"), groupMembers: 1) }
 
