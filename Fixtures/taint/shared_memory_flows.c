@@ -26,11 +26,22 @@
 //                 the mapping to out.txt
 //   anon-fork     MAP_SHARED|MAP_ANONYMOUS made before two sibling forks: the writer
 //                 stores the secret, the reader polls and copies it to out.txt
+//   sysv-fork     the same through a SysV segment the parent attaches before the forks
+//   memfd-fork    the same through a memfd the parent maps shared before the forks
 //   sysv-shm      the same through a SysV segment (shmget in the parent, shmat in both)
 //   memfd         the same through a memfd each sibling maps from the inherited descriptor
 //   proc-mem      the parent forks a reader, then reads the secret and is to pwrite() it
 //                 into the reader's buffer through /proc/<reader>/mem (refused like
 //                 proc-pwrite: refused.txt, the reader is killed)
+//   anon-spin     MAP_SHARED|MAP_ANONYMOUS counter: the child increments it in a loop
+//                 with no syscall until the parent sets a stop flag (the parent yields
+//                 until the counter passed 1000); the parent writes the final count to
+//                 count.txt. The child's registers repeat in the loop: only the shared
+//                 pages tell its preemption points apart.
+//   anon-pipe     the child read()s from a pipe straight into MAP_SHARED|MAP_ANONYMOUS
+//                 memory and blocks; the parent sleeps, runs, writes the secret into the
+//                 pipe and waits: the kernel filled the shared pages while the parent ran
+//                 user code, which a trace cannot order. The child writes them to out.txt.
 // The siblings synchronise only through the shared memory (polling with nanosleep): no
 // pipe, signal, fork or wait4 edge carries the secret to out.txt.
 #define _GNU_SOURCE
@@ -223,6 +234,51 @@ int main(int argc, char **argv) {
         shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (shared == MAP_FAILED) return 5;
         siblings(shared_reader, shared_writer);
+    } else if (!strcmp(mode, "anon-spin")) {
+        volatile long *counter = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (counter == MAP_FAILED) return 5;
+        volatile long *stop = counter + 1;
+        pid_t child = fork();
+        if (child == 0) {
+            // pause: ~100 cycles natively, one instruction to replay.
+            while (!*stop) { (*counter)++; __builtin_ia32_pause(); }
+            _exit(0);
+        }
+        while (*counter < 1000) sched_yield();
+        *stop = 1;
+        wait_child(child);
+        char text[32];
+        int n = snprintf(text, sizeof text, "%ld\n", *counter);
+        write_file("count.txt", text, (size_t)n);
+    } else if (!strcmp(mode, "anon-pipe")) {
+        shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        int channel[2];
+        if (shared == MAP_FAILED || pipe(channel)) return 5;
+        pid_t child = fork();
+        if (child == 0) {
+            if (read(channel[0], shared, SECRET_LENGTH) != SECRET_LENGTH) _exit(6);
+            write_file("out.txt", shared, SECRET_LENGTH);
+            _exit(0);
+        }
+        struct timespec pause = { 0, 50000000 };
+        nanosleep(&pause, NULL);
+        read_secret();
+        if (write(channel[1], secret, SECRET_LENGTH) != SECRET_LENGTH) return 6;
+        wait_child(child);
+    } else if (!strcmp(mode, "sysv-fork")) {
+        segment = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        if (segment < 0) return 5;
+        shared = shmat(segment, NULL, 0);
+        if (shared == (void *)-1) return 5;
+        siblings(shared_reader, shared_writer);
+        shmdt(shared);
+        shmctl(segment, IPC_RMID, NULL);
+    } else if (!strcmp(mode, "memfd-fork")) {
+        memory_fd = memfd_create("magprov-shared", 0);
+        if (memory_fd < 0 || ftruncate(memory_fd, 4096)) return 5;
+        shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, memory_fd, 0);
+        if (shared == MAP_FAILED) return 5;
+        siblings(shared_reader, shared_writer);
     } else if (!strcmp(mode, "sysv-shm")) {
         segment = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
         if (segment < 0) return 5;
@@ -255,7 +311,7 @@ int main(int argc, char **argv) {
         wait_child(reader);
     } else {
         fprintf(stderr, "usage: shared_memory_flows threads|map-before|map-msync|map-after|mprotect|proc-pwrite|proc-write|"
-                        "map-reader|anon-fork|sysv-shm|memfd|proc-mem\n");
+                        "map-reader|anon-fork|anon-spin|anon-pipe|sysv-fork|memfd-fork|sysv-shm|memfd|proc-mem\n");
         return 1;
     }
     return 0;

@@ -123,10 +123,13 @@ struct RefinementState {
 
     struct PairKey: Hashable { var input: Int; var output: Int }
     /// One way the coarse graph connects a pair: `reader` used I, `writer` generated O.
+    /// `throughSharedMemory`: `reader` stored into shared memory that `writer` loaded
+    /// (another process); only a group replay carries labels across, so no refutation.
     struct Contribution {
         var reader: Int; var writer: Int; var crossesExec: Bool; var units: [Int]
         /// The first hop between two processes on the way from reader to writer, if any.
         var relay: Relay?
+        var throughSharedMemory = false
     }
     /// Information passed from one process to another with no object in between: `wait4`
     /// (the child's exit status), `kill` and `rt_sigqueueinfo` (a signal),
@@ -184,6 +187,12 @@ struct RefinementState {
 
     static func isObject(_ n: Node) -> Bool { n.kind != .process && n.kind != .agent }
 
+    /// A shared-memory object of SharedMemory.swift (anonymous, SysV): its loads and
+    /// stores are followed one hop in `coarsePairs`.
+    static func isSharedMemory(_ n: Node) -> Bool {
+        n.kind == .other && (n.label.hasPrefix("shared memory of pid") || n.label.hasPrefix("SysV shared memory"))
+    }
+
     /// Every (input, output) pair connected through a process image or its fork children,
     /// with the ways it is connected. Processes also pass information to each other
     /// without an object in between (an exit status `wait4` returns, a signal, a
@@ -196,8 +205,14 @@ struct RefinementState {
         var outputs: [Int: [Int]] = [:]    // process -> output objects
         var parent: [Int: (node: Int, exec: Bool)] = [:]
         var relays: [Int: [Relay]] = [:]   // receiving process -> hops from other processes
+        // Shared memory between processes (SharedMemory.swift): who loaded and who stored
+        // each version of a shared object.
+        var sharedLoads: [Int: [Int]] = [:]    // process -> shared objects loaded
+        var sharedStores: [Int: [Int]] = [:]   // shared object -> processes that stored into it
         for e in graph.edges where e.isActiveFlow && e.precision == .coarse {
             let s = graph.nodes[e.source], t = graph.nodes[e.target]
+            if e.operation == "shared load" { sharedLoads[t.id, default: []].append(s.id) }
+            if e.operation == "shared store" { sharedStores[t.id, default: []].append(s.id) }
             switch (s.kind == .process, t.kind == .process) {
             case (false, true) where Self.isObject(s):
                 if inputOperations[t.id]?[s.id] == nil { inputs[t.id, default: []].append(s.id) }
@@ -218,6 +233,22 @@ struct RefinementState {
             default:
                 break
             }
+        }
+        /// `start` and the versions and parents its memory came from, with whether an exec
+        /// lies on the way and the replay units of each.
+        func chain(from start: Int) -> [(node: Int, crossed: Bool, units: [Int])] {
+            var result: [(node: Int, crossed: Bool, units: [Int])] = []
+            var node = start, crossed = false, units = [build.processUnits[start] ?? -1]
+            var seen = Set([start])
+            while true {
+                result.append((node, crossed, units))
+                guard let up = parent[node], seen.insert(up.node).inserted else { break }
+                crossed = crossed || up.exec
+                node = up.node
+                let unit = build.processUnits[node] ?? -1
+                if !units.contains(unit) { units.append(unit) }
+            }
+            return result
         }
         var pairs: [PairKey: [Contribution]] = [:]
         for (writer, outs) in outputs {
@@ -270,6 +301,28 @@ struct RefinementState {
                 contribute(s)
                 if let up = parent[s.node] { pending.append(next(s, up.node, exec: up.exec, relay: nil)) }
                 for hop in relays[s.node] ?? [] { pending.append(next(s, hop.from, exec: false, relay: hop)) }
+            }
+            // What another process stored into shared memory this one loaded: its inputs
+            // reach this one's outputs too (a shared-memory group replays them together,
+            // so its summaries show such flows; otherwise the pair stays unverified).
+            let entity = graph.nodes[writer].entity
+            let own = chain(from: writer)
+            for link in own {
+                for object in sharedLoads[link.node] ?? [] {
+                    for storer in sharedStores[object] ?? [] where graph.nodes[storer].entity != entity {
+                        for other in chain(from: storer) {
+                            let units = link.units + other.units.filter { !link.units.contains($0) }
+                            for i in inputs[other.node] ?? [] where !Self.isSharedMemory(graph.nodes[i]) {
+                                for o in outs where o != i {
+                                    pairs[PairKey(input: i, output: o), default: []].append(
+                                        Contribution(reader: other.node, writer: writer,
+                                                     crossesExec: link.crossed || other.crossed, units: units,
+                                                     throughSharedMemory: true))
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         return pairs
@@ -393,6 +446,9 @@ struct RefinementState {
         }
         if let doubt = doubt(key, c, reads: reads, writes: writes) {
             return Verdict(status: .unverified, reason: doubt, writer: c.writer)
+        }
+        if c.throughSharedMemory {
+            return Verdict(status: .unverified, reason: "through memory shared with another process: no flow seen, and only processes replayed as one group carry labels across", writer: c.writer)
         }
         let reason = reads.isEmpty
             ? "no byte of the input reached the process (only \(inputOperations[c.reader]?[key.input]?.sorted().joined(separator: ", ") ?? "opened"))"

@@ -11,7 +11,8 @@
 // Threads of one process run user code one at a time: a task holds its thread group's
 // token from the moment it returns to user mode until its next syscall entry (or until the
 // watchdog preempts it). Tasks inside the kernel hold no token, so blocking syscalls never
-// stall their siblings.
+// stall their siblings. Processes that share writable memory queue in one such group too
+// (SharedMemoryScheduling.swift).
 
 import CSupport
 import Glibc
@@ -104,7 +105,11 @@ final class Supervisor {
     let traceeGuard: TraceeGuard?
 
     var tasks: [Int32: TracedTask] = [:]
+    /// Scheduling groups by key: a thread-group id, or a shared-memory group's key
+    /// (`schedulingKey`, SharedMemoryScheduling.swift).
     var groups: [Int32: ThreadGroup] = [:]
+    /// Processes (by thread-group id) scheduled in a shared-memory group, and its key.
+    var sharedMemoryGroupOf: [Int32: Int32] = [:]
     /// New tasks whose creator's fork/clone event has not been seen yet.
     var orphanStops: Set<Int32> = []
     var sequence: UInt64 = 0
@@ -215,7 +220,7 @@ final class Supervisor {
         // A new task can report its first stop before its creator reports the fork event.
         let task = TracedTask(tid: tid, tgid: threadGroupID(of: tid) ?? tid)
         tasks[tid] = task
-        if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
+        if groups[schedulingKey(task.tgid)] == nil { groups[schedulingKey(task.tgid)] = ThreadGroup() }
         return task
     }
 
@@ -223,7 +228,7 @@ final class Supervisor {
 
     /// The task is stopped and will next run user code: give it the token or queue it.
     func wantsUserMode(_ task: TracedTask, signal: Int32 = 0) throws {
-        guard let group = groups[task.tgid] else { return try task.access.resume(PtraceRequest.cont, signal: signal) }
+        guard let group = groups[schedulingKey(task.tgid)] else { return try task.access.resume(PtraceRequest.cont, signal: signal) }
         task.resumeSignal = signal
         if group.holder == nil || group.holder == task.tid {
             try grant(task, group)
@@ -250,7 +255,7 @@ final class Supervisor {
 
     /// The token holder entered the kernel or went away: pass the token on.
     func releaseToken(_ task: TracedTask) {
-        guard let group = groups[task.tgid], group.holder == task.tid else { return }
+        guard let group = groups[schedulingKey(task.tgid)], group.holder == task.tid else { return }
         group.holder = nil
         while !group.ready.isEmpty {
             let next = group.ready.removeFirst()
@@ -514,6 +519,10 @@ final class Supervisor {
                 let start = pending.arguments[0]
                 event.writes += rewriteNondeterministicInstructions(task, in: start..<(start &+ pending.arguments[1]), anonymous: true)
             }
+            if SyscallTable.graphRole(pending.number) == .sharedMemoryAttach, result >= 0,
+               let segment = attachedSegmentBytes(task, at: UInt64(bitPattern: result)) {
+                event.writes.append(segment)
+            }
             if pending.number == SyscallTable.Number.rtSigreturn {
                 event.registersAfter = try task.access.registers()
             }
@@ -570,7 +579,7 @@ final class Supervisor {
     /// A large kernel write (a read(2) of 1 GiB) read from the task one blob chunk at a
     /// time and stored as it goes, so the recorder holds one chunk, never the whole write.
     /// Nil when a part cannot be read (as `readBytes` would be).
-    private func readIntoBlobs(_ memory: TaskAccess, address: UInt64, length: Int) -> MemoryWrite? {
+    func readIntoBlobs(_ memory: TaskAccess, address: UInt64, length: Int) -> MemoryWrite? {
         var chunks: [BlobID] = []
         var offset = 0
         while offset < length {
@@ -634,10 +643,12 @@ final class Supervisor {
         if kind != .thread { rewrittenInstructions[task.tgid] = rewrittenInstructions[parent.tgid] }
         if syscallBuffering { inheritSyscallBuffer(task, from: parent, kind: kind, sharesMemory: sharesMemory) }
         tasks[child] = task
-        if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
+        let sharedGroup = kind == .fork ? joinSharedMemoryGroup(child: child, parent: parent) : nil
+        if groups[schedulingKey(task.tgid)] == nil { groups[schedulingKey(task.tgid)] = ThreadGroup() }
         task.announced = true
         emit(child, .taskStart(TaskStart(tid: child, pid: task.tgid, parent: parent.tid, kind: kind,
-                                         cloneFlags: parent.pending?.arguments.first ?? 0)))
+                                         cloneFlags: parent.pending?.arguments.first ?? 0,
+                                         sharedMemoryGroup: sharedGroup.map { _ in parent.tgid })))
         if orphanStops.remove(child) != nil { try wantsUserMode(task) }
         try parent.access.resume(PtraceRequest.syscall)
     }
@@ -662,7 +673,8 @@ final class Supervisor {
                 // Deliver held signals here: the preemption records the point (replay runs
                 // to these registers), then each signal is raised again and delivered
                 // before the task runs another instruction.
-                emit(task.tid, .schedule(ScheduleEvent(preemptedAt: try task.access.registers())))
+                emit(task.tid, .schedule(ScheduleEvent(preemptedAt: try task.access.registers(),
+                                                       sharedPages: sharedPagesFingerprint(task))))
                 for signal in task.heldSignals {
                     task.releasing.append(signal)
                     _ = mp_tgkill(task.tgid, task.tid, signal)
@@ -671,11 +683,12 @@ final class Supervisor {
                 return try task.access.resume(PtraceRequest.cont)
             }
             if task.mode == .user {
-                emit(task.tid, .schedule(ScheduleEvent(preemptedAt: try task.access.registers())))
+                emit(task.tid, .schedule(ScheduleEvent(preemptedAt: try task.access.registers(),
+                                                       sharedPages: sharedPagesFingerprint(task))))
                 releaseToken(task)
-                if groups[task.tgid]?.holder == nil { return try wantsUserMode(task) }
+                if groups[schedulingKey(task.tgid)]?.holder == nil { return try wantsUserMode(task) }
                 task.mode = .ready
-                groups[task.tgid]?.ready.append(task.tid)
+                groups[schedulingKey(task.tgid)]?.ready.append(task.tid)
                 return
             }
             return try task.access.resume(task.mode == .kernel ? PtraceRequest.syscall : PtraceRequest.cont)
@@ -700,13 +713,14 @@ final class Supervisor {
             task.pending = execve
             task.seccomp = former.seccomp
             former.closeMemory()
-            if let group = groups[task.tgid] {
+            if let group = groups[schedulingKey(task.tgid)] {
                 group.ready.removeAll { $0 == formerTid }
                 if group.holder == formerTid { group.holder = nil }
                 if group.lastScheduled == formerTid { group.lastScheduled = task.tid }
             }
         }
         task.execSeen = true
+        leaveSharedMemoryGroup(task)
         task.scratch = nil  // a new address space
         if syscallBuffering { forgetSyscallBuffer(task) }
         task.scratchUnavailable = false
@@ -739,10 +753,12 @@ final class Supervisor {
         }
         emit(tid, .taskExit(exit))
         releaseToken(task)
-        if let group = groups[task.tgid] {
+        let key = schedulingKey(task.tgid)
+        if let group = groups[key] {
             group.ready.removeAll { $0 == tid }
-            if !tasks.values.contains(where: { $0.tgid == task.tgid }) { groups[task.tgid] = nil }
+            if !tasks.values.contains(where: { schedulingKey($0.tgid) == key }) { groups[key] = nil }
         }
+        if !tasks.values.contains(where: { $0.tgid == task.tgid }) { sharedMemoryGroupOf[task.tgid] = nil }
         do { try writer.closeStream(tid: tid) } catch { failure = failure ?? error }
         if tid == rootTid { rootExit = exit }
     }

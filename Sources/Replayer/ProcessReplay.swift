@@ -154,8 +154,11 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
     /// Syscall results not yet applied: (exit sequence, tid, event).
     var pendingResults: [(exitSequence: UInt64, tid: Int32, event: SyscallEvent)] = []
     var forkStates: [Int32: ForkState<Tracker>] = [:]
-    /// Children that ran on this unit's own memory (vfork), replayed at their creation.
+    /// Children that ran on this unit's own memory (vfork), replayed at their creation, and
+    /// members of its shared-memory group that it forked, replayed with it.
     var sharedMemoryChildren: [UnitResult] = []
+    /// The shared-memory group this image replays in (SharedMemoryGroups.swift), if any.
+    var group: SharedMemoryGroupReplay<Tracker>?
     /// CLONE_CHILD_CLEARTID / set_tid_address: the word the kernel zeroes (and wakes) when
     /// the thread exits; the trace has no event for that write, so replay makes it.
     /// The recorder keeps other threads of the process out of user mode until an exiting
@@ -261,38 +264,61 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
     func run() -> UnitResult {
         let clock = ContinuousClock()
         let started = clock.now
-        var outcome: ReplayOutcome = .completed
-        do {
-            for stop in unit.stops {
-                if let shared = unit.sharedMemory, stop.order > shared.after {
-                    throw NotReplayable(tid: stop.tid, instructionCount: machine.instructionCount, sequence: shared.after,
-                                        reason: shared.reason)
-                }
-                if case .exited = stop.stop { continue }
-                if finishedThreads.contains(stop.tid) { continue }
-                try applyPendingResults(before: stop.order)
-                try switchTo(stop.tid)
-                try applyPendingResult(of: stop.tid)
-                machine.tracker.willRun(toSequence: stop.order)
-                switch stop.stop {
-                case .syscall(let event, let exitSequence): try replaySyscall(event, exitSequence: exitSequence, tid: stop.tid)
-                case .timestamp(let t): try replayTimestamp(t, tid: stop.tid)
-                case .signal(let g): try replaySignal(g, tid: stop.tid)
-                case .preempted(let regs): try runUntil(regs, tid: stop.tid)
-                case .exited: break
-                }
-            }
-        } catch let divergence as Divergence {
-            outcome = .diverged(divergence)
-        } catch let stop as NotReplayable {
-            outcome = .notReplayable(stop)
-        } catch let damage as TraceDamage {
-            outcome = .damaged(damage)
-        } catch {
-            outcome = .diverged(divergenceHere(tid: running, reason: "\(error)"))
+        if SharedMemoryGroupReplay<Tracker>.hasMembers(unit) {
+            // Processes sharing memory with this one replay with it, in one schedule.
+            let group = SharedMemoryGroupReplay(leader: self)
+            self.group = group
+            return group.run(started: started)
         }
-        let elapsed = started.duration(to: clock.now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let outcome = replayCatching { for stop in unit.stops { try replayStop(stop) } }
+        return finish(outcome: outcome, seconds: secondsSince(started))
+    }
+
+    func secondsSince(_ started: ContinuousClock.Instant) -> Double {
+        let elapsed = started.duration(to: ContinuousClock().now)
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// Runs `body`, turning what it throws into the unit's outcome.
+    func replayCatching(_ body: () throws -> Void) -> ReplayOutcome {
+        do {
+            try body()
+            return .completed
+        } catch let divergence as Divergence {
+            return .diverged(divergence)
+        } catch let stop as NotReplayable {
+            return .notReplayable(stop)
+        } catch let damage as TraceDamage {
+            return .damaged(damage)
+        } catch {
+            return .diverged(divergenceHere(tid: running, reason: "\(error)"))
+        }
+    }
+
+    /// Reproduces one recorded user-mode stop of one of this image's threads.
+    func replayStop(_ stop: ScheduledStop) throws {
+        if let shared = unit.sharedMemory, stop.order > shared.after {
+            throw NotReplayable(tid: stop.tid, instructionCount: machine.instructionCount, sequence: shared.after,
+                                reason: shared.reason)
+        }
+        if case .exited = stop.stop { return }
+        if finishedThreads.contains(stop.tid) { return }
+        try applyPendingResults(before: stop.order)
+        try switchTo(stop.tid)
+        try applyPendingResult(of: stop.tid)
+        machine.tracker.willRun(toSequence: stop.order)
+        switch stop.stop {
+        case .syscall(let event, let exitSequence): try replaySyscall(event, exitSequence: exitSequence, tid: stop.tid)
+        case .timestamp(let t): try replayTimestamp(t, tid: stop.tid)
+        case .signal(let g): try replaySignal(g, tid: stop.tid)
+        case .preempted(let regs, let pages): try runUntil(regs, sharedPages: pages, tid: stop.tid)
+        case .exited: break
+        }
+    }
+
+    /// The unit's result once its stops are replayed (or replay stopped with `outcome`):
+    /// its forked children replay now, from their state at the fork.
+    func finish(outcome: ReplayOutcome, seconds: Double) -> UnitResult {
         var children = sharedMemoryChildren
         let replayedAlready = Set(sharedMemoryChildren.map(\.tid))
         if case .notReplayable(let stop) = outcome {
@@ -435,9 +461,12 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         pendingResults.append((exitSequence, tid, event))
     }
 
+    /// Whether a syscall result of this image waits to be applied before stop `order`.
+    func hasPendingResults(before order: UInt64) -> Bool { pendingResults.contains { $0.exitSequence < order } }
+
     /// Applies every result whose recorded exit came before stop `order`. A result that
     /// cannot be applied (the kernel wrote where replay has no memory) is a divergence.
-    private func applyPendingResults(before order: UInt64) throws {
+    func applyPendingResults(before order: UInt64) throws {
         let due = pendingResults.filter { $0.exitSequence < order }
         guard !due.isEmpty else { return }
         pendingResults.removeAll { $0.exitSequence < order }
@@ -454,6 +483,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
 
     /// The kernel's answer: memory writes, then the result register (or whole registers).
     private func apply(_ event: SyscallEvent, tid: Int32, sequence: UInt64) throws {
+        try group?.checkKernelWrites(event, by: self, tid: tid, exitSequence: sequence)
         for w in event.writes {
             do { try machine.memory.writeBytes(w.bytes, at: w.address) } catch {
                 throw divergenceHere(tid: tid, reason: "the kernel wrote \(w.bytes.count) bytes at 0x\(String(w.address, radix: 16)), which is not mapped in replay")
@@ -587,6 +617,24 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
                     offset += 4096
                 }
             }
+        case _ where SyscallTable.graphRole(event.number) == .sharedMemoryAttach:
+            // The recorder stores the segment's bytes at the attach as a kernel write over
+            // the whole attached range (applied at the exit).
+            guard let segment = event.writes.first, segment.address == UInt64(bitPattern: r) else { break }
+            let address = segment.address, length = pageUp(UInt64(segment.bytes.count))
+            let prot: MemoryProtection = a[2] & 0o10000 != 0 ? [.read] : [.read, .write]  // SHM_RDONLY
+            try? memory.unmap(address: address, length: length)
+            try memory.map(address: address, length: length, prot: prot)
+            regions.remove(start: address, end: address + length)
+            regions.insert(start: address, end: address + length, protection: prot, path: "SysV segment \(a[0])", offset: 0)
+            machine.invalidate(range: address..<(address + length))
+        case _ where SyscallTable.graphRole(event.number) == .sharedMemoryDetach:
+            if let region = regions.region(containing: a[0]), region.start == a[0], region.path.hasPrefix("SysV segment ") {
+                try? memory.unmap(address: region.start, length: region.end - region.start)
+                machine.tracker.clearMemory(address: region.start, length: Int(region.end - region.start))
+                regions.remove(start: region.start, end: region.end)
+                machine.invalidate(range: region.start..<region.end)
+            }
         case SyscallTable.Number.archPrctl:
             if a[0] == 0x1002 { cpu.fsBase = a[1] }  // ARCH_SET_FS
             if a[0] == 0x1001 { cpu.gsBase = a[1] }  // ARCH_SET_GS
@@ -627,6 +675,14 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         if flags & 0x10000 != 0 {  // CLONE_THREAD
             threads[child] = childCPU
             threadShadows[child] = machine.tracker.saveThread()
+        } else if let group, let childUnit = unit.forkedChildren[child], childUnit.sharedWithParent != nil {
+            // A member of this image's shared-memory group: it replays from now on, with it.
+            let copy = try machine.memory.copy(regions: regions)
+            let state = ForkState(memory: copy, cpu: childCPU, regions: regions, brk: brk,
+                                  tracker: machine.tracker.forked(), registerShadow: machine.tracker.saveThread())
+            let member = try ProcessReplay(unit: childUnit, trace: trace, tracker: state.tracker, inherited: state)
+            member.group = group
+            group.add(member, forkedBy: self)
         } else if flags & 0x100 != 0, let childUnit = unit.forkedChildren[child] {
             // CLONE_VM without CLONE_THREAD (vfork, posix_spawn): the child borrows this
             // address space and the parent waits until it execs or exits (vfork(2)). Replay
@@ -708,17 +764,32 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         if g.frame != nil { saveRegisterShadows(toFrameAt: handler[.rsp] &+ 8) }
     }
 
-    /// The watchdog stopped this thread at `regs`: step until the state matches.
-    private func runUntil(_ regs: Trace.RegisterFile, tid: Int32) throws {
+    /// The watchdog stopped this thread at `regs` (and, in a shared-memory group, with its
+    /// shared pages as `sharedPages` says): step until the state matches.
+    private func runUntil(_ regs: Trace.RegisterFile, sharedPages: SharedPagesFingerprint?, tid: Int32) throws {
         var steps: UInt64 = 0
         while steps < Self.defaultStepBudget {
             let cpu = machine.state
-            if cpu.rip == regs[.rip] && cpu.matchesGeneralRegisters(regs) { return }
+            if cpu.rip == regs[.rip] && cpu.matchesGeneralRegisters(regs)
+                && (sharedPages.map { sharedPagesHash($0.ranges) == $0.hash } ?? true) { return }
             let stop = Tracker.run(machine, maxInstructions: 1)
             if case .instructionLimit = stop { steps += 1; continue }
             throw divergenceHere(tid: tid, reason: "the program stopped with \(stop) before reaching the recorded preemption point")
         }
         throw divergenceHere(tid: tid, reason: "never reached the recorded preemption point 0x\(String(regs[.rip], radix: 16))")
+    }
+
+    /// `SharedPagesFingerprint.hash` of guest memory over `ranges` (0 when a page is not
+    /// mapped, which matches no recorded fingerprint in practice).
+    func sharedPagesHash(_ ranges: [Range<UInt64>]) -> UInt64 {
+        var pieces: [[UInt8]] = []
+        for range in ranges {
+            guard let bytes = try? machine.memory.readBytes(at: range.lowerBound, count: Int(range.upperBound - range.lowerBound)) else {
+                return 0
+            }
+            pieces.append(bytes)
+        }
+        return SharedPagesFingerprint.hash(pieces)
     }
 
     // MARK: - Reporting

@@ -20,7 +20,9 @@ public enum UserStop: Sendable {
     case syscall(SyscallEvent, exitSequence: UInt64)
     case timestamp(TimestampEvent)
     case signal(SignalEvent)
-    case preempted(Trace.RegisterFile)
+    /// The watchdog stopped the thread here; for a member of a shared-memory group, the
+    /// fingerprint of its shared pages there too (SharedMemoryScheduling.swift).
+    case preempted(Trace.RegisterFile, SharedPagesFingerprint?)
     /// The supervisor saw the task end (its exit has fully happened in the kernel).
     case exited
 }
@@ -50,6 +52,11 @@ public struct ReplayUnit: Sendable {
     /// Set when another recorded process could write this unit's memory from some event on
     /// (SharedMemoryGroups.swift): replay stops there and says so.
     public var sharedMemory: SharedMemoryStop? = nil
+    /// For a child forked while its parent held writable shared memory, recorded in the
+    /// parent's shared-memory group (`TaskStart.sharedMemoryGroup`): the page-aligned
+    /// ranges it shares with the parent. Such a child replays together with its parent,
+    /// in one schedule (SharedMemoryGroups.swift); nil for any other unit.
+    public var sharedWithParent: [Range<UInt64>]? = nil
     /// Set when the trace is damaged where this image's events are (its stream, or a
     /// thread's): the image is reported, not replayed.
     public var damage: TraceDamage? = nil
@@ -137,7 +144,7 @@ extension ReplayPlan {
                         stops.append(ScheduledStop(tid: tid, order: e.sequence, stop: .exited))
                     case .schedule(let s) where e.sequence > segment.startSequence && e.sequence < segment.endSequence:
                         if let regs = s.preemptedAt {
-                            stops.append(ScheduledStop(tid: tid, order: e.sequence, stop: .preempted(regs)))
+                            stops.append(ScheduledStop(tid: tid, order: e.sequence, stop: .preempted(regs, s.sharedPages)))
                         }
                     default:
                         break
@@ -160,9 +167,11 @@ extension ReplayPlan {
             }
             var shared = groups.stops[p]?.first { $0.after >= segment.startSequence && $0.after < segment.endSequence }
             if case .fork = segment.start, let inherited = groups.children[segment.tid] { shared = inherited }
+            var sharedWithParent: [Range<UInt64>]?
+            if case .fork = segment.start { sharedWithParent = groups.members[segment.tid] }
             return ReplayUnit(pid: p, tid: segment.tid, start: segment.start, startSequence: segment.startSequence,
                               stops: stops, forkedChildren: [:], executable: segment.executable, execveSequence: execve,
-                              sharedMemory: shared)
+                              sharedMemory: shared, sharedWithParent: sharedWithParent)
         }
 
         var execUnits: [ReplayUnit] = []

@@ -975,6 +975,22 @@ public final class ByteTaintTracker: DataFlowTracker {
         shadowMemory.copy(from: source, to: destination, length: length)
     }
 
+    /// Shared memory of two processes (one replay group): the labels of `[address, +length)`
+    /// become those `other` holds there. Both trackers must share one label table (`forked`).
+    /// Cost: O(length) when `other` has labels there, else O(allocated pages in the range).
+    public func adoptMemoryLabels(from other: ByteTaintTracker, address: UInt64, length: Int) {
+        guard length > 0 else { return }
+        if other.shadowMemory.isClear(address: address, length: length) {
+            shadowMemory.clear(address: address, length: length)
+            refreshActivity()
+            return
+        }
+        for k in 0 ..< UInt64(length) {
+            shadowMemory.setLabel(other.shadowMemory.label(at: address &+ k), at: address &+ k)
+        }
+        hot.pointee.active = true
+    }
+
     /// mremap: the labels move; source bytes not overwritten by the destination are cleared.
     public func moveMemory(from source: UInt64, to destination: UInt64, length: Int) {
         guard length > 0, source != destination else { return }

@@ -59,6 +59,7 @@ extension ByteWriter {
         switch e.body {
         case .taskStart(let t):
             signed(Int64(t.tid)); signed(Int64(t.pid)); signed(Int64(t.parent)); u8(t.kind.rawValue); varint(t.cloneFlags)
+            optional(t.sharedMemoryGroup) { $0.signed(Int64($1)) }
         case .exec(let x):
             string(x.path); array(x.argv) { $0.string($1) }; array(x.environment) { $0.string($1) }
             registers(x.registers); data(x.fpRegisters); array(x.mappings) { $0.mapping($1) }; data(x.auxv)
@@ -83,6 +84,10 @@ extension ByteWriter {
             optional(t.instruction) { $0.data($1) }
         case .schedule(let s):
             optional(s.preemptedAt) { $0.registers($1) }
+            optional(s.sharedPages) { w, f in
+                w.array(f.ranges) { $0.varint($1.lowerBound); $0.varint($1.upperBound) }
+                w.fixed64(f.hash)
+            }
         case .taskExit(let x):
             optional(x.exitCode) { $0.signed(Int64($1)) }; optional(x.signal) { $0.signed(Int64($1)) }
         }
@@ -148,7 +153,9 @@ extension ByteReader {
         case .taskStart:
             let t = try int32(), p = try int32(), parent = try int32()
             guard let kind = TaskStart.Kind(rawValue: try u8()) else { throw Malformed(offset: offset, what: "task kind") }
-            body = .taskStart(TaskStart(tid: t, pid: p, parent: parent, kind: kind, cloneFlags: try varint()))
+            let flags = try varint()
+            body = .taskStart(TaskStart(tid: t, pid: p, parent: parent, kind: kind, cloneFlags: flags,
+                                        sharedMemoryGroup: try optional { try $0.int32() }))
         case .exec:
             body = .exec(ExecSnapshot(path: try string(), argv: try array { try $0.string() },
                                       environment: try array { try $0.string() }, registers: try registers(),
@@ -192,7 +199,16 @@ extension ByteReader {
                                              aux: try optional { UInt32(truncatingIfNeeded: try $0.varint()) },
                                              instruction: try optional { try $0.data() }))
         case .schedule:
-            body = .schedule(ScheduleEvent(preemptedAt: try optional { try $0.registers() }))
+            let preempted = try optional { try $0.registers() }
+            let pages = try optional { r -> SharedPagesFingerprint in
+                let ranges = try r.array { r -> Range<UInt64> in
+                    let start = try r.varint(), end = try r.varint()
+                    guard start <= end else { throw Malformed(offset: r.offset, what: "shared page range") }
+                    return start..<end
+                }
+                return SharedPagesFingerprint(ranges: ranges, hash: try r.fixed64())
+            }
+            body = .schedule(ScheduleEvent(preemptedAt: preempted, sharedPages: pages))
         case .taskExit:
             body = .taskExit(TaskExit(exitCode: try optional { try $0.int32() }, signal: try optional { try $0.int32() }))
         }

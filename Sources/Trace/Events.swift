@@ -247,8 +247,14 @@ public struct TaskStart: Equatable, Sendable {
     public var parent: Int32
     public var kind: Kind
     public var cloneFlags: UInt64
-    public init(tid: Int32, pid: Int32, parent: Int32, kind: Kind, cloneFlags: UInt64) {
+    /// Set (format 4) when the new process shares writable memory with the process of this
+    /// id (a fork while holding a `MAP_SHARED` mapping) and the recorder scheduled them as
+    /// one shared-memory group: one member runs user code at a time, like threads, so
+    /// replay can run them together. Nil for threads and for processes scheduled alone.
+    public var sharedMemoryGroup: Int32?
+    public init(tid: Int32, pid: Int32, parent: Int32, kind: Kind, cloneFlags: UInt64, sharedMemoryGroup: Int32? = nil) {
         self.tid = tid; self.pid = pid; self.parent = parent; self.kind = kind; self.cloneFlags = cloneFlags
+        self.sharedMemoryGroup = sharedMemoryGroup
     }
 }
 
@@ -264,7 +270,29 @@ public struct TaskExit: Equatable, Sendable {
 /// with the registers where it stopped.
 public struct ScheduleEvent: Equatable, Sendable {
     public var preemptedAt: RegisterFile?
-    public init(preemptedAt: RegisterFile?) { self.preemptedAt = preemptedAt }
+    /// Format 4: at a preemption of a member of a shared-memory group, the content of its
+    /// writable shared mappings, so replay can tell apart two points with the same
+    /// registers (a loop that only increments shared memory). Nil otherwise.
+    public var sharedPages: SharedPagesFingerprint?
+    public init(preemptedAt: RegisterFile?, sharedPages: SharedPagesFingerprint? = nil) {
+        self.preemptedAt = preemptedAt; self.sharedPages = sharedPages
+    }
+}
+
+/// The FNV-1a 64 hash (`fnv1a64`) of the bytes of `ranges`, concatenated in order.
+public struct SharedPagesFingerprint: Equatable, Sendable {
+    /// Page-aligned address ranges `[start, end)`, ascending.
+    public var ranges: [Range<UInt64>]
+    public var hash: UInt64
+    public init(ranges: [Range<UInt64>], hash: UInt64) { self.ranges = ranges; self.hash = hash }
+
+    /// FNV-1a 64 over `pieces` concatenated (the bytes of each range in order), as recorder
+    /// and replayer compute it.
+    public static func hash<S: Sequence>(_ pieces: S) -> UInt64 where S.Element == [UInt8] {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for piece in pieces { for b in piece { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
+        return h
+    }
 }
 
 public enum EventBody: Equatable, Sendable {

@@ -15,7 +15,9 @@ import SystemPackage
 /// The trace format this magprov writes and reads. Version 3: blobs are standard LZ4
 /// frames, large memory writes live in blobs, the manifest commits to header, streams and
 /// blobs and is signed. Version 4: a timestamp event may carry the bytes of a rewritten
-/// rdrand/rdseed/rdpid. Readers refuse other versions and name both.
+/// rdrand/rdseed/rdpid, a forked child's `TaskStart` may name the shared-memory group it
+/// was scheduled with, and a preemption's `ScheduleEvent` may carry a fingerprint of the
+/// shared pages. Readers refuse other versions and name both.
 public let traceFormatVersion = 4
 
 public struct CPUIDLeaf: Codable, Equatable, Sendable {

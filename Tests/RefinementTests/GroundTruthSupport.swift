@@ -57,13 +57,15 @@ enum GroundTruth {
     }
 
     /// Records `command` in `directory` (with LC_ALL=C) and checks it exits with 0.
-    static func record(_ command: [String], in directory: String, file: StaticString = #filePath,
-                       line: UInt = #line) throws -> String {
+    /// `watchdogMilliseconds`: the recorder's preemption period (default: the recorder's).
+    static func record(_ command: [String], in directory: String, watchdogMilliseconds: Int? = nil,
+                       file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let trace = directory + "/trace"
         let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LC_") && $0.key != "LANG" }
             .map { "\($0.key)=\($0.value)" }.sorted() + ["LC_ALL=C"]
         var options = RecordOptions(command: command, outputDirectory: trace, environment: environment)
         options.workingDirectory = directory
+        if let watchdogMilliseconds { options.watchdogMilliseconds = watchdogMilliseconds }
         let recorder = Recorder(options: options)
         recorder.log = { _ in }
         let result = try recorder.run()

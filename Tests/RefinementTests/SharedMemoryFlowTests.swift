@@ -150,16 +150,105 @@ final class SharedMemoryFlowTests: XCTestCase {
         try replaySharedGroup(try record("map-reader"), groupMembers: 1)
     }
 
-    func testAnonymousSharedMemoryAcrossFork() throws {
+    /// MAP_SHARED|MAP_ANONYMOUS memory inherited by two sibling forks: the recorder
+    /// schedules parent and children as one shared-memory group, replay runs them together
+    /// in one schedule (plain and taint) with no divergence, and the secret the writer
+    /// read reaches the file the reader wrote as a confirmed derivation.
+    func testAnonymousSharedMemoryAcrossForkReplaysAsOneGroup() throws {
         let r = try record("anon-fork")
         XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("shared memory of pid") })
-        try replaySharedGroup(r, groupMembers: 2)
+        let events = try TraceReader(directory: r.trace).allEvents().events
+        let grouped = events.compactMap { e -> TaskStart? in
+            if case .taskStart(let t) = e.body, t.sharedMemoryGroup != nil { return t } else { return nil }
+        }
+        XCTAssertEqual(grouped.count, 2, "both children were recorded in their parent's shared-memory group")
+        try replayCleanly(r)
+        try replayGroupWithTaint(r)
     }
 
+    /// Taint replay with no divergence and nothing reported not replayable, then
+    /// refinement: out.txt <- secret.txt is a confirmed derivation.
+    func replayGroupWithTaint(_ r: Recorded, file: StaticString = #filePath, line: UInt = #line) throws {
+        let replay = try ReplaySession(trace: try TraceReader(directory: r.trace))
+            .runTaint(options: ReplayOptions(jobs: 2), addressDependency: true)
+        for (unit, divergence) in replay.divergences {
+            XCTFail("process \(unit.pid) \(unit.executable) diverged: \(divergence)", file: file, line: line)
+        }
+        XCTAssertTrue(replay.notReplayable.isEmpty, "\(replay.notReplayable.map(\.1.description))", file: file, line: line)
+        for result in replay.allResults { try result.taint?.write(traceDirectory: r.trace) }
+        _ = try TaintRefinement.refine(traceDirectory: r.trace)
+        let refined = try GraphStore.openOrBuild(traceDirectory: r.trace).load()
+        let outs = Set(refined.nodes.filter { $0.path == r.directory + "/out.txt" }.map(\.id))
+        let secrets = Set(refined.nodes.filter { $0.path == r.directory + "/secret.txt" }.map(\.id))
+        let derivations = refined.edges.filter {
+            $0.precision == .refined && outs.contains($0.target) && secrets.contains($0.source)
+        }
+        XCTAssertTrue(derivations.contains { $0.status == .confirmed },
+                      "out.txt <- secret.txt: \(derivations.map { "\($0.status) \($0.attributes["reason"]?.stringValue ?? "")" })",
+                      file: file, line: line)
+    }
+
+    /// A member that only increments shared memory, with no syscall, repeats its registers:
+    /// its preemption point is found by the fingerprint of its shared pages. Replay of the
+    /// parent, which waits for the count and writes it, diverges if the child stopped at
+    /// another iteration.
+    func testAPreemptedMemberIsFoundByItsSharedPages() throws {
+        let binary = try GroundTruth.compile("shared_memory_flows")
+        let dir = GroundTruth.scratch("shm-anon-spin")
+        let trace = try GroundTruth.record([binary, "anon-spin"], in: dir, watchdogMilliseconds: 1)
+        let count = Int(try String(contentsOfFile: dir + "/count.txt", encoding: .utf8).dropLast()) ?? 0
+        XCTAssertGreaterThanOrEqual(count, 1000)
+        let fingerprints = try TraceReader(directory: trace).allEvents().events.compactMap { e -> SharedPagesFingerprint? in
+            if case .schedule(let s) = e.body, s.preemptedAt != nil { return s.sharedPages } else { return nil }
+        }
+        XCTAssertFalse(fingerprints.isEmpty, "the child's preemption recorded its shared pages")
+        let replay = try ReplaySession(trace: try TraceReader(directory: trace)).run(options: ReplayOptions(jobs: 2))
+        XCTAssertTrue(replay.divergences.isEmpty, "\(replay.divergences.map(\.1.description))")
+        XCTAssertTrue(replay.notReplayable.isEmpty, "\(replay.notReplayable.map(\.1.description))")
+        XCTAssertEqual(replay.allResults.count, 2)
+    }
+
+    /// The child's read(2) fills shared memory while the parent runs user code: the trace
+    /// cannot order the kernel's writes against the parent's loads, and replay says so,
+    /// located, instead of diverging; refinement then refutes nothing into out.txt.
+    func testAKernelWriteIntoSharedMemoryDuringAnotherMembersRunIsReported() throws {
+        let r = try record("anon-pipe")
+        let replay = try ReplaySession(trace: try TraceReader(directory: r.trace))
+            .runTaint(options: ReplayOptions(jobs: 2), addressDependency: true)
+        XCTAssertTrue(replay.divergences.isEmpty, "\(replay.divergences.map(\.1.description))")
+        let reasons = replay.notReplayable.map(\.1.description)
+        XCTAssertTrue(reasons.contains { $0.contains("the trace cannot order read @") && $0.contains("while process") }, "\(reasons)")
+        for result in replay.allResults { try result.taint?.write(traceDirectory: r.trace) }
+        _ = try TaintRefinement.refine(traceDirectory: r.trace)
+        let refined = try GraphStore.openOrBuild(traceDirectory: r.trace).load()
+        let outs = Set(refined.nodes.filter { $0.path == r.directory + "/out.txt" }.map(\.id))
+        XCTAssertFalse(refined.edges.contains { $0.precision == .refined && $0.status == .refuted && outs.contains($0.target) })
+    }
+
+    /// A SysV segment the parent attached before both forks: the recorder keeps the
+    /// segment's bytes at the attach, the children are one group with the parent, and the
+    /// group replays with the secret's flow confirmed.
+    func testSysVSegmentAttachedBeforeForkReplaysAsOneGroup() throws {
+        let r = try record("sysv-fork")
+        XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("SysV shared memory") })
+        try replayCleanly(r)
+        try replayGroupWithTaint(r)
+    }
+
+    /// Each sibling attaches the segment after the forks: processes that come to share
+    /// memory without a fork are not scheduled as a group, so replay stops them.
     func testSysVSharedMemory() throws {
         let r = try record("sysv-shm")
         XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("SysV shared memory") })
         try replaySharedGroup(r, groupMembers: 2)
+    }
+
+    /// A memfd the parent maps shared and writable before both forks: one group, replayed
+    /// together, the secret's flow confirmed.
+    func testMemfdMappedBeforeForkReplaysAsOneGroup() throws {
+        let r = try record("memfd-fork")
+        try replayCleanly(r)
+        try replayGroupWithTaint(r)
     }
 
     /// Only the process that maps the memfd read-only has its memory written by the other.

@@ -1,0 +1,115 @@
+// Processes that share writable memory are scheduled like threads of one process
+// (DESIGN.md, "Security model, in the recorder"): a store by one is a load by another with
+// no syscall between, so the only way to make the order of those accesses an input the
+// trace holds is to let one member run user code at a time and record the switches.
+//
+// A forked child joins its parent's shared-memory group when the parent holds a writable
+// `MAP_SHARED` mapping at the fork (anonymous shared memory, a memfd, a file, a SysV
+// segment: `/proc/PID/maps` shows each as `rw?s`). The group takes over the parent's
+// `ThreadGroup` (the token, the ready queue, the last task scheduled) under a key of its
+// own, and every thread of every member queues there. The child's `TaskStart` names the
+// group (`sharedMemoryGroup`), which tells replay to run the members together
+// (Replayer/SharedMemoryGroups.swift). A member leaves at exec (a new address space).
+//
+// Preemption points: the watchdog stops a member anywhere in user code; replay finds the
+// point by its registers. A loop that only increments shared memory repeats its registers,
+// so a member's preemption also records a fingerprint of its writable shared pages
+// (`SharedPagesFingerprint`), which replay checks too. Mappings over `fingerprintLimit`
+// bytes in total are not fingerprinted (the registers alone then decide).
+//
+// Not done: processes that come to share memory without a fork (shmat of one segment by
+// two processes, a memfd or file mapped shared by unrelated processes) are scheduled
+// apart; replay still stops them as "not replayable yet".
+
+import Glibc
+import Trace
+
+extension Supervisor {
+    /// Bytes of shared mappings fingerprinted at most per preemption (64 MiB).
+    static var fingerprintLimit: UInt64 { 64 << 20 }
+
+    /// The key of the scheduling group a process's threads queue in: its shared-memory
+    /// group's, or its own thread-group id.
+    func schedulingKey(_ tgid: Int32) -> Int32 { sharedMemoryGroupOf[tgid] ?? tgid }
+
+    /// The writable `MAP_SHARED` mappings of task `tid` (`/proc/TID/maps` lines whose
+    /// permissions read `?w?s`), ascending. Empty when the file cannot be read.
+    static func writableSharedMappings(tid: Int32) -> [Range<UInt64>] {
+        guard let bytes = try? readAll(path: "/proc/\(tid)/maps") else { return [] }
+        var ranges: [Range<UInt64>] = []
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let fields = line.split(separator: " ", maxSplits: 2)
+            guard fields.count >= 2 else { continue }
+            let perms = Array(fields[1].utf8)
+            guard perms.count == 4, perms[1] == UInt8(ascii: "w"), perms[3] == UInt8(ascii: "s") else { continue }
+            let bounds = fields[0].split(separator: "-")
+            guard bounds.count == 2, let start = UInt64(bounds[0], radix: 16), let end = UInt64(bounds[1], radix: 16),
+                  start < end else { continue }
+            ranges.append(start..<end)
+        }
+        return ranges
+    }
+
+    /// At a fork: puts the child in its parent's shared-memory group when the parent holds
+    /// writable shared memory, creating the group (from the parent's thread group) on the
+    /// first such fork. Returns the group's key, nil when the child is scheduled alone.
+    func joinSharedMemoryGroup(child: Int32, parent: TracedTask) -> Int32? {
+        guard !Self.writableSharedMappings(tid: parent.tid).isEmpty else { return nil }
+        let key: Int32
+        if let existing = sharedMemoryGroupOf[parent.tgid] {
+            key = existing
+        } else {
+            // A key no thread-group id can be: the negated pid of the first member.
+            key = -parent.tgid
+            sharedMemoryGroupOf[parent.tgid] = key
+            groups[key] = groups.removeValue(forKey: parent.tgid) ?? ThreadGroup()
+        }
+        sharedMemoryGroupOf[child] = key
+        // A first stop seen before the fork event queued nowhere yet, but made a group.
+        if let own = groups[child], own.holder == nil, own.ready.isEmpty { groups[child] = nil }
+        return key
+    }
+
+    /// At exec: the process has a new address space and leaves its shared-memory group.
+    /// Its threads other than the exec'ing one are gone, and that one is in the kernel, so
+    /// it holds no token and waits in no queue.
+    func leaveSharedMemoryGroup(_ task: TracedTask) {
+        guard sharedMemoryGroupOf.removeValue(forKey: task.tgid) != nil else { return }
+        if groups[task.tgid] == nil { groups[task.tgid] = ThreadGroup() }
+    }
+
+    /// shmat: the segment's bytes at the attach, as a kernel write over the whole attached
+    /// range (its length from `/proc/TID/maps`), so replay can map and fill it. Nil when
+    /// the mapping cannot be found or read.
+    func attachedSegmentBytes(_ task: TracedTask, at address: UInt64) -> MemoryWrite? {
+        guard let bytes = try? readAll(path: "/proc/\(task.tid)/maps") else { return nil }
+        let prefix = String(address, radix: 16) + "-"
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix(prefix) {
+            guard let endText = line.dropFirst(prefix.count).split(separator: " ").first,
+                  let end = UInt64(endText, radix: 16), end > address else { return nil }
+            let length = Int(end - address)
+            if length > inlineEventLimit { return readIntoBlobs(task.access, address: address, length: length) }
+            return task.access.readBytes(at: address, count: length).map { MemoryWrite(address: address, bytes: $0) }
+        }
+        return nil
+    }
+
+    /// The fingerprint of `task`'s writable shared pages at a preemption, when its process
+    /// is in a shared-memory group (nil otherwise, or when they exceed `fingerprintLimit`
+    /// or cannot be read).
+    func sharedPagesFingerprint(_ task: TracedTask) -> SharedPagesFingerprint? {
+        guard sharedMemoryGroupOf[task.tgid] != nil else { return nil }
+        let ranges = Self.writableSharedMappings(tid: task.tid)
+        guard !ranges.isEmpty, ranges.reduce(0, { $0 + ($1.upperBound - $1.lowerBound) }) <= Self.fingerprintLimit else {
+            return nil
+        }
+        var pieces: [[UInt8]] = []
+        for range in ranges {
+            guard let bytes = task.access.readBytes(at: range.lowerBound, count: Int(range.upperBound - range.lowerBound)) else {
+                return nil
+            }
+            pieces.append(bytes)
+        }
+        return SharedPagesFingerprint(ranges: ranges, hash: SharedPagesFingerprint.hash(pieces))
+    }
+}
