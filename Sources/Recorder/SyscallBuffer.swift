@@ -202,8 +202,8 @@ extension Supervisor {
             pointers.append(pointer)
             cursor += 8
         }
-        // The LD_PRELOAD string first, then the array, in the scratch area (free at execve:
-        // exec paths are not copied there).
+        // The LD_PRELOAD string first, then the array, in the scratch area (below the exec
+        // path's slot).
         var value = Array("LD_PRELOAD=\(library)".utf8)
         if let preloadSlot, let old = access.readCStringBytes(at: pointers[preloadSlot], limit: 4096) {
             value.append(UInt8(ascii: ":"))
@@ -216,7 +216,7 @@ extension Supervisor {
         pointers.append(0)
         var array: [UInt8] = []
         for pointer in pointers { withUnsafeBytes(of: pointer.littleEndian) { array += $0 } }
-        guard arrayAddress + UInt64(array.count) <= scratch.range.upperBound,
+        guard arrayAddress + UInt64(array.count) <= scratch.environmentLimit,
               writeScratch(task, value, at: stringAddress), writeScratch(task, array, at: arrayAddress) else { return nil }
         var regs = try access.registers()
         regs[argumentRegisters[index]] = arrayAddress

@@ -97,10 +97,12 @@ struct TraceeGuard {
     /// - Parameters:
     ///   - objects: the paths and descriptors resolved at entry (`ObjectResolver`).
     ///   - memory: the stopped task, for arguments passed by pointer.
+    ///   - paths: path arguments as the supervisor read them (and gives them to the
+    ///     kernel), by argument index; a path missing here is read from `memory`.
     ///   - scratchRanges: the supervisor's scratch areas in the task's address space
     ///     (ScratchArguments.swift), which the program may not unmap, remap or unprotect.
     func check(tid: Int32, spec: SyscallSpec, arguments a: [UInt64], objects: [ObjectIdentity],
-               memory: TaskAccess, scratchRanges: [Range<UInt64>] = []) -> Refusal? {
+               memory: TaskAccess, paths: [Int: [UInt8]] = [:], scratchRanges: [Range<UInt64>] = []) -> Refusal? {
         if TraceeGuard.targeted.contains(spec.number), let refusal = checkTarget(tid: tid, name: spec.name, a, memory: memory) {
             return refusal
         }
@@ -125,8 +127,10 @@ struct TraceeGuard {
             }
         }
         // The path a call creates is resolved after the call; check where it would go now.
+        // The copy the kernel will read, not a second read of the program's memory, which
+        // a sibling may have changed since.
         if spec.createsLastPath(arguments: a), let index = spec.pathArguments.last,
-           let path = memory.readCString(at: a[index]) {
+           let path = paths[index].map({ String(decoding: $0, as: UTF8.self) }) ?? memory.readCString(at: a[index]) {
             let target = ObjectResolver.identity(ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: a),
                                                  tid: tid, argument: index, followFinalLink: false)
             if protected.isInsideTrace(target.resolved) || protected.isRecorderProc(target.resolved) {
