@@ -27,8 +27,17 @@ public enum TraceCommitment {
         lines.append("syscalls \(m.syscalls)")
         lines.append("tasks \(m.tasks)")
         // Microseconds: a JSON round trip of the Double cannot move it by that much.
-        lines.append("end \(Int64((m.endTime * 1e6).rounded()))")
+        lines.append("end \(commitmentMicroseconds(m.endTime))")
         return Array(lines.joined(separator: "\n").utf8) + [0x0a]
+    }
+
+    /// Seconds as the commitment texts write them: whole microseconds. A value no Int64
+    /// can hold (NaN, infinite, past year 292,000 — only an edited file has one) is written
+    /// as its bit pattern, so it still commits to exactly that value and never traps.
+    static func commitmentMicroseconds(_ seconds: Double) -> String {
+        let micros = (seconds * 1e6).rounded()
+        if let exact = Int64(exactly: micros) { return String(exact) }
+        return "bits:" + String(seconds.bitPattern, radix: 16)
     }
 
     /// The root commitment: lowercase hex SHA-256 of `message`.
