@@ -23,8 +23,13 @@ struct ProtectedRecorder {
     let traceDirectory: String
 
     init(traceDirectory: String) {
-        pid = getpid()
-        processGroup = getpgrp()
+        self.init(pid: getpid(), processGroup: getpgrp(), traceDirectory: traceDirectory)
+    }
+
+    /// A recorder given by its pid and process group (tests protect another group).
+    init(pid: Int32, processGroup: Int32, traceDirectory: String) {
+        self.pid = pid
+        self.processGroup = processGroup
         self.traceDirectory = FileIdentity.realPath(traceDirectory) ?? traceDirectory
     }
 
@@ -237,8 +242,13 @@ struct TraceeGuard {
         case "ioctl" where a[1] == 0x4004_5436 /* TIOCSIG */:
             // On a pty master: signals the slave's foreground group. Ask the terminal itself,
             // through a copy of the program's descriptor.
+            // A copy that cannot be made (no pidfd_getfd) leaves the target unknown: refused,
+            // not let through. The descriptor of a thread is looked up in its own table.
             let copy = mp_copy_task_descriptor(tid, Int32(truncatingIfNeeded: a[0]))
-            guard copy >= 0 else { break }
+            if copy == -EBADF { break }  // no such descriptor: the kernel fails it the same way
+            guard copy >= 0 else {
+                return refuse(name, "TIOCSIG on a terminal the recorder cannot ask (\(String(cString: strerror(-copy))))")
+            }
             let group = mp_terminal_foreground_group(copy)
             close(copy)
             if group > 0 && group == protected.processGroup {

@@ -152,6 +152,49 @@ final class SecurityTests: XCTestCase {
         XCTAssertGreaterThan(total, 0, "the race never hit without the copy: \(texts.joined(separator: "; "))")
     }
 
+    /// TIOCSIG on a pty master signals the slave's foreground process group; aimed at the
+    /// recorder's group it is refused, also when a thread that is not its group's leader
+    /// asks (a plain pidfd_open of that thread failed, and the guard let the call through).
+    /// The terminal is real: a session leader (`setsid -c`) makes the pty its controlling
+    /// terminal, and the guard is given that session's group as the recorder's.
+    func testTIOCSIGAtTheRecordersGroupIsRefusedFromAnyThread() throws {
+        var master: Int32 = -1, slave: Int32 = -1
+        XCTAssertEqual(mp_open_pty(&master, &slave), 0)
+        defer { close(master); close(slave) }
+        let leader = Process()
+        leader.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        leader.arguments = ["-c", "sleep", "30"]
+        leader.standardInput = FileHandle(fileDescriptor: slave, closeOnDealloc: false)
+        try leader.run()
+        // setsid forks when it leads a group already: the session is its child's.
+        var group: Int32 = 0
+        for _ in 0..<500 where group <= 0 {
+            group = mp_terminal_foreground_group(master)
+            if group <= 0 { usleep(10_000) }
+        }
+        defer { if group > 0 { kill(-group, SIGKILL) }; leader.waitUntilExit() }
+        XCTAssertGreaterThan(group, 0, "setsid -c did not make the pty its terminal")
+        XCTAssertNotEqual(group, getpgrp())
+
+        let parked = DispatchSemaphore(value: 0), started = DispatchSemaphore(value: 0)
+        let thread = Thread { started.signal(); parked.wait() }
+        thread.start()
+        started.wait()
+        defer { parked.signal() }
+        let tids = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { Int32($0) }
+        let otherThread = try XCTUnwrap(tids.filter { $0 != getpid() }.max())
+
+        let ioctl = SyscallTable.spec(try number("ioctl"))
+        let arguments: [UInt64] = [UInt64(master), 0x4004_5436 /* TIOCSIG */, UInt64(SIGTERM), 0, 0, 0]
+        func refused(_ recorderGroup: Int32, tid: Int32) -> Bool {
+            TraceeGuard(protected: ProtectedRecorder(pid: getpid(), processGroup: recorderGroup, traceDirectory: "/nonexistent"))
+                .check(tid: tid, spec: ioctl, arguments: arguments, objects: [], memory: TaskAccess(tid: tid)) != nil
+        }
+        XCTAssertTrue(refused(group, tid: getpid()))
+        XCTAssertTrue(refused(group, tid: otherThread), "asked from a thread that does not lead its group")
+        XCTAssertFalse(refused(getpgrp() == group ? group + 1 : getpgrp(), tid: otherThread), "another group's terminal is the program's business")
+    }
+
     /// The filesystem half: a symlink swapped between the supervisor's look at the path and
     /// the kernel's. Without the exit-time correction (the path argument takes the identity
     /// of the descriptor the kernel returned) a run here recorded 7 of 200 opens against
