@@ -608,13 +608,24 @@ final class Supervisor {
         return BufferDigest(address: address, length: length, hash: hash, prefix: prefix)
     }
 
+    /// Digests of the buffers an iovec array hands the kernel. The kernel takes at most
+    /// MAX_RW_COUNT bytes from the whole array (import_iovec(9) shortens the total), so no
+    /// more are digested; an iovec that repeats an earlier one's address and length reuses
+    /// its digest (1,024 iovecs over one 16 MB buffer: one pass over it, not 1,024).
     private func readIovecInputs(_ memory: TaskAccess, at address: UInt64, count: UInt64) -> [BufferDigest] {
         guard address != 0, count > 0, count <= 1024,
               let raw = memory.readBytes(at: address, count: Int(count) * 16) else { return [] }
+        struct Span: Hashable { let base: UInt64, length: Int }
         var digests: [BufferDigest] = []
-        for i in 0..<Int(count) {
-            let base = raw.loadUInt64(at: i * 16), length = Int(min(raw.loadUInt64(at: i * 16 + 8), UInt64(maximumCaptureLength)))
-            if base != 0, length > 0, let digest = digestInput(memory, address: base, length: length) {
+        var seen: [Span: BufferDigest] = [:]
+        var remaining = maximumCaptureLength
+        for i in 0..<Int(count) where remaining > 0 {
+            let base = raw.loadUInt64(at: i * 16), length = Int(min(raw.loadUInt64(at: i * 16 + 8), UInt64(remaining)))
+            remaining -= length
+            guard base != 0, length > 0 else { continue }
+            let span = Span(base: base, length: length)
+            if let digest = seen[span] ?? digestInput(memory, address: base, length: length) {
+                seen[span] = digest
                 digests.append(digest)
             }
         }
