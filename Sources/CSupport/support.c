@@ -214,12 +214,28 @@ int mp_pidfd_open(pid_t pid) {
 }
 
 int mp_copy_task_descriptor(pid_t pid, int fd) {
-    int pidfd = mp_pidfd_open(pid);
-    if (pidfd < 0) return pidfd;
+    // PIDFD_THREAD (O_EXCL, Linux 6.9): a pidfd of this very thread, whose descriptor table
+    // pidfd_getfd then reads (a thread may have its own: clone without CLONE_FILES); plain
+    // pidfd_open refuses a thread that is not its group's leader. Older kernels: the group.
+    long r = syscall(SYS_pidfd_open, pid, O_EXCL);
+    if (r < 0 && errno == EINVAL) r = syscall(SYS_pidfd_open, pid, 0);
+    if (r < 0) return -errno;
+    int pidfd = (int)r;
     long copy = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
     int e = errno;
     close(pidfd);
     return copy < 0 ? -e : (int)copy;
+}
+
+int mp_open_pty(int *master, int *slave) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -errno;
+    char *name = (grantpt(m) == 0 && unlockpt(m) == 0) ? ptsname(m) : NULL;
+    int s = name ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+    if (s < 0) { int e = errno; close(m); return -e; }
+    *master = m;
+    *slave = s;
+    return 0;
 }
 
 int mp_terminal_foreground_group(int fd) {

@@ -8,17 +8,30 @@ import Trace
 extension GraphStore {
     /// The store of a trace directory, built from the trace when it is missing, older
     /// than the trace or its taint summaries, unreadable, bound to another recording, or
-    /// `rebuild` is set. A rebuilt store is refined when `magprov replay --taint` left
-    /// summaries of this recording; otherwise it holds the coarse graph.
-    public static func openOrBuild(traceDirectory: String, rebuild: Bool = false) throws -> GraphStore {
+    /// `rebuild` is set, or when it does not match its seal (edited since magprov wrote
+    /// it, sealed for another recording or by another user's key: `checkSeal`). A rebuilt
+    /// store is refined when `magprov replay --taint` left summaries of this recording;
+    /// otherwise it holds the coarse graph.
+    /// - Parameter notice: told why an existing store was not used (an edited one), in
+    ///   words for the user.
+    /// Cost of reuse: one SHA-256 pass over the store file.
+    public static func openOrBuild(traceDirectory: String, rebuild: Bool = false,
+                                   notice: (String) -> Void = { _ in }) throws -> GraphStore {
         let path = GraphStore.path(forTrace: traceDirectory)
-        if !rebuild, isFresh(store: path, trace: traceDirectory), let store = try? GraphStore(path: path) {
+        let root = currentRootChain(traceDirectory)
+        if !rebuild, isFresh(store: path, trace: traceDirectory) {
             // A refined store answers for the recording it was refined from, and no other.
             // So does a coarse one: a store copied from another trace, or one whose trace was
-            // re-recorded in place, is rebuilt (a store without the binding is from an
-            // older magprov and is rebuilt too).
-            let bound = (try? store.boundRootChain()) ?? nil
-            if bound == currentRootChain(traceDirectory) { return store }
+            // re-recorded in place, is rebuilt (a store without the binding or the seal is
+            // from an older magprov and is rebuilt too). The seal first: SQLite never opens a
+            // file magprov did not write.
+            let seal = checkSeal(path: path, rootChain: root)
+            if seal.status == .holds, let store = try? GraphStore(path: path) {
+                let bound = (try? store.boundRootChain()) ?? nil
+                if bound == root { return store }
+            } else if seal.status == .fails {
+                notice("\(seal.detail); rebuilding the graph store from the trace")
+            }
         }
         let reader: TraceReader
         do { reader = try TraceReader(directory: traceDirectory) } catch let e as TraceError {
@@ -42,7 +55,7 @@ extension GraphStore {
 
     /// What identifies the trace's contents: its manifest's root commitment; for a trace
     /// without a manifest, the last checkpoint's root ("checkpoint ROOT"); "" with neither.
-    static func currentRootChain(_ trace: String) -> String {
+    public static func currentRootChain(_ trace: String) -> String {
         guard let reader = try? TraceReader(directory: trace) else { return "" }
         if let manifest = reader.manifest { return manifest.rootChain }
         return TraceCheckpoints.read(directory: trace).checkpoints.last.map { "checkpoint \($0.root)" } ?? ""

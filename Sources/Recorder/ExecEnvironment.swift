@@ -102,8 +102,8 @@ extension Supervisor {
             pointers.append(pointer)
             cursor += 8
         }
-        // The merged strings first, then the array, in the scratch area (free at execve:
-        // exec paths are not copied there).
+        // The merged strings first, then the array, in the scratch area (below the exec
+        // path's slot, ScratchArguments.swift).
         var strings: [UInt8] = []
         var stringOffsets: [(slot: Int?, offset: Int)] = []
         for (k, entry) in requiredEnvironment.enumerated() {
@@ -121,7 +121,7 @@ extension Supervisor {
         pointers.append(0)
         var array: [UInt8] = []
         for pointer in pointers { withUnsafeBytes(of: pointer.littleEndian) { array += $0 } }
-        guard arrayAddress + UInt64(array.count) <= scratch.range.upperBound,
+        guard arrayAddress + UInt64(array.count) <= scratch.environmentLimit,
               writeScratch(task, strings, at: scratch.address), writeScratch(task, array, at: arrayAddress) else { return nil }
         var regs = try access.registers()
         regs[argumentRegisters[index]] = arrayAddress

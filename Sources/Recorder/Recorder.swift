@@ -22,6 +22,9 @@ public struct RecordOptions: Sendable {
     /// Run frequent data calls on seekable descriptors through the in-process syscall
     /// buffer instead of a ptrace stop each (SyscallBuffer.swift). Off: every syscall stops.
     public var syscallBuffer: Bool = false
+    /// Give the kernel the supervisor's copy of every path argument (ScratchArguments.swift).
+    /// Internal: turned off only by tests that show the race the copy closes.
+    var copiesPathArguments = true
 
     public init(command: [String], outputDirectory: String,
                 environment: [String] = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()) {
@@ -166,6 +169,7 @@ public final class Recorder {
                                     traceeGuard: traceeGuard, log: log)
         supervisor.syscallBufferLibrary = bufferLibrary
         supervisor.requiredEnvironment = required
+        supervisor.copiesPathArguments = options.copiesPathArguments
         let exit = supervisor.run(root: pid)
         if foreground { reclaimTerminal() }
         if let failure = supervisor.failure { log("magprov: error: the trace is incomplete: \(failure)") }

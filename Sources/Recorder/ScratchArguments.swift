@@ -33,7 +33,39 @@ struct ScratchArea: Equatable {
     static let slotSize: UInt64 = 4096  // PATH_MAX, terminating NUL included
     static let slots = 3
     static var length: UInt64 { slotSize * UInt64(slots) }
+    /// An exec's path goes to the last slot: the copy of the environment with the entries
+    /// every exec keeps (`requireExecEnvironment`, ExecEnvironment.swift) fills the area
+    /// from its start, below `environmentLimit`.
+    static let execPathSlot = slots - 1
     var range: Range<UInt64> { address..<(address + ScratchArea.length) }
+    /// Where the copy of an execve's environment must end.
+    var environmentLimit: UInt64 { address + UInt64(ScratchArea.execPathSlot) * ScratchArea.slotSize }
+}
+
+/// A path argument as the supervisor read it at the syscall entry, and so what the kernel
+/// must be given instead of the program's memory.
+enum PathArgument: Equatable {
+    /// A NUL-terminated path (without the NUL).
+    case path([UInt8])
+    /// PATH_MAX bytes without a NUL: the kernel answers ENAMETOOLONG when it reads the
+    /// same bytes, so the copy is exactly those bytes, unterminated.
+    case overlong([UInt8])
+    /// Memory that could not be read (in part or whole) before any NUL: the kernel answers
+    /// EFAULT when the argument points where no user memory can be (a sibling sharing the
+    /// address space must not map the page in between).
+    case unreadable
+
+    /// From `TaskAccess.readCStringBytes` (its limit must be `ScratchArea.slotSize`).
+    init(_ read: (bytes: [UInt8], terminated: Bool)?) {
+        guard let read else { self = .unreadable; return }
+        if read.terminated { self = .path(read.bytes) }
+        else if UInt64(read.bytes.count) >= ScratchArea.slotSize { self = .overlong(Array(read.bytes.prefix(Int(ScratchArea.slotSize)))) }
+        else { self = .unreadable }
+    }
+
+    /// The lowest address of the kernel half on x86-64 (4-level paging's canonical upper
+    /// half): `access_ok` refuses it, so the kernel's copy of the string fails with EFAULT.
+    static let faultingAddress: UInt64 = 0xffff_8000_0000_0000
 }
 
 extension Supervisor {
@@ -84,14 +116,24 @@ extension Supervisor {
         return true
     }
 
-    /// Copies path `bytes` (read at entry, without the NUL) into scratch slot `slot` and
-    /// points argument `index` at the copy.
-    /// - Returns: whether the register now points at the copy.
-    func redirectPathArgument(_ task: TracedTask, index: Int, slot: Int, bytes: [UInt8],
+    /// Points argument `index` at what the kernel must read for `path`: a copy in scratch
+    /// slot `slot` (with its NUL when it had one), or for an unreadable path an address no
+    /// user memory can occupy.
+    /// - Returns: whether the register was changed.
+    func redirectPathArgument(_ task: TracedTask, index: Int, slot: Int, _ path: PathArgument,
                               registers regs: inout RegisterFile) -> Bool {
-        guard let scratch = task.scratch, slot < ScratchArea.slots, UInt64(bytes.count) < ScratchArea.slotSize else { return false }
+        guard let scratch = task.scratch, slot < ScratchArea.slots else { return false }
+        let bytes: [UInt8]
+        switch path {
+        case .path(let p): bytes = p + [0]
+        case .overlong(let p): bytes = p
+        case .unreadable:
+            regs[argumentRegisters[index]] = PathArgument.faultingAddress
+            return true
+        }
+        guard UInt64(bytes.count) <= ScratchArea.slotSize else { return false }
         let address = scratch.address + UInt64(slot) * ScratchArea.slotSize
-        guard writeScratch(task, bytes + [0], at: address) else { return false }
+        guard writeScratch(task, bytes, at: address) else { return false }
         regs[argumentRegisters[index]] = address
         return true
     }
@@ -111,9 +153,11 @@ extension Supervisor {
         return false
     }
 
-    /// The scratch areas of every thread sharing the task's address space.
+    /// The scratch areas of every task sharing the task's address space (its threads, and
+    /// CLONE_VM children of another thread group, which could otherwise unprotect a
+    /// sibling's area and write the copy the kernel is about to read).
     func scratchRanges(sharingWith task: TracedTask) -> [Range<UInt64>] {
-        tasks.values.compactMap { $0.tgid == task.tgid ? $0.scratch?.range : nil }
+        tasks.values.compactMap { $0.addressSpace == task.addressSpace ? $0.scratch?.range : nil }
     }
 }
 

@@ -72,6 +72,10 @@ final class TracedTask {
     /// the thread's first path syscall.
     var scratch: ScratchArea?
     var scratchUnavailable = false
+    /// The task whose exec (or start) made this task's address space: equal for threads,
+    /// vfork children and other CLONE_VM children, whose scratch areas the guard protects
+    /// from each other.
+    var addressSpace: Int32
     /// /proc/TID/mem, open for scratch writes (-1: not open); tied to one address space.
     var memoryFD: Int32 = -1
     /// The thread's syscall buffer (SyscallBuffer.swift); nil until it announces one.
@@ -82,7 +86,7 @@ final class TracedTask {
         memoryFD = -1
     }
 
-    init(tid: Int32, tgid: Int32) { self.tid = tid; self.tgid = tgid }
+    init(tid: Int32, tgid: Int32) { self.tid = tid; self.tgid = tgid; self.addressSpace = tid }
 }
 
 final class ThreadGroup {
@@ -130,6 +134,9 @@ final class Supervisor {
     let codeScanner = NondeterministicCodeScanner()
     /// Thread groups whose trusted syscall page is made and may no longer change.
     var sealedTrustedPages: Set<Int32> = []
+    /// Path arguments go to the kernel from the scratch area (ScratchArguments.swift).
+    /// Off only in tests that show the time-of-check/time-of-use race it closes.
+    var copiesPathArguments = true
 
     init(writer: TraceWriter, watchdogMilliseconds: Int, traceeGuard: TraceeGuard? = nil, log: @escaping (String) -> Void) {
         self.writer = writer
@@ -338,7 +345,7 @@ final class Supervisor {
         let foreign = info.arch != 0xC000_003E || number & 0x4000_0000 != 0  // AUDIT_ARCH_X86_64, x32 bit
         if foreign { flags.insert(.foreignABI) }
         let spec = SyscallTable.spec(number)
-        let copiesPaths = !foreign && !spec.pathArguments.isEmpty && !Supervisor.execSyscalls.contains(number)
+        let copiesPaths = copiesPathArguments && !foreign && spec.pathArguments.contains { arguments[$0] != 0 }
         let rewritesEnvironment = !foreign && !requiredEnvironment.isEmpty && Supervisor.execSyscalls.contains(number)
         if copiesPaths || rewritesEnvironment, task.scratch == nil && !task.scratchUnavailable, try injectScratchMapping(task) {
             return  // the task re-enters this syscall, with a scratch area
@@ -363,6 +370,7 @@ final class Supervisor {
         var inputs: [BufferDigest] = []
         var objects: [ObjectIdentity] = []
         var pathCopies: [Int: [UInt8]] = [:]
+        var pathArguments: [Int: PathArgument] = [:]
         if !foreign {
             for (index, kind) in spec.arguments.enumerated() {
                 switch kind {
@@ -395,7 +403,10 @@ final class Supervisor {
                     }
                 case .path:
                     // Read once: these very bytes are what the kernel will be given.
-                    guard let (bytes, terminated) = memory.readCStringBytes(at: arguments[index]) else { break }
+                    guard arguments[index] != 0 else { break }
+                    let read = memory.readCStringBytes(at: arguments[index])
+                    pathArguments[index] = PathArgument(read)
+                    guard let (bytes, terminated) = read else { break }
                     if terminated { pathCopies[index] = bytes }
                     let path = String(decoding: bytes, as: UTF8.self)
                     let isCreated = spec.createsLastPath(arguments: arguments) && index == spec.pathArguments.last
@@ -416,6 +427,7 @@ final class Supervisor {
         }
         if skipResult == nil && !foreign, let traceeGuard,
            let refusal = traceeGuard.check(tid: task.tid, spec: spec, arguments: arguments, objects: objects, memory: memory,
+                                           paths: pathCopies,
                                            scratchRanges: scratchRanges(sharingWith: task) + trustedPageRanges(task)) {
             log("magprov: task \(task.tid): refused \(refusal.reason)")
             skipResult = Int64(-refusal.errno)
@@ -429,10 +441,25 @@ final class Supervisor {
             try task.access.setRegisters(regs)
         }
         var redirected: [(index: Int, original: UInt64)] = []
-        if skipResult == nil && copiesPaths && task.scratch != nil && !pathCopies.isEmpty {
+        if skipResult == nil && copiesPaths && task.scratch == nil {
+            // No scratch area: the injected mmap failed (an address-space limit the program
+            // set, RLIMIT_AS, or a full map count). Reading the path in place would reopen
+            // the race, so the call fails as the kernel fails an allocation; the next path
+            // call tries the mapping again.
+            task.scratchUnavailable = false
+            flags.insert(.refused)
+            skipResult = Int64(-ENOMEM)
             var regs = try task.access.registers()
-            for (slot, index) in pathCopies.keys.sorted().enumerated()
-            where redirectPathArgument(task, index: index, slot: slot, bytes: pathCopies[index]!, registers: &regs) {
+            regs[.origRax] = UInt64(bitPattern: -1)
+            regs[.rax] = UInt64(bitPattern: Int64(-ENOMEM))
+            try task.access.setRegisters(regs)
+        }
+        if skipResult == nil && copiesPaths && task.scratch != nil && !pathArguments.isEmpty {
+            var regs = try task.access.registers()
+            let isExec = Supervisor.execSyscalls.contains(number)
+            for (position, index) in pathArguments.keys.sorted().enumerated()
+            where redirectPathArgument(task, index: index, slot: isExec ? ScratchArea.execPathSlot : position,
+                                       pathArguments[index]!, registers: &regs) {
                 redirected.append((index, arguments[index]))
             }
             if !redirected.isEmpty { try task.access.setRegisters(regs) }
@@ -610,13 +637,24 @@ final class Supervisor {
         return BufferDigest(address: address, length: length, hash: hash, prefix: prefix)
     }
 
+    /// Digests of the buffers an iovec array hands the kernel. The kernel takes at most
+    /// MAX_RW_COUNT bytes from the whole array (import_iovec(9) shortens the total), so no
+    /// more are digested; an iovec that repeats an earlier one's address and length reuses
+    /// its digest (1,024 iovecs over one 16 MB buffer: one pass over it, not 1,024).
     private func readIovecInputs(_ memory: TaskAccess, at address: UInt64, count: UInt64) -> [BufferDigest] {
         guard address != 0, count > 0, count <= 1024,
               let raw = memory.readBytes(at: address, count: Int(count) * 16) else { return [] }
+        struct Span: Hashable { let base: UInt64, length: Int }
         var digests: [BufferDigest] = []
-        for i in 0..<Int(count) {
-            let base = raw.loadUInt64(at: i * 16), length = Int(min(raw.loadUInt64(at: i * 16 + 8), UInt64(maximumCaptureLength)))
-            if base != 0, length > 0, let digest = digestInput(memory, address: base, length: length) {
+        var seen: [Span: BufferDigest] = [:]
+        var remaining = maximumCaptureLength
+        for i in 0..<Int(count) where remaining > 0 {
+            let base = raw.loadUInt64(at: i * 16), length = Int(min(raw.loadUInt64(at: i * 16 + 8), UInt64(remaining)))
+            remaining -= length
+            guard base != 0, length > 0 else { continue }
+            let span = Span(base: base, length: length)
+            if let digest = seen[span] ?? digestInput(memory, address: base, length: length) {
+                seen[span] = digest
                 digests.append(digest)
             }
         }
@@ -641,6 +679,7 @@ final class Supervisor {
         task.scratch = sharesMemory ? nil : parent.scratch
         // A forked child's code is a copy of its parent's, rewritten instructions included.
         if kind != .thread { rewrittenInstructions[task.tgid] = rewrittenInstructions[parent.tgid] }
+        task.addressSpace = sharesMemory || kind == .vfork ? parent.addressSpace : child
         if syscallBuffering { inheritSyscallBuffer(task, from: parent, kind: kind, sharesMemory: sharesMemory) }
         tasks[child] = task
         let sharedGroup = kind == .fork ? joinSharedMemoryGroup(child: child, parent: parent) : nil
@@ -722,6 +761,7 @@ final class Supervisor {
         task.execSeen = true
         leaveSharedMemoryGroup(task)
         task.scratch = nil  // a new address space
+        task.addressSpace = task.tid
         if syscallBuffering { forgetSyscallBuffer(task) }
         task.scratchUnavailable = false
         task.closeMemory()

@@ -23,8 +23,13 @@ struct ProtectedRecorder {
     let traceDirectory: String
 
     init(traceDirectory: String) {
-        pid = getpid()
-        processGroup = getpgrp()
+        self.init(pid: getpid(), processGroup: getpgrp(), traceDirectory: traceDirectory)
+    }
+
+    /// A recorder given by its pid and process group (tests protect another group).
+    init(pid: Int32, processGroup: Int32, traceDirectory: String) {
+        self.pid = pid
+        self.processGroup = processGroup
         self.traceDirectory = FileIdentity.realPath(traceDirectory) ?? traceDirectory
     }
 
@@ -97,10 +102,12 @@ struct TraceeGuard {
     /// - Parameters:
     ///   - objects: the paths and descriptors resolved at entry (`ObjectResolver`).
     ///   - memory: the stopped task, for arguments passed by pointer.
+    ///   - paths: path arguments as the supervisor read them (and gives them to the
+    ///     kernel), by argument index; a path missing here is read from `memory`.
     ///   - scratchRanges: the supervisor's scratch areas in the task's address space
     ///     (ScratchArguments.swift), which the program may not unmap, remap or unprotect.
     func check(tid: Int32, spec: SyscallSpec, arguments a: [UInt64], objects: [ObjectIdentity],
-               memory: TaskAccess, scratchRanges: [Range<UInt64>] = []) -> Refusal? {
+               memory: TaskAccess, paths: [Int: [UInt8]] = [:], scratchRanges: [Range<UInt64>] = []) -> Refusal? {
         if TraceeGuard.targeted.contains(spec.number), let refusal = checkTarget(tid: tid, name: spec.name, a, memory: memory) {
             return refusal
         }
@@ -125,8 +132,10 @@ struct TraceeGuard {
             }
         }
         // The path a call creates is resolved after the call; check where it would go now.
+        // The copy the kernel will read, not a second read of the program's memory, which
+        // a sibling may have changed since.
         if spec.createsLastPath(arguments: a), let index = spec.pathArguments.last,
-           let path = memory.readCString(at: a[index]) {
+           let path = paths[index].map({ String(decoding: $0, as: UTF8.self) }) ?? memory.readCString(at: a[index]) {
             let target = ObjectResolver.identity(ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: a),
                                                  tid: tid, argument: index, followFinalLink: false)
             if protected.isInsideTrace(target.resolved) || protected.isRecorderProc(target.resolved) {
@@ -233,8 +242,13 @@ struct TraceeGuard {
         case "ioctl" where a[1] == 0x4004_5436 /* TIOCSIG */:
             // On a pty master: signals the slave's foreground group. Ask the terminal itself,
             // through a copy of the program's descriptor.
+            // A copy that cannot be made (no pidfd_getfd) leaves the target unknown: refused,
+            // not let through. The descriptor of a thread is looked up in its own table.
             let copy = mp_copy_task_descriptor(tid, Int32(truncatingIfNeeded: a[0]))
-            guard copy >= 0 else { break }
+            if copy == -EBADF { break }  // no such descriptor: the kernel fails it the same way
+            guard copy >= 0 else {
+                return refuse(name, "TIOCSIG on a terminal the recorder cannot ask (\(String(cString: strerror(-copy))))")
+            }
             let group = mp_terminal_foreground_group(copy)
             close(copy)
             if group > 0 && group == protected.processGroup {

@@ -22,6 +22,9 @@ public final class BlobStore {
 
     /// Blobs larger than this are split by writers; readers reject larger claims.
     public static let chunkLength = 1 << 20
+    /// The largest blob file a reader accepts: an LZ4 frame of `chunkLength` bytes whose
+    /// blocks did not compress (stored raw), its header, block marks and checksum.
+    static let maximumFileLength = chunkLength + chunkLength / 255 + 1024
 
     /// Opens (creating if needed, mode 0700) the store at `directory`.
     /// - Throws: `TraceError.io` when the directory cannot be created.
@@ -91,8 +94,22 @@ public final class BlobStore {
     /// the bytes must hash to `id`. Cost: one file read, one LZ4 decode, one SHA-256.
     /// - Throws: `TraceError.missingBlob` or `TraceError.corruptBlob`.
     public func get(_ id: BlobID) throws -> [UInt8] {
+        // A blob file is at most an LZ4 frame of `chunkLength` bytes: never read a file
+        // planted in its place whole (a trace directory is input like any other).
+        var info = stat()
+        guard stat(path(for: id), &info) == 0 else { throw TraceError.missingBlob(id: id) }
+        guard info.st_size <= BlobStore.maximumFileLength else {
+            throw TraceError.corruptBlob(id: id, reason: "\(info.st_size) bytes, more than an LZ4 frame of \(BlobStore.chunkLength) bytes can take")
+        }
         let file: [UInt8]
         do { file = try readWholeFile(path(for: id)) } catch { throw TraceError.missingBlob(id: id) }
+        return try BlobStore.decode(file, id: id)
+    }
+
+    /// A blob file's bytes decoded and checked as `get` does (LZ4 frame of at most
+    /// `chunkLength` bytes, content hashing to `id`).
+    /// - Throws: `TraceError.corruptBlob`.
+    public static func decode(_ file: [UInt8], id: BlobID) throws -> [UInt8] {
         let raw: [UInt8]
         do { raw = try LZ4Frame.decompress(file, maximumLength: BlobStore.chunkLength) } catch {
             throw TraceError.corruptBlob(id: id, reason: "\(error)")

@@ -42,7 +42,7 @@ public struct TraceCheckpoint: Codable, Equatable, Sendable {
             lines.append("stream \(s.tid) \(s.file) \(s.frames) \(s.events) \(s.bytes) \(s.finalChain)")
         }
         for id in newBlobs { lines.append("blob \(id)") }
-        lines.append("time \(Int64((time * 1e6).rounded()))")
+        lines.append("time \(TraceCommitment.commitmentMicroseconds(time))")
         return Array(lines.joined(separator: "\n").utf8) + [0x0a]
     }
 
@@ -67,6 +67,11 @@ public enum TraceCheckpoints {
     /// that line. No file: no checkpoints, no problem.
     public static func read(directory: String) -> (checkpoints: [TraceCheckpoint], problem: String?) {
         guard let data = FileManager.default.contents(atPath: directory + "/" + fileName) else { return ([], nil) }
+        return parse(data)
+    }
+
+    /// The checkpoints in the bytes of a `checkpoints.jsonl`, as `read` returns them.
+    public static func parse(_ data: Data) -> (checkpoints: [TraceCheckpoint], problem: String?) {
         var result: [TraceCheckpoint] = []
         let lines = data.split(separator: 0x0a, omittingEmptySubsequences: false)
         for (number, line) in lines.enumerated() {

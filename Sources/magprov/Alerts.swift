@@ -31,7 +31,7 @@ struct Alerts: ParsableCommand {
 
     func run() throws {
         try requireTrace(trace)
-        let store = try GraphStore.openOrBuild(traceDirectory: trace)
+        let store = try GraphStore.openOrBuild(traceDirectory: trace, notice: TraceDamageNotice.storeNotice)
         let alerts = try store.alerts(traceDirectory: trace)
         if json {
             let encoder = JSONEncoder()

@@ -22,7 +22,7 @@ struct GraphStoreOptions: ParsableArguments {
     func openStore() throws -> GraphStore {
         try requireTrace(trace)
         TraceDamageNotice.report(trace: trace)
-        return try GraphStore.openOrBuild(traceDirectory: trace, rebuild: rebuild)
+        return try GraphStore.openOrBuild(traceDirectory: trace, rebuild: rebuild, notice: TraceDamageNotice.storeNotice)
     }
 }
 

@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Foundation
+import Provenance
 import Trace
 
 struct Verify: ParsableCommand {
@@ -15,7 +16,10 @@ struct Verify: ParsableCommand {
         valid LZ4 frame whose bytes hash to its name; none missing or added), then says \
         what holds and what does not. A trace without a manifest (the recorder was killed) \
         is never verified, but its signed checkpoints are checked and the prefix of each \
-        stream the last one covers is named.
+        stream the last one covers is named. When the trace has a graph store \
+        (provenance.sqlite), its seal is checked too: every byte of the file unchanged \
+        since magprov built it from this trace, signed by this user's key (why, impact, \
+        graph and alerts rebuild a store that fails this).
 
         A valid signature proves that the trace is unchanged since a recorder holding that \
         key wrote it. The key is created on first use in $XDG_CONFIG_HOME/magprov \
@@ -45,7 +49,7 @@ struct Verify: ParsableCommand {
             FileHandle.standardError.write("magprov: \(error)\n".data(using: .utf8)!)
             throw ExitCode(ExitStatus.usage.rawValue)
         }
-        let result: TraceVerification
+        var result: TraceVerification
         do { result = try TraceVerifier.verify(directory: trace, trustedKey: trusted) } catch {
             if json {
                 print(#"{"trace":\#(jsonString(trace)),"verified":false,"error":\#(jsonString("\(error)"))}"#)
@@ -53,6 +57,12 @@ struct Verify: ParsableCommand {
                 FileHandle.standardError.write("magprov: \(error)\n".data(using: .utf8)!)
             }
             throw ExitCode(ExitStatus.damagedTrace.rawValue)
+        }
+        // The graph store, when there is one: unchanged since magprov built it from this
+        // trace (its seal). Queries rebuild a store that fails this; verify says so.
+        let store = GraphStore.path(forTrace: trace)
+        if FileManager.default.fileExists(atPath: store) {
+            result.checks.append(GraphStore.checkSeal(path: store, rootChain: GraphStore.currentRootChain(trace)))
         }
         if json {
             struct Output: Encodable {
@@ -111,6 +121,11 @@ enum TraceDamageNotice {
         for f in failures { text += "magprov: warning: \(f.subject): \(f.detail)\n" }
         FileHandle.standardError.write(text.data(using: .utf8)!)
         return failures
+    }
+
+    /// Why the graph store was not answered from (`GraphStore.openOrBuild`), on stderr.
+    static func storeNotice(_ text: String) {
+        FileHandle.standardError.write("magprov: warning: \(text)\n".data(using: .utf8)!)
     }
 
     /// The same for a trace named by its directory; silent when it cannot be opened (the

@@ -265,6 +265,29 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(mode, 0o600, String(mode, radix: 8))
     }
 
+    /// An edited graph store (one byte changed) fails `verify`'s "graph store" check, and
+    /// `why` says so on stderr and answers from a store rebuilt from the trace.
+    func testAnEditedGraphStoreFailsVerifyAndIsRebuilt() throws {
+        let dir = CLI.temporaryDirectory("edited-store")
+        try "hello\n".write(toFile: dir + "/in.txt", atomically: false, encoding: .utf8)
+        XCTAssertEqual(try CLI.run(["record", "-o", "t", "--", "/bin/sh", "-c", "cat in.txt > out.txt"], in: dir).status, 0)
+        XCTAssertEqual(try CLI.run(["why", "t", "out.txt"], in: dir).status, 0)
+        let clean = try CLI.run(["verify", "t"], in: dir)
+        XCTAssertTrue(clean.stdout.contains("ok   graph store:"), clean.stdout)
+        let store = dir + "/t/provenance.sqlite"
+        var bytes = try XCTUnwrap(FileManager.default.contents(atPath: store))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: store))
+        let verify = try CLI.run(["verify", "t"], in: dir)
+        XCTAssertEqual(verify.status, 1, verify.stdout)
+        XCTAssertTrue(verify.stdout.contains("FAIL graph store:") && verify.stdout.contains("changed after magprov wrote it"), verify.stdout)
+        let why = try CLI.run(["why", "t", "out.txt"], in: dir)
+        XCTAssertEqual(why.status, 0, why.stderr)
+        XCTAssertTrue(why.stderr.contains("magprov: warning:") && why.stderr.contains("rebuilding the graph store"), why.stderr)
+        XCTAssertTrue(why.stdout.contains("in.txt"), why.stdout)
+        XCTAssertEqual(try CLI.run(["verify", "t"], in: dir).status, 0)
+    }
+
     /// A query that needs the refined graph on a trace not replayed with --taint: 5 (any
     /// other failure), saying what to run.
     func testAlertsBeforeRefinementExitsFive() throws {

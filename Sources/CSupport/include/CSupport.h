@@ -85,6 +85,9 @@ int mp_copy_task_descriptor(pid_t pid, int fd);
 /// The foreground process group of the terminal open as `fd` (tcgetpgrp(3) via
 /// ioctl TIOCGPGRP; on a pty master, the slave's), or -errno.
 int mp_terminal_foreground_group(int fd);
+/// A new pseudo-terminal pair (posix_openpt, grantpt, unlockpt, then the slave opened
+/// O_NOCTTY), both close-on-exec. 0 or -errno.
+int mp_open_pty(int *master, int *slave);
 
 /// Status-word decoding helpers (the W* macros).
 int mp_wifexited(int s);
