@@ -152,7 +152,7 @@ public final class Recorder {
             cpuModel: MachineInfo.cpuModel(), cpuid: MachineInfo.cpuidLeaves(), xcr0: mp_xcr0(),
             featureMask: options.maskCPUFeatures ? MachineInfo.featureMask : [], command: options.command.joined(separator: " "),
             argv: options.command, environment: environment, cwd: cwd, startTime: Date().timeIntervalSince1970,
-            uid: getuid(), gid: getgid())
+            uid: getuid(), gid: getgid(), recordingMode: options.syscallBuffer ? .buffered : .stopping)
         raiseResourceLimits()
         var signingKey: TraceSigningKey?
         if let keyDirectory = options.signingKeyDirectory {

@@ -125,7 +125,7 @@ extension Supervisor {
     /// of the bytes written, the bytes the kernel wrote (Supervisor.syscallEntry/Exit).
     private func emitBufferedSyscall(_ task: TracedTask, number: Int, arguments: [UInt64], result: Int64, data: [UInt8],
                                      identities: inout [Int64: ObjectIdentity?]) {
-        var event = SyscallEvent(number: number, arguments: arguments, result: result, entrySequence: sequence)
+        var event = SyscallEvent(number: number, arguments: arguments, result: result, flags: .buffered, entrySequence: sequence)
         sequence += 1
         let fd = Int64(Int32(truncatingIfNeeded: arguments[0]))
         if identities[fd] == nil { identities[fd] = ObjectResolver.identity(ofDescriptor: fd, tid: task.tid, argument: 0) }
