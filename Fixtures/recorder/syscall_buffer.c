@@ -9,7 +9,13 @@
  *   untrusted  calls the trusted instruction itself with getppid, a number the filter
  *              does not let through there: it must stop like any other syscall
  *   forge      reads one byte of DIR/in through the trusted instruction without logging
- *              it: the recording misses the call, so replay must diverge there */
+ *              it: the recording misses the call, so replay must diverge there
+ *   files DIR  with no stopping call in between: opens DIR/sub (O_DIRECTORY), stats
+ *              DIR/sub/data under it and DIR/missing (ENOENT), opens sub/data under the
+ *              directory descriptor, dups it, closes the original, reads 5 bytes through
+ *              the copy and closes it and the directory; then opens DIR/written O_WRONLY
+ *              (a write open: stops) and DIR/made through the trusted instruction with
+ *              O_CREAT (the filter stops it there too); prints the bytes read */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -93,6 +99,31 @@ int main(int argc, char **argv) {
         close(in);
         printf("unlogged read: %ld\n", n);
         return n == 1 ? 0 : 1;
+    }
+    if (!strcmp(mode, "files") && argc > 2) {
+        char sub[4096], missing[4096], made[4096];
+        snprintf(sub, sizeof sub, "%s/sub", argv[2]);
+        snprintf(missing, sizeof missing, "%s/missing", argv[2]);
+        snprintf(path, sizeof path, "%s/written", argv[2]);
+        snprintf(made, sizeof made, "%s/made", argv[2]);
+        struct stat st, gone;
+        char buf[6] = {0};
+        int dir = open(sub, O_RDONLY | O_DIRECTORY);
+        int stat_ok = fstatat(dir, "data", &st, 0);
+        int missing_result = stat(missing, &gone);
+        int fd = openat(dir, "data", O_RDONLY);
+        int copy = dup(fd);
+        close(fd);
+        ssize_t n = read(copy, buf, 5);
+        close(copy);
+        close(dir);
+        int written = open(path, O_WRONLY);
+        long created = trusted_syscall(SYS_openat, AT_FDCWD, (long)made, O_RDONLY | O_CREAT);
+        if (written >= 0) close(written);
+        if (created >= 0) close((int)created);
+        printf("read %s (%zd bytes, stat %d, size %lld, missing %d)\n", buf, n, stat_ok, (long long)st.st_size,
+               missing_result);
+        return dir >= 0 && stat_ok == 0 && missing_result == -1 && n == 5 && written >= 0 && created >= 0 ? 0 : 1;
     }
     return 2;
 }
