@@ -84,4 +84,61 @@ final class SyscallBufferTests: XCTestCase {
         }
         XCTAssertEqual(clearedReads.flatMap { $0.writes.flatMap(\.bytes) }, input)
     }
+
+    func testBufferedOpensStatsClosesAndDupsNameTheirFilesAndWriteOpensStop() throws {
+        let dir = Fixtures.temporaryDirectory("sbuf-files")
+        try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
+        try Data("hello world".utf8).write(to: URL(fileURLWithPath: dir + "/sub/data"))
+        try Data().write(to: URL(fileURLWithPath: dir + "/written"))
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("syscall_buffer"), "files", dir], label: "sbuf-files",
+                                                  syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        XCTAssertEqual(trace.header.recordingMode, .buffered)
+        let events = trace.allSyscalls.map(\.event)
+        let data = dir + "/sub/data"
+        func buffered(_ name: String, _ resolved: String) -> [SyscallEvent] {
+            events.filter { $0.number == SyscallTable.number(named: name) && $0.flags.contains(.buffered)
+                && $0.objects.contains { $0.resolved == resolved } }
+        }
+        // The open under the directory descriptor names the file by path and by descriptor,
+        // with the (device, inode) the kernel gave the library.
+        var info = stat()
+        XCTAssertEqual(stat(data, &info), 0)
+        let open = try XCTUnwrap(buffered("openat", data).first)
+        XCTAssertEqual(open.objects.map(\.argument), [1, -1])
+        XCTAssertEqual(open.objects.map(\.inode), [UInt64(info.st_ino), UInt64(info.st_ino)])
+        XCTAssertEqual(open.objects.first?.requested, "data")
+        // The stat's result (the struct the kernel wrote) is in the trace, and names the file.
+        let fileStat = try XCTUnwrap(buffered("newfstatat", data).first { $0.objects.first?.requested == "data" })
+        let written = try XCTUnwrap(fileStat.writes.first?.bytes)
+        XCTAssertEqual(written.count, 144)
+        XCTAssertEqual(written.loadUInt64(at: 8), UInt64(info.st_ino))
+        XCTAssertEqual(written.loadUInt64(at: 48), 11, "st_size")
+        let missing = try XCTUnwrap(events.first { $0.flags.contains(.buffered) && $0.objects.first?.requested.hasSuffix("/missing") == true })
+        XCTAssertEqual(missing.result, -Int64(ENOENT))
+        XCTAssertTrue(missing.writes.isEmpty)
+        // dup, the read through the copy and both closes name the file, although every
+        // descriptor was closed before the supervisor drained the buffer.
+        XCTAssertEqual(buffered("dup", data).first?.objects.map(\.argument), [0, -1])
+        let read = try XCTUnwrap(buffered("read", data).first)
+        XCTAssertEqual(read.writes.first?.bytes, Array("hello".utf8))
+        XCTAssertEqual(buffered("close", data).count, 2)
+        XCTAssertEqual(buffered("close", dir + "/sub").count, 1)
+        // A write open and a creating open through the trusted instruction stopped.
+        let stopped = events.filter { $0.number == SyscallTable.Number.openat && !$0.flags.contains(.buffered) }
+        XCTAssertTrue(stopped.contains { $0.objects.contains { $0.resolved == dir + "/written" } })
+        XCTAssertTrue(stopped.contains { $0.objects.contains { $0.resolved == dir + "/made" } && $0.result >= 0 },
+                      "an O_CREAT openat made through the trusted instruction did not stop")
+        XCTAssertFalse(events.contains { $0.flags.contains(.buffered) && $0.number == SyscallTable.Number.openat
+            && $0.arguments[2] & 0o1103 != 0 })
+    }
+
+    func testStoppingRecordingsSayTheirModeAndHaveNoBufferedEvents() throws {
+        let (dir, _) = try inputDirectory()
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("syscall_buffer"), "io", dir], label: "sbuf-stop")
+        XCTAssertEqual(result.exitCode, 0)
+        XCTAssertEqual(trace.header.recordingMode, .stopping)
+        XCTAssertNil(RecordingMode.stopping.trustNotice)
+        XCTAssertFalse(trace.allSyscalls.contains { $0.event.flags.contains(.buffered) })
+    }
 }
