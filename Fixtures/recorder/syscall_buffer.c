@@ -15,7 +15,9 @@
  *              directory descriptor, dups it, closes the original, reads 5 bytes through
  *              the copy and closes it and the directory; then opens DIR/written O_WRONLY
  *              (a write open: stops) and DIR/made through the trusted instruction with
- *              O_CREAT (the filter stops it there too); prints the bytes read */
+ *              O_CREAT (the filter stops it there too); prints the bytes read
+ *   vectors DIR  readv of DIR/in into 3 + 0 + 5 bytes, then writev of those 8 bytes to
+ *              DIR/out as 5 + 3 */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define TRUSTED_PAGE 0x6d700000UL
@@ -124,6 +127,25 @@ int main(int argc, char **argv) {
         printf("read %s (%zd bytes, stat %d, size %lld, missing %d)\n", buf, n, stat_ok, (long long)st.st_size,
                missing_result);
         return dir >= 0 && stat_ok == 0 && missing_result == -1 && n == 5 && written >= 0 && created >= 0 ? 0 : 1;
+    }
+    if (!strcmp(mode, "vectors") && argc > 2) {
+        snprintf(path, sizeof path, "%s/in", argv[2]);
+        int in = open(path, O_RDONLY);
+        snprintf(path, sizeof path, "%s/out", argv[2]);
+        int out = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        if (in < 0 || out < 0) return 3;
+        char a[3], b[1], c[5];
+        struct iovec into[3] = {{a, 3}, {b, 0}, {c, 5}};
+        ssize_t got = readv(in, into, 3);
+        char joined[8];
+        memcpy(joined, a, 3);
+        memcpy(joined + 3, c, 5);
+        struct iovec from[2] = {{joined, 5}, {joined + 5, 3}};
+        ssize_t put = writev(out, from, 2);
+        close(in);
+        close(out);
+        printf("readv %zd, writev %zd\n", got, put);
+        return got == 8 && put == 8 ? 0 : 1;
     }
     return 2;
 }

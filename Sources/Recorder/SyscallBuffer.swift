@@ -27,7 +27,8 @@ import Trace
 ///     record   u32 length (8-aligned, whole record), u32 dataLength, u32 pathLength,
 ///              u32 reserved, u64 number, i64 result, 6 × u64 arguments, then dataLength
 ///              bytes (read, stat, readlink: the bytes the kernel wrote; write: the bytes
-///              passed), then pathLength bytes (open, stat, readlink: the path, no NUL)
+///              passed), then pathLength bytes (open, stat, readlink: the path, no NUL;
+///              readv, writev: the iovec array)
 public enum SyscallBufferABI {
     /// The page holding the trusted `syscall; ret`; fixed, so that the filter installed
     /// before the first exec knows it in every process of the recording.
@@ -51,8 +52,8 @@ public enum SyscallBufferABI {
     /// that keeps pipes, sockets and terminals (ESPIPE) on the stopping path, read-only opens
     /// of existing files (`stopBits`), the stat family, close, dup, and the fstat and
     /// readlink of /proc/self/fd/N by which the library names a descriptor it opens or closes.
-    public static let bufferedSyscalls: [Int] = ["read", "write", "pread64", "pwrite64", "lseek", "openat", "newfstatat",
-                                                 "fstat", "readlinkat", "close", "dup"].compactMap {
+    public static let bufferedSyscalls: [Int] = ["read", "write", "pread64", "pwrite64", "readv", "writev", "lseek", "openat",
+                                                 "newfstatat", "fstat", "readlinkat", "close", "dup"].compactMap {
         SyscallTable.number(named: $0)
     }
 
@@ -96,7 +97,8 @@ struct BufferedRecord {
     var arguments: [UInt64]
     /// Read, stat, readlink: the bytes the kernel wrote; write: the bytes passed.
     var data: [UInt8]
-    /// Open, stat, readlink: the path argument's bytes as the library saw them.
+    /// Open, stat, readlink: the path argument's bytes as the library saw them; readv,
+    /// writev: the iovec array.
     var path: [UInt8]
 
     var descriptor: Int64 { Int64(Int32(truncatingIfNeeded: arguments[0])) }
@@ -134,7 +136,22 @@ struct BufferedRecord {
         static let newfstatat = SyscallTable.number(named: "newfstatat") ?? 262
         static let readlinkat = SyscallTable.number(named: "readlinkat") ?? 267
         static let lseek = SyscallTable.number(named: "lseek") ?? 8
+        static let readv = SyscallTable.number(named: "readv") ?? 19
+        static let writev = SyscallTable.number(named: "writev") ?? 20
         static let close = SyscallTable.Number.close, dup = SyscallTable.Number.dup, openat = SyscallTable.Number.openat
+    }
+
+    /// `(address, length)` of each iovec of a readv/writev record, cut to `total` bytes
+    /// in all (as the kernel fills them: in order, the last one partly).
+    func iovecs(total: Int) -> [(address: UInt64, length: Int)] {
+        var remaining = total
+        var pieces: [(address: UInt64, length: Int)] = []
+        for i in 0..<(path.count / 16) where remaining > 0 {
+            let length = Int(min(path.loadUInt64(at: i * 16 + 8), UInt64(remaining)))
+            pieces.append((path.loadUInt64(at: i * 16), length))
+            remaining -= length
+        }
+        return pieces
     }
 }
 
@@ -291,6 +308,23 @@ extension Supervisor {
                 copy?.argument = -1
                 if let copy { event.objects.append(copy) }
                 descriptors.set(result, to: copy)
+            }
+        case N.readv, N.writev:
+            if let identity = descriptors.identity(of: fd, argument: 0) { event.objects.append(identity) }
+            // The kernel's writes and the digests a stopped call records: one per iovec
+            // (Syscalls' iovec rule, Supervisor.readIovecInputs).
+            let total = number == N.readv ? Int(max(result, 0)) : data.count
+            guard data.count == total else { break }
+            var offset = 0
+            for piece in record.iovecs(total: total) {
+                let bytes = Array(data[offset..<(offset + piece.length)])
+                offset += piece.length
+                guard piece.address != 0, piece.length > 0 else { continue }
+                if number == N.readv {
+                    event.writes.append(MemoryWrite(address: piece.address, bytes: bytes))
+                } else {
+                    event.inputs.append(BufferDigest(address: piece.address, bytes: bytes))
+                }
             }
         default:
             if let identity = descriptors.identity(of: fd, argument: 0) { event.objects.append(identity) }

@@ -39,6 +39,7 @@ enum SyscallBufferPreload {
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* `generation` counts resets: the supervisor, which never writes here, tells a reset
@@ -47,7 +48,8 @@ struct mp_header { uint32_t magic, size, used, locked, generation, reserved; };
 struct mp_record {
     uint32_t length;       /* of the whole record, 8-aligned */
     uint32_t data_length;  /* bytes after the record: what a read returned, what a write passed */
-    uint32_t path_length;  /* then the path argument's bytes (no NUL): open, stat, readlink */
+    uint32_t path_length;  /* then the pointer argument's bytes: the path (no NUL) of open, stat,
+                              readlink; the iovec array of readv, writev */
     uint32_t reserved;
     uint64_t number;
     int64_t result;
@@ -467,5 +469,79 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
 
 ssize_t pread(int fd, void *buf, size_t count, off_t offset) { return pread64(fd, buf, count, offset); }
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) { return pwrite64(fd, buf, count, offset); }
+/* readv/writev on seekable descriptors, as read/write: the record carries the bytes read
+ * (gathered from the iovecs, as many as the result) or passed (all of them), then the
+ * iovec array itself, which the supervisor needs to place them. At most MP_MAX_IOV
+ * vectors and MP_MAX_DATA bytes; otherwise, and on pipes and sockets, the call stops. */
+#define MP_MAX_IOV 64
+static size_t mp_iov_total(const struct iovec *iov, int count) {
+    if (!iov || count <= 0 || count > MP_MAX_IOV) return (size_t)-1;
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+        if (iov[i].iov_len > MP_MAX_DATA) return (size_t)-1;
+        total += iov[i].iov_len;
+    }
+    return total;
+}
+
+static void mp_commit_iov(struct mp_header *h, struct mp_record *r, long number, int fd, const struct iovec *iov, int count,
+                          long result, size_t gather) {
+    r->number = (uint64_t)number;
+    r->result = result;
+    r->args[0] = (uint64_t)fd; r->args[1] = (uint64_t)iov; r->args[2] = (uint64_t)count;
+    r->args[3] = 0; r->args[4] = 0; r->args[5] = 0;
+    char *out = (char *)(r + 1);
+    size_t copied = 0;
+    for (int i = 0; i < count && copied < gather; i++) {
+        size_t part = iov[i].iov_len < gather - copied ? iov[i].iov_len : gather - copied;
+        if (part) memcpy(out + copied, iov[i].iov_base, part);
+        copied += part;
+    }
+    size_t vectors = (size_t)count * sizeof *iov;
+    memcpy(out + copied, iov, vectors);
+    r->data_length = (uint32_t)copied;
+    r->path_length = (uint32_t)vectors;
+    r->reserved = 0;
+    r->length = (uint32_t)((sizeof *r + copied + vectors + 7) & ~(size_t)7);
+    __atomic_store_n(&h->used, h->used + r->length, __ATOMIC_RELEASE);
+}
+
+typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
+MP_REAL(readv_fn, readv)
+MP_REAL(readv_fn, writev)
+
+ssize_t readv(int fd, const struct iovec *iov, int count) {
+    struct mp_header *h = mp_get_buffer();
+    size_t total = mp_iov_total(iov, count);
+    if (h && !h->locked && total <= MP_MAX_DATA) {
+        h->locked = 1;
+        if (mp_seekable(h, fd)) {
+            struct mp_record *r = mp_reserve(h, total + (size_t)count * sizeof *iov);
+            long n = mp_trusted(SYS_readv, fd, (long)iov, count, 0);
+            mp_commit_iov(h, r, SYS_readv, fd, iov, count, n, n > 0 ? (size_t)n : 0);
+            h->locked = 0;
+            return mp_result(n);
+        }
+        h->locked = 0;
+    }
+    return mp_real_readv()(fd, iov, count);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int count) {
+    struct mp_header *h = mp_get_buffer();
+    size_t total = mp_iov_total(iov, count);
+    if (h && !h->locked && total <= MP_MAX_DATA) {
+        h->locked = 1;
+        if (mp_seekable(h, fd)) {
+            struct mp_record *r = mp_reserve(h, total + (size_t)count * sizeof *iov);
+            long n = mp_trusted(SYS_writev, fd, (long)iov, count, 0);
+            mp_commit_iov(h, r, SYS_writev, fd, iov, count, n, n >= 0 ? total : 0);
+            h->locked = 0;
+            return mp_result(n);
+        }
+        h->locked = 0;
+    }
+    return mp_real_writev()(fd, iov, count);
+}
 """#
 }

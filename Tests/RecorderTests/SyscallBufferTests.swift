@@ -141,4 +141,22 @@ final class SyscallBufferTests: XCTestCase {
         XCTAssertNil(RecordingMode.stopping.trustNotice)
         XCTAssertFalse(trace.allSyscalls.contains { $0.event.flags.contains(.buffered) })
     }
+
+    func testBufferedReadvAndWritevRecordEachVector() throws {
+        let (dir, input) = try inputDirectory()
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("syscall_buffer"), "vectors", dir], label: "sbuf-vectors",
+                                                  syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        let events = trace.allSyscalls.map(\.event).filter { $0.flags.contains(.buffered) }
+        let readv = try XCTUnwrap(events.first { $0.number == SyscallTable.number(named: "readv") })
+        XCTAssertEqual(readv.result, 8)
+        XCTAssertEqual(readv.objects.first?.resolved, dir + "/in")
+        // The empty middle vector gets no write; the others get their own bytes.
+        XCTAssertEqual(readv.writes.map(\.bytes), [Array(input[0..<3]), Array(input[3..<8])])
+        let writev = try XCTUnwrap(events.first { $0.number == SyscallTable.number(named: "writev") })
+        XCTAssertEqual(writev.objects.first?.resolved, dir + "/out")
+        XCTAssertEqual(writev.inputs.map(\.length), [5, 3])
+        XCTAssertEqual(writev.inputs.first, BufferDigest(address: writev.inputs[0].address, bytes: Array(input[0..<5])))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/out")), Data(input[0..<8]))
+    }
 }
