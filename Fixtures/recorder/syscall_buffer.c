@@ -17,10 +17,16 @@
  *              (a write open: stops) and DIR/made through the trusted instruction with
  *              O_CREAT (the filter stops it there too); prints the bytes read
  *   vectors DIR  readv of DIR/in into 3 + 0 + 5 bytes, then writev of those 8 bytes to
- *              DIR/out as 5 + 3 */
+ *              DIR/out as 5 + 3
+ *   blocked DIR  a thread blocks in read of an empty pipe; meanwhile the main thread waits
+ *              until /proc shows that thread sleeping, makes 100 one-byte buffered reads
+ *              of DIR/in, and only then writes the byte the thread is waiting for: a
+ *              recording that stalled the siblings of a thread blocked in a read never ends */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -38,6 +44,31 @@ static long trusted_syscall(long n, long a, long b, long c) {
                      : "0"(n), "D"(a), "S"(b), "d"(c), [entry] "r"(TRUSTED_PAGE)
                      : "rcx", "r11", "memory");
     return ret;
+}
+
+static int blocked_pipe[2];
+static volatile pid_t blocked_tid;
+
+static void *blocked_reader(void *arg) {
+    (void)arg;
+    blocked_tid = (pid_t)syscall(SYS_gettid);
+    char byte = 0;
+    ssize_t n = read(blocked_pipe[0], &byte, 1);
+    return (void *)(long)(n == 1 && byte == 'x');
+}
+
+/* The state letter of /proc/self/task/TID/stat (the field after the parenthesized name). */
+static char task_state(pid_t tid) {
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return '?';
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return '?';
+    text[n] = 0;
+    char *end = strrchr(text, ')');
+    return end && end[1] == ' ' ? end[2] : '?';
 }
 
 static int attempt(const char *what, int result) {
@@ -146,6 +177,24 @@ int main(int argc, char **argv) {
         close(out);
         printf("readv %zd, writev %zd\n", got, put);
         return got == 8 && put == 8 ? 0 : 1;
+    }
+    if (!strcmp(mode, "blocked") && argc > 2) {
+        if (pipe(blocked_pipe) != 0) return 3;
+        pthread_t reader;
+        if (pthread_create(&reader, NULL, blocked_reader, NULL) != 0) return 3;
+        int polls = 0;
+        while ((blocked_tid == 0 || task_state(blocked_tid) != 'S') && polls < 100000) { sched_yield(); polls++; }
+        snprintf(path, sizeof path, "%s/in", argv[2]);
+        int in = open(path, O_RDONLY);
+        char byte;
+        int reads = 0;
+        for (int i = 0; i < 100; i++) reads += read(in, &byte, 1) == 1;
+        close(in);
+        if (write(blocked_pipe[1], "x", 1) != 1) return 4;
+        void *ok = NULL;
+        pthread_join(reader, &ok);
+        printf("reader %s, %d reads while it was blocked\n", ok ? "woke" : "failed", reads);
+        return ok && reads == 100 && polls < 100000 ? 0 : 1;
     }
     return 2;
 }

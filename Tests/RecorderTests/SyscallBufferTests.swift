@@ -159,4 +159,34 @@ final class SyscallBufferTests: XCTestCase {
         XCTAssertEqual(writev.inputs.first, BufferDigest(address: writev.inputs[0].address, bytes: Array(input[0..<5])))
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/out")), Data(input[0..<8]))
     }
+
+    /// A read that could block (a pipe's) never runs on the fast path, where a thread would
+    /// sleep in the kernel without a stop and so never hand the run token to its siblings:
+    /// here the sibling makes its buffered reads while the reader sleeps, then wakes it.
+    func testAThreadBlockedInAReadDoesNotStallItsSiblings() throws {
+        let (dir, _) = try inputDirectory()
+        let binary = try Fixtures.binary("syscall_buffer")
+        let finished = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: Result<(RecordResult, TraceReader), Error>?
+        let thread = Thread {
+            outcome = Result { try Fixtures.record([binary, "blocked", dir], label: "sbuf-blocked", syscallBuffer: true) }
+            finished.signal()
+        }
+        thread.start()
+        // Generous: the recording takes well under a second; a stall never ends.
+        guard finished.wait(timeout: .now() + 120) == .success, let outcome else {
+            return XCTFail("the recording stalled: a thread blocked in read kept its siblings from running")
+        }
+        let (result, trace) = try outcome.get()
+        XCTAssertEqual(result.exitCode, 0)
+        let buffered = trace.allSyscalls.map(\.event).filter {
+            $0.flags.contains(.buffered) && $0.number == SyscallTable.Number.read && $0.objects.first?.resolved == dir + "/in"
+        }
+        XCTAssertEqual(buffered.count, 100)
+        // The pipe read stopped (it may block), so it is not a buffered event.
+        XCTAssertTrue(trace.allSyscalls.contains {
+            $0.event.number == SyscallTable.Number.read && !$0.event.flags.contains(.buffered)
+                && $0.event.objects.first?.resolved.hasPrefix("pipe:") == true && $0.event.result == 1
+        })
+    }
 }
