@@ -11,7 +11,8 @@
  *   forge      reads one byte of DIR/in through the trusted instruction without logging
  *              it: the recording misses the call, so replay must diverge there
  *   files DIR  with no stopping call in between: opens DIR/sub (O_DIRECTORY), stats
- *              DIR/sub/data under it and DIR/missing (ENOENT), opens sub/data under the
+ *              DIR/sub/data under it and DIR/missing (ENOENT), tries to open DIR/missing,
+ *              reads the clock (clock_gettime), opens sub/data under the
  *              directory descriptor, dups it, closes the original, reads 5 bytes through
  *              the copy and closes it and the directory; then opens DIR/written O_WRONLY
  *              (a write open: stops) and DIR/made through the trusted instruction with
@@ -33,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TRUSTED_PAGE 0x6d700000UL
@@ -145,6 +147,9 @@ int main(int argc, char **argv) {
         int dir = open(sub, O_RDONLY | O_DIRECTORY);
         int stat_ok = fstatat(dir, "data", &st, 0);
         int missing_result = stat(missing, &gone);
+        int missing_open = open(missing, O_RDONLY);
+        struct timespec now = {0, 0};
+        int clock_ok = clock_gettime(CLOCK_REALTIME, &now);
         int fd = openat(dir, "data", O_RDONLY);
         int copy = dup(fd);
         close(fd);
@@ -157,7 +162,8 @@ int main(int argc, char **argv) {
         if (created >= 0) close((int)created);
         printf("read %s (%zd bytes, stat %d, size %lld, missing %d)\n", buf, n, stat_ok, (long long)st.st_size,
                missing_result);
-        return dir >= 0 && stat_ok == 0 && missing_result == -1 && n == 5 && written >= 0 && created >= 0 ? 0 : 1;
+        return dir >= 0 && stat_ok == 0 && missing_result == -1 && missing_open == -1 && clock_ok == 0 && now.tv_sec > 0 &&
+               n == 5 && written >= 0 && created >= 0 ? 0 : 1;
     }
     if (!strcmp(mode, "vectors") && argc > 2) {
         snprintf(path, sizeof path, "%s/in", argv[2]);

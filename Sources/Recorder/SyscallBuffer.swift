@@ -50,10 +50,11 @@ public enum SyscallBufferABI {
     /// The syscalls the preload library makes through the trusted instruction, and the only
     /// ones the filter lets through there: data calls on open descriptors, the lseek probe
     /// that keeps pipes, sockets and terminals (ESPIPE) on the stopping path, read-only opens
-    /// of existing files (`stopBits`), the stat family, close, dup, and the fstat and
-    /// readlink of /proc/self/fd/N by which the library names a descriptor it opens or closes.
+    /// of existing files (`stopBits`), the stat family, close, dup, clock_gettime, and the
+    /// fstat and readlink of /proc/self/fd/N by which the library names a descriptor it opens
+    /// or closes.
     public static let bufferedSyscalls: [Int] = ["read", "write", "pread64", "pwrite64", "readv", "writev", "lseek", "openat",
-                                                 "newfstatat", "fstat", "readlinkat", "close", "dup"].compactMap {
+                                                 "newfstatat", "fstat", "readlinkat", "close", "dup", "clock_gettime"].compactMap {
         SyscallTable.number(named: $0)
     }
 
@@ -136,6 +137,7 @@ struct BufferedRecord {
         static let newfstatat = SyscallTable.number(named: "newfstatat") ?? 262
         static let readlinkat = SyscallTable.number(named: "readlinkat") ?? 267
         static let lseek = SyscallTable.number(named: "lseek") ?? 8
+        static let clockGettime = SyscallTable.number(named: "clock_gettime") ?? 228
         static let readv = SyscallTable.number(named: "readv") ?? 19
         static let writev = SyscallTable.number(named: "writev") ?? 20
         static let close = SyscallTable.Number.close, dup = SyscallTable.Number.dup, openat = SyscallTable.Number.openat
@@ -309,6 +311,8 @@ extension Supervisor {
                 if let copy { event.objects.append(copy) }
                 descriptors.set(result, to: copy)
             }
+        case N.clockGettime:
+            if result == 0, data.count == 16 { event.writes.append(MemoryWrite(address: arguments[1], bytes: data)) }
         case N.readv, N.writev:
             if let identity = descriptors.identity(of: fd, argument: 0) { event.objects.append(identity) }
             // The kernel's writes and the digests a stopped call records: one per iovec

@@ -40,6 +40,7 @@ enum SyscallBufferPreload {
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 /* `generation` counts resets: the supervisor, which never writes here, tells a reset
@@ -311,8 +312,8 @@ int dup3(int old, int new, int flags) {
 }
 
 /* Opens that create, truncate or write stop (the seccomp filter stops them at the trusted
- * instruction too); so does an open of anything but an existing regular file or directory
- * (a FIFO's open waits for the other end; the probe stat decides). */
+ * instruction too); so does an open of an existing object that is not a regular file or a
+ * directory (a FIFO's open waits for the other end; the probe stat decides). */
 #define MP_OPEN_STOPS (O_ACCMODE | O_CREAT | O_TRUNC | 020000000 /* __O_TMPFILE */)
 
 static int mp_openat(int dirfd, const char *path, int flags, mode_t mode) {
@@ -321,8 +322,11 @@ static int mp_openat(int dirfd, const char *path, int flags, mode_t mode) {
     if (h && !h->locked && !(flags & MP_OPEN_STOPS) && length < MP_MAX_PATH) {
         h->locked = 1;
         struct stat st;
-        if (mp_newfstatat(h, dirfd, path, length, &st, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0) == 0 &&
-            mp_waits_not(&st)) {
+        long probe = mp_newfstatat(h, dirfd, path, length, &st, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0);
+        /* A path that does not exist cannot be a FIFO to wait on: its open fails the same
+         * way here (a FIFO made between the two calls would block: a race only a program
+         * racing itself can win, and the mode trusts the program anyway). */
+        if ((probe == 0 && mp_waits_not(&st)) || probe == -ENOENT || probe == -ENOTDIR) {
             struct mp_record *r = mp_reserve(h, length);
             long fd = mp_trusted(SYS_openat, dirfd, (long)path, flags, (long)mode);
             mp_commit_path(h, r, SYS_openat, dirfd, (long)path, flags, (long)mode, fd, NULL, 0, path, length);
@@ -542,6 +546,24 @@ ssize_t writev(int fd, const struct iovec *iov, int count) {
         h->locked = 0;
     }
     return mp_real_writev()(fd, iov, count);
+}
+/* clock_gettime: the vDSO is gone while recording, so every time call is a syscall; the
+ * record carries the timespec the kernel wrote (the program's word for the time, like
+ * every buffered result). */
+typedef int (*clock_gettime_fn)(clockid_t, struct timespec *);
+MP_REAL(clock_gettime_fn, clock_gettime)
+
+int clock_gettime(clockid_t clock, struct timespec *ts) {
+    struct mp_header *h = mp_get_buffer();
+    if (h && !h->locked && ts) {
+        h->locked = 1;
+        struct mp_record *r = mp_reserve(h, sizeof *ts);
+        long n = mp_trusted(SYS_clock_gettime, clock, (long)ts, 0, 0);
+        mp_commit(h, r, SYS_clock_gettime, clock, (long)ts, 0, 0, n, ts, n == 0 ? sizeof *ts : 0);
+        h->locked = 0;
+        return (int)mp_result(n);
+    }
+    return mp_real_clock_gettime()(clock, ts);
 }
 """#
 }

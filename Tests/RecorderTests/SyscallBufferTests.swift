@@ -117,6 +117,14 @@ final class SyscallBufferTests: XCTestCase {
         let missing = try XCTUnwrap(events.first { $0.flags.contains(.buffered) && $0.objects.first?.requested.hasSuffix("/missing") == true })
         XCTAssertEqual(missing.result, -Int64(ENOENT))
         XCTAssertTrue(missing.writes.isEmpty)
+        // An open of a path that does not exist fails on the fast path too, named as a stopped
+        // one is (inode 0); the clock's answer is the timespec the kernel wrote.
+        let missingOpen = try XCTUnwrap(buffered("openat", dir + "/missing").first)
+        XCTAssertEqual(missingOpen.result, -Int64(ENOENT))
+        XCTAssertEqual(missingOpen.objects.map(\.inode), [0])
+        let clock = try XCTUnwrap(events.first { $0.number == SyscallTable.number(named: "clock_gettime") && $0.flags.contains(.buffered) })
+        XCTAssertEqual(clock.writes.first?.bytes.count, 16)
+        XCTAssertGreaterThan(clock.writes.first?.bytes.loadUInt64(at: 0) ?? 0, 1_700_000_000)
         // dup, the read through the copy and both closes name the file, although every
         // descriptor was closed before the supervisor drained the buffer.
         XCTAssertEqual(buffered("dup", data).first?.objects.map(\.argument), [0, -1])
