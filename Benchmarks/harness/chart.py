@@ -10,7 +10,7 @@ import math
 from xml.sax.saxutils import escape
 
 PALETTE = {
-    "magprov-record": "#1f77b4", "strace": "#ff7f0e", "reprozip": "#2ca02c", "rr": "#7f7f7f",
+    "magprov-record": "#1f77b4", "magprov-record-buffered": "#17becf", "strace": "#ff7f0e", "reprozip": "#2ca02c", "rr": "#7f7f7f",
     "magprov-replay": "#9467bd", "magprov-replay-taint": "#8c564b",
     "valgrind-none": "#e377c2", "valgrind-memcheck": "#d62728",
 }

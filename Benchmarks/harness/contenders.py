@@ -174,6 +174,20 @@ def discover(magprov: str, sections: List[str], installer: Installer, scratch: s
             command=lambda argv, run, name: [magprov, "record", "-o", os.path.join(run, "trace"),
                                              "--json", os.path.join(run, RECORD_SUMMARY), "--", *argv],
             artifact="trace", version=_version([magprov, "--version"])))
+        # The same recorder with the in-process syscall buffer, in the same rounds: data calls
+        # on open seekable descriptors are logged by a preload library instead of stopping
+        # (the trace says it trusts that log). Unavailable when this magprov lacks the flag.
+        record_help = _magprov_help(magprov, "record")
+        if "--syscall-buffer" in record_help:
+            result.append(Contender(
+                "magprov-record-buffered", "magprov record --syscall-buffer", RECORD,
+                command=lambda argv, run, name: [magprov, "record", "--syscall-buffer", "-o", os.path.join(run, "trace"),
+                                                 "--json", os.path.join(run, RECORD_SUMMARY), "--", *argv],
+                artifact="trace", version=_version([magprov, "--version"])))
+        else:
+            result.append(Contender("magprov-record-buffered", "magprov record --syscall-buffer", RECORD,
+                                    available=False, cell="not available",
+                                    reason="magprov record --syscall-buffer: this magprov has no such option"))
 
         strace = _tool("strace", "strace", installer)
         if strace:

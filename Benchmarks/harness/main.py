@@ -207,6 +207,21 @@ class Bench:
             except (ValueError, KeyError, OSError):
                 self.fail(workload.name, contender.label, round_label,
                           "magprov info --json or the record --json summary failed: " + info.stderr.strip()[-200:])
+        if contender.key == "magprov-record-buffered" and record["ok"]:
+            # How many of the recording's syscalls the buffer logged without a stop.
+            info = subprocess.run([self.magprov, "info", os.path.join(run_dir, "trace"), "--json"],
+                                  capture_output=True, text=True)
+            try:
+                stats = json.loads(info.stdout)
+                record["syscalls"] = stats["syscalls"]
+                record["buffered_syscalls"] = stats["bufferedSyscalls"]
+                record["trace_bytes"] = stats["traceBytes"]
+                log("   magprov record --syscall-buffer: %d of %d syscalls buffered (%.1f%%)" % (
+                    stats["bufferedSyscalls"], stats["syscalls"],
+                    100.0 * stats["bufferedSyscalls"] / stats["syscalls"] if stats["syscalls"] else 0))
+            except (ValueError, KeyError, OSError):
+                self.fail(workload.name, contender.label, round_label,
+                          "magprov info --json failed: " + info.stderr.strip()[-200:])
         shutil.rmtree(run_dir, ignore_errors=True)
         return record
 

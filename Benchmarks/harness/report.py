@@ -61,6 +61,14 @@ def summarize_workload(workload, runs: int, samples: Dict[str, List[Dict[str, ob
                 "hash_seconds": hash_seconds,
                 "hash_share_of_record": hash_seconds / record_median if record_median else 0,
             })
+    buffered = [s for s in ok("magprov-record-buffered") if "buffered_syscalls" in s] \
+        if "magprov-record-buffered" in samples else []
+    if buffered:
+        result["buffered"] = {
+            "syscalls": measure.median([s["syscalls"] for s in buffered]),
+            "buffered_syscalls": measure.median([s["buffered_syscalls"] for s in buffered]),
+            "trace_bytes": measure.median([s["trace_bytes"] for s in buffered]),
+        }
     return result
 
 
@@ -133,7 +141,8 @@ def _section_rows(document, section, unicode=True):
 def _trace_rows(document):
     labels = {c["key"]: c for c in document["contenders"]}
     header = ["workload", "syscalls", "magprov trace", "trace MB/s of bare run",
-              "syscalls/s of bare run", "SHA-256 hashed", "hashing s (share of record)", "strace log", "ReproZip dir"]
+              "syscalls/s of bare run", "SHA-256 hashed", "hashing s (share of record)",
+              "--syscall-buffer: buffered / syscalls", "strace log", "ReproZip dir"]
     rows = []
     for w in document["workloads"]:
         t = w.get("trace")
@@ -146,8 +155,16 @@ def _trace_rows(document):
                      "%.1f" % t["trace_mb_per_bare_second"], rate_text(t["syscalls_per_bare_second"]),
                      bytes_text(t["hash_bytes"]) if "hash_bytes" in t else "-",
                      "%.3f (%.1f%%)" % (t["hash_seconds"], 100 * t["hash_share_of_record"]) if "hash_seconds" in t else "-",
-                     artifact("strace"), artifact("reprozip")])
+                     _buffered_text(w.get("buffered")), artifact("strace"), artifact("reprozip")])
     return header, rows
+
+
+def _buffered_text(b) -> str:
+    """'N of M (P%)': syscalls the --syscall-buffer recording logged without a stop."""
+    if not b or not b["syscalls"]:
+        return "-"
+    return "{:,} of {:,} ({:.0f}%)".format(int(b["buffered_syscalls"]), int(b["syscalls"]),
+                                          100.0 * b["buffered_syscalls"] / b["syscalls"])
 
 
 def _kb_text(kb) -> str:

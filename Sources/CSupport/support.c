@@ -81,11 +81,14 @@ long mp_get_syscall_info(pid_t pid, mp_syscall_info *out) {
 /// The filter: syscalls of another ABI (i386 via int 0x80, x32) always stop so the
 /// supervisor can see and refuse them; listed syscalls run free; when `trusted_ip` is not 0,
 /// the `trusted` numbers run free too, but only when the syscall instruction is the one that
-/// ends at `trusted_ip` (seccomp_data.instruction_pointer is the address after it): the
-/// syscall buffer's trusted instruction (Recorder/SyscallBuffer.swift); everything else stops.
-static int install_filter(const int *pass, int npass, uint64_t trusted_ip, const int *trusted, int ntrusted) {
+/// ends at `trusted_ip` (seccomp_data.instruction_pointer is the address after it) and, for
+/// a number whose `stop_bits` entry is not 0, argument 2 has none of those bits (openat's
+/// flags: O_CREAT, O_TRUNC, a write access mode stop): the syscall buffer's trusted
+/// instruction (Recorder/SyscallBuffer.swift); everything else stops.
+static int install_filter(const int *pass, int npass, uint64_t trusted_ip, const int *trusted,
+                          const uint32_t *stop_bits, int ntrusted) {
     int n = 0;
-    struct sock_filter *prog = calloc((size_t)(16 + npass * 2 + ntrusted * 2), sizeof *prog);
+    struct sock_filter *prog = calloc((size_t)(16 + npass * 2 + ntrusted * 5), sizeof *prog);
     if (!prog) return -ENOMEM;
     prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
@@ -98,16 +101,28 @@ static int install_filter(const int *pass, int npass, uint64_t trusted_ip, const
         prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     }
     if (trusted_ip != 0 && ntrusted > 0) {
+        // The trusted block: one load of nr, then per number 2 instructions, or 5 with a
+        // check of argument 2's low half.
+        int block = 1;
+        for (int i = 0; i < ntrusted; i++) block += stop_bits && stop_bits[i] ? 5 : 2;
         // instruction_pointer is a u64 at offset 8; classic BPF loads 32 bits at a time
         // (little-endian: the low half first).
         prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer));
-        prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)trusted_ip, 0, (uint8_t)(3 + ntrusted * 2));
+        prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)trusted_ip, 0, (uint8_t)(2 + block));
         prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4);
-        prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(trusted_ip >> 32), 0, (uint8_t)(1 + ntrusted * 2));
+        prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(trusted_ip >> 32), 0, (uint8_t)block);
         prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
         for (int i = 0; i < ntrusted; i++) {
-            prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)trusted[i], 0, 1);
-            prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+            if (stop_bits && stop_bits[i]) {
+                prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)trusted[i], 0, 4);
+                prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2]));
+                prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, stop_bits[i], 0, 1);
+                prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+                prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+            } else {
+                prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)trusted[i], 0, 1);
+                prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+            }
         }
     }
     prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
@@ -120,7 +135,7 @@ static int install_filter(const int *pass, int npass, uint64_t trusted_ip, const
 
 pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
                       const char *cwd, const int *pass, int npass, uint64_t trusted_ip,
-                      const int *trusted, int ntrusted, int use_filter, int *status_fd) {
+                      const int *trusted, const uint32_t *trusted_stop_bits, int ntrusted, int use_filter, int *status_fd) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
     pid_t pid = fork();
@@ -140,7 +155,7 @@ pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
         if (use_filter) {
             if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) err = errno;
             if (!err && prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0) err = errno;
-            if (!err) { int r = install_filter(pass, npass, trusted_ip, trusted, ntrusted); if (r < 0) err = -r; }
+            if (!err) { int r = install_filter(pass, npass, trusted_ip, trusted, trusted_stop_bits, ntrusted); if (r < 0) err = -r; }
         }
         if (!err) { execvpe(file, argv, envp); err = errno; }
         (void)!write(fds[1], &err, sizeof err);

@@ -87,8 +87,9 @@ public enum ProcessLauncher {
         defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
         var statusFD: Int32 = -1
         let trusted = trustedSyscalls.map { Int32($0) }
+        let stopBits = trustedSyscalls.map { SyscallBufferABI.stopBits[$0] ?? 0 }
         let pid = mp_spawn_traced(program, argv, envp, cwd, nil, 0, trusted.isEmpty ? 0 : SyscallBufferABI.trustedInstructionEnd,
-                                  trusted, Int32(trusted.count), seccomp ? 1 : 0, &statusFD)
+                                  trusted, stopBits, Int32(trusted.count), seccomp ? 1 : 0, &statusFD)
         guard pid > 0 else { throw RecorderError.spawnFailed(errno: -pid) }
         var status: Int32 = 0
         _ = waitpid(pid, &status, WUNTRACED)
@@ -148,7 +149,7 @@ public final class Recorder {
             cpuModel: MachineInfo.cpuModel(), cpuid: MachineInfo.cpuidLeaves(), xcr0: mp_xcr0(),
             featureMask: options.maskCPUFeatures ? MachineInfo.featureMask : [], command: options.command.joined(separator: " "),
             argv: options.command, environment: environment, cwd: cwd, startTime: Date().timeIntervalSince1970,
-            uid: getuid(), gid: getgid())
+            uid: getuid(), gid: getgid(), recordingMode: options.syscallBuffer ? .buffered : .stopping)
         raiseResourceLimits()
         var signingKey: TraceSigningKey?
         if let keyDirectory = options.signingKeyDirectory {

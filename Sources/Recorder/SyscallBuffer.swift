@@ -24,9 +24,11 @@ import Trace
 ///
 ///     header   u32 magic "MPSB", u32 size, u32 used (end of committed records), u32 locked,
 ///              u32 generation (resets so far), u32 reserved
-///     record   u32 length (8-aligned, whole record), u32 dataLength, u64 number,
-///              i64 result, 6 × u64 arguments, then dataLength bytes (read: the bytes the
-///              kernel wrote; write: the bytes passed)
+///     record   u32 length (8-aligned, whole record), u32 dataLength, u32 pathLength,
+///              u32 reserved, u64 number, i64 result, 6 × u64 arguments, then dataLength
+///              bytes (read, stat, readlink: the bytes the kernel wrote; write: the bytes
+///              passed), then pathLength bytes (open, stat, readlink: the path, no NUL;
+///              readv, writev: the iovec array)
 public enum SyscallBufferABI {
     /// The page holding the trusted `syscall; ret`; fixed, so that the filter installed
     /// before the first exec knows it in every process of the recording.
@@ -43,14 +45,24 @@ public enum SyscallBufferABI {
     public static let maximumData = 128 * 1024
     static let magic: UInt32 = 0x4253_504d
     static let headerSize = 24
-    static let recordHeaderSize = 72
+    static let recordHeaderSize = 80
 
     /// The syscalls the preload library makes through the trusted instruction, and the only
-    /// ones the filter lets through there: data calls on open descriptors, and the lseek
-    /// probe that keeps pipes, sockets and terminals (ESPIPE) on the stopping path.
-    public static let bufferedSyscalls: [Int] = ["read", "write", "pread64", "pwrite64", "lseek"].compactMap {
+    /// ones the filter lets through there: data calls on open descriptors, the lseek probe
+    /// that keeps pipes, sockets and terminals (ESPIPE) on the stopping path, read-only opens
+    /// of existing files (`stopBits`), the stat family, close, dup, clock_gettime, and the
+    /// fstat and readlink of /proc/self/fd/N by which the library names a descriptor it opens
+    /// or closes.
+    public static let bufferedSyscalls: [Int] = ["read", "write", "pread64", "pwrite64", "readv", "writev", "lseek", "openat",
+                                                 "newfstatat", "fstat", "readlinkat", "close", "dup", "clock_gettime"].compactMap {
         SyscallTable.number(named: $0)
     }
+
+    /// Per trusted number, the bits of argument 2 that make the filter stop the call even at
+    /// the trusted instruction: openat's O_ACCMODE (3), O_CREAT (0o100), O_TRUNC (0o1000) and
+    /// __O_TMPFILE (0o20000000). A buffered open only reads an existing object; every open
+    /// that creates, truncates or may write passes the supervisor's guard.
+    public static let stopBits: [Int: UInt32] = [SyscallTable.Number.openat: 0o3 | 0o100 | 0o1000 | 0o2000_0000]
 
     /// Buffered calls whose record carries the bytes the kernel wrote at argument 1 (as many as
     /// the result), and those whose record carries the bytes passed at argument 1 (argument 2 of them).
@@ -79,11 +91,124 @@ final class SyscallBufferState {
     }
 }
 
+/// One record of a thread's buffer, decoded.
+struct BufferedRecord {
+    var number: Int
+    var result: Int64
+    var arguments: [UInt64]
+    /// Read, stat, readlink: the bytes the kernel wrote; write: the bytes passed.
+    var data: [UInt8]
+    /// Open, stat, readlink: the path argument's bytes as the library saw them; readv,
+    /// writev: the iovec array.
+    var path: [UInt8]
+
+    var descriptor: Int64 { Int64(Int32(truncatingIfNeeded: arguments[0])) }
+    var pathString: String { String(decoding: path, as: UTF8.self) }
+
+    /// `(fd, device, inode, mode)` when this record is a successful fstat of a descriptor
+    /// (`fstat`, or `newfstatat` with AT_EMPTY_PATH and an empty path).
+    var descriptorStat: (fd: Int64, device: UInt64, inode: UInt64, mode: UInt32)? {
+        guard result == 0, data.count >= 32 else { return nil }
+        let isFstat = number == Numbers.fstat
+        let isEmptyPathStat = number == Numbers.newfstatat && path.isEmpty && arguments[3] & 0x1000 /* AT_EMPTY_PATH */ != 0
+        guard isFstat || isEmptyPathStat else { return nil }
+        return (descriptor, data.loadUInt64(at: 0), data.loadUInt64(at: 8), data.loadUInt32(at: 24))
+    }
+
+    /// `(fd, name)` when this record is a successful readlink of `/proc/self/fd/N`.
+    var descriptorName: (fd: Int64, name: String)? {
+        guard number == Numbers.readlinkat, result > 0, path.starts(with: Array("/proc/self/fd/".utf8)),
+              let fd = Int64(String(decoding: path.dropFirst(14), as: UTF8.self)) else { return nil }
+        return (fd, String(decoding: data, as: UTF8.self))
+    }
+
+    /// The descriptor numbers this call changes: the one close releases, the one open or
+    /// dup returns.
+    var changedDescriptors: [Int64] {
+        switch number {
+        case Numbers.close: return [descriptor]
+        case Numbers.openat, Numbers.dup: return result >= 0 ? [result] : []
+        default: return []
+        }
+    }
+
+    enum Numbers {
+        static let fstat = SyscallTable.number(named: "fstat") ?? 5
+        static let newfstatat = SyscallTable.number(named: "newfstatat") ?? 262
+        static let readlinkat = SyscallTable.number(named: "readlinkat") ?? 267
+        static let lseek = SyscallTable.number(named: "lseek") ?? 8
+        static let clockGettime = SyscallTable.number(named: "clock_gettime") ?? 228
+        static let readv = SyscallTable.number(named: "readv") ?? 19
+        static let writev = SyscallTable.number(named: "writev") ?? 20
+        static let close = SyscallTable.Number.close, dup = SyscallTable.Number.dup, openat = SyscallTable.Number.openat
+    }
+
+    /// `(address, length)` of each iovec of a readv/writev record, cut to `total` bytes
+    /// in all (as the kernel fills them: in order, the last one partly).
+    func iovecs(total: Int) -> [(address: UInt64, length: Int)] {
+        var remaining = total
+        var pieces: [(address: UInt64, length: Int)] = []
+        for i in 0..<(path.count / 16) where remaining > 0 {
+            let length = Int(min(path.loadUInt64(at: i * 16 + 8), UInt64(remaining)))
+            pieces.append((path.loadUInt64(at: i * 16), length))
+            remaining -= length
+        }
+        return pieces
+    }
+}
+
+/// What the descriptors named by one drain's records are, at each record. Buffered opens,
+/// closes and dups change the descriptor table between two stops of the thread, so the
+/// supervisor cannot ask /proc/TID/fd for a descriptor a later record closed: a descriptor
+/// the batch changes is named by what the library logged (fstat and readlink of
+/// /proc/self/fd/N before a close, after an open); one the batch leaves alone by /proc now.
+struct BufferedDescriptorTable {
+    let tid: Int32
+    /// Descriptors opened, duplicated or closed by an earlier record of the batch.
+    private var current: [Int64: ObjectIdentity?] = [:]
+    /// What the library logged about a descriptor before the batch first changed it.
+    private var initialStat: [Int64: (device: UInt64, inode: UInt64, mode: UInt32)] = [:]
+    private var initialName: [Int64: String] = [:]
+    private var changedInBatch: Set<Int64> = []
+    private var resolvedNow: [Int64: ObjectIdentity?] = [:]
+
+    init(tid: Int32, records: [BufferedRecord]) {
+        self.tid = tid
+        var changed = Set<Int64>()
+        for record in records {
+            if let s = record.descriptorStat, !changed.contains(s.fd), initialStat[s.fd] == nil {
+                initialStat[s.fd] = (s.device, s.inode, s.mode)
+            }
+            if let n = record.descriptorName, !changed.contains(n.fd), initialName[n.fd] == nil { initialName[n.fd] = n.name }
+            changed.formUnion(record.changedDescriptors)
+        }
+        changedInBatch = changed
+    }
+
+    /// The object descriptor `fd` names at this point of the batch, as argument `argument`.
+    mutating func identity(of fd: Int64, argument: Int) -> ObjectIdentity? {
+        var found: ObjectIdentity?
+        if let entry = current[fd] {
+            found = entry
+        } else if let stat = initialStat[fd], let name = initialName[fd] {
+            found = ObjectIdentity(argument: argument, requested: "", resolved: name, device: stat.device, inode: stat.inode,
+                                   mode: stat.mode)
+        } else if !changedInBatch.contains(fd) {
+            if resolvedNow[fd] == nil { resolvedNow[fd] = ObjectResolver.identity(ofDescriptor: fd, tid: tid, argument: argument) }
+            found = resolvedNow[fd] ?? nil
+        }
+        found?.argument = argument
+        return found
+    }
+
+    mutating func set(_ fd: Int64, to identity: ObjectIdentity?) { current[fd] = .some(identity) }
+}
+
 extension Supervisor {
     /// Turns the records the task's buffer gained since the last drain into syscall events,
-    /// in the order the library logged them. Cost: one process_vm_readv of the new bytes,
-    /// one descriptor resolution per distinct descriptor (the descriptor table cannot change
-    /// between two stops of the thread group, since close, dup2 and friends always stop).
+    /// in the order the library logged them. Cost: one process_vm_readv of the new bytes;
+    /// per stat or open one path resolution; per descriptor the batch did not open, close
+    /// or dup one /proc resolution.
     func drainSyscallBuffer(_ task: TracedTask) {
         guard let buffer = task.syscallBuffer else { return }
         let access = task.access
@@ -101,44 +226,176 @@ extension Supervisor {
             buffer.consumed = max(buffer.consumed, min(used, SyscallBufferABI.bufferSize))
             return
         }
-        var identities: [Int64: ObjectIdentity?] = [:]
+        var records: [BufferedRecord] = []
         var offset = 0
         let recordHeader = SyscallBufferABI.recordHeaderSize
         while offset + recordHeader <= bytes.count {
             let length = Int(bytes.loadUInt32(at: offset)), dataLength = Int(bytes.loadUInt32(at: offset + 4))
-            let number = Int(truncatingIfNeeded: bytes.loadUInt64(at: offset + 8))
+            let pathLength = Int(bytes.loadUInt32(at: offset + 8))
+            let number = Int(truncatingIfNeeded: bytes.loadUInt64(at: offset + 16))
             guard length >= recordHeader, length % 8 == 0, offset + length <= bytes.count,
-                  recordHeader + dataLength <= length, SyscallBufferABI.bufferedSyscalls.contains(number) else {
+                  recordHeader + dataLength + pathLength <= length, SyscallBufferABI.bufferedSyscalls.contains(number) else {
                 log("magprov: task \(task.tid): malformed syscall buffer record at offset \(buffer.consumed + offset); rest ignored")
                 break
             }
-            let result = Int64(bitPattern: bytes.loadUInt64(at: offset + 16))
-            let arguments = (0..<6).map { bytes.loadUInt64(at: offset + 24 + 8 * $0) }
-            let data = Array(bytes[(offset + recordHeader)..<(offset + recordHeader + dataLength)])
-            emitBufferedSyscall(task, number: number, arguments: arguments, result: result, data: data, identities: &identities)
+            let result = Int64(bitPattern: bytes.loadUInt64(at: offset + 24))
+            let arguments = (0..<6).map { bytes.loadUInt64(at: offset + 32 + 8 * $0) }
+            let dataStart = offset + recordHeader
+            records.append(BufferedRecord(number: number, result: result, arguments: arguments,
+                                          data: Array(bytes[dataStart..<(dataStart + dataLength)]),
+                                          path: Array(bytes[(dataStart + dataLength)..<(dataStart + dataLength + pathLength)])))
             offset += length
         }
         buffer.consumed += offset
+        var descriptors = BufferedDescriptorTable(tid: task.tid, records: records)
+        for index in records.indices {
+            emitBufferedSyscall(task, records: records, index: index, descriptors: &descriptors)
+        }
     }
 
-    /// The event a stopped call would have produced: the descriptor's identity, the digest
-    /// of the bytes written, the bytes the kernel wrote (Supervisor.syscallEntry/Exit).
-    private func emitBufferedSyscall(_ task: TracedTask, number: Int, arguments: [UInt64], result: Int64, data: [UInt8],
-                                     identities: inout [Int64: ObjectIdentity?]) {
-        var event = SyscallEvent(number: number, arguments: arguments, result: result, entrySequence: sequence)
+    /// The event a stopped call would have produced (Supervisor.syscallEntry/Exit): the
+    /// objects its descriptors and paths name, the digest of the bytes written, the bytes
+    /// the kernel wrote. For a buffered open the new descriptor's identity is the one the
+    /// library logged right after it (fstat, readlink of /proc/self/fd/N).
+    private func emitBufferedSyscall(_ task: TracedTask, records: [BufferedRecord], index: Int,
+                                     descriptors: inout BufferedDescriptorTable) {
+        let record = records[index]
+        let number = record.number, arguments = record.arguments, result = record.result, data = record.data
+        var event = SyscallEvent(number: number, arguments: arguments, result: result, flags: .buffered, entrySequence: sequence)
         sequence += 1
-        let fd = Int64(Int32(truncatingIfNeeded: arguments[0]))
-        if identities[fd] == nil { identities[fd] = ObjectResolver.identity(ofDescriptor: fd, tid: task.tid, argument: 0) }
-        if let identity = identities[fd] ?? nil { event.objects.append(identity) }
-        if SyscallBufferABI.readsData.contains(number) {
-            if result > 0, data.count == Int(result) { event.writes.append(MemoryWrite(address: arguments[1], bytes: data)) }
-        } else if SyscallBufferABI.writesData.contains(number) {
-            if arguments[1] != 0, arguments[2] > 0, data.count == Int(arguments[2]) {
-                event.inputs.append(BufferDigest(address: arguments[1], bytes: data))
+        let fd = record.descriptor
+        typealias N = BufferedRecord.Numbers
+        switch number {
+        case N.newfstatat:
+            event.objects.append(pathIdentity(task, record: record, descriptors: &descriptors))
+            if result == 0, data.count == 144 { event.writes.append(MemoryWrite(address: arguments[2], bytes: data)) }
+        case N.fstat:
+            if let identity = descriptors.identity(of: fd, argument: 0) { event.objects.append(identity) }
+            if result == 0, data.count == 144 { event.writes.append(MemoryWrite(address: arguments[1], bytes: data)) }
+        case N.readlinkat:
+            // Only /proc/self/fd/N, the library's own naming call: named without a look at /proc.
+            event.objects.append(ObjectIdentity(argument: 1, requested: record.pathString,
+                                                resolved: ObjectResolver.selfResolved(record.pathString, tid: task.tid),
+                                                device: 0, inode: 0, mode: 0))
+            if result > 0, data.count == Int(result) { event.writes.append(MemoryWrite(address: arguments[2], bytes: data)) }
+        case N.openat:
+            var path = pathIdentity(task, record: record, descriptors: &descriptors)
+            if result >= 0 {
+                let opened = openedIdentity(records: records, after: index, fd: result)
+                if let opened {
+                    // As a stopped open: the descriptor is what the kernel opened, so the path
+                    // argument names that (Supervisor.addExitObjects).
+                    if path.inode != 0, path.device != opened.device || path.inode != opened.inode {
+                        path = ObjectIdentity(argument: path.argument, requested: path.requested, resolved: opened.resolved,
+                                              device: opened.device, inode: opened.inode, mode: opened.mode)
+                    }
+                    checkBufferedOpen(task, opened)
+                } else {
+                    log("magprov: task \(task.tid): buffered openat = \(result) without the descriptor's identity after it")
+                }
+                event.objects.append(path)
+                if let opened { event.objects.append(opened) }
+                descriptors.set(result, to: opened)
+            } else {
+                event.objects.append(path)
+            }
+        case N.close:
+            if let identity = descriptors.identity(of: fd, argument: 0) { event.objects.append(identity) }
+            descriptors.set(fd, to: nil)
+        case N.dup:
+            let identity = descriptors.identity(of: fd, argument: 0)
+            if let identity { event.objects.append(identity) }
+            if result >= 0 {
+                var copy = identity
+                copy?.argument = -1
+                if let copy { event.objects.append(copy) }
+                descriptors.set(result, to: copy)
+            }
+        case N.clockGettime:
+            if result == 0, data.count == 16 { event.writes.append(MemoryWrite(address: arguments[1], bytes: data)) }
+        case N.readv, N.writev:
+            if let identity = descriptors.identity(of: fd, argument: 0) { event.objects.append(identity) }
+            // The kernel's writes and the digests a stopped call records: one per iovec
+            // (Syscalls' iovec rule, Supervisor.readIovecInputs).
+            let total = number == N.readv ? Int(max(result, 0)) : data.count
+            guard data.count == total else { break }
+            var offset = 0
+            for piece in record.iovecs(total: total) {
+                let bytes = Array(data[offset..<(offset + piece.length)])
+                offset += piece.length
+                guard piece.address != 0, piece.length > 0 else { continue }
+                if number == N.readv {
+                    event.writes.append(MemoryWrite(address: piece.address, bytes: bytes))
+                } else {
+                    event.inputs.append(BufferDigest(address: piece.address, bytes: bytes))
+                }
+            }
+        default:
+            if let identity = descriptors.identity(of: fd, argument: 0) { event.objects.append(identity) }
+            if SyscallBufferABI.readsData.contains(number) {
+                if result > 0, data.count == Int(result) { event.writes.append(MemoryWrite(address: arguments[1], bytes: data)) }
+            } else if SyscallBufferABI.writesData.contains(number) {
+                if arguments[1] != 0, arguments[2] > 0, data.count == Int(arguments[2]) {
+                    event.inputs.append(BufferDigest(address: arguments[1], bytes: data))
+                }
             }
         }
         syscallCount += 1
         emit(task.tid, .syscall(event))
+    }
+
+    /// The object a stat's or open's path argument (argument 1, qualified by the dirfd in
+    /// argument 0) names, as a stopped call resolves it, with the (device, inode, mode) the
+    /// kernel reported to the library when the stat succeeded. A relative path under a
+    /// descriptor the batch has since closed is resolved under that descriptor's logged name.
+    private func pathIdentity(_ task: TracedTask, record: BufferedRecord, descriptors: inout BufferedDescriptorTable) -> ObjectIdentity {
+        let spec = SyscallTable.spec(record.number)
+        let path = record.pathString
+        let dirfd = record.descriptor
+        let follow = spec.followsFinalLink(arguments: record.arguments)
+        var identity: ObjectIdentity
+        if path.isEmpty, dirfd >= 0, let descriptor = descriptors.identity(of: dirfd, argument: 1) {
+            // As ObjectResolver.identity(ofPath:): an empty path names the descriptor.
+            identity = descriptor
+        } else if path.hasPrefix("/") || Int32(truncatingIfNeeded: dirfd) == -100 /* AT_FDCWD */ {
+            identity = ObjectResolver.identity(ofPath: path, dirfd: dirfd, tid: task.tid, argument: 1, followFinalLink: follow)
+        } else if let base = descriptors.identity(of: dirfd, argument: 0), base.resolved.hasPrefix("/") {
+            identity = ObjectResolver.identity(ofPath: base.resolved + "/" + path, dirfd: nil, tid: task.tid, argument: 1,
+                                               followFinalLink: follow)
+            identity.requested = path
+        } else {
+            identity = ObjectResolver.identity(ofPath: path, dirfd: dirfd, tid: task.tid, argument: 1, followFinalLink: follow)
+        }
+        identity.requested = path
+        if record.number == BufferedRecord.Numbers.newfstatat, record.result == 0, record.data.count == 144 {
+            identity.device = record.data.loadUInt64(at: 0)
+            identity.inode = record.data.loadUInt64(at: 8)
+            identity.mode = record.data.loadUInt32(at: 24)
+        }
+        return identity
+    }
+
+    /// The identity the library logged for descriptor `fd` right after the open at `index`:
+    /// its fstat and its readlink of /proc/self/fd/N.
+    private func openedIdentity(records: [BufferedRecord], after index: Int, fd: Int64) -> ObjectIdentity? {
+        var stat: (device: UInt64, inode: UInt64, mode: UInt32)?
+        var name: String?
+        for record in records[(index + 1)...].prefix(2) {
+            if let s = record.descriptorStat, s.fd == fd { stat = (s.device, s.inode, s.mode) }
+            if let n = record.descriptorName, n.fd == fd { name = n.name }
+        }
+        guard let stat, let name else { return nil }
+        return ObjectIdentity(argument: -1, requested: "", resolved: name, device: stat.device, inode: stat.inode, mode: stat.mode)
+    }
+
+    /// A buffered open passed no guard (the filter lets only read-only opens of existing
+    /// objects through the trusted instruction): say so when one named the trace or the
+    /// recorder's /proc entries, which a stopped open would have been refused.
+    private func checkBufferedOpen(_ task: TracedTask, _ opened: ObjectIdentity) {
+        guard let traceeGuard, traceeGuard.protected.isInsideTrace(opened.resolved)
+                || traceeGuard.protected.isRecorderProc(opened.resolved) else { return }
+        log("magprov: task \(task.tid): warning: a buffered read-only openat reached \(opened.resolved), which the " +
+            "stopping path refuses (--syscall-buffer trusts the program: see docs/ARCHITECTURE.md, \"Syscall buffer\")")
     }
 
     /// Whether the task stopped inside the library's critical section (`locked` set): between

@@ -22,15 +22,25 @@ enum SyscallBufferPreload {
  *
  * Never blocks holding the buffer: read and write first probe the descriptor with
  * lseek(fd, 0, SEEK_CUR); pipes, sockets and terminals answer ESPIPE and take the ordinary,
- * stopping path. Reentrancy (a signal handler calling write) is caught by `locked`. */
+ * stopping path. open first stats the path (only regular files and directories open
+ * without waiting), close first fstats the descriptor (only regular files and directories
+ * are closed here: closing a pipe or socket reaches another process). An open, a close and
+ * a dup log the identity of the descriptor (fstat and readlink of /proc/self/fd/N) so the
+ * supervisor can name it after it is gone. Reentrancy (a signal handler calling write) is
+ * caught by `locked`. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 /* `generation` counts resets: the supervisor, which never writes here, tells a reset
@@ -39,6 +49,9 @@ struct mp_header { uint32_t magic, size, used, locked, generation, reserved; };
 struct mp_record {
     uint32_t length;       /* of the whole record, 8-aligned */
     uint32_t data_length;  /* bytes after the record: what a read returned, what a write passed */
+    uint32_t path_length;  /* then the pointer argument's bytes: the path (no NUL) of open, stat,
+                              readlink; the iovec array of readv, writev */
+    uint32_t reserved;
     uint64_t number;
     int64_t result;
     uint64_t args[6];
@@ -127,17 +140,25 @@ static struct mp_record *mp_reserve(struct mp_header *h, size_t data) {
     return (struct mp_record *)((char *)h + h->used);
 }
 
-static void mp_commit(struct mp_header *h, struct mp_record *r, long number, long a0, long a1, long a2, long a3,
-                      long result, const void *data, size_t length) {
+static void mp_commit_path(struct mp_header *h, struct mp_record *r, long number, long a0, long a1, long a2, long a3,
+                           long result, const void *data, size_t length, const char *path, size_t path_length) {
     r->number = (uint64_t)number;
     r->result = result;
     r->args[0] = (uint64_t)a0; r->args[1] = (uint64_t)a1; r->args[2] = (uint64_t)a2;
     r->args[3] = (uint64_t)a3; r->args[4] = 0; r->args[5] = 0;
     r->data_length = (uint32_t)length;
+    r->path_length = (uint32_t)path_length;
+    r->reserved = 0;
     if (length) memcpy(r + 1, data, length);
-    r->length = (uint32_t)((sizeof *r + length + 7) & ~(size_t)7);
+    if (path_length) memcpy((char *)(r + 1) + length, path, path_length);
+    r->length = (uint32_t)((sizeof *r + length + path_length + 7) & ~(size_t)7);
     /* The record becomes visible to the supervisor with this store, never half-written. */
     __atomic_store_n(&h->used, h->used + r->length, __ATOMIC_RELEASE);
+}
+
+static void mp_commit(struct mp_header *h, struct mp_record *r, long number, long a0, long a1, long a2, long a3,
+                      long result, const void *data, size_t length) {
+    mp_commit_path(h, r, number, a0, a1, a2, a3, result, data, length, NULL, 0);
 }
 
 /* Descriptors that answered ESPIPE, so that a pipe costs one probe, not one per call.
@@ -185,22 +206,101 @@ typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 typedef int (*close_fn)(int);
+typedef int (*dup_fn)(int);
 typedef int (*dup2_fn)(int, int);
 typedef int (*dup3_fn)(int, int, int);
+typedef int (*openat_fn)(int, const char *, int, ...);
+typedef int (*fstatat_fn)(int, const char *, struct stat *, int);
 MP_REAL(read_fn, read)
 MP_REAL(write_fn, write)
 MP_REAL(pread_fn, pread64)
 MP_REAL(pwrite_fn, pwrite64)
 MP_REAL(close_fn, close)
+MP_REAL(dup_fn, dup)
 MP_REAL(dup2_fn, dup2)
 MP_REAL(dup3_fn, dup3)
+MP_REAL(openat_fn, openat)
+MP_REAL(fstatat_fn, fstatat)
 
-/* These stop as before; they only keep the ESPIPE marks true. */
+/* The length of a path the buffer may carry, or MP_MAX_PATH when it is too long (or NULL). */
+#define MP_MAX_PATH 4096
+static size_t mp_path_length(const char *path) {
+    return path ? strnlen(path, MP_MAX_PATH) : MP_MAX_PATH;
+}
+
+/* fstat(fd), logged: the descriptor's (device, inode, mode). 0 or -errno. */
+static long mp_fstat(struct mp_header *h, int fd, struct stat *st) {
+    struct mp_record *r = mp_reserve(h, sizeof *st);
+    long n = mp_trusted(SYS_fstat, fd, (long)st, 0, 0);
+    mp_commit(h, r, SYS_fstat, fd, (long)st, 0, 0, n, st, n == 0 ? sizeof *st : 0);
+    return n;
+}
+
+/* readlink("/proc/self/fd/N"), logged: the kernel's name for the descriptor's object. */
+static void mp_readlink_fd(struct mp_header *h, int fd) {
+    char path[40], target[MP_MAX_PATH];
+    char digits[16];
+    int k = 0, length = 0;
+    unsigned value = (unsigned)fd;
+    do { digits[k++] = (char)('0' + value % 10); value /= 10; } while (value);
+    memcpy(path, "/proc/self/fd/", 14);
+    length = 14;
+    while (k) path[length++] = digits[--k];
+    path[length] = 0;
+    struct mp_record *r = mp_reserve(h, sizeof target + (size_t)length);
+    long n = mp_trusted(SYS_readlinkat, AT_FDCWD, (long)path, (long)target, sizeof target);
+    mp_commit_path(h, r, SYS_readlinkat, AT_FDCWD, (long)path, (long)target, sizeof target, n, target,
+                   n > 0 ? (size_t)n : 0, path, (size_t)length);
+}
+
+/* The stat family's one call, logged with the path and the struct the kernel wrote. */
+static long mp_newfstatat(struct mp_header *h, int dirfd, const char *path, size_t path_length, struct stat *st, int flags) {
+    struct mp_record *r = mp_reserve(h, sizeof *st + path_length);
+    long n = mp_trusted(SYS_newfstatat, dirfd, (long)path, (long)st, flags);
+    mp_commit_path(h, r, SYS_newfstatat, dirfd, (long)path, (long)st, flags, n, st, n == 0 ? sizeof *st : 0,
+                   path, path_length);
+    return n;
+}
+
+static int mp_waits_not(const struct stat *st) { return S_ISREG(st->st_mode) || S_ISDIR(st->st_mode); }
+
+/* close: buffered for regular files and directories (closing one reaches no other
+ * process and never waits), after logging what the descriptor names; the rest stop. */
 int close(int fd) {
     mp_mark(fd, 0);
+    struct mp_header *h = mp_get_buffer();
+    if (h && !h->locked && fd >= 0) {
+        h->locked = 1;
+        struct stat st;
+        if (mp_fstat(h, fd, &st) == 0 && mp_waits_not(&st)) {
+            mp_readlink_fd(h, fd);
+            struct mp_record *r = mp_reserve(h, 0);
+            long n = mp_trusted(SYS_close, fd, 0, 0, 0);
+            mp_commit(h, r, SYS_close, fd, 0, 0, 0, n, NULL, 0);
+            h->locked = 0;
+            return (int)mp_result(n);
+        }
+        h->locked = 0;
+    }
     return mp_real_close()(fd);
 }
 
+/* dup never waits: buffered for every descriptor (the new one keeps the old one's mark). */
+int dup(int fd) {
+    struct mp_header *h = mp_get_buffer();
+    if (h && !h->locked) {
+        h->locked = 1;
+        struct mp_record *r = mp_reserve(h, 0);
+        long n = mp_trusted(SYS_dup, fd, 0, 0, 0);
+        mp_commit(h, r, SYS_dup, fd, 0, 0, 0, n, NULL, 0);
+        if (n >= 0) mp_mark((int)n, mp_marked(fd));
+        h->locked = 0;
+        return (int)mp_result(n);
+    }
+    return mp_real_dup()(fd);
+}
+
+/* These stop as before; they only keep the ESPIPE marks true. */
 int dup2(int old, int new) {
     mp_mark(new, 0);
     return mp_real_dup2()(old, new);
@@ -209,6 +309,106 @@ int dup2(int old, int new) {
 int dup3(int old, int new, int flags) {
     mp_mark(new, 0);
     return mp_real_dup3()(old, new, flags);
+}
+
+/* Opens that create, truncate or write stop (the seccomp filter stops them at the trusted
+ * instruction too); so does an open of an existing object that is not a regular file or a
+ * directory (a FIFO's open waits for the other end; the probe stat decides). */
+#define MP_OPEN_STOPS (O_ACCMODE | O_CREAT | O_TRUNC | 020000000 /* __O_TMPFILE */)
+
+static int mp_openat(int dirfd, const char *path, int flags, mode_t mode) {
+    struct mp_header *h = mp_get_buffer();
+    size_t length = mp_path_length(path);
+    if (h && !h->locked && !(flags & MP_OPEN_STOPS) && length < MP_MAX_PATH) {
+        h->locked = 1;
+        struct stat st;
+        long probe = mp_newfstatat(h, dirfd, path, length, &st, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0);
+        /* A path that does not exist cannot be a FIFO to wait on: its open fails the same
+         * way here (a FIFO made between the two calls would block: a race only a program
+         * racing itself can win, and the mode trusts the program anyway). */
+        if ((probe == 0 && mp_waits_not(&st)) || probe == -ENOENT || probe == -ENOTDIR) {
+            struct mp_record *r = mp_reserve(h, length);
+            long fd = mp_trusted(SYS_openat, dirfd, (long)path, flags, (long)mode);
+            mp_commit_path(h, r, SYS_openat, dirfd, (long)path, flags, (long)mode, fd, NULL, 0, path, length);
+            if (fd >= 0) {
+                mp_mark((int)fd, 0);
+                struct stat opened;
+                /* The identity the supervisor records for the new descriptor. */
+                mp_fstat(h, (int)fd, &opened);
+                mp_readlink_fd(h, (int)fd);
+            }
+            h->locked = 0;
+            return (int)mp_result(fd);
+        }
+        h->locked = 0;
+    }
+    return mp_real_openat()(dirfd, path, flags, mode);
+}
+
+static mode_t mp_mode(int flags, va_list ap) {
+    return (flags & O_CREAT) || (flags & 020000000) == 020000000 ? va_arg(ap, mode_t) : 0;
+}
+
+int openat(int dirfd, const char *path, int flags, ...) {
+    va_list ap; va_start(ap, flags); mode_t mode = mp_mode(flags, ap); va_end(ap);
+    return mp_openat(dirfd, path, flags, mode);
+}
+int openat64(int dirfd, const char *path, int flags, ...) {
+    va_list ap; va_start(ap, flags); mode_t mode = mp_mode(flags, ap); va_end(ap);
+    return mp_openat(dirfd, path, flags, mode);
+}
+int open(const char *path, int flags, ...) {
+    va_list ap; va_start(ap, flags); mode_t mode = mp_mode(flags, ap); va_end(ap);
+    return mp_openat(AT_FDCWD, path, flags, mode);
+}
+int open64(const char *path, int flags, ...) {
+    va_list ap; va_start(ap, flags); mode_t mode = mp_mode(flags, ap); va_end(ap);
+    return mp_openat(AT_FDCWD, path, flags, mode);
+}
+/* _FORTIFY_SOURCE's checked forms (no mode: they refuse O_CREAT without one). */
+int __open_2(const char *path, int flags) { return mp_openat(AT_FDCWD, path, flags, 0); }
+int __open64_2(const char *path, int flags) { return mp_openat(AT_FDCWD, path, flags, 0); }
+int __openat_2(int dirfd, const char *path, int flags) { return mp_openat(dirfd, path, flags, 0); }
+int __openat64_2(int dirfd, const char *path, int flags) { return mp_openat(dirfd, path, flags, 0); }
+
+/* The stat family: every form is newfstatat (glibc 2.33+ makes the same call). */
+static int mp_fstatat(int dirfd, const char *path, struct stat *st, int flags) {
+    struct mp_header *h = mp_get_buffer();
+    size_t length = mp_path_length(path);
+    if (h && !h->locked && st && length < MP_MAX_PATH) {
+        h->locked = 1;
+        long n = mp_newfstatat(h, dirfd, path, length, st, flags);
+        h->locked = 0;
+        return (int)mp_result(n);
+    }
+    return mp_real_fstatat()(dirfd, path, st, flags);
+}
+
+int fstatat(int dirfd, const char *path, struct stat *st, int flags) { return mp_fstatat(dirfd, path, st, flags); }
+int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags) {
+    return mp_fstatat(dirfd, path, (struct stat *)st, flags);
+}
+int stat(const char *path, struct stat *st) { return mp_fstatat(AT_FDCWD, path, st, 0); }
+int stat64(const char *path, struct stat64 *st) { return mp_fstatat(AT_FDCWD, path, (struct stat *)st, 0); }
+int lstat(const char *path, struct stat *st) { return mp_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW); }
+int lstat64(const char *path, struct stat64 *st) {
+    return mp_fstatat(AT_FDCWD, path, (struct stat *)st, AT_SYMLINK_NOFOLLOW);
+}
+int fstat(int fd, struct stat *st) { return mp_fstatat(fd, "", st, AT_EMPTY_PATH); }
+int fstat64(int fd, struct stat64 *st) { return mp_fstatat(fd, "", (struct stat *)st, AT_EMPTY_PATH); }
+/* The versioned forms of programs built against glibc before 2.33 (_STAT_VER 1 on x86-64:
+ * the kernel's struct stat). */
+int __xstat(int version, const char *path, struct stat *st) { (void)version; return stat(path, st); }
+int __xstat64(int version, const char *path, struct stat64 *st) { (void)version; return stat64(path, st); }
+int __lxstat(int version, const char *path, struct stat *st) { (void)version; return lstat(path, st); }
+int __lxstat64(int version, const char *path, struct stat64 *st) { (void)version; return lstat64(path, st); }
+int __fxstat(int version, int fd, struct stat *st) { (void)version; return fstat(fd, st); }
+int __fxstat64(int version, int fd, struct stat64 *st) { (void)version; return fstat64(fd, st); }
+int __fxstatat(int version, int dirfd, const char *path, struct stat *st, int flags) {
+    (void)version; return fstatat(dirfd, path, st, flags);
+}
+int __fxstatat64(int version, int dirfd, const char *path, struct stat64 *st, int flags) {
+    (void)version; return fstatat64(dirfd, path, st, flags);
 }
 
 ssize_t read(int fd, void *buf, size_t count) {
@@ -273,5 +473,97 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
 
 ssize_t pread(int fd, void *buf, size_t count, off_t offset) { return pread64(fd, buf, count, offset); }
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) { return pwrite64(fd, buf, count, offset); }
+/* readv/writev on seekable descriptors, as read/write: the record carries the bytes read
+ * (gathered from the iovecs, as many as the result) or passed (all of them), then the
+ * iovec array itself, which the supervisor needs to place them. At most MP_MAX_IOV
+ * vectors and MP_MAX_DATA bytes; otherwise, and on pipes and sockets, the call stops. */
+#define MP_MAX_IOV 64
+static size_t mp_iov_total(const struct iovec *iov, int count) {
+    if (!iov || count <= 0 || count > MP_MAX_IOV) return (size_t)-1;
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+        if (iov[i].iov_len > MP_MAX_DATA) return (size_t)-1;
+        total += iov[i].iov_len;
+    }
+    return total;
+}
+
+static void mp_commit_iov(struct mp_header *h, struct mp_record *r, long number, int fd, const struct iovec *iov, int count,
+                          long result, size_t gather) {
+    r->number = (uint64_t)number;
+    r->result = result;
+    r->args[0] = (uint64_t)fd; r->args[1] = (uint64_t)iov; r->args[2] = (uint64_t)count;
+    r->args[3] = 0; r->args[4] = 0; r->args[5] = 0;
+    char *out = (char *)(r + 1);
+    size_t copied = 0;
+    for (int i = 0; i < count && copied < gather; i++) {
+        size_t part = iov[i].iov_len < gather - copied ? iov[i].iov_len : gather - copied;
+        if (part) memcpy(out + copied, iov[i].iov_base, part);
+        copied += part;
+    }
+    size_t vectors = (size_t)count * sizeof *iov;
+    memcpy(out + copied, iov, vectors);
+    r->data_length = (uint32_t)copied;
+    r->path_length = (uint32_t)vectors;
+    r->reserved = 0;
+    r->length = (uint32_t)((sizeof *r + copied + vectors + 7) & ~(size_t)7);
+    __atomic_store_n(&h->used, h->used + r->length, __ATOMIC_RELEASE);
+}
+
+typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
+MP_REAL(readv_fn, readv)
+MP_REAL(readv_fn, writev)
+
+ssize_t readv(int fd, const struct iovec *iov, int count) {
+    struct mp_header *h = mp_get_buffer();
+    size_t total = mp_iov_total(iov, count);
+    if (h && !h->locked && total <= MP_MAX_DATA) {
+        h->locked = 1;
+        if (mp_seekable(h, fd)) {
+            struct mp_record *r = mp_reserve(h, total + (size_t)count * sizeof *iov);
+            long n = mp_trusted(SYS_readv, fd, (long)iov, count, 0);
+            mp_commit_iov(h, r, SYS_readv, fd, iov, count, n, n > 0 ? (size_t)n : 0);
+            h->locked = 0;
+            return mp_result(n);
+        }
+        h->locked = 0;
+    }
+    return mp_real_readv()(fd, iov, count);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int count) {
+    struct mp_header *h = mp_get_buffer();
+    size_t total = mp_iov_total(iov, count);
+    if (h && !h->locked && total <= MP_MAX_DATA) {
+        h->locked = 1;
+        if (mp_seekable(h, fd)) {
+            struct mp_record *r = mp_reserve(h, total + (size_t)count * sizeof *iov);
+            long n = mp_trusted(SYS_writev, fd, (long)iov, count, 0);
+            mp_commit_iov(h, r, SYS_writev, fd, iov, count, n, n >= 0 ? total : 0);
+            h->locked = 0;
+            return mp_result(n);
+        }
+        h->locked = 0;
+    }
+    return mp_real_writev()(fd, iov, count);
+}
+/* clock_gettime: the vDSO is gone while recording, so every time call is a syscall; the
+ * record carries the timespec the kernel wrote (the program's word for the time, like
+ * every buffered result). */
+typedef int (*clock_gettime_fn)(clockid_t, struct timespec *);
+MP_REAL(clock_gettime_fn, clock_gettime)
+
+int clock_gettime(clockid_t clock, struct timespec *ts) {
+    struct mp_header *h = mp_get_buffer();
+    if (h && !h->locked && ts) {
+        h->locked = 1;
+        struct mp_record *r = mp_reserve(h, sizeof *ts);
+        long n = mp_trusted(SYS_clock_gettime, clock, (long)ts, 0, 0);
+        mp_commit(h, r, SYS_clock_gettime, clock, (long)ts, 0, 0, n, ts, n == 0 ? sizeof *ts : 0);
+        h->locked = 0;
+        return (int)mp_result(n);
+    }
+    return mp_real_clock_gettime()(clock, ts);
+}
 """#
 }

@@ -133,6 +133,10 @@ public struct SyscallFlags: OptionSet, Sendable, Equatable {
     public static let unfinished = SyscallFlags(rawValue: 4)
     /// The syscall came from another ABI (int 0x80 / x32).
     public static let foreignABI = SyscallFlags(rawValue: 8)
+    /// The call ran without a stop and was logged by the syscall buffer's preload library in
+    /// the tracee's own memory (`record --syscall-buffer`): the program's word, not the
+    /// supervisor's observation (`RecordingMode.buffered`).
+    public static let buffered = SyscallFlags(rawValue: 16)
 }
 
 public struct SyscallEvent: Equatable, Sendable {

@@ -16,9 +16,34 @@ import SystemPackage
 /// frames, large memory writes live in blobs, the manifest commits to header, streams and
 /// blobs and is signed. Version 4: a timestamp event may carry the bytes of a rewritten
 /// rdrand/rdseed/rdpid, a forked child's `TaskStart` may name the shared-memory group it
-/// was scheduled with, and a preemption's `ScheduleEvent` may carry a fingerprint of the
-/// shared pages. Readers refuse other versions and name both.
+/// was scheduled with, a preemption's `ScheduleEvent` may carry a fingerprint of the
+/// shared pages, the header names the recording mode (`TraceHeader.recordingMode`) and
+/// buffered syscall events carry `SyscallFlags.buffered`. Readers refuse other versions
+/// and name both.
 public let traceFormatVersion = 4
+
+/// How the recorder captured syscalls, and so what a trace's events rest on
+/// (docs/ARCHITECTURE.md, "Syscall buffer"; README, what each recording mode trusts).
+public enum RecordingMode: String, Codable, Equatable, Sendable {
+    /// Every syscall stopped in the supervisor (`magprov record`, the default): every event
+    /// is the supervisor's own observation.
+    case stopping
+    /// `magprov record --syscall-buffer`: calls on descriptors the program already holds were
+    /// logged by a preload library inside the program and drained from its memory. Those
+    /// events (flagged `SyscallFlags.buffered`) rest on the program's own log.
+    case buffered
+
+    /// The sentence every answer built from a trace of this mode carries; nil for `stopping`.
+    public var trustNotice: String? {
+        switch self {
+        case .stopping: return nil
+        case .buffered:
+            return "recorded with --syscall-buffer: the bytes read and written on open descriptors " +
+                "(events flagged buffered) are the program's own log from its in-process buffer, not " +
+                "the recorder's observation; `magprov record` without it stops on every syscall"
+        }
+    }
+}
 
 public struct CPUIDLeaf: Codable, Equatable, Sendable {
     public var leaf: UInt32, subleaf: UInt32, eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32
@@ -46,10 +71,18 @@ public struct TraceHeader: Codable, Equatable, Sendable {
     public var startTime: Double
     public var uid: UInt32
     public var gid: UInt32
+    /// Which recorder mode wrote the events; optional in the JSON, and a header without it
+    /// reads as `.stopping` (`mode`).
+    public var recordingMode: RecordingMode?
+
+    /// The recording mode, `.stopping` when the header does not name one.
+    public var mode: RecordingMode { recordingMode ?? .stopping }
 
     public init(formatVersion: Int = traceFormatVersion, magprovVersion: String, kernel: String, hostname: String,
                 cpuModel: String, cpuid: [CPUIDLeaf], xcr0: UInt64? = nil, featureMask: [String], command: String, argv: [String],
-                environment: [String], cwd: String, startTime: Double, uid: UInt32, gid: UInt32) {
+                environment: [String], cwd: String, startTime: Double, uid: UInt32, gid: UInt32,
+                recordingMode: RecordingMode? = .stopping) {
+        self.recordingMode = recordingMode
         self.formatVersion = formatVersion; self.magprovVersion = magprovVersion; self.kernel = kernel
         self.hostname = hostname; self.cpuModel = cpuModel; self.cpuid = cpuid; self.xcr0 = xcr0; self.featureMask = featureMask
         self.command = command; self.argv = argv; self.environment = environment; self.cwd = cwd

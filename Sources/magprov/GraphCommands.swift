@@ -22,6 +22,7 @@ struct GraphStoreOptions: ParsableArguments {
     func openStore() throws -> GraphStore {
         try requireTrace(trace)
         TraceDamageNotice.report(trace: trace)
+        RecordingTrustNotice.report(trace: trace)
         return try GraphStore.openOrBuild(traceDirectory: trace, rebuild: rebuild, notice: TraceDamageNotice.storeNotice)
     }
 }

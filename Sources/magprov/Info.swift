@@ -21,13 +21,14 @@ struct Info: ParsableCommand {
         let reader = try openTrace(trace)
         let damage = TraceDamageNotice.report(reader)
         let (events, errors) = reader.allEvents()
-        var processes = Set<Int32>(), syscalls = 0, bytesRead = 0, bytesCaptured = 0, signals = 0, timestamps = 0, execs = 0
+        var processes = Set<Int32>(), syscalls = 0, bytesRead = 0, bytesCaptured = 0, signals = 0, timestamps = 0, execs = 0, buffered = 0
         var perSyscall: [String: Int] = [:]
         for e in events {
             switch e.body {
             case .taskStart(let t): processes.insert(t.pid)
             case .syscall(let s):
                 syscalls += 1
+                if s.flags.contains(.buffered) { buffered += 1 }
                 perSyscall[SyscallTable.name(s.number), default: 0] += 1
                 for w in s.writes { bytesCaptured += w.bytes.count }
                 if [0, 17, 19, 295, 45, 47].contains(s.number), s.result > 0 { bytesRead += Int(s.result) }
@@ -45,10 +46,10 @@ struct Info: ParsableCommand {
             let object: [String: Any] = [
                 "command": reader.header.command, "complete": reader.manifest != nil,
                 "exitCode": reader.manifest?.exitCode as Any, "processes": processes.count, "tasks": reader.taskIDs.count,
-                "execs": execs, "syscalls": syscalls, "signals": signals, "rdtsc": timestamps,
+                "execs": execs, "syscalls": syscalls, "bufferedSyscalls": buffered, "signals": signals, "rdtsc": timestamps,
                 "bytesReadBySyscalls": bytesRead, "bytesCaptured": bytesCaptured, "traceBytes": size,
                 "eventStreamBytes": eventBytes, "blobRawBytes": blobRaw, "rootChain": reader.manifest?.rootChain ?? "",
-                "errors": errors.map { "\($0)" }, "damage": damage.map { "\($0.subject): \($0.detail)" },
+                "recordingMode": reader.header.mode.rawValue, "errors": errors.map { "\($0)" }, "damage": damage.map { "\($0.subject): \($0.detail)" },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -56,6 +57,7 @@ struct Info: ParsableCommand {
             print("command:     \(reader.header.command)")
             print("recorded:    \(Date(timeIntervalSince1970: reader.header.startTime)) on \(reader.header.cpuModel), \(reader.header.kernel.split(separator: " ").prefix(2).joined(separator: " "))")
             print("status:      \(reader.manifest.map { m in m.exitCode.map { "exited \($0)" } ?? "killed by signal \(m.exitSignal ?? 0)" } ?? "incomplete (recorder did not finish)")")
+            print("mode:        \(reader.header.mode == .buffered ? "buffered (--syscall-buffer; \(buffered) syscalls logged by the program itself)" : "stopping (every syscall observed by the recorder)")")
             print("processes:   \(processes.count) (\(reader.taskIDs.count) tasks, \(execs) execs)")
             print("syscalls:    \(syscalls)   signals: \(signals)   rdtsc: \(timestamps)")
             print("top:         " + top.map { "\($0.key) \($0.value)" }.joined(separator: ", "))

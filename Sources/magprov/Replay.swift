@@ -74,6 +74,7 @@ struct Replay: ParsableCommand {
     func run() throws {
         let reader = try openTrace(trace)
         TraceDamageNotice.report(reader)
+        let mode = RecordingTrustNotice.report(reader.header)
         let session = ReplaySession(trace: reader)
         let options = ReplayOptions(pids: pid.isEmpty ? nil : try selectedUnits(session),
                                     jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount)
@@ -92,7 +93,7 @@ struct Replay: ParsableCommand {
         let damaged = summary.damaged.map { (process: "process \($0.0.pid) (\($0.0.executable))", damage: $0.1) }
         let damage = damaged.map { "\($0.process): \($0.damage)" }
         if json {
-            print(try ReplayReport(summary, refinement: refinement, damage: damage).json())
+            print(try ReplayReport(summary, refinement: refinement, damage: damage, recordingMode: mode).json())
         } else {
             for (unit, divergence) in summary.divergences {
                 print("process \(unit.pid) (\(unit.executable)): \(divergence)")
@@ -115,6 +116,7 @@ struct Replay: ParsableCommand {
             if let refinement {
                 print("taint: \(refinement.written) flow summaries in \(trace)/taint")
                 print(refinement.report.text)
+                if let notice = mode.trustNotice { print("trust: \(notice)") }
             }
         }
         if !damage.isEmpty { throw CLIError.damagedTrace(damage) }
@@ -225,8 +227,15 @@ struct ReplayReport: Encodable {
     var flowSummaries: Int?
     /// With --taint: the refinement report (also kept in the graph store).
     var refinement: RefinementReport?
+    /// How the trace was recorded (`stopping`, `buffered`); `trust` says what a buffered
+    /// trace's answers rest on.
+    var recordingMode: RecordingMode
+    var trust: String?
 
-    init(_ summary: ReplaySummary, refinement: (written: Int, report: RefinementReport)?, damage: [String]) {
+    init(_ summary: ReplaySummary, refinement: (written: Int, report: RefinementReport)?, damage: [String],
+         recordingMode: RecordingMode) {
+        self.recordingMode = recordingMode
+        trust = recordingMode.trustNotice
         var processes: [Process] = []
         func add(_ r: UnitResult, parent: Int32?) {
             var divergence: DivergenceReport?

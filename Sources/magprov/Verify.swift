@@ -136,3 +136,23 @@ enum TraceDamageNotice {
         return report(reader)
     }
 }
+
+/// The recording mode's trust, said by every answer built from a trace: graph, why, impact
+/// and replay (its refinement). Silent for a trace recorded in the stopping mode.
+enum RecordingTrustNotice {
+    /// Prints `magprov: note: ...` on standard error when the trace was recorded with
+    /// `--syscall-buffer`. Returns the mode.
+    @discardableResult
+    static func report(_ header: TraceHeader) -> RecordingMode {
+        if let notice = header.mode.trustNotice { printError("magprov: note: \(notice)") }
+        return header.mode
+    }
+
+    /// The same for a trace named by its directory; silent when it cannot be opened (the
+    /// command itself then reports that).
+    @discardableResult
+    static func report(trace: String) -> RecordingMode? {
+        guard let reader = try? TraceReader(directory: trace) else { return nil }
+        return report(reader.header)
+    }
+}

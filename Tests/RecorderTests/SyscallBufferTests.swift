@@ -85,4 +85,117 @@ final class SyscallBufferTests: XCTestCase {
         }
         XCTAssertEqual(clearedReads.flatMap { $0.writes.flatMap(\.bytes) }, input)
     }
+
+    func testBufferedOpensStatsClosesAndDupsNameTheirFilesAndWriteOpensStop() throws {
+        let dir = Fixtures.temporaryDirectory("sbuf-files")
+        try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
+        try Data("hello world".utf8).write(to: URL(fileURLWithPath: dir + "/sub/data"))
+        try Data().write(to: URL(fileURLWithPath: dir + "/written"))
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("syscall_buffer"), "files", dir], label: "sbuf-files",
+                                                  syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        XCTAssertEqual(trace.header.recordingMode, .buffered)
+        let events = trace.allSyscalls.map(\.event)
+        let data = dir + "/sub/data"
+        func buffered(_ name: String, _ resolved: String) -> [SyscallEvent] {
+            events.filter { $0.number == SyscallTable.number(named: name) && $0.flags.contains(.buffered)
+                && $0.objects.contains { $0.resolved == resolved } }
+        }
+        // The open under the directory descriptor names the file by path and by descriptor,
+        // with the (device, inode) the kernel gave the library.
+        var info = stat()
+        XCTAssertEqual(stat(data, &info), 0)
+        let open = try XCTUnwrap(buffered("openat", data).first)
+        XCTAssertEqual(open.objects.map(\.argument), [1, -1])
+        XCTAssertEqual(open.objects.map(\.inode), [UInt64(info.st_ino), UInt64(info.st_ino)])
+        XCTAssertEqual(open.objects.first?.requested, "data")
+        // The stat's result (the struct the kernel wrote) is in the trace, and names the file.
+        let fileStat = try XCTUnwrap(buffered("newfstatat", data).first { $0.objects.first?.requested == "data" })
+        let written = try XCTUnwrap(fileStat.writes.first?.bytes)
+        XCTAssertEqual(written.count, 144)
+        XCTAssertEqual(written.loadUInt64(at: 8), UInt64(info.st_ino))
+        XCTAssertEqual(written.loadUInt64(at: 48), 11, "st_size")
+        let missing = try XCTUnwrap(events.first { $0.flags.contains(.buffered) && $0.objects.first?.requested.hasSuffix("/missing") == true })
+        XCTAssertEqual(missing.result, -Int64(ENOENT))
+        XCTAssertTrue(missing.writes.isEmpty)
+        // An open of a path that does not exist fails on the fast path too, named as a stopped
+        // one is (inode 0); the clock's answer is the timespec the kernel wrote.
+        let missingOpen = try XCTUnwrap(buffered("openat", dir + "/missing").first)
+        XCTAssertEqual(missingOpen.result, -Int64(ENOENT))
+        XCTAssertEqual(missingOpen.objects.map(\.inode), [0])
+        let clock = try XCTUnwrap(events.first { $0.number == SyscallTable.number(named: "clock_gettime") && $0.flags.contains(.buffered) })
+        XCTAssertEqual(clock.writes.first?.bytes.count, 16)
+        XCTAssertGreaterThan(clock.writes.first?.bytes.loadUInt64(at: 0) ?? 0, 1_700_000_000)
+        // dup, the read through the copy and both closes name the file, although every
+        // descriptor was closed before the supervisor drained the buffer.
+        XCTAssertEqual(buffered("dup", data).first?.objects.map(\.argument), [0, -1])
+        let read = try XCTUnwrap(buffered("read", data).first)
+        XCTAssertEqual(read.writes.first?.bytes, Array("hello".utf8))
+        XCTAssertEqual(buffered("close", data).count, 2)
+        XCTAssertEqual(buffered("close", dir + "/sub").count, 1)
+        // A write open and a creating open through the trusted instruction stopped.
+        let stopped = events.filter { $0.number == SyscallTable.Number.openat && !$0.flags.contains(.buffered) }
+        XCTAssertTrue(stopped.contains { $0.objects.contains { $0.resolved == dir + "/written" } })
+        XCTAssertTrue(stopped.contains { $0.objects.contains { $0.resolved == dir + "/made" } && $0.result >= 0 },
+                      "an O_CREAT openat made through the trusted instruction did not stop")
+        XCTAssertFalse(events.contains { $0.flags.contains(.buffered) && $0.number == SyscallTable.Number.openat
+            && $0.arguments[2] & 0o1103 != 0 })
+    }
+
+    func testStoppingRecordingsSayTheirModeAndHaveNoBufferedEvents() throws {
+        let (dir, _) = try inputDirectory()
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("syscall_buffer"), "io", dir], label: "sbuf-stop")
+        XCTAssertEqual(result.exitCode, 0)
+        XCTAssertEqual(trace.header.recordingMode, .stopping)
+        XCTAssertNil(RecordingMode.stopping.trustNotice)
+        XCTAssertFalse(trace.allSyscalls.contains { $0.event.flags.contains(.buffered) })
+    }
+
+    func testBufferedReadvAndWritevRecordEachVector() throws {
+        let (dir, input) = try inputDirectory()
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("syscall_buffer"), "vectors", dir], label: "sbuf-vectors",
+                                                  syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        let events = trace.allSyscalls.map(\.event).filter { $0.flags.contains(.buffered) }
+        let readv = try XCTUnwrap(events.first { $0.number == SyscallTable.number(named: "readv") })
+        XCTAssertEqual(readv.result, 8)
+        XCTAssertEqual(readv.objects.first?.resolved, dir + "/in")
+        // The empty middle vector gets no write; the others get their own bytes.
+        XCTAssertEqual(readv.writes.map(\.bytes), [Array(input[0..<3]), Array(input[3..<8])])
+        let writev = try XCTUnwrap(events.first { $0.number == SyscallTable.number(named: "writev") })
+        XCTAssertEqual(writev.objects.first?.resolved, dir + "/out")
+        XCTAssertEqual(writev.inputs.map(\.length), [5, 3])
+        XCTAssertEqual(writev.inputs.first, BufferDigest(address: writev.inputs[0].address, bytes: Array(input[0..<5])))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/out")), Data(input[0..<8]))
+    }
+
+    /// A read that could block (a pipe's) never runs on the fast path, where a thread would
+    /// sleep in the kernel without a stop and so never hand the run token to its siblings:
+    /// here the sibling makes its buffered reads while the reader sleeps, then wakes it.
+    func testAThreadBlockedInAReadDoesNotStallItsSiblings() throws {
+        let (dir, _) = try inputDirectory()
+        let binary = try Fixtures.binary("syscall_buffer")
+        let finished = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: Result<(RecordResult, TraceReader), Error>?
+        let thread = Thread {
+            outcome = Result { try Fixtures.record([binary, "blocked", dir], label: "sbuf-blocked", syscallBuffer: true) }
+            finished.signal()
+        }
+        thread.start()
+        // Generous: the recording takes well under a second; a stall never ends.
+        guard finished.wait(timeout: .now() + 120) == .success, let outcome else {
+            return XCTFail("the recording stalled: a thread blocked in read kept its siblings from running")
+        }
+        let (result, trace) = try outcome.get()
+        XCTAssertEqual(result.exitCode, 0)
+        let buffered = trace.allSyscalls.map(\.event).filter {
+            $0.flags.contains(.buffered) && $0.number == SyscallTable.Number.read && $0.objects.first?.resolved == dir + "/in"
+        }
+        XCTAssertEqual(buffered.count, 100)
+        // The pipe read stopped (it may block), so it is not a buffered event.
+        XCTAssertTrue(trace.allSyscalls.contains {
+            $0.event.number == SyscallTable.Number.read && !$0.event.flags.contains(.buffered)
+                && $0.event.objects.first?.resolved.hasPrefix("pipe:") == true && $0.event.result == 1
+        })
+    }
 }

@@ -173,6 +173,20 @@ final class ReplayTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(summary.allResults.count, 3)
     }
 
+    /// Buffered opens, stats, closes and dups (and the library's fstat and readlink of each
+    /// descriptor), readv and writev replay from their records; so does tar, which makes
+    /// them for every file.
+    func testBufferedOpensStatsClosesAndTarReplay() throws {
+        let dir = "\(Self.work)/sbuf-files-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
+        try "hello world".write(toFile: dir + "/sub/data", atomically: true, encoding: .utf8)
+        try "".write(toFile: dir + "/written", atomically: true, encoding: .utf8)
+        try assertReplays([try ReplayTests.compile("syscall_buffer"), "files", dir], syscallBuffer: true)
+        try "vectored input".write(toFile: dir + "/in", atomically: true, encoding: .utf8)
+        try assertReplays([try ReplayTests.compile("syscall_buffer"), "vectors", dir], syscallBuffer: true)
+        try assertReplays(["tar", "cf", dir + "/out.tar", "-C", dir, "sub"], syscallBuffer: true)
+    }
+
     func testBufferedThreadsReplay() throws {
         try assertReplays(["sh", "-c", "\(try ReplayTests.compile("threads")) > /dev/null"], syscallBuffer: true)
     }

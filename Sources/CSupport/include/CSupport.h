@@ -44,10 +44,12 @@ long mp_get_syscall_info(pid_t pid, mp_syscall_info *info);
 /// `pass_through` lists syscall numbers the filter lets run without a stop; with
 /// `use_filter` 0 no filter and no rdtsc trap are installed (lockstep single-stepping).
 /// With `trusted_ip` not 0, the `trusted` syscall numbers also run without a stop when made
-/// by the syscall instruction that ends at `trusted_ip` (the syscall buffer's trusted page).
+/// by the syscall instruction that ends at `trusted_ip` (the syscall buffer's trusted page),
+/// unless argument 2 has a bit of the number's `trusted_stop_bits` entry (0: no check;
+/// NULL: no checks at all).
 pid_t mp_spawn_traced(const char *file, char *const argv[], char *const envp[],
                       const char *cwd, const int *pass_through, int pass_through_count,
-                      uint64_t trusted_ip, const int *trusted, int trusted_count,
+                      uint64_t trusted_ip, const int *trusted, const uint32_t *trusted_stop_bits, int trusted_count,
                       int use_filter, int *status_fd);
 
 /// prctl(2) with five explicit arguments; returns the call's value or -errno.
