@@ -202,6 +202,17 @@ struct BufferedDescriptorTable {
     }
 
     mutating func set(_ fd: Int64, to identity: ObjectIdentity?) { current[fd] = .some(identity) }
+
+    /// Canonical directories already resolved in this batch, by their /proc view (tar stats
+    /// and opens thousands of names in a few directories: one realpath each, not one per name).
+    var canonicalDirectories: [String: String?] = [:]
+
+    mutating func canonicalDirectory(_ viewed: String) -> String? {
+        if let known = canonicalDirectories[viewed] { return known }
+        let resolved = FileIdentity.realPath(viewed)
+        canonicalDirectories[viewed] = .some(resolved)
+        return resolved
+    }
 }
 
 extension Supervisor {
@@ -279,9 +290,14 @@ extension Supervisor {
                                                 device: 0, inode: 0, mode: 0))
             if result > 0, data.count == Int(result) { event.writes.append(MemoryWrite(address: arguments[2], bytes: data)) }
         case N.openat:
-            var path = pathIdentity(task, record: record, descriptors: &descriptors)
+            let opened = result >= 0 ? openedIdentity(records: records, after: index, fd: result) : nil
+            // A successful open names what the kernel opened, as a stopped one does after its
+            // check (Supervisor.addExitObjects): the logged name and identity, no resolution.
+            var path = opened.map {
+                ObjectIdentity(argument: 1, requested: record.pathString, resolved: $0.resolved, device: $0.device,
+                               inode: $0.inode, mode: $0.mode)
+            } ?? pathIdentity(task, record: record, descriptors: &descriptors)
             if result >= 0 {
-                let opened = openedIdentity(records: records, after: index, fd: result)
                 if let opened {
                     // As a stopped open: the descriptor is what the kernel opened, so the path
                     // argument names that (Supervisor.addExitObjects).
@@ -353,6 +369,10 @@ extension Supervisor {
         let path = record.pathString
         let dirfd = record.descriptor
         let follow = spec.followsFinalLink(arguments: record.arguments)
+        if record.number == BufferedRecord.Numbers.newfstatat, record.result == 0, record.data.count == 144,
+           let fast = statedPathIdentity(task, record: record, follow: follow, descriptors: &descriptors) {
+            return fast
+        }
         var identity: ObjectIdentity
         if path.isEmpty, dirfd >= 0, let descriptor = descriptors.identity(of: dirfd, argument: 1) {
             // As ObjectResolver.identity(ofPath:): an empty path names the descriptor.
@@ -373,6 +393,39 @@ extension Supervisor {
             identity.mode = record.data.loadUInt32(at: 24)
         }
         return identity
+    }
+
+    /// A successful stat's path object without a realpath per name: the directory part is
+    /// resolved once per batch, the final name appended when it is a plain name that is not a
+    /// symlink the call followed — what ObjectResolver.identity(ofPath:) gives then. Nil
+    /// when that does not hold (the caller resolves the whole path).
+    private func statedPathIdentity(_ task: TracedTask, record: BufferedRecord, follow: Bool,
+                                    descriptors: inout BufferedDescriptorTable) -> ObjectIdentity? {
+        let path = record.pathString
+        let slash = path.lastIndex(of: "/")
+        let last = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        guard !last.isEmpty, last != ".", last != ".." else { return nil }
+        let parent = slash.map { String(path[..<$0]) } ?? ""
+        let dirfd = record.descriptor
+        let viewedParent: String
+        if path.hasPrefix("/") {
+            viewedParent = ObjectResolver.procPath(for: parent.isEmpty ? "/" : parent, dirfd: nil, tid: task.tid)
+        } else if Int32(truncatingIfNeeded: dirfd) == -100 /* AT_FDCWD */ {
+            viewedParent = ObjectResolver.procPath(for: parent.isEmpty ? "." : parent, dirfd: nil, tid: task.tid)
+        } else if let base = descriptors.identity(of: dirfd, argument: 0), base.resolved.hasPrefix("/") {
+            viewedParent = ObjectResolver.procPath(for: parent.isEmpty ? base.resolved : base.resolved + "/" + parent, dirfd: nil,
+                                                   tid: task.tid)
+        } else {
+            return nil
+        }
+        guard let directory = descriptors.canonicalDirectory(viewedParent) else { return nil }
+        if follow {
+            // A followed symlink resolves elsewhere: only a name that is no symlink now is cheap.
+            guard let link = FileIdentity.ofLink(path: viewedParent + "/" + last), link.mode & 0o170000 != 0o120000 else { return nil }
+        }
+        let data = record.data
+        return ObjectIdentity(argument: 1, requested: path, resolved: (directory == "/" ? "" : directory) + "/" + last,
+                              device: data.loadUInt64(at: 0), inode: data.loadUInt64(at: 8), mode: data.loadUInt32(at: 24))
     }
 
     /// The identity the library logged for descriptor `fd` right after the open at `index`:

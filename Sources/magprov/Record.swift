@@ -33,7 +33,7 @@ struct Record: ParsableCommand {
           help: "Do not mask AVX/AVX-512/SHA selection in glibc and OpenSSL (replay may then meet instructions it does not model).")
     var noFeatureMask = false
 
-    @Flag(help: ArgumentHelp("Experimental: log reads and writes on seekable descriptors in an in-process buffer instead of stopping on each (trusts the program's own logging; see docs/ARCHITECTURE.md, \"Syscall buffer\").", visibility: .default))
+    @Flag(help: ArgumentHelp("Experimental: log reads and writes on seekable descriptors, read-only opens, stats, closes, dups and clock reads in an in-process buffer instead of stopping on each; the trace header says recordingMode buffered and every answer from it says it trusts the program's own log (see docs/ARCHITECTURE.md, \"Syscall buffer\").", visibility: .default))
     var syscallBuffer = false
 
     @Option(help: "Preempt a thread that runs this many milliseconds without a syscall while its siblings wait.")
