@@ -189,10 +189,12 @@ struct RefinementState {
         // each version of a shared object.
         var sharedLoads: [Int: [Int]] = [:]    // process -> shared objects loaded
         var sharedStores: [Int: [Int]] = [:]   // shared object -> processes that stored into it
+        var vforked: [Int: [Int]] = [:]        // process -> vfork children (first versions)
         for e in graph.edges where e.isActiveFlow && e.precision == .coarse {
             let s = graph.nodes[e.source], t = graph.nodes[e.target]
             if e.operation == "shared load" { sharedLoads[t.id, default: []].append(s.id) }
             if e.operation == "shared store" { sharedStores[t.id, default: []].append(s.id) }
+            if e.operation == "vfork", s.kind == .process, t.kind == .process { vforked[s.id, default: []].append(t.id) }
             switch (s.kind == .process, t.kind == .process) {
             case (false, true) where Self.isObject(s):
                 if inputOperations[t.id]?[s.id] == nil { inputs[t.id, default: []].append(s.id) }
@@ -234,6 +236,29 @@ struct RefinementState {
                     for o in outs where o != i {
                         pairs[PairKey(input: i, output: o), default: []].append(
                             Contribution(reader: link.node, writer: writer, crossesExec: link.crossed, units: link.units))
+                    }
+                }
+            }
+            // A vfork child runs on its parent's memory until it execs or exits: what it
+            // read before the exec may reach the parent's outputs (vfork(2)).
+            for link in own {
+                for child in vforked[link.node] ?? [] {
+                    let entity = graph.nodes[child].entity
+                    for n in graph.nodes where n.kind == .process && n.entity == entity {
+                        var up = n.id, borrowed = true
+                        while up != child {
+                            guard let p = parent[up], !p.exec else { borrowed = false; break }
+                            up = p.node
+                        }
+                        guard borrowed else { continue }
+                        let unit = build.processUnits[n.id] ?? -1
+                        let units = link.units.contains(unit) ? link.units : link.units + [unit]
+                        for i in inputs[n.id] ?? [] {
+                            for o in outs where o != i {
+                                pairs[PairKey(input: i, output: o), default: []].append(
+                                    Contribution(reader: n.id, writer: writer, crossesExec: link.crossed, units: units))
+                            }
+                        }
                     }
                 }
             }
