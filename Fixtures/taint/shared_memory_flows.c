@@ -29,6 +29,8 @@
 //   sysv-fork     the same through a SysV segment the parent attaches before the forks
 //   memfd-fork    the same through a memfd the parent maps shared before the forks
 //   sysv-shm      the same through a SysV segment (shmget in the parent, shmat in both)
+//   vfork         a vfork child reads the secret into its parent's memory (borrowed until
+//                 it exits); the parent writes it to out.txt
 //   memfd         the same through a memfd each sibling maps from the inherited descriptor
 //   proc-mem      the parent forks a reader, then reads the secret and is to pwrite() it
 //                 into the reader's buffer through /proc/<reader>/mem (refused like
@@ -279,6 +281,17 @@ int main(int argc, char **argv) {
         shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, memory_fd, 0);
         if (shared == MAP_FAILED) return 5;
         siblings(shared_reader, shared_writer);
+    } else if (!strcmp(mode, "vfork")) {
+        // The child borrows the parent's memory until it exits: its read lands in the
+        // parent's `secret`, which the parent then writes.
+        pid_t child = vfork();
+        if (child == 0) {
+            int fd = open("secret.txt", O_RDONLY);
+            if (fd < 0 || read(fd, secret, SECRET_LENGTH) != SECRET_LENGTH) _exit(2);
+            _exit(0);
+        }
+        wait_child(child);
+        write_file("out.txt", secret, SECRET_LENGTH);
     } else if (!strcmp(mode, "sysv-shm")) {
         segment = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
         if (segment < 0) return 5;
@@ -311,7 +324,7 @@ int main(int argc, char **argv) {
         wait_child(reader);
     } else {
         fprintf(stderr, "usage: shared_memory_flows threads|map-before|map-msync|map-after|mprotect|proc-pwrite|proc-write|"
-                        "map-reader|anon-fork|anon-spin|anon-pipe|sysv-fork|memfd-fork|sysv-shm|memfd|proc-mem\n");
+                        "map-reader|anon-fork|anon-spin|anon-pipe|sysv-fork|memfd-fork|vfork|sysv-shm|memfd|proc-mem\n");
         return 1;
     }
     return 0;

@@ -209,10 +209,12 @@ struct RefinementState {
         // each version of a shared object.
         var sharedLoads: [Int: [Int]] = [:]    // process -> shared objects loaded
         var sharedStores: [Int: [Int]] = [:]   // shared object -> processes that stored into it
+        var vforked: [Int: [Int]] = [:]        // process -> vfork children (first versions)
         for e in graph.edges where e.isActiveFlow && e.precision == .coarse {
             let s = graph.nodes[e.source], t = graph.nodes[e.target]
             if e.operation == "shared load" { sharedLoads[t.id, default: []].append(s.id) }
             if e.operation == "shared store" { sharedStores[t.id, default: []].append(s.id) }
+            if e.operation == "vfork", s.kind == .process, t.kind == .process { vforked[s.id, default: []].append(t.id) }
             switch (s.kind == .process, t.kind == .process) {
             case (false, true) where Self.isObject(s):
                 if inputOperations[t.id]?[s.id] == nil { inputs[t.id, default: []].append(s.id) }
@@ -302,11 +304,34 @@ struct RefinementState {
                 if let up = parent[s.node] { pending.append(next(s, up.node, exec: up.exec, relay: nil)) }
                 for hop in relays[s.node] ?? [] { pending.append(next(s, hop.from, exec: false, relay: hop)) }
             }
+            let own = chain(from: writer)
+            // A vfork child runs on its parent's memory until it execs or exits: what it
+            // read before the exec may reach the parent's outputs (vfork(2)).
+            for link in own {
+                for child in vforked[link.node] ?? [] {
+                    let entity = graph.nodes[child].entity
+                    for n in graph.nodes where n.kind == .process && n.entity == entity {
+                        var up = n.id, borrowed = true
+                        while up != child {
+                            guard let p = parent[up], !p.exec else { borrowed = false; break }
+                            up = p.node
+                        }
+                        guard borrowed else { continue }
+                        let unit = build.processUnits[n.id] ?? -1
+                        let units = link.units.contains(unit) ? link.units : link.units + [unit]
+                        for i in inputs[n.id] ?? [] {
+                            for o in outs where o != i {
+                                pairs[PairKey(input: i, output: o), default: []].append(
+                                    Contribution(reader: n.id, writer: writer, crossesExec: link.crossed, units: units))
+                            }
+                        }
+                    }
+                }
+            }
             // What another process stored into shared memory this one loaded: its inputs
             // reach this one's outputs too (a shared-memory group replays them together,
             // so its summaries show such flows; otherwise the pair stays unverified).
             let entity = graph.nodes[writer].entity
-            let own = chain(from: writer)
             for link in own {
                 for object in sharedLoads[link.node] ?? [] {
                     for storer in sharedStores[object] ?? [] where graph.nodes[storer].entity != entity {

@@ -64,7 +64,8 @@ struct Dump: ParsableCommand {
         let prefix = "\(String(e.sequence).leftPad(7)) [\(e.tid)]"
         switch e.body {
         case .taskStart(let t):
-            return "\(prefix) +++ \(t.kind) of \(t.parent) (pid \(t.pid)) +++"
+            let group = t.sharedMemoryGroup.map { " in the shared-memory group of \($0)" } ?? ""
+            return "\(prefix) +++ \(t.kind) of \(t.parent) (pid \(t.pid))\(group) +++"
         case .exec(let x):
             return "\(prefix) === exec \(x.path) \(x.argv.dropFirst().joined(separator: " ")) (\(x.mappings.count) mappings) ==="
         case .syscall(let s):
@@ -77,7 +78,8 @@ struct Dump: ParsableCommand {
             }
             return "\(prefix) rdtsc\(t.aux == nil ? "" : "p") at 0x\(String(t.address, radix: 16)) = \(t.value)"
         case .schedule(let s):
-            return "\(prefix) ~~~ scheduled\(s.preemptedAt.map { " (preempted at 0x\(String($0[.rip], radix: 16)))" } ?? "") ~~~"
+            let pages = s.sharedPages.map { " shared pages \(String($0.hash, radix: 16))" } ?? ""
+            return "\(prefix) ~~~ scheduled\(s.preemptedAt.map { " (preempted at 0x\(String($0[.rip], radix: 16))\(pages))" } ?? "") ~~~"
         case .taskExit(let x):
             return "\(prefix) +++ \(x.exitCode.map { "exited with \($0)" } ?? "killed by \(SignalName.of(x.signal ?? 0))") +++"
         }
@@ -89,6 +91,7 @@ struct Dump: ParsableCommand {
         switch e.body {
         case .taskStart(let t):
             o["kind"] = "taskStart"; o["taskKind"] = "\(t.kind)"; o["pid"] = t.pid; o["parent"] = t.parent
+            if let group = t.sharedMemoryGroup { o["sharedMemoryGroup"] = group }
         case .exec(let x):
             o["kind"] = "exec"; o["path"] = x.path; o["argv"] = x.argv; o["mappings"] = x.mappings.count
         case .syscall(let s):
@@ -124,6 +127,7 @@ struct Dump: ParsableCommand {
         case .schedule(let s):
             o["kind"] = "schedule"
             if let r = s.preemptedAt { o["preemptedAt"] = r[.rip] }
+            if let f = s.sharedPages { o["sharedPagesHash"] = String(f.hash, radix: 16) }
         case .taskExit(let x):
             o["kind"] = "taskExit"
             if let code = x.exitCode { o["exitCode"] = code }

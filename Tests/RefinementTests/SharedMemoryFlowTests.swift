@@ -251,6 +251,15 @@ final class SharedMemoryFlowTests: XCTestCase {
         try replayGroupWithTaint(r)
     }
 
+    /// A vfork child reads the secret into the memory it borrows from its parent, which
+    /// writes it: replayed on one memory, and the derivation out.txt <- secret.txt is
+    /// confirmed (refinement follows a vfork child's inputs into its parent).
+    func testVforkChildStoresIntoItsParentsMemory() throws {
+        let r = try record("vfork")
+        try replayCleanly(r)
+        try replayGroupWithTaint(r)
+    }
+
     /// Only the process that maps the memfd read-only has its memory written by the other.
     func testMemfdMappedByTwoProcesses() throws { try replaySharedGroup(try record("memfd"), groupMembers: 1) }
 

@@ -29,6 +29,7 @@ final class TraceReaderFuzzTests: XCTestCase {
                                       device: 1, inode: 2, path: "/bin/true", blobs: [String(repeating: "ab", count: 32)])
         let bodies: [EventBody] = [
             .taskStart(TaskStart(tid: 7, pid: 7, parent: 1, kind: .fork, cloneFlags: 0x11)),
+            .taskStart(TaskStart(tid: 8, pid: 8, parent: 7, kind: .fork, cloneFlags: 0x11, sharedMemoryGroup: 7)),
             .exec(ExecSnapshot(path: "/bin/true", argv: ["true", "x"], environment: ["A=b"], registers: registers,
                                fpRegisters: [UInt8](repeating: 1, count: 64), mappings: [mapping], auxv: [6, 0, 0, 0])),
             .syscall(SyscallEvent(number: 0, arguments: [3, 0x1000, 64, 0, 0, 0], result: 5,
@@ -39,6 +40,8 @@ final class TraceReaderFuzzTests: XCTestCase {
                                 registers: registers, handlerRegisters: registers, frame: MemoryWrite(address: 0x7ff0, bytes: [9, 9]))),
             .timestamp(TimestampEvent(address: 0x401000, value: 12345, aux: 3)),
             .schedule(ScheduleEvent(preemptedAt: registers)),
+            .schedule(ScheduleEvent(preemptedAt: registers,
+                                    sharedPages: SharedPagesFingerprint(ranges: [0x7000..<0x8000, 0x9000..<0xb000], hash: 0xfeed))),
             .taskExit(TaskExit(exitCode: 0, signal: nil)),
         ]
         return bodies.enumerated().map { TraceEvent(sequence: UInt64($0.offset), time: UInt64($0.offset), tid: 7, body: $0.element) }
