@@ -237,7 +237,7 @@ public final class Machine<Tracker: DataFlowTracker> {
     /// getcpu syscalls, then returns to the caller (arch/x86/entry/vsyscall/vsyscall_64.c).
     /// Here the call stops as that syscall (RAX = its number, arguments in place, RIP and
     /// RSP already past the return) so the recorded result is injected like any syscall's.
-    /// Nil when `rip` is no entry point (or the guest mapped the page itself): a fault.
+    /// Nil when `rip` is no entry point: a fault, as the kernel raises.
     @inline(never)
     func enterVsyscall(at rip: UInt64) -> StopReason? {
         let number: UInt64
@@ -247,7 +247,6 @@ public final class Machine<Tracker: DataFlowTracker> {
         case 0xFFFF_FFFF_FF60_0800: number = 309  // getcpu
         default: return nil
         }
-        if memory.protection(at: rip) != nil { return nil }
         let rsp = gprs[4]
         // A bad return address is the kernel's SIGSEGV at the caller's stack.
         guard let returnAddress = memory.load(rsp, size: 8) else {
