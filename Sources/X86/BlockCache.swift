@@ -78,7 +78,15 @@ final class BlockCache {
         return .block(block.instructions, block.count)
     }
 
+    /// The legacy vsyscall page: the CPU never runs its bytes in a process (Linux maps it
+    /// execute-only and emulates each call on the fault), so it decodes as a fetch fault
+    /// and `Machine.enterVsyscall` takes over, even when a snapshot mapped the page.
+    static let vsyscallPage: UInt64 = 0xFFFF_FFFF_FF60_0000
+
     private func decodeBlock(at start: UInt64, memory: GuestMemory) -> Result<DecodedBlock, MemoryFault> {
+        if start & ~(GuestMemory.pageSize - 1) == Self.vsyscallPage {
+            return .failure(MemoryFault(address: start, access: .execute, protectionViolation: memory.isMapped(start)))
+        }
         var decoded: [Instruction] = []
         var address = start
         decodeLoop: while decoded.count < Self.maxBlockInstructions {

@@ -184,9 +184,10 @@ public final class Machine<Tracker: DataFlowTracker> {
         let cpu = self.cpu
         let blocks = self.blocks
         let invalidationPending = memory.codeInvalidationPending
+        let blockLimit = memory.blockLimit
         var executed: UInt64 = 0
         defer { instructionCount &+= executed }
-        blockLoop: while executed < maxInstructions {
+        while executed < maxInstructions {
             let rip = cpu.pointee.rip
             let instructions: UnsafeMutablePointer<Instruction>
             let count: Int
@@ -202,9 +203,12 @@ public final class Machine<Tracker: DataFlowTracker> {
                 return .fault(signal: GuestSignal.sigsegv, address: address, rip: rip)
             }
             let remaining = maxInstructions &- executed
-            let limit = UInt64(count) < remaining ? count : Int(remaining)
+            blockLimit.pointee = UInt64(count) < remaining ? count : Int(remaining)
             var i = 0
-            while i < limit {
+            // A store into decoded code zeroes the bound (`GuestMemory.blockLimit`): the
+            // rest of this block (maybe freed next) is stale, so the loop ends after the
+            // storing instruction and the next one is looked up afresh.
+            while i < blockLimit.pointee {
                 let ins = instructions + i
                 cpu.pointee.rip &+= UInt64(ins.pointee.length)
                 i &+= 1
@@ -219,15 +223,9 @@ public final class Machine<Tracker: DataFlowTracker> {
                     if invalidationPending.pointee { processInvalidations() }
                     return pendingStop
                 }
-                // The instruction stored into decoded code: the rest of this block (maybe
-                // freed now) is stale, so the next instruction is looked up afresh.
-                if _slowPath(invalidationPending.pointee) {
-                    executed &+= UInt64(i)
-                    processInvalidations()
-                    continue blockLoop
-                }
             }
             executed &+= UInt64(i)
+            if _slowPath(invalidationPending.pointee) { processInvalidations() }
         }
         return .instructionLimit
     }
@@ -237,7 +235,7 @@ public final class Machine<Tracker: DataFlowTracker> {
     /// getcpu syscalls, then returns to the caller (arch/x86/entry/vsyscall/vsyscall_64.c).
     /// Here the call stops as that syscall (RAX = its number, arguments in place, RIP and
     /// RSP already past the return) so the recorded result is injected like any syscall's.
-    /// Nil when `rip` is no entry point (or the guest mapped the page itself): a fault.
+    /// Nil when `rip` is no entry point: a fault, as the kernel raises.
     @inline(never)
     func enterVsyscall(at rip: UInt64) -> StopReason? {
         let number: UInt64
@@ -247,7 +245,6 @@ public final class Machine<Tracker: DataFlowTracker> {
         case 0xFFFF_FFFF_FF60_0800: number = 309  // getcpu
         default: return nil
         }
-        if memory.protection(at: rip) != nil { return nil }
         let rsp = gprs[4]
         // A bad return address is the kernel's SIGSEGV at the caller's stack.
         guard let returnAddress = memory.load(rsp, size: 8) else {

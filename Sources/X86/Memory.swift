@@ -89,6 +89,11 @@ public final class GuestMemory {
     /// Cheap flag the interpreter polls at block boundaries. Kept in a pointer so the
     /// poll is a plain load (no exclusivity check on a class property).
     @usableFromInline let codeInvalidationPending: UnsafeMutablePointer<Bool>
+    /// The interpreter's bound on the instruction index within the block it runs. A store
+    /// into decoded code sets it to 0, so the block ends after the storing instruction and
+    /// the store takes effect at the next one; the loop compares against it in place of a
+    /// register bound, which costs no extra instruction per guest instruction.
+    @usableFromInline let blockLimit: UnsafeMutablePointer<Int>
 
     /// The most recent guest fault, filled by the slow path when an access fails.
     public internal(set) var lastFault = MemoryFault(address: 0, access: .read, protectionViolation: false)
@@ -100,6 +105,8 @@ public final class GuestMemory {
         writeTLB.initialize(repeating: .empty, count: Self.tlbSize)
         codeInvalidationPending = .allocate(capacity: 1)
         codeInvalidationPending.initialize(to: false)
+        blockLimit = .allocate(capacity: 1)
+        blockLimit.initialize(to: 0)
     }
 
     deinit {
@@ -107,6 +114,7 @@ public final class GuestMemory {
         readTLB.deallocate()
         writeTLB.deallocate()
         codeInvalidationPending.deallocate()
+        blockLimit.deallocate()
     }
 
     // MARK: Mapping
@@ -257,6 +265,7 @@ public final class GuestMemory {
     private func noteCodeInvalidated(_ pageNumber: UInt64) {
         invalidatedCodePages.append(pageNumber)
         codeInvalidationPending.pointee = true
+        blockLimit.pointee = 0
     }
 
     private func invalidateCodePage(_ pageNumber: UInt64) {

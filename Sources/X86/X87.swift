@@ -259,14 +259,18 @@ extension Machine {
         case .ftst:
             setCompareCodes(st(0), 0)
         case .fxam:
-            let v = st(0)
+            // Classified from the encoding (SDM Vol. 2, FXAM): an integer bit that
+            // disagrees with the exponent is "unsupported" (unnormals, pseudo-infinities,
+            // pseudo-NaNs: C3 = C2 = C0 = 0); pseudo-denormals class as denormals.
+            let (significand, signExponent) = Self.float80Bits(st(0))
+            let exponent = signExponent & 0x7FFF
+            let integerBit = significand >> 63 != 0
             var sw = cpu.pointee.x87.statusWord & ~X87Status.conditionCodes
-            if v.sign == .minus { sw |= X87Status.c1 }
+            if signExponent & 0x8000 != 0 { sw |= X87Status.c1 }
             if isEmpty(0) { sw |= X87Status.c3 | X87Status.c0 }
-            else if v.isNaN { sw |= X87Status.c0 }
-            else if v.isInfinite { sw |= X87Status.c2 | X87Status.c0 }
-            else if v == 0 { sw |= X87Status.c3 }
-            else if v.isSubnormal { sw |= X87Status.c3 | X87Status.c2 }
+            else if exponent == 0 { sw |= significand == 0 ? X87Status.c3 : X87Status.c3 | X87Status.c2 }
+            else if !integerBit { }  // unsupported
+            else if exponent == 0x7FFF { sw |= significand << 1 == 0 ? X87Status.c2 | X87Status.c0 : X87Status.c0 }
             else { sw |= X87Status.c2 }
             cpu.pointee.x87.statusWord = sw
         case .fchs: setST(0, -st(0))

@@ -125,6 +125,16 @@ final class ControlFlowTests: XCTestCase {
             XCTAssertEqual(m.run(maxInstructions: 10), .halt)
             XCTAssertEqual(m.state.rbx, 1)
         }
+        // A snapshot may map the page (execute-only, contents unreadable): still the syscall.
+        let (mapped, mappedReason) = try run("mov rax, 0xffffffffff600400\ncall rax")
+        try mapped.memory.map(address: 0xFFFF_FFFF_FF60_0000, length: 0x1000, prot: [.execute])
+        var s = mapped.state
+        s.rip = TestLayout.codeAddress
+        s.rsp = TestLayout.stackTop
+        mapped.state = s
+        XCTAssertEqual(mappedReason, .syscall)
+        XCTAssertEqual(mapped.run(maxInstructions: 10), .syscall)
+        XCTAssertEqual(mapped.state.rax, 201)
         // Anything else in the page is not an entry point: a fault, as in the kernel.
         let (_, reason) = try run("mov rax, 0xffffffffff600010\ncall rax")
         guard case .fault(let signal, _, _) = reason else { return XCTFail("stopped with \(reason)") }

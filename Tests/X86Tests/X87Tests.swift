@@ -118,6 +118,33 @@ final class X87Tests: XCTestCase {
         }
     }
 
+    /// fxam classes every 80-bit encoding as the CPU does, the ones no arithmetic
+    /// produces too: unnormals, pseudo-infinities and pseudo-NaNs are "unsupported",
+    /// pseudo-denormals are denormals.
+    func testFxamClassesEveryExtendedEncoding() throws {
+        let encodings: [(UInt64, UInt16)] = [
+            (0x8000_0000_0000_0000, 0x3FFF), (0x0000_0000_0000_0001, 0x0000), (0x8000_0000_0000_0001, 0x0000),
+            (0, 0), (0, 0x8000), (0x8000_0000_0000_0000, 0x7FFF), (0xC000_0000_0000_0000, 0xFFFF),
+            (0xA000_0000_0000_0000, 0x7FFF), (0x0000_0000_0000_0000, 0x7FFF), (0x4000_0000_0000_0000, 0x7FFF),
+            (0x4000_0000_0000_0000, 0x3FFF), (0x0000_0000_0000_0001, 0xC000),
+        ]
+        var data = [UInt8](repeating: 0, count: 0x200)
+        for (i, (low, high)) in encodings.enumerated() {
+            withUnsafeBytes(of: low) { data.replaceSubrange(0x140 + i * 16..<0x148 + i * 16, with: $0) }
+            withUnsafeBytes(of: high) { data.replaceSubrange(0x148 + i * 16..<0x14A + i * 16, with: $0) }
+        }
+        var snippets: [String] = []
+        for i in encodings.indices {
+            snippets.append("fld tbyte ptr [rsi+\(0x40 + i * 16)]\nfxam\nfnstsw word ptr [rsi]\nfstp st(0)")
+        }
+        let codes = try Assembler.assemble(snippets)
+        var s = TestState.patterned()
+        s.gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x100
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: [s], data: data)
+        }
+    }
+
     func testFxsaveRoundTripsRegisters() throws {
         // The save area is compared as data; the reserved/unused bytes differ by CPU and
         // are cleared first so both runs see the same template.
