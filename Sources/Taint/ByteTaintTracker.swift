@@ -226,7 +226,7 @@ public final class ByteTaintTracker: DataFlowTracker {
     func fill(_ location: DataLocation, with label: Label) {
         if label == 0 { clearLocation(location); return }
         let n = Int(location.size)
-        if let p = writePointer(location) {
+        if let p = labelPointer(location, writable: true) {
             Self.fillLabels(p, n, label)
             zeroExtend(location)
             return
@@ -273,7 +273,7 @@ public final class ByteTaintTracker: DataFlowTracker {
     /// when the labels do not lie in one place (a memory operand crossing a page).
     @inline(__always)
     func unionOfLocation(_ location: DataLocation, buffer: UnsafeMutablePointer<Label>) -> Label {
-        if let p = readPointer(location) { return unionOfLabels(p, Int(location.size)) }
+        if let p = labelPointer(location, writable: false) { return unionOfLabels(p, Int(location.size)) }
         let any = gather(location, into: buffer)
         if any == 0 { return 0 }
         return labels.union(of: buffer, count: Int(location.size))
@@ -281,7 +281,7 @@ public final class ByteTaintTracker: DataFlowTracker {
 
     /// Adds `label` to every byte of `location` (each byte: union of its label and `label`).
     func addToLocation(_ location: DataLocation, _ label: Label) {
-        if label != 0, let p = writePointer(location) {
+        if label != 0, let p = labelPointer(location, writable: true) {
             // Neighbouring bytes mostly share a label: one union per change.
             var previousOld: Label = 0
             var previousNew: Label = label
@@ -329,11 +329,15 @@ public final class ByteTaintTracker: DataFlowTracker {
 
     // MARK: Direct label access (slow paths without gather and scatter)
 
-    /// The labels of `location` in place, for reading, when they lie in one place (a
-    /// register range inside the file, memory within one page: possibly the shared zero
-    /// page, never to be written through); nil otherwise (the caller gathers).
+    /// The labels of `location` in place, when they lie in one place (a register range
+    /// inside the file, memory within one page); nil otherwise (the caller gathers).
+    /// - For reading (`writable` false) a memory range may be on the shared zero page,
+    ///   never to be written through, and a constant reads as that page (no bytes to label;
+    ///   its size is below a page).
+    /// - For writing, a memory page is allocated if needed, and a constant gives nil.
+    /// `writable` is a constant at every call site, so each use inlines to one branch.
     @inline(__always)
-    func readPointer(_ location: DataLocation) -> UnsafeMutablePointer<Label>? {
+    func labelPointer(_ location: DataLocation, writable: Bool) -> UnsafeMutablePointer<Label>? {
         let n = Int(location.size)
         switch location.kind {
         case .register:
@@ -344,32 +348,11 @@ public final class ByteTaintTracker: DataFlowTracker {
             let address = location.offset
             let offset = Int(address & ShadowMemory.pageMask)
             guard offset + n <= ShadowMemory.pageSize else { return nil }
+            let vpn = address >> ShadowMemory.pageShift
             // offset + n <= pageSize by the guard.
-            return shadowMemory.readPage(address >> ShadowMemory.pageShift) + offset
+            return (writable ? shadowMemory.writablePage(vpn) : shadowMemory.readPage(vpn)) + offset
         case .constant:
-            // A constant has no bytes to label; its size is below a page.
-            return shadowMemory.zeroPage
-        }
-    }
-
-    /// The labels of `location` in place, for writing (a memory page is allocated if
-    /// needed), when they lie in one place; nil otherwise and for a constant.
-    @inline(__always)
-    func writePointer(_ location: DataLocation) -> UnsafeMutablePointer<Label>? {
-        let n = Int(location.size)
-        switch location.kind {
-        case .register:
-            guard location.offset &+ UInt64(n) <= registerCount else { return nil }
-            // In bounds by the guard.
-            return regs + Int(location.offset)
-        case .memory:
-            let address = location.offset
-            let offset = Int(address & ShadowMemory.pageMask)
-            guard offset + n <= ShadowMemory.pageSize else { return nil }
-            // offset + n <= pageSize by the guard.
-            return shadowMemory.writablePage(address >> ShadowMemory.pageShift) + offset
-        case .constant:
-            return nil
+            return writable ? nil : shadowMemory.zeroPage
         }
     }
 
@@ -569,7 +552,7 @@ public final class ByteTaintTracker: DataFlowTracker {
     @inline(never)
     func copySlow(to destination: DataLocation, from source: DataLocation) {
         let n = Int(source.size), m = Int(destination.size)
-        if source.kind != .constant, let s = readPointer(source), let d = writePointer(destination) {
+        if source.kind != .constant, let s = labelPointer(source, writable: false), let d = labelPointer(destination, writable: true) {
             // Extension bytes (movzx/movsx-like) take the union of the source, computed
             // before the copy in case the locations overlap.
             let extended = m > n ? unionOfLabels(s, n) : 0
@@ -612,7 +595,7 @@ public final class ByteTaintTracker: DataFlowTracker {
         h.pointee.flagsAccumulate = false
         guard h.pointee.active else { return }
         // One pass: the unions are the check (no quick test, then the same reads again).
-        guard let p1 = readPointer(source1), let p2 = readPointer(source2) else {
+        guard let p1 = labelPointer(source1, writable: false), let p2 = labelPointer(source2, writable: false) else {
             deriveSlow(to: destination, from: source1, source2)
             return
         }
@@ -670,7 +653,7 @@ public final class ByteTaintTracker: DataFlowTracker {
         let accumulate = h.pointee.flagsAccumulate
         h.pointee.flagsAccumulate = true
         guard h.pointee.active else { return }
-        guard let p = readPointer(source) else {
+        guard let p = labelPointer(source, writable: false) else {
             flagsSlow(from: source, accumulate: accumulate)
             return
         }

@@ -28,16 +28,16 @@ final class Decoder {
     private var handle: csh = 0
     private let scratch: UnsafeMutablePointer<cs_insn>
     /// Capstone instruction id -> (opcode, condition code).
-    private var opcodeByID: [(Opcode, UInt8)]
+    private let opcodeByID: [(Opcode, UInt8)]
     /// Capstone instruction ids of VEX forms (`v` + an SSE mnemonic, and the AVX-only
     /// opcodes): decoded with `PrefixBits.vex` and run by `executeAVX`.
-    private var isVEXByID: [Bool]
+    private let isVEXByID: [Bool]
     /// Capstone register id -> magprov register.
-    private var registerByID: [RegisterMapping]
-    private var segmentFS: UInt32 = 0
-    private var segmentGS: UInt32 = 0
-    private var registerRIP: UInt32 = 0
-    private var registerEIP: UInt32 = 0
+    private let registerByID: [RegisterMapping]
+    private let segmentFS: UInt32
+    private let segmentGS: UInt32
+    private let registerRIP: UInt32
+    private let registerEIP: UInt32
 
     static let conditionNames = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"]
     static let x87ConditionNames: [String: UInt8] = ["b": 2, "e": 4, "be": 6, "u": 10, "nb": 3, "ne": 5, "nbe": 7, "nu": 11]
@@ -64,10 +64,14 @@ final class Decoder {
         let h = try CapstoneHandle.open(detail: true)
         handle = h
         scratch = cs_malloc(h)
-        opcodeByID = []
-        isVEXByID = []
-        registerByID = []
-        buildTables()
+        let t = Self.sharedTables ?? Self.buildTables(handle: h)
+        opcodeByID = t.opcodeByID
+        isVEXByID = t.isVEXByID
+        registerByID = t.registerByID
+        segmentFS = t.segmentFS
+        segmentGS = t.segmentGS
+        registerRIP = t.registerRIP
+        registerEIP = t.registerEIP
     }
 
     deinit {
@@ -75,43 +79,65 @@ final class Decoder {
         cs_close(&handle)
     }
 
-    private func buildTables() {
+    /// What `init` takes from Capstone's names: the same for every handle, so built once
+    /// per process. Building costs ~100 M host instructions (string matching over every
+    /// mnemonic), which replay used to pay again for each process image.
+    private struct Tables {
+        var opcodeByID: [(Opcode, UInt8)] = []
+        var isVEXByID: [Bool] = []
+        var registerByID: [RegisterMapping] = []
+        var segmentFS: UInt32 = 0
+        var segmentGS: UInt32 = 0
+        var registerRIP: UInt32 = 0
+        var registerEIP: UInt32 = 0
+    }
+
+    /// The tables, built under Swift's thread-safe global initialisation (parallel replay
+    /// workers wait for the first); nil when no handle could be opened.
+    private static let sharedTables: Tables? = {
+        guard var handle = try? CapstoneHandle.open(detail: false) else { return nil }
+        defer { cs_close(&handle) }
+        return buildTables(handle: handle)
+    }()
+
+    private static func buildTables(handle: csh) -> Tables {
+        var t = Tables()
         let conditionIndex = Dictionary(uniqueKeysWithValues: Self.conditionNames.enumerated().map { ($1, UInt8($0)) })
         let ccAliases: [String: UInt8] = ["c": 2, "nae": 2, "nb": 3, "nc": 3, "z": 4, "nz": 5, "na": 6, "nbe": 7,
                                           "pe": 10, "po": 11, "nge": 12, "nl": 13, "ng": 14, "nle": 15]
         func cc(_ s: Substring) -> UInt8? { conditionIndex[String(s)] ?? ccAliases[String(s)] }
         let insEnd = Int(X86_INS_ENDING.rawValue)
-        opcodeByID = Array(repeating: (.unsupported, 0), count: insEnd)
-        isVEXByID = Array(repeating: false, count: insEnd)
+        t.opcodeByID = Array(repeating: (.unsupported, 0), count: insEnd)
+        t.isVEXByID = Array(repeating: false, count: insEnd)
         for id in 1..<insEnd {
             guard let cName = cs_insn_name(handle, UInt32(id)) else { continue }
             let name = String(cString: cName)
             if let form = Self.fmaForm(name) {
-                opcodeByID[id] = (.vfma, form)
-                isVEXByID[id] = true
+                t.opcodeByID[id] = (.vfma, form)
+                t.isVEXByID[id] = true
             } else if name.hasPrefix("v"), let op = Opcode(rawValue: name) ?? Self.vexForm(of: String(name.dropFirst())) {
-                opcodeByID[id] = (op, 0)
-                isVEXByID[id] = true
+                t.opcodeByID[id] = (op, 0)
+                t.isVEXByID[id] = true
             } else if let op = Self.mnemonicAliases[name] ?? Opcode(rawValue: name) {
-                opcodeByID[id] = (op, 0)
+                t.opcodeByID[id] = (op, 0)
             } else if name.hasPrefix("cmov"), let c = cc(name.dropFirst(4)) {
-                opcodeByID[id] = (.cmovcc, c)
+                t.opcodeByID[id] = (.cmovcc, c)
             } else if name.hasPrefix("set"), let c = cc(name.dropFirst(3)) {
-                opcodeByID[id] = (.setcc, c)
+                t.opcodeByID[id] = (.setcc, c)
             } else if name.hasPrefix("fcmov"), let c = Self.x87ConditionNames[String(name.dropFirst(5))] {
-                opcodeByID[id] = (.fcmovcc, c)
+                t.opcodeByID[id] = (.fcmovcc, c)
             } else if name.hasPrefix("j"), let c = cc(name.dropFirst(1)) {
-                opcodeByID[id] = (.jcc, c)
+                t.opcodeByID[id] = (.jcc, c)
             } else if name.hasPrefix("cmp") && name.count > 5,
                       let kind = ["ss": Opcode.cmpss, "sd": .cmpsd_sse, "ps": .cmpps, "pd": .cmppd][String(name.suffix(2))] {
                 // cmpltsd & co: the predicate is also the instruction's trailing imm8.
-                opcodeByID[id] = (kind, 0xFF)
+                t.opcodeByID[id] = (kind, 0xFF)
             } else if let (op, size) = Self.stringOp(name) {
-                opcodeByID[id] = (op, size)
+                t.opcodeByID[id] = (op, size)
             }
         }
         let regEnd = Int(X86_REG_ENDING.rawValue)
-        registerByID = Array(repeating: .invalid, count: regEnd)
+        t.registerByID = Array(repeating: .invalid, count: regEnd)
         let gpr64 = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"]
         let gpr32 = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"]
         let gpr16 = ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di"]
@@ -140,15 +166,16 @@ final class Decoder {
             } else if name == "st" {
                 m = .init(kind: .st, number: 0, size: 10)
             }
-            registerByID[id] = m
+            t.registerByID[id] = m
             switch name {
-            case "fs": segmentFS = UInt32(id)
-            case "gs": segmentGS = UInt32(id)
-            case "rip": registerRIP = UInt32(id)
-            case "eip": registerEIP = UInt32(id)
+            case "fs": t.segmentFS = UInt32(id)
+            case "gs": t.segmentGS = UInt32(id)
+            case "rip": t.registerRIP = UInt32(id)
+            case "eip": t.registerEIP = UInt32(id)
             default: break
             }
         }
+        return t
     }
 
     /// Every opcode some instruction decodes to (the data-flow coverage test needs an

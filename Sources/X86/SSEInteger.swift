@@ -102,13 +102,6 @@ extension Machine {
     func executeSSEInteger(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let op = p.pointee.op
         typealias B16 = SIMD16<UInt8>
-        typealias S16 = SIMD16<Int8>
-        typealias W8 = SIMD8<UInt16>
-        typealias SW8 = SIMD8<Int16>
-        typealias D4 = SIMD4<UInt32>
-        typealias SD4 = SIMD4<Int32>
-        typealias Q2 = SIMD2<UInt64>
-        typealias SQ2 = SIMD2<Int64>
         switch op {
         // MARK: Moves
         case .movdqu:
