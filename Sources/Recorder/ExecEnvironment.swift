@@ -91,13 +91,13 @@ extension Supervisor {
         let access = task.access
         var pointers: [UInt64] = []
         var slots: [Int?] = Array(repeating: nil, count: requiredEnvironment.count)
+        let prefixes = requiredEnvironment.map { Array(($0.name + "=").utf8) }
+        let longest = prefixes.map(\.count).max() ?? 0
         var cursor = arguments[index]
         while cursor != 0, pointers.count < 4096, let pointer = access.readUInt64(at: cursor), pointer != 0 {
-            for (k, entry) in requiredEnvironment.enumerated() where slots[k] == nil {
-                if let start = access.readBytes(at: pointer, count: entry.name.utf8.count + 1),
-                   start == Array((entry.name + "=").utf8) {
-                    slots[k] = pointers.count
-                }
+            // One short read per string, compared with every required name.
+            if let start = access.readCStringBytes(at: pointer, limit: longest)?.bytes {
+                for k in prefixes.indices where slots[k] == nil && start.starts(with: prefixes[k]) { slots[k] = pointers.count }
             }
             pointers.append(pointer)
             cursor += 8
