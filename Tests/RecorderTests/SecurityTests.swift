@@ -106,6 +106,11 @@ final class SecurityTests: XCTestCase {
         var options = RecordOptions(command: [try Fixtures.binary("toctou_flip"), directory, op, "\(count)"],
                                     outputDirectory: traceDirectory)
         options.copiesPathArguments = copiesPaths
+        // The flipper shares memory with the caller, so the two are scheduled as one
+        // shared-memory group and the flipper, which spins without syscalls, hands the
+        // token back only when the watchdog preempts it: a short period keeps each call's
+        // wait short (the race itself needs the caller to be in the kernel, not the token).
+        options.watchdogMilliseconds = 1
         let recorder = Recorder(options: options)
         recorder.log = { _ in }
         let result = try recorder.run()
