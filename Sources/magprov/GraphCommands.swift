@@ -7,6 +7,7 @@
 import ArgumentParser
 import Foundation
 import Provenance
+import Trace
 
 /// Options every graph command shares.
 struct GraphStoreOptions: ParsableArguments {
@@ -19,11 +20,20 @@ struct GraphStoreOptions: ParsableArguments {
     @Flag(help: "Keep system files (shared libraries, locale data, /proc, /dev/null) in the output.")
     var includeSystemFiles = false
 
-    func openStore() throws -> GraphStore {
+    /// Opens the graph store, rebuilt when the trace is damaged: a store built before the
+    /// damage would still pass its seal (it binds the manifest's commitment, not the
+    /// streams on disk) and answer for events the trace no longer holds; the rebuilt one
+    /// answers from the intact part and names the damage, so the command exits 4.
+    func openStore() throws -> GraphStore { try openStoreNotingDamage().store }
+
+    /// `openStore`, with the quick checks that failed (empty for an intact trace).
+    func openStoreNotingDamage() throws -> (store: GraphStore, damage: [TraceCheck]) {
         try requireTrace(trace)
-        TraceDamageNotice.report(trace: trace)
+        let damage = TraceDamageNotice.report(trace: trace)
         RecordingTrustNotice.report(trace: trace)
-        return try GraphStore.openOrBuild(traceDirectory: trace, rebuild: rebuild, notice: TraceDamageNotice.storeNotice)
+        let store = try GraphStore.openOrBuild(traceDirectory: trace, rebuild: rebuild || !damage.isEmpty,
+                                               notice: TraceDamageNotice.storeNotice)
+        return (store, damage)
     }
 }
 
@@ -104,7 +114,7 @@ struct LineageArguments: ParsableArguments {
     @Argument(help: "A file path as the recording saw it (relative paths are tried against the current and the recorded directory), NAME@N for version N of it, a socket by its endpoints as `graph` prints them (127.0.0.1:8080 -> 127.0.0.1:4242) or one address, an entity such as pipe:1234, or #ID for a node id.")
     var target: String
 
-    @Option(help: "Byte-range lineage (refined graph only): which bytes of which inputs bytes A-B of the target came from (why), or which output bytes they reached (impact).")
+    @Option(help: "Byte-range lineage on the refined graph, for bytes A up to B of the target: `why` lists the input byte ranges they came from, `impact` the output byte ranges they reached.")
     var bytes: String?
 
     @Flag(help: "Answer from the coarse graph (every read and write) even when the trace is refined.")
@@ -114,11 +124,18 @@ struct LineageArguments: ParsableArguments {
     var json = false
 
     func run(_ direction: GraphStore.Direction) throws {
-        let graphStore = try store.openStore()
+        let (graphStore, damage) = try store.openStoreNotingDamage()
         let clock = ContinuousClock()
         let start = clock.now
         let refinement = try graphStore.refinement()
-        let targets = try graphStore.startNodes(for: target, direction: direction)
+        let targets: [Node]
+        do {
+            targets = try graphStore.startNodes(for: target, direction: direction)
+        } catch ProvenanceError.targetNotFound(let name, _) where !damage.isEmpty {
+            // Not absent: perhaps in the part of the recording that is lost.
+            throw CLIError.damagedTrace(["nothing in the intact part of this recording is known as \(name); "
+                                         + "it may be in the damaged part"] + damage.map { "\($0.subject): \($0.detail)" })
+        }
         if let bytes {
             let range = try parseByteRange(bytes)
             guard refinement != nil else { throw ProvenanceError.notRefined(trace: store.trace) }

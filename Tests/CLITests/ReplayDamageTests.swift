@@ -66,6 +66,26 @@ extension CommandLineTests {
                       "\(processes)")
     }
 
+    /// A graph store built while the trace was intact, then a stream truncated: `why` does
+    /// not answer from the old store (its seal binds the manifest, not the streams) but
+    /// rebuilds from the intact part, and exits 4 with the damage named.
+    func testQueriesOnATraceDamagedAfterItsStoreWasBuiltRebuildAndExit4() throws {
+        let trace = try copyOfScenario("damaged-after-store")
+        let before = try CLI.run(["why", trace, "out.txt"])
+        XCTAssertEqual(before.status, 0, before.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: trace + "/provenance.sqlite"))
+        let tr = try pid(of: "tr", in: trace)
+        let stream = trace + "/tasks/\(tr).events"
+        let bytes = try XCTUnwrap(FileManager.default.contents(atPath: stream))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: stream))
+        // Whether out.txt is still known (tr's write may be in the lost half) or not, the
+        // answer is from the intact part and the exit status says so.
+        let after = try CLI.run(["why", trace, "out.txt"])
+        XCTAssertEqual(after.status, 4, after.stdout + after.stderr)
+        XCTAssertTrue(after.stderr.contains("tasks/\(tr).events"), after.stderr)
+        XCTAssertFalse(after.stderr.contains("nothing in this recording is known"), after.stderr)
+    }
+
     /// A corrupt blob (the exec snapshot of echo): reported as damage with the blob and the
     /// event that needed it, never as a divergence, with a summary that adds up; exit 4.
     func testReplayReportsACorruptBlobAsDamageWithItsEvent() throws {
