@@ -86,6 +86,25 @@ extension CommandLineTests {
         XCTAssertFalse(after.stderr.contains("nothing in this recording is known"), after.stderr)
     }
 
+    /// `info`'s trace size is the recording's: taint summaries and the graph store, which
+    /// later commands derive from it, are not counted.
+    func testInfoSizeCountsTheRecordingOnly() throws {
+        let trace = try copyOfScenario("info-size")
+        func size() throws -> Int {
+            let r = try CLI.run(["info", "--json", trace])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            return try XCTUnwrap(object["traceBytes"] as? Int)
+        }
+        let recorded = try size()
+        XCTAssertGreaterThan(recorded, 0)
+        try FileManager.default.createDirectory(atPath: trace + "/taint", withIntermediateDirectories: true)
+        try Data(count: 1 << 20).write(to: URL(fileURLWithPath: trace + "/taint/1-1.json"))
+        XCTAssertEqual(try CLI.run(["why", trace, "out.txt"]).status, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: trace + "/provenance.sqlite"))
+        XCTAssertEqual(try size(), recorded)
+    }
+
     /// A corrupt blob (the exec snapshot of echo): reported as damage with the blob and the
     /// event that needed it, never as a divergence, with a summary that adds up; exit 4.
     func testReplayReportsACorruptBlobAsDamageWithItsEvent() throws {
