@@ -4,6 +4,17 @@
 
 typealias V128 = SIMD2<UInt64>
 
+// One register's lanes as bytes, words, doublewords and quadwords, unsigned and signed
+// (the views `lanes(_:as:)` takes), shared by every lane formula in this file.
+private typealias B16 = SIMD16<UInt8>
+private typealias S16 = SIMD16<Int8>
+private typealias W8 = SIMD8<UInt16>
+private typealias SW8 = SIMD8<Int16>
+private typealias D4 = SIMD4<UInt32>
+private typealias SD4 = SIMD4<Int32>
+private typealias Q2 = SIMD2<UInt64>
+private typealias SQ2 = SIMD2<Int64>
+
 extension Machine {
     // MARK: Vector operand access
 
@@ -101,7 +112,6 @@ extension Machine {
 
     func executeSSEInteger(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let op = p.pointee.op
-        typealias B16 = SIMD16<UInt8>
         switch op {
         // MARK: Moves
         case .movdqu:
@@ -341,14 +351,6 @@ extension Machine {
     /// Nil for an opcode that is not a two-source lane operation.
     @inline(__always)
     static func packedLane(_ op: Opcode, _ a: V128, _ b: V128, imm: UInt64, selector: V128) -> V128? {
-        typealias B16 = SIMD16<UInt8>
-        typealias S16 = SIMD16<Int8>
-        typealias W8 = SIMD8<UInt16>
-        typealias SW8 = SIMD8<Int16>
-        typealias D4 = SIMD4<UInt32>
-        typealias SD4 = SIMD4<Int32>
-        typealias Q2 = SIMD2<UInt64>
-        typealias SQ2 = SIMD2<Int64>
         switch op {
         case .pxor: return a ^ b
         case .por: return a | b
@@ -500,12 +502,6 @@ extension Machine {
     /// Nil for an opcode that is not one.
     @inline(__always)
     static func unaryLane(_ op: Opcode, _ v: V128, imm: UInt64) -> V128? {
-        typealias B16 = SIMD16<UInt8>
-        typealias S16 = SIMD16<Int8>
-        typealias W8 = SIMD8<UInt16>
-        typealias SW8 = SIMD8<Int16>
-        typealias D4 = SIMD4<UInt32>
-        typealias SD4 = SIMD4<Int32>
         let i = Int(truncatingIfNeeded: imm & 0xFF)
         switch op {
         case .pshufd:
@@ -546,10 +542,6 @@ extension Machine {
     /// the element width give zeros, or sign copies for psraw/psrad).
     @inline(__always)
     static func shiftLane(_ op: Opcode, _ a: V128, count: UInt64) -> V128 {
-        typealias W8 = SIMD8<UInt16>
-        typealias SW8 = SIMD8<Int16>
-        typealias D4 = SIMD4<UInt32>
-        typealias SD4 = SIMD4<Int32>
         switch op {
         case .psllw: return count > 15 ? V128(0, 0) : quad(lanes(a, as: W8.self) &<< W8(repeating: UInt16(count)))
         case .pslld: return count > 31 ? V128(0, 0) : quad(lanes(a, as: D4.self) &<< D4(repeating: UInt32(count)))
