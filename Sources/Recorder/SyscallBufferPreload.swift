@@ -514,38 +514,32 @@ typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
 MP_REAL(readv_fn, readv)
 MP_REAL(readv_fn, writev)
 
-ssize_t readv(int fd, const struct iovec *iov, int count) {
+/* readv and writev share one path: the record carries the iovec array and the data
+ * (what the kernel wrote for readv, what the program handed it for writev). */
+static ssize_t mp_vectored(long nr, int fd, const struct iovec *iov, int count, readv_fn real) {
     struct mp_header *h = mp_get_buffer();
     size_t total = mp_iov_total(iov, count);
     if (h && !h->locked && total <= MP_MAX_DATA) {
         h->locked = 1;
         if (mp_seekable(h, fd)) {
             struct mp_record *r = mp_reserve(h, total + (size_t)count * sizeof *iov);
-            long n = mp_trusted(SYS_readv, fd, (long)iov, count, 0);
-            mp_commit_iov(h, r, SYS_readv, fd, iov, count, n, n > 0 ? (size_t)n : 0);
+            long n = mp_trusted(nr, fd, (long)iov, count, 0);
+            size_t data = nr == SYS_readv ? (n > 0 ? (size_t)n : 0) : (n >= 0 ? total : 0);
+            mp_commit_iov(h, r, nr, fd, iov, count, n, data);
             h->locked = 0;
             return mp_result(n);
         }
         h->locked = 0;
     }
-    return mp_real_readv()(fd, iov, count);
+    return real(fd, iov, count);
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int count) {
+    return mp_vectored(SYS_readv, fd, iov, count, mp_real_readv());
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int count) {
-    struct mp_header *h = mp_get_buffer();
-    size_t total = mp_iov_total(iov, count);
-    if (h && !h->locked && total <= MP_MAX_DATA) {
-        h->locked = 1;
-        if (mp_seekable(h, fd)) {
-            struct mp_record *r = mp_reserve(h, total + (size_t)count * sizeof *iov);
-            long n = mp_trusted(SYS_writev, fd, (long)iov, count, 0);
-            mp_commit_iov(h, r, SYS_writev, fd, iov, count, n, n >= 0 ? total : 0);
-            h->locked = 0;
-            return mp_result(n);
-        }
-        h->locked = 0;
-    }
-    return mp_real_writev()(fd, iov, count);
+    return mp_vectored(SYS_writev, fd, iov, count, mp_real_writev());
 }
 /* clock_gettime: the vDSO is gone while recording, so every time call is a syscall; the
  * record carries the timespec the kernel wrote (the program's word for the time, like
