@@ -4,6 +4,12 @@
 //   process cat[12] ~close~> file /tmp/in         an edge that carries no flow
 //   process mv[13] ~rename ENOENT~> file /tmp/x   a failed call
 
+/// "1 file", "2 files": a count with its noun in the right number, for every count an
+/// answer prints. `plural` defaults to the noun + "s".
+public func counted(_ count: Int, _ noun: String, plural: String? = nil) -> String {
+    "\(count) " + (count == 1 ? noun : plural ?? noun + "s")
+}
+
 extension ProvenanceGraph {
     /// "kind label", with " v2" for versions after the first.
     public static func defaultName(_ n: Node) -> String {

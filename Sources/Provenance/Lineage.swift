@@ -253,8 +253,8 @@ public struct LineageReport: Sendable {
         }
         let processes = entries.filter { $0.node.kind == .process }.count
         let files = entries.filter { $0.node.kind == .file }.count
-        out += "\(entries.count) nodes (\(processes) process versions, \(files) file versions)"
-        if hiddenSystemFiles > 0 { out += "; \(hiddenSystemFiles) system files hidden (--include-system-files shows them)" }
+        out += "\(counted(entries.count, "node")) (\(counted(processes, "process version")), \(counted(files, "file version")))"
+        if hiddenSystemFiles > 0 { out += "; \(counted(hiddenSystemFiles, "system file")) hidden (--include-system-files shows them)" }
         return out + "\n"
     }
 

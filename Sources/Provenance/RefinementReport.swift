@@ -62,10 +62,10 @@ public struct RefinementReport: Codable, Equatable, Sendable {
         out += "  refuted     \(refuted)\(share(refuted))  (no byte flowed and no branch was steered: dropped from queries)\n"
         out += "  unverified  \(unverified)\(share(unverified))  (kept: the replay cannot decide them)\n"
         if metadataDerivations > 0 {
-            out += "  + \(metadataDerivations) metadata derivations the coarse graph did not show (stat results that reached an output)\n"
+            out += "  + \(counted(metadataDerivations, "metadata derivation")) the coarse graph did not show (stat results that reached an output)\n"
         }
         if !unrefinedProcesses.isEmpty {
-            out += "\(unrefinedProcesses.count) process images not refined (their derivations stay unverified):\n"
+            out += "\(counted(unrefinedProcesses.count, "process image")) not refined (their derivations stay unverified):\n"
             for p in unrefinedProcesses.prefix(20) {
                 out += "  pid \(p.pid) \(p.executable.isEmpty ? "(unknown program)" : p.executable): \(p.reason)\n"
             }
@@ -74,7 +74,7 @@ public struct RefinementReport: Codable, Equatable, Sendable {
         if alerts.isEmpty {
             out += "no alerts: no input bytes became an instruction pointer\n"
         } else {
-            out += "\(alerts.count) alerts: input bytes became an instruction pointer (`magprov alerts` shows them)\n"
+            out += "\(counted(alerts.count, "alert")): input bytes became an instruction pointer (`magprov alerts` shows them)\n"
         }
         for w in warnings.prefix(5) { out += "warning: \(w)\n" }
         return out

@@ -60,6 +60,10 @@ public struct ReplayUnit: Sendable {
     /// Set when the trace is damaged where this image's events are (its stream, or a
     /// thread's): the image is reported, not replayed.
     public var damage: TraceDamage? = nil
+    /// The trace sequence where the image ends: its process's next exec snapshot, or
+    /// `UInt64.max` when the image runs to the end of the recording. A damaged stream
+    /// touches the image only if the intact part of that stream stops before this point.
+    public var endSequence: UInt64 = .max
 }
 
 public struct ReplayPlan: Sendable {
@@ -171,7 +175,7 @@ extension ReplayPlan {
             if case .fork = segment.start { sharedWithParent = groups.members[segment.tid] }
             return ReplayUnit(pid: p, tid: segment.tid, start: segment.start, startSequence: segment.startSequence,
                               stops: stops, forkedChildren: [:], executable: segment.executable, execveSequence: execve,
-                              sharedMemory: shared, sharedWithParent: sharedWithParent)
+                              sharedMemory: shared, sharedWithParent: sharedWithParent, endSequence: segment.endSequence)
         }
 
         var execUnits: [ReplayUnit] = []

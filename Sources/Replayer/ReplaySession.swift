@@ -78,16 +78,29 @@ public final class ReplaySession {
                     threadParent[Int32(truncatingIfNeeded: s.result)] = pidOf[e.tid] ?? e.tid
                 }
             }
+            // A stream's intact part is a prefix: it reaches as far as its last event read.
+            var lastIntact: [Int32: UInt64] = [:]
+            for e in events { lastIntact[e.tid] = max(lastIntact[e.tid] ?? 0, e.sequence) }
             var damageByPid: [Int32: TraceDamage] = [:]
             for d in damage {
                 let pid = pidOf[d.tid] ?? threadParent[d.tid] ?? d.tid
                 if damageByPid[pid] == nil {
-                    damageByPid[pid] = TraceDamage(error: d.error, tid: d.tid, sequence: nil,
-                                                   location: d.tid == pid ? "" : "the event stream of its thread \(d.tid)")
+                    let stream = d.tid == pid ? "its event stream" : "the event stream of its thread \(d.tid)"
+                    let intact = lastIntact[d.tid].map { "\(stream) after event \($0)" } ?? "\(stream), all of it"
+                    damageByPid[pid] = TraceDamage(error: d.error, tid: d.tid, sequence: nil, location: intact)
                 }
             }
+            // An image is touched only if it runs past the intact part of the damaged stream:
+            // a fork child's life before its exec, or an image that ended at an exec read
+            // intact, replays as usual.
+            func touches(_ unit: ReplayUnit, _ d: TraceDamage) -> Bool {
+                (lastIntact[d.tid] ?? 0) < unit.endSequence
+            }
             func mark(_ unit: inout ReplayUnit, found: inout Set<Int32>) {
-                if let d = damageByPid[unit.pid] { unit.damage = d; found.insert(unit.pid) }
+                if let d = damageByPid[unit.pid] {
+                    found.insert(unit.pid)
+                    if touches(unit, d) { unit.damage = d }
+                }
                 for tid in Array(unit.forkedChildren.keys) { mark(&unit.forkedChildren[tid]!, found: &found) }
             }
             var found = Set<Int32>()

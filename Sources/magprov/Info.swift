@@ -31,7 +31,8 @@ struct Info: ParsableCommand {
                 if s.flags.contains(.buffered) { buffered += 1 }
                 perSyscall[SyscallTable.name(s.number), default: 0] += 1
                 for w in s.writes { bytesCaptured += w.bytes.count }
-                if [0, 17, 19, 295, 45, 47].contains(s.number), s.result > 0 { bytesRead += Int(s.result) }
+                // Object bytes delivered: the result of every content source the table names.
+                if SyscallTable.spec(s.number).flow == .contentSource, s.result > 0 { bytesRead += Int(s.result) }
             case .signal: signals += 1
             case .timestamp: timestamps += 1
             case .exec: execs += 1

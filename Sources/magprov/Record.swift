@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Provenance
 import Recorder
 import Trace
 
@@ -120,7 +121,7 @@ struct Record: ParsableCommand {
                 FileHandle.standardError.write(data)
             }
         } else {
-            printError("magprov: recorded \(m.tasks) tasks, \(m.syscalls) syscalls into \(directory) " +
+            printError("magprov: recorded \(counted(m.tasks, "task")) (processes and threads), \(counted(m.syscalls, "syscall")) into \(directory) " +
                        "(\(formatBytes(summary.traceBytes))); root chain \(m.rootChain.prefix(16))")
         }
         finished = true

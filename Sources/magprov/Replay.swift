@@ -105,7 +105,7 @@ struct Replay: ParsableCommand {
             let ok = all.count - summary.divergences.count - summary.notReplayable.count - summary.damaged.count
             let syscalls = all.reduce(0) { $0 + $1.syscalls }
             let notChecked = summary.damaged.count > 0 ? ", \(summary.damaged.count) not checked (damaged trace)" : ""
-            print("replayed \(ok) of \(all.count) process images with no divergence\(notChecked) (\(syscalls) syscalls, \(summary.instructions) instructions)")
+            print("replayed \(ok) of \(counted(all.count, "process image")) with no divergence\(notChecked) (\(counted(syscalls, "syscall")), \(counted(Int(summary.instructions), "instruction")))")
             if stats {
                 let cpuSeconds = all.reduce(0) { $0 + $1.seconds }
                 let mips = cpuSeconds > 0 ? Double(summary.instructions) / cpuSeconds / 1e6 : 0
@@ -114,9 +114,8 @@ struct Replay: ParsableCommand {
                 if summary.plan.skippedEvents > 0 { print("stats: \(summary.plan.skippedEvents) recorded syscalls belong to no replayable image (pre-exec)") }
             }
             if let refinement {
-                print("taint: \(refinement.written) flow summaries in \(trace)/taint")
+                print("taint: \(counted(refinement.written, "flow summary", plural: "flow summaries")) in \(trace)/taint")
                 print(refinement.report.text)
-                if let notice = mode.trustNotice { print("trust: \(notice)") }
             }
         }
         if !damage.isEmpty { throw CLIError.damagedTrace(damage) }
