@@ -121,7 +121,7 @@ struct Record: ParsableCommand {
                 FileHandle.standardError.write(data)
             }
         } else {
-            printError("magprov: recorded \(counted(m.tasks, "task")) (processes and threads), \(counted(m.syscalls, "syscall")) into \(directory) " +
+            printError("magprov: recorded \(counted(m.tasks, "task")) (processes and threads), \(counted(Int(m.syscalls), "syscall")) into \(directory) " +
                        "(\(formatBytes(summary.traceBytes))); root chain \(m.rootChain.prefix(16))")
         }
         finished = true
