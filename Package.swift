@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Syscalls", exclude: ["syscall_64.tbl"]),
         .target(name: "Trace", dependencies: ["CLZ4", .product(name: "Crypto", package: "swift-crypto"),
                                               .product(name: "SystemPackage", package: "swift-system")]),
-        .target(name: "Recorder", dependencies: ["CSupport", "CCapstone", "Syscalls", "Trace", "X86", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "Recorder", dependencies: ["CSupport", "CCapstone", "CElf", "Syscalls", "Trace", "X86", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: x86Flags),
         // Byte-level taint: labels, union table, shadow memory and registers, sink summaries.
         .target(name: "Taint", dependencies: ["X86", "Trace"], swiftSettings: interpreterFlags),
