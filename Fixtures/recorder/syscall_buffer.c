@@ -22,7 +22,8 @@
  *   lookups DIR  with no stopping call in between: readlink of DIR/link, readlinkat of
  *              "link" under a descriptor of DIR, access of DIR/in and DIR/missing (ENOENT),
  *              faccessat of "in" under DIR, getcwd, getdents64 of DIR and lseek of DIR/in to
- *              offset 3; prints what they answered
+ *              offset 3; then getpid, getuid, geteuid, getgid and getegid; prints what
+ *              they answered
  *   many DIR N   opens, reads (up to 2,048 bytes) and closes DIR/f0 ... DIR/f(N-1): enough
  *              records to fill the buffer several times, so that resets fall between an
  *              open or a close and the records naming its descriptor
@@ -211,8 +212,9 @@ int main(int argc, char **argv) {
         off_t offset = lseek(in, 3, SEEK_SET);
         close(in);
         close(dir);
-        printf("link %s, %s; access %d %d %d; cwd %s; %zd bytes of entries; offset %lld\n", target, relative, readable,
-               missing, under, here ? here : "?", listed, (long long)offset);
+        long ids = (long)getpid() + getuid() + geteuid() + getgid() + getegid();
+        printf("link %s, %s; access %d %d %d; cwd %s; %zd bytes of entries; offset %lld; ids %ld\n", target, relative,
+               readable, missing, under, here ? here : "?", listed, (long long)offset, ids);
         return link > 0 && linkat == link && readable == 0 && missing == -1 && under == 0 && here && listed > 0 &&
                offset == 3 ? 0 : 1;
     }

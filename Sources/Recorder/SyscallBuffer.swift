@@ -52,11 +52,13 @@ public enum SyscallBufferABI {
     /// probe that keeps pipes, sockets and terminals, ESPIPE, on the stopping path), read-only
     /// opens of existing files (`stopBits`), the stat family, close, dup, clock_gettime, the
     /// lookups that change nothing (readlink, readlinkat, access, faccessat, faccessat2,
-    /// getcwd, getdents64), and the fstat and readlink of /proc/self/fd/N by which the library
+    /// getcwd, getdents64), the process's and user's ids (getpid, getuid, geteuid, getgid,
+    /// getegid; not getppid), and the fstat and readlink of /proc/self/fd/N by which the library
     /// names a descriptor it opens or closes.
     public static let bufferedSyscalls: [Int] = ["read", "write", "pread64", "pwrite64", "readv", "writev", "lseek", "openat",
                                                  "newfstatat", "fstat", "readlinkat", "close", "dup", "clock_gettime",
-                                                 "readlink", "access", "faccessat", "faccessat2", "getcwd", "getdents64"].compactMap {
+                                                 "readlink", "access", "faccessat", "faccessat2", "getcwd", "getdents64",
+                                                 "getpid", "getuid", "geteuid", "getgid", "getegid"].compactMap {
         SyscallTable.number(named: $0)
     }
     /// `bufferedSyscalls` for the drain's check of each record.
@@ -149,6 +151,11 @@ struct BufferedRecord {
         static let faccessat = SyscallTable.number(named: "faccessat") ?? 269
         static let faccessat2 = SyscallTable.number(named: "faccessat2") ?? 439
         static let getcwd = SyscallTable.number(named: "getcwd") ?? 79
+        static let getpid = SyscallTable.number(named: "getpid") ?? 39
+        static let getuid = SyscallTable.number(named: "getuid") ?? 102
+        static let geteuid = SyscallTable.number(named: "geteuid") ?? 107
+        static let getgid = SyscallTable.number(named: "getgid") ?? 104
+        static let getegid = SyscallTable.number(named: "getegid") ?? 108
         static let close = SyscallTable.Number.close, dup = SyscallTable.Number.dup, openat = SyscallTable.Number.openat
     }
 
@@ -308,6 +315,8 @@ extension Supervisor {
             if number == N.readlink || number == N.readlinkat, result > 0, data.count == Int(result) {
                 event.writes.append(MemoryWrite(address: arguments[index + 1], bytes: data))
             }
+        case N.getpid, N.getuid, N.geteuid, N.getgid, N.getegid:
+            break  // no argument, no object, nothing written: the result is the event
         case N.getcwd:
             if result > 0, data.count == Int(result) { event.writes.append(MemoryWrite(address: arguments[0], bytes: data)) }
         case N.openat:

@@ -636,6 +636,21 @@ static off_t mp_lseek(int fd, off_t offset, int whence) {
 off_t lseek(int fd, off_t offset, int whence) { return mp_lseek(fd, offset, whence); }
 off_t lseek64(int fd, off_t offset, int whence) { return mp_lseek(fd, offset, whence); }
 
+/* The process's and user's ids: no argument, nothing written, only the result (shells ask
+ * for all five at start-up). getppid stays a stopping call. */
+#define MP_ID_CALL(type, name, number) \
+    typedef type (*name##_fn)(void); \
+    MP_REAL(name##_fn, name) \
+    type name(void) { \
+        long n = mp_lookup(number, 0, 0, 0, 0, NULL, NULL, 0); \
+        return n == MP_NOT_BUFFERED ? mp_real_##name()() : (type)n; \
+    }
+MP_ID_CALL(pid_t, getpid, SYS_getpid)
+MP_ID_CALL(uid_t, getuid, SYS_getuid)
+MP_ID_CALL(uid_t, geteuid, SYS_geteuid)
+MP_ID_CALL(gid_t, getgid, SYS_getgid)
+MP_ID_CALL(gid_t, getegid, SYS_getegid)
+
 /* clock_gettime: the vDSO is gone while recording, so every time call is a syscall; the
  * record carries the timespec the kernel wrote (the program's word for the time, like
  * every buffered result). */
