@@ -19,16 +19,26 @@
  *              O_CREAT (the filter stops it there too); prints the bytes read
  *   vectors DIR  readv of DIR/in into 3 + 0 + 5 bytes, then writev of those 8 bytes to
  *              DIR/out as 5 + 3
+ *   lookups DIR  with no stopping call in between: readlink of DIR/link, readlinkat of
+ *              "link" under a descriptor of DIR, access of DIR/in and DIR/missing (ENOENT),
+ *              faccessat of "in" under DIR, getcwd, getdents64 of DIR and lseek of DIR/in to
+ *              offset 3; then getpid, getuid, geteuid, getgid and getegid; prints what
+ *              they answered
+ *   many DIR N   opens, reads (up to 2,048 bytes) and closes DIR/f0 ... DIR/f(N-1): enough
+ *              records to fill the buffer several times, so that resets fall between an
+ *              open or a close and the records naming its descriptor
  *   blocked DIR  a thread blocks in read of an empty pipe; meanwhile the main thread waits
  *              until /proc shows that thread sleeping, makes 100 one-byte buffered reads
  *              of DIR/in, and only then writes the byte the thread is waiting for: a
  *              recording that stalled the siblings of a thread blocked in a read never ends */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -183,6 +193,43 @@ int main(int argc, char **argv) {
         close(out);
         printf("readv %zd, writev %zd\n", got, put);
         return got == 8 && put == 8 ? 0 : 1;
+    }
+    if (!strcmp(mode, "lookups") && argc > 2) {
+        char target[256] = {0}, relative[256] = {0}, cwd[4096], entries[4096];
+        snprintf(path, sizeof path, "%s/link", argv[2]);
+        ssize_t link = readlink(path, target, sizeof target - 1);
+        int dir = open(argv[2], O_RDONLY | O_DIRECTORY);
+        ssize_t linkat = readlinkat(dir, "link", relative, sizeof relative - 1);
+        snprintf(path, sizeof path, "%s/in", argv[2]);
+        int readable = access(path, R_OK);
+        snprintf(path, sizeof path, "%s/missing", argv[2]);
+        int missing = access(path, F_OK);
+        int under = faccessat(dir, "in", R_OK, 0);
+        char *here = getcwd(cwd, sizeof cwd);
+        ssize_t listed = getdents64(dir, entries, sizeof entries);
+        snprintf(path, sizeof path, "%s/in", argv[2]);
+        int in = open(path, O_RDONLY);
+        off_t offset = lseek(in, 3, SEEK_SET);
+        close(in);
+        close(dir);
+        long ids = (long)getpid() + getuid() + geteuid() + getgid() + getegid();
+        printf("link %s, %s; access %d %d %d; cwd %s; %zd bytes of entries; offset %lld; ids %ld\n", target, relative,
+               readable, missing, under, here ? here : "?", listed, (long long)offset, ids);
+        return link > 0 && linkat == link && readable == 0 && missing == -1 && under == 0 && here && listed > 0 &&
+               offset == 3 ? 0 : 1;
+    }
+    if (!strcmp(mode, "many") && argc > 3) {
+        int count = atoi(argv[3]), total = 0;
+        char data[2048];
+        for (int i = 0; i < count; i++) {
+            snprintf(path, sizeof path, "%s/f%d", argv[2], i);
+            int fd = open(path, O_RDONLY);
+            if (fd < 0) return 3;
+            total += (int)read(fd, data, sizeof data);
+            close(fd);
+        }
+        printf("%d files, %d bytes\n", count, total);
+        return 0;
     }
     if (!strcmp(mode, "blocked") && argc > 2) {
         if (pipe(blocked_pipe) != 0) return 3;

@@ -48,15 +48,21 @@ public enum SyscallBufferABI {
     static let recordHeaderSize = 80
 
     /// The syscalls the preload library makes through the trusted instruction, and the only
-    /// ones the filter lets through there: data calls on open descriptors, the lseek probe
-    /// that keeps pipes, sockets and terminals (ESPIPE) on the stopping path, read-only opens
-    /// of existing files (`stopBits`), the stat family, close, dup, clock_gettime, and the
-    /// fstat and readlink of /proc/self/fd/N by which the library names a descriptor it opens
-    /// or closes.
+    /// ones the filter lets through there: data calls on open descriptors, lseek (also the
+    /// probe that keeps pipes, sockets and terminals, ESPIPE, on the stopping path), read-only
+    /// opens of existing files (`stopBits`), the stat family, close, dup, clock_gettime, the
+    /// lookups that change nothing (readlink, readlinkat, access, faccessat, faccessat2,
+    /// getcwd, getdents64), the process's and user's ids (getpid, getuid, geteuid, getgid,
+    /// getegid; not getppid), and the fstat and readlink of /proc/self/fd/N by which the library
+    /// names a descriptor it opens or closes.
     public static let bufferedSyscalls: [Int] = ["read", "write", "pread64", "pwrite64", "readv", "writev", "lseek", "openat",
-                                                 "newfstatat", "fstat", "readlinkat", "close", "dup", "clock_gettime"].compactMap {
+                                                 "newfstatat", "fstat", "readlinkat", "close", "dup", "clock_gettime",
+                                                 "readlink", "access", "faccessat", "faccessat2", "getcwd", "getdents64",
+                                                 "getpid", "getuid", "geteuid", "getgid", "getegid"].compactMap {
         SyscallTable.number(named: $0)
     }
+    /// `bufferedSyscalls` for the drain's check of each record.
+    static let bufferedSyscallSet = Set(bufferedSyscalls)
 
     /// Per trusted number, the bits of argument 2 that make the filter stop the call even at
     /// the trusted instruction: openat's O_ACCMODE (3), O_CREAT (0o100), O_TRUNC (0o1000) and
@@ -66,7 +72,7 @@ public enum SyscallBufferABI {
 
     /// Buffered calls whose record carries the bytes the kernel wrote at argument 1 (as many as
     /// the result), and those whose record carries the bytes passed at argument 1 (argument 2 of them).
-    static let readsData: Set<Int> = Set(["read", "pread64"].compactMap { SyscallTable.number(named: $0) })
+    static let readsData: Set<Int> = Set(["read", "pread64", "getdents64"].compactMap { SyscallTable.number(named: $0) })
     static let writesData: Set<Int> = Set(["write", "pwrite64"].compactMap { SyscallTable.number(named: $0) })
 
     /// The `-D` flags that give the C source these constants.
@@ -140,6 +146,16 @@ struct BufferedRecord {
         static let clockGettime = SyscallTable.number(named: "clock_gettime") ?? 228
         static let readv = SyscallTable.number(named: "readv") ?? 19
         static let writev = SyscallTable.number(named: "writev") ?? 20
+        static let readlink = SyscallTable.number(named: "readlink") ?? 89
+        static let access = SyscallTable.number(named: "access") ?? 21
+        static let faccessat = SyscallTable.number(named: "faccessat") ?? 269
+        static let faccessat2 = SyscallTable.number(named: "faccessat2") ?? 439
+        static let getcwd = SyscallTable.number(named: "getcwd") ?? 79
+        static let getpid = SyscallTable.number(named: "getpid") ?? 39
+        static let getuid = SyscallTable.number(named: "getuid") ?? 102
+        static let geteuid = SyscallTable.number(named: "geteuid") ?? 107
+        static let getgid = SyscallTable.number(named: "getgid") ?? 104
+        static let getegid = SyscallTable.number(named: "getegid") ?? 108
         static let close = SyscallTable.Number.close, dup = SyscallTable.Number.dup, openat = SyscallTable.Number.openat
     }
 
@@ -245,7 +261,7 @@ extension Supervisor {
             let pathLength = Int(bytes.loadUInt32(at: offset + 8))
             let number = Int(truncatingIfNeeded: bytes.loadUInt64(at: offset + 16))
             guard length >= recordHeader, length % 8 == 0, offset + length <= bytes.count,
-                  recordHeader + dataLength + pathLength <= length, SyscallBufferABI.bufferedSyscalls.contains(number) else {
+                  recordHeader + dataLength + pathLength <= length, SyscallBufferABI.bufferedSyscallSet.contains(number) else {
                 log("magprov: task \(task.tid): malformed syscall buffer record at offset \(buffer.consumed + offset); rest ignored")
                 break
             }
@@ -283,12 +299,26 @@ extension Supervisor {
         case N.fstat:
             if let identity = descriptors.identity(of: fd, argument: 0) { event.objects.append(identity) }
             if result == 0, data.count == 144 { event.writes.append(MemoryWrite(address: arguments[1], bytes: data)) }
-        case N.readlinkat:
-            // Only /proc/self/fd/N, the library's own naming call: named without a look at /proc.
+        case N.readlinkat where record.descriptorName != nil && Int32(truncatingIfNeeded: fd) == -100 /* AT_FDCWD */:
+            // /proc/self/fd/N, the library's own naming call: named without a look at /proc
+            // (ObjectResolver.selfResolved's answer, with the task's known thread group instead
+            // of a read of /proc/TID/status per record: that read was half the drain's CPU on tar).
             event.objects.append(ObjectIdentity(argument: 1, requested: record.pathString,
-                                                resolved: ObjectResolver.selfResolved(record.pathString, tid: task.tid),
+                                                resolved: "/proc/\(task.tgid)" + record.pathString.dropFirst("/proc/self".count),
                                                 device: 0, inode: 0, mode: 0))
             if result > 0, data.count == Int(result) { event.writes.append(MemoryWrite(address: arguments[2], bytes: data)) }
+        case N.readlink, N.readlinkat, N.access, N.faccessat, N.faccessat2:
+            // The path object a stopped call resolves at its entry; readlink's target is the
+            // kernel's write into the buffer argument.
+            let index = SyscallTable.spec(number).pathArguments.first ?? 1
+            event.objects.append(pathIdentity(task, record: record, pathArgument: index, descriptors: &descriptors))
+            if number == N.readlink || number == N.readlinkat, result > 0, data.count == Int(result) {
+                event.writes.append(MemoryWrite(address: arguments[index + 1], bytes: data))
+            }
+        case N.getpid, N.getuid, N.geteuid, N.getgid, N.getegid:
+            break  // no argument, no object, nothing written: the result is the event
+        case N.getcwd:
+            if result > 0, data.count == Int(result) { event.writes.append(MemoryWrite(address: arguments[0], bytes: data)) }
         case N.openat:
             let opened = result >= 0 ? openedIdentity(records: records, after: index, fd: result) : nil
             // A successful open names what the kernel opened, as a stopped one does after its
@@ -364,27 +394,29 @@ extension Supervisor {
     /// argument 0) names, as a stopped call resolves it, with the (device, inode, mode) the
     /// kernel reported to the library when the stat succeeded. A relative path under a
     /// descriptor the batch has since closed is resolved under that descriptor's logged name.
-    private func pathIdentity(_ task: TracedTask, record: BufferedRecord, descriptors: inout BufferedDescriptorTable) -> ObjectIdentity {
+    private func pathIdentity(_ task: TracedTask, record: BufferedRecord, pathArgument: Int = 1,
+                              descriptors: inout BufferedDescriptorTable) -> ObjectIdentity {
         let spec = SyscallTable.spec(record.number)
         let path = record.pathString
-        let dirfd = record.descriptor
+        // A call without a directory descriptor (access, readlink) resolves as under AT_FDCWD.
+        let dirfd = ObjectResolver.dirfd(for: pathArgument, spec: spec, arguments: record.arguments) ?? -100
         let follow = spec.followsFinalLink(arguments: record.arguments)
         if record.number == BufferedRecord.Numbers.newfstatat, record.result == 0, record.data.count == 144,
            let fast = statedPathIdentity(task, record: record, follow: follow, descriptors: &descriptors) {
             return fast
         }
         var identity: ObjectIdentity
-        if path.isEmpty, dirfd >= 0, let descriptor = descriptors.identity(of: dirfd, argument: 1) {
+        if path.isEmpty, dirfd >= 0, let descriptor = descriptors.identity(of: dirfd, argument: pathArgument) {
             // As ObjectResolver.identity(ofPath:): an empty path names the descriptor.
             identity = descriptor
         } else if path.hasPrefix("/") || Int32(truncatingIfNeeded: dirfd) == -100 /* AT_FDCWD */ {
-            identity = ObjectResolver.identity(ofPath: path, dirfd: dirfd, tid: task.tid, argument: 1, followFinalLink: follow)
+            identity = ObjectResolver.identity(ofPath: path, dirfd: dirfd, tid: task.tid, argument: pathArgument, followFinalLink: follow)
         } else if let base = descriptors.identity(of: dirfd, argument: 0), base.resolved.hasPrefix("/") {
-            identity = ObjectResolver.identity(ofPath: base.resolved + "/" + path, dirfd: nil, tid: task.tid, argument: 1,
+            identity = ObjectResolver.identity(ofPath: base.resolved + "/" + path, dirfd: nil, tid: task.tid, argument: pathArgument,
                                                followFinalLink: follow)
             identity.requested = path
         } else {
-            identity = ObjectResolver.identity(ofPath: path, dirfd: dirfd, tid: task.tid, argument: 1, followFinalLink: follow)
+            identity = ObjectResolver.identity(ofPath: path, dirfd: dirfd, tid: task.tid, argument: pathArgument, followFinalLink: follow)
         }
         identity.requested = path
         if record.number == BufferedRecord.Numbers.newfstatat, record.result == 0, record.data.count == 144 {

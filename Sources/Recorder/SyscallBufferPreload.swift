@@ -29,6 +29,7 @@ enum SyscallBufferPreload {
  * supervisor can name it after it is gone. Reentrancy (a signal handler calling write) is
  * caught by `locked`. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -138,6 +139,16 @@ static struct mp_record *mp_reserve(struct mp_header *h, size_t data) {
         __atomic_store_n(&h->generation, h->generation + 1, __ATOMIC_RELEASE);
     }
     return (struct mp_record *)((char *)h + h->used);
+}
+
+/* Room for records totalling `bytes` before a group that must reach the supervisor in one
+ * drain: an open and the fstat and readlink naming its descriptor, or the fstat and readlink
+ * naming a descriptor and its close. A buffer call between them would drain the open
+ * without its identity, or the close without the descriptor's. */
+#define MP_RECORD_ROOM(data) ((sizeof(struct mp_record) + (size_t)(data) + 7) & ~(size_t)7)
+#define MP_NAMING_ROOM (MP_RECORD_ROOM(sizeof(struct stat)) + MP_RECORD_ROOM(MP_MAX_PATH + 40))
+static void mp_room(struct mp_header *h, size_t bytes) {
+    if (h->used + bytes > h->size) (void)mp_reserve(h, h->size);
 }
 
 static void mp_commit_path(struct mp_header *h, struct mp_record *r, long number, long a0, long a1, long a2, long a3,
@@ -271,6 +282,7 @@ int close(int fd) {
     struct mp_header *h = mp_get_buffer();
     if (h && !h->locked && fd >= 0) {
         h->locked = 1;
+        mp_room(h, MP_NAMING_ROOM + MP_RECORD_ROOM(0));
         struct stat st;
         if (mp_fstat(h, fd, &st) == 0 && mp_waits_not(&st)) {
             mp_readlink_fd(h, fd);
@@ -327,6 +339,7 @@ static int mp_openat(int dirfd, const char *path, int flags, mode_t mode) {
          * way here (a FIFO made between the two calls would block: a race only a program
          * racing itself can win, and the mode trusts the program anyway). */
         if ((probe == 0 && mp_waits_not(&st)) || probe == -ENOENT || probe == -ENOTDIR) {
+            mp_room(h, MP_RECORD_ROOM(length) + MP_NAMING_ROOM);
             struct mp_record *r = mp_reserve(h, length);
             long fd = mp_trusted(SYS_openat, dirfd, (long)path, flags, (long)mode);
             mp_commit_path(h, r, SYS_openat, dirfd, (long)path, flags, (long)mode, fd, NULL, 0, path, length);
@@ -541,6 +554,103 @@ ssize_t readv(int fd, const struct iovec *iov, int count) {
 ssize_t writev(int fd, const struct iovec *iov, int count) {
     return mp_vectored(SYS_writev, fd, iov, count, mp_real_writev());
 }
+/* Lookups that never wait and change nothing: the link's target, the access check, the
+ * working directory, a directory's entries and the file offset. Each record carries the bytes
+ * the kernel wrote and the path, as the other path calls' do; the numbers are the ones
+ * glibc's own wrappers make, so the trace reads as a stopped recording's. */
+/* What mp_lookup answers when the call must take the ordinary path (no buffer, a signal
+ * handler inside a wrapper, a path or buffer too long): never a kernel result. */
+#define MP_NOT_BUFFERED (-ENOSYS - 4096)
+static long mp_lookup(long number, long a0, long a1, long a2, long a3, const char *path, void *out, size_t out_size) {
+    struct mp_header *h = mp_get_buffer();
+    size_t length = path ? mp_path_length(path) : 0;
+    if (!h || h->locked || length >= MP_MAX_PATH || out_size > MP_MAX_DATA) return MP_NOT_BUFFERED;
+    h->locked = 1;
+    struct mp_record *r = mp_reserve(h, out_size + length);
+    long n = mp_trusted(number, a0, a1, a2, a3);
+    mp_commit_path(h, r, number, a0, a1, a2, a3, n, out, out && n > 0 ? (size_t)n : 0, path, length);
+    h->locked = 0;
+    return n;
+}
+
+typedef ssize_t (*readlink_fn)(const char *, char *, size_t);
+typedef ssize_t (*readlinkat_fn)(int, const char *, char *, size_t);
+typedef int (*access_fn)(const char *, int);
+typedef int (*faccessat_fn)(int, const char *, int, int);
+typedef char *(*getcwd_fn)(char *, size_t);
+typedef ssize_t (*getdents64_fn)(int, void *, size_t);
+typedef off_t (*lseek_fn)(int, off_t, int);
+MP_REAL(readlink_fn, readlink)
+MP_REAL(readlinkat_fn, readlinkat)
+MP_REAL(access_fn, access)
+MP_REAL(faccessat_fn, faccessat)
+MP_REAL(getcwd_fn, getcwd)
+MP_REAL(getdents64_fn, getdents64)
+MP_REAL(lseek_fn, lseek64)
+
+ssize_t readlink(const char *path, char *buf, size_t size) {
+    long n = path ? mp_lookup(SYS_readlink, (long)path, (long)buf, (long)size, 0, path, buf, size) : MP_NOT_BUFFERED;
+    return n == MP_NOT_BUFFERED ? mp_real_readlink()(path, buf, size) : mp_result(n);
+}
+
+ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size) {
+    long n = path ? mp_lookup(SYS_readlinkat, dirfd, (long)path, (long)buf, (long)size, path, buf, size) : MP_NOT_BUFFERED;
+    return n == MP_NOT_BUFFERED ? mp_real_readlinkat()(dirfd, path, buf, size) : mp_result(n);
+}
+
+int access(const char *path, int mode) {
+    long n = path ? mp_lookup(SYS_access, (long)path, mode, 0, 0, path, NULL, 0) : MP_NOT_BUFFERED;
+    return n == MP_NOT_BUFFERED ? mp_real_access()(path, mode) : (int)mp_result(n);
+}
+
+/* glibc's faccessat makes faccessat2 (Linux 5.8+); on an older kernel's ENOSYS (logged as
+ * it happened) glibc's own fallback runs, stopping. */
+int faccessat(int dirfd, const char *path, int mode, int flags) {
+    long n = path ? mp_lookup(SYS_faccessat2, dirfd, (long)path, mode, flags, path, NULL, 0) : MP_NOT_BUFFERED;
+    return n == MP_NOT_BUFFERED || n == -ENOSYS ? mp_real_faccessat()(dirfd, path, mode, flags) : (int)mp_result(n);
+}
+
+/* Only into the caller's buffer: getcwd(NULL, ...) allocates, which glibc does. As glibc,
+ * a directory outside the process's root (the kernel's "(unreachable)" answer) is ENOENT. */
+char *getcwd(char *buf, size_t size) {
+    long n = buf && size ? mp_lookup(SYS_getcwd, (long)buf, (long)size, 0, 0, NULL, buf, size) : MP_NOT_BUFFERED;
+    if (n == MP_NOT_BUFFERED) return mp_real_getcwd()(buf, size);
+    if (n < 0) { errno = (int)-n; return NULL; }
+    if (n == 0 || buf[0] != '/') { errno = ENOENT; return NULL; }
+    return buf;
+}
+
+/* A directory's entries (a descriptor that is no directory fails at once: ENOTDIR). */
+ssize_t getdents64(int fd, void *buf, size_t size) {
+    long n = mp_lookup(SYS_getdents64, fd, (long)buf, (long)size, 0, NULL, buf, size);
+    return n == MP_NOT_BUFFERED ? mp_real_getdents64()(fd, buf, size) : mp_result(n);
+}
+
+/* lseek never waits (a pipe answers ESPIPE at once, and is marked as the probe marks it). */
+static off_t mp_lseek(int fd, off_t offset, int whence) {
+    long n = mp_lookup(SYS_lseek, fd, (long)offset, whence, 0, NULL, NULL, 0);
+    if (n == MP_NOT_BUFFERED) return mp_real_lseek64()(fd, offset, whence);
+    if (n == -ESPIPE) mp_mark(fd, 1);
+    return (off_t)mp_result(n);
+}
+off_t lseek(int fd, off_t offset, int whence) { return mp_lseek(fd, offset, whence); }
+off_t lseek64(int fd, off_t offset, int whence) { return mp_lseek(fd, offset, whence); }
+
+/* The process's and user's ids: no argument, nothing written, only the result (shells ask
+ * for all five at start-up). getppid stays a stopping call. */
+#define MP_ID_CALL(type, name, number) \
+    typedef type (*name##_fn)(void); \
+    MP_REAL(name##_fn, name) \
+    type name(void) { \
+        long n = mp_lookup(number, 0, 0, 0, 0, NULL, NULL, 0); \
+        return n == MP_NOT_BUFFERED ? mp_real_##name()() : (type)n; \
+    }
+MP_ID_CALL(pid_t, getpid, SYS_getpid)
+MP_ID_CALL(uid_t, getuid, SYS_getuid)
+MP_ID_CALL(uid_t, geteuid, SYS_geteuid)
+MP_ID_CALL(gid_t, getgid, SYS_getgid)
+MP_ID_CALL(gid_t, getegid, SYS_getegid)
+
 /* clock_gettime: the vDSO is gone while recording, so every time call is a syscall; the
  * record carries the timespec the kernel wrote (the program's word for the time, like
  * every buffered result). */

@@ -30,6 +30,19 @@ final class SyscallBufferGraphTests: XCTestCase {
         try assertSameGraph([binary, "io", dir], in: dir, annotations: true)
     }
 
+    /// readlink, readlinkat, access, faccessat, getcwd, getdents64 and lseek through the
+    /// buffer: the same edges and annotations (the directory listed; readlink and access make
+    /// no edge either way).
+    func testLookupsHaveTheSameGraphWithTheBuffer() throws {
+        let dir = ProvenanceFixtures.temporaryDirectory("sbuf-lookups")
+        try "input".write(toFile: dir + "/in", atomically: false, encoding: .utf8)
+        XCTAssertEqual(symlink("in", dir + "/link"), 0)
+        let binary = try FixtureCompiler.build("recorder/syscall_buffer.c", flags: ["-O1"], name: "syscall_buffer")
+        let plain = try flowLines([binary, "lookups", dir], in: dir, syscallBuffer: false, annotations: true)
+        XCTAssertTrue(plain.contains { $0.contains("-getdents64->") }, "\(plain)")
+        try assertSameGraph([binary, "lookups", dir], in: dir, annotations: true)
+    }
+
     func testShellPipelineWithGzipHasTheSameGraphWithTheBuffer() throws {
         let dir = ProvenanceFixtures.temporaryDirectory("sbuf-gzip")
         try String(repeating: "a line of text to compress\n", count: 20_000).write(toFile: dir + "/f", atomically: false, encoding: .utf8)

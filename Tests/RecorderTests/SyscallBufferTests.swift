@@ -169,6 +169,72 @@ final class SyscallBufferTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/out")), Data(input[0..<8]))
     }
 
+    /// readlink, readlinkat, access, faccessat, getcwd, getdents64, lseek and the id calls run
+    /// on the fast path and become the events a stopped recording of the same program has: the
+    /// same objects (path, device, inode) and the same bytes the kernel wrote.
+    func testBufferedLookupsAreTheEventsAStoppedRecordingHas() throws {
+        let (dir, _) = try inputDirectory()
+        XCTAssertEqual(symlink("in", dir + "/link"), 0)
+        let binary = try Fixtures.binary("syscall_buffer")
+        let names = ["readlink", "readlinkat", "access", "faccessat2", "getcwd", "getdents64", "lseek",
+                     "getpid", "getuid", "geteuid", "getgid", "getegid"]
+        let numbers = Set(names.compactMap { SyscallTable.number(named: $0) })
+        /// The program's own lookups (not the library's naming readlinks or lseek probes).
+        var bufferedPid: Int32 = 0
+        func lookups(buffered: Bool) throws -> [SyscallEvent] {
+            let (result, trace) = try Fixtures.record([binary, "lookups", dir], label: "sbuf-lookups", syscallBuffer: buffered)
+            XCTAssertEqual(result.exitCode, 0)
+            if buffered { bufferedPid = trace.allSyscalls.first?.tid ?? 0 }
+            return trace.allSyscalls.map(\.event).filter {
+                numbers.contains($0.number) && !$0.objects.contains { $0.requested.hasPrefix("/proc/self/fd/") }
+                    && !($0.number == Self.lseek && $0.arguments[1] == 0 && $0.arguments[2] == 1)
+                    && ($0.number != SyscallTable.number(named: "access") || $0.objects.first?.resolved.hasPrefix(dir) == true)
+            }
+        }
+        let stopped = try lookups(buffered: false), buffered = try lookups(buffered: true)
+        XCTAssertEqual(buffered.map(\.number), stopped.map(\.number))
+        XCTAssertEqual(Set(buffered.map { SyscallTable.spec($0.number).name }), Set(names))
+        for (b, s) in zip(buffered, stopped) {
+            let name = SyscallTable.spec(b.number).name
+            XCTAssertTrue(b.flags.contains(.buffered), "\(name) stopped")
+            // Another recording, another process id: the buffered one is its own.
+            XCTAssertEqual(b.result, name == "getpid" ? Int64(bufferedPid) : s.result, name)
+            XCTAssertEqual(b.objects.map(\.resolved), s.objects.map(\.resolved), name)
+            XCTAssertEqual(b.objects.map(\.inode), s.objects.map(\.inode), name)
+            XCTAssertEqual(b.objects.map(\.argument), s.objects.map(\.argument), name)
+            XCTAssertEqual(b.writes.map(\.bytes), s.writes.map(\.bytes), name)
+        }
+        let readlink = try XCTUnwrap(buffered.first { $0.number == SyscallTable.number(named: "readlink") })
+        XCTAssertEqual(readlink.objects.first?.resolved, dir + "/link")
+        XCTAssertEqual(readlink.writes.first?.bytes, Array("in".utf8))
+        let missing = try XCTUnwrap(buffered.first { $0.objects.first?.resolved == dir + "/missing" })
+        XCTAssertEqual(missing.result, -Int64(ENOENT))
+    }
+
+    /// Buffer resets fall between an open (or a close) and the fstat and readlink that name
+    /// its descriptor unless the library keeps room for them: every buffered open and close
+    /// of 300 files still names its file.
+    func testOpensAndClosesAcrossBufferResetsNameTheirFiles() throws {
+        let dir = Fixtures.temporaryDirectory("sbuf-many")
+        for i in 0..<300 { try Data(repeating: UInt8(i % 251), count: 2000).write(to: URL(fileURLWithPath: dir + "/f\(i)")) }
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("syscall_buffer"), "many", dir, "300"], label: "sbuf-many",
+                                                  syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        let events = trace.allSyscalls.map(\.event).filter { $0.flags.contains(.buffered) }
+        let reads = events.filter { $0.number == SyscallTable.Number.read && $0.objects.first?.resolved.hasPrefix(dir + "/f") == true }
+        XCTAssertEqual(reads.count, 300)
+        // The announcing buffer call, then one per reset.
+        XCTAssertGreaterThanOrEqual(trace.allSyscalls.filter { $0.event.number == SyscallBufferABI.bufferCall }.count, 2,
+                                    "the buffer was never full")
+        for i in 0..<300 {
+            let file = dir + "/f\(i)"
+            let opens = events.filter { $0.number == SyscallTable.Number.openat && $0.objects.contains { $0.resolved == file } }
+            XCTAssertEqual(opens.first?.objects.map(\.argument), [1, -1], "the open of f\(i) lost its descriptor's identity")
+            XCTAssertEqual(events.filter { $0.number == SyscallTable.Number.close && $0.objects.first?.resolved == file }.count, 1,
+                           "the close of f\(i) does not name it")
+        }
+    }
+
     /// A read that could block (a pipe's) never runs on the fast path, where a thread would
     /// sleep in the kernel without a stop and so never hand the run token to its siblings:
     /// here the sibling makes its buffered reads while the reader sleeps, then wakes it.

@@ -174,8 +174,8 @@ final class ReplayTests: XCTestCase {
     }
 
     /// Buffered opens, stats, closes and dups (and the library's fstat and readlink of each
-    /// descriptor), readv and writev replay from their records; so does tar, which makes
-    /// them for every file.
+    /// descriptor), readv and writev, and the buffered lookups replay from their records; so
+    /// does tar, which makes them for every file.
     func testBufferedOpensStatsClosesAndTarReplay() throws {
         let dir = "\(Self.work)/sbuf-files-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
@@ -184,6 +184,9 @@ final class ReplayTests: XCTestCase {
         try assertReplays([try ReplayTests.compile("syscall_buffer"), "files", dir], syscallBuffer: true)
         try "vectored input".write(toFile: dir + "/in", atomically: true, encoding: .utf8)
         try assertReplays([try ReplayTests.compile("syscall_buffer"), "vectors", dir], syscallBuffer: true)
+        // readlink, readlinkat, access, faccessat, getcwd, getdents64 and lseek from their records.
+        XCTAssertEqual(symlink("in", dir + "/link"), 0)
+        try assertReplays([try ReplayTests.compile("syscall_buffer"), "lookups", dir], syscallBuffer: true)
         try assertReplays(["tar", "cf", dir + "/out.tar", "-C", dir, "sub"], syscallBuffer: true)
     }
 
