@@ -136,7 +136,8 @@ public struct LineageReport: Sendable {
         public var distance: Int
         /// The operation of the edge that links it one step closer to the target; on a
         /// refined graph, what the derivation rests on: `data`, `metadata`, `implicit`,
-        /// `unverified` (or `version` between versions of one object).
+        /// `unverified`, `image` (an executable image kept for its process; unverified in the
+        /// store), or `version` between versions of one object.
         public var via: String
         /// The evidence of a refined edge: byte ranges and events, or why it is implicit
         /// or unverified. Empty on the coarse graph.
@@ -209,11 +210,13 @@ public struct LineageReport: Sendable {
             if case .strings(let lines)? = e.attributes["evidence"], let first = lines.first {
                 parts.append(first + (lines.count > 1 ? " (+\(lines.count - 1) more)" : ""))
             }
-            return (flow == "metadata" ? "metadata" : "data", parts.joined(separator: "; "))
+            // Metadata sources (stat results, directory entries, the exit status wait4
+            // returns) are reported as metadata, whatever they reached.
+            return (flow == "metadata" || flow == "exit status" ? "metadata" : "data", parts.joined(separator: "; "))
         case .implicit:
             return ("implicit", e.attributes["reason"]?.stringValue ?? "")
         case .unverified:
-            return ("unverified", e.attributes["reason"]?.stringValue ?? "")
+            return (e.attributes["image"] == .bool(true) ? "image" : "unverified", e.attributes["reason"]?.stringValue ?? "")
         case .refuted:
             return ("refuted", e.attributes["reason"]?.stringValue ?? "")
         }
@@ -225,7 +228,7 @@ public struct LineageReport: Sendable {
         case "data": return 0
         case "metadata": return 1
         case "implicit": return 2
-        case "unverified": return 3
+        case "unverified", "image": return 3
         case "open", "openat", "openat2", "creat": return 5
         case "version": return 6
         default: return 1
