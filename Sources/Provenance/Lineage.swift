@@ -206,7 +206,7 @@ public struct LineageReport: Sendable {
             if case .strings(let output)? = e.attributes["outputRanges"], case .strings(let input)? = e.attributes["inputRanges"] {
                 parts.append("bytes \(output.joined(separator: ",")) <- \(input.joined(separator: ","))")
             }
-            if flow != "value" { parts.append(flow) }
+            if flow != "value" { parts.append(flow == "address" ? "table lookup" : flow) }
             if case .strings(let lines)? = e.attributes["evidence"], let first = lines.first {
                 parts.append(first + (lines.count > 1 ? " (+\(lines.count - 1) more)" : ""))
             }
@@ -235,6 +235,17 @@ public struct LineageReport: Sendable {
         }
     }
 
+    /// The words a refined answer's lines start with, and what each means; the text
+    /// explains the ones it used below its lines.
+    public static let legend: [(word: String, meaning: String)] = [
+        ("data", "bytes of it flowed into the output (evidence: byte ranges and events; \"table lookup\": only through an address dependency, a load at an address computed from its bytes)"),
+        ("metadata", "facts about it flowed, not its content: a stat result, directory entries (also when they named the output), an exit status wait4 returned"),
+        ("implicit", "no byte of it flowed, but it steered a branch before the output"),
+        ("image", "the executable image of a process on the way (its bytes are no taint source), kept while that process still reaches the output"),
+        ("unverified", "the replay could not decide; the reason is in parentheses"),
+        ("version", "an earlier version of the same object"),
+    ]
+
     /// Files that entered the recording from outside (read, never written in it).
     public var externalInputs: [Node] {
         entries.map(\.node).filter { $0.kind == .file && $0.version == 1 && $0.attributes["created"] == nil }
@@ -253,6 +264,13 @@ public struct LineageReport: Sendable {
             out += "  \(String(e.distance).leftPadded(3))  \(via)  \(describe(e.node))"
             if !e.evidence.isEmpty { out += "  (\(e.evidence))" }
             out += "\n"
+        }
+        if mode == .refined {
+            let used = Set(entries.map(\.via))
+            let explained = Self.legend.filter { used.contains($0.word) }
+            if !explained.isEmpty {
+                out += "where:\n" + explained.map { "  \($0.word.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.meaning)\n" }.joined()
+            }
         }
         let processes = entries.filter { $0.node.kind == .process }.count
         let files = entries.filter { $0.node.kind == .file }.count

@@ -393,7 +393,13 @@ struct RefinementState {
         func rank(_ s: EdgeStatus) -> Int {
             switch s { case .confirmed: return 3; case .implicit: return 2; case .unverified: return 1; case .refuted: return 0 }
         }
-        for c in contributions {
+        // Direct ways first (the process that read I made O): among equal verdicts the
+        // first one's reason is kept, so the answer does not depend on hash order.
+        let ordered = contributions.sorted {
+            ($0.relay == nil && !$0.crossesExec ? 0 : 1, $0.reader, $0.writer, $0.relay?.sequence ?? 0) <
+                ($1.relay == nil && !$1.crossesExec ? 0 : 1, $1.reader, $1.writer, $1.relay?.sequence ?? 0)
+        }
+        for c in ordered {
             var v = judge(key, c)
             if let b = best {
                 if rank(v.status) > rank(b.status) { best = v; continue }
@@ -752,7 +758,7 @@ struct RefinementState {
             if let o { s += " = bytes \(o.lowerBound)-\(o.upperBound)" }
             return s
         }
-        let how = e.kind + (e.shifted && e.kind != "kernel copy" ? ", byte for byte" : "")
+        let how = (e.kind == "address" ? "table lookup" : e.kind) + (e.shifted && e.kind != "kernel copy" ? ", byte for byte" : "")
             + (e.namedFile && e.kind != "path" ? ", named the file" : "")
         return "\(side(e.outputEvent, e.outputRange, e.outputObject)) <- \(side(e.inputEvent, e.inputRange, e.inputObject)) (\(how))"
     }

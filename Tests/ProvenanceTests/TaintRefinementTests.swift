@@ -322,7 +322,7 @@ final class TaintRefinementTests: XCTestCase {
             "\(pipe.id):110-120 <- \(input.id):110-120",
             "\(out.id):10-20 <- \(pipe.id):110-120",
         ])
-        XCTAssertTrue(why.text(nodes: nodes).contains("  file /in bytes 110-120\n"), why.text(nodes: nodes))
+        XCTAssertTrue(why.text(nodes: nodes).contains("  file /in bytes 110-120  (data)\n"), why.text(nodes: nodes))
         // Forward: those input bytes reached the pipe and out; bytes 0-100 never reached out.
         let impact = index.forward(node: input.id, range: 110..<120)
         XCTAssertEqual(impact.endpoints, [ByteEndpoint(node: pipe.id, kind: .content, start: 110, end: 120),
@@ -750,6 +750,48 @@ final class TaintRefinementTests: XCTestCase {
                                      includeSystemFiles: false, mode: .refined).text
             XCTAssertTrue(text.contains(via), text)
         }
+    }
+
+    /// `impact --bytes` through a table-driven encoder has a hop per output byte: the text
+    /// keeps data apart from table lookups (address dependency), merges adjacent ranges,
+    /// spans each process's ranges between two objects in one line, caps long listings
+    /// with "… N more (use --all / --json)", and explains the words it used; `--all` lists
+    /// the merged hops, and JSON keeps every hop.
+    func testByteLineageTextMergesRangesAndKeepsTableLookupsApart() throws {
+        let nodes = [Node(id: 0, kind: .file, entity: "f:in", version: 1, label: "/in", path: "/in", startTime: 0),
+                     Node(id: 1, kind: .file, entity: "f:out", version: 1, label: "/out", path: "/out", startTime: 0),
+                     Node(id: 2, kind: .process, entity: "p:1", version: 1, label: "enc[1]", startTime: 0)]
+        // 1,000 one-byte table-lookup hops out[k] <- in[0, 16), bytes 2,000-2,016 by value
+        // in two adjacent hops, and 60 other objects reached (each a separate endpoint).
+        var steps = (Int64(0)..<1000).map {
+            ByteStep(output: 1, outputStart: $0, outputEnd: $0 + 1, input: 0, inputStart: 0, inputEnd: 16, process: 2,
+                     outputEvent: 9, inputEvent: 5, flow: "address")
+        }
+        steps += [ByteStep(output: 1, outputStart: 2000, outputEnd: 2008, input: 0, inputStart: 0, inputEnd: 8, process: 2,
+                           outputEvent: 9, inputEvent: 5, flow: "value"),
+                  ByteStep(output: 1, outputStart: 2008, outputEnd: 2016, input: 0, inputStart: 8, inputEnd: 16, process: 2,
+                           outputEvent: 10, inputEvent: 5, flow: "value")]
+        var endpoints = [ByteEndpoint(node: 1, kind: .content, start: 0, end: 1000, addressOnly: true),
+                         ByteEndpoint(node: 1, kind: .content, start: 2000, end: 2016)]
+        endpoints += (0..<60).map { ByteEndpoint(node: 3 + $0, kind: .content, start: 0, end: 1) }
+        let answer = ByteLineage(direction: "impact", target: 0, start: 0, end: 16, endpoints: endpoints, steps: steps, truncated: nil)
+        let text = answer.text(nodes: nodes, limit: 40)
+        XCTAssertTrue(text.contains("  file /out bytes 0-1000  (table lookup only)\n"), text)
+        XCTAssertTrue(text.contains("  file /out bytes 2000-2016  (data)\n"), text)
+        XCTAssertTrue(text.contains("  … 22 more (use --all / --json)\n"), text)
+        XCTAssertTrue(text.contains("through (1002 hops, shown as 2 lines with adjacent ranges merged"), text)
+        XCTAssertTrue(text.contains("  table lookup  file /out bytes 0-1000 <- file /in bytes 0-16  by process enc[1], event 9 <- 5\n"), text)
+        XCTAssertTrue(text.contains("  data          file /out bytes 2000-2016 <- file /in bytes 0-16  by process enc[1], events 9-10 <- 5\n"), text)
+        XCTAssertTrue(text.contains("where:\n  data          computed from those bytes by value"), text)
+        XCTAssertTrue(text.contains("  table lookup  loaded from an address computed from those bytes (an address dependency"), text)
+        XCTAssertFalse(text.contains("metadata"), "only the words used are explained")
+        XCTAssertLessThan(text.split(separator: "\n").count, 60)
+        let all = answer.text(nodes: nodes)
+        XCTAssertFalse(all.contains("more (use --all"), all)
+        XCTAssertEqual(all.split(separator: "\n").filter { $0.hasPrefix("  node ") }.count, 60)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(answer.json(nodes: nodes).utf8)) as? [String: Any])
+        XCTAssertEqual((json["steps"] as? [Any])?.count, 1002, "JSON keeps every hop")
+        XCTAssertEqual(((json["endpoints"] as? [[String: Any]])?.first)?["addressOnly"] as? Bool, true)
     }
 
     /// sendfile from in to out is a derivation by itself, with its byte ranges, even
