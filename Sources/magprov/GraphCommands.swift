@@ -220,17 +220,22 @@ struct Why: ParsableCommand {
         On a trace refined by `magprov replay --taint`, the answer follows derivations \
         between objects instead; each line says how the input reached the output:
 
-          data          bytes flowed (the byte ranges and events are the evidence); \
-        `table lookup` in the evidence: only through an address dependency (bytes loaded \
-        at an address computed from the input, as base64, tr or Huffman coding do)
-          metadata      facts about the input flowed, not its content: a stat result, \
-        directory entries (also when they named the output), an exit status wait4 returned
-          implicit      no byte flowed, but the input steered a branch before the output
-          image         the executable image of a process on the way (its bytes are no \
-        taint source); kept only while that process still reaches the output
-          unverified    the replay could not decide; the reason follows (a process that \
-        diverged or was not replayed, a file mapped with mmap, concurrent pipe writers, \
-        a signal between processes)
+          data          bytes flowed; the byte ranges and events are the evidence
+                        ("table lookup" there: only through an address dependency,
+                        a load at an address computed from the input, as base64,
+                        tr or Huffman coding do)
+          metadata      facts about the input flowed, not its content: a stat
+                        result, directory entries (also when they named the
+                        output), an exit status that wait4 returned
+          implicit      no byte flowed, but the input steered a branch before the
+                        output
+          image         the executable image of a process on the way (its bytes
+                        are no taint source), kept only while that process still
+                        reaches the output
+          unverified    the replay could not decide; the reason follows (a
+                        process that diverged or was not replayed, a file mapped
+                        with mmap, concurrent writers of a pipe, a signal)
+
         Refuted inputs (no byte flowed, no branch steered) are left out; --coarse shows \
         every read and write.
 
