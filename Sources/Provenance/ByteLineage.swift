@@ -42,9 +42,14 @@ public struct ByteEndpoint: Codable, Equatable, Hashable, Sendable {
     public var end: Int64?
     /// Why the walk stopped here, for the kinds that need a word.
     public var note: String?
+    /// True when every way the walk found between the target's bytes and these went through
+    /// an address dependency somewhere (a load at an input-derived address: a table
+    /// lookup), never by value alone; nil otherwise. Bytes also reached by value are not
+    /// repeated here.
+    public var addressOnly: Bool?
 
-    public init(node: Int, kind: Kind, start: Int64? = nil, end: Int64? = nil, note: String? = nil) {
-        self.node = node; self.kind = kind; self.start = start; self.end = end; self.note = note
+    public init(node: Int, kind: Kind, start: Int64? = nil, end: Int64? = nil, note: String? = nil, addressOnly: Bool? = nil) {
+        self.node = node; self.kind = kind; self.start = start; self.end = end; self.note = note; self.addressOnly = addressOnly
     }
 }
 
@@ -298,24 +303,28 @@ public final class ByteLineageIndex {
     }
 
     /// Follows the bytes at `range` of a byte space back to their origins.
-    func trace(stream: Int, range: Range<Int64>, before: UInt64, node: Int, depth: Int, _ walk: inout Walk) {
+    /// `addressOnly`: the way from the target to these bytes went through an address
+    /// dependency (`ByteEndpoint.addressOnly`).
+    func trace(stream: Int, range: Range<Int64>, before: UInt64, node: Int, depth: Int, addressOnly: Bool = false,
+               _ walk: inout Walk) {
         guard depth < depthLimit, walk.steps.count + walk.endpoints.count < resultLimit else { walk.truncated = true; return }
-        guard walk.seen.insert("t\(stream):\(range.lowerBound)-\(range.upperBound)@\(before)").inserted else { return }
+        guard walk.seen.insert("t\(stream):\(range.lowerBound)-\(range.upperBound)@\(before)\(addressOnly ? "a" : "")").inserted else { return }
         for piece in origin(stream: stream, range: range, before: before) {
             switch piece {
             case .external(let r):
-                walk.endpoints.insert(ByteEndpoint(node: node, kind: .content, start: r.lowerBound, end: r.upperBound))
+                walk.endpoints.insert(ByteEndpoint(node: node, kind: .content, start: r.lowerBound, end: r.upperBound,
+                                                   addressOnly: addressOnly ? true : nil))
             case .cut(let r):
                 walk.endpoints.insert(ByteEndpoint(node: node, kind: .cut, start: r.lowerBound, end: r.upperBound))
             case .written(let p, let eventRange, _):
-                feed(write: p, eventRange: eventRange, depth: depth, &walk)
+                feed(write: p, eventRange: eventRange, depth: depth, addressOnly: addressOnly, &walk)
             }
         }
     }
 
     /// What fed bytes `eventRange` of output placement `p`: its process's summary, or the
     /// kernel copy it was.
-    func feed(write p: Int, eventRange: Range<Int64>, depth: Int, _ walk: inout Walk) {
+    func feed(write p: Int, eventRange: Range<Int64>, depth: Int, addressOnly: Bool = false, _ walk: inout Walk) {
         let w = placements[p]
         for (input, inRange, outRange, flow) in feeders(of: p, eventRange: eventRange, &walk) {
             let r = placements[input]
@@ -324,12 +333,12 @@ public final class ByteLineageIndex {
                                        inputStart: r.offset.map { $0 + inRange.lowerBound },
                                        inputEnd: r.offset.map { $0 + inRange.upperBound }, process: w.process,
                                        outputEvent: w.sequence, inputEvent: r.sequence, flow: flow))
-            follow(read: input, eventRange: inRange, depth: depth + 1, &walk)
+            follow(read: input, eventRange: inRange, depth: depth + 1, addressOnly: addressOnly || flow == "address", &walk)
         }
     }
 
     /// Follows input placement `i`'s bytes `eventRange` to where they were stored.
-    func follow(read i: Int, eventRange: Range<Int64>, depth: Int, _ walk: inout Walk) {
+    func follow(read i: Int, eventRange: Range<Int64>, depth: Int, addressOnly: Bool = false, _ walk: inout Walk) {
         let r = placements[i]
         if r.role == .metadataIn {
             walk.endpoints.insert(ByteEndpoint(node: r.object, kind: .metadata, note: "\(r.operation) at event \(r.sequence)"))
@@ -342,7 +351,7 @@ public final class ByteLineageIndex {
         }
         let range = (offset + eventRange.lowerBound)..<(offset + eventRange.upperBound)
         trace(stream: r.stream, range: range, before: isFile(r.stream) ? r.sequence : UInt64.max, node: r.object,
-              depth: depth, &walk)
+              depth: depth, addressOnly: addressOnly, &walk)
     }
 
     /// The input placements (and ranges) that output placement `p`'s bytes `eventRange`
@@ -481,7 +490,7 @@ public final class ByteLineageIndex {
     }
 
     /// Every read (after `after`) that got the bytes `piece` describes, followed onward.
-    func spread(stream: Int, piece: Piece, after: UInt64, depth: Int, _ walk: inout Walk) {
+    func spread(stream: Int, piece: Piece, after: UInt64, depth: Int, addressOnly: Bool = false, _ walk: inout Walk) {
         guard depth < depthLimit, walk.steps.count + walk.endpoints.count < resultLimit else { walk.truncated = true; return }
         let range: Range<Int64>
         switch piece {
@@ -494,7 +503,7 @@ public final class ByteLineageIndex {
             return
         case .cut: return
         }
-        guard walk.seen.insert("s\(stream):\(range.lowerBound)-\(range.upperBound)>\(after)/\(piece)").inserted else { return }
+        guard walk.seen.insert("s\(stream):\(range.lowerBound)-\(range.upperBound)>\(after)/\(piece)\(addressOnly ? "a" : "")").inserted else { return }
         for i in readsByStream[stream] ?? [] {
             let r = placements[i]
             guard r.sequence >= after || !isFile(stream), r.role != .metadataIn else { continue }
@@ -518,13 +527,14 @@ public final class ByteLineageIndex {
                 got = [overlap]
             }
             for g in got {
-                consume(read: i, eventRange: (g.lowerBound - o.lowerBound)..<(g.upperBound - o.lowerBound), depth: depth, &walk)
+                consume(read: i, eventRange: (g.lowerBound - o.lowerBound)..<(g.upperBound - o.lowerBound), depth: depth,
+                        addressOnly: addressOnly, &walk)
             }
         }
     }
 
     /// What a process (or the kernel) made of input bytes `eventRange` of read placement `i`.
-    func consume(read i: Int, eventRange: Range<Int64>, depth: Int, _ walk: inout Walk) {
+    func consume(read i: Int, eventRange: Range<Int64>, depth: Int, addressOnly: Bool = false, _ walk: inout Walk) {
         let r = placements[i]
         var outputs: [(Int, Range<Int64>, String)] = []
         if r.role == .copyIn {
@@ -554,24 +564,42 @@ public final class ByteLineageIndex {
                                        inputEnd: r.offset.map { $0 + eventRange.upperBound }, process: p.process,
                                        outputEvent: p.sequence, inputEvent: r.sequence, flow: flow))
             let objectRange = p.offset.map { ($0 + clamped.lowerBound)..<($0 + clamped.upperBound) }
+            let viaAddress = addressOnly || flow == "address"
             walk.endpoints.insert(ByteEndpoint(node: p.object, kind: objectRange == nil ? .unknownOffset : .content,
-                                               start: objectRange?.lowerBound, end: objectRange?.upperBound))
+                                               start: objectRange?.lowerBound, end: objectRange?.upperBound,
+                                               addressOnly: viaAddress ? true : nil))
             spread(stream: p.stream, piece: .written(placement: w, eventRange: clamped, objectRange: objectRange),
-                   after: p.sequence, depth: depth + 1, &walk)
+                   after: p.sequence, depth: depth + 1, addressOnly: viaAddress, &walk)
         }
     }
 
     // MARK: Results
 
     /// Endpoints of one node, kind and note with touching or overlapping ranges become one.
+    /// Bytes reached by value are not listed again as reached through an address
+    /// dependency.
     static func merge(_ endpoints: Set<ByteEndpoint>) -> [ByteEndpoint] {
-        let sorted = endpoints.sorted {
-            ($0.node, $0.kind.rawValue, $0.start ?? -1, $0.end ?? -1, $0.note ?? "") <
-                ($1.node, $1.kind.rawValue, $1.start ?? -1, $1.end ?? -1, $1.note ?? "")
+        var byValue: [String: [Range<Int64>]] = [:]
+        for e in endpoints where e.addressOnly == nil {
+            if let s = e.start, let end = e.end { byValue["\(e.node)/\(e.kind)/\(e.note ?? "")", default: []].append(s..<end) }
+        }
+        var pieces: [ByteEndpoint] = []
+        for e in endpoints {
+            guard e.addressOnly == true, let s = e.start, let end = e.end, let covered = byValue["\(e.node)/\(e.kind)/\(e.note ?? "")"] else {
+                pieces.append(e); continue
+            }
+            var left = [s..<end]
+            for c in covered { left = subtract(left, c) }
+            for r in left { var piece = e; piece.start = r.lowerBound; piece.end = r.upperBound; pieces.append(piece) }
+        }
+        let sorted = pieces.sorted {
+            ($0.node, $0.kind.rawValue, $0.addressOnly == true ? 1 : 0, $0.start ?? -1, $0.end ?? -1, $0.note ?? "") <
+                ($1.node, $1.kind.rawValue, $1.addressOnly == true ? 1 : 0, $1.start ?? -1, $1.end ?? -1, $1.note ?? "")
         }
         var result: [ByteEndpoint] = []
         for e in sorted {
-            if var last = result.last, last.node == e.node, last.kind == e.kind, last.note == e.note, let ls = last.start, let le = last.end,
+            if var last = result.last, last.node == e.node, last.kind == e.kind, last.note == e.note,
+               last.addressOnly == e.addressOnly, let ls = last.start, let le = last.end,
                let s = e.start, let end = e.end, s <= le {
                 last.start = ls
                 last.end = max(le, end)

@@ -136,7 +136,8 @@ public struct LineageReport: Sendable {
         public var distance: Int
         /// The operation of the edge that links it one step closer to the target; on a
         /// refined graph, what the derivation rests on: `data`, `metadata`, `implicit`,
-        /// `unverified` (or `version` between versions of one object).
+        /// `unverified`, `image` (an executable image kept for its process; unverified in the
+        /// store), or `version` between versions of one object.
         public var via: String
         /// The evidence of a refined edge: byte ranges and events, or why it is implicit
         /// or unverified. Empty on the coarse graph.
@@ -205,15 +206,17 @@ public struct LineageReport: Sendable {
             if case .strings(let output)? = e.attributes["outputRanges"], case .strings(let input)? = e.attributes["inputRanges"] {
                 parts.append("bytes \(output.joined(separator: ",")) <- \(input.joined(separator: ","))")
             }
-            if flow != "value" { parts.append(flow) }
+            if flow != "value" { parts.append(flow == "address" ? "table lookup" : flow) }
             if case .strings(let lines)? = e.attributes["evidence"], let first = lines.first {
                 parts.append(first + (lines.count > 1 ? " (+\(lines.count - 1) more)" : ""))
             }
-            return (flow == "metadata" ? "metadata" : "data", parts.joined(separator: "; "))
+            // Metadata sources (stat results, directory entries, the exit status wait4
+            // returns) are reported as metadata, whatever they reached.
+            return (flow == "metadata" || flow == "exit status" ? "metadata" : "data", parts.joined(separator: "; "))
         case .implicit:
             return ("implicit", e.attributes["reason"]?.stringValue ?? "")
         case .unverified:
-            return ("unverified", e.attributes["reason"]?.stringValue ?? "")
+            return (e.attributes["image"] == .bool(true) ? "image" : "unverified", e.attributes["reason"]?.stringValue ?? "")
         case .refuted:
             return ("refuted", e.attributes["reason"]?.stringValue ?? "")
         }
@@ -225,12 +228,23 @@ public struct LineageReport: Sendable {
         case "data": return 0
         case "metadata": return 1
         case "implicit": return 2
-        case "unverified": return 3
+        case "unverified", "image": return 3
         case "open", "openat", "openat2", "creat": return 5
         case "version": return 6
         default: return 1
         }
     }
+
+    /// The words a refined answer's lines start with, and what each means; the text
+    /// explains the ones it used below its lines.
+    public static let legend: [(word: String, meaning: String)] = [
+        ("data", "bytes of it flowed into the output (evidence: byte ranges and events; \"table lookup\": only through an address dependency, a load at an address computed from its bytes)"),
+        ("metadata", "facts about it flowed, not its content: a stat result, directory entries (also when they named the output), an exit status wait4 returned"),
+        ("implicit", "no byte of it flowed, but it steered a branch before the output"),
+        ("image", "the executable image of a process on the way (its bytes are no taint source), kept while that process still reaches the output"),
+        ("unverified", "the replay could not decide; the reason is in parentheses"),
+        ("version", "an earlier version of the same object"),
+    ]
 
     /// Files that entered the recording from outside (read, never written in it).
     public var externalInputs: [Node] {
@@ -250,6 +264,13 @@ public struct LineageReport: Sendable {
             out += "  \(String(e.distance).leftPadded(3))  \(via)  \(describe(e.node))"
             if !e.evidence.isEmpty { out += "  (\(e.evidence))" }
             out += "\n"
+        }
+        if mode == .refined {
+            let used = Set(entries.map(\.via))
+            let explained = Self.legend.filter { used.contains($0.word) }
+            if !explained.isEmpty {
+                out += "where:\n" + explained.map { "  \($0.word.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.meaning)\n" }.joined()
+            }
         }
         let processes = entries.filter { $0.node.kind == .process }.count
         let files = entries.filter { $0.node.kind == .file }.count

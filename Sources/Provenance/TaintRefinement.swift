@@ -16,8 +16,14 @@
 //               summary, I's bytes were labelled, and no pipe involved had concurrent
 //               writers. Refuted edges drop out of lineage.
 //   unverified  the replay cannot decide: a process diverged or was not replayed, I
-//               reached the process only as an executable image or a mapping not known to
-//               be labelled.
+//               reached the process only as a mapping not known to be labelled.
+//
+// An executable image (the file an execve named, its interpreter) is no taint source: its
+// pair is kept (`unverified`, flagged `image`) for the program that made O, and for an
+// upstream process only while one of that process's own inputs still reaches O; it is
+// refuted with them when they all are (`judgeImage`). Metadata sources (stat results,
+// directory entries, the exit status wait4 returns) confirm as `metadata`, also when
+// they named the file O (a path built from getdents).
 //
 // Across an exec memory does not carry over, except the argument and environment strings:
 // the old image sinks them as bytes of its execve event and the new image labels them as
@@ -361,6 +367,8 @@ struct RefinementState {
         var evidence: [Evidence] = []
         var reason: String?
         var writer: Int?
+        /// An executable image kept for its process (`judgeImage`): shown as `image`.
+        var image = false
     }
 
     struct Evidence: Hashable {
@@ -372,6 +380,8 @@ struct RefinementState {
         var inputObject: Range<Int64>?
         var kind: String
         var shifted: Bool
+        /// The input bytes reached a path argument of the output's call (they named O).
+        var namedFile = false
     }
 
     func placements(_ object: Int, _ process: Int) -> [EventPlacement] {
@@ -383,7 +393,13 @@ struct RefinementState {
         func rank(_ s: EdgeStatus) -> Int {
             switch s { case .confirmed: return 3; case .implicit: return 2; case .unverified: return 1; case .refuted: return 0 }
         }
-        for c in contributions {
+        // Direct ways first (the process that read I made O): among equal verdicts the
+        // first one's reason is kept, so the answer does not depend on hash order.
+        let ordered = contributions.sorted {
+            ($0.relay == nil && !$0.crossesExec ? 0 : 1, $0.reader, $0.writer, $0.relay?.sequence ?? 0) <
+                ($1.relay == nil && !$1.crossesExec ? 0 : 1, $1.reader, $1.writer, $1.relay?.sequence ?? 0)
+        }
+        for c in ordered {
             var v = judge(key, c)
             if let b = best {
                 if rank(v.status) > rank(b.status) { best = v; continue }
@@ -400,6 +416,7 @@ struct RefinementState {
     }
 
     func judge(_ key: PairKey, _ c: Contribution) -> Verdict {
+        if isImage(key.input, of: c.reader) { return judgeImage(key, c) }
         if let hop = c.relay { return judgeRelay(key, c, hop) }
         let reads = placements(key.input, c.reader).filter { $0.role.isInput }
         let writes = placements(key.output, c.writer).filter { $0.role.isOutput }
@@ -438,10 +455,13 @@ struct RefinementState {
             for p in pathSinksByEvent[w.sequence] ?? [] {
                 for s in p.sources where readSequences.contains(s.event) {
                     let r = readerByEvent[s.event]
+                    // A directory entry or a stat result that named the file is metadata
+                    // (a path built from getdents names), not content of the input.
+                    let metadata = r?.role == .metadataIn
                     evidence.append(Evidence(outputEvent: w.sequence, outputRange: 0..<0, outputObject: nil,
                                              inputEvent: s.event, inputRange: s.start..<s.end,
-                                             inputObject: r?.offset.map { ($0 + s.start)..<($0 + s.end) },
-                                             kind: "path", shifted: false))
+                                             inputObject: metadata ? nil : r?.offset.map { ($0 + s.start)..<($0 + s.end) },
+                                             kind: metadata ? "metadata" : "path", shifted: false, namedFile: true))
                 }
             }
         }
@@ -479,6 +499,65 @@ struct RefinementState {
             ? "no byte of the input reached the process (only \(inputOperations[c.reader]?[key.input]?.sorted().joined(separator: ", ") ?? "opened"))"
             : "no byte read from the input reached the output, and it steered no branch before it"
         return Verdict(status: .refuted, reason: reason, writer: c.writer)
+    }
+
+    /// Whether `input` reached process `reader` only as an executable image: an execve
+    /// named it (the program, its interpreter, symlinks on the way) and the process
+    /// itself neither read nor mapped it.
+    func isImage(_ input: Int, of reader: Int) -> Bool {
+        (inputOperations[reader]?[input] ?? []).contains("execve") && !placements(input, reader).contains { $0.role.isInput }
+    }
+
+    /// An executable image's pair. Its mapped bytes are no taint source, so no flow
+    /// confirms or refutes it by itself: the program reaches the output only through what
+    /// its process did there.
+    ///   - The writer's own program (same memory, no exec or hop on the way) made the
+    ///     output: kept (`unverified`, shown as `image`).
+    ///   - Any other process (upstream through an exec, an exit status, shared memory):
+    ///     its program reaches the output through that process's own inputs. When one of
+    ///     them still has a confirmed, implicit or unverified derivation to the output the
+    ///     same way, the image is kept; when every one is refuted, so is the image. The
+    ///     loader's cache, libraries and locale data every program reads (system files)
+    ///     count only for a process that read nothing else: a process none of whose own
+    ///     inputs reached the output passed on nothing but what its code computed, and
+    ///     code constants are no source (as the literals of an exec's arguments are not).
+    ///   - A process that read nothing besides its image, or that was not refined: kept.
+    /// A partially replayed unit on the way keeps it unverified, never refuted.
+    func judgeImage(_ key: PairKey, _ c: Contribution) -> Verdict {
+        let process = nodes[c.reader]
+        let who = process.label
+        var v = Verdict(status: .unverified, writer: c.writer)
+        v.image = true
+        for unit in c.units where unit < 0 || match.completed[unit] == nil {
+            v.reason = "the program of \(who); \(lineage.unitNote(unit))"
+            return v
+        }
+        if c.relay == nil && !c.crossesExec && !c.throughSharedMemory {
+            v.reason = "the program of \(who), which made the output"
+            return v
+        }
+        let others = (inputOperations[c.reader] ?? [:]).keys.filter { $0 != key.output && !isImage($0, of: c.reader) }
+        let own = others.filter { !nodes[$0].isSystem }
+        let considered = (own.isEmpty ? others : own).sorted()
+        guard !considered.isEmpty else {
+            v.reason = "the program of \(who), which read nothing else: what it passed on came from its code"
+            return v
+        }
+        var refuted: [String] = []
+        for i in considered {
+            let other = judge(PairKey(input: i, output: key.output), c)
+            let name = ProvenanceGraph.defaultName(nodes[i])
+            if other.status != .refuted {
+                let how = other.status == .confirmed ? "data flowed from it" : other.status == .implicit ? "it steered a branch" : "undecided"
+                v.reason = "the program of \(who), whose input \(name) reached the output (\(other.status.rawValue): \(how))"
+                return v
+            }
+            refuted.append(name)
+        }
+        let listed = refuted.prefix(3).joined(separator: ", ") + (refuted.count > 3 ? " and \(refuted.count - 3) more" : "")
+        return Verdict(status: .refuted,
+                       reason: "the program of \(who), every input of which to the output was refuted (\(listed)): its image reaches it no other way",
+                       writer: c.writer)
     }
 
     /// A pair connected only through a hop between two processes. A wait4 hop composes
@@ -594,10 +673,6 @@ struct RefinementState {
         if writes.contains(where: { $0.role == .mapOut }) {
             return "written through a shared mapping, whose stores are no taint sink: the replay cannot tell"
         }
-        let operations = inputOperations[c.reader]?[key.input] ?? []
-        if reads.isEmpty && operations.contains("execve") {
-            return "an executable image: its mapped bytes are not a taint source"
-        }
         // Pages mapped with mmap reach the process whether or not the replay labelled them.
         if reads.contains(where: { $0.role == .mapIn && !labelledEvents.contains($0.sequence) }) {
             return "mapped with mmap, and no summary shows the mapping was labelled"
@@ -640,11 +715,14 @@ struct RefinementState {
         let target = nodes[key.output]
         var attributes: [String: AttributeValue] = [:]
         if let reason = v.reason { attributes["reason"] = .string(reason) }
+        if v.image { attributes["image"] = .bool(true) }
         var bytes: Int64 = 0
         var low: Int64?, high: Int64?
-        let evidence = v.evidence.sorted {
-            ($0.outputEvent, $0.outputRange.lowerBound, $0.inputEvent, $0.inputRange.lowerBound) <
-                ($1.outputEvent, $1.outputRange.lowerBound, $1.inputEvent, $1.inputRange.lowerBound)
+        // One event may place bytes in an object twice (an open names its path and its file).
+        let evidence = Set(v.evidence).sorted {
+            let a = ($0.outputEvent, $0.outputRange.lowerBound, $0.outputRange.upperBound, $0.inputEvent, $0.inputRange.lowerBound)
+            let b = ($1.outputEvent, $1.outputRange.lowerBound, $1.outputRange.upperBound, $1.inputEvent, $1.inputRange.lowerBound)
+            return a != b ? a < b : ($0.inputRange.upperBound, $0.kind, $0.shifted ? 1 : 0) < ($1.inputRange.upperBound, $1.kind, $1.shifted ? 1 : 0)
         }
         if v.status == .confirmed {
             let order = ["value", "kernel copy", "path", "address", "exit status", "metadata"]
@@ -680,7 +758,8 @@ struct RefinementState {
             if let o { s += " = bytes \(o.lowerBound)-\(o.upperBound)" }
             return s
         }
-        let how = e.kind + (e.shifted && e.kind != "kernel copy" ? ", byte for byte" : "")
+        let how = (e.kind == "address" ? "table lookup" : e.kind) + (e.shifted && e.kind != "kernel copy" ? ", byte for byte" : "")
+            + (e.namedFile && e.kind != "path" ? ", named the file" : "")
         return "\(side(e.outputEvent, e.outputRange, e.outputObject)) <- \(side(e.inputEvent, e.inputRange, e.inputObject)) (\(how))"
     }
 

@@ -120,8 +120,14 @@ struct LineageArguments: ParsableArguments {
     @Flag(help: "Answer from the coarse graph (every read and write) even when the trace is refined.")
     var coarse = false
 
-    @Flag(help: "Print JSON instead of text.")
+    @Flag(help: "Print JSON instead of text (complete: every hop, unmerged).")
     var json = false
+
+    @Flag(help: "With --bytes: list every source or destination and every hop; by default the text lists the first \(LineageArguments.listingLimit) of each and says how many more there are.")
+    var all = false
+
+    /// How many endpoint and hop lines a `--bytes` text answer shows without `--all`.
+    static let listingLimit = 40
 
     func run(_ direction: GraphStore.Direction) throws {
         let (graphStore, damage) = try store.openStoreNotingDamage()
@@ -164,7 +170,7 @@ struct LineageArguments: ParsableArguments {
                     hidden = before - answer.endpoints.count
                     answer.steps.removeAll { system($0.input) || system($0.output) }
                 }
-                var text = json ? try answer.json(nodes: nodes) : answer.text(nodes: nodes)
+                var text = json ? try answer.json(nodes: nodes) : answer.text(nodes: nodes, limit: all ? nil : Self.listingLimit)
                 if hidden > 0 && !json {
                     text += "(\(hidden) byte range\(hidden == 1 ? "" : "s") of system files left out; --include-system-files shows them)\n"
                 }
@@ -212,10 +218,30 @@ struct Why: ParsableCommand {
         renaming it, that is the renamed file.
 
         On a trace refined by `magprov replay --taint`, the answer follows derivations \
-        between objects instead: each line says `data` (bytes flowed, with the byte ranges \
-        and events as evidence), `implicit` (the input only steered branches before the \
-        output) or `unverified` (the replay could not decide). With --bytes A-B it lists \
-        which byte ranges of which inputs bytes A-B came from, across processes.
+        between objects instead; each line says how the input reached the output:
+
+          data          bytes flowed; the byte ranges and events are the evidence
+                        ("table lookup" there: only through an address dependency,
+                        a load at an address computed from the input, as base64,
+                        tr or Huffman coding do)
+          metadata      facts about the input flowed, not its content: a stat
+                        result, directory entries (also when they named the
+                        output), an exit status that wait4 returned
+          implicit      no byte flowed, but the input steered a branch before the
+                        output
+          image         the executable image of a process on the way (its bytes
+                        are no taint source), kept only while that process still
+                        reaches the output
+          unverified    the replay could not decide; the reason follows (a
+                        process that diverged or was not replayed, a file mapped
+                        with mmap, concurrent writers of a pipe, a signal)
+
+        Refuted inputs (no byte flowed, no branch steered) are left out; --coarse shows \
+        every read and write.
+
+        With --bytes A-B it lists which byte ranges of which inputs bytes A-B came from, \
+        across processes, each marked `data`, `table lookup` or `metadata`, then the hops \
+        (adjacent ranges merged; the first 40 unless --all; --json has every hop).
 
           magprov why trace build/app
           magprov why trace out.txt --bytes 0-64
@@ -235,8 +261,12 @@ struct Impact: ParsableCommand {
         Lists every process, file, pipe and socket that information from TARGET could have \
         reached in the recording, nearest first. Every version of a path is followed, so the \
         answer covers what was read before and after the file changed. On a refined trace \
-        the answer follows derivations (see `magprov why --help`); --bytes A-B lists the \
-        output byte ranges those input bytes reached.
+        the answer follows derivations, each line saying `data`, `metadata`, `implicit`, \
+        `image` or `unverified` (see `magprov why --help` for what each means); refuted \
+        ones are left out. --bytes A-B lists the output byte ranges those input bytes \
+        reached, each marked `data` or `table lookup` (reached only through an address \
+        dependency somewhere on the way), then the hops (adjacent ranges merged; the first \
+        40 unless --all; --json has every hop).
 
           magprov impact trace secrets.txt
           magprov impact trace secrets.txt --bytes 0-32

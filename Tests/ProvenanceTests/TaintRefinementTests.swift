@@ -91,7 +91,7 @@ final class TaintRefinementTests: XCTestCase {
     // MARK: Statuses
 
     /// out = bytes 10-60 of b: b confirmed with its byte ranges, a and c refuted, the
-    /// program's own image unverified (its bytes are not a taint source).
+    /// program's own image kept as `image` (unverified: its bytes are not a taint source).
     func testOutputFromOneOfThreeInputs() throws {
         let (t, start, reads, w) = threeInputs()
         let (trace, chain) = try t.writeTrace()
@@ -116,7 +116,8 @@ final class TaintRefinementTests: XCTestCase {
         XCTAssertEqual(b.relation, .wasDerivedFrom)
         XCTAssertEqual(b.precision, .refined)
         XCTAssertEqual(d["file /bin/pick -> file /out"]?.attributes["reason"],
-                       .string("an executable image: its mapped bytes are not a taint source"))
+                       .string("the program of pick[10], which made the output"))
+        XCTAssertEqual(d["file /bin/pick -> file /out"]?.attributes["image"], .bool(true))
         XCTAssertEqual(report.coarseDerivationPairs, 4)
         XCTAssertEqual([report.confirmed, report.implicit, report.refuted, report.unverified], [1, 0, 2, 1])
         XCTAssertEqual(report.unrefinedProcesses, [])
@@ -128,8 +129,8 @@ final class TaintRefinementTests: XCTestCase {
         XCTAssertEqual(Set(refined.nodes.map(\.label)), ["/out", "/b", "/bin/pick"])
         let text = LineageReport(direction: .backward, targets: out, nodes: refined.nodes, edges: refined.edges,
                                  includeSystemFiles: false, mode: .refined).text
-        XCTAssertTrue(text.contains("data        file /b  (bytes 0-50 <- 10-60; write@\(w)"), text)
-        XCTAssertTrue(text.contains("unverified  file /bin/pick  (an executable image"), text)
+        XCTAssertTrue(text.contains("data   file /b  (bytes 0-50 <- 10-60; write@\(w)"), text)
+        XCTAssertTrue(text.contains("image  file /bin/pick  (the program of pick[10], which made the output)"), text)
         let coarse = try store.lineage(of: out.map(\.id), direction: .backward, mode: .coarse)
         XCTAssertTrue(Set(coarse.nodes.map(\.label)).isSuperset(of: ["/a", "/b", "/c"]))
         let impact = try store.lineage(of: try store.startNodes(for: "/a", direction: .forward).map(\.id), direction: .forward,
@@ -321,7 +322,7 @@ final class TaintRefinementTests: XCTestCase {
             "\(pipe.id):110-120 <- \(input.id):110-120",
             "\(out.id):10-20 <- \(pipe.id):110-120",
         ])
-        XCTAssertTrue(why.text(nodes: nodes).contains("  file /in bytes 110-120\n"), why.text(nodes: nodes))
+        XCTAssertTrue(why.text(nodes: nodes).contains("  file /in bytes 110-120  (data)\n"), why.text(nodes: nodes))
         // Forward: those input bytes reached the pipe and out; bytes 0-100 never reached out.
         let impact = index.forward(node: input.id, range: 110..<120)
         XCTAssertEqual(impact.endpoints, [ByteEndpoint(node: pipe.id, kind: .content, start: 110, end: 120),
@@ -510,6 +511,72 @@ final class TaintRefinementTests: XCTestCase {
         XCTAssertTrue(signalled.attributes["reason"]?.description.hasPrefix("reached the writer from pid 2 only through kill@") ?? false)
     }
 
+    /// Scripts/demo's shape: `dd if=/unused of=/dev/null; gzip < /in > /out` in a shell.
+    /// dd's only link to /out is its exit status (wait4). When no byte of /unused reached
+    /// that status, /unused -> /out is refuted, and so is dd's executable image: its
+    /// program reaches /out only through that process. gzip's image is the program that
+    /// wrote /out: kept, shown as `image`. When /unused did reach dd's status, dd's image
+    /// is kept too, and says which of its inputs keeps it. Impact follows the same edges.
+    func testImagesFollowTheirProcessPaths() throws {
+        func run(statusFromData: Bool) throws -> (store: GraphStore, edges: [String: Edge]) {
+            var t = Scenario()
+            let sh = t.program(1, "/bin/sh", inode: 1)
+            let dd = t.program(2, "/bin/dd", inode: 2, parent: 1)
+            t.s.openRead(2, "/unused", inode: 70, fd: 3)
+            let read = t.read(2, fd: 3, t.s.file(0, "/unused", 70), 32)
+            t.s.call(2, "exit_group", [0], result: 0)
+            let exit = t.last
+            t.s.exit(2, 0)
+            t.s.call(1, "wait4", [UInt64(bitPattern: -1), 0x7000, 0, 0], result: 2,
+                     writes: [MemoryWrite(address: 0x7000, bytes: [0, 0, 0, 0])])
+            let wait = t.last
+            let gzip = t.program(3, "/bin/gzip", inode: 3, parent: 1)
+            t.s.openRead(3, "/in", inode: 71, fd: 0)
+            let input = t.read(3, fd: 0, t.s.file(0, "/in", 71), 64)
+            t.s.openWrite(3, "/out", inode: 72, fd: 1)
+            let write = t.write(3, fd: 1, t.s.file(0, "/out", 72), 40)
+            let (trace, chain) = try t.writeTrace()
+            let ddFlows = statusFromData
+                ? [TaintFlow(output: exit, outputStart: 0, outputEnd: 1, input: read, inputStart: 0, inputEnd: 1, shifted: false)] : []
+            let (_, store) = try refine(trace, [
+                summary(chain, pid: 1, start: sh, control: [ControlSource(input: wait, firstSequence: wait + 1)]),
+                summary(chain, pid: 2, start: dd - 1), summary(chain, pid: 2, start: dd, flows: ddFlows),
+                summary(chain, pid: 3, start: gzip - 1), summary(chain, pid: 3, start: gzip,
+                        flows: [TaintFlow(output: write, outputStart: 0, outputEnd: 40, input: input, inputStart: 0, inputEnd: 64, shifted: false)]),
+            ])
+            return (store, try derivations(store))
+        }
+        let (store, d) = try run(statusFromData: false)
+        XCTAssertEqual(d["file /unused -> file /out"]?.status, .refuted)
+        XCTAssertEqual(d["file /in -> file /out"]?.status, .confirmed)
+        let dd = try XCTUnwrap(d["file /bin/dd -> file /out"])
+        XCTAssertEqual(dd.status, .refuted)
+        XCTAssertEqual(dd.attributes["reason"]?.stringValue,
+                       "the program of dd[2], every input of which to the output was refuted (file /unused): its image reaches it no other way")
+        let gzip = try XCTUnwrap(d["file /bin/gzip -> file /out"])
+        XCTAssertEqual(gzip.status, .unverified)
+        XCTAssertEqual(gzip.attributes["image"], .bool(true))
+        XCTAssertEqual(gzip.attributes["reason"]?.stringValue, "the program of gzip[3], which made the output")
+        XCTAssertEqual(d["file /bin/sh -> file /out"]?.attributes["reason"]?.stringValue,
+                       "the program of sh[1], which read nothing else: what it passed on came from its code")
+
+        let out = try store.startNodes(for: "/out", direction: .backward)
+        let why = try store.lineage(of: out.map(\.id), direction: .backward, mode: .refined)
+        XCTAssertEqual(Set(why.nodes.map(\.label)), ["/out", "/in", "/bin/gzip", "/bin/sh"])
+        let text = LineageReport(direction: .backward, targets: out, nodes: why.nodes, edges: why.edges,
+                                 includeSystemFiles: false, mode: .refined).text
+        XCTAssertTrue(text.contains("image  file /bin/gzip  (the program of gzip[3], which made the output)"), text)
+        let impact = try store.lineage(of: try store.startNodes(for: "/bin/dd", direction: .forward).map(\.id),
+                                       direction: .forward, mode: .refined)
+        XCTAssertEqual(impact.nodes.map(\.label), ["/bin/dd"], "dd's program reached nothing")
+
+        let (_, kept) = try run(statusFromData: true)
+        XCTAssertEqual(kept["file /unused -> file /out"]?.status, .implicit)
+        XCTAssertEqual(kept["file /bin/dd -> file /out"]?.status, .unverified)
+        XCTAssertEqual(kept["file /bin/dd -> file /out"]?.attributes["reason"]?.stringValue,
+                       "the program of dd[2], whose input file /unused reached the output (implicit: it steered a branch)")
+    }
+
     /// A child killed by a signal has no exit_group argument to sink: the status came from
     /// the signal, so the pair stays unverified; refined lineage still reaches the secret.
     func testPairsThroughAKilledChildStayUnverified() throws {
@@ -643,8 +710,88 @@ final class TaintRefinementTests: XCTestCase {
         let lineage = try store.lineage(of: out.map(\.id), direction: .backward, mode: .refined)
         let text = LineageReport(direction: .backward, targets: out, nodes: lineage.nodes, edges: lineage.edges,
                                  includeSystemFiles: false, mode: .refined).text
-        XCTAssertTrue(text.contains("metadata    file /dir  "), text)
-        XCTAssertTrue(text.contains("metadata    file /dir/a  "), text)
+        XCTAssertTrue(text.contains("metadata  file /dir  "), text)
+        XCTAssertTrue(text.contains("metadata  file /dir/a  "), text)
+    }
+
+    /// git-init-like: a file is created under a name taken from a directory listing
+    /// (getdents) of a template directory, and another under a name read from a file's
+    /// content. The directory entry that named the file is metadata and is reported as
+    /// such (`metadata`, "named the file"); the content that named the other is data (`path`).
+    func testMetadataThatNamedAFileIsReportedAsMetadata() throws {
+        var t = Scenario()
+        let start = t.program(1, "/bin/git", inode: 1)
+        t.s.openRead(1, "/templates", inode: 120, fd: 3)
+        t.s.call(1, "getdents64", [3, 0x7000, 4096], result: 48, objects: [t.s.file(0, "/templates", 120)])
+        let dents = t.last
+        t.s.openRead(1, "/names", inode: 121, fd: 4)
+        let read = t.read(1, fd: 4, t.s.file(0, "/names", 121), 16)
+        t.s.openWrite(1, "/repo/description", inode: 122, fd: 5)
+        let created = t.last
+        t.s.openWrite(1, "/repo/HEAD", inode: 123, fd: 6)
+        let named = t.last
+        let (trace, chain) = try t.writeTrace()
+        let (report, store) = try refine(trace, [TaintSummary(
+            traceRootChain: chain, pid: 1, tid: 1, startSequence: start, executable: "/bin/git", completed: true,
+            pathSinks: [PathSink(event: created, argument: 1, sources: [TaintByteRange(event: dents, start: 19, end: 30)]),
+                        PathSink(event: named, argument: 1, sources: [TaintByteRange(event: read, start: 0, end: 4)])])])
+        let d = try derivations(store)
+        let listing = try XCTUnwrap(d["file /templates -> file /repo/description"])
+        XCTAssertEqual(listing.status, .confirmed)
+        XCTAssertEqual(listing.attributes["flow"], .string("metadata"))
+        XCTAssertEqual(listing.attributes["evidence"],
+                       .strings(["openat@\(created) <- getdents64@\(dents) [19,30) (metadata, named the file)"]))
+        XCTAssertEqual(d["file /names -> file /repo/HEAD"]?.attributes["flow"], .string("path"))
+        XCTAssertEqual(report.confirmedByMetadataOnly, 1)
+        for (file, via) in [("/repo/description", "metadata  file /templates  "), ("/repo/HEAD", "data   file /names  ")] {
+            let out = try store.startNodes(for: file, direction: .backward)
+            let lineage = try store.lineage(of: out.map(\.id), direction: .backward, mode: .refined)
+            let text = LineageReport(direction: .backward, targets: out, nodes: lineage.nodes, edges: lineage.edges,
+                                     includeSystemFiles: false, mode: .refined).text
+            XCTAssertTrue(text.contains(via), text)
+        }
+    }
+
+    /// `impact --bytes` through a table-driven encoder has a hop per output byte: the text
+    /// keeps data apart from table lookups (address dependency), merges adjacent ranges,
+    /// spans each process's ranges between two objects in one line, caps long listings
+    /// with "… N more (use --all / --json)", and explains the words it used; `--all` lists
+    /// the merged hops, and JSON keeps every hop.
+    func testByteLineageTextMergesRangesAndKeepsTableLookupsApart() throws {
+        let nodes = [Node(id: 0, kind: .file, entity: "f:in", version: 1, label: "/in", path: "/in", startTime: 0),
+                     Node(id: 1, kind: .file, entity: "f:out", version: 1, label: "/out", path: "/out", startTime: 0),
+                     Node(id: 2, kind: .process, entity: "p:1", version: 1, label: "enc[1]", startTime: 0)]
+        // 1,000 one-byte table-lookup hops out[k] <- in[0, 16), bytes 2,000-2,016 by value
+        // in two adjacent hops, and 60 other objects reached (each a separate endpoint).
+        var steps = (Int64(0)..<1000).map {
+            ByteStep(output: 1, outputStart: $0, outputEnd: $0 + 1, input: 0, inputStart: 0, inputEnd: 16, process: 2,
+                     outputEvent: 9, inputEvent: 5, flow: "address")
+        }
+        steps += [ByteStep(output: 1, outputStart: 2000, outputEnd: 2008, input: 0, inputStart: 0, inputEnd: 8, process: 2,
+                           outputEvent: 9, inputEvent: 5, flow: "value"),
+                  ByteStep(output: 1, outputStart: 2008, outputEnd: 2016, input: 0, inputStart: 8, inputEnd: 16, process: 2,
+                           outputEvent: 10, inputEvent: 5, flow: "value")]
+        var endpoints = [ByteEndpoint(node: 1, kind: .content, start: 0, end: 1000, addressOnly: true),
+                         ByteEndpoint(node: 1, kind: .content, start: 2000, end: 2016)]
+        endpoints += (0..<60).map { ByteEndpoint(node: 3 + $0, kind: .content, start: 0, end: 1) }
+        let answer = ByteLineage(direction: "impact", target: 0, start: 0, end: 16, endpoints: endpoints, steps: steps, truncated: nil)
+        let text = answer.text(nodes: nodes, limit: 40)
+        XCTAssertTrue(text.contains("  file /out bytes 0-1000  (table lookup only)\n"), text)
+        XCTAssertTrue(text.contains("  file /out bytes 2000-2016  (data)\n"), text)
+        XCTAssertTrue(text.contains("  … 22 more (use --all / --json)\n"), text)
+        XCTAssertTrue(text.contains("through (1002 hops, shown as 2 lines with adjacent ranges merged"), text)
+        XCTAssertTrue(text.contains("  table lookup  file /out bytes 0-1000 <- file /in bytes 0-16  by process enc[1], event 9 <- 5\n"), text)
+        XCTAssertTrue(text.contains("  data          file /out bytes 2000-2016 <- file /in bytes 0-16  by process enc[1], events 9-10 <- 5\n"), text)
+        XCTAssertTrue(text.contains("where:\n  data          computed from those bytes by value"), text)
+        XCTAssertTrue(text.contains("  table lookup  loaded from an address computed from those bytes (an address dependency"), text)
+        XCTAssertFalse(text.contains("metadata"), "only the words used are explained")
+        XCTAssertLessThan(text.split(separator: "\n").count, 60)
+        let all = answer.text(nodes: nodes)
+        XCTAssertFalse(all.contains("more (use --all"), all)
+        XCTAssertEqual(all.split(separator: "\n").filter { $0.hasPrefix("  node ") }.count, 60)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(answer.json(nodes: nodes).utf8)) as? [String: Any])
+        XCTAssertEqual((json["steps"] as? [Any])?.count, 1002, "JSON keeps every hop")
+        XCTAssertEqual(((json["endpoints"] as? [[String: Any]])?.first)?["addressOnly"] as? Bool, true)
     }
 
     /// sendfile from in to out is a derivation by itself, with its byte ranges, even

@@ -244,8 +244,20 @@ struct RefinedTrace {
         return result
     }
 
+    /// Bytes reached by value and bytes reached only through a table lookup count alike
+    /// here (the lineage's byte ranges): touching ranges of one object are joined.
     func describe(_ endpoints: [ByteEndpoint]) -> [String] {
-        endpoints.filter { !graph.nodes[$0.node].isSystem && $0.kind != .metadata && $0.kind != .notAnObject }.map { e -> String in
+        var joined: [ByteEndpoint] = []
+        for var e in endpoints.sorted(by: { ($0.node, $0.kind.rawValue, $0.start ?? -1) < ($1.node, $1.kind.rawValue, $1.start ?? -1) }) {
+            e.addressOnly = nil
+            if let last = joined.last, last.node == e.node, last.kind == e.kind, last.note == e.note,
+               let le = last.end, let s = e.start, let end = e.end, s <= le {
+                joined[joined.count - 1].end = max(le, end)
+                continue
+            }
+            joined.append(e)
+        }
+        return joined.filter { !graph.nodes[$0.node].isSystem && $0.kind != .metadata && $0.kind != .notAnObject }.map { e -> String in
             var s = name(graph.nodes[e.node])
             if let start = e.start, let end = e.end { s += " \(start)-\(end)" }
             if e.kind != .content { s += " [\(e.kind.rawValue)]" }
