@@ -536,9 +536,10 @@ struct RefinementState {
             v.reason = "the program of \(who), which made the output"
             return v
         }
-        let others = (inputOperations[c.reader] ?? [:]).keys.filter { $0 != key.output && !isImage($0, of: c.reader) }
-        let own = others.filter { !nodes[$0].isSystem }
-        let considered = (own.isEmpty ? others : own).sorted()
+        // Every input counts, system files too: a library or locale file that steered the
+        // process before its output to O keeps its program as well (refuting the program
+        // while its inputs stay implicit would refute what the replay did not check).
+        let considered = (inputOperations[c.reader] ?? [:]).keys.filter { $0 != key.output && !isImage($0, of: c.reader) }.sorted()
         guard !considered.isEmpty else {
             v.reason = "the program of \(who), which read nothing else: what it passed on came from its code"
             return v
