@@ -116,7 +116,9 @@ extension ByteTaintTracker {
 /// range whose output they extend or repeat (each input range of a label set keeps its
 /// own open flow, so a set of several ranges per input event, the same for a whole run of
 /// output bytes, gives one flow per range, not one per byte and range), or with the last
-/// flow of their input when both have the same output and touching inputs.
+/// flow of their input when both have the same output and touching inputs; a coarsened
+/// address-only flow also joins the last flow of its input whose output it touches and
+/// whose input it overlaps (their hull: both were approximations already).
 /// Cost: one or two dictionary probes per added flow.
 struct FlowBuilder {
     struct Key: Hashable {
@@ -166,6 +168,22 @@ struct FlowBuilder {
                 let p = flows[j]
                 if p.outputStart == flow.outputStart && p.outputEnd == flow.outputEnd
                     && flow.inputStart <= p.inputEnd && flow.inputEnd >= p.inputStart {
+                    flows[j].inputStart = min(p.inputStart, flow.inputStart)
+                    flows[j].inputEnd = max(p.inputEnd, flow.inputEnd)
+                    lastByRange[RangeKey(key: key, inputStart: flows[j].inputStart, inputEnd: flows[j].inputEnd)] = j
+                    return
+                }
+            }
+            // Coarsened address-only flows (table lookups at widened input granules) vary
+            // their input hull from output byte to output byte (sort's locale tables): the
+            // next one joins the last of its input when the outputs touch and the inputs
+            // overlap, as the hull of both. Its input range already said only that the true
+            // bytes lie within; now its output range says the same, per input event.
+            if flow.coarsened && flow.addressOnly, let j = last[key] {
+                let p = flows[j]
+                if p.outputStart <= flow.outputStart && flow.outputStart <= p.outputEnd
+                    && flow.inputStart <= p.inputEnd && flow.inputEnd >= p.inputStart {
+                    flows[j].outputEnd = max(p.outputEnd, flow.outputEnd)
                     flows[j].inputStart = min(p.inputStart, flow.inputStart)
                     flows[j].inputEnd = max(p.inputEnd, flow.inputEnd)
                     lastByRange[RangeKey(key: key, inputStart: flows[j].inputStart, inputEnd: flows[j].inputEnd)] = j

@@ -86,6 +86,27 @@ final class FlowSummaryTests: XCTestCase {
         ], "one flow per input range over the whole output, not one per output byte and range")
     }
 
+    func testCoarsenedAddressOnlyFlowsJoinAsTheirHullOnlyWhenInputsOverlap() {
+        // sort's shape: table lookups at widened granules, one input hull per output line.
+        var builder = FlowBuilder()
+        func flow(_ o: Range<Int64>, _ input: UInt64, _ i: Range<Int64>, coarsened: Bool = true) -> TaintFlow {
+            TaintFlow(output: 3, outputStart: o.lowerBound, outputEnd: o.upperBound, input: input,
+                      inputStart: i.lowerBound, inputEnd: i.upperBound, addressOnly: true, coarsened: coarsened)
+        }
+        builder.add(flow(0 ..< 22, 1, 0 ..< 3000))
+        builder.add(flow(22 ..< 23, 1, 0 ..< 952))
+        builder.add(flow(23 ..< 39, 1, 2000 ..< 3500))
+        builder.add(flow(39 ..< 40, 1, 5000 ..< 6000))
+        builder.add(flow(0 ..< 22, 2, 0 ..< 64, coarsened: false))
+        builder.add(flow(22 ..< 23, 2, 0 ..< 32, coarsened: false))
+        XCTAssertEqual(builder.flows, [
+            flow(0 ..< 39, 1, 0 ..< 3500),
+            flow(39 ..< 40, 1, 5000 ..< 6000),
+            flow(0 ..< 22, 2, 0 ..< 64, coarsened: false),
+            flow(22 ..< 23, 2, 0 ..< 32, coarsened: false),
+        ], "disjoint inputs and exact flows keep their own ranges")
+    }
+
     func testFlowCountPerSinkIsBoundedWithoutDroppingInputs() {
         let t = ByteTaintTracker()
         t.maxFlowsPerSink = 4096
