@@ -110,10 +110,16 @@ extension ByteTaintTracker {
     }
 }
 
-/// Accumulates the flows of one sink event, merging each new flow into the last flow of
-/// its kind when the two are contiguous: shifted flows contiguous in output and input,
-/// unshifted flows with the same input and adjacent outputs (or the same output and
-/// touching inputs).
+/// Accumulates the flows of one sink event, merging each new flow into an earlier flow of
+/// its kind when the two are contiguous: shifted flows contiguous in output and input with
+/// the last shifted flow of their input; unshifted flows with the flow of the same input
+/// range whose output they extend or repeat (each input range of a label set keeps its
+/// own open flow, so a set of several ranges per input event, the same for a whole run of
+/// output bytes, gives one flow per range, not one per byte and range), or with the last
+/// flow of their input when both have the same output and touching inputs; a coarsened
+/// address-only flow also joins the last flow of its input whose output it touches and
+/// whose input it overlaps (their hull: both were approximations already).
+/// Cost: one or two dictionary probes per added flow.
 struct FlowBuilder {
     struct Key: Hashable {
         var input: UInt64
@@ -121,31 +127,70 @@ struct FlowBuilder {
         var shifted: Bool
         var coarsened: Bool
     }
+    /// An unshifted flow's kind and input range.
+    struct RangeKey: Hashable {
+        var key: Key
+        var inputStart: Int64
+        var inputEnd: Int64
+    }
     var flows: [TaintFlow] = []
+    /// The last flow of each kind.
     var last: [Key: Int] = [:]
+    /// The last unshifted flow of each kind and input range (it may since have been
+    /// widened in input by a touching range: checked before use).
+    var lastByRange: [RangeKey: Int] = [:]
 
     mutating func add(_ flow: TaintFlow) {
         let key = Key(input: flow.input, addressOnly: flow.addressOnly, shifted: flow.shifted, coarsened: flow.coarsened)
-        if let j = last[key] {
-            let p = flows[j]
-            if flow.shifted {
+        if flow.shifted {
+            if let j = last[key] {
+                let p = flows[j]
                 if p.outputEnd == flow.outputStart && p.inputEnd == flow.inputStart {
                     flows[j].outputEnd = flow.outputEnd
                     flows[j].inputEnd = flow.inputEnd
                     return
                 }
-            } else if p.inputStart == flow.inputStart && p.inputEnd == flow.inputEnd {
-                if p.outputEnd == flow.outputStart {
-                    flows[j].outputEnd = flow.outputEnd
+            }
+        } else {
+            let rangeKey = RangeKey(key: key, inputStart: flow.inputStart, inputEnd: flow.inputEnd)
+            if let j = lastByRange[rangeKey] {
+                let p = flows[j]
+                if p.inputStart == flow.inputStart && p.inputEnd == flow.inputEnd {
+                    if p.outputEnd == flow.outputStart {
+                        flows[j].outputEnd = flow.outputEnd
+                        last[key] = j
+                        return
+                    }
+                    if p.outputStart == flow.outputStart && p.outputEnd == flow.outputEnd { return }
+                }
+            }
+            if let j = last[key] {
+                let p = flows[j]
+                if p.outputStart == flow.outputStart && p.outputEnd == flow.outputEnd
+                    && flow.inputStart <= p.inputEnd && flow.inputEnd >= p.inputStart {
+                    flows[j].inputStart = min(p.inputStart, flow.inputStart)
+                    flows[j].inputEnd = max(p.inputEnd, flow.inputEnd)
+                    lastByRange[RangeKey(key: key, inputStart: flows[j].inputStart, inputEnd: flows[j].inputEnd)] = j
                     return
                 }
-                if p.outputStart == flow.outputStart && p.outputEnd == flow.outputEnd { return }
-            } else if p.outputStart == flow.outputStart && p.outputEnd == flow.outputEnd
-                        && flow.inputStart <= p.inputEnd && flow.inputEnd >= p.inputStart {
-                flows[j].inputStart = min(p.inputStart, flow.inputStart)
-                flows[j].inputEnd = max(p.inputEnd, flow.inputEnd)
-                return
             }
+            // Coarsened address-only flows (table lookups at widened input granules) vary
+            // their input hull from output byte to output byte (sort's locale tables): the
+            // next one joins the last of its input when the outputs touch and the inputs
+            // overlap, as the hull of both. Its input range already said only that the true
+            // bytes lie within; now its output range says the same, per input event.
+            if flow.coarsened && flow.addressOnly, let j = last[key] {
+                let p = flows[j]
+                if p.outputStart <= flow.outputStart && flow.outputStart <= p.outputEnd
+                    && flow.inputStart <= p.inputEnd && flow.inputEnd >= p.inputStart {
+                    flows[j].outputEnd = max(p.outputEnd, flow.outputEnd)
+                    flows[j].inputStart = min(p.inputStart, flow.inputStart)
+                    flows[j].inputEnd = max(p.inputEnd, flow.inputEnd)
+                    lastByRange[RangeKey(key: key, inputStart: flows[j].inputStart, inputEnd: flows[j].inputEnd)] = j
+                    return
+                }
+            }
+            lastByRange[rangeKey] = flows.count
         }
         last[key] = flows.count
         flows.append(flow)

@@ -67,6 +67,46 @@ final class FlowSummaryTests: XCTestCase {
         ])
     }
 
+    func testSetOfSeveralRangesSharedByManyBytesGivesOneFlowPerRange() {
+        // dd's shape: each output byte is a different input byte (a new union label per
+        // byte), plus the same table lookup indexed by two separate ranges of input 2.
+        let t = ByteTaintTracker()
+        t.labelSource(event: 1, address: 0x1000, length: 50, eventOffset: 0, metadata: false)
+        t.labelSource(event: 2, address: 0x2000, length: 20, eventOffset: 0, metadata: false)
+        let a = t.shadowMemory.label(at: 0x1000), b = t.shadowMemory.label(at: 0x2000)
+        var index: Label = 0
+        for k: Label in [0, 1, 2, 3, 10, 11, 12, 13] { index = t.labels.union(index, b + k) }
+        let table = t.labels.addressOnly(index)
+        for k in 0 ..< 50 { t.shadowMemory.setLabel(t.labels.union(a + Label(k), table), at: 0x3000 + UInt64(k)) }
+        t.recordSink(event: 3, address: 0x3000, length: 50, eventOffset: 0)
+        XCTAssertEqual(t.flows(of: t.log), [
+            TaintFlow(output: 3, outputStart: 0, outputEnd: 50, input: 1, inputStart: 0, inputEnd: 50, shifted: true),
+            TaintFlow(output: 3, outputStart: 0, outputEnd: 50, input: 2, inputStart: 0, inputEnd: 4, shifted: false, addressOnly: true),
+            TaintFlow(output: 3, outputStart: 0, outputEnd: 50, input: 2, inputStart: 10, inputEnd: 14, shifted: false, addressOnly: true),
+        ], "one flow per input range over the whole output, not one per output byte and range")
+    }
+
+    func testCoarsenedAddressOnlyFlowsJoinAsTheirHullOnlyWhenInputsOverlap() {
+        // sort's shape: table lookups at widened granules, one input hull per output line.
+        var builder = FlowBuilder()
+        func flow(_ o: Range<Int64>, _ input: UInt64, _ i: Range<Int64>, coarsened: Bool = true) -> TaintFlow {
+            TaintFlow(output: 3, outputStart: o.lowerBound, outputEnd: o.upperBound, input: input,
+                      inputStart: i.lowerBound, inputEnd: i.upperBound, addressOnly: true, coarsened: coarsened)
+        }
+        builder.add(flow(0 ..< 22, 1, 0 ..< 3000))
+        builder.add(flow(22 ..< 23, 1, 0 ..< 952))
+        builder.add(flow(23 ..< 39, 1, 2000 ..< 3500))
+        builder.add(flow(39 ..< 40, 1, 5000 ..< 6000))
+        builder.add(flow(0 ..< 22, 2, 0 ..< 64, coarsened: false))
+        builder.add(flow(22 ..< 23, 2, 0 ..< 32, coarsened: false))
+        XCTAssertEqual(builder.flows, [
+            flow(0 ..< 39, 1, 0 ..< 3500),
+            flow(39 ..< 40, 1, 5000 ..< 6000),
+            flow(0 ..< 22, 2, 0 ..< 64, coarsened: false),
+            flow(22 ..< 23, 2, 0 ..< 32, coarsened: false),
+        ], "disjoint inputs and exact flows keep their own ranges")
+    }
+
     func testFlowCountPerSinkIsBoundedWithoutDroppingInputs() {
         let t = ByteTaintTracker()
         t.maxFlowsPerSink = 4096
