@@ -339,7 +339,8 @@ extension Machine {
              .maxss, .maxsd, .maxps, .maxpd, .ucomiss, .ucomisd, .comiss, .comisd,
              .cvtsi2ss, .cvtsi2sd, .cvttss2si, .cvttsd2si, .cvtss2si, .cvtsd2si, .cvtss2sd, .cvtsd2ss,
              .cvtdq2ps, .cvtdq2pd, .cvttps2dq, .cvttpd2dq, .cvtps2dq, .cvtpd2dq, .cvtps2pd, .cvtpd2ps,
-             .roundss, .roundsd, .roundps, .roundpd, .movss, .movsd, .stmxcsr, .ldmxcsr:
+             .roundss, .roundsd, .roundps, .roundpd, .movss, .movsd, .stmxcsr, .ldmxcsr,
+             .cmpss, .cmpsd_sse, .cmpps, .cmppd:
             return executeAVXFloat(p)
 
         default:
@@ -371,12 +372,12 @@ extension Machine {
     /// two-operand form (moves, conversions, compares into RFLAGS) as is; a three-operand
     /// form `dst = f(src1, src2)` by first giving the destination src1's low 128 bits
     /// (the bits the SSE form keeps come from src1 in the VEX form), then running the SSE
-    /// form on (dst, src2). Writes to the destination zero it above bit 127. 256-bit forms
-    /// are not implemented.
+    /// form on (dst, src2). Writes to the destination zero it above bit 127. 256-bit forms:
+    /// `executePackedFloat256`.
     func executeAVXFloat(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let op = p.pointee.op
         let o0 = p.pointee.o0, o1 = p.pointee.o1, o2 = p.pointee.o2
-        guard p.pointee.size == 16 else { return unsupported(p) }
+        guard p.pointee.size == 16 else { return executePackedFloat256(p) }
         let writesVector = o0.kind == .xmm && op != .ucomiss && op != .ucomisd && op != .comiss && op != .comisd
         var legacy = p.pointee
         legacy.prefixes &= ~PrefixBits.vex
@@ -430,6 +431,40 @@ extension Machine {
         }
         clearAboveVectorLength(o0.reg, width: 16)
         setVectorHigh(o0.reg, V128(0, 0))
+        return .next
+    }
+
+    /// The 256-bit VEX forms of packed floating-point arithmetic and compares
+    /// (`vaddps ymm1, ymm2, ymm3/m256` ..., `vcmpps ymm1, ymm2, ymm3/m256, imm8` with all 32
+    /// predicates, `vsqrtps ymm1, ymm2/m256`): the SSE formula (`packedFloatLane`) on each
+    /// 128-bit lane, MXCSR flags from both. Other 256-bit floating-point forms stop as
+    /// unsupported.
+    func executePackedFloat256(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let op = p.pointee.op
+        let o0 = p.pointee.o0, o1 = p.pointee.o1, o2 = p.pointee.o2
+        let destination = ymmLocation(o0.reg)
+        let low: V128, high: V128
+        switch op {
+        case .addps, .addpd, .subps, .subpd, .mulps, .mulpd, .divps, .divpd,
+             .minps, .minpd, .maxps, .maxpd, .cmpps, .cmppd:
+            guard o1.kind == .xmm else { return unsupported(p) }
+            guard let (b0, b1) = readWide(o2, width: 32) else { return memoryFault(p) }
+            let a0 = vector(o1.reg), a1 = vectorHigh(o1.reg)
+            tracker.derive(to: destination, from: ymmLocation(o1.reg), location(o2, size: 32))
+            loadDependency(destination, o2)
+            low = packedFloatLane(op, a0, b0, predicate: p.pointee.condition)
+            high = packedFloatLane(op, a1, b1, predicate: p.pointee.condition)
+        case .sqrtps, .sqrtpd:
+            guard let (b0, b1) = readWide(o1, width: 32) else { return memoryFault(p) }
+            tracker.derive(to: destination, from: location(o1, size: 32), .constant)
+            loadDependency(destination, o1)
+            low = packedFloatLane(op, b0, b0, predicate: 0)
+            high = packedFloatLane(op, b1, b1, predicate: 0)
+        default:
+            return unsupported(p)
+        }
+        floatStatus(from: destination)
+        writeWide(o0.reg, low, high, width: 32)
         return .next
     }
 

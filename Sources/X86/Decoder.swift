@@ -115,6 +115,11 @@ final class Decoder {
             if let form = Self.fmaForm(name) {
                 t.opcodeByID[id] = (.vfma, form)
                 t.isVEXByID[id] = true
+            } else if name.hasPrefix("vcmp"), name.count > 6,
+                      let kind = ["ss": Opcode.cmpss, "sd": .cmpsd_sse, "ps": .cmpps, "pd": .cmppd][String(name.suffix(2))] {
+                // vcmpps and its predicate-named forms (vcmpeq_uqps ...): imm8 predicate 0-31.
+                t.opcodeByID[id] = (kind, 0xFF)
+                t.isVEXByID[id] = true
             } else if name.hasPrefix("v"), let op = Opcode(rawValue: name) ?? Self.vexForm(of: String(name.dropFirst())) {
                 t.opcodeByID[id] = (op, 0)
                 t.isVEXByID[id] = true
@@ -427,8 +432,9 @@ final class Decoder {
             op = .movs
             ins.size = withUnsafeBytes(of: insn.bytes) { Self.stringElementSize(Array($0.prefix(Int(insn.size)))) } ?? 4
         case .cmpss, .cmpsd_sse, .cmpps, .cmppd:
-            // Predicate: trailing imm8 of the encoding (0F C2 /r ib).
-            ins.condition = withUnsafeBytes(of: insn.bytes) { $0[Int(insn.size) - 1] } & 7
+            // Predicate: trailing imm8 of the encoding (0F C2 /r ib); 0-7 in the legacy
+            // encodings, 0-31 in VEX ones.
+            ins.condition = withUnsafeBytes(of: insn.bytes) { $0[Int(insn.size) - 1] } & (isVEX ? 31 : 7)
         case .cbw, .cwd: ins.size = 2
         case .cwde, .cdq: ins.size = 4
         case .cdqe, .cqo: ins.size = 8

@@ -108,8 +108,16 @@ final class AVXTests: XCTestCase {
                      "vcvtdq2pd xmm0, xmm1", "vcvtpd2ps xmm0, xmm1", "vunpcklpd xmm0, xmm1, xmm2",
                      "vstmxcsr dword ptr [rsi]", "vmulsd xmm2, xmm2, xmm2"]
         let codes = try Assembler.assemble(snippets)
-        // Doubles and floats that round, overflow, go subnormal and are NaN.
-        let doubles: [Double] = [1.5, -2.75, 1e308, 3e-310, .nan, 0.1, -0.0, 7.0]
+        let (inputs, data) = Self.floatStates(doubles: [1.5, -2.75, 1e308, 3e-310, .nan, 0.1, -0.0, 7.0])
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: inputs, data: data)
+        }
+    }
+
+    /// Doubles and floats that round, overflow, go subnormal and are NaN (quiet and
+    /// signaling), in every lane of XMM0-15 and their upper YMM halves, and at rsi.
+    static func floatStates(doubles: [Double] = [1.5, -2.75, 1e308, 3e-310, .nan, 0.1, -0.0, 7.0, .signalingNaN, -.infinity])
+        -> (inputs: [TestState], data: [UInt8]) {
         var inputs: [TestState] = []
         for (i, x) in doubles.enumerated() {
             var s = TestState.patterned(seed: UInt64(i))
@@ -118,6 +126,9 @@ final class AVXTests: XCTestCase {
                 let a = doubles[(i + r) % doubles.count], b = doubles[(i + 2 * r + 1) % doubles.count]
                 s.xmm[2 * r] = r % 3 == 2 ? UInt64(Float(a).bitPattern) | UInt64(Float(b).bitPattern) << 32 : a.bitPattern
                 s.xmm[2 * r + 1] = b.bitPattern
+                let c = doubles[(i + 3 * r + 2) % doubles.count], d = doubles[(i + r + 5) % doubles.count]
+                s.ymmHigh[2 * r] = r % 2 == 1 ? UInt64(Float(c).bitPattern) | UInt64(Float(d).bitPattern) << 32 : c.bitPattern
+                s.ymmHigh[2 * r + 1] = r % 4 == 1 ? UInt64(Float(d).bitPattern) | UInt64(Float(a).bitPattern) << 32 : d.bitPattern
             }
             s.gpr[GPR.rax.rawValue] = x.bitPattern >> 20
             s.gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x100
@@ -125,6 +136,29 @@ final class AVXTests: XCTestCase {
         }
         var data = [UInt8](repeating: 0, count: 0x200)
         for (k, v) in doubles.enumerated() { withUnsafeBytes(of: v) { data.replaceSubrange(0x100 + 8 * k..<0x108 + 8 * k, with: $0) } }
+        for k in 0..<8 { withUnsafeBytes(of: Float(doubles[(k * 3) % doubles.count])) { data.replaceSubrange(0x160 + 4 * k..<0x164 + 4 * k, with: $0) } }
+        return (inputs, data)
+    }
+
+    /// 256-bit VEX packed arithmetic (each 128-bit lane as its SSE form) and the compares
+    /// with all 32 predicates in every width, with MXCSR's flags.
+    func testPacked256BitFloatArithmeticAndAll32ComparePredicates() throws {
+        var snippets: [String] = []
+        for op in ["add", "sub", "mul", "div", "min", "max"] {
+            for t in ["ps", "pd"] {
+                snippets += ["v\(op)\(t) ymm0, ymm1, ymm2", "v\(op)\(t) ymm3, ymm4, ymmword ptr [rsi]", "v\(op)\(t) ymm5, ymm6, ymm5"]
+            }
+        }
+        snippets += ["vsqrtps ymm0, ymm1", "vsqrtpd ymm2, ymmword ptr [rsi]", "vsqrtpd ymm3, ymm3", "vandps ymm0, ymm1, ymm2",
+                     "vandnpd ymm3, ymm4, ymmword ptr [rsi]", "vorps ymm5, ymm6, ymm7", "vxorpd ymm1, ymm1, ymm1"]
+        for predicate in 0..<32 {
+            snippets += ["vcmpps ymm0, ymm1, ymm2, \(predicate)", "vcmppd ymm3, ymm4, ymmword ptr [rsi], \(predicate)",
+                         "vcmpps xmm5, xmm6, xmm7, \(predicate)", "vcmppd xmm1, xmm2, xmmword ptr [rsi], \(predicate)",
+                         "vcmpss xmm0, xmm1, xmm2, \(predicate)", "vcmpsd xmm3, xmm4, qword ptr [rsi], \(predicate)"]
+        }
+        snippets += ["cmpps xmm0, xmm1, 6", "cmpsd xmm2, xmm3, 1", "vcmpeq_uqps ymm1, ymm2, ymm3", "vcmpngepd ymm0, ymm0, ymm4"]
+        let codes = try Assembler.assemble(snippets)
+        let (inputs, data) = Self.floatStates()
         for (snippet, code) in zip(snippets, codes) {
             try differential(snippet, code: code, inputs: inputs, data: data)
         }

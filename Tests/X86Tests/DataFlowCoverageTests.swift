@@ -242,7 +242,10 @@ final class DataFlowCoverageTests: XCTestCase {
         for s in ["vfmadd132sd xmm0, xmm1, xmm2", "vfnmadd231pd ymm0, ymm1, ymmword ptr [rbx]", "vfmsub213ss xmm0, xmm1, dword ptr [rbx]",
                   "vaddsd xmm0, xmm1, xmm2", "vmulsd xmm0, xmm1, xmm0", "vsubsd xmm3, xmm1, qword ptr [rbx + 0x300]",
                   "vmovsd xmm0, qword ptr [rbx]", "vcvtsi2sd xmm0, xmm1, rax", "vucomisd xmm0, xmm1", "vcvttsd2si rax, xmm1",
-                  "vroundsd xmm0, xmm1, xmm2, 1", "vsqrtpd xmm0, xmm1"] { add(s) }
+                  "vroundsd xmm0, xmm1, xmm2, 1", "vsqrtpd xmm0, xmm1",
+                  "vaddps ymm0, ymm1, ymm2", "vmulpd ymm0, ymm1, ymmword ptr [rbx]", "vsqrtps ymm0, ymm1", "vsqrtpd ymm2, ymmword ptr [rbx]",
+                  "vcmpps ymm0, ymm1, ymm2, 0x1d", "vcmpeq_uqpd ymm0, ymm1, ymmword ptr [rbx]", "vcmpsd xmm0, xmm1, xmm2, 0x11",
+                  "vcmpps xmm0, xmm0, xmmword ptr [rbx], 9"] { add(s) }
         // Checksums and ciphers.
         for s in ["crc32 eax, byte ptr [rbx]", "crc32 r8, r9", "pclmulqdq xmm0, xmm1, 0x11", "pclmulqdq xmm0, xmmword ptr [rbx], 0",
                   "aesenc xmm0, xmm1", "aesenclast xmm0, xmmword ptr [rbx]", "aesdec xmm0, xmm1", "aesdeclast xmm0, xmm1",
