@@ -65,10 +65,12 @@ enum Opcode: String, CaseIterable {
     case stmxcsr, ldmxcsr, fxsave, fxrstor, xsave, xsavec, xrstor
     // Checksums and ciphers (Crypto.swift)
     case crc32, pclmulqdq, aesenc, aesenclast, aesdec, aesdeclast, aesimc, aeskeygenassist
-    case sha256rnds2, sha256msg1, sha256msg2
+    case sha256rnds2, sha256msg1, sha256msg2, sha1rnds4, sha1nexte, sha1msg1, sha1msg2
     // AVX / AVX2 only (the VEX forms of SSE opcodes reuse those, with PrefixBits.vex)
     case vzeroupper, vzeroall, vpbroadcastb, vpbroadcastw, vpbroadcastd, vpbroadcastq, vbroadcastss
     case vextracti128, vextractf128, vinserti128, vinsertf128, vperm2i128, vperm2f128, vpermq, vpblendd
+    /// F16C: half-precision conversions (AVX.swift, `executeF16C`).
+    case vcvtph2ps, vcvtps2ph
     /// FMA3: vf[n]madd/vf[n]msub 132/213/231 sd/ss/pd/ps; the form is in `Instruction.condition`
     /// (`Decoder.fmaForm`).
     case vfma

@@ -584,7 +584,7 @@ public final class Machine<Tracker: DataFlowTracker> {
         case .stmxcsr, .ldmxcsr, .fxsave, .fxrstor, .xsave, .xsavec, .xrstor:
             return executeStateSave(p)
         case .crc32, .pclmulqdq, .aesenc, .aesenclast, .aesdec, .aesdeclast, .aesimc, .aeskeygenassist,
-             .sha256rnds2, .sha256msg1, .sha256msg2:
+             .sha256rnds2, .sha256msg1, .sha256msg2, .sha1rnds4, .sha1nexte, .sha1msg1, .sha1msg2:
             return executeCrypto(p)
         case .addss, .addsd, .addps, .addpd, .subss, .subsd, .subps, .subpd,
              .mulss, .mulsd, .mulps, .mulpd, .divss, .divsd, .divps, .divpd,

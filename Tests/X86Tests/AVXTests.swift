@@ -164,6 +164,49 @@ final class AVXTests: XCTestCase {
         }
     }
 
+    /// F16C against this CPU: halves that are normal, subnormal, infinite and NaN (quiet
+    /// and signaling) widen exactly; floats that round in each mode, overflow, go subnormal
+    /// or vanish narrow with imm8 rounding and with MXCSR.RC (imm8 bit 2), and MXCSR's flags.
+    func testF16CConversionsWithEveryRounding() throws {
+        var snippets = ["vcvtph2ps xmm0, xmm1", "vcvtph2ps ymm2, xmm3", "vcvtph2ps xmm4, qword ptr [rsi]",
+                        "vcvtph2ps ymm5, xmmword ptr [rsi+16]", "vcvtph2ps ymm6, xmm6"]
+        for imm in [0, 1, 2, 3, 4, 8] {
+            snippets += ["vcvtps2ph xmm0, xmm1, \(imm)", "vcvtps2ph xmm2, ymm3, \(imm)", "vcvtps2ph qword ptr [rsi], xmm4, \(imm)",
+                         "vcvtps2ph xmmword ptr [rsi+8], ymm5, \(imm)"]
+        }
+        let halves: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x0001, 0x83FF, 0x0400, 0x7C00, 0xFC00, 0x7E01, 0x7C01, 0xFD55, 0x3555, 0x0000, 0x8000, 0x1234, 0xABCD]
+        let floats: [Float] = [1.0, -2.5, 65504, 65520, -65519.9, 70000, 1e-5, -6e-8, 3e-8, 2.98e-8, 1e-40, 6.1e-5, 6.1032e-5,
+                               1.0009766, 1.00048828125, -1.00146484375, .infinity, -.nan, .signalingNaN, 0.1, -0.0, 1e20, 2049.5, 0.33333334]
+        var inputs: [TestState] = []
+        for seed in 0..<6 {
+            for mxcsr: UInt32 in [0x1F80, 0x3F80, 0x5F80, 0x7F80, 0x1FC0] {
+                var s = TestState.patterned(seed: UInt64(seed))
+                s.avx = true
+                s.mxcsr = mxcsr
+                for k in 0..<32 {
+                    if k % 4 < 2 {
+                        var q: UInt64 = 0
+                        for j in 0..<4 { q |= UInt64(halves[(seed * 5 + k * 4 + j) % halves.count]) << UInt64(16 * j) }
+                        s.xmm[k] = q
+                        s.ymmHigh[k] = q.byteSwapped
+                    } else {
+                        let a = floats[(seed * 7 + k * 2) % floats.count], b = floats[(seed * 7 + k * 2 + 1) % floats.count]
+                        s.xmm[k] = UInt64(a.bitPattern) | UInt64(b.bitPattern) << 32
+                        s.ymmHigh[k] = UInt64(b.bitPattern) | UInt64(a.bitPattern) << 32
+                    }
+                }
+                s.gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x100
+                inputs.append(s)
+            }
+        }
+        var data = [UInt8](repeating: 0, count: 0x200)
+        for (k, h) in halves.enumerated() { withUnsafeBytes(of: h) { data.replaceSubrange(0x100 + 2 * k..<0x102 + 2 * k, with: $0) } }
+        let codes = try Assembler.assemble(snippets)
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: inputs, data: data)
+        }
+    }
+
     /// coreutils wc's AVX2 line-counting loop, unrolled once (wc.c, wc_lines_avx2).
     func testCoreutilsWcLoop() throws {
         let loop = """
@@ -241,7 +284,7 @@ final class AVXTests: XCTestCase {
 
 /// Legacy-encoded checksum and cipher instructions against this CPU.
 final class CryptoInstructionTests: XCTestCase {
-    func testCRC32CLMULAndAESRoundsMatchTheCPU() throws {
+    func testCRC32CLMULAESAndSHARoundsMatchTheCPU() throws {
         var snippets = ["crc32 eax, bl", "crc32 eax, bx", "crc32 eax, ebx", "crc32 rax, rbx", "crc32 rax, byte ptr [rsi+3]",
                         "crc32 ecx, dword ptr [rsi]", "crc32 r9d, word ptr [rsi+1]", "crc32 r8, qword ptr [rsi+8]"]
         for imm in [0x00, 0x01, 0x10, 0x11] {
@@ -253,7 +296,10 @@ final class CryptoInstructionTests: XCTestCase {
         snippets += ["aesimc xmm1, xmm0", "aesimc xmm1, xmmword ptr [rsi]"]
         for rcon in [0, 1, 0x1b, 0x80] { snippets.append("aeskeygenassist xmm1, xmm2, \(rcon)") }
         snippets += ["sha256rnds2 xmm2, xmm1", "sha256rnds2 xmm3, xmmword ptr [rsi], xmm0", "sha256msg1 xmm1, xmm2",
-                     "sha256msg1 xmm4, xmmword ptr [rsi+16]", "sha256msg2 xmm1, xmm2", "sha256msg2 xmm0, xmmword ptr [rsi]"]
+                     "sha256msg1 xmm4, xmmword ptr [rsi+16]", "sha256msg2 xmm1, xmm2", "sha256msg2 xmm0, xmmword ptr [rsi]",
+                     "sha1nexte xmm1, xmm2", "sha1nexte xmm3, xmmword ptr [rsi]", "sha1msg1 xmm1, xmm2", "sha1msg1 xmm4, xmmword ptr [rsi+16]",
+                     "sha1msg2 xmm1, xmm2", "sha1msg2 xmm0, xmmword ptr [rsi]", "sha1msg2 xmm3, xmm3"]
+        for selector in 0..<4 { snippets += ["sha1rnds4 xmm1, xmm2, \(selector)", "sha1rnds4 xmm0, xmmword ptr [rsi+32], \(selector)"] }
         let codes = try Assembler.assemble(snippets)
         var inputs = SSEIntegerTests.vectorStates()
         for i in inputs.indices { inputs[i].gpr[GPR.rbx.rawValue] = 0x0123_4567_89AB_CDEF &* UInt64(i + 1) }

@@ -245,12 +245,14 @@ final class DataFlowCoverageTests: XCTestCase {
                   "vroundsd xmm0, xmm1, xmm2, 1", "vsqrtpd xmm0, xmm1",
                   "vaddps ymm0, ymm1, ymm2", "vmulpd ymm0, ymm1, ymmword ptr [rbx]", "vsqrtps ymm0, ymm1", "vsqrtpd ymm2, ymmword ptr [rbx]",
                   "vcmpps ymm0, ymm1, ymm2, 0x1d", "vcmpeq_uqpd ymm0, ymm1, ymmword ptr [rbx]", "vcmpsd xmm0, xmm1, xmm2, 0x11",
-                  "vcmpps xmm0, xmm0, xmmword ptr [rbx], 9"] { add(s) }
+                  "vcmpps xmm0, xmm0, xmmword ptr [rbx], 9", "vcvtph2ps ymm0, xmm1", "vcvtph2ps xmm0, qword ptr [rbx]",
+                  "vcvtps2ph xmm0, ymm1, 4", "vcvtps2ph qword ptr [rbx], xmm1, 0"] { add(s) }
         // Checksums and ciphers.
         for s in ["crc32 eax, byte ptr [rbx]", "crc32 r8, r9", "pclmulqdq xmm0, xmm1, 0x11", "pclmulqdq xmm0, xmmword ptr [rbx], 0",
                   "aesenc xmm0, xmm1", "aesenclast xmm0, xmmword ptr [rbx]", "aesdec xmm0, xmm1", "aesdeclast xmm0, xmm1",
                   "aesimc xmm0, xmm1", "aeskeygenassist xmm0, xmm1, 1", "sha256rnds2 xmm2, xmm1", "sha256msg1 xmm1, xmmword ptr [rbx]",
-                  "sha256msg2 xmm1, xmm2"] { add(s) }
+                  "sha256msg2 xmm1, xmm2", "sha1rnds4 xmm0, xmm1, 3", "sha1nexte xmm0, xmmword ptr [rbx]", "sha1msg1 xmm1, xmm2",
+                  "sha1msg2 xmm1, xmm2"] { add(s) }
         add("xsave [rbx]", setup: "mov eax, 7\nxor edx, edx\nvpcmpeqb ymm0, ymm0, ymm0")
         add("xrstor [rbx]", setup: "mov eax, 7\nxor edx, edx\nvpcmpeqb ymm0, ymm0, ymm0\nxsave [rbx]\nvpxor ymm0, ymm0, ymm0")
 
