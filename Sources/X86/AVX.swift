@@ -211,6 +211,15 @@ extension Machine {
             // No vector register written: the legacy semantics exactly.
             return executeSSEInteger(p)
 
+        case .pcmpistrm, .pcmpestrm:
+            // The legacy semantics, then XMM0 is zeroed above bit 127 as every VEX write.
+            let status = executeSSEInteger(p)
+            if status == .next {
+                clearAboveVectorLength(0, width: 16)
+                setVectorHigh(0, V128(0, 0))
+            }
+            return status
+
         case .pmovzxbw, .pmovzxbd, .pmovzxbq, .pmovzxwd, .pmovzxwq, .pmovzxdq,
              .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq:
             // Elements cross lanes: the source's low width/to elements fill the destination.

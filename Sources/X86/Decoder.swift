@@ -241,7 +241,7 @@ final class Decoder {
         .pinsrb, .pinsrw, .pinsrd, .pinsrq, .pextrb, .pextrw, .pextrd, .pextrq,
         .pmovzxbw, .pmovzxbd, .pmovzxbq, .pmovzxwd, .pmovzxwq, .pmovzxdq,
         .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq,
-        .pcmpistri, .pcmpestri,
+        .pcmpistri, .pcmpestri, .pcmpistrm, .pcmpestrm,
     ]
 
     /// Whether the encoding is EVEX (AVX-512): after any legacy prefixes, 62h starts an

@@ -42,7 +42,7 @@ enum Opcode: String, CaseIterable {
     case paddusb, paddusw, psubusb, psubusw, paddsb, paddsw, psubsb, psubsw
     case psllw, pslld, psllq, psrlw, psrld, psrlq, psraw, psrad, pslldq, psrldq
     case punpcklbw, punpcklwd, punpckldq, punpcklqdq, punpckhbw, punpckhwd, punpckhdq, punpckhqdq
-    case pshufd, pshuflw, pshufhw, pshufb, palignr, ptest, pcmpistri, pcmpestri
+    case pshufd, pshuflw, pshufhw, pshufb, palignr, ptest, pcmpistri, pcmpestri, pcmpistrm, pcmpestrm
     case pmullw, pmulhw, pmulhuw, pmuludq, pmulld, pmaddwd, psadbw, pavgb, pavgw
     case packuswb, packsswb, packssdw, packusdw
     case pinsrw, pextrw, pinsrb, pinsrd, pinsrq, pextrb, pextrd, pextrq

@@ -79,7 +79,9 @@ final class AVXTests: XCTestCase {
                      "vpinsrq xmm2, xmm1, rax, 1", "vpextrw eax, xmm1, 3", "vpextrw r11d, xmm1, 0", "vpextrb eax, xmm1, 9",
                      "vpextrd dword ptr [rsi], xmm1, 1", "vpextrq rax, xmm1, 1",
                      "vpmovzxbw ymm0, xmm2", "vpmovzxbd ymm0, qword ptr [rsi]", "vpmovsxwd ymm1, xmm0", "vpmovsxbq xmm1, word ptr [rsi]",
-                     "vpmovzxdq ymm2, xmmword ptr [rsi]", "vpmovsxbw xmm3, xmm0"]
+                     "vpmovzxdq ymm2, xmmword ptr [rsi]", "vpmovsxbw xmm3, xmm0",
+                     "vpcmpistrm xmm1, xmm2, 0x40", "vpcmpistrm xmm3, xmmword ptr [rsi], 0x0c",
+                     "mov eax, 7\nmov edx, 9\nvpcmpestrm xmm1, xmm0, 0x08"]
         try check(snippets)
     }
 

@@ -217,6 +217,7 @@ final class DataFlowCoverageTests: XCTestCase {
                   "pshufd xmm0, xmm1, 0x1b", "pshufd xmm2, xmmword ptr [rbx], 0x4e", "pshuflw xmm0, xmm1, 0x1b",
                   "pshufhw xmm0, xmm1, 0x1b", "palignr xmm0, xmm1, 5", "ptest xmm0, xmm1", "ptest xmm1, xmmword ptr [rbx]",
                   "pcmpistri xmm0, xmm1, 0x0c", "pcmpistri xmm0, xmmword ptr [rbx], 0x00", "pcmpestri xmm0, xmm1, 0x0c",
+                  "pcmpistrm xmm1, xmm2, 0x40", "pcmpestrm xmm1, xmmword ptr [rbx], 0x0c",
                   "pblendw xmm0, xmm1, 0x55", "pblendvb xmm2, xmm1, xmm0", "shufps xmm0, xmm1, 0x4e", "shufpd xmm0, xmm1, 1",
                   "pinsrw xmm0, eax, 3", "pinsrb xmm0, eax, 5", "pinsrd xmm0, dword ptr [rbx], 1", "pinsrq xmm0, r8, 1",
                   "pextrw eax, xmm1, 3", "pextrb eax, xmm1, 2", "pextrd dword ptr [rbx], xmm1, 1", "pextrq rax, xmm1, 1",

@@ -109,4 +109,15 @@ final class SSEIntegerTests: XCTestCase {
         snippets.append("mov eax, 4\nmov edx, 16\npcmpestri xmm0, xmmword ptr [rsi], 0")
         try check(snippets)
     }
+
+    /// pcmpistrm/pcmpestrm share the string-compare core with the index forms and write
+    /// the mask to XMM0: bits (imm8 bit 6 clear) or expanded elements (set).
+    func testStringCompareMasks() throws {
+        var snippets: [String] = []
+        for imm in [0x00, 0x40, 0x01, 0x41, 0x08, 0x48, 0x0C, 0x4C, 0x14, 0x54, 0x3A, 0x7A, 0x04, 0x45] {
+            snippets += ["pcmpistrm xmm1, xmm2, \(imm)", "pcmpistrm xmm0, xmm3, \(imm)", "pcmpistrm xmm2, xmmword ptr [rsi], \(imm)",
+                         "mov eax, 5\nmov edx, 11\npcmpestrm xmm1, xmm2, \(imm)", "mov eax, -3\nmov edx, 20\npcmpestrm xmm0, xmm4, \(imm)"]
+        }
+        try check(snippets)
+    }
 }
