@@ -53,7 +53,7 @@ final class Decoder {
         "endbr64": .nop, "endbr32": .nop, "prefetcht0": .nop, "prefetcht1": .nop,
         "prefetcht2": .nop, "prefetchnta": .nop, "prefetchw": .nop, "prefetch": .nop,
         "fxsave64": .fxsave, "fxrstor64": .fxrstor, "xsave64": .xsave, "xsavec64": .xsavec,
-        "xrstor64": .xrstor, "fstsw": .fnstsw, "fstcw": .fnstcw, "fstenv": .fnstenv,
+        "xrstor64": .xrstor, "fstsw": .fnstsw, "fstcw": .fnstcw, "fstenv": .fnstenv, "fsave": .fnsave,
         "fucompi": .fucomip, "fcompi": .fcomip, "finit": .fninit, "fclex": .fnclex, "wait": .fwait,
         "pushf": .pushfq, "popf": .popfq, "ret": .ret, "xlat": .xlatb,
         "cvtsi2ssl": .cvtsi2ss, "cvtsi2sdl": .cvtsi2sd, "cvtsi2ssq": .cvtsi2ss, "cvtsi2sdq": .cvtsi2sd,
@@ -445,8 +445,9 @@ final class Decoder {
             ins.size = 8
         case .leave, .enter:
             ins.size = x86.prefix.2 == 0x66 ? 2 : 8
-        case .fnstenv, .fldenv:
-            // A 66h prefix selects the 14-byte (16-bit) environment layout.
+        case .fnstenv, .fldenv, .fnsave, .frstor:
+            // A 66h prefix selects the 14-byte (16-bit) environment layout (fnsave/frstor:
+            // that environment, then the eight 10-byte registers).
             ins.size = x86.prefix.2 == 0x66 ? 14 : 28
         case .movzx, .movsx, .movsxd:
             break

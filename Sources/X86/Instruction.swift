@@ -81,7 +81,7 @@ enum Opcode: String, CaseIterable {
     case fxch, fcom, fcomp, fcompp, fucom, fucomp, fucompp, fcomi, fcomip, fucomi, fucomip
     case ficom, ficomp, ftst, fxam
     case fchs, fabs, fldz, fld1, fldpi, fldl2e, fldl2t, fldlg2, fldln2
-    case fnstcw, fldcw, fnstsw, fnstenv, fldenv, fninit, fnclex, fwait, ffree, fincstp, fdecstp
+    case fnstcw, fldcw, fnstsw, fnstenv, fldenv, fnsave, frstor, fninit, fnclex, fwait, ffree, fincstp, fdecstp
     case frndint, fscale, fprem, fprem1, fsqrt, fxtract, fcmovcc
     case f2xm1, fyl2x, fyl2xp1, fptan, fpatan, fsin, fcos, fsincos
 }

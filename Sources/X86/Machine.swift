@@ -577,7 +577,7 @@ public final class Machine<Tracker: DataFlowTracker> {
              .fmul, .fmulp, .fimul, .fdiv, .fdivp, .fidiv, .fdivr, .fdivrp, .fidivr,
              .fxch, .fcom, .fcomp, .fcompp, .fucom, .fucomp, .fucompp, .fcomi, .fcomip, .fucomi, .fucomip,
              .ficom, .ficomp, .ftst, .fxam, .fchs, .fabs, .fldz, .fld1, .fldpi, .fldl2e, .fldl2t, .fldlg2, .fldln2,
-             .fnstcw, .fldcw, .fnstsw, .fnstenv, .fldenv, .fninit, .fnclex, .ffree, .fincstp, .fdecstp,
+             .fnstcw, .fldcw, .fnstsw, .fnstenv, .fldenv, .fnsave, .frstor, .fninit, .fnclex, .ffree, .fincstp, .fdecstp,
              .frndint, .fscale, .fprem, .fprem1, .fsqrt, .fxtract, .fcmovcc,
              .f2xm1, .fyl2x, .fyl2xp1, .fptan, .fpatan, .fsin, .fcos, .fsincos:
             return executeX87(p)

@@ -285,6 +285,10 @@ final class DataFlowCoverageTests: XCTestCase {
                   "fild dword ptr [rbx + 0x310]", "fild word ptr [rbx + 0x318]", "fild qword ptr [rbx + 0x320]",
                   "fldz", "fld1", "fldpi", "fldl2e", "fldl2t", "fldlg2", "fldln2", "fnstcw word ptr [rbx]", "fninit",
                   "fnstenv [rbx]", "fnstsw word ptr [rbx]", "fbld tbyte ptr [rbx]", "fincstp", "fdecstp"] { add(s) }
+        add("fbstp tbyte ptr [rbx]", setup: "fld qword ptr [rbx + 0x300]")
+        add("fnsave [rbx]", setup: "fld qword ptr [rbx + 0x300]\nfld1")
+        add(".byte 0x66\nfnsave [rbx]", setup: "fld1")
+        add("frstor [rbx]", setup: "fld qword ptr [rbx + 0x300]\nfnsave [rbx]\nfld1")
         add("fld st(1)", setup: two)
         add("fldcw word ptr [rbx]", setup: "mov word ptr [rbx], 0x27f")
         add("fninit", setup: "mov word ptr [rbx], 0x27f\nfldcw word ptr [rbx]\n\(two)\nfcom st(1)")
