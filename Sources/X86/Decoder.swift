@@ -166,6 +166,8 @@ final class Decoder {
             } else if name.hasPrefix("ymm"), let n = Int(name.dropFirst(3)), n < 16 {
                 // YMM n: the same register number, 32 bytes (ymm16-31 are AVX-512 only).
                 m = .init(kind: .xmm, number: UInt8(n), size: 32)
+            } else if name.hasPrefix("mm"), let n = Int(name.dropFirst(2)), n < 8 {
+                m = .init(kind: .mm, number: UInt8(n), size: 8)
             } else if name.hasPrefix("st("), let n = Int(name.dropFirst(3).prefix(1)) {
                 m = .init(kind: .st, number: UInt8(n), size: 10)
             } else if name == "st" {
@@ -365,6 +367,7 @@ final class Decoder {
                     o.reg = m.number
                     o.size = m.size
                     if m.kind == .xmm { hasXMM = true; vectorLength = max(vectorLength, m.size) }
+                    if m.kind == .mm { ins.prefixes |= PrefixBits.mmx }
                 case X86_OP_IMM:
                     o.kind = .immediate
                     o.value = UInt64(bitPattern: c.imm)

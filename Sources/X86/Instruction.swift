@@ -71,6 +71,8 @@ enum Opcode: String, CaseIterable {
     case vextracti128, vextractf128, vinserti128, vinsertf128, vperm2i128, vperm2f128, vpermq, vpblendd
     /// F16C: half-precision conversions (AVX.swift, `executeF16C`).
     case vcvtph2ps, vcvtps2ph
+    // MMX only (the MMX forms of SSE opcodes reuse those, with PrefixBits.mmx)
+    case emms, movq2dq, movdq2q
     /// FMA3: vf[n]madd/vf[n]msub 132/213/231 sd/ss/pd/ps; the form is in `Instruction.condition`
     /// (`Decoder.fmaForm`).
     case vfma
@@ -93,6 +95,7 @@ enum OperandKind: UInt8 {
     case gprHigh8     // ah/ch/dh/bh: reg = 0...3, the second byte of rax/rcx/rdx/rbx
     case xmm          // reg = 0...15
     case st           // reg = i of ST(i)
+    case mm           // reg = 0...7: MMX register i, the significand of physical x87 register i
     case immediate
     case memory
 }
@@ -128,6 +131,8 @@ enum PrefixBits {
     /// register number is in `Instruction.condition`, and writes to a vector register
     /// zero its bits above the vector length.
     static let vex: UInt8 = 8
+    /// An MMX form (an `mm` operand): run by `executeMMX` on the x87 registers' significands.
+    static let mmx: UInt8 = 16
 }
 
 /// One decoded instruction: plain data (~64 bytes) stored contiguously per block.

@@ -566,6 +566,7 @@ public final class Machine<Tracker: DataFlowTracker> {
     @inline(never)
     func executeVector(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         if p.pointee.prefixes & PrefixBits.vex != 0 { return executeAVX(p) }
+        if p.pointee.prefixes & PrefixBits.mmx != 0 { return executeMMX(p) }
         return executeLegacyVector(p)
     }
 
@@ -583,6 +584,8 @@ public final class Machine<Tracker: DataFlowTracker> {
             return executeX87(p)
         case .stmxcsr, .ldmxcsr, .fxsave, .fxrstor, .xsave, .xsavec, .xrstor:
             return executeStateSave(p)
+        case .emms:
+            return executeMMX(p)
         case .crc32, .pclmulqdq, .aesenc, .aesenclast, .aesdec, .aesdeclast, .aesimc, .aeskeygenassist,
              .sha256rnds2, .sha256msg1, .sha256msg2, .sha1rnds4, .sha1nexte, .sha1msg1, .sha1msg2:
             return executeCrypto(p)

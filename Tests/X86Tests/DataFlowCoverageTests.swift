@@ -35,6 +35,7 @@ final class DataFlowCoverageTests: XCTestCase {
         .ud2: "raises SIGILL before doing anything",
         .int3: "raises SIGTRAP before doing anything",
         .hlt: "ends the run",
+        .emms: "tags the x87 registers empty: the tag word is not in the data-flow register file, and no value moves",
     ]
 
     // Guest layout and initial registers (the probes rely on these values).
@@ -221,7 +222,10 @@ final class DataFlowCoverageTests: XCTestCase {
                   "pblendw xmm0, xmm1, 0x55", "pblendvb xmm2, xmm1, xmm0", "shufps xmm0, xmm1, 0x4e", "shufpd xmm0, xmm1, 1",
                   "pinsrw xmm0, eax, 3", "pinsrb xmm0, eax, 5", "pinsrd xmm0, dword ptr [rbx], 1", "pinsrq xmm0, r8, 1",
                   "pextrw eax, xmm1, 3", "pextrb eax, xmm1, 2", "pextrd dword ptr [rbx], xmm1, 1", "pextrq rax, xmm1, 1",
-                  "pshufw mm0, mm1, 0x1b"] { add(s) }
+                  "pshufw mm0, mm1, 0x1b", "movq mm0, rax", "movd mm1, dword ptr [rbx]", "movq qword ptr [rbx], mm2", "movd ecx, mm3",
+                  "movq mm4, mm5", "movq2dq xmm0, mm1", "movdq2q mm0, xmm1", "paddb mm0, mm1", "pxor mm2, mm2",
+                  "punpckhbw mm0, qword ptr [rbx]", "packsswb mm1, mm2", "psllq mm0, 3", "psrad mm1, mm2", "pmaddwd mm0, mm1",
+                  "emms"] { add(s) }
 
         // AVX / AVX2 (VEX): the opcodes only VEX encodes; the VEX forms of SSE opcodes are
         // probed here too, since they run through their own executor.
