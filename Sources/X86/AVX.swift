@@ -448,9 +448,10 @@ extension Machine {
 
     /// The 256-bit VEX forms of packed floating-point arithmetic and compares
     /// (`vaddps ymm1, ymm2, ymm3/m256` ..., `vcmpps ymm1, ymm2, ymm3/m256, imm8` with all 32
-    /// predicates, `vsqrtps ymm1, ymm2/m256`): the SSE formula (`packedFloatLane`) on each
-    /// 128-bit lane, MXCSR flags from both. Other 256-bit floating-point forms stop as
-    /// unsupported.
+    /// predicates, `vsqrtps ymm1, ymm2/m256`) and same-shape conversions and rounding
+    /// (vcvtdq2ps, vcvt[t]ps2dq, vroundps/pd ymm): the SSE formula (`packedFloatLane`,
+    /// `unaryFloatLane`) on each 128-bit lane, MXCSR flags from both. Other 256-bit
+    /// floating-point forms (the widening and narrowing conversions) stop as unsupported.
     func executePackedFloat256(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let op = p.pointee.op
         let o0 = p.pointee.o0, o1 = p.pointee.o1, o2 = p.pointee.o2
@@ -472,6 +473,14 @@ extension Machine {
             loadDependency(destination, o1)
             low = packedFloatLane(op, b0, b0, predicate: 0)
             high = packedFloatLane(op, b1, b1, predicate: 0)
+        case .cvtdq2ps, .cvttps2dq, .cvtps2dq, .roundps, .roundpd:
+            // vroundps ymm1, ymm2/m256, imm8; the conversions take no imm8.
+            guard let (b0, b1) = readWide(o1, width: 32) else { return memoryFault(p) }
+            tracker.derive(to: destination, from: location(o1, size: 32), .constant)
+            loadDependency(destination, o1)
+            let imm = o2.kind == .immediate ? o2.value : 0
+            low = unaryFloatLane(op, b0, imm: imm)
+            high = unaryFloatLane(op, b1, imm: imm)
         default:
             return unsupported(p)
         }

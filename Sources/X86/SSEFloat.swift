@@ -311,6 +311,45 @@ extension Machine {
         }
     }
 
+    /// roundss/sd/ps/pd of one element: imm8[1:0] rounding, or MXCSR.RC with imm8[2];
+    /// PE unless imm8[3]; a signaling NaN raises IE and comes out quiet (x + 0 on the
+    /// host quiets it, payload kept), as on the CPU.
+    @inline(__always)
+    func roundFloat<F: BinaryFloatingPoint>(_ x: F, imm: UInt32) -> F {
+        let rc = imm & 4 != 0 ? mxcsrRounding : imm & 3
+        let r = Self.roundPerControl(x, rc: rc)
+        if x.isSignalingNaN { cpu.pointee.mxcsr |= 1 }
+        if imm & 8 == 0 && r != x && !x.isNaN { cpu.pointee.mxcsr |= 0x20 }
+        return x.isNaN ? x + 0 : r
+    }
+
+    /// One 128-bit lane of a same-shape packed conversion or rounding, with its MXCSR
+    /// flags: cvtdq2ps, cvttps2dq, cvtps2dq, roundps, roundpd (`imm` its imm8). Shared by
+    /// the SSE forms and both lanes of the 256-bit VEX forms.
+    func unaryFloatLane(_ op: Opcode, _ v: V128, imm: UInt64) -> V128 {
+        switch op {
+        case .cvtdq2ps:
+            let x = Self.lanes(v, as: SIMD4<Int32>.self)
+            return sse {
+                Self.quad(SIMD4<UInt32>(Float(x[0]).bitPattern, Float(x[1]).bitPattern, Float(x[2]).bitPattern, Float(x[3]).bitPattern))
+            }
+        case .cvttps2dq, .cvtps2dq:
+            let x = Self.lanes(v, as: SIMD4<UInt32>.self)
+            var r = SIMD4<UInt32>()
+            for i in 0..<4 {
+                r[i] = UInt32(truncatingIfNeeded: convertToInteger(Double(Float(bitPattern: x[i])), size: 4, truncate: op == .cvttps2dq))
+            }
+            return Self.quad(r)
+        case .roundpd:
+            let i = UInt32(truncatingIfNeeded: imm)
+            return V128(roundFloat(Self.double(v[0]), imm: i).bitPattern, roundFloat(Self.double(v[1]), imm: i).bitPattern)
+        default:  // roundps
+            var x = Self.lanes(v, as: SIMD4<UInt32>.self)
+            for k in 0..<4 { x[k] = roundFloat(Float(bitPattern: x[k]), imm: UInt32(truncatingIfNeeded: imm)).bitPattern }
+            return Self.quad(x)
+        }
+    }
+
     func executeSSEFloat(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let op = p.pointee.op
         switch op {
@@ -449,26 +488,11 @@ extension Machine {
             }
             setVector(p.pointee.o0.reg, r)
             return .next
-        case .cvtdq2ps:
+        case .cvtdq2ps, .cvttps2dq, .cvtps2dq:
             deriveVector(p)
             floatStatus(from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
-            let x = Self.lanes(v, as: SIMD4<Int32>.self)
-            let r: V128 = sse {
-                Self.quad(SIMD4<UInt32>(Float(x[0]).bitPattern, Float(x[1]).bitPattern, Float(x[2]).bitPattern, Float(x[3]).bitPattern))
-            }
-            setVector(p.pointee.o0.reg, r)
-            return .next
-        case .cvttps2dq, .cvtps2dq:
-            deriveVector(p)
-            floatStatus(from: location(p.pointee.o1, size: 16))
-            guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
-            let x = Self.lanes(v, as: SIMD4<UInt32>.self)
-            var r = SIMD4<UInt32>()
-            for i in 0..<4 {
-                r[i] = UInt32(truncatingIfNeeded: convertToInteger(Double(Float(bitPattern: x[i])), size: 4, truncate: op == .cvttps2dq))
-            }
-            setVector(p.pointee.o0.reg, Self.quad(r))
+            setVector(p.pointee.o0.reg, unaryFloatLane(op, v, imm: 0))
             return .next
         case .cvttpd2dq, .cvtpd2dq, .cvtpd2ps:
             // Two results in the low half; the high half is zeroed.
@@ -496,14 +520,7 @@ extension Machine {
             loadDependency(xmmLocation(p.pointee.o0.reg, offset: 0, size: resultSize), p.pointee.o1)
             floatStatus(from: location(p.pointee.o1, size: resultSize))
             let imm = UInt32(truncatingIfNeeded: p.pointee.o2.value)
-            let rc = imm & 4 != 0 ? mxcsrRounding : imm & 3
-            let suppressPrecision = imm & 8 != 0
-            func round<F: BinaryFloatingPoint>(_ x: F) -> F {
-                let r = Self.roundPerControl(x, rc: rc)
-                if x.isSignalingNaN { cpu.pointee.mxcsr |= 1 }
-                if !suppressPrecision && r != x && !x.isNaN { cpu.pointee.mxcsr |= 0x20 }
-                return x.isNaN ? x : r
-            }
+            func round<F: BinaryFloatingPoint>(_ x: F) -> F { roundFloat(x, imm: imm) }
             switch op {
             case .roundsd:
                 guard let raw = readScalar(p.pointee.o1, size: 8) else { return memoryFault(p) }
@@ -512,14 +529,9 @@ extension Machine {
                 guard let raw = readScalar(p.pointee.o1, size: 4) else { return memoryFault(p) }
                 let d = xmms + Int(p.pointee.o0.reg) &* 2
                 d.pointee = (d.pointee & ~0xFFFF_FFFF) | UInt64(round(Self.float(raw)).bitPattern)
-            case .roundpd:
-                guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
-                setVector(p.pointee.o0.reg, V128(round(Self.double(v[0])).bitPattern, round(Self.double(v[1])).bitPattern))
             default:
                 guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
-                var x = Self.lanes(v, as: SIMD4<UInt32>.self)
-                for i in 0..<4 { x[i] = round(Float(bitPattern: x[i])).bitPattern }
-                setVector(p.pointee.o0.reg, Self.quad(x))
+                setVector(p.pointee.o0.reg, unaryFloatLane(op, v, imm: UInt64(imm)))
             }
             return .next
         default:

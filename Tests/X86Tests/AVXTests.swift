@@ -142,8 +142,8 @@ final class AVXTests: XCTestCase {
         return (inputs, data)
     }
 
-    /// 256-bit VEX packed arithmetic (each 128-bit lane as its SSE form) and the compares
-    /// with all 32 predicates in every width, with MXCSR's flags.
+    /// 256-bit VEX packed arithmetic, same-shape conversions and rounding (each 128-bit lane
+    /// as its SSE form) and the compares with all 32 predicates in every width, with MXCSR's flags.
     func testPacked256BitFloatArithmeticAndAll32ComparePredicates() throws {
         var snippets: [String] = []
         for op in ["add", "sub", "mul", "div", "min", "max"] {
@@ -158,7 +158,13 @@ final class AVXTests: XCTestCase {
                          "vcmpps xmm5, xmm6, xmm7, \(predicate)", "vcmppd xmm1, xmm2, xmmword ptr [rsi], \(predicate)",
                          "vcmpss xmm0, xmm1, xmm2, \(predicate)", "vcmpsd xmm3, xmm4, qword ptr [rsi], \(predicate)"]
         }
-        snippets += ["cmpps xmm0, xmm1, 6", "cmpsd xmm2, xmm3, 1", "vcmpeq_uqps ymm1, ymm2, ymm3", "vcmpngepd ymm0, ymm0, ymm4"]
+        snippets += ["cmpps xmm0, xmm1, 6", "cmpsd xmm2, xmm3, 1", "vcmpeq_uqps ymm1, ymm2, ymm3", "vcmpngepd ymm0, ymm0, ymm4",
+                     "vcvtdq2ps ymm0, ymm1", "vcvtdq2ps ymm2, ymmword ptr [rsi]", "vcvttps2dq ymm3, ymm4", "vcvtps2dq ymm5, ymm5",
+                     "cvtdq2ps xmm0, xmm1", "cvttps2dq xmm2, xmm3", "cvtps2dq xmm4, xmmword ptr [rsi]"]
+        for imm in [0, 1, 2, 3, 4, 8, 9, 12] {
+            snippets += ["vroundps ymm0, ymm1, \(imm)", "vroundpd ymm2, ymmword ptr [rsi], \(imm)", "roundps xmm3, xmm4, \(imm)",
+                         "roundpd xmm5, xmm6, \(imm)"]
+        }
         let codes = try Assembler.assemble(snippets)
         let (inputs, data) = Self.floatStates()
         for (snippet, code) in zip(snippets, codes) {

@@ -251,7 +251,8 @@ final class DataFlowCoverageTests: XCTestCase {
                   "vaddps ymm0, ymm1, ymm2", "vmulpd ymm0, ymm1, ymmword ptr [rbx]", "vsqrtps ymm0, ymm1", "vsqrtpd ymm2, ymmword ptr [rbx]",
                   "vcmpps ymm0, ymm1, ymm2, 0x1d", "vcmpeq_uqpd ymm0, ymm1, ymmword ptr [rbx]", "vcmpsd xmm0, xmm1, xmm2, 0x11",
                   "vcmpps xmm0, xmm0, xmmword ptr [rbx], 9", "vcvtph2ps ymm0, xmm1", "vcvtph2ps xmm0, qword ptr [rbx]",
-                  "vcvtps2ph xmm0, ymm1, 4", "vcvtps2ph qword ptr [rbx], xmm1, 0"] { add(s) }
+                  "vcvtps2ph xmm0, ymm1, 4", "vcvtps2ph qword ptr [rbx], xmm1, 0", "vcvtdq2ps ymm0, ymm1",
+                  "vcvttps2dq ymm0, ymmword ptr [rbx]", "vroundpd ymm0, ymm1, 9"] { add(s) }
         // Checksums and ciphers.
         for s in ["crc32 eax, byte ptr [rbx]", "crc32 r8, r9", "pclmulqdq xmm0, xmm1, 0x11", "pclmulqdq xmm0, xmmword ptr [rbx], 0",
                   "aesenc xmm0, xmm1", "aesenclast xmm0, xmmword ptr [rbx]", "aesdec xmm0, xmm1", "aesdeclast xmm0, xmm1",
