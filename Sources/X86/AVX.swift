@@ -259,8 +259,8 @@ extension Machine {
             writeWide(o0.reg, V128(out[0], out[1]), V128(out[2], out[3]), width: width)
             return .next
 
-        case .vpbroadcastb, .vpbroadcastw, .vpbroadcastd, .vpbroadcastq, .vbroadcastss:
-            let element: UInt8 = op == .vpbroadcastb ? 1 : op == .vpbroadcastw ? 2 : op == .vpbroadcastq ? 8 : 4
+        case .vpbroadcastb, .vpbroadcastw, .vpbroadcastd, .vpbroadcastq, .vbroadcastss, .vbroadcastsd:
+            let element: UInt8 = op == .vpbroadcastb ? 1 : op == .vpbroadcastw ? 2 : op == .vpbroadcastq || op == .vbroadcastsd ? 8 : 4
             guard let v = readScalar(o1, size: element) else { return memoryFault(p) }
             tracker.derive(to: ymmLocation(o0.reg, size: width), from: location(o1, size: element), .constant)
             loadDependency(ymmLocation(o0.reg, size: width), o1)
@@ -363,12 +363,15 @@ extension Machine {
                 return unsupported(p)
             }
             let imm = UInt64(p.pointee.condition)
-            let selector = op == .pblendvb ? (vector(p.pointee.condition), vectorHigh(p.pointee.condition)) : (V128(0, 0), V128(0, 0))
+            let variable = op == .pblendvb || op == .blendvps || op == .blendvpd
+            let selector = variable ? (vector(p.pointee.condition), vectorHigh(p.pointee.condition)) : (V128(0, 0), V128(0, 0))
             let a0 = vector(o1.reg), a1 = vectorHigh(o1.reg)
             guard let low = Self.packedLane(op, a0, b0, imm: imm, selector: selector.0) else { return unsupported(p) }
-            let high = width == 32 ? Self.packedLane(op, a1, b1, imm: imm, selector: selector.1) ?? a1 : V128(0, 0)
+            // vblendps/vblendpd take one imm8 bit per element across both lanes.
+            let highImm = op == .blendps ? imm >> 4 : op == .blendpd ? imm >> 2 : imm
+            let high = width == 32 ? Self.packedLane(op, a1, b1, imm: highImm, selector: selector.1) ?? a1 : V128(0, 0)
             vexBinaryDataFlow(p, width: width)
-            if op == .pblendvb {
+            if variable {
                 tracker.combineBytewise(into: ymmLocation(o0.reg, size: width), from: ymmLocation(p.pointee.condition, size: width))
             }
             writeWide(o0.reg, low, high, width: width)

@@ -237,7 +237,7 @@ final class Decoder {
         .punpcklbw, .punpckhbw, .punpcklwd, .punpckhwd, .punpckldq, .punpckhdq, .unpcklps, .unpckhps,
         .punpcklqdq, .unpcklpd, .punpckhqdq, .unpckhpd, .shufps, .shufpd, .pshufb, .palignr,
         .pmullw, .pmulld, .pmulhw, .pmulhuw, .pmuludq, .pmaddwd, .psadbw, .pavgb, .pavgw,
-        .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb,
+        .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb, .blendps, .blendpd, .blendvps, .blendvpd,
         .psllw, .pslld, .psllq, .psrlw, .psrld, .psrlq, .psraw, .psrad, .pslldq, .psrldq,
         .pshufd, .pshuflw, .pshufhw, .pabsb, .pabsw, .pabsd,
         .pinsrb, .pinsrw, .pinsrd, .pinsrq, .pextrb, .pextrw, .pextrd, .pextrq,

@@ -48,7 +48,7 @@ enum Opcode: String, CaseIterable {
     case pinsrw, pextrw, pinsrb, pinsrd, pinsrq, pextrb, pextrd, pextrq
     case pmovzxbw, pmovzxbd, pmovzxbq, pmovzxwd, pmovzxwq, pmovzxdq
     case pmovsxbw, pmovsxbd, pmovsxbq, pmovsxwd, pmovsxwq, pmovsxdq
-    case pabsb, pabsw, pabsd, pblendw, pblendvb, pshufw
+    case pabsb, pabsw, pabsd, pblendw, pblendvb, pshufw, blendps, blendpd, blendvps, blendvpd
     // SSE float
     case shufps, shufpd, unpcklps, unpckhps, unpcklpd, unpckhpd
     case xorps, andps, orps, andnps
@@ -67,7 +67,7 @@ enum Opcode: String, CaseIterable {
     case crc32, pclmulqdq, aesenc, aesenclast, aesdec, aesdeclast, aesimc, aeskeygenassist
     case sha256rnds2, sha256msg1, sha256msg2, sha1rnds4, sha1nexte, sha1msg1, sha1msg2
     // AVX / AVX2 only (the VEX forms of SSE opcodes reuse those, with PrefixBits.vex)
-    case vzeroupper, vzeroall, vpbroadcastb, vpbroadcastw, vpbroadcastd, vpbroadcastq, vbroadcastss
+    case vzeroupper, vzeroall, vpbroadcastb, vpbroadcastw, vpbroadcastd, vpbroadcastq, vbroadcastss, vbroadcastsd
     case vextracti128, vextractf128, vinserti128, vinsertf128, vperm2i128, vperm2f128, vpermq, vpblendd
     /// F16C: half-precision conversions (AVX.swift, `executeF16C`).
     case vcvtph2ps, vcvtps2ph

@@ -87,7 +87,8 @@ extension Machine {
     static func isBytewise(_ op: Opcode) -> Bool {
         switch op {
         case .pxor, .por, .pand, .pandn, .pcmpeqb, .pcmpgtb, .pminub, .pmaxub, .pminsb, .pmaxsb,
-             .paddb, .psubb, .paddusb, .psubusb, .paddsb, .psubsb, .pavgb, .pblendvb, .pblendw:
+             .paddb, .psubb, .paddusb, .psubusb, .paddsb, .psubsb, .pavgb, .pblendvb, .pblendw,
+             .blendps, .blendpd, .blendvps, .blendvpd:
             return true
         default:
             return false
@@ -212,9 +213,9 @@ extension Machine {
              .punpcklbw, .punpckhbw, .punpcklwd, .punpckhwd, .punpckldq, .punpckhdq, .unpcklps, .unpckhps,
              .punpcklqdq, .unpcklpd, .punpckhqdq, .unpckhpd, .shufps, .shufpd, .pshufb, .palignr,
              .pmullw, .pmulld, .pmulhw, .pmulhuw, .pmuludq, .pmaddwd, .psadbw, .pavgb, .pavgw,
-             .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb:
+             .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb, .blendps, .blendpd, .blendvps, .blendvpd:
             let imm = p.pointee.o2.value
-            let selector = op == .pblendvb ? vector(0) : V128(0, 0)
+            let selector = op == .pblendvb || op == .blendvps || op == .blendvpd ? vector(0) : V128(0, 0)
             return packedBinary(p) { a, b in Self.packedLane(op, a, b, imm: imm, selector: selector) ?? a }
 
         // MARK: Shifts
@@ -501,6 +502,17 @@ extension Machine {
             let s = lanes(selector, as: B16.self)
             for i in 0..<16 where s[i] & 0x80 != 0 { x[i] = y[i] }
             return quad(x)
+        case .blendps, .blendvps:
+            // Dword i from the second source if imm8 bit i (blendps) or the selector's
+            // dword i sign bit (blendvps).
+            var x = lanes(a, as: SIMD4<UInt32>.self)
+            let y = lanes(b, as: SIMD4<UInt32>.self), s = lanes(selector, as: SIMD4<UInt32>.self)
+            for i in 0..<4 where op == .blendps ? (imm >> UInt64(i)) & 1 != 0 : s[i] & 0x8000_0000 != 0 { x[i] = y[i] }
+            return quad(x)
+        case .blendpd, .blendvpd:
+            var x = a
+            for i in 0..<2 where op == .blendpd ? (imm >> UInt64(i)) & 1 != 0 : selector[i] & (1 << 63) != 0 { x[i] = b[i] }
+            return x
         default:
             return nil
         }

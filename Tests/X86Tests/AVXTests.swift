@@ -64,7 +64,9 @@ final class AVXTests: XCTestCase {
             snippets += ["vpshufd ymm1, ymm0, \(imm)", "vpshuflw ymm1, ymm2, \(imm)", "vpshufhw xmm1, xmm0, \(imm)",
                          "vpshufd ymm1, ymmword ptr [rsi], \(imm)", "vshufps ymm0, ymm1, ymm2, \(imm)",
                          "vpblendw ymm0, ymm1, ymm2, \(imm)", "vpblendd ymm0, ymm1, ymmword ptr [rsi], \(imm)",
-                         "vpermq ymm3, ymm2, \(imm)", "vperm2i128 ymm0, ymm1, ymm2, \(imm)", "vperm2f128 ymm3, ymm4, ymmword ptr [rsi], \(imm)"]
+                         "vpermq ymm3, ymm2, \(imm)", "vperm2i128 ymm0, ymm1, ymm2, \(imm)", "vperm2f128 ymm3, ymm4, ymmword ptr [rsi], \(imm)",
+                         "vblendps ymm0, ymm1, ymm2, \(imm)", "vblendpd ymm3, ymm4, ymmword ptr [rsi], \(imm & 15)", "vblendps xmm1, xmm2, xmm3, \(imm & 15)",
+                         "blendps xmm1, xmm2, \(imm & 15)", "blendpd xmm3, xmmword ptr [rsi], \(imm & 3)"]
         }
         for n in [0, 3, 15, 17, 31] { snippets.append("vpalignr ymm0, ymm1, ymm2, \(n)") }
         snippets += ["vpabsb ymm0, ymm2", "vpabsw ymm1, ymmword ptr [rsi]", "vpabsd xmm1, xmm0",
@@ -72,6 +74,9 @@ final class AVXTests: XCTestCase {
                      "vptest ymm0, ymm2", "vptest ymm1, ymm1", "vptest xmm0, xmmword ptr [rsi]",
                      "vpbroadcastb ymm0, xmm2", "vpbroadcastb xmm1, byte ptr [rsi+3]", "vpbroadcastw ymm0, word ptr [rsi]",
                      "vpbroadcastd ymm1, xmm3", "vpbroadcastq ymm2, qword ptr [rsi+8]", "vbroadcastss ymm3, dword ptr [rsi]",
+                     "vbroadcastsd ymm4, qword ptr [rsi+8]", "vbroadcastsd ymm5, xmm2",
+                     "vblendvps ymm0, ymm1, ymm2, ymm3", "vblendvpd ymm0, ymm1, ymmword ptr [rsi], ymm4", "vblendvps xmm1, xmm2, xmm3, xmm0",
+                     "blendvps xmm1, xmm2, xmm0", "blendvpd xmm3, xmmword ptr [rsi], xmm0",
                      "vextracti128 xmm1, ymm0, 1", "vextracti128 xmm1, ymm0, 0", "vextracti128 xmmword ptr [rsi], ymm2, 1",
                      "vextractf128 xmm3, ymm4, 1", "vinserti128 ymm0, ymm1, xmm2, 1", "vinserti128 ymm0, ymm0, xmmword ptr [rsi], 0",
                      "vinsertf128 ymm3, ymm2, xmm1, 1",
