@@ -453,8 +453,9 @@ extension Machine {
     /// (`vaddps ymm1, ymm2, ymm3/m256` ..., `vcmpps ymm1, ymm2, ymm3/m256, imm8` with all 32
     /// predicates, `vsqrtps ymm1, ymm2/m256`) and same-shape conversions and rounding
     /// (vcvtdq2ps, vcvt[t]ps2dq, vroundps/pd ymm): the SSE formula (`packedFloatLane`,
-    /// `unaryFloatLane`) on each 128-bit lane, MXCSR flags from both. Other 256-bit
-    /// floating-point forms (the widening and narrowing conversions) stop as unsupported.
+    /// `unaryFloatLane`) on each 128-bit lane, MXCSR flags from both; the widening
+    /// (vcvtps2pd, vcvtdq2pd ymm ← xmm/m128) and narrowing (vcvtpd2ps, vcvt[t]pd2dq
+    /// xmm ← ymm/m256) conversions element by element. Other forms stop as unsupported.
     func executePackedFloat256(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let op = p.pointee.op
         let o0 = p.pointee.o0, o1 = p.pointee.o1, o2 = p.pointee.o2
@@ -484,6 +485,42 @@ extension Machine {
             let imm = o2.kind == .immediate ? o2.value : 0
             low = unaryFloatLane(op, b0, imm: imm)
             high = unaryFloatLane(op, b1, imm: imm)
+        case .cvtps2pd, .cvtdq2pd:
+            // vcvtps2pd ymm1, xmm2/m128: four elements widen, two per lane.
+            guard let (s, _) = readWide(o1, width: 16) else { return memoryFault(p) }
+            tracker.derive(to: destination, from: location(o1, size: 16), .constant)
+            loadDependency(destination, o1)
+            func widen(_ q: UInt64) -> V128 {
+                let lo = q & 0xFFFF_FFFF, hi = q >> 32
+                if op == .cvtps2pd { noteDenormalOperands(Self.float(lo)); noteDenormalOperands(Self.float(hi)) }
+                return sse {
+                    op == .cvtdq2pd
+                        ? V128(Double(Int32(bitPattern: UInt32(lo))).bitPattern, Double(Int32(bitPattern: UInt32(hi))).bitPattern)
+                        : V128(Double(Self.float(lo)).bitPattern, Double(Self.float(hi)).bitPattern)
+                }
+            }
+            low = widen(s[0])
+            high = widen(s[1])
+        case .cvtpd2ps, .cvtpd2dq, .cvttpd2dq:
+            // vcvtpd2ps xmm1, ymm2/m256: four doubles narrow into the low 128 bits.
+            guard let (b0, b1) = readWide(o1, width: 32) else { return memoryFault(p) }
+            let narrowed = ymmLocation(o0.reg, size: 16)
+            tracker.derive(to: narrowed, from: location(o1, size: 32), .constant)
+            loadDependency(narrowed, o1)
+            floatStatus(from: narrowed)
+            clearAboveVectorLength(o0.reg, width: 16)
+            func narrow(_ v: V128) -> UInt64 {
+                if op == .cvtpd2ps {
+                    noteDenormalOperands(Self.double(v[0]))
+                    noteDenormalOperands(Self.double(v[1]))
+                    return sse { UInt64(Float(Self.double(v[0])).bitPattern) | (UInt64(Float(Self.double(v[1])).bitPattern) << 32) }
+                }
+                let a = convertToInteger(Self.double(v[0]), size: 4, truncate: op == .cvttpd2dq)
+                let b = convertToInteger(Self.double(v[1]), size: 4, truncate: op == .cvttpd2dq)
+                return a | (b << 32)
+            }
+            writeWide(o0.reg, V128(narrow(b0), narrow(b1)), V128(0, 0), width: 16)
+            return .next
         default:
             return unsupported(p)
         }

@@ -58,6 +58,9 @@ final class Decoder {
         "pushf": .pushfq, "popf": .popfq, "ret": .ret, "xlat": .xlatb,
         "cvtsi2ssl": .cvtsi2ss, "cvtsi2sdl": .cvtsi2sd, "cvtsi2ssq": .cvtsi2ss, "cvtsi2sdq": .cvtsi2sd,
         "clflushopt": .clflush,
+        // Capstone's names for the VEX narrowing conversions with a memory source (x: m128, y: m256).
+        "cvtpd2psx": .cvtpd2ps, "cvtpd2psy": .cvtpd2ps, "cvtpd2dqx": .cvtpd2dq, "cvtpd2dqy": .cvtpd2dq,
+        "cvttpd2dqx": .cvttpd2dq, "cvttpd2dqy": .cvttpd2dq,
     ]
 
     init() throws {
@@ -373,6 +376,8 @@ final class Decoder {
                     o.value = UInt64(bitPattern: c.imm)
                 case X86_OP_MEM:
                     o.kind = .memory
+                    // vcvtpd2ps xmm1, ymmword ptr [...]: the memory operand sets the length.
+                    if isVEX && c.size == 32 { vectorLength = 32 }
                     o.address32 = address32
                     let mem = c.mem
                     let seg = mem.segment.rawValue

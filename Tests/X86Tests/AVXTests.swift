@@ -165,7 +165,10 @@ final class AVXTests: XCTestCase {
         }
         snippets += ["cmpps xmm0, xmm1, 6", "cmpsd xmm2, xmm3, 1", "vcmpeq_uqps ymm1, ymm2, ymm3", "vcmpngepd ymm0, ymm0, ymm4",
                      "vcvtdq2ps ymm0, ymm1", "vcvtdq2ps ymm2, ymmword ptr [rsi]", "vcvttps2dq ymm3, ymm4", "vcvtps2dq ymm5, ymm5",
-                     "cvtdq2ps xmm0, xmm1", "cvttps2dq xmm2, xmm3", "cvtps2dq xmm4, xmmword ptr [rsi]"]
+                     "cvtdq2ps xmm0, xmm1", "cvttps2dq xmm2, xmm3", "cvtps2dq xmm4, xmmword ptr [rsi]",
+                     "vcvtps2pd ymm0, xmm1", "vcvtps2pd ymm2, xmmword ptr [rsi]", "vcvtdq2pd ymm3, xmm4", "vcvtpd2ps xmm5, ymm6",
+                     "vcvtpd2ps xmm7, ymmword ptr [rsi]", "vcvtpd2dq xmm1, ymm2", "vcvttpd2dq xmm3, ymmword ptr [rsi]", "vcvttpd2dq xmm4, ymm4",
+                     "vcvtpd2ps xmm0, xmm1", "vcvtpd2ps xmm2, xmmword ptr [rsi]"]
         for imm in [0, 1, 2, 3, 4, 8, 9, 12] {
             snippets += ["vroundps ymm0, ymm1, \(imm)", "vroundpd ymm2, ymmword ptr [rsi], \(imm)", "roundps xmm3, xmm4, \(imm)",
                          "roundpd xmm5, xmm6, \(imm)"]

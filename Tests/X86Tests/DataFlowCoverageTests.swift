@@ -254,7 +254,8 @@ final class DataFlowCoverageTests: XCTestCase {
                   "vcvtps2ph xmm0, ymm1, 4", "vcvtps2ph qword ptr [rbx], xmm1, 0", "vcvtdq2ps ymm0, ymm1",
                   "vcvttps2dq ymm0, ymmword ptr [rbx]", "vroundpd ymm0, ymm1, 9", "vbroadcastsd ymm0, qword ptr [rbx]",
                   "vblendvps ymm0, ymm1, ymm2, ymm3", "vblendpd ymm0, ymm1, ymmword ptr [rbx], 5", "blendvps xmm1, xmm2, xmm0",
-                  "blendpd xmm1, xmm2, 1", "blendps xmm0, xmmword ptr [rbx], 3", "blendvpd xmm2, xmm1, xmm0"] { add(s) }
+                  "blendpd xmm1, xmm2, 1", "blendps xmm0, xmmword ptr [rbx], 3", "blendvpd xmm2, xmm1, xmm0",
+                  "vcvtps2pd ymm0, xmm1", "vcvtpd2ps xmm0, ymmword ptr [rbx]", "vcvttpd2dq xmm1, ymm2"] { add(s) }
         // Checksums and ciphers.
         for s in ["crc32 eax, byte ptr [rbx]", "crc32 r8, r9", "pclmulqdq xmm0, xmm1, 0x11", "pclmulqdq xmm0, xmmword ptr [rbx], 0",
                   "aesenc xmm0, xmm1", "aesenclast xmm0, xmmword ptr [rbx]", "aesdec xmm0, xmm1", "aesdeclast xmm0, xmm1",
