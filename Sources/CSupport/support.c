@@ -269,3 +269,9 @@ int mp_ptrace_event(int s) { return (s >> 16) & 0xff; }
 const char *mp_errno_name(int err) { return strerrorname_np(err); }
 
 const char *mp_signal_abbreviation(int sig) { return sigabbrev_np(sig); }
+
+long mp_write_task_memory(pid_t pid, const void *local, uint64_t remote, uint64_t length) {
+    struct iovec l = { (void *)local, length }, r = { (void *)remote, length };
+    ssize_t n = process_vm_writev(pid, &l, 1, &r, 1, 0);
+    return n < 0 ? -errno : n;
+}

@@ -344,6 +344,8 @@ final class Supervisor {
         var flags: SyscallFlags = []
         let foreign = info.arch != 0xC000_003E || number & 0x4000_0000 != 0  // AUDIT_ARCH_X86_64, x32 bit
         if foreign { flags.insert(.foreignABI) }
+        // A call into the vsyscall page has no exit stop: answered here (VsyscallEmulation.swift).
+        if !foreign, try emulateVsyscall(task, info: info, arguments: arguments) { return }
         let spec = SyscallTable.spec(number)
         let copiesPaths = copiesPathArguments && !foreign && spec.pathArguments.contains { arguments[$0] != 0 }
         let rewritesEnvironment = !foreign && !requiredEnvironment.isEmpty && Supervisor.execSyscalls.contains(number)

@@ -211,6 +211,15 @@ extension Machine {
             // No vector register written: the legacy semantics exactly.
             return executeSSEInteger(p)
 
+        case .pcmpistrm, .pcmpestrm:
+            // The legacy semantics, then XMM0 is zeroed above bit 127 as every VEX write.
+            let status = executeSSEInteger(p)
+            if status == .next {
+                clearAboveVectorLength(0, width: 16)
+                setVectorHigh(0, V128(0, 0))
+            }
+            return status
+
         case .pmovzxbw, .pmovzxbd, .pmovzxbq, .pmovzxwd, .pmovzxwq, .pmovzxdq,
              .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq:
             // Elements cross lanes: the source's low width/to elements fill the destination.
@@ -250,8 +259,8 @@ extension Machine {
             writeWide(o0.reg, V128(out[0], out[1]), V128(out[2], out[3]), width: width)
             return .next
 
-        case .vpbroadcastb, .vpbroadcastw, .vpbroadcastd, .vpbroadcastq, .vbroadcastss:
-            let element: UInt8 = op == .vpbroadcastb ? 1 : op == .vpbroadcastw ? 2 : op == .vpbroadcastq ? 8 : 4
+        case .vpbroadcastb, .vpbroadcastw, .vpbroadcastd, .vpbroadcastq, .vbroadcastss, .vbroadcastsd:
+            let element: UInt8 = op == .vpbroadcastb ? 1 : op == .vpbroadcastw ? 2 : op == .vpbroadcastq || op == .vbroadcastsd ? 8 : 4
             guard let v = readScalar(o1, size: element) else { return memoryFault(p) }
             tracker.derive(to: ymmLocation(o0.reg, size: width), from: location(o1, size: element), .constant)
             loadDependency(ymmLocation(o0.reg, size: width), o1)
@@ -334,12 +343,16 @@ extension Machine {
         case .vfma:
             return executeFMA(p)
 
+        case .vcvtph2ps, .vcvtps2ph:
+            return executeF16C(p)
+
         case .addss, .addsd, .addps, .addpd, .subss, .subsd, .subps, .subpd, .mulss, .mulsd, .mulps, .mulpd,
              .divss, .divsd, .divps, .divpd, .sqrtss, .sqrtsd, .sqrtps, .sqrtpd, .minss, .minsd, .minps, .minpd,
              .maxss, .maxsd, .maxps, .maxpd, .ucomiss, .ucomisd, .comiss, .comisd,
              .cvtsi2ss, .cvtsi2sd, .cvttss2si, .cvttsd2si, .cvtss2si, .cvtsd2si, .cvtss2sd, .cvtsd2ss,
              .cvtdq2ps, .cvtdq2pd, .cvttps2dq, .cvttpd2dq, .cvtps2dq, .cvtpd2dq, .cvtps2pd, .cvtpd2ps,
-             .roundss, .roundsd, .roundps, .roundpd, .movss, .movsd, .stmxcsr, .ldmxcsr:
+             .roundss, .roundsd, .roundps, .roundpd, .movss, .movsd, .stmxcsr, .ldmxcsr,
+             .cmpss, .cmpsd_sse, .cmpps, .cmppd:
             return executeAVXFloat(p)
 
         default:
@@ -350,12 +363,15 @@ extension Machine {
                 return unsupported(p)
             }
             let imm = UInt64(p.pointee.condition)
-            let selector = op == .pblendvb ? (vector(p.pointee.condition), vectorHigh(p.pointee.condition)) : (V128(0, 0), V128(0, 0))
+            let variable = op == .pblendvb || op == .blendvps || op == .blendvpd
+            let selector = variable ? (vector(p.pointee.condition), vectorHigh(p.pointee.condition)) : (V128(0, 0), V128(0, 0))
             let a0 = vector(o1.reg), a1 = vectorHigh(o1.reg)
             guard let low = Self.packedLane(op, a0, b0, imm: imm, selector: selector.0) else { return unsupported(p) }
-            let high = width == 32 ? Self.packedLane(op, a1, b1, imm: imm, selector: selector.1) ?? a1 : V128(0, 0)
+            // vblendps/vblendpd take one imm8 bit per element across both lanes.
+            let highImm = op == .blendps ? imm >> 4 : op == .blendpd ? imm >> 2 : imm
+            let high = width == 32 ? Self.packedLane(op, a1, b1, imm: highImm, selector: selector.1) ?? a1 : V128(0, 0)
             vexBinaryDataFlow(p, width: width)
-            if op == .pblendvb {
+            if variable {
                 tracker.combineBytewise(into: ymmLocation(o0.reg, size: width), from: ymmLocation(p.pointee.condition, size: width))
             }
             writeWide(o0.reg, low, high, width: width)
@@ -371,12 +387,12 @@ extension Machine {
     /// two-operand form (moves, conversions, compares into RFLAGS) as is; a three-operand
     /// form `dst = f(src1, src2)` by first giving the destination src1's low 128 bits
     /// (the bits the SSE form keeps come from src1 in the VEX form), then running the SSE
-    /// form on (dst, src2). Writes to the destination zero it above bit 127. 256-bit forms
-    /// are not implemented.
+    /// form on (dst, src2). Writes to the destination zero it above bit 127. 256-bit forms:
+    /// `executePackedFloat256`.
     func executeAVXFloat(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let op = p.pointee.op
         let o0 = p.pointee.o0, o1 = p.pointee.o1, o2 = p.pointee.o2
-        guard p.pointee.size == 16 else { return unsupported(p) }
+        guard p.pointee.size == 16 else { return executePackedFloat256(p) }
         let writesVector = o0.kind == .xmm && op != .ucomiss && op != .ucomisd && op != .comiss && op != .comisd
         var legacy = p.pointee
         legacy.prefixes &= ~PrefixBits.vex
@@ -430,6 +446,86 @@ extension Machine {
         }
         clearAboveVectorLength(o0.reg, width: 16)
         setVectorHigh(o0.reg, V128(0, 0))
+        return .next
+    }
+
+    /// The 256-bit VEX forms of packed floating-point arithmetic and compares
+    /// (`vaddps ymm1, ymm2, ymm3/m256` ..., `vcmpps ymm1, ymm2, ymm3/m256, imm8` with all 32
+    /// predicates, `vsqrtps ymm1, ymm2/m256`) and same-shape conversions and rounding
+    /// (vcvtdq2ps, vcvt[t]ps2dq, vroundps/pd ymm): the SSE formula (`packedFloatLane`,
+    /// `unaryFloatLane`) on each 128-bit lane, MXCSR flags from both; the widening
+    /// (vcvtps2pd, vcvtdq2pd ymm ← xmm/m128) and narrowing (vcvtpd2ps, vcvt[t]pd2dq
+    /// xmm ← ymm/m256) conversions element by element. Other forms stop as unsupported.
+    func executePackedFloat256(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let op = p.pointee.op
+        let o0 = p.pointee.o0, o1 = p.pointee.o1, o2 = p.pointee.o2
+        let destination = ymmLocation(o0.reg)
+        let low: V128, high: V128
+        switch op {
+        case .addps, .addpd, .subps, .subpd, .mulps, .mulpd, .divps, .divpd,
+             .minps, .minpd, .maxps, .maxpd, .cmpps, .cmppd:
+            guard o1.kind == .xmm else { return unsupported(p) }
+            guard let (b0, b1) = readWide(o2, width: 32) else { return memoryFault(p) }
+            let a0 = vector(o1.reg), a1 = vectorHigh(o1.reg)
+            tracker.derive(to: destination, from: ymmLocation(o1.reg), location(o2, size: 32))
+            loadDependency(destination, o2)
+            low = packedFloatLane(op, a0, b0, predicate: p.pointee.condition)
+            high = packedFloatLane(op, a1, b1, predicate: p.pointee.condition)
+        case .sqrtps, .sqrtpd:
+            guard let (b0, b1) = readWide(o1, width: 32) else { return memoryFault(p) }
+            tracker.derive(to: destination, from: location(o1, size: 32), .constant)
+            loadDependency(destination, o1)
+            low = packedFloatLane(op, b0, b0, predicate: 0)
+            high = packedFloatLane(op, b1, b1, predicate: 0)
+        case .cvtdq2ps, .cvttps2dq, .cvtps2dq, .roundps, .roundpd:
+            // vroundps ymm1, ymm2/m256, imm8; the conversions take no imm8.
+            guard let (b0, b1) = readWide(o1, width: 32) else { return memoryFault(p) }
+            tracker.derive(to: destination, from: location(o1, size: 32), .constant)
+            loadDependency(destination, o1)
+            let imm = o2.kind == .immediate ? o2.value : 0
+            low = unaryFloatLane(op, b0, imm: imm)
+            high = unaryFloatLane(op, b1, imm: imm)
+        case .cvtps2pd, .cvtdq2pd:
+            // vcvtps2pd ymm1, xmm2/m128: four elements widen, two per lane.
+            guard let (s, _) = readWide(o1, width: 16) else { return memoryFault(p) }
+            tracker.derive(to: destination, from: location(o1, size: 16), .constant)
+            loadDependency(destination, o1)
+            func widen(_ q: UInt64) -> V128 {
+                let lo = q & 0xFFFF_FFFF, hi = q >> 32
+                if op == .cvtps2pd { noteDenormalOperands(Self.float(lo)); noteDenormalOperands(Self.float(hi)) }
+                return sse {
+                    op == .cvtdq2pd
+                        ? V128(Double(Int32(bitPattern: UInt32(lo))).bitPattern, Double(Int32(bitPattern: UInt32(hi))).bitPattern)
+                        : V128(Double(Self.float(lo)).bitPattern, Double(Self.float(hi)).bitPattern)
+                }
+            }
+            low = widen(s[0])
+            high = widen(s[1])
+        case .cvtpd2ps, .cvtpd2dq, .cvttpd2dq:
+            // vcvtpd2ps xmm1, ymm2/m256: four doubles narrow into the low 128 bits.
+            guard let (b0, b1) = readWide(o1, width: 32) else { return memoryFault(p) }
+            let narrowed = ymmLocation(o0.reg, size: 16)
+            tracker.derive(to: narrowed, from: location(o1, size: 32), .constant)
+            loadDependency(narrowed, o1)
+            floatStatus(from: narrowed)
+            clearAboveVectorLength(o0.reg, width: 16)
+            func narrow(_ v: V128) -> UInt64 {
+                if op == .cvtpd2ps {
+                    noteDenormalOperands(Self.double(v[0]))
+                    noteDenormalOperands(Self.double(v[1]))
+                    return sse { UInt64(Float(Self.double(v[0])).bitPattern) | (UInt64(Float(Self.double(v[1])).bitPattern) << 32) }
+                }
+                let a = convertToInteger(Self.double(v[0]), size: 4, truncate: op == .cvttpd2dq)
+                let b = convertToInteger(Self.double(v[1]), size: 4, truncate: op == .cvttpd2dq)
+                return a | (b << 32)
+            }
+            writeWide(o0.reg, V128(narrow(b0), narrow(b1)), V128(0, 0), width: 16)
+            return .next
+        default:
+            return unsupported(p)
+        }
+        floatStatus(from: destination)
+        writeWide(o0.reg, low, high, width: 32)
         return .next
     }
 
@@ -497,5 +593,167 @@ extension Machine {
         clearAboveVectorLength(o0.reg, width: scalar ? 16 : width)
         writeWide(o0.reg, out[0], out[1], width: scalar ? 16 : width)
         return .next
+    }
+}
+
+// MARK: F16C
+
+extension Machine {
+    /// F16C (SDM Vol. 2, VCVTPH2PS, VCVTPS2PH): `vcvtph2ps xmm1/ymm1, xmm2/m64/m128` widens
+    /// 4 or 8 half-precision values (exactly; IE for a signaling NaN, which comes out
+    /// quiet); `vcvtps2ph xmm1/m64/m128, xmm2/ymm2, imm8` narrows 4 or 8 floats with the
+    /// rounding of imm8[1:0], or MXCSR.RC when imm8[2] is set, raising IE, DE, OE, UE, PE as
+    /// the CPU does (tininess after rounding; MXCSR.FTZ does not apply, DAZ does). A register
+    /// destination is zeroed above the result.
+    func executeF16C(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let o0 = p.pointee.o0, o1 = p.pointee.o1
+        let count = Int(p.pointee.size) / 4  // 4 or 8 elements
+        if p.pointee.op == .vcvtph2ps {
+            let sourceSize = UInt8(count * 2)
+            var halves: [UInt64] = [0, 0]
+            if o1.kind == .xmm {
+                halves = [vector(o1.reg)[0], vector(o1.reg)[1]]
+            } else if sourceSize == 16 {
+                guard let (l, h) = memory.load128(effectiveAddress(o1)) else { return memoryFault(p) }
+                halves = [l, h]
+            } else {
+                guard let v = memory.load(effectiveAddress(o1), size: 8) else { return memoryFault(p) }
+                halves[0] = v
+            }
+            let width = p.pointee.size
+            tracker.derive(to: ymmLocation(o0.reg, size: width), from: location(o1, size: sourceSize), .constant)
+            loadDependency(ymmLocation(o0.reg, size: width), o1)
+            floatStatus(from: ymmLocation(o0.reg, size: width))
+            clearAboveVectorLength(o0.reg, width: width)
+            var out = [UInt64](repeating: 0, count: 4)
+            for i in 0..<count {
+                let half = UInt16(truncatingIfNeeded: halves[i / 4] >> UInt64(16 * (i % 4)))
+                let (bits, invalid) = Self.halfToFloat(half)
+                if invalid { cpu.pointee.mxcsr |= 1 }
+                out[i / 2] |= UInt64(bits) << UInt64(32 * (i % 2))
+            }
+            writeWide(o0.reg, V128(out[0], out[1]), V128(out[2], out[3]), width: width)
+            return .next
+        }
+        // vcvtps2ph: the source register's width decides the count.
+        let imm = UInt32(truncatingIfNeeded: p.pointee.o2.value)
+        let rc = imm & 4 != 0 ? mxcsrRounding : imm & 3
+        let daz = cpu.pointee.mxcsr & MXCSRBits.denormalsAreZero != 0
+        let source = [vector(o1.reg), vectorHigh(o1.reg)]
+        var result: [UInt64] = [0, 0]
+        var flags: UInt32 = 0
+        for i in 0..<count {
+            let q = source[i / 4][(i % 4) / 2]
+            let single = UInt32(truncatingIfNeeded: q >> UInt64(32 * (i % 2)))
+            let (half, raised) = Self.floatToHalf(single, rc: rc, daz: daz)
+            flags |= raised
+            result[i / 4] |= UInt64(half) << UInt64(16 * (i % 4))
+        }
+        let resultSize = UInt8(count * 2)
+        if o0.kind == .memory {
+            let a = effectiveAddress(o0)
+            guard memory.probeWrite(a, UInt64(resultSize)) else { return memoryFault(p) }
+            tracker.derive(to: location(o0, size: resultSize), from: ymmLocation(o1.reg, size: p.pointee.size), .constant)
+            floatStatus(from: ymmLocation(o1.reg, size: p.pointee.size))
+            cpu.pointee.mxcsr |= flags
+            if resultSize == 16 { _ = memory.store128(a, result[0], result[1]) } else { _ = memory.store(a, size: 8, result[0]) }
+            return .next
+        }
+        tracker.derive(to: ymmLocation(o0.reg, size: resultSize), from: ymmLocation(o1.reg, size: p.pointee.size), .constant)
+        floatStatus(from: ymmLocation(o1.reg, size: p.pointee.size))
+        clearAboveVectorLength(o0.reg, width: resultSize)
+        cpu.pointee.mxcsr |= flags
+        writeWide(o0.reg, V128(result[0], resultSize == 16 ? result[1] : 0), V128(0, 0), width: 16)
+        return .next
+    }
+
+    /// IEEE binary16 to binary32, exact; a signaling NaN is quieted and reports invalid.
+    static func halfToFloat(_ h: UInt16) -> (bits: UInt32, invalid: Bool) {
+        let sign = UInt32(h & 0x8000) << 16
+        let exponent = Int(h >> 10) & 0x1F
+        var mantissa = UInt32(h & 0x3FF)
+        switch exponent {
+        case 0x1F:
+            if mantissa == 0 { return (sign | 0x7F80_0000, false) }
+            return (sign | 0x7FC0_0000 | mantissa << 13, mantissa & 0x200 == 0)
+        case 0:
+            if mantissa == 0 { return (sign, false) }
+            // Subnormal: normalise (value = mantissa · 2^-24).
+            var e = -14
+            while mantissa & 0x400 == 0 { mantissa <<= 1; e -= 1 }
+            return (sign | UInt32(e + 127) << 23 | (mantissa & 0x3FF) << 13, false)
+        default:
+            return (sign | UInt32(exponent - 15 + 127) << 23 | mantissa << 13, false)
+        }
+    }
+
+    /// IEEE binary32 to binary16 with rounding control `rc` (0 nearest-even, 1 down, 2 up,
+    /// 3 toward zero) and the MXCSR flags raised: IE 1, DE 2, OE 8, UE 0x10, PE 0x20
+    /// (masked responses: overflow gives infinity or the largest finite value by rounding
+    /// direction; UE only when the tiny result is also inexact).
+    static func floatToHalf(_ f: UInt32, rc: UInt32, daz: Bool) -> (bits: UInt16, flags: UInt32) {
+        let sign = UInt16(truncatingIfNeeded: (f >> 16) & 0x8000)
+        let negative = sign != 0
+        let exponent = Int(f >> 23) & 0xFF
+        let mantissa = f & 0x7F_FFFF
+        if exponent == 0xFF {
+            if mantissa == 0 { return (sign | 0x7C00, 0) }
+            return (sign | 0x7E00 | UInt16(truncatingIfNeeded: mantissa >> 13), mantissa & 0x40_0000 == 0 ? 1 : 0)
+        }
+        var flags: UInt32 = 0
+        if exponent == 0 {
+            if mantissa == 0 || daz { return (sign, 0) }
+            flags |= 2
+        }
+        // |x| = significand · 2^(e - 23) with the implicit bit in the significand.
+        let significand = UInt64(exponent == 0 ? mantissa : mantissa | 0x80_0000)
+        let e = exponent == 0 ? -126 : exponent - 127
+        // `value` · 2^`shift` (shift < 0) rounded to an integer, and whether that was inexact.
+        func roundShifted(_ value: UInt64, _ shift: Int) -> (UInt64, Bool) {
+            let s = -shift
+            if s >= 64 { return (Self.roundUpMagnitude(rc, negative: negative, remainderNonZero: value != 0, half: false, aboveHalf: false, odd: false) ? 1 : 0, value != 0) }
+            let q = value >> UInt64(s)
+            let remainder = value & ((1 << UInt64(s)) - 1)
+            let halfway: UInt64 = 1 << UInt64(s - 1)
+            let up = Self.roundUpMagnitude(rc, negative: negative, remainderNonZero: remainder != 0,
+                                           half: remainder == halfway, aboveHalf: remainder > halfway, odd: q & 1 != 0)
+            return (q + (up ? 1 : 0), remainder != 0)
+        }
+        // The exponent of the 2^-24 quantum (subnormal halves) or of the 11-bit precision.
+        let normal = e >= -14
+        let quantumExponent = normal ? e - 10 : -24
+        // The quantum is always above the float's last bit (e - 23 < e - 10, and -24 > e - 23
+        // for the exponents below -14): a right shift.
+        let (scaled, inexact) = roundShifted(significand, (e - 23) - quantumExponent)
+        var bits: UInt64
+        if normal {
+            bits = UInt64(e + 15) << 10 + (scaled - 1024)
+        } else {
+            bits = scaled
+            // Tiny after rounding with an unbounded exponent: round at 11 bits of precision.
+            let (unbounded, _) = roundShifted(significand, (e - 23) - (e - 10))
+            let stillTiny = !(e == -15 && unbounded >= 2048)
+            if stillTiny && inexact { flags |= 0x10 }
+        }
+        if inexact { flags |= 0x20 }
+        if bits >= 0x7C00 {
+            // Overflow: infinity, or the largest finite value when rounding toward zero or away from this sign's infinity.
+            flags |= 0x8 | 0x20
+            let toInfinity = rc == 0 || (rc == 1 && negative) || (rc == 2 && !negative)
+            bits = toInfinity ? 0x7C00 : 0x7BFF
+        }
+        return (sign | UInt16(bits), flags)
+    }
+
+    /// Whether a magnitude rounds up (away from zero) under rounding control `rc`.
+    @inline(__always)
+    static func roundUpMagnitude(_ rc: UInt32, negative: Bool, remainderNonZero: Bool, half: Bool, aboveHalf: Bool, odd: Bool) -> Bool {
+        guard remainderNonZero else { return false }
+        switch rc {
+        case 0: return aboveHalf || (half && odd)
+        case 1: return negative
+        case 2: return !negative
+        default: return false
+        }
     }
 }

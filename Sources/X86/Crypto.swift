@@ -1,5 +1,5 @@
 // Legacy-encoded checksum and cipher instructions: pclmulqdq (CLMUL, liblzma's CRC64),
-// crc32 (SSE4.2, CRC-32C), SHA-256 (SHA-NI, OpenSSL's libcrypto) and AES-NI rounds (SDM Vol. 2; FIPS-197 for the AES steps).
+// crc32 (SSE4.2, CRC-32C), SHA-1 and SHA-256 (SHA-NI, OpenSSL's libcrypto) and AES-NI rounds (SDM Vol. 2; FIPS-197 for the AES steps).
 
 extension Machine {
     func executeCrypto(_ p: UnsafePointer<Instruction>) -> ExecStatus {
@@ -107,6 +107,45 @@ extension Machine {
             }
             tracker.derive(to: xmmLocation(o0.reg), from: xmmLocation(o0.reg), location(o1, size: 16))
             if op == .sha256rnds2 { tracker.combine(into: xmmLocation(o0.reg), from: xmmLocation(0, offset: 0, size: 8)) }
+            loadDependency(xmmLocation(o0.reg), o1)
+            setVector(o0.reg, Self.quad(r))
+            return .next
+
+        case .sha1rnds4, .sha1nexte, .sha1msg1, .sha1msg2:
+            // SHA-NI (SDM Vol. 2, SHA1RNDS4/NEXTE/MSG1/MSG2; FIPS 180-4 §4.1.1, §6.1.2).
+            // Lane 3 (bits 127:96) is A, or the earliest message word.
+            guard let b = readVector(o1) else { return memoryFault(p) }
+            let x = Self.lanes(vector(o0.reg), as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
+            func rol(_ v: UInt32, _ n: UInt32) -> UInt32 { (v << n) | (v >> (32 - n)) }
+            var r = SIMD4<UInt32>()
+            switch op {
+            case .sha1nexte:
+                r = SIMD4(y[0], y[1], y[2], y[3] &+ rol(x[3], 30))
+            case .sha1msg1:
+                r = SIMD4(y[2] ^ x[0], y[3] ^ x[1], x[0] ^ x[2], x[1] ^ x[3])
+            case .sha1msg2:
+                let w16 = rol(x[3] ^ y[2], 1), w17 = rol(x[2] ^ y[1], 1), w18 = rol(x[1] ^ y[0], 1), w19 = rol(x[0] ^ w16, 1)
+                r = SIMD4(w19, w18, w17, w16)
+            default:
+                // Four rounds with the function and constant of imm8[1:0]; the first
+                // round's message word already holds E (sha1nexte).
+                let selector = p.pointee.o2.value & 3
+                let k: UInt32 = [0x5A82_7999, 0x6ED9_EBA1, 0x8F1B_BCDC, 0xCA62_C1D6][Int(selector)]
+                func f(_ b: UInt32, _ c: UInt32, _ d: UInt32) -> UInt32 {
+                    switch selector {
+                    case 0: return (b & c) ^ (~b & d)
+                    case 2: return (b & c) ^ (b & d) ^ (c & d)
+                    default: return b ^ c ^ d
+                    }
+                }
+                var a = x[3], bb = x[2], c = x[1], d = x[0], e: UInt32 = 0
+                for i in 0..<4 {
+                    let t = f(bb, c, d) &+ rol(a, 5) &+ y[3 - i] &+ e &+ k
+                    (e, d, c, bb, a) = (d, c, rol(bb, 30), a, t)
+                }
+                r = SIMD4(d, c, bb, a)
+            }
+            tracker.derive(to: xmmLocation(o0.reg), from: xmmLocation(o0.reg), location(o1, size: 16))
             loadDependency(xmmLocation(o0.reg), o1)
             setVector(o0.reg, Self.quad(r))
             return .next

@@ -53,11 +53,14 @@ final class Decoder {
         "endbr64": .nop, "endbr32": .nop, "prefetcht0": .nop, "prefetcht1": .nop,
         "prefetcht2": .nop, "prefetchnta": .nop, "prefetchw": .nop, "prefetch": .nop,
         "fxsave64": .fxsave, "fxrstor64": .fxrstor, "xsave64": .xsave, "xsavec64": .xsavec,
-        "xrstor64": .xrstor, "fstsw": .fnstsw, "fstcw": .fnstcw, "fstenv": .fnstenv,
+        "xrstor64": .xrstor, "fstsw": .fnstsw, "fstcw": .fnstcw, "fstenv": .fnstenv, "fsave": .fnsave,
         "fucompi": .fucomip, "fcompi": .fcomip, "finit": .fninit, "fclex": .fnclex, "wait": .fwait,
         "pushf": .pushfq, "popf": .popfq, "ret": .ret, "xlat": .xlatb,
         "cvtsi2ssl": .cvtsi2ss, "cvtsi2sdl": .cvtsi2sd, "cvtsi2ssq": .cvtsi2ss, "cvtsi2sdq": .cvtsi2sd,
         "clflushopt": .clflush,
+        // Capstone's names for the VEX narrowing conversions with a memory source (x: m128, y: m256).
+        "cvtpd2psx": .cvtpd2ps, "cvtpd2psy": .cvtpd2ps, "cvtpd2dqx": .cvtpd2dq, "cvtpd2dqy": .cvtpd2dq,
+        "cvttpd2dqx": .cvttpd2dq, "cvttpd2dqy": .cvttpd2dq,
     ]
 
     init() throws {
@@ -115,6 +118,11 @@ final class Decoder {
             if let form = Self.fmaForm(name) {
                 t.opcodeByID[id] = (.vfma, form)
                 t.isVEXByID[id] = true
+            } else if name.hasPrefix("vcmp"), name.count > 6,
+                      let kind = ["ss": Opcode.cmpss, "sd": .cmpsd_sse, "ps": .cmpps, "pd": .cmppd][String(name.suffix(2))] {
+                // vcmpps and its predicate-named forms (vcmpeq_uqps ...): imm8 predicate 0-31.
+                t.opcodeByID[id] = (kind, 0xFF)
+                t.isVEXByID[id] = true
             } else if name.hasPrefix("v"), let op = Opcode(rawValue: name) ?? Self.vexForm(of: String(name.dropFirst())) {
                 t.opcodeByID[id] = (op, 0)
                 t.isVEXByID[id] = true
@@ -161,6 +169,8 @@ final class Decoder {
             } else if name.hasPrefix("ymm"), let n = Int(name.dropFirst(3)), n < 16 {
                 // YMM n: the same register number, 32 bytes (ymm16-31 are AVX-512 only).
                 m = .init(kind: .xmm, number: UInt8(n), size: 32)
+            } else if name.hasPrefix("mm"), let n = Int(name.dropFirst(2)), n < 8 {
+                m = .init(kind: .mm, number: UInt8(n), size: 8)
             } else if name.hasPrefix("st("), let n = Int(name.dropFirst(3).prefix(1)) {
                 m = .init(kind: .st, number: UInt8(n), size: 10)
             } else if name == "st" {
@@ -230,13 +240,13 @@ final class Decoder {
         .punpcklbw, .punpckhbw, .punpcklwd, .punpckhwd, .punpckldq, .punpckhdq, .unpcklps, .unpckhps,
         .punpcklqdq, .unpcklpd, .punpckhqdq, .unpckhpd, .shufps, .shufpd, .pshufb, .palignr,
         .pmullw, .pmulld, .pmulhw, .pmulhuw, .pmuludq, .pmaddwd, .psadbw, .pavgb, .pavgw,
-        .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb,
+        .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb, .blendps, .blendpd, .blendvps, .blendvpd,
         .psllw, .pslld, .psllq, .psrlw, .psrld, .psrlq, .psraw, .psrad, .pslldq, .psrldq,
         .pshufd, .pshuflw, .pshufhw, .pabsb, .pabsw, .pabsd,
         .pinsrb, .pinsrw, .pinsrd, .pinsrq, .pextrb, .pextrw, .pextrd, .pextrq,
         .pmovzxbw, .pmovzxbd, .pmovzxbq, .pmovzxwd, .pmovzxwq, .pmovzxdq,
         .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq,
-        .pcmpistri, .pcmpestri,
+        .pcmpistri, .pcmpestri, .pcmpistrm, .pcmpestrm,
     ]
 
     /// Whether the encoding is EVEX (AVX-512): after any legacy prefixes, 62h starts an
@@ -360,11 +370,14 @@ final class Decoder {
                     o.reg = m.number
                     o.size = m.size
                     if m.kind == .xmm { hasXMM = true; vectorLength = max(vectorLength, m.size) }
+                    if m.kind == .mm { ins.prefixes |= PrefixBits.mmx }
                 case X86_OP_IMM:
                     o.kind = .immediate
                     o.value = UInt64(bitPattern: c.imm)
                 case X86_OP_MEM:
                     o.kind = .memory
+                    // vcvtpd2ps xmm1, ymmword ptr [...]: the memory operand sets the length.
+                    if isVEX && c.size == 32 { vectorLength = 32 }
                     o.address32 = address32
                     let mem = c.mem
                     let seg = mem.segment.rawValue
@@ -427,8 +440,9 @@ final class Decoder {
             op = .movs
             ins.size = withUnsafeBytes(of: insn.bytes) { Self.stringElementSize(Array($0.prefix(Int(insn.size)))) } ?? 4
         case .cmpss, .cmpsd_sse, .cmpps, .cmppd:
-            // Predicate: trailing imm8 of the encoding (0F C2 /r ib).
-            ins.condition = withUnsafeBytes(of: insn.bytes) { $0[Int(insn.size) - 1] } & 7
+            // Predicate: trailing imm8 of the encoding (0F C2 /r ib); 0-7 in the legacy
+            // encodings, 0-31 in VEX ones.
+            ins.condition = withUnsafeBytes(of: insn.bytes) { $0[Int(insn.size) - 1] } & (isVEX ? 31 : 7)
         case .cbw, .cwd: ins.size = 2
         case .cwde, .cdq: ins.size = 4
         case .cdqe, .cqo: ins.size = 8
@@ -439,8 +453,9 @@ final class Decoder {
             ins.size = 8
         case .leave, .enter:
             ins.size = x86.prefix.2 == 0x66 ? 2 : 8
-        case .fnstenv, .fldenv:
-            // A 66h prefix selects the 14-byte (16-bit) environment layout.
+        case .fnstenv, .fldenv, .fnsave, .frstor:
+            // A 66h prefix selects the 14-byte (16-bit) environment layout (fnsave/frstor:
+            // that environment, then the eight 10-byte registers).
             ins.size = x86.prefix.2 == 0x66 ? 14 : 28
         case .movzx, .movsx, .movsxd:
             break

@@ -42,13 +42,13 @@ enum Opcode: String, CaseIterable {
     case paddusb, paddusw, psubusb, psubusw, paddsb, paddsw, psubsb, psubsw
     case psllw, pslld, psllq, psrlw, psrld, psrlq, psraw, psrad, pslldq, psrldq
     case punpcklbw, punpcklwd, punpckldq, punpcklqdq, punpckhbw, punpckhwd, punpckhdq, punpckhqdq
-    case pshufd, pshuflw, pshufhw, pshufb, palignr, ptest, pcmpistri, pcmpestri
+    case pshufd, pshuflw, pshufhw, pshufb, palignr, ptest, pcmpistri, pcmpestri, pcmpistrm, pcmpestrm
     case pmullw, pmulhw, pmulhuw, pmuludq, pmulld, pmaddwd, psadbw, pavgb, pavgw
     case packuswb, packsswb, packssdw, packusdw
     case pinsrw, pextrw, pinsrb, pinsrd, pinsrq, pextrb, pextrd, pextrq
     case pmovzxbw, pmovzxbd, pmovzxbq, pmovzxwd, pmovzxwq, pmovzxdq
     case pmovsxbw, pmovsxbd, pmovsxbq, pmovsxwd, pmovsxwq, pmovsxdq
-    case pabsb, pabsw, pabsd, pblendw, pblendvb, pshufw
+    case pabsb, pabsw, pabsd, pblendw, pblendvb, pshufw, blendps, blendpd, blendvps, blendvpd
     // SSE float
     case shufps, shufpd, unpcklps, unpckhps, unpcklpd, unpckhpd
     case xorps, andps, orps, andnps
@@ -65,10 +65,14 @@ enum Opcode: String, CaseIterable {
     case stmxcsr, ldmxcsr, fxsave, fxrstor, xsave, xsavec, xrstor
     // Checksums and ciphers (Crypto.swift)
     case crc32, pclmulqdq, aesenc, aesenclast, aesdec, aesdeclast, aesimc, aeskeygenassist
-    case sha256rnds2, sha256msg1, sha256msg2
+    case sha256rnds2, sha256msg1, sha256msg2, sha1rnds4, sha1nexte, sha1msg1, sha1msg2
     // AVX / AVX2 only (the VEX forms of SSE opcodes reuse those, with PrefixBits.vex)
-    case vzeroupper, vzeroall, vpbroadcastb, vpbroadcastw, vpbroadcastd, vpbroadcastq, vbroadcastss
+    case vzeroupper, vzeroall, vpbroadcastb, vpbroadcastw, vpbroadcastd, vpbroadcastq, vbroadcastss, vbroadcastsd
     case vextracti128, vextractf128, vinserti128, vinsertf128, vperm2i128, vperm2f128, vpermq, vpblendd
+    /// F16C: half-precision conversions (AVX.swift, `executeF16C`).
+    case vcvtph2ps, vcvtps2ph
+    // MMX only (the MMX forms of SSE opcodes reuse those, with PrefixBits.mmx)
+    case emms, movq2dq, movdq2q
     /// FMA3: vf[n]madd/vf[n]msub 132/213/231 sd/ss/pd/ps; the form is in `Instruction.condition`
     /// (`Decoder.fmaForm`).
     case vfma
@@ -79,7 +83,7 @@ enum Opcode: String, CaseIterable {
     case fxch, fcom, fcomp, fcompp, fucom, fucomp, fucompp, fcomi, fcomip, fucomi, fucomip
     case ficom, ficomp, ftst, fxam
     case fchs, fabs, fldz, fld1, fldpi, fldl2e, fldl2t, fldlg2, fldln2
-    case fnstcw, fldcw, fnstsw, fnstenv, fldenv, fninit, fnclex, fwait, ffree, fincstp, fdecstp
+    case fnstcw, fldcw, fnstsw, fnstenv, fldenv, fnsave, frstor, fninit, fnclex, fwait, ffree, fincstp, fdecstp
     case frndint, fscale, fprem, fprem1, fsqrt, fxtract, fcmovcc
     case f2xm1, fyl2x, fyl2xp1, fptan, fpatan, fsin, fcos, fsincos
 }
@@ -91,6 +95,7 @@ enum OperandKind: UInt8 {
     case gprHigh8     // ah/ch/dh/bh: reg = 0...3, the second byte of rax/rcx/rdx/rbx
     case xmm          // reg = 0...15
     case st           // reg = i of ST(i)
+    case mm           // reg = 0...7: MMX register i, the significand of physical x87 register i
     case immediate
     case memory
 }
@@ -126,6 +131,8 @@ enum PrefixBits {
     /// register number is in `Instruction.condition`, and writes to a vector register
     /// zero its bits above the vector length.
     static let vex: UInt8 = 8
+    /// An MMX form (an `mm` operand): run by `executeMMX` on the x87 registers' significands.
+    static let mmx: UInt8 = 16
 }
 
 /// One decoded instruction: plain data (~64 bytes) stored contiguously per block.

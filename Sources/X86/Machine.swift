@@ -566,6 +566,7 @@ public final class Machine<Tracker: DataFlowTracker> {
     @inline(never)
     func executeVector(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         if p.pointee.prefixes & PrefixBits.vex != 0 { return executeAVX(p) }
+        if p.pointee.prefixes & PrefixBits.mmx != 0 { return executeMMX(p) }
         return executeLegacyVector(p)
     }
 
@@ -577,14 +578,16 @@ public final class Machine<Tracker: DataFlowTracker> {
              .fmul, .fmulp, .fimul, .fdiv, .fdivp, .fidiv, .fdivr, .fdivrp, .fidivr,
              .fxch, .fcom, .fcomp, .fcompp, .fucom, .fucomp, .fucompp, .fcomi, .fcomip, .fucomi, .fucomip,
              .ficom, .ficomp, .ftst, .fxam, .fchs, .fabs, .fldz, .fld1, .fldpi, .fldl2e, .fldl2t, .fldlg2, .fldln2,
-             .fnstcw, .fldcw, .fnstsw, .fnstenv, .fldenv, .fninit, .fnclex, .ffree, .fincstp, .fdecstp,
+             .fnstcw, .fldcw, .fnstsw, .fnstenv, .fldenv, .fnsave, .frstor, .fninit, .fnclex, .ffree, .fincstp, .fdecstp,
              .frndint, .fscale, .fprem, .fprem1, .fsqrt, .fxtract, .fcmovcc,
              .f2xm1, .fyl2x, .fyl2xp1, .fptan, .fpatan, .fsin, .fcos, .fsincos:
             return executeX87(p)
         case .stmxcsr, .ldmxcsr, .fxsave, .fxrstor, .xsave, .xsavec, .xrstor:
             return executeStateSave(p)
+        case .emms:
+            return executeMMX(p)
         case .crc32, .pclmulqdq, .aesenc, .aesenclast, .aesdec, .aesdeclast, .aesimc, .aeskeygenassist,
-             .sha256rnds2, .sha256msg1, .sha256msg2:
+             .sha256rnds2, .sha256msg1, .sha256msg2, .sha1rnds4, .sha1nexte, .sha1msg1, .sha1msg2:
             return executeCrypto(p)
         case .addss, .addsd, .addps, .addpd, .subss, .subsd, .subps, .subpd,
              .mulss, .mulsd, .mulps, .mulpd, .divss, .divsd, .divps, .divpd,

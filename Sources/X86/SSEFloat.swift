@@ -106,9 +106,12 @@ extension Machine {
         noteDenormalOperands(x, y)
     }
 
+    /// Whether compare predicate 0-31 raises IE on a quiet NaN: the _S forms (1, 2, 5, 6,
+    /// 9, 10, 13, 14 and, with bit 4 flipping the choice, 16, 19, 20 ... 31).
     @inline(__always)
     static func signalsOnQuietNaN(_ predicate: UInt8) -> Bool {
-        switch predicate & 7 { case 1, 2, 5, 6: return true; default: return false }
+        let orderedSignaling = predicate & 3 == 1 || predicate & 3 == 2
+        return orderedSignaling != (predicate & 16 != 0)
     }
 
     @inline(__always)
@@ -210,18 +213,29 @@ extension Machine {
         }
     }
 
-    /// CMPSS/CMPSD/CMPPS/CMPPD predicates 0-7.
+    /// CMPSS/CMPSD/CMPPS/CMPPD predicates 0-31 (the legacy encodings reach 0-7; VEX all 32,
+    /// SDM Vol. 2, CMPPS, Table 3-1): bits 0-2 and 3 pick the relation, bit 4 only whether a
+    /// quiet NaN signals (`signalsOnQuietNaN`).
     @inline(__always)
     static func comparePredicate<F: BinaryFloatingPoint>(_ predicate: UInt8, _ x: F, _ y: F) -> Bool {
-        switch predicate & 7 {
-        case 0: return x == y
-        case 1: return x < y
-        case 2: return x <= y
-        case 3: return x.isNaN || y.isNaN
-        case 4: return !(x == y)
-        case 5: return !(x < y)
-        case 6: return !(x <= y)
-        default: return !(x.isNaN || y.isNaN)
+        let unordered = x.isNaN || y.isNaN
+        switch predicate & 15 {
+        case 0: return x == y                      // EQ_OQ
+        case 1: return x < y                       // LT_OS
+        case 2: return x <= y                      // LE_OS
+        case 3: return unordered                   // UNORD_Q
+        case 4: return !(x == y)                   // NEQ_UQ
+        case 5: return !(x < y)                    // NLT_US
+        case 6: return !(x <= y)                   // NLE_US
+        case 7: return !unordered                  // ORD_Q
+        case 8: return x == y || unordered         // EQ_UQ
+        case 9: return !(x >= y)                   // NGE_US
+        case 10: return !(x > y)                   // NGT_US
+        case 11: return false                      // FALSE_OQ
+        case 12: return !unordered && x != y       // NEQ_OQ
+        case 13: return x >= y                     // GE_OS
+        case 14: return x > y                      // GT_OS
+        default: return true                       // TRUE_UQ
         }
     }
 
@@ -250,6 +264,92 @@ extension Machine {
         }
     }
 
+    /// One 128-bit lane of a packed floating-point operation, with the MXCSR flags it
+    /// raises: add, sub, mul, div, min, max, sqrt (of `b`) in ps and pd, and cmpps/cmppd
+    /// with `predicate` (0-31; the legacy encodings give 0-7). `a` is the first source
+    /// (the destination of the SSE form), `b` the second. Shared by the SSE forms and both
+    /// lanes of the 256-bit VEX forms.
+    func packedFloatLane(_ op: Opcode, _ a: V128, _ b: V128, predicate: UInt8) -> V128 {
+        switch op {
+        case .addpd, .subpd, .mulpd, .divpd, .minpd, .maxpd, .sqrtpd:
+            let unary = op == .sqrtpd
+            for i in 0..<2 {
+                noteMinMaxInvalid(op, Self.double(a[i]), Self.double(b[i]))
+                if unary { if !(Self.double(b[i]) < 0) { noteDenormalOperands(Self.double(b[i])) } } else if !(op == .divpd && Self.double(b[i]) == 0) { noteDenormalOperands(Self.double(a[i]), Self.double(b[i])) }
+            }
+            let x0 = minMaxOperand(op, Self.double(a[0])), x1 = minMaxOperand(op, Self.double(a[1]))
+            let y0 = minMaxOperand(op, Self.double(b[0])), y1 = minMaxOperand(op, Self.double(b[1]))
+            return sse {
+                V128(Self.arithmetic(op, x0, y0).bitPattern, Self.arithmetic(op, x1, y1).bitPattern)
+            }
+        case .cmppd:
+            for i in 0..<2 { noteCompareInvalid(Self.double(a[i]), Self.double(b[i]), signalOnQuiet: Self.signalsOnQuietNaN(predicate)) }
+            return V128(Self.comparePredicate(predicate, Self.double(a[0]), Self.double(b[0])) ? .max : 0,
+                        Self.comparePredicate(predicate, Self.double(a[1]), Self.double(b[1])) ? .max : 0)
+        case .cmpps:
+            let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
+            var r = SIMD4<UInt32>()
+            for i in 0..<4 {
+                noteCompareInvalid(Float(bitPattern: x[i]), Float(bitPattern: y[i]), signalOnQuiet: Self.signalsOnQuietNaN(predicate))
+                r[i] = Self.comparePredicate(predicate, Float(bitPattern: x[i]), Float(bitPattern: y[i])) ? .max : 0
+            }
+            return Self.quad(r)
+        default:
+            let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
+            let unary = op == .sqrtps || op == .rcpps || op == .rsqrtps
+            for i in 0..<4 {
+                noteMinMaxInvalid(op, Float(bitPattern: x[i]), Float(bitPattern: y[i]))
+                if unary { if !(Float(bitPattern: y[i]) < 0) { noteDenormalOperands(Float(bitPattern: y[i])) } } else if !(op == .divps && Float(bitPattern: y[i]) == 0) { noteDenormalOperands(Float(bitPattern: x[i]), Float(bitPattern: y[i])) }
+            }
+            return sse {
+                var r = SIMD4<UInt32>()
+                for i in 0..<4 {
+                    r[i] = Self.arithmetic(op, minMaxOperand(op, Float(bitPattern: x[i])), minMaxOperand(op, Float(bitPattern: y[i]))).bitPattern
+                }
+                return Self.quad(r)
+            }
+        }
+    }
+
+    /// roundss/sd/ps/pd of one element: imm8[1:0] rounding, or MXCSR.RC with imm8[2];
+    /// PE unless imm8[3]; a signaling NaN raises IE and comes out quiet (x + 0 on the
+    /// host quiets it, payload kept), as on the CPU.
+    @inline(__always)
+    func roundFloat<F: BinaryFloatingPoint>(_ x: F, imm: UInt32) -> F {
+        let rc = imm & 4 != 0 ? mxcsrRounding : imm & 3
+        let r = Self.roundPerControl(x, rc: rc)
+        if x.isSignalingNaN { cpu.pointee.mxcsr |= 1 }
+        if imm & 8 == 0 && r != x && !x.isNaN { cpu.pointee.mxcsr |= 0x20 }
+        return x.isNaN ? x + 0 : r
+    }
+
+    /// One 128-bit lane of a same-shape packed conversion or rounding, with its MXCSR
+    /// flags: cvtdq2ps, cvttps2dq, cvtps2dq, roundps, roundpd (`imm` its imm8). Shared by
+    /// the SSE forms and both lanes of the 256-bit VEX forms.
+    func unaryFloatLane(_ op: Opcode, _ v: V128, imm: UInt64) -> V128 {
+        switch op {
+        case .cvtdq2ps:
+            let x = Self.lanes(v, as: SIMD4<Int32>.self)
+            return sse {
+                Self.quad(SIMD4<UInt32>(Float(x[0]).bitPattern, Float(x[1]).bitPattern, Float(x[2]).bitPattern, Float(x[3]).bitPattern))
+            }
+        case .cvttps2dq, .cvtps2dq:
+            let x = Self.lanes(v, as: SIMD4<UInt32>.self)
+            var r = SIMD4<UInt32>()
+            for i in 0..<4 {
+                r[i] = UInt32(truncatingIfNeeded: convertToInteger(Double(Float(bitPattern: x[i])), size: 4, truncate: op == .cvttps2dq))
+            }
+            return Self.quad(r)
+        case .roundpd:
+            let i = UInt32(truncatingIfNeeded: imm)
+            return V128(roundFloat(Self.double(v[0]), imm: i).bitPattern, roundFloat(Self.double(v[1]), imm: i).bitPattern)
+        default:  // roundps
+            var x = Self.lanes(v, as: SIMD4<UInt32>.self)
+            for k in 0..<4 { x[k] = roundFloat(Float(bitPattern: x[k]), imm: UInt32(truncatingIfNeeded: imm)).bitPattern }
+            return Self.quad(x)
+        }
+    }
+
     func executeSSEFloat(_ p: UnsafePointer<Instruction>) -> ExecStatus {
         let op = p.pointee.op
         switch op {
@@ -260,18 +360,7 @@ extension Machine {
         case .addpd, .subpd, .mulpd, .divpd, .minpd, .maxpd, .sqrtpd:
             floatStatus(from: location(p.pointee.o1, size: 16))
             if op == .sqrtpd { deriveVector(p) }
-            return packedBinary(p) { a, b in
-                let unary = op == .sqrtpd
-                for i in 0..<2 {
-                    noteMinMaxInvalid(op, Self.double(a[i]), Self.double(b[i]))
-                    if unary { if !(Self.double(b[i]) < 0) { noteDenormalOperands(Self.double(b[i])) } } else if !(op == .divpd && Self.double(b[i]) == 0) { noteDenormalOperands(Self.double(a[i]), Self.double(b[i])) }
-                }
-                let x0 = minMaxOperand(op, Self.double(a[0])), x1 = minMaxOperand(op, Self.double(a[1]))
-                let y0 = minMaxOperand(op, Self.double(b[0])), y1 = minMaxOperand(op, Self.double(b[1]))
-                return sse {
-                    V128(Self.arithmetic(op, x0, y0).bitPattern, Self.arithmetic(op, x1, y1).bitPattern)
-                }
-            }
+            return packedBinary(p) { a, b in packedFloatLane(op, a, b, predicate: 0) }
         case .rcpps, .rsqrtps:
             deriveVector(p)
             return packedBinary(p) { _, b in
@@ -282,21 +371,7 @@ extension Machine {
         case .addps, .subps, .mulps, .divps, .minps, .maxps, .sqrtps:
             floatStatus(from: location(p.pointee.o1, size: 16))
             if op == .sqrtps { deriveVector(p) }
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
-                let unary = op == .sqrtps || op == .rcpps || op == .rsqrtps
-                for i in 0..<4 {
-                    noteMinMaxInvalid(op, Float(bitPattern: x[i]), Float(bitPattern: y[i]))
-                    if unary { if !(Float(bitPattern: y[i]) < 0) { noteDenormalOperands(Float(bitPattern: y[i])) } } else if !(op == .divps && Float(bitPattern: y[i]) == 0) { noteDenormalOperands(Float(bitPattern: x[i]), Float(bitPattern: y[i])) }
-                }
-                return sse {
-                    var r = SIMD4<UInt32>()
-                    for i in 0..<4 {
-                        r[i] = Self.arithmetic(op, minMaxOperand(op, Float(bitPattern: x[i])), minMaxOperand(op, Float(bitPattern: y[i]))).bitPattern
-                    }
-                    return Self.quad(r)
-                }
-            }
+            return packedBinary(p) { a, b in packedFloatLane(op, a, b, predicate: 0) }
         case .ucomiss, .ucomisd, .comiss, .comisd:
             let isDouble = op == .ucomisd || op == .comisd
             guard let b = readScalar(p.pointee.o1, size: isDouble ? 8 : 4) else { return memoryFault(p) }
@@ -345,22 +420,10 @@ extension Machine {
             return .next
         case .cmppd:
             floatStatus(from: location(p.pointee.o1, size: 16))
-            return packedBinary(p) { a, b in
-                for i in 0..<2 { noteCompareInvalid(Self.double(a[i]), Self.double(b[i]), signalOnQuiet: Self.signalsOnQuietNaN(p.pointee.condition)) }
-                return V128(Self.comparePredicate(p.pointee.condition, Self.double(a[0]), Self.double(b[0])) ? .max : 0,
-                     Self.comparePredicate(p.pointee.condition, Self.double(a[1]), Self.double(b[1])) ? .max : 0)
-            }
+            return packedBinary(p) { a, b in packedFloatLane(op, a, b, predicate: p.pointee.condition) }
         case .cmpps:
             floatStatus(from: location(p.pointee.o1, size: 16))
-            return packedBinary(p) { a, b in
-                let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
-                var r = SIMD4<UInt32>()
-                for i in 0..<4 {
-                    noteCompareInvalid(Float(bitPattern: x[i]), Float(bitPattern: y[i]), signalOnQuiet: Self.signalsOnQuietNaN(p.pointee.condition))
-                    r[i] = Self.comparePredicate(p.pointee.condition, Float(bitPattern: x[i]), Float(bitPattern: y[i])) ? .max : 0
-                }
-                return Self.quad(r)
-            }
+            return packedBinary(p) { a, b in packedFloatLane(op, a, b, predicate: p.pointee.condition) }
         case .cvtsi2sd, .cvtsi2ss:
             let src = p.pointee.o1
             let size: UInt8 = src.size == 8 ? 8 : 4
@@ -425,26 +488,11 @@ extension Machine {
             }
             setVector(p.pointee.o0.reg, r)
             return .next
-        case .cvtdq2ps:
+        case .cvtdq2ps, .cvttps2dq, .cvtps2dq:
             deriveVector(p)
             floatStatus(from: location(p.pointee.o1, size: 16))
             guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
-            let x = Self.lanes(v, as: SIMD4<Int32>.self)
-            let r: V128 = sse {
-                Self.quad(SIMD4<UInt32>(Float(x[0]).bitPattern, Float(x[1]).bitPattern, Float(x[2]).bitPattern, Float(x[3]).bitPattern))
-            }
-            setVector(p.pointee.o0.reg, r)
-            return .next
-        case .cvttps2dq, .cvtps2dq:
-            deriveVector(p)
-            floatStatus(from: location(p.pointee.o1, size: 16))
-            guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
-            let x = Self.lanes(v, as: SIMD4<UInt32>.self)
-            var r = SIMD4<UInt32>()
-            for i in 0..<4 {
-                r[i] = UInt32(truncatingIfNeeded: convertToInteger(Double(Float(bitPattern: x[i])), size: 4, truncate: op == .cvttps2dq))
-            }
-            setVector(p.pointee.o0.reg, Self.quad(r))
+            setVector(p.pointee.o0.reg, unaryFloatLane(op, v, imm: 0))
             return .next
         case .cvttpd2dq, .cvtpd2dq, .cvtpd2ps:
             // Two results in the low half; the high half is zeroed.
@@ -472,14 +520,7 @@ extension Machine {
             loadDependency(xmmLocation(p.pointee.o0.reg, offset: 0, size: resultSize), p.pointee.o1)
             floatStatus(from: location(p.pointee.o1, size: resultSize))
             let imm = UInt32(truncatingIfNeeded: p.pointee.o2.value)
-            let rc = imm & 4 != 0 ? mxcsrRounding : imm & 3
-            let suppressPrecision = imm & 8 != 0
-            func round<F: BinaryFloatingPoint>(_ x: F) -> F {
-                let r = Self.roundPerControl(x, rc: rc)
-                if x.isSignalingNaN { cpu.pointee.mxcsr |= 1 }
-                if !suppressPrecision && r != x && !x.isNaN { cpu.pointee.mxcsr |= 0x20 }
-                return x.isNaN ? x : r
-            }
+            func round<F: BinaryFloatingPoint>(_ x: F) -> F { roundFloat(x, imm: imm) }
             switch op {
             case .roundsd:
                 guard let raw = readScalar(p.pointee.o1, size: 8) else { return memoryFault(p) }
@@ -488,14 +529,9 @@ extension Machine {
                 guard let raw = readScalar(p.pointee.o1, size: 4) else { return memoryFault(p) }
                 let d = xmms + Int(p.pointee.o0.reg) &* 2
                 d.pointee = (d.pointee & ~0xFFFF_FFFF) | UInt64(round(Self.float(raw)).bitPattern)
-            case .roundpd:
-                guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
-                setVector(p.pointee.o0.reg, V128(round(Self.double(v[0])).bitPattern, round(Self.double(v[1])).bitPattern))
             default:
                 guard let v = readVector(p.pointee.o1) else { return memoryFault(p) }
-                var x = Self.lanes(v, as: SIMD4<UInt32>.self)
-                for i in 0..<4 { x[i] = round(Float(bitPattern: x[i])).bitPattern }
-                setVector(p.pointee.o0.reg, Self.quad(x))
+                setVector(p.pointee.o0.reg, unaryFloatLane(op, v, imm: UInt64(imm)))
             }
             return .next
         default:

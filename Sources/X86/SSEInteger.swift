@@ -87,7 +87,8 @@ extension Machine {
     static func isBytewise(_ op: Opcode) -> Bool {
         switch op {
         case .pxor, .por, .pand, .pandn, .pcmpeqb, .pcmpgtb, .pminub, .pmaxub, .pminsb, .pmaxsb,
-             .paddb, .psubb, .paddusb, .psubusb, .paddsb, .psubsb, .pavgb, .pblendvb, .pblendw:
+             .paddb, .psubb, .paddusb, .psubusb, .paddsb, .psubsb, .pavgb, .pblendvb, .pblendw,
+             .blendps, .blendpd, .blendvps, .blendvpd:
             return true
         default:
             return false
@@ -212,9 +213,9 @@ extension Machine {
              .punpcklbw, .punpckhbw, .punpcklwd, .punpckhwd, .punpckldq, .punpckhdq, .unpcklps, .unpckhps,
              .punpcklqdq, .unpcklpd, .punpckhqdq, .unpckhpd, .shufps, .shufpd, .pshufb, .palignr,
              .pmullw, .pmulld, .pmulhw, .pmulhuw, .pmuludq, .pmaddwd, .psadbw, .pavgb, .pavgw,
-             .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb:
+             .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb, .blendps, .blendpd, .blendvps, .blendvpd:
             let imm = p.pointee.o2.value
-            let selector = op == .pblendvb ? vector(0) : V128(0, 0)
+            let selector = op == .pblendvb || op == .blendvps || op == .blendvpd ? vector(0) : V128(0, 0)
             return packedBinary(p) { a, b in Self.packedLane(op, a, b, imm: imm, selector: selector) ?? a }
 
         // MARK: Shifts
@@ -330,6 +331,15 @@ extension Machine {
             tracker.combine(into: gprLocation(1), from: gprLocation(2))
             tracker.flags(from: gprLocation(1))
             return execPcmpistri(p, explicitLengths: true)
+        case .pcmpistrm, .pcmpestrm:
+            // XMM0 and the flags come from both strings (and the lengths in RAX/RDX).
+            loadDerive(to: xmmLocation(0), from: xmmLocation(p.pointee.o0.reg), location(p.pointee.o1, size: 16), address: p.pointee.o1)
+            if op == .pcmpestrm {
+                tracker.combine(into: xmmLocation(0), from: gprLocation(0))
+                tracker.combine(into: xmmLocation(0), from: gprLocation(2))
+            }
+            tracker.flags(from: xmmLocation(0))
+            return execPcmpistri(p, explicitLengths: op == .pcmpestrm)
         case .maskmovdqu:
             let data = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
             let selector = Self.lanes(vector(p.pointee.o1.reg), as: B16.self)
@@ -492,6 +502,17 @@ extension Machine {
             let s = lanes(selector, as: B16.self)
             for i in 0..<16 where s[i] & 0x80 != 0 { x[i] = y[i] }
             return quad(x)
+        case .blendps, .blendvps:
+            // Dword i from the second source if imm8 bit i (blendps) or the selector's
+            // dword i sign bit (blendvps).
+            var x = lanes(a, as: SIMD4<UInt32>.self)
+            let y = lanes(b, as: SIMD4<UInt32>.self), s = lanes(selector, as: SIMD4<UInt32>.self)
+            for i in 0..<4 where op == .blendps ? (imm >> UInt64(i)) & 1 != 0 : s[i] & 0x8000_0000 != 0 { x[i] = y[i] }
+            return quad(x)
+        case .blendpd, .blendvpd:
+            var x = a
+            for i in 0..<2 where op == .blendpd ? (imm >> UInt64(i)) & 1 != 0 : selector[i] & (1 << 63) != 0 { x[i] = b[i] }
+            return x
         default:
             return nil
         }
@@ -604,10 +625,11 @@ extension Machine {
         return .next
     }
 
-    /// pcmpistri / pcmpestri (SSE4.2, index result in ECX): the aggregation modes —
-    /// equal any, ranges, equal each, equal ordered (SDM Vol. 2, 4.1). Implicit lengths
-    /// end at the first zero element; explicit ones are |EAX| and |EDX| saturated to the
-    /// element count (SDM Vol. 2, 4.1.6).
+    /// pcmpistri / pcmpestri (SSE4.2, index result in ECX) and pcmpistrm / pcmpestrm (mask
+    /// result in XMM0: the bits zero-extended, or with imm8 bit 6 one all-ones element per
+    /// set bit): the aggregation modes — equal any, ranges, equal each, equal ordered (SDM
+    /// Vol. 2, 4.1). Implicit lengths end at the first zero element; explicit ones are |EAX|
+    /// and |EDX| saturated to the element count (SDM Vol. 2, 4.1.6).
     func execPcmpistri(_ p: UnsafePointer<Instruction>, explicitLengths: Bool) -> ExecStatus {
         guard let bv = readVector(p.pointee.o1) else { return memoryFault(p) }
         let av = vector(p.pointee.o0.reg)
@@ -669,9 +691,23 @@ extension Machine {
         case 3: result ^= (1 << lb) - 1
         default: break
         }
-        let index: Int
-        if result == 0 { index = count } else if mostSignificant { index = Int.bitWidth - 1 - result.leadingZeroBitCount } else { index = result.trailingZeroBitCount }
-        gprs[1] = UInt64(index)
+        if p.pointee.op == .pcmpistrm || p.pointee.op == .pcmpestrm {
+            var mask = V128(UInt64(result), 0)
+            if mostSignificant {
+                // Expanded: element j all ones when bit j is set.
+                mask = V128(0, 0)
+                let elementBits = words ? 16 : 8
+                for j in 0..<count where (result >> j) & 1 != 0 {
+                    let bit = j * elementBits
+                    mask[bit / 64] |= Self.mask(UInt8(elementBits / 8)) << UInt64(bit % 64)
+                }
+            }
+            setVector(0, mask)
+        } else {
+            let index: Int
+            if result == 0 { index = count } else if mostSignificant { index = Int.bitWidth - 1 - result.leadingZeroBitCount } else { index = result.trailingZeroBitCount }
+            gprs[1] = UInt64(index)
+        }
         let c = cpu
         c.pointee.materializeFlags()
         var f = c.pointee.flagsStored & ~RFlags.arithmetic

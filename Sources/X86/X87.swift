@@ -180,7 +180,7 @@ extension Machine {
         // instructions such as fnstcw/fldcw/fnstenv do not update them).
         x87DataFlow(p)
         switch op {
-        case .fnstcw, .fldcw, .fnstsw, .fnstenv, .fldenv, .fninit, .fnclex: break
+        case .fnstcw, .fldcw, .fnstsw, .fnstenv, .fldenv, .fnsave, .frstor, .fninit, .fnclex: break
         default:
             cpu.pointee.x87.lastInstructionPointer = cpu.pointee.rip &- UInt64(p.pointee.length)
             if o0.kind == .memory { cpu.pointee.x87.lastDataPointer = effectiveAddress(o0) }
@@ -303,6 +303,68 @@ extension Machine {
             cpu.pointee.x87.controlWord |= 0x3F
         case .fldenv:
             guard loadX87Environment(effectiveAddress(o0), size: p.pointee.size) else { return memoryFault(p) }
+        case .fnsave:
+            // The environment, ST(0)..ST(7) as 10-byte values, then fninit (SDM Vol. 2,
+            // FSAVE): 108 bytes, or 94 with the 14-byte environment.
+            let a = effectiveAddress(o0)
+            let envSize = UInt64(p.pointee.size)
+            guard memory.probeWrite(a, envSize &+ 80), storeX87Environment(a, size: p.pointee.size) else { return memoryFault(p) }
+            for i in 0..<8 {
+                let (low, high) = Self.float80Bits(st(i))
+                let slot = a &+ envSize &+ UInt64(i * 10)
+                _ = memory.store(slot, size: 8, low)
+                _ = memory.store(slot &+ 8, size: 2, UInt64(high))
+            }
+            cpu.pointee.x87 = X87State()
+        case .frstor:
+            let a = effectiveAddress(o0)
+            let envSize = UInt64(p.pointee.size)
+            var values: [Float80] = []
+            for i in 0..<8 {
+                let slot = a &+ envSize &+ UInt64(i * 10)
+                guard let low = memory.load(slot, size: 8), let high = memory.load(slot &+ 8, size: 2) else { return memoryFault(p) }
+                values.append(Self.float80(significand: low, signExponent: UInt16(truncatingIfNeeded: high)))
+            }
+            guard loadX87Environment(a, size: p.pointee.size) else { return memoryFault(p) }
+            // ST(i) in stack order from the restored TOP; the tags come from the image.
+            for (i, v) in values.enumerated() { x87Registers[physical(i)] = v }
+        case .fbld:
+            // 18 packed BCD digits, two a byte from the least significant, then the sign
+            // byte (bit 7): an exact integer (SDM Vol. 2, FBLD).
+            let a = effectiveAddress(o0)
+            guard let low = memory.load(a, size: 8), let high = memory.load(a &+ 8, size: 2) else { return memoryFault(p) }
+            var magnitude: UInt64 = 0
+            for k in stride(from: 8, through: 0, by: -1) {
+                let byte = k == 8 ? high & 0xFF : (low >> UInt64(8 * k)) & 0xFF
+                magnitude = magnitude &* 100 &+ (byte >> 4) &* 10 &+ (byte & 0xF)
+            }
+            let value = Float80(magnitude)
+            x87Push(high & 0x8000 != 0 ? -value : value)
+        case .fbstp:
+            // ST(0) rounded by the control word's RC to 18 packed BCD digits and a sign
+            // byte, then popped; NaN, infinity or 10^18 and beyond store the packed BCD
+            // indefinite with IE (masked response, SDM Vol. 2, FBSTP).
+            let a = effectiveAddress(o0)
+            guard memory.probeWrite(a, 10) else { return memoryFault(p) }
+            let v = st(0)
+            let rounded = Self.roundPerControl(v, rc: x87Rounding)
+            var low: UInt64 = 0xC000_0000_0000_0000, high: UInt64 = 0xFFFF
+            if v.isNaN || v.isInfinite || abs(rounded) >= 1e18 {
+                cpu.pointee.x87.statusWord |= X87Status.invalid
+                cpu.pointee.x87.statusWord &= ~X87Status.c1
+            } else {
+                if rounded != v { cpu.pointee.x87.statusWord |= 0x20 }
+                setRoundUpIndicator(rounded: rounded, original: v)
+                var magnitude = UInt64(abs(rounded))
+                var digits: [UInt64] = []
+                for _ in 0..<18 { digits.append(magnitude % 10); magnitude /= 10 }
+                low = 0
+                for k in 0..<8 { low |= (digits[2 * k] | digits[2 * k + 1] << 4) << UInt64(8 * k) }
+                high = digits[16] | digits[17] << 4 | (v.sign == .minus ? 0x8000 : 0)
+            }
+            _ = memory.store(a, size: 8, low)
+            _ = memory.store(a &+ 8, size: 2, high)
+            x87Pop()
         case .fninit:
             cpu.pointee.x87 = X87State()
         case .fnclex:
@@ -554,6 +616,40 @@ extension Machine {
             tracker.copy(to: x87StatusLocation, from: .memory(a &+ (p.pointee.size == 14 ? 2 : 4), size: 2))
             loadDependency(x87ControlLocation, o0)
             loadDependency(x87StatusLocation, o0)
+        case .fbld:
+            tracker.derive(to: pushed, from: memoryOperand, .constant)
+            loadDependency(pushed, o0)
+        case .fbstp:
+            tracker.derive(to: location(o0, size: 10), from: st0, .constant)
+            tracker.combine(into: exceptions, from: st0)
+        case .fnsave:
+            // The environment image as fnstenv's, the registers copied in stack order, then
+            // everything is reset (fninit).
+            let a = effectiveAddress(o0)
+            let envSize = p.pointee.size == 14 ? 14 : 28
+            let stride: UInt64 = p.pointee.size == 14 ? 2 : 4
+            tracker.clear(.memory(a, size: UInt8(envSize)))
+            tracker.copy(to: .memory(a, size: 2), from: x87ControlLocation)
+            tracker.copy(to: .memory(a &+ stride, size: 2), from: x87StatusLocation)
+            for i in 0..<8 { tracker.copy(to: .memory(a &+ UInt64(envSize + i * 10), size: 10), from: stLocation(i)) }
+            tracker.clear(x87ControlLocation)
+            tracker.clear(x87StatusLocation)
+            for r in 0..<8 { tracker.clear(Self.x87Location(r)) }
+        case .frstor:
+            let a = effectiveAddress(o0)
+            let envSize = p.pointee.size == 14 ? 14 : 28
+            tracker.copy(to: x87ControlLocation, from: .memory(a, size: 2))
+            tracker.copy(to: x87StatusLocation, from: .memory(a &+ (p.pointee.size == 14 ? 2 : 4), size: 2))
+            loadDependency(x87ControlLocation, o0)
+            loadDependency(x87StatusLocation, o0)
+            // ST(i) lands in the physical register of the restored TOP (read here, before
+            // the instruction runs, from the image's status word).
+            let top = (try? memory.readBytes(at: a &+ (p.pointee.size == 14 ? 2 : 4), count: 2)).map { Int($0[1] >> 3) & 7 } ?? 0
+            for i in 0..<8 {
+                let r = Self.x87Location(top + i)
+                tracker.copy(to: r, from: .memory(a &+ UInt64(envSize + i * 10), size: 10))
+                loadDependency(r, o0)
+            }
         case .fninit:
             // The interpreter also zeroes the registers (X87State()); hardware only tags them empty.
             tracker.clear(x87ControlLocation)

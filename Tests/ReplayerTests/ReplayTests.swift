@@ -24,7 +24,7 @@ final class ReplayTests: XCTestCase {
     /// fails with the divergence report of either: taint replay must follow the same path.
     @discardableResult
     func assertReplays(_ command: [String], watchdogMilliseconds: Int = 50, syscallBuffer: Bool = false,
-                       maskCPUFeatures: Bool = true,
+                       maskCPUFeatures: Bool = true, inspect: (TraceReader) throws -> Void = { _ in },
                        file: StaticString = #filePath, line: UInt = #line) throws -> ReplaySummary {
         let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
         var options = RecordOptions(command: command, outputDirectory: directory)
@@ -34,7 +34,9 @@ final class ReplayTests: XCTestCase {
         let recorder = Recorder(options: options)
         recorder.log = { _ in }
         _ = try recorder.run()
-        let session = try ReplaySession(trace: try TraceReader(directory: directory))
+        let trace = try TraceReader(directory: directory)
+        try inspect(trace)
+        let session = try ReplaySession(trace: trace)
         let summary = session.run(options: ReplayOptions(jobs: 2))
         for (unit, divergence) in summary.divergences {
             XCTFail("\(command.joined(separator: " ")): process \(unit.pid) \(unit.executable): \(divergence)", file: file, line: line)
@@ -76,6 +78,41 @@ final class ReplayTests: XCTestCase {
         try assertReplays(["dd", "if=\(input)", "of=/dev/null", "bs=\(size)", "count=1", "status=none"])
     }
     func testTimeAndRdtscReplay() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("timing")) > /dev/null"]) }
+    /// Calls into the vsyscall page, which the kernel emulates without a syscall-exit stop:
+    /// the recorder answers them, the trace holds exactly what the program printed, and
+    /// replay injects it.
+    func testVsyscallPageCallsAreRecordedAndReplay() throws {
+        let output = "\(Self.work)/vsyscall-\(UUID().uuidString.prefix(8)).txt"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        try assertReplays(["sh", "-c", "\(try ReplayTests.compile("vsyscall")) > \(output)"], inspect: { trace in
+            let printed = try String(contentsOfFile: output, encoding: .utf8).split(whereSeparator: \.isWhitespace).map { Int64($0)! }
+            XCTAssertEqual(printed.count, 9)
+            let (r, sec, usec, t, t2, g, cpu, node, t3) = (printed[0], printed[1], printed[2], printed[3], printed[4], printed[5], printed[6], printed[7], printed[8])
+            let calls = trace.allEvents().events.compactMap { event -> SyscallEvent? in
+                guard case .syscall(let s) = event.body, [96, 201, 309].contains(s.number) else { return nil }
+                return s
+            }
+            XCTAssertEqual(calls.map(\.number), [96, 201, 309, 201], "gettimeofday, time, getcpu, time, in program order")
+            guard calls.count == 4 else { return }
+            // The little-endian word of `size` bytes at `offset` in write `index`.
+            func word(_ call: SyscallEvent, _ index: Int, offset: Int = 0, size: Int = 8) -> Int64? {
+                guard call.writes.count > index, call.writes[index].bytes.count >= offset + size else { return nil }
+                let value = call.writes[index].bytes[offset..<(offset + size)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                return Int64(bitPattern: value)
+            }
+            XCTAssertEqual(calls[0].result, r)
+            XCTAssertEqual(calls[0].writes.count, 1, "the timeval only: the timezone pointer is null")
+            XCTAssertEqual(word(calls[0], 0, size: 8), sec)
+            XCTAssertEqual(word(calls[0], 0, offset: 8), usec)
+            XCTAssertEqual(calls[1].result, t)
+            XCTAssertEqual(word(calls[1], 0), t2)
+            XCTAssertEqual(calls[2].result, g)
+            XCTAssertEqual(word(calls[2], 0, size: 4), cpu)
+            XCTAssertEqual(word(calls[2], 1, size: 4), node)
+            XCTAssertEqual(calls[3].result, t3)
+            XCTAssertTrue(calls[3].writes.isEmpty)
+        })
+    }
     func testSignalHandlerReplays() throws { try assertReplays(["sh", "-c", "\(try ReplayTests.compile("signals")) > /dev/null"]) }
     /// The handler clobbers XMM0 and MXCSR; rt_sigreturn must bring back the program's
     /// values from the frame's fpstate, or its output differs and replay diverges.

@@ -106,6 +106,23 @@ final class ALUTests: XCTestCase {
             try differential(snippet, code: code, inputs: inputs, compare: .flagsExcept(RFlags.adjust | RFlags.parity))
         }
     }
+
+    /// ADX: adcx adds with CF and writes only CF, adox with OF and only OF (two independent
+    /// carry chains, as multi-precision multiplies interleave them).
+    func testADXCarryChainsTouchOnlyTheirFlag() throws {
+        var snippets = ["adcx rax, rbx", "adcx eax, ebx", "adox rax, rbx", "adox eax, ebx", "adcx rcx, qword ptr [rsi]", "adox ecx, dword ptr [rsi+4]"]
+        for setup in ["stc", "clc", "mov eax, 0x7fffffff\nadd eax, 1", "xor eax, eax"] {
+            snippets += ["\(setup)\nadcx rbx, rcx\nadox rcx, rbx\nadcx rbx, rbx", "\(setup)\nadox rbx, rcx\nadcx rcx, rbx"]
+        }
+        let codes = try Assembler.assemble(snippets)
+        // CF and OF in all four combinations on entry.
+        var inputs = edgeStates(registers: [.rbx, .rcx], values: [0, 1, 0x7FFF_FFFF, 0xFFFF_FFFF, 0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFF],
+                                flags: [0x202, 0x203, 0xA02, 0xA03])
+        for i in inputs.indices { inputs[i].gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x40 }
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: inputs, data: [UInt8](repeating: 0xFF, count: 0x100))
+        }
+    }
 }
 
 /// The defined-flags table differential checks use (lockstep): what the SDM leaves

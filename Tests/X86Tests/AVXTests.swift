@@ -64,7 +64,9 @@ final class AVXTests: XCTestCase {
             snippets += ["vpshufd ymm1, ymm0, \(imm)", "vpshuflw ymm1, ymm2, \(imm)", "vpshufhw xmm1, xmm0, \(imm)",
                          "vpshufd ymm1, ymmword ptr [rsi], \(imm)", "vshufps ymm0, ymm1, ymm2, \(imm)",
                          "vpblendw ymm0, ymm1, ymm2, \(imm)", "vpblendd ymm0, ymm1, ymmword ptr [rsi], \(imm)",
-                         "vpermq ymm3, ymm2, \(imm)", "vperm2i128 ymm0, ymm1, ymm2, \(imm)", "vperm2f128 ymm3, ymm4, ymmword ptr [rsi], \(imm)"]
+                         "vpermq ymm3, ymm2, \(imm)", "vperm2i128 ymm0, ymm1, ymm2, \(imm)", "vperm2f128 ymm3, ymm4, ymmword ptr [rsi], \(imm)",
+                         "vblendps ymm0, ymm1, ymm2, \(imm)", "vblendpd ymm3, ymm4, ymmword ptr [rsi], \(imm & 15)", "vblendps xmm1, xmm2, xmm3, \(imm & 15)",
+                         "blendps xmm1, xmm2, \(imm & 15)", "blendpd xmm3, xmmword ptr [rsi], \(imm & 3)"]
         }
         for n in [0, 3, 15, 17, 31] { snippets.append("vpalignr ymm0, ymm1, ymm2, \(n)") }
         snippets += ["vpabsb ymm0, ymm2", "vpabsw ymm1, ymmword ptr [rsi]", "vpabsd xmm1, xmm0",
@@ -72,6 +74,9 @@ final class AVXTests: XCTestCase {
                      "vptest ymm0, ymm2", "vptest ymm1, ymm1", "vptest xmm0, xmmword ptr [rsi]",
                      "vpbroadcastb ymm0, xmm2", "vpbroadcastb xmm1, byte ptr [rsi+3]", "vpbroadcastw ymm0, word ptr [rsi]",
                      "vpbroadcastd ymm1, xmm3", "vpbroadcastq ymm2, qword ptr [rsi+8]", "vbroadcastss ymm3, dword ptr [rsi]",
+                     "vbroadcastsd ymm4, qword ptr [rsi+8]", "vbroadcastsd ymm5, xmm2",
+                     "vblendvps ymm0, ymm1, ymm2, ymm3", "vblendvpd ymm0, ymm1, ymmword ptr [rsi], ymm4", "vblendvps xmm1, xmm2, xmm3, xmm0",
+                     "blendvps xmm1, xmm2, xmm0", "blendvpd xmm3, xmmword ptr [rsi], xmm0",
                      "vextracti128 xmm1, ymm0, 1", "vextracti128 xmm1, ymm0, 0", "vextracti128 xmmword ptr [rsi], ymm2, 1",
                      "vextractf128 xmm3, ymm4, 1", "vinserti128 ymm0, ymm1, xmm2, 1", "vinserti128 ymm0, ymm0, xmmword ptr [rsi], 0",
                      "vinsertf128 ymm3, ymm2, xmm1, 1",
@@ -79,7 +84,9 @@ final class AVXTests: XCTestCase {
                      "vpinsrq xmm2, xmm1, rax, 1", "vpextrw eax, xmm1, 3", "vpextrw r11d, xmm1, 0", "vpextrb eax, xmm1, 9",
                      "vpextrd dword ptr [rsi], xmm1, 1", "vpextrq rax, xmm1, 1",
                      "vpmovzxbw ymm0, xmm2", "vpmovzxbd ymm0, qword ptr [rsi]", "vpmovsxwd ymm1, xmm0", "vpmovsxbq xmm1, word ptr [rsi]",
-                     "vpmovzxdq ymm2, xmmword ptr [rsi]", "vpmovsxbw xmm3, xmm0"]
+                     "vpmovzxdq ymm2, xmmword ptr [rsi]", "vpmovsxbw xmm3, xmm0",
+                     "vpcmpistrm xmm1, xmm2, 0x40", "vpcmpistrm xmm3, xmmword ptr [rsi], 0x0c",
+                     "mov eax, 7\nmov edx, 9\nvpcmpestrm xmm1, xmm0, 0x08"]
         try check(snippets)
     }
 
@@ -108,8 +115,16 @@ final class AVXTests: XCTestCase {
                      "vcvtdq2pd xmm0, xmm1", "vcvtpd2ps xmm0, xmm1", "vunpcklpd xmm0, xmm1, xmm2",
                      "vstmxcsr dword ptr [rsi]", "vmulsd xmm2, xmm2, xmm2"]
         let codes = try Assembler.assemble(snippets)
-        // Doubles and floats that round, overflow, go subnormal and are NaN.
-        let doubles: [Double] = [1.5, -2.75, 1e308, 3e-310, .nan, 0.1, -0.0, 7.0]
+        let (inputs, data) = Self.floatStates(doubles: [1.5, -2.75, 1e308, 3e-310, .nan, 0.1, -0.0, 7.0])
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: inputs, data: data)
+        }
+    }
+
+    /// Doubles and floats that round, overflow, go subnormal and are NaN (quiet and
+    /// signaling), in every lane of XMM0-15 and their upper YMM halves, and at rsi.
+    static func floatStates(doubles: [Double] = [1.5, -2.75, 1e308, 3e-310, .nan, 0.1, -0.0, 7.0, .signalingNaN, -.infinity])
+        -> (inputs: [TestState], data: [UInt8]) {
         var inputs: [TestState] = []
         for (i, x) in doubles.enumerated() {
             var s = TestState.patterned(seed: UInt64(i))
@@ -118,6 +133,9 @@ final class AVXTests: XCTestCase {
                 let a = doubles[(i + r) % doubles.count], b = doubles[(i + 2 * r + 1) % doubles.count]
                 s.xmm[2 * r] = r % 3 == 2 ? UInt64(Float(a).bitPattern) | UInt64(Float(b).bitPattern) << 32 : a.bitPattern
                 s.xmm[2 * r + 1] = b.bitPattern
+                let c = doubles[(i + 3 * r + 2) % doubles.count], d = doubles[(i + r + 5) % doubles.count]
+                s.ymmHigh[2 * r] = r % 2 == 1 ? UInt64(Float(c).bitPattern) | UInt64(Float(d).bitPattern) << 32 : c.bitPattern
+                s.ymmHigh[2 * r + 1] = r % 4 == 1 ? UInt64(Float(d).bitPattern) | UInt64(Float(a).bitPattern) << 32 : d.bitPattern
             }
             s.gpr[GPR.rax.rawValue] = x.bitPattern >> 20
             s.gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x100
@@ -125,6 +143,81 @@ final class AVXTests: XCTestCase {
         }
         var data = [UInt8](repeating: 0, count: 0x200)
         for (k, v) in doubles.enumerated() { withUnsafeBytes(of: v) { data.replaceSubrange(0x100 + 8 * k..<0x108 + 8 * k, with: $0) } }
+        for k in 0..<8 { withUnsafeBytes(of: Float(doubles[(k * 3) % doubles.count])) { data.replaceSubrange(0x160 + 4 * k..<0x164 + 4 * k, with: $0) } }
+        return (inputs, data)
+    }
+
+    /// 256-bit VEX packed arithmetic, same-shape conversions and rounding (each 128-bit lane
+    /// as its SSE form) and the compares with all 32 predicates in every width, with MXCSR's flags.
+    func testPacked256BitFloatArithmeticAndAll32ComparePredicates() throws {
+        var snippets: [String] = []
+        for op in ["add", "sub", "mul", "div", "min", "max"] {
+            for t in ["ps", "pd"] {
+                snippets += ["v\(op)\(t) ymm0, ymm1, ymm2", "v\(op)\(t) ymm3, ymm4, ymmword ptr [rsi]", "v\(op)\(t) ymm5, ymm6, ymm5"]
+            }
+        }
+        snippets += ["vsqrtps ymm0, ymm1", "vsqrtpd ymm2, ymmword ptr [rsi]", "vsqrtpd ymm3, ymm3", "vandps ymm0, ymm1, ymm2",
+                     "vandnpd ymm3, ymm4, ymmword ptr [rsi]", "vorps ymm5, ymm6, ymm7", "vxorpd ymm1, ymm1, ymm1"]
+        for predicate in 0..<32 {
+            snippets += ["vcmpps ymm0, ymm1, ymm2, \(predicate)", "vcmppd ymm3, ymm4, ymmword ptr [rsi], \(predicate)",
+                         "vcmpps xmm5, xmm6, xmm7, \(predicate)", "vcmppd xmm1, xmm2, xmmword ptr [rsi], \(predicate)",
+                         "vcmpss xmm0, xmm1, xmm2, \(predicate)", "vcmpsd xmm3, xmm4, qword ptr [rsi], \(predicate)"]
+        }
+        snippets += ["cmpps xmm0, xmm1, 6", "cmpsd xmm2, xmm3, 1", "vcmpeq_uqps ymm1, ymm2, ymm3", "vcmpngepd ymm0, ymm0, ymm4",
+                     "vcvtdq2ps ymm0, ymm1", "vcvtdq2ps ymm2, ymmword ptr [rsi]", "vcvttps2dq ymm3, ymm4", "vcvtps2dq ymm5, ymm5",
+                     "cvtdq2ps xmm0, xmm1", "cvttps2dq xmm2, xmm3", "cvtps2dq xmm4, xmmword ptr [rsi]",
+                     "vcvtps2pd ymm0, xmm1", "vcvtps2pd ymm2, xmmword ptr [rsi]", "vcvtdq2pd ymm3, xmm4", "vcvtpd2ps xmm5, ymm6",
+                     "vcvtpd2ps xmm7, ymmword ptr [rsi]", "vcvtpd2dq xmm1, ymm2", "vcvttpd2dq xmm3, ymmword ptr [rsi]", "vcvttpd2dq xmm4, ymm4",
+                     "vcvtpd2ps xmm0, xmm1", "vcvtpd2ps xmm2, xmmword ptr [rsi]"]
+        for imm in [0, 1, 2, 3, 4, 8, 9, 12] {
+            snippets += ["vroundps ymm0, ymm1, \(imm)", "vroundpd ymm2, ymmword ptr [rsi], \(imm)", "roundps xmm3, xmm4, \(imm)",
+                         "roundpd xmm5, xmm6, \(imm)"]
+        }
+        let codes = try Assembler.assemble(snippets)
+        let (inputs, data) = Self.floatStates()
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: inputs, data: data)
+        }
+    }
+
+    /// F16C against this CPU: halves that are normal, subnormal, infinite and NaN (quiet
+    /// and signaling) widen exactly; floats that round in each mode, overflow, go subnormal
+    /// or vanish narrow with imm8 rounding and with MXCSR.RC (imm8 bit 2), and MXCSR's flags.
+    func testF16CConversionsWithEveryRounding() throws {
+        var snippets = ["vcvtph2ps xmm0, xmm1", "vcvtph2ps ymm2, xmm3", "vcvtph2ps xmm4, qword ptr [rsi]",
+                        "vcvtph2ps ymm5, xmmword ptr [rsi+16]", "vcvtph2ps ymm6, xmm6"]
+        for imm in [0, 1, 2, 3, 4, 8] {
+            snippets += ["vcvtps2ph xmm0, xmm1, \(imm)", "vcvtps2ph xmm2, ymm3, \(imm)", "vcvtps2ph qword ptr [rsi], xmm4, \(imm)",
+                         "vcvtps2ph xmmword ptr [rsi+8], ymm5, \(imm)"]
+        }
+        let halves: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x0001, 0x83FF, 0x0400, 0x7C00, 0xFC00, 0x7E01, 0x7C01, 0xFD55, 0x3555, 0x0000, 0x8000, 0x1234, 0xABCD]
+        let floats: [Float] = [1.0, -2.5, 65504, 65520, -65519.9, 70000, 1e-5, -6e-8, 3e-8, 2.98e-8, 1e-40, 6.1e-5, 6.1032e-5,
+                               1.0009766, 1.00048828125, -1.00146484375, .infinity, -.nan, .signalingNaN, 0.1, -0.0, 1e20, 2049.5, 0.33333334]
+        var inputs: [TestState] = []
+        for seed in 0..<6 {
+            for mxcsr: UInt32 in [0x1F80, 0x3F80, 0x5F80, 0x7F80, 0x1FC0] {
+                var s = TestState.patterned(seed: UInt64(seed))
+                s.avx = true
+                s.mxcsr = mxcsr
+                for k in 0..<32 {
+                    if k % 4 < 2 {
+                        var q: UInt64 = 0
+                        for j in 0..<4 { q |= UInt64(halves[(seed * 5 + k * 4 + j) % halves.count]) << UInt64(16 * j) }
+                        s.xmm[k] = q
+                        s.ymmHigh[k] = q.byteSwapped
+                    } else {
+                        let a = floats[(seed * 7 + k * 2) % floats.count], b = floats[(seed * 7 + k * 2 + 1) % floats.count]
+                        s.xmm[k] = UInt64(a.bitPattern) | UInt64(b.bitPattern) << 32
+                        s.ymmHigh[k] = UInt64(b.bitPattern) | UInt64(a.bitPattern) << 32
+                    }
+                }
+                s.gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x100
+                inputs.append(s)
+            }
+        }
+        var data = [UInt8](repeating: 0, count: 0x200)
+        for (k, h) in halves.enumerated() { withUnsafeBytes(of: h) { data.replaceSubrange(0x100 + 2 * k..<0x102 + 2 * k, with: $0) } }
+        let codes = try Assembler.assemble(snippets)
         for (snippet, code) in zip(snippets, codes) {
             try differential(snippet, code: code, inputs: inputs, data: data)
         }
@@ -207,7 +300,7 @@ final class AVXTests: XCTestCase {
 
 /// Legacy-encoded checksum and cipher instructions against this CPU.
 final class CryptoInstructionTests: XCTestCase {
-    func testCRC32CLMULAndAESRoundsMatchTheCPU() throws {
+    func testCRC32CLMULAESAndSHARoundsMatchTheCPU() throws {
         var snippets = ["crc32 eax, bl", "crc32 eax, bx", "crc32 eax, ebx", "crc32 rax, rbx", "crc32 rax, byte ptr [rsi+3]",
                         "crc32 ecx, dword ptr [rsi]", "crc32 r9d, word ptr [rsi+1]", "crc32 r8, qword ptr [rsi+8]"]
         for imm in [0x00, 0x01, 0x10, 0x11] {
@@ -219,7 +312,10 @@ final class CryptoInstructionTests: XCTestCase {
         snippets += ["aesimc xmm1, xmm0", "aesimc xmm1, xmmword ptr [rsi]"]
         for rcon in [0, 1, 0x1b, 0x80] { snippets.append("aeskeygenassist xmm1, xmm2, \(rcon)") }
         snippets += ["sha256rnds2 xmm2, xmm1", "sha256rnds2 xmm3, xmmword ptr [rsi], xmm0", "sha256msg1 xmm1, xmm2",
-                     "sha256msg1 xmm4, xmmword ptr [rsi+16]", "sha256msg2 xmm1, xmm2", "sha256msg2 xmm0, xmmword ptr [rsi]"]
+                     "sha256msg1 xmm4, xmmword ptr [rsi+16]", "sha256msg2 xmm1, xmm2", "sha256msg2 xmm0, xmmword ptr [rsi]",
+                     "sha1nexte xmm1, xmm2", "sha1nexte xmm3, xmmword ptr [rsi]", "sha1msg1 xmm1, xmm2", "sha1msg1 xmm4, xmmword ptr [rsi+16]",
+                     "sha1msg2 xmm1, xmm2", "sha1msg2 xmm0, xmmword ptr [rsi]", "sha1msg2 xmm3, xmm3"]
+        for selector in 0..<4 { snippets += ["sha1rnds4 xmm1, xmm2, \(selector)", "sha1rnds4 xmm0, xmmword ptr [rsi+32], \(selector)"] }
         let codes = try Assembler.assemble(snippets)
         var inputs = SSEIntegerTests.vectorStates()
         for i in inputs.indices { inputs[i].gpr[GPR.rbx.rawValue] = 0x0123_4567_89AB_CDEF &* UInt64(i + 1) }

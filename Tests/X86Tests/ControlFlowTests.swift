@@ -84,12 +84,12 @@ final class ControlFlowTests: XCTestCase {
     }
 
     func testUnsupportedInstructionStopsWithBytesAndText() throws {
-        // An MMX instruction: decodable, deliberately not implemented.
-        let (m, reason) = try run("nop\npaddb mm0, mm1")
+        // The MMX form of pshufb: decodable, not implemented.
+        let (m, reason) = try run("nop\npshufb mm0, mm1")
         guard case .unsupported(let info) = reason else { return XCTFail("expected unsupported, got \(reason)") }
         XCTAssertEqual(info.address, TestLayout.codeAddress + 1)
-        XCTAssertEqual(info.bytes, [0x0F, 0xFC, 0xC1])
-        XCTAssertTrue(info.text.contains("paddb"), info.text)
+        XCTAssertEqual(info.bytes, [0x0F, 0x38, 0x00, 0xC1])
+        XCTAssertTrue(info.text.contains("pshufb"), info.text)
         XCTAssertEqual(m.state.rip, TestLayout.codeAddress + 1)
         XCTAssertEqual(m.instructionCount, 1)
     }

@@ -35,6 +35,7 @@ final class DataFlowCoverageTests: XCTestCase {
         .ud2: "raises SIGILL before doing anything",
         .int3: "raises SIGTRAP before doing anything",
         .hlt: "ends the run",
+        .emms: "tags the x87 registers empty: the tag word is not in the data-flow register file, and no value moves",
     ]
 
     // Guest layout and initial registers (the probes rely on these values).
@@ -217,10 +218,14 @@ final class DataFlowCoverageTests: XCTestCase {
                   "pshufd xmm0, xmm1, 0x1b", "pshufd xmm2, xmmword ptr [rbx], 0x4e", "pshuflw xmm0, xmm1, 0x1b",
                   "pshufhw xmm0, xmm1, 0x1b", "palignr xmm0, xmm1, 5", "ptest xmm0, xmm1", "ptest xmm1, xmmword ptr [rbx]",
                   "pcmpistri xmm0, xmm1, 0x0c", "pcmpistri xmm0, xmmword ptr [rbx], 0x00", "pcmpestri xmm0, xmm1, 0x0c",
+                  "pcmpistrm xmm1, xmm2, 0x40", "pcmpestrm xmm1, xmmword ptr [rbx], 0x0c",
                   "pblendw xmm0, xmm1, 0x55", "pblendvb xmm2, xmm1, xmm0", "shufps xmm0, xmm1, 0x4e", "shufpd xmm0, xmm1, 1",
                   "pinsrw xmm0, eax, 3", "pinsrb xmm0, eax, 5", "pinsrd xmm0, dword ptr [rbx], 1", "pinsrq xmm0, r8, 1",
                   "pextrw eax, xmm1, 3", "pextrb eax, xmm1, 2", "pextrd dword ptr [rbx], xmm1, 1", "pextrq rax, xmm1, 1",
-                  "pshufw mm0, mm1, 0x1b"] { add(s) }
+                  "pshufw mm0, mm1, 0x1b", "movq mm0, rax", "movd mm1, dword ptr [rbx]", "movq qword ptr [rbx], mm2", "movd ecx, mm3",
+                  "movq mm4, mm5", "movq2dq xmm0, mm1", "movdq2q mm0, xmm1", "paddb mm0, mm1", "pxor mm2, mm2",
+                  "punpckhbw mm0, qword ptr [rbx]", "packsswb mm1, mm2", "psllq mm0, 3", "psrad mm1, mm2", "pmaddwd mm0, mm1",
+                  "emms"] { add(s) }
 
         // AVX / AVX2 (VEX): the opcodes only VEX encodes; the VEX forms of SSE opcodes are
         // probed here too, since they run through their own executor.
@@ -242,12 +247,21 @@ final class DataFlowCoverageTests: XCTestCase {
         for s in ["vfmadd132sd xmm0, xmm1, xmm2", "vfnmadd231pd ymm0, ymm1, ymmword ptr [rbx]", "vfmsub213ss xmm0, xmm1, dword ptr [rbx]",
                   "vaddsd xmm0, xmm1, xmm2", "vmulsd xmm0, xmm1, xmm0", "vsubsd xmm3, xmm1, qword ptr [rbx + 0x300]",
                   "vmovsd xmm0, qword ptr [rbx]", "vcvtsi2sd xmm0, xmm1, rax", "vucomisd xmm0, xmm1", "vcvttsd2si rax, xmm1",
-                  "vroundsd xmm0, xmm1, xmm2, 1", "vsqrtpd xmm0, xmm1"] { add(s) }
+                  "vroundsd xmm0, xmm1, xmm2, 1", "vsqrtpd xmm0, xmm1",
+                  "vaddps ymm0, ymm1, ymm2", "vmulpd ymm0, ymm1, ymmword ptr [rbx]", "vsqrtps ymm0, ymm1", "vsqrtpd ymm2, ymmword ptr [rbx]",
+                  "vcmpps ymm0, ymm1, ymm2, 0x1d", "vcmpeq_uqpd ymm0, ymm1, ymmword ptr [rbx]", "vcmpsd xmm0, xmm1, xmm2, 0x11",
+                  "vcmpps xmm0, xmm0, xmmword ptr [rbx], 9", "vcvtph2ps ymm0, xmm1", "vcvtph2ps xmm0, qword ptr [rbx]",
+                  "vcvtps2ph xmm0, ymm1, 4", "vcvtps2ph qword ptr [rbx], xmm1, 0", "vcvtdq2ps ymm0, ymm1",
+                  "vcvttps2dq ymm0, ymmword ptr [rbx]", "vroundpd ymm0, ymm1, 9", "vbroadcastsd ymm0, qword ptr [rbx]",
+                  "vblendvps ymm0, ymm1, ymm2, ymm3", "vblendpd ymm0, ymm1, ymmword ptr [rbx], 5", "blendvps xmm1, xmm2, xmm0",
+                  "blendpd xmm1, xmm2, 1", "blendps xmm0, xmmword ptr [rbx], 3", "blendvpd xmm2, xmm1, xmm0",
+                  "vcvtps2pd ymm0, xmm1", "vcvtpd2ps xmm0, ymmword ptr [rbx]", "vcvttpd2dq xmm1, ymm2"] { add(s) }
         // Checksums and ciphers.
         for s in ["crc32 eax, byte ptr [rbx]", "crc32 r8, r9", "pclmulqdq xmm0, xmm1, 0x11", "pclmulqdq xmm0, xmmword ptr [rbx], 0",
                   "aesenc xmm0, xmm1", "aesenclast xmm0, xmmword ptr [rbx]", "aesdec xmm0, xmm1", "aesdeclast xmm0, xmm1",
                   "aesimc xmm0, xmm1", "aeskeygenassist xmm0, xmm1, 1", "sha256rnds2 xmm2, xmm1", "sha256msg1 xmm1, xmmword ptr [rbx]",
-                  "sha256msg2 xmm1, xmm2"] { add(s) }
+                  "sha256msg2 xmm1, xmm2", "sha1rnds4 xmm0, xmm1, 3", "sha1nexte xmm0, xmmword ptr [rbx]", "sha1msg1 xmm1, xmm2",
+                  "sha1msg2 xmm1, xmm2"] { add(s) }
         add("xsave [rbx]", setup: "mov eax, 7\nxor edx, edx\nvpcmpeqb ymm0, ymm0, ymm0")
         add("xrstor [rbx]", setup: "mov eax, 7\nxor edx, edx\nvpcmpeqb ymm0, ymm0, ymm0\nxsave [rbx]\nvpxor ymm0, ymm0, ymm0")
 
@@ -279,6 +293,10 @@ final class DataFlowCoverageTests: XCTestCase {
                   "fild dword ptr [rbx + 0x310]", "fild word ptr [rbx + 0x318]", "fild qword ptr [rbx + 0x320]",
                   "fldz", "fld1", "fldpi", "fldl2e", "fldl2t", "fldlg2", "fldln2", "fnstcw word ptr [rbx]", "fninit",
                   "fnstenv [rbx]", "fnstsw word ptr [rbx]", "fbld tbyte ptr [rbx]", "fincstp", "fdecstp"] { add(s) }
+        add("fbstp tbyte ptr [rbx]", setup: "fld qword ptr [rbx + 0x300]")
+        add("fnsave [rbx]", setup: "fld qword ptr [rbx + 0x300]\nfld1")
+        add(".byte 0x66\nfnsave [rbx]", setup: "fld1")
+        add("frstor [rbx]", setup: "fld qword ptr [rbx + 0x300]\nfnsave [rbx]\nfld1")
         add("fld st(1)", setup: two)
         add("fldcw word ptr [rbx]", setup: "mov word ptr [rbx], 0x27f")
         add("fninit", setup: "mov word ptr [rbx], 0x27f\nfldcw word ptr [rbx]\n\(two)\nfcom st(1)")

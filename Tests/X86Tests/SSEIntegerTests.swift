@@ -109,4 +109,48 @@ final class SSEIntegerTests: XCTestCase {
         snippets.append("mov eax, 4\nmov edx, 16\npcmpestri xmm0, xmmword ptr [rsi], 0")
         try check(snippets)
     }
+
+    /// pcmpistrm/pcmpestrm share the string-compare core with the index forms and write
+    /// the mask to XMM0: bits (imm8 bit 6 clear) or expanded elements (set).
+    func testStringCompareMasks() throws {
+        var snippets: [String] = []
+        for imm in [0x00, 0x40, 0x01, 0x41, 0x08, 0x48, 0x0C, 0x4C, 0x14, 0x54, 0x3A, 0x7A, 0x04, 0x45] {
+            snippets += ["pcmpistrm xmm1, xmm2, \(imm)", "pcmpistrm xmm0, xmm3, \(imm)", "pcmpistrm xmm2, xmmword ptr [rsi], \(imm)",
+                         "mov eax, 5\nmov edx, 11\npcmpestrm xmm1, xmm2, \(imm)", "mov eax, -3\nmov edx, 20\npcmpestrm xmm0, xmm4, \(imm)"]
+        }
+        try check(snippets)
+    }
+
+    /// MMX against this CPU: moves between MM registers, GPRs, XMM and memory, the lane
+    /// arithmetic, unpacks, packs, shifts and pshufw, with the x87 state the CPU leaves
+    /// (TOP 0, tags valid, exponent bits all ones) and after emms.
+    func testMMXFormsOnTheX87Registers() throws {
+        var snippets = ["movq mm0, rax", "movd mm1, eax", "movq mm2, qword ptr [rsi]", "movd mm3, dword ptr [rsi+4]",
+                        "movq mm0, rax\nmovq mm4, mm0\nmovq rcx, mm4", "movq mm1, rbx\nmovd edx, mm1", "movq mm1, rbx\nmovq qword ptr [rsi+8], mm1",
+                        "movq mm1, rbx\nmovd dword ptr [rsi+8], mm1", "movq mm5, rax\nmovq2dq xmm1, mm5", "movdq2q mm6, xmm2\nmovq rdx, mm6",
+                        "movq mm0, rax\nemms", "fld1\nmovq mm0, rax\nemms\nfldz\nfstp tbyte ptr [rsi+16]"]
+        for op in ["paddb", "paddw", "paddd", "paddq", "psubb", "psubw", "psubd", "psubq", "paddsb", "paddsw", "paddusb", "paddusw",
+                   "psubsb", "psubsw", "psubusb", "psubusw", "pand", "pandn", "por", "pxor", "pcmpeqb", "pcmpeqw", "pcmpeqd",
+                   "pcmpgtb", "pcmpgtw", "pcmpgtd", "pmullw", "pmulhw", "pmulhuw", "pmuludq", "pmaddwd", "pavgb", "pavgw",
+                   "pminub", "pmaxub", "pminsw", "pmaxsw", "psadbw", "punpcklbw", "punpcklwd", "punpckldq",
+                   "punpckhbw", "punpckhwd", "punpckhdq", "packsswb", "packssdw", "packuswb"] {
+            snippets += ["movq mm0, rax\nmovq mm1, rbx\n\(op) mm0, mm1\nmovq rcx, mm0",
+                         "movq mm2, rbx\n\(op) mm2, \(op.hasPrefix("punpckl") ? "dword" : "qword") ptr [rsi]\nmovq qword ptr [rsi+8], mm2\nemms"]
+        }
+        for op in ["psllw", "pslld", "psllq", "psrlw", "psrld", "psrlq", "psraw", "psrad"] {
+            for n in [0, 3, 17, 40, 64] { snippets.append("movq mm3, rax\n\(op) mm3, \(n)\nmovq rcx, mm3") }
+            snippets.append("movq mm3, rax\nmovq mm4, rdx\n\(op) mm3, mm4\nmovq rcx, mm3")
+        }
+        for imm in [0, 0x1B, 0x4E, 0xFF] { snippets.append("movq mm1, rbx\npshufw mm0, mm1, \(imm)\npshufw mm2, qword ptr [rsi], \(imm)\nmovq rcx, mm0\nmovq rdx, mm2") }
+        snippets.append("pxor mm7, mm7\nmovq rcx, mm7")
+        var inputs = Self.vectorStates()
+        for i in inputs.indices {
+            inputs[i].gpr[GPR.rbx.rawValue] = 0x8001_7FFF_0080_FF7F &* UInt64(i + 1)
+            inputs[i].gpr[GPR.rdx.rawValue] = UInt64(i * 5)
+        }
+        let codes = try Assembler.assemble(snippets)
+        for (snippet, code) in zip(snippets, codes) {
+            try differential(snippet, code: code, inputs: inputs, data: Self.data)
+        }
+    }
 }

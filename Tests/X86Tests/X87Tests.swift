@@ -145,6 +145,33 @@ final class X87Tests: XCTestCase {
         }
     }
 
+    /// fbstp rounds ST(0) by the control word to 18 packed BCD digits (the indefinite and
+    /// IE beyond them, for NaN and infinity); fbld reads them back exactly.
+    func testPackedBCDLoadsAndStores() throws {
+        try check([
+            "fld qword ptr [rsi]\nfbstp tbyte ptr [rsi+64]\nfnstsw word ptr [rsi+80]",
+            "fld qword ptr [rsi+8]\nfmul qword ptr [rsi+16]\nfbstp tbyte ptr [rsi+64]\nfnstsw word ptr [rsi+80]",
+            "fild qword ptr [rsi+48]\nfbstp tbyte ptr [rsi+64]\nfbld tbyte ptr [rsi+64]\nfstp tbyte ptr [rsi+80]\nfnstsw word ptr [rsi+96]",
+            "fld tbyte ptr [rsi+32]\nfbstp tbyte ptr [rsi+64]\nfnstsw word ptr [rsi+80]",
+            "mov rax, 0x1234567890123456\nmov qword ptr [rsi+64], rax\nmov word ptr [rsi+72], 0x8099\nfbld tbyte ptr [rsi+64]\nfstp tbyte ptr [rsi+80]",
+            "mov qword ptr [rsi+64], 0\nmov word ptr [rsi+72], 0x8000\nfbld tbyte ptr [rsi+64]\nfxam\nfnstsw word ptr [rsi+80]\nfstp tbyte ptr [rsi+96]",
+            "mov rax, 999999999999999999\nmov qword ptr [rsi+64], rax\nfild qword ptr [rsi+64]\nfbstp tbyte ptr [rsi+80]\nfild qword ptr [rsi+64]\nfld1\nfaddp st(1), st(0)\nfbstp tbyte ptr [rsi+96]\nfnstsw word ptr [rsi+112]",
+        ])
+    }
+
+    /// fnsave stores the environment and ST(0)..ST(7) (108 bytes, or 94 with data16) and
+    /// resets the FPU; frstor loads them back. FCS/FOP and the data selector are
+    /// CPU-specific and cleared, as in the fnstenv case, and so are the slots of empty
+    /// registers (whatever the CPU last held there).
+    func testFnsaveAndFrstorInBothLayouts() throws {
+        func clear(_ offset: Int, _ count: Int) -> String { "lea rdi, [rsi+\(offset)]\nxor eax, eax\nmov ecx, \(count)\nrep stosb" }
+        try check([
+            "fld qword ptr [rsi]\nfld tbyte ptr [rsi+32]\nfnsave [rsi+64]\nfnstsw word ptr [rsi+200]\nfnstcw word ptr [rsi+202]\nmov dword ptr [rsi+80], 0\nmov dword ptr [rsi+88], 0\n" + clear(112, 60),
+            "fld qword ptr [rsi]\nfld tbyte ptr [rsi+32]\nfld qword ptr [rsi+8]\nfnsave [rsi+64]\nmov dword ptr [rsi+80], 0\nmov dword ptr [rsi+88], 0\n" + clear(122, 50) + "\nfrstor [rsi+64]\nfstp tbyte ptr [rsi+180]\nfstp tbyte ptr [rsi+192]\nfnstsw word ptr [rsi+204]\nfnstenv [rsi+208]\nmov dword ptr [rsi+224], 0\nmov dword ptr [rsi+232], 0\nmov dword ptr [rsi+220], 0",
+            "fld qword ptr [rsi]\nfadd st(0), st(0)\nfld qword ptr [rsi+16]\n.byte 0x66\nfnsave [rsi+64]\nmov qword ptr [rsi+70], 0\n" + clear(98, 60) + "\n.byte 0x66\nfrstor [rsi+64]\nfstp tbyte ptr [rsi+160]\nfstp tbyte ptr [rsi+176]\nfnstsw word ptr [rsi+192]",
+        ])
+    }
+
     func testFxsaveRoundTripsRegisters() throws {
         // The save area is compared as data; the reserved/unused bytes differ by CPU and
         // are cleared first so both runs see the same template.

@@ -74,6 +74,11 @@ int mp_rdseed64(uint64_t *value);
 /// process_vm_readv(2) of one remote range into one local buffer; bytes read or -errno.
 long mp_read_task_memory(pid_t pid, void *local, uint64_t remote, uint64_t length);
 
+/// process_vm_writev(2) of one local buffer into one remote range; bytes written or
+/// -errno. Unlike /proc/PID/mem it honours the page protections (EFAULT on read-only or
+/// unmapped memory), as the task's own stores would.
+long mp_write_task_memory(pid_t pid, const void *local, uint64_t remote, uint64_t length);
+
 /// tgkill(2); returns 0 or -errno.
 long mp_tgkill(pid_t tgid, pid_t tid, int sig);
 
