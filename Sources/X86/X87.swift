@@ -66,6 +66,8 @@ extension Machine {
             // real indefinite (SDM Vol. 1, 8.5.1.1).
             cpu.pointee.x87.statusWord |= X87Status.invalid | X87Status.stackFault | X87Status.c1
             value = Self.realIndefinite
+        } else {
+            cpu.pointee.x87.statusWord &= ~X87Status.c1  // fld, fild, constants: C1 = 0
         }
         cpu.pointee.x87.top = top
         setST(0, value)
@@ -127,13 +129,18 @@ extension Machine {
         withUnsafeBytes(of: v) { ($0.load(as: UInt64.self), $0.load(fromByteOffset: 8, as: UInt16.self)) }
     }
 
+    /// Stores ST(0)'s value `v` as fst does; C1 = 1 when the narrowing rounded up in
+    /// magnitude, else 0 (an 80-bit store is exact: C1 = 0).
     func storeFloat(_ v: Float80, _ address: UInt64, size: UInt8) -> Bool {
+        cpu.pointee.x87.statusWord &= ~X87Status.c1
         switch size {
         case 4:
             let f: Float = x87 { Float(v) }
+            if abs(Float80(f)) > abs(v) { cpu.pointee.x87.statusWord |= X87Status.c1 }
             return memory.store(address, size: 4, UInt64(f.bitPattern))
         case 8:
             let d: Double = x87 { Double(v) }
+            if abs(Float80(d)) > abs(v) { cpu.pointee.x87.statusWord |= X87Status.c1 }
             return memory.store(address, size: 8, d.bitPattern)
         default:
             let (low, high) = Self.float80Bits(v)
@@ -201,14 +208,23 @@ extension Machine {
             guard let raw = memory.load(effectiveAddress(o0), size: UInt64(o0.size)) else { return memoryFault(p) }
             x87Push(Float80(Int64(bitPattern: Self.signExtend(raw, o0.size))))
         case .fst, .fstp:
+            var v = st(0)
+            if isEmpty(0) {
+                // Stack underflow: IE and SF, C1 = 0; the indefinite is stored.
+                cpu.pointee.x87.statusWord = (cpu.pointee.x87.statusWord | X87Status.invalid | X87Status.stackFault) & ~X87Status.c1
+                v = Self.realIndefinite
+            }
             if o0.kind == .st {
-                setST(Int(o0.reg), st(0))
+                setST(Int(o0.reg), v)
+                if !isEmpty(0) { cpu.pointee.x87.statusWord &= ~X87Status.c1 }
             } else {
-                guard storeFloat(st(0), effectiveAddress(o0), size: o0.size) else { return memoryFault(p) }
+                guard storeFloat(v, effectiveAddress(o0), size: o0.size) else { return memoryFault(p) }
             }
             if op == .fstp { x87Pop() }
         case .fist, .fistp, .fisttp:
-            let v = x87ToInteger(st(0), size: o0.size, truncate: op == .fisttp)
+            // An empty ST(0) converts as the indefinite (a NaN): IE and the integer indefinite.
+            if isEmpty(0) { cpu.pointee.x87.statusWord |= X87Status.stackFault }
+            let v = x87ToInteger(isEmpty(0) ? Self.realIndefinite : st(0), size: o0.size, truncate: op == .fisttp)
             guard memory.store(effectiveAddress(o0), size: UInt64(o0.size), v) else { return memoryFault(p) }
             if op != .fist { x87Pop() }
         case .fadd, .faddp, .fiadd, .fsub, .fsubp, .fisub, .fsubr, .fsubrp, .fisubr,
@@ -276,8 +292,14 @@ extension Machine {
             else if exponent == 0x7FFF { sw |= significand << 1 == 0 ? X87Status.c2 | X87Status.c0 : X87Status.c0 }
             else { sw |= X87Status.c2 }
             cpu.pointee.x87.statusWord = sw
-        case .fchs: setST(0, -st(0))
-        case .fabs: setST(0, abs(st(0)))
+        case .fchs, .fabs:
+            if isEmpty(0) {
+                cpu.pointee.x87.statusWord = (cpu.pointee.x87.statusWord | X87Status.invalid | X87Status.stackFault) & ~X87Status.c1
+                setST(0, Self.realIndefinite)
+            } else {
+                setST(0, op == .fchs ? -st(0) : abs(st(0)))
+                cpu.pointee.x87.statusWord &= ~X87Status.c1
+            }
         case .fldz: x87Push(0)
         case .fld1: x87Push(1)
         // Constants are rounded per RC from a longer internal value: the nearest value and
