@@ -284,8 +284,8 @@ extension Machine {
             let isDouble = op == .ucomisd || op == .comisd
             guard let b = readScalar(p.pointee.o1, size: isDouble ? 8 : 4) else { return memoryFault(p) }
             let a = xmms[Int(p.pointee.o0.reg) &* 2]
-            let x = compareOperand(isDouble ? Self.double(a) : Double(Self.float(a)))
-            let y = compareOperand(isDouble ? Self.double(b) : Double(Self.float(b)))
+            let x = isDouble ? compareOperand(Self.double(a)) : Double(compareOperand(Self.float(a)))
+            let y = isDouble ? compareOperand(Self.double(b)) : Double(compareOperand(Self.float(b)))
             var f = cpu.pointee.flagsStored & ~RFlags.arithmetic
             // comis* signal invalid on any NaN; ucomis* only on signaling NaNs.
             if isDouble {

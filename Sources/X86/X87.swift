@@ -451,6 +451,7 @@ extension Machine {
             } else {
                 tracker.derive(to: memoryOperand, from: st0, .constant)
                 tracker.combine(into: exceptions, from: st0)
+                tracker.combine(into: conditionCodes, from: st0)  // C1: rounded up
             }
         case .fist, .fistp, .fisttp:
             tracker.derive(to: memoryOperand, from: st0, .constant)
@@ -473,11 +474,14 @@ extension Machine {
         case .fchs, .fabs:
             tracker.combine(into: st0, from: .constant)
         case .frndint, .fsqrt, .f2xm1, .fsin, .fcos:
+            // C1 (rounded up) and, for fsin/fcos, C2 (out of range) depend on the operand.
             tracker.derive(to: st0, from: st0, .constant)
             tracker.combine(into: exceptions, from: st0)
+            tracker.combine(into: conditionCodes, from: st0)
         case .fscale:
             tracker.derive(to: st0, from: st0, stLocation(1))
             tracker.combine(into: exceptions, from: st0)
+            tracker.combine(into: conditionCodes, from: st0)
         case .fprem, .fprem1:
             // The remainder and the quotient bits in C0/C3/C1 come from both operands.
             tracker.derive(to: st0, from: st0, stLocation(1))
@@ -488,18 +492,22 @@ extension Machine {
             tracker.derive(to: pushed, from: st0, .constant)
             tracker.derive(to: st0, from: st0, .constant)
             tracker.combine(into: exceptions, from: st0)
+            tracker.combine(into: conditionCodes, from: st0)
         case .fyl2x, .fyl2xp1, .fpatan:
-            // ST(1) = f(ST(0), ST(1)), then pop.
+            // ST(1) = f(ST(0), ST(1)), then pop; C1 (rounded up) from both.
             tracker.derive(to: stLocation(1), from: stLocation(1), st0)
             tracker.combine(into: exceptions, from: stLocation(1))
+            tracker.combine(into: conditionCodes, from: stLocation(1))
         case .fptan:
             tracker.derive(to: st0, from: st0, .constant)
             tracker.combine(into: exceptions, from: st0)
+            tracker.combine(into: conditionCodes, from: st0)  // C1, C2 (out of range)
             tracker.clear(pushed)  // 1.0
         case .fsincos:
             tracker.derive(to: pushed, from: st0, .constant)  // cos
             tracker.derive(to: st0, from: st0, .constant)      // sin
             tracker.combine(into: exceptions, from: st0)
+            tracker.combine(into: conditionCodes, from: st0)  // C1, C2 (out of range)
         case .fnstcw:
             tracker.copy(to: location(o0, size: 2), from: x87ControlLocation)
         case .fldcw:
@@ -578,6 +586,7 @@ extension Machine {
         tracker.derive(to: destinationLocation, from: destinationLocation, sourceLocation)
         loadDependency(destinationLocation, o0)
         tracker.combine(into: x87ExceptionsLocation, from: destinationLocation)
+        tracker.combine(into: x87ConditionLocation, from: destinationLocation)  // C1: rounded up
         // An empty operand register is a stack underflow: IE and SF, C1 = 0, and the
         // masked response writes the real indefinite (SDM Vol. 1, 8.5.1.1).
         if isEmpty(destination) || (sourceRegister.map { isEmpty($0) } ?? false) {
