@@ -232,6 +232,14 @@ extension Machine {
             return x87Arithmetic(p)
         case .fxch:
             let i = count > 0 ? Int(o0.kind == .st && o0.reg == 0 && count > 1 ? o1.reg : o0.reg) : 1
+            // C1 = 0; an empty register is a stack underflow: IE and SF, and it takes the
+            // indefinite before the exchange (SDM Vol. 2, FXCH).
+            cpu.pointee.x87.statusWord &= ~X87Status.c1
+            if isEmpty(0) || isEmpty(i) {
+                cpu.pointee.x87.statusWord |= X87Status.invalid | X87Status.stackFault
+                if isEmpty(0) { tracker.clear(stLocation(0)); setST(0, Self.realIndefinite) }
+                if isEmpty(i) { tracker.clear(stLocation(i)); setST(i, Self.realIndefinite) }
+            }
             let a = st(0), b = st(i)
             tracker.exchange(stLocation(0), stLocation(i))
             let ta = (cpu.pointee.x87.tagWord >> UInt16(physical(0) * 2)) & 3

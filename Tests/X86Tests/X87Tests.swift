@@ -64,8 +64,9 @@ final class X87Tests: XCTestCase {
         ])
     }
 
-    /// fprem's partial results (C2 = 1 for exponent gaps above 63) and fscale's huge
-    /// scales are not modelled: moderate operands only.
+    /// Moderate operands; partial remainders (C2 = 1 for exponent gaps above 63), huge
+    /// scales and the special encodings are in the sweep
+    /// (`testRemainderScaleRoundExtractAndSquareRootMatchThisCPU`).
     func testPartialRemainderAndScaleForModerateValues() throws {
         try check([
             "fld qword ptr [rsi+8]\nfld qword ptr [rsi]\nfxch st(1)\nfscale\nfstp tbyte ptr [rsi+64]\nfstp tbyte ptr [rsi+80]",
@@ -263,6 +264,7 @@ final class X87Tests: XCTestCase {
             "fninit\nfld1\nfcom st(1)", "fninit\nfld1\nfucomi st(0), st(1)\nsetp al\nsetz bl\nsetc cl", "fninit\nftst",
             "fninit\nfld1\nfcompp", "fninit\nfcom qword ptr [rsi+0x40]",
             "fninit\nfld1\nfyl2x", "fninit\nf2xm1", "fninit\nfsincos", "fninit\nfld1\nfprem", "fninit\nfxtract",
+            "fninit\nfxch", "fninit\nfld1\nfxch st(3)", "fninit\nfld1\nfld1\nffree st(0)\nfxch st(1)",
             "fninit\nfistp dword ptr [rsi+0x48]", "fninit\nfchs", "fninit\nfld1\nfld1\nfabs\nffree st(0)\nfabs",
             "fninit\nfst qword ptr [rsi+0x48]", "fninit\nfld1\nfst st(2)", "fninit\nfstp tbyte ptr [rsi+0x48]",
             eight + "\nfptan", eight + "\nfxtract", eight + "\nfsincos", eight + "\nfldpi",
