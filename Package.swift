@@ -35,7 +35,8 @@ let package = Package(
                        providers: [.apt(["libcapstone-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CElf", pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
-        // Non-variadic wrappers for ptrace, seccomp, prctl, cpuid and rdtsc.
+        // Non-variadic wrappers for ptrace, seccomp, prctl, cpuid and rdtsc; the host-FPU
+        // instructions the interpreter runs on this CPU's own unit.
         .target(name: "CSupport"),
 
         // The pinned kernel table is input to Scripts/generate-syscall-numbers, not a resource.
@@ -43,7 +44,7 @@ let package = Package(
         .target(name: "Trace", dependencies: ["CLZ4", .product(name: "Crypto", package: "swift-crypto"),
                                               .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "Recorder", dependencies: ["CSupport", "CCapstone", "CElf", "Syscalls", "Trace", "X86", .product(name: "SystemPackage", package: "swift-system")]),
-        .target(name: "X86", dependencies: ["CCapstone"], swiftSettings: x86Flags),
+        .target(name: "X86", dependencies: ["CCapstone", "CSupport"], swiftSettings: x86Flags),
         // Byte-level taint: labels, union table, shadow memory and registers, sink summaries.
         .target(name: "Taint", dependencies: ["X86", "Trace"], swiftSettings: interpreterFlags),
         .target(name: "Replayer", dependencies: ["X86", "Taint", "Trace", "Syscalls", "CElf", "CCapstone"]),

@@ -75,6 +75,8 @@ public struct UnitResult: Sendable {
     public var children: [UnitResult]
     /// The unit's flow summary, for taint replay (nil for plain replay).
     public var taint: TaintSummary? = nil
+    /// Model-specific instruction families this image ran on the host's FPU.
+    public var hostComputed: HostComputedInstructions = []
 
     /// The result of a unit that was not run. When damage stopped it, its forked children
     /// (which start from its state) are listed as not checked too, so every process image
@@ -374,7 +376,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         return UnitResult(pid: unit.pid, tid: unit.tid, executable: unit.executable, outcome: outcome,
                           instructions: machine.instructionCount, syscalls: syscalls, seconds: seconds,
                           decodedInstructions: machine.decodedInstructionCount, guestPages: machine.memory.mappedPageCount,
-                          children: children, taint: taint)
+                          children: children, taint: taint, hostComputed: machine.hostComputed)
     }
 
     private func switchTo(_ tid: Int32) throws {

@@ -7,6 +7,7 @@ import Foundation
 import Syscalls
 import Trace
 import X86
+import X86
 
 public struct ReplayOptions: Sendable {
     /// Replay only units of these process ids (nil: all).
@@ -40,6 +41,25 @@ public struct ReplaySummary: Sendable {
         allResults.compactMap { r in if case .damaged(let d) = r.outcome { return (r, d) } else { return nil } }
     }
     public var instructions: UInt64 { allResults.reduce(0) { $0 + $1.instructions } }
+    /// The recording CPU (vendor, family, model, stepping from the trace's CPUID).
+    public var recordingCPU = ""
+    /// Whether the replay runs on the recording CPU's model (`CPUIDTable.sameModel`).
+    public var hostIsRecordingModel = true
+
+    /// Model-specific instruction families that ran on this host's FPU while the trace
+    /// comes from another CPU model: their results are this CPU's, approximately the
+    /// recording CPU's (within the SDM's error bounds), and may differ in the last bits.
+    public var approximateInstructions: HostComputedInstructions {
+        hostIsRecordingModel ? [] : allResults.reduce([]) { $0.union($1.hostComputed) }
+    }
+
+    /// One line for reports when `approximateInstructions` is not empty.
+    public var approximationNotice: String? {
+        let families = approximateInstructions
+        if families.isEmpty { return nil }
+        return "approximate: the trace was recorded on \(recordingCPU), this replay runs on \(CPUIDTable.hostModel.modelDescription); "
+            + "\(families.names.joined(separator: " and ")) were computed by this CPU and may differ from the recording CPU's in the last bits"
+    }
 }
 
 public final class ReplaySession {
@@ -158,7 +178,11 @@ public final class ReplaySession {
             all.append(UnitResult(pid: pid, tid: damage.tid, executable: "unknown executable", outcome: .damaged(damage),
                                   instructions: 0, syscalls: 0, seconds: 0, decodedInstructions: 0, guestPages: 0, children: []))
         }
-        return ReplaySummary(results: all, plan: plan, seconds: Date().timeIntervalSince(start))
+        var summary = ReplaySummary(results: all, plan: plan, seconds: Date().timeIntervalSince(start))
+        let recorded = trace.header.cpuid.isEmpty ? CPUIDTable.baseline : CPUIDTable(recorded: trace.header.cpuid)
+        summary.recordingCPU = recorded.modelDescription
+        summary.hostIsRecordingModel = recorded.sameModel(as: .hostModel)
+        return summary
     }
 }
 

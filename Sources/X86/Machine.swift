@@ -130,6 +130,9 @@ public final class Machine<Tracker: DataFlowTracker> {
     /// What xgetbv(0) answers.
     public var xcr0: UInt64 = 3
     public private(set) var instructionCount: UInt64 = 0
+    /// Model-specific instruction families this machine has run on the host's FPU
+    /// (`HostComputedInstructions`): exact only when the trace's CPU is the host's model.
+    public internal(set) var hostComputed: HostComputedInstructions = []
     var pendingStop: StopReason = .instructionLimit
     public let tracker: Tracker
 

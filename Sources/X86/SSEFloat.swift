@@ -143,7 +143,8 @@ extension Machine {
         } else {
             let x = minMaxOperand(op, Self.float(low.pointee)), y = minMaxOperand(op, Self.float(b))
             if op == .rcpss || op == .rsqrtss {
-                low.pointee = (low.pointee & ~0xFFFF_FFFF) | UInt64(Self.approximation(op, y).bitPattern)
+                let estimate = hostReciprocalEstimate(squareRoot: op == .rsqrtss, V128(b & 0xFFFF_FFFF, 0))
+                low.pointee = (low.pointee & ~0xFFFF_FFFF) | (estimate[0] & 0xFFFF_FFFF)
                 return .next
             }
             if op == .sqrtss { if !(y < 0) { noteDenormalOperands(y) } } else if !(op == .divss && y == 0) { noteDenormalOperands(x, y) }
@@ -154,36 +155,24 @@ extension Machine {
         return .next
     }
 
-    /// rcpss/rsqrtss (and the packed forms) lane value: they raise no SIMD floating-point
-    /// exception, not even for a signaling NaN, read denormal operands as zeros and flush
-    /// tiny results to zero whatever MXCSR says (SDM Vol. 2, RCPSS and RSQRTSS). Computed
-    /// as the exact value, not the CPU's 12-bit approximation.
-    @inline(__always)
-    static func approximation(_ op: Opcode, _ value: Float) -> Float {
-        let y = value.isSubnormal ? Float(signOf: value, magnitudeOf: 0) : value
-        if y.isNaN { return Float(bitPattern: y.bitPattern | 0x0040_0000) }
-        let r: Float
-        if op == .rcpss || op == .rcpps {
-            r = 1 / y
-        } else if y < 0 {
-            r = Float(bitPattern: 0xFFC0_0000)  // the default NaN ("real indefinite")
-        } else {
-            r = 1 / y.squareRoot()
-        }
-        return r.isSubnormal ? Float(signOf: r, magnitudeOf: 0) : r
-    }
-
     /// The operand as an instruction reads it: with MXCSR.DAZ a denormal reads as a signed
     /// zero. The host applies DAZ itself to arithmetic; min/max (compares in Swift, the
     /// chosen operand's bits returned) need it here.
     @inline(__always)
     func minMaxOperand<F: BinaryFloatingPoint>(_ op: Opcode, _ v: F) -> F {
         switch op {
-        case .minss, .minsd, .minps, .minpd, .maxss, .maxsd, .maxps, .maxpd:
-            if v.isSubnormal && cpu.pointee.mxcsr & MXCSRBits.denormalsAreZero != 0 { return F(signOf: v, magnitudeOf: 0) }
-            return v
+        case .minss, .minsd, .minps, .minpd, .maxss, .maxsd, .maxps, .maxpd: return compareOperand(v)
         default: return v
         }
+    }
+
+    /// An operand compared in Swift (min/max, comis*, ucomis*, cmp*): with MXCSR.DAZ a
+    /// denormal reads as a zero of its sign, so it compares equal to zero (SDM Vol. 1,
+    /// 10.2.3.4).
+    @inline(__always)
+    func compareOperand<F: BinaryFloatingPoint>(_ v: F) -> F {
+        if v.isSubnormal && cpu.pointee.mxcsr & MXCSRBits.denormalsAreZero != 0 { return F(signOf: v, magnitudeOf: 0) }
+        return v
     }
 
     /// min/max raise invalid for any NaN operand, quiet or not (SDM Vol. 2, MINSD).
@@ -207,9 +196,7 @@ extension Machine {
         case .divss, .divsd, .divps, .divpd: return x / y
         case .minss, .minsd, .minps, .minpd: return x < y ? x : y
         case .maxss, .maxsd, .maxps, .maxpd: return x > y ? x : y
-        case .sqrtss, .sqrtsd, .sqrtps, .sqrtpd: return y.squareRoot()
-        case .rcpps, .rcpss: return 1 / y
-        default: return 1 / y.squareRoot()  // rsqrt
+        default: return y.squareRoot()  // sqrt; rcp/rsqrt run on the host (hostReciprocalEstimate)
         }
     }
 
@@ -284,14 +271,14 @@ extension Machine {
             }
         case .cmppd:
             for i in 0..<2 { noteCompareInvalid(Self.double(a[i]), Self.double(b[i]), signalOnQuiet: Self.signalsOnQuietNaN(predicate)) }
-            return V128(Self.comparePredicate(predicate, Self.double(a[0]), Self.double(b[0])) ? .max : 0,
-                        Self.comparePredicate(predicate, Self.double(a[1]), Self.double(b[1])) ? .max : 0)
+            return V128(Self.comparePredicate(predicate, compareOperand(Self.double(a[0])), compareOperand(Self.double(b[0]))) ? .max : 0,
+                        Self.comparePredicate(predicate, compareOperand(Self.double(a[1])), compareOperand(Self.double(b[1]))) ? .max : 0)
         case .cmpps:
             let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
             var r = SIMD4<UInt32>()
             for i in 0..<4 {
                 noteCompareInvalid(Float(bitPattern: x[i]), Float(bitPattern: y[i]), signalOnQuiet: Self.signalsOnQuietNaN(predicate))
-                r[i] = Self.comparePredicate(predicate, Float(bitPattern: x[i]), Float(bitPattern: y[i])) ? .max : 0
+                r[i] = Self.comparePredicate(predicate, compareOperand(Float(bitPattern: x[i])), compareOperand(Float(bitPattern: y[i]))) ? .max : 0
             }
             return Self.quad(r)
         default:
@@ -363,11 +350,7 @@ extension Machine {
             return packedBinary(p) { a, b in packedFloatLane(op, a, b, predicate: 0) }
         case .rcpps, .rsqrtps:
             deriveVector(p)
-            return packedBinary(p) { _, b in
-                var r = Self.lanes(b, as: SIMD4<UInt32>.self)
-                for i in 0..<4 { r[i] = Self.approximation(op, Float(bitPattern: r[i])).bitPattern }
-                return Self.quad(r)
-            }
+            return packedBinary(p) { _, b in hostReciprocalEstimate(squareRoot: op == .rsqrtps, b) }
         case .addps, .subps, .mulps, .divps, .minps, .maxps, .sqrtps:
             floatStatus(from: location(p.pointee.o1, size: 16))
             if op == .sqrtps { deriveVector(p) }
@@ -376,8 +359,8 @@ extension Machine {
             let isDouble = op == .ucomisd || op == .comisd
             guard let b = readScalar(p.pointee.o1, size: isDouble ? 8 : 4) else { return memoryFault(p) }
             let a = xmms[Int(p.pointee.o0.reg) &* 2]
-            let x = isDouble ? Self.double(a) : Double(Self.float(a))
-            let y = isDouble ? Self.double(b) : Double(Self.float(b))
+            let x = isDouble ? compareOperand(Self.double(a)) : Double(compareOperand(Self.float(a)))
+            let y = isDouble ? compareOperand(Self.double(b)) : Double(compareOperand(Self.float(b)))
             var f = cpu.pointee.flagsStored & ~RFlags.arithmetic
             // comis* signal invalid on any NaN; ucomis* only on signaling NaNs.
             if isDouble {
@@ -411,10 +394,10 @@ extension Machine {
             let quiet = Self.signalsOnQuietNaN(predicate)
             if isDouble {
                 noteCompareInvalid(Self.double(d.pointee), Self.double(b), signalOnQuiet: quiet)
-                d.pointee = Self.comparePredicate(predicate, Self.double(d.pointee), Self.double(b)) ? .max : 0
+                d.pointee = Self.comparePredicate(predicate, compareOperand(Self.double(d.pointee)), compareOperand(Self.double(b))) ? .max : 0
             } else {
                 noteCompareInvalid(Self.float(d.pointee), Self.float(b), signalOnQuiet: quiet)
-                let r: UInt64 = Self.comparePredicate(predicate, Self.float(d.pointee), Self.float(b)) ? 0xFFFF_FFFF : 0
+                let r: UInt64 = Self.comparePredicate(predicate, compareOperand(Self.float(d.pointee)), compareOperand(Self.float(b))) ? 0xFFFF_FFFF : 0
                 d.pointee = (d.pointee & ~0xFFFF_FFFF) | r
             }
             return .next

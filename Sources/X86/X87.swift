@@ -1,6 +1,7 @@
 // The x87 FPU with real 80-bit extended precision (Swift's Float80 on x86-64 is the
 // hardware format), plus the FPU/SSE state save instructions: fxsave/fxrstor,
 // xsave/xsavec/xrstor (x87 + SSE components), stmxcsr/ldmxcsr (SDM Vol. 1 ch. 8, Vol. 2).
+import CSupport
 import Glibc
 
 /// x87 status word bits (SDM Vol. 1, 8.1.3).
@@ -37,9 +38,14 @@ extension Machine {
         setTag(r, Self.tag(for: v))
     }
 
+    /// The tag the CPU gives a value (SDM Vol. 1, 8.1.7), from its encoding: zero, valid
+    /// (normal), or special (NaN, infinity, denormal, pseudo-denormal and the unsupported
+    /// encodings whose integer bit disagrees with the exponent).
     static func tag(for v: Float80) -> UInt16 {
-        if v == 0 { return 1 }
-        if v.isNaN || v.isInfinite || v.isSubnormal { return 2 }
+        let (significand, signExponent) = float80Bits(v)
+        let exponent = signExponent & 0x7FFF
+        if exponent == 0 { return significand == 0 ? 1 : 2 }
+        if exponent == 0x7FFF || significand >> 63 == 0 { return 2 }
         return 0
     }
 
@@ -60,6 +66,8 @@ extension Machine {
             // real indefinite (SDM Vol. 1, 8.5.1.1).
             cpu.pointee.x87.statusWord |= X87Status.invalid | X87Status.stackFault | X87Status.c1
             value = Self.realIndefinite
+        } else {
+            cpu.pointee.x87.statusWord &= ~X87Status.c1  // fld, fild, constants: C1 = 0
         }
         cpu.pointee.x87.top = top
         setST(0, value)
@@ -121,13 +129,18 @@ extension Machine {
         withUnsafeBytes(of: v) { ($0.load(as: UInt64.self), $0.load(fromByteOffset: 8, as: UInt16.self)) }
     }
 
+    /// Stores ST(0)'s value `v` as fst does; C1 = 1 when the narrowing rounded up in
+    /// magnitude, else 0 (an 80-bit store is exact: C1 = 0).
     func storeFloat(_ v: Float80, _ address: UInt64, size: UInt8) -> Bool {
+        cpu.pointee.x87.statusWord &= ~X87Status.c1
         switch size {
         case 4:
             let f: Float = x87 { Float(v) }
+            if abs(Float80(f)) > abs(v) { cpu.pointee.x87.statusWord |= X87Status.c1 }
             return memory.store(address, size: 4, UInt64(f.bitPattern))
         case 8:
             let d: Double = x87 { Double(v) }
+            if abs(Float80(d)) > abs(v) { cpu.pointee.x87.statusWord |= X87Status.c1 }
             return memory.store(address, size: 8, d.bitPattern)
         default:
             let (low, high) = Self.float80Bits(v)
@@ -151,23 +164,19 @@ extension Machine {
         return UInt64(bitPattern: Int64(rounded)) & Self.mask(size)
     }
 
-    /// Sets C3/C2/C0 from a comparison (SDM Vol. 2, FCOM).
-    func setCompareCodes(_ a: Float80, _ b: Float80) {
-        var sw = cpu.pointee.x87.statusWord & ~X87Status.conditionCodes
-        if a.isNaN || b.isNaN { sw |= X87Status.c3 | X87Status.c2 | X87Status.c0 }
-        else if a < b { sw |= X87Status.c0 }
-        else if a == b { sw |= X87Status.c3 }
-        cpu.pointee.x87.statusWord = sw
-    }
-
-    /// Sets ZF/PF/CF from a comparison (fcomi/fucomi), clearing OF/SF/AF.
-    func setCompareFlags(_ a: Float80, _ b: Float80) {
-        var f = cpu.pointee.flagsStored & ~RFlags.arithmetic
-        if a.isNaN || b.isNaN { f |= RFlags.zero | RFlags.parity | RFlags.carry }
-        else if a < b { f |= RFlags.carry }
-        else if a == b { f |= RFlags.zero }
-        cpu.pointee.flagsStored = f
-        cpu.pointee.lazyOp = .materialized
+    /// Compares ST(0) with `b` as fcom (or, `quiet`, fucom) does, on the host FPU: sets the
+    /// exception flags (IE for NaNs and unsupported encodings, DE for denormals) and returns
+    /// the new condition codes (C0, C2, C3; C1 = 0). An empty operand register is a stack
+    /// underflow: IE and SF, unordered (SDM Vol. 1, 8.5.1.1).
+    func x87Compare(_ a: Float80, _ b: Float80, quiet: Bool, empty: Bool) -> UInt16 {
+        if empty {
+            cpu.pointee.x87.statusWord |= X87Status.invalid | X87Status.stackFault
+            return X87Status.c0 | X87Status.c2 | X87Status.c3
+        }
+        var ignored: Float80 = 0
+        let sw = mp_x87_binary(quiet ? 7 : 6, cpu.pointee.x87.controlWord, a, b, &ignored)
+        cpu.pointee.x87.statusWord |= sw & 0x3F
+        return sw & (X87Status.c0 | X87Status.c2 | X87Status.c3)
     }
 
     // MARK: Execution
@@ -199,14 +208,23 @@ extension Machine {
             guard let raw = memory.load(effectiveAddress(o0), size: UInt64(o0.size)) else { return memoryFault(p) }
             x87Push(Float80(Int64(bitPattern: Self.signExtend(raw, o0.size))))
         case .fst, .fstp:
+            var v = st(0)
+            if isEmpty(0) {
+                // Stack underflow: IE and SF, C1 = 0; the indefinite is stored.
+                cpu.pointee.x87.statusWord = (cpu.pointee.x87.statusWord | X87Status.invalid | X87Status.stackFault) & ~X87Status.c1
+                v = Self.realIndefinite
+            }
             if o0.kind == .st {
-                setST(Int(o0.reg), st(0))
+                setST(Int(o0.reg), v)
+                if !isEmpty(0) { cpu.pointee.x87.statusWord &= ~X87Status.c1 }
             } else {
-                guard storeFloat(st(0), effectiveAddress(o0), size: o0.size) else { return memoryFault(p) }
+                guard storeFloat(v, effectiveAddress(o0), size: o0.size) else { return memoryFault(p) }
             }
             if op == .fstp { x87Pop() }
         case .fist, .fistp, .fisttp:
-            let v = x87ToInteger(st(0), size: o0.size, truncate: op == .fisttp)
+            // An empty ST(0) converts as the indefinite (a NaN): IE and the integer indefinite.
+            if isEmpty(0) { cpu.pointee.x87.statusWord |= X87Status.stackFault }
+            let v = x87ToInteger(isEmpty(0) ? Self.realIndefinite : st(0), size: o0.size, truncate: op == .fisttp)
             guard memory.store(effectiveAddress(o0), size: UInt64(o0.size), v) else { return memoryFault(p) }
             if op != .fist { x87Pop() }
         case .fadd, .faddp, .fiadd, .fsub, .fsubp, .fisub, .fsubr, .fsubrp, .fisubr,
@@ -214,6 +232,14 @@ extension Machine {
             return x87Arithmetic(p)
         case .fxch:
             let i = count > 0 ? Int(o0.kind == .st && o0.reg == 0 && count > 1 ? o1.reg : o0.reg) : 1
+            // C1 = 0; an empty register is a stack underflow: IE and SF, and it takes the
+            // indefinite before the exchange (SDM Vol. 2, FXCH).
+            cpu.pointee.x87.statusWord &= ~X87Status.c1
+            if isEmpty(0) || isEmpty(i) {
+                cpu.pointee.x87.statusWord |= X87Status.invalid | X87Status.stackFault
+                if isEmpty(0) { tracker.clear(stLocation(0)); setST(0, Self.realIndefinite) }
+                if isEmpty(i) { tracker.clear(stLocation(i)); setST(i, Self.realIndefinite) }
+            }
             let a = st(0), b = st(i)
             tracker.exchange(stLocation(0), stLocation(i))
             let ta = (cpu.pointee.x87.tagWord >> UInt16(physical(0) * 2)) & 3
@@ -233,31 +259,32 @@ extension Machine {
                 guard let v = loadFloat(effectiveAddress(o0), size: o0.size) else { return memoryFault(p) }
                 b = v
             }
-            let a = st(0)
-            if (a.isNaN || b.isNaN) && (op == .fcom || op == .fcomp || op == .ficom || op == .ficomp || a.isSignalingNaN || b.isSignalingNaN) {
-                cpu.pointee.x87.statusWord |= X87Status.invalid
-            }
-            setCompareCodes(a, b)
+            let i: Int = count == 0 ? 1 : o0.kind == .st ? Int(count > 1 ? o1.reg : o0.reg) : 0
+            let codes = x87Compare(st(0), b, quiet: op == .fucom || op == .fucomp,
+                                   empty: isEmpty(0) || ((count == 0 || o0.kind == .st) && isEmpty(i)))
+            cpu.pointee.x87.statusWord = (cpu.pointee.x87.statusWord & ~X87Status.conditionCodes) | codes
             if op == .fcomp || op == .fucomp || op == .ficomp { x87Pop() }
         case .fcompp, .fucompp:
-            let a = st(0), b = st(1)
-            if (a.isNaN || b.isNaN) && (op == .fcompp || a.isSignalingNaN || b.isSignalingNaN) {
-                cpu.pointee.x87.statusWord |= X87Status.invalid
-            }
-            setCompareCodes(a, b)
+            let codes = x87Compare(st(0), st(1), quiet: op == .fucompp, empty: isEmpty(0) || isEmpty(1))
+            cpu.pointee.x87.statusWord = (cpu.pointee.x87.statusWord & ~X87Status.conditionCodes) | codes
             x87Pop()
             x87Pop()
         case .fcomi, .fcomip, .fucomi, .fucomip:
+            // EFLAGS take the codes fcom would set (ZF = C3, PF = C2, CF = C0); C1 = 0,
+            // C0/C2/C3 unchanged (SDM Vol. 2, FCOMI).
             let i = Int(count > 1 ? o1.reg : count == 1 ? o0.reg : 1)
-            let a = st(0), b = st(i)
-            if (a.isNaN || b.isNaN) && (op == .fcomi || op == .fcomip || a.isSignalingNaN || b.isSignalingNaN) {
-                cpu.pointee.x87.statusWord |= X87Status.invalid
-            }
-            setCompareFlags(a, b)
+            let codes = x87Compare(st(0), st(i), quiet: op == .fucomi || op == .fucomip, empty: isEmpty(0) || isEmpty(i))
+            var f = cpu.pointee.flagsStored & ~RFlags.arithmetic
+            if codes & X87Status.c3 != 0 { f |= RFlags.zero }
+            if codes & X87Status.c2 != 0 { f |= RFlags.parity }
+            if codes & X87Status.c0 != 0 { f |= RFlags.carry }
+            cpu.pointee.flagsStored = f
+            cpu.pointee.lazyOp = .materialized
             cpu.pointee.x87.statusWord &= ~X87Status.c1
             if op == .fcomip || op == .fucomip { x87Pop() }
         case .ftst:
-            setCompareCodes(st(0), 0)
+            let codes = x87Compare(st(0), 0, quiet: false, empty: isEmpty(0))
+            cpu.pointee.x87.statusWord = (cpu.pointee.x87.statusWord & ~X87Status.conditionCodes) | codes
         case .fxam:
             // Classified from the encoding (SDM Vol. 2, FXAM): an integer bit that
             // disagrees with the exponent is "unsupported" (unnormals, pseudo-infinities,
@@ -273,8 +300,14 @@ extension Machine {
             else if exponent == 0x7FFF { sw |= significand << 1 == 0 ? X87Status.c2 | X87Status.c0 : X87Status.c0 }
             else { sw |= X87Status.c2 }
             cpu.pointee.x87.statusWord = sw
-        case .fchs: setST(0, -st(0))
-        case .fabs: setST(0, abs(st(0)))
+        case .fchs, .fabs:
+            if isEmpty(0) {
+                cpu.pointee.x87.statusWord = (cpu.pointee.x87.statusWord | X87Status.invalid | X87Status.stackFault) & ~X87Status.c1
+                setST(0, Self.realIndefinite)
+            } else {
+                setST(0, op == .fchs ? -st(0) : abs(st(0)))
+                cpu.pointee.x87.statusWord &= ~X87Status.c1
+            }
         case .fldz: x87Push(0)
         case .fld1: x87Push(1)
         // Constants are rounded per RC from a longer internal value: the nearest value and
@@ -375,63 +408,10 @@ extension Machine {
             cpu.pointee.x87.top = (cpu.pointee.x87.top &+ 1) & 7
         case .fdecstp:
             cpu.pointee.x87.top = (cpu.pointee.x87.top &- 1) & 7
-        case .frndint:
-            let v = st(0)
-            let r = Self.roundPerControl(v, rc: x87Rounding)
-            if r != v { cpu.pointee.x87.statusWord |= 0x20 }
-            setRoundUpIndicator(rounded: r, original: v)
-            setST(0, r)
-        case .fscale:
-            let scale = st(1).rounded(.towardZero)
-            let v = st(0)
-            let r: Float80 = x87 {
-                if scale.isNaN { return scale }
-                let n = scale > 40000 ? 40000 : scale < -40000 ? -40000 : Int(scale)
-                return Float80(sign: .plus, exponent: n, significand: v)
-            }
-            setST(0, r)
-        case .fprem, .fprem1:
-            let a = st(0), b = st(1)
-            let r: Float80 = x87 { op == .fprem ? fmodl(a, b) : remainderl(a, b) }
-            // Full reduction in one step: C2 = 0; C0/C3/C1 hold quotient bits 2/1/0.
-            var sw = cpu.pointee.x87.statusWord & ~X87Status.conditionCodes
-            if !r.isNaN && b != 0 && !a.isInfinite {
-                let q = ((a - r) / b).rounded(.towardZero)
-                let bits = q.isFinite ? UInt64(abs(q).truncatingRemainder(dividingBy: 8)) : 0
-                if bits & 4 != 0 { sw |= X87Status.c0 }
-                if bits & 2 != 0 { sw |= X87Status.c3 }
-                if bits & 1 != 0 { sw |= X87Status.c1 }
-            }
-            cpu.pointee.x87.statusWord = sw
-            setST(0, r)
-        case .fsqrt:
-            let v = st(0)
-            setST(0, x87 { v.squareRoot() })
-        case .fxtract:
-            // SDM Vol. 2, FXTRACT: ±0 gives exponent -inf with ZE and keeps the zero as the
-            // significand; ±inf gives +inf and the infinity; a NaN goes to both (an sNaN
-            // quieted, with IE); a denormal raises DE and is normalized.
-            let v = st(0)
-            let exponent: Float80, significand: Float80
-            if v.isNaN {
-                if v.isSignalingNaN { cpu.pointee.x87.statusWord |= X87Status.invalid }
-                let (low, high) = Self.float80Bits(v)
-                exponent = Self.float80(significand: low | 0x4000_0000_0000_0000, signExponent: high)
-                significand = exponent
-            } else if v == 0 {
-                cpu.pointee.x87.statusWord |= X87Status.zeroDivide
-                exponent = -.infinity
-                significand = v
-            } else if v.isInfinite {
-                exponent = .infinity
-                significand = v
-            } else {
-                if v.isSubnormal { cpu.pointee.x87.statusWord |= X87Status.denormal }
-                exponent = Float80(v.exponent)
-                significand = Float80(sign: v.sign, exponent: 0, significand: abs(v).significand)
-            }
-            setST(0, exponent)
-            x87Push(significand)
+        case .frndint, .fscale, .fprem, .fprem1, .fsqrt, .fxtract:
+            // Exact by definition, but with flag and stack rules (partial remainders,
+            // unsupported encodings, stack faults, C1) simplest taken from the CPU itself.
+            hostX87(Self.x87SecondByte(op))
         case .fcmovcc:
             tracker.flagsReachControl(at: cpu.pointee.rip)
             if cpu.condition(p.pointee.condition) {
@@ -439,38 +419,33 @@ extension Machine {
                 tracker.copy(to: stLocation(0), from: stLocation(i))
                 setST(0, st(i))
             }
-        case .f2xm1:
-            let v = st(0)
-            setST(0, x87 { exp2l(v) - 1 })
-        case .fyl2x, .fyl2xp1:
-            let x = st(0), y = st(1)
-            let r: Float80 = x87 { op == .fyl2x ? y * log2l(x) : y * log1pl(x) / logl(2) }
-            x87Pop()
-            setST(0, r)
-        case .fpatan:
-            let x = st(0), y = st(1)
-            let r: Float80 = x87 { atan2l(y, x) }
-            x87Pop()
-            setST(0, r)
-        case .fptan:
-            let v = st(0)
-            setST(0, x87 { tanl(v) })
-            x87Push(1)
-        case .fsin:
-            let v = st(0)
-            setST(0, x87 { sinl(v) })
-        case .fcos:
-            let v = st(0)
-            setST(0, x87 { cosl(v) })
-        case .fsincos:
-            let v = st(0)
-            let (s, c): (Float80, Float80) = x87 { (sinl(v), cosl(v)) }
-            setST(0, s)
-            x87Push(c)
+        case .f2xm1, .fyl2x, .fyl2xp1, .fpatan, .fptan, .fsin, .fcos, .fsincos:
+            // Model-specific results (HostFPU.swift): this CPU's own unit computes them.
+            hostX87(Self.x87SecondByte(op))
         default:
             return unsupported(p)
         }
         return .next
+    }
+
+    /// The second opcode byte (after D9) of the no-operand instructions `hostX87` runs.
+    static func x87SecondByte(_ op: Opcode) -> UInt8 {
+        switch op {
+        case .f2xm1: return 0xF0
+        case .fyl2x: return 0xF1
+        case .fptan: return 0xF2
+        case .fpatan: return 0xF3
+        case .fxtract: return 0xF4
+        case .fprem1: return 0xF5
+        case .fprem: return 0xF8
+        case .fyl2xp1: return 0xF9
+        case .fsqrt: return 0xFA
+        case .fsincos: return 0xFB
+        case .frndint: return 0xFC
+        case .fscale: return 0xFD
+        case .fsin: return 0xFE
+        default: return 0xFF  // fcos
+        }
     }
 
     func roundedConstant(_ nearest: UInt64, _ exponent: UInt16, nearestRoundedUp: Bool) -> Float80 {
@@ -546,6 +521,7 @@ extension Machine {
             } else {
                 tracker.derive(to: memoryOperand, from: st0, .constant)
                 tracker.combine(into: exceptions, from: st0)
+                tracker.combine(into: conditionCodes, from: st0)  // C1: rounded up
             }
         case .fist, .fistp, .fisttp:
             tracker.derive(to: memoryOperand, from: st0, .constant)
@@ -568,11 +544,14 @@ extension Machine {
         case .fchs, .fabs:
             tracker.combine(into: st0, from: .constant)
         case .frndint, .fsqrt, .f2xm1, .fsin, .fcos:
+            // C1 (rounded up) and, for fsin/fcos, C2 (out of range) depend on the operand.
             tracker.derive(to: st0, from: st0, .constant)
             tracker.combine(into: exceptions, from: st0)
+            tracker.combine(into: conditionCodes, from: st0)
         case .fscale:
             tracker.derive(to: st0, from: st0, stLocation(1))
             tracker.combine(into: exceptions, from: st0)
+            tracker.combine(into: conditionCodes, from: st0)
         case .fprem, .fprem1:
             // The remainder and the quotient bits in C0/C3/C1 come from both operands.
             tracker.derive(to: st0, from: st0, stLocation(1))
@@ -583,18 +562,22 @@ extension Machine {
             tracker.derive(to: pushed, from: st0, .constant)
             tracker.derive(to: st0, from: st0, .constant)
             tracker.combine(into: exceptions, from: st0)
+            tracker.combine(into: conditionCodes, from: st0)
         case .fyl2x, .fyl2xp1, .fpatan:
-            // ST(1) = f(ST(0), ST(1)), then pop.
+            // ST(1) = f(ST(0), ST(1)), then pop; C1 (rounded up) from both.
             tracker.derive(to: stLocation(1), from: stLocation(1), st0)
             tracker.combine(into: exceptions, from: stLocation(1))
+            tracker.combine(into: conditionCodes, from: stLocation(1))
         case .fptan:
             tracker.derive(to: st0, from: st0, .constant)
             tracker.combine(into: exceptions, from: st0)
+            tracker.combine(into: conditionCodes, from: st0)  // C1, C2 (out of range)
             tracker.clear(pushed)  // 1.0
         case .fsincos:
             tracker.derive(to: pushed, from: st0, .constant)  // cos
             tracker.derive(to: st0, from: st0, .constant)      // sin
             tracker.combine(into: exceptions, from: st0)
+            tracker.combine(into: conditionCodes, from: st0)  // C1, C2 (out of range)
         case .fnstcw:
             tracker.copy(to: location(o0, size: 2), from: x87ControlLocation)
         case .fldcw:
@@ -675,11 +658,13 @@ extension Machine {
         var destination = 0
         let source: Float80
         var sourceLocation = stLocation(0)
+        var sourceRegister: Int? = 0
         if count == 0 {
             destination = 1
             source = st(0)
         } else if o0.kind == .memory {
             sourceLocation = location(o0, size: o0.size)
+            sourceRegister = nil
             let integer = op == .fiadd || op == .fisub || op == .fisubr || op == .fimul || op == .fidiv || op == .fidivr
             if integer {
                 guard let raw = memory.load(effectiveAddress(o0), size: UInt64(o0.size)) else { return memoryFault(p) }
@@ -692,30 +677,43 @@ extension Machine {
             destination = Int(o0.reg)
             source = st(Int(o1.reg))
             sourceLocation = stLocation(Int(o1.reg))
+            sourceRegister = Int(o1.reg)
         } else if pops {
             destination = Int(o0.reg)
             source = st(0)
         } else {
             source = st(Int(o0.reg))
             sourceLocation = stLocation(Int(o0.reg))
+            sourceRegister = Int(o0.reg)
         }
         let destinationLocation = stLocation(destination)
         tracker.derive(to: destinationLocation, from: destinationLocation, sourceLocation)
         loadDependency(destinationLocation, o0)
         tracker.combine(into: x87ExceptionsLocation, from: destinationLocation)
-        let d = st(destination)
-        let r: Float80 = x87 {
-            switch op {
-            case .fadd, .faddp, .fiadd: return d + source
-            case .fsub, .fsubp, .fisub: return d - source
-            case .fsubr, .fsubrp, .fisubr: return source - d
-            case .fmul, .fmulp, .fimul: return d * source
-            case .fdiv, .fdivp, .fidiv: return d / source
-            default: return source / d
-            }
+        tracker.combine(into: x87ConditionLocation, from: destinationLocation)  // C1: rounded up
+        // An empty operand register is a stack underflow: IE and SF, C1 = 0, and the
+        // masked response writes the real indefinite (SDM Vol. 1, 8.5.1.1).
+        if isEmpty(destination) || (sourceRegister.map { isEmpty($0) } ?? false) {
+            cpu.pointee.x87.statusWord = (cpu.pointee.x87.statusWord | X87Status.invalid | X87Status.stackFault) & ~X87Status.c1
+            setST(destination, Self.realIndefinite)
+            if pops { x87Pop() }
+            return .next
         }
+        let code: UInt8
+        switch op {
+        case .fadd, .faddp, .fiadd: code = 0
+        case .fsub, .fsubp, .fisub: code = 1
+        case .fsubr, .fsubrp, .fisubr: code = 2
+        case .fmul, .fmulp, .fimul: code = 3
+        case .fdiv, .fdivp, .fidiv: code = 4
+        default: code = 5  // fdivr
+        }
+        // On the host FPU: exception flags (DE for denormal operands, IE for unsupported
+        // encodings) and C1 (rounded up) exactly as the CPU sets them.
+        var r: Float80 = 0
+        let sw = mp_x87_binary(code, cpu.pointee.x87.controlWord, st(destination), source, &r)
         setST(destination, r)
-        cpu.pointee.x87.statusWord &= ~X87Status.c1
+        cpu.pointee.x87.statusWord = (cpu.pointee.x87.statusWord & ~X87Status.c1) | (sw & (0x3F | X87Status.c1))
         if pops { x87Pop() }
         return .next
     }

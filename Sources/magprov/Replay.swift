@@ -106,6 +106,7 @@ struct Replay: ParsableCommand {
             let syscalls = all.reduce(0) { $0 + $1.syscalls }
             let notChecked = summary.damaged.count > 0 ? ", \(summary.damaged.count) not checked (damaged trace)" : ""
             print("replayed \(ok) of \(counted(all.count, "process image")) with no divergence\(notChecked) (\(counted(syscalls, "syscall")), \(counted(Int(summary.instructions), "instruction")))")
+            if let notice = summary.approximationNotice { print(notice) }
             if stats {
                 let cpuSeconds = all.reduce(0) { $0 + $1.seconds }
                 let mips = cpuSeconds > 0 ? Double(summary.instructions) / cpuSeconds / 1e6 : 0
@@ -230,11 +231,15 @@ struct ReplayReport: Encodable {
     /// trace's answers rest on.
     var recordingMode: RecordingMode
     var trust: String?
+    /// Model-specific instructions (x87 transcendental, SSE reciprocal estimates) computed
+    /// by a CPU model other than the recording one: which, and why (nil when exact).
+    var approximate: String?
 
     init(_ summary: ReplaySummary, refinement: (written: Int, report: RefinementReport)?, damage: [String],
          recordingMode: RecordingMode) {
         self.recordingMode = recordingMode
         trust = recordingMode.trustNotice
+        approximate = summary.approximationNotice
         var processes: [Process] = []
         func add(_ r: UnitResult, parent: Int32?) {
             var divergence: DivergenceReport?

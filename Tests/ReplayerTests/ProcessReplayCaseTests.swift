@@ -4,6 +4,7 @@ import Recorder
 import Replayer
 import Syscalls
 import Trace
+import X86
 import XCTest
 
 /// Process and signal cases of the replay issue (issue 9, section 4): each runs natively,
@@ -180,5 +181,28 @@ extension ReplayTests {
         let divergence = try XCTUnwrap(summary.divergences.first?.1)
         XCTAssertTrue(divergence.reason.hasPrefix("rdrand eax at 0x\(String(divergence.address, radix: 16)) is an unrecorded nondeterministic input"),
                       divergence.reason)
+    }
+}
+
+extension ReplayTests {
+    /// The x87 transcendental instructions and the SSE reciprocal estimates compute what
+    /// this CPU computes (issue 9, section 3): glibc's `log10l(1e5L)` is exactly 5 natively
+    /// and in replay, and every other printed result replays byte for byte. A trace from
+    /// this CPU model reports nothing approximate.
+    func testLongDoubleMathAndReciprocalEstimatesReplayBitForBit() throws {
+        let program = try FixtureCompiler.build("recorder/long_double_math.c", flags: ["-O1"], libraries: ["-lm"])
+        let native = try runNatively([program])
+        XCTAssertTrue(native.hasPrefix("log10l(1e5L) = 5\n"), native)
+        let summary = try assertReplays(["sh", "-c", "\(program) > /dev/null"])
+        XCTAssertTrue(summary.allResults.contains { $0.hostComputed.contains(.x87Transcendental) })
+        XCTAssertTrue(summary.allResults.contains { $0.hostComputed.contains(.sseReciprocalEstimate) })
+        XCTAssertTrue(summary.hostIsRecordingModel)
+        XCTAssertNil(summary.approximationNotice)
+        // Replayed on another model, the same run says which families are approximate.
+        var elsewhere = summary
+        elsewhere.hostIsRecordingModel = false
+        let notice = try XCTUnwrap(elsewhere.approximationNotice)
+        XCTAssertTrue(notice.contains("x87 transcendental") && notice.contains("SSE reciprocal estimates"), notice)
+        XCTAssertFalse(CPUIDTable.baseline.sameModel(as: .hostModel) && CPUIDTable.hostModel.vendor == "AuthenticAMD")
     }
 }

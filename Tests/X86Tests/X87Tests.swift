@@ -64,8 +64,9 @@ final class X87Tests: XCTestCase {
         ])
     }
 
-    /// fprem's partial results (C2 = 1 for exponent gaps above 63) and fscale's huge
-    /// scales are not modelled: moderate operands only.
+    /// Moderate operands; partial remainders (C2 = 1 for exponent gaps above 63), huge
+    /// scales and the special encodings are in the sweep
+    /// (`testRemainderScaleRoundExtractAndSquareRootMatchThisCPU`).
     func testPartialRemainderAndScaleForModerateValues() throws {
         try check([
             "fld qword ptr [rsi+8]\nfld qword ptr [rsi]\nfxch st(1)\nfscale\nfstp tbyte ptr [rsi+64]\nfstp tbyte ptr [rsi+80]",
@@ -170,6 +171,144 @@ final class X87Tests: XCTestCase {
             "fld qword ptr [rsi]\nfld tbyte ptr [rsi+32]\nfld qword ptr [rsi+8]\nfnsave [rsi+64]\nmov dword ptr [rsi+80], 0\nmov dword ptr [rsi+88], 0\n" + clear(122, 50) + "\nfrstor [rsi+64]\nfstp tbyte ptr [rsi+180]\nfstp tbyte ptr [rsi+192]\nfnstsw word ptr [rsi+204]\nfnstenv [rsi+208]\nmov dword ptr [rsi+224], 0\nmov dword ptr [rsi+232], 0\nmov dword ptr [rsi+220], 0",
             "fld qword ptr [rsi]\nfadd st(0), st(0)\nfld qword ptr [rsi+16]\n.byte 0x66\nfnsave [rsi+64]\nmov qword ptr [rsi+70], 0\n" + clear(98, 60) + "\n.byte 0x66\nfrstor [rsi+64]\nfstp tbyte ptr [rsi+160]\nfstp tbyte ptr [rsi+176]\nfnstsw word ptr [rsi+192]",
         ])
+    }
+
+    // MARK: Sweeps against this CPU
+
+    /// 80-bit operands (significand, sign and exponent) every sweep includes: signed zeros
+    /// and infinities, quiet and signaling NaNs, the indefinite, denormals,
+    /// pseudo-denormals, unnormals, pseudo-infinity, pseudo-NaN, the extremes, 2^63 and 2^64
+    /// (the trigonometric range limit), π, and values near 0.5, 1 and √2/2.
+    static let edgeOperands: [(UInt64, UInt16)] = [
+        (0, 0), (0, 0x8000), (1 << 63, 0x7FFF), (1 << 63, 0xFFFF), (0xC000_0000_0000_0001, 0x7FFF),
+        (0xA000_0000_0000_0000, 0x7FFF), (0xC000_0000_0000_0000, 0xFFFF), (0xE000_0000_0000_0003, 0xFFFF),
+        (1, 0), (0x7FFF_FFFF_FFFF_FFFF, 0x8000), (1 << 63, 0), (1 << 63 | 5, 0x8000),
+        (0x4000_0000_0000_0000, 0x3FFF), (0, 0x4000), (0, 0x7FFF), (0x4000_0000_0000_0000, 0x7FFF),
+        (1 << 63, 0x3FFF), (1 << 63, 0xBFFF), (1 << 63, 0x3FFE), (1 << 63, 0xBFFE), (.max, 0x7FFE), (.max, 0xFFFE),
+        (1 << 63, 1), (1 << 63, 0x8001), (1 << 63, 0x403E), (.max, 0x403D), (1 << 63, 0x403F), (1 << 63, 0xC03E),
+        (0xC90F_DAA2_2168_C235, 0x4000), (0xC90F_DAA2_2168_C235, 0xC000), (0xC90F_DAA2_2168_C235, 0x3FFF),
+        (1 << 63, 0x3FBF), (0xB504_F333_F9DE_6484, 0x3FFE), (0xB504_F333_F9DE_6484, 0xBFFD), (.max, 0x3FFE),
+        (1 << 63 | 1, 0x3FFF), (.max, 0x3FFF), (1 << 63, 0x4008), (1 << 63, 0x7FFE), (1 << 63, 0x3FF0),
+    ]
+
+    /// A random operand: mostly normal values of moderate exponent (the functions' useful
+    /// range), also any exponent, denormals, unnormals, and values near one.
+    static func randomOperand(_ g: inout SplitMix64) -> (UInt64, UInt16) {
+        let sign: UInt16 = g.next() & 1 == 0 ? 0 : 0x8000
+        let significand = g.next()
+        switch g.next() % 10 {
+        case 0: return (significand | 1 << 63, sign | UInt16(g.next() % 0x7FFF))                      // any exponent
+        case 1: return (significand & ~(1 << 63), sign)                                               // denormal
+        case 2: return (significand & ~(1 << 63), sign | UInt16(1 + g.next() % 0x7FFE))               // unnormal
+        case 3, 4: return (significand | 1 << 63, sign | UInt16(0x3FFF - 1 - Int(g.next() % 24)))     // |x| < 1
+        default: return (significand | 1 << 63, sign | UInt16(0x3FFF - 70 + Int(g.next() % 140)))    // moderate
+        }
+    }
+
+    /// Control words: the four rounding modes at 64-bit precision, 53- and 24-bit precision.
+    static let sweepControlWords: [UInt16] = [0x37F, 0x77F, 0xB7F, 0xF7F, 0x27F, 0x07F]
+
+    /// States with x in xmm0 and y in xmm1 (80-bit encodings in the low 10 bytes): every
+    /// edge operand against several others, then `randomCount` random pairs.
+    static func sweepStates(randomCount: Int, seed: UInt64) -> [TestState] {
+        var g = SplitMix64(seed: seed)
+        var pairs: [((UInt64, UInt16), (UInt64, UInt16))] = []
+        for (i, x) in edgeOperands.enumerated() {
+            for k in [0, 1, 5, 11, 17, 23] { pairs.append((x, edgeOperands[(i + k) % edgeOperands.count])) }
+            pairs.append((x, randomOperand(&g)))
+            pairs.append((randomOperand(&g), x))
+        }
+        for _ in 0..<randomCount { pairs.append((randomOperand(&g), randomOperand(&g))) }
+        return pairs.enumerated().map { n, pair in
+            var s = TestState.patterned(seed: UInt64(n))
+            s.gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x100
+            s.xmm[0] = pair.0.0; s.xmm[1] = UInt64(pair.0.1)
+            s.xmm[2] = pair.1.0; s.xmm[3] = UInt64(pair.1.1)
+            s.fcw = sweepControlWords[n % sweepControlWords.count]
+            return s
+        }
+    }
+
+    /// Runs `instruction` with ST(0) = x (xmm0) and ST(1) = y (xmm1), then stores the status
+    /// word, `results` stack values (more than remain: the extra stores underflow, which
+    /// is compared too), the status word again and the environment (tag word included).
+    func sweep(_ instruction: String, results: Int, randomCount: Int = 2000, seed: UInt64 = 1,
+               file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+        var snippet = "movdqu xmmword ptr [rsi], xmm1\nmovdqu xmmword ptr [rsi+16], xmm0\nfld tbyte ptr [rsi]\nfld tbyte ptr [rsi+16]\n"
+        snippet += "\(instruction)\nfnstsw word ptr [rsi+32]\n"
+        for k in 0..<results { snippet += "fstp tbyte ptr [rsi+\(48 + 16 * k)]\n" }
+        // Bytes 12-27 of the environment (FIP, FCS/FOP, FDP, FDS) are cleared: FCS, FOP and
+        // FDS are CPU-specific, and this AMD CPU keeps FIP/FDP only while an exception is
+        // pending, so a context switch between the instruction and fnstenv zeroes them natively.
+        snippet += "fnstsw word ptr [rsi+34]\nfnstenv [rsi+128]\nmov qword ptr [rsi+140], 0\nmov qword ptr [rsi+148], 0\nfninit"
+        return try differential(snippet, inputs: Self.sweepStates(randomCount: randomCount, seed: seed), file: file, line: line)
+    }
+
+    /// The model-specific functions, bit for bit against this CPU (the interpreter runs
+    /// them on the host FPU): results, exception flags, C0-C3 (C2 for out-of-range
+    /// operands, |x| >= 2^63, which leave ST(0) unchanged), stack effects and tags.
+    func testTranscendentalFunctionsMatchThisCPUBitForBit() throws {
+        var cases = 0
+        for instruction in ["f2xm1", "fsin", "fcos"] { cases += try sweep(instruction, results: 2) }
+        for instruction in ["fptan", "fsincos"] { cases += try sweep(instruction, results: 3) }
+        for instruction in ["fyl2x", "fyl2xp1", "fpatan"] { cases += try sweep(instruction, results: 2) }
+        print("x87 transcendental sweep: \(cases) cases compared")
+    }
+
+    /// Remainders (partial, C2 = 1, when the exponents differ by 64 or more; quotient bits
+    /// in C0/C3/C1), fscale with huge and non-integral scales, frndint, fsqrt and fxtract
+    /// over every encoding class: invalid encodings raise IE, denormals DE.
+    func testRemainderScaleRoundExtractAndSquareRootMatchThisCPU() throws {
+        for instruction in ["fprem", "fprem1", "fscale", "frndint", "fsqrt"] { try sweep(instruction, results: 2) }
+        try sweep("fxtract", results: 3)
+    }
+
+    /// Arithmetic and compares over every encoding class and rounding mode: DE for
+    /// denormal operands, IE for unsupported encodings, C1 set when the result was
+    /// rounded up, fcom/fucom/fcomi condition codes and EFLAGS.
+    func testArithmeticAndComparesSetFlagsAndC1AsThisCPU() throws {
+        for instruction in ["fadd st(0), st(1)", "fsub st(0), st(1)", "fsubr st(0), st(1)", "fmul st(0), st(1)",
+                            "fdiv st(0), st(1)", "fdivr st(0), st(1)", "fcom st(1)", "fucom st(1)", "ftst", "fxam"] {
+            try sweep(instruction, results: 2, randomCount: 500)
+        }
+        for instruction in ["fdivp st(1), st(0)", "fsubrp st(1), st(0)", "fucomip st(0), st(1)", "fcomip st(0), st(1)"] {
+            try sweep(instruction, results: 1, randomCount: 500)
+        }
+        try sweep("fucompp", results: 0, randomCount: 500)
+    }
+
+    /// Stack faults: an empty operand register is an underflow (IE, SF, C1 = 0; the masked
+    /// response writes the indefinite, compares answer unordered); a push onto a full stack
+    /// is an overflow (IE, SF, C1 = 1).
+    func testStackUnderflowAndOverflowSetSFAndC1() throws {
+        // Environment bytes 12-27 cleared, as in `sweep`.
+        let tail = "\nfnstsw word ptr [rsi]\nfnstenv [rsi+64]\nmov qword ptr [rsi+76], 0\nmov qword ptr [rsi+84], 0\n"
+            + "fstp tbyte ptr [rsi+16]\nfstp tbyte ptr [rsi+32]\nfnstsw word ptr [rsi+2]\nfninit"
+        let eight = Array(repeating: "fld1", count: 8).joined(separator: "\n")
+        let bodies = [
+            "fninit\nfadd st(0), st(1)", "fninit\nfld1\nfadd st(0), st(1)", "fninit\nfld1\nfaddp st(1), st(0)",
+            "fninit\nfmul qword ptr [rsi+0x40]", "fninit\nfld1\nfdivr st(2), st(0)", "fninit\nfild dword ptr [rsi+0x40]\nfsub st(0), st(3)",
+            "fninit\nfld1\nfcom st(1)", "fninit\nfld1\nfucomi st(0), st(1)\nsetp al\nsetz bl\nsetc cl", "fninit\nftst",
+            "fninit\nfld1\nfcompp", "fninit\nfcom qword ptr [rsi+0x40]",
+            "fninit\nfld1\nfyl2x", "fninit\nf2xm1", "fninit\nfsincos", "fninit\nfld1\nfprem", "fninit\nfxtract",
+            "fninit\nfxch", "fninit\nfld1\nfxch st(3)", "fninit\nfld1\nfld1\nffree st(0)\nfxch st(1)",
+            "fninit\nfistp dword ptr [rsi+0x48]", "fninit\nfchs", "fninit\nfld1\nfld1\nfabs\nffree st(0)\nfabs",
+            "fninit\nfst qword ptr [rsi+0x48]", "fninit\nfld1\nfst st(2)", "fninit\nfstp tbyte ptr [rsi+0x48]",
+            eight + "\nfptan", eight + "\nfxtract", eight + "\nfsincos", eight + "\nfldpi",
+            "fld1\nfld1\nfld1\nfld1\nfld1\nfld1\nfld1\nfldpi\nfptan",
+        ]
+        let snippets = bodies.map { $0 + tail }
+        let codes = try Assembler.assemble(snippets)
+        var data = [UInt8](repeating: 0, count: 0x200)
+        withUnsafeBytes(of: Double(2.5).bitPattern) { data.replaceSubrange(0x140..<0x148, with: $0) }
+        for fcw: UInt16 in [0x37F, 0xB7F] {
+            var s = TestState.patterned()
+            s.gpr[GPR.rsi.rawValue] = TestLayout.dataAddress + 0x100
+            s.fcw = fcw
+            for (snippet, code) in zip(snippets, codes) {
+                try differential(snippet, code: code, inputs: [s], data: data)
+            }
+        }
     }
 
     func testFxsaveRoundTripsRegisters() throws {

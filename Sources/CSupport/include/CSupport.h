@@ -113,4 +113,37 @@ const char *mp_errno_name(int err);
 /// glibc's sigabbrev_np(3): "SEGV" for SIGSEGV (no "SIG" prefix); NULL for an invalid number.
 const char *mp_signal_abbreviation(int sig);
 
+// MARK: Host FPU (the interpreter's microarchitecture-specific instructions)
+//
+// x87 transcendental instructions and the SSE reciprocal estimates are not specified to
+// the bit: each CPU model computes its own result. The interpreter runs these on this
+// CPU's own unit (docs/ARCHITECTURE.md, "Host FPU"). All exceptions are masked while they
+// run; the host's control word, status word and MXCSR are restored afterwards.
+
+/// The x87 register stack as FXSAVE lays it out: ST(0)..ST(7) in stack order, the
+/// abridged tag word (bit r set: physical register r in use), the status word with TOP.
+typedef struct {
+    uint16_t control;
+    uint16_t status;
+    uint8_t tags;
+    long double st[8];
+} mp_x87_state;
+
+/// Runs the D9 F0-FF x87 instruction whose second opcode byte is `op` (f2xm1 F0, fyl2x F1,
+/// fptan F2, fpatan F3, fxtract F4, fprem1 F5, fprem F8, fyl2xp1 F9, fsqrt FA, fsincos FB,
+/// frndint FC, fscale FD, fsin FE, fcos FF; any other byte runs nothing) on the host FPU
+/// over `*state`, which receives the state afterwards. Costs two FXSAVE/FXRSTOR pairs.
+void mp_x87_execute(uint8_t op, mp_x87_state *state);
+
+/// One two-operand x87 operation on the host FPU under `control` (exceptions masked),
+/// with ST(0) = st0 and ST(1) = st1: op 0 fadd, 1 fsub, 2 fsubr, 3 fmul, 4 fdiv, 5 fdivr
+/// (`fop st(0), st(1)`, the result in *result), 6 fcom st(1), 7 fucom st(1) (*result is
+/// st0). Returns the status word right after the operation: exception flags, C1 (rounded
+/// up), C0/C2/C3 for the compares.
+uint16_t mp_x87_binary(uint8_t op, uint16_t control, long double st0, long double st1, long double *result);
+
+/// rcpps (square_root 0) or rsqrtps (1) of four singles on the host's SSE unit, under the
+/// guest's MXCSR control bits (DAZ, FTZ, rounding); raises nothing.
+void mp_sse_reciprocal_estimate(uint8_t square_root, uint32_t mxcsr, const uint32_t in[4], uint32_t out[4]);
+
 #endif
