@@ -89,6 +89,16 @@ final class SecurityTests: XCTestCase {
         XCTAssertEqual(trace.header.argv.dropLast(2).last, directory)
     }
 
+    /// The `magprov` executable built beside the test bundle.
+    private static func magprovBinary() throws -> String {
+        let magprov = (Bundle.main.executableURL?.deletingLastPathComponent()
+            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()).appendingPathComponent("magprov").path
+        guard FileManager.default.isExecutableFile(atPath: magprov) else {
+            throw XCTSkip("\(magprov) is not built (swift build --product magprov)")
+        }
+        return magprov
+    }
+
     /// The flipped path's argument index, by `toctou_flip` operation and syscall name.
     private static let flipOperations: [(op: String, syscall: String, argument: Int)] = [
         ("truncate", "truncate", 0), ("chmod", "chmod", 0), ("fchmodat", "fchmodat", 1), ("unlink", "unlink", 0),
@@ -258,11 +268,7 @@ final class SecurityTests: XCTestCase {
     /// recorded as refused; the recorder finishes its trace. The program runs as nobody
     /// when the tests run as root.
     func testATIOCSIGByTheRecordedProgramAtTheRecordersGroupIsRefusedAndRecorded() throws {
-        let magprov = (Bundle.main.executableURL?.deletingLastPathComponent()
-            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()).appendingPathComponent("magprov").path
-        guard FileManager.default.isExecutableFile(atPath: magprov) else {
-            return XCTFail("\(magprov) is not built (swift build --product magprov)")
-        }
+        let magprov = try Self.magprovBinary()
         var master: Int32 = -1, slave: Int32 = -1
         XCTAssertEqual(mp_open_pty(&master, &slave), 0)
         defer { close(master); close(slave) }
@@ -368,6 +374,19 @@ final class SecurityTests: XCTestCase {
             }
             XCTAssertEqual(quiet.count, 10)
             XCTAssertTrue(quiet.allSatisfy { !$0.raced }, "\(op): calls no namespace change overlapped are flagged: \(quiet)")
+            if op == "chmod" {
+                // `magprov info` says how many calls are flagged.
+                let info = Process(), output = Pipe()
+                info.executableURL = URL(fileURLWithPath: try Self.magprovBinary())
+                info.arguments = ["info", "--json", trace.directory]
+                info.standardOutput = output
+                try info.run()
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                info.waitUntilExit()
+                let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+                XCTAssertEqual(object["pathRacedSyscalls"] as? Int, events.filter { $0.flags.contains(.pathRaced) }.count)
+                XCTAssertGreaterThan(object["pathRacedSyscalls"] as? Int ?? 0, 0)
+            }
         }
         print("symlink swaps: \(mismatches) of \(4 * calls) calls recorded against another file than the kernel changed, all flagged")
     }
