@@ -59,7 +59,12 @@ int main(int argc, char **argv) {
     }
     pid_t child = fork();
     if (child == 0) {
-        while (!*done) *flip = *flip == 'a' ? 'b' : 'a', ++*flips;
+        // A yield now and then hands the recorder's scheduling token back without waiting
+        // for its watchdog to preempt a task that never makes a syscall.
+        while (!*done) {
+            *flip = *flip == 'a' ? 'b' : 'a';
+            if (++*flips % 4099 == 0) sched_yield();  // odd: either name may be current then
+        }
         _exit(0);
     }
     while (*flips < 2) sched_yield();  // the flipping has begun
