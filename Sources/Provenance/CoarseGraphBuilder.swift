@@ -94,6 +94,9 @@ struct EventContext {
     var sequence: UInt64
     var time: UInt64
     var tid: Int32
+    /// The call's paths may have resolved to other objects than the ones named
+    /// (`SyscallFlags.pathRaced`): its edges carry the attribute `pathRaced`.
+    var pathRaced = false
 }
 
 /// Something the graph has versions of: a task, a file, a pipe, a socket, a user.
@@ -257,7 +260,8 @@ final class BuilderState {
     // MARK: Events
 
     func handle(_ event: TraceEvent) {
-        let context = EventContext(sequence: event.sequence, time: event.time, tid: event.tid)
+        var context = EventContext(sequence: event.sequence, time: event.time, tid: event.tid)
+        if case .syscall(let call) = event.body, call.flags.contains(.pathRaced) { context.pathRaced = true }
         lastSequence = event.sequence
         lastTime = event.time
         switch event.body {
@@ -574,6 +578,8 @@ final class BuilderState {
                  flow: Bool, errno: Int32 = 0, bytes: Int64 = 0, offset: Int64? = nil, fresh: Bool = false,
                  attributes: [String: AttributeValue] = [:]) -> Int {
         let failed = errno != 0
+        var attributes = attributes
+        if context.pathRaced { attributes["pathRaced"] = .bool(true) }
         if flow && !failed && graph.nodes[s].kind == .process && graph.nodes[t].kind != .process && graph.nodes[t].kind != .agent {
             // Every event that changes an object is an output event of the process.
             placements.append(EventPlacement(sequence: context.sequence, tid: context.tid, unit: unit(of: context.tid),
@@ -592,6 +598,8 @@ final class BuilderState {
                     e.offsetHigh = max(e.offsetHigh ?? end, end)
                 }
                 for (k, v) in attributes where e.attributes[k] == nil { e.attributes[k] = v }
+                // One raced call among the aggregated ones makes the edge uncertain.
+                if context.pathRaced { e.attributes["pathRaced"] = .bool(true) }
             }
             return existing
         }

@@ -54,6 +54,9 @@ enum PathArgument: Equatable {
     /// EFAULT when the argument points where no user memory can be (a sibling sharing the
     /// address space must not map the page in between).
     case unreadable
+    /// Not a path: a socket address (`SyscallSpec.socketAddressArgument`), bytes the kernel
+    /// copies by length, given as they were read.
+    case buffer([UInt8])
 
     /// From `TaskAccess.readCStringBytes` (its limit must be `ScratchArea.slotSize`).
     init(_ read: (bytes: [UInt8], terminated: Bool)?) {
@@ -76,6 +79,10 @@ extension Supervisor {
     /// - Returns: whether the injection ran (the caller must then not handle this entry);
     ///   false when it could not, and the entry goes on without a scratch area.
     func injectScratchMapping(_ task: TracedTask) throws -> Bool {
+        if let area = orphanedScratch[task.addressSpace]?.popLast() {
+            task.scratch = area  // an exited thread's, still mapped and protected
+            return false
+        }
         let access = task.access
         let saved = try access.registers()
         guard let instruction = access.readBytes(at: saved[.rip] &- 2, count: 2), instruction == [0x0f, 0x05] else {
@@ -126,7 +133,7 @@ extension Supervisor {
         let bytes: [UInt8]
         switch path {
         case .path(let p): bytes = p + [0]
-        case .overlong(let p): bytes = p
+        case .overlong(let p), .buffer(let p): bytes = p
         case .unreadable:
             regs[argumentRegisters[index]] = PathArgument.faultingAddress
             return true
@@ -158,12 +165,44 @@ extension Supervisor {
     /// sibling's area and write the copy the kernel is about to read).
     func scratchRanges(sharingWith task: TracedTask) -> [Range<UInt64>] {
         tasks.values.compactMap { $0.addressSpace == task.addressSpace ? $0.scratch?.range : nil }
+            + (orphanedScratch[task.addressSpace] ?? []).map(\.range)
+    }
+
+    /// Keeps the scratch area of an exited task whose address space lives on (a thread's):
+    /// still mapped, so the guard goes on protecting it, and the next thread of that space
+    /// to need one takes it instead of mapping another (a program that starts and ends
+    /// threads without end would otherwise leak 12 KiB per thread). Not a vfork child's,
+    /// which is its parent's own.
+    func orphanScratch(of task: TracedTask) {
+        let space = task.addressSpace
+        let live = tasks.values.filter { $0.addressSpace == space }
+        guard !live.isEmpty else {
+            orphanedScratch[space] = nil
+            return
+        }
+        if let area = task.scratch, !live.contains(where: { $0.scratch == area }) {
+            orphanedScratch[space, default: []].append(area)
+        }
+    }
+
+    /// Drops the orphaned areas of an address space no task uses any more (after an exec).
+    func forgetOrphanedScratchIfUnused(_ space: Int32) {
+        if !tasks.values.contains(where: { $0.addressSpace == space }) { orphanedScratch[space] = nil }
+    }
+
+    /// A key for an address space made by an exec: negative, so it never equals a tid
+    /// (the key of an address space made by fork or at the start).
+    func newAddressSpaceID() -> Int32 {
+        lastExecAddressSpace -= 1
+        return lastExecAddressSpace
     }
 }
 
 extension TaskAccess {
     /// The bytes of a NUL-terminated string (without the NUL), exactly as in memory, and
-    /// whether the NUL was found within `limit` bytes.
+    /// whether the NUL was found within `limit` bytes. Read as the kernel's
+    /// strncpy_from_user reads (`readUserBytes`): a string running into a page the task
+    /// cannot read (PROT_NONE) stops there, unterminated, as the kernel's copy fails.
     func readCStringBytes(at address: UInt64, limit: Int = 4096) -> (bytes: [UInt8], terminated: Bool)? {
         guard address != 0 else { return nil }
         var bytes: [UInt8] = []
@@ -171,7 +210,7 @@ extension TaskAccess {
         var chunkLength = 256
         while bytes.count < limit {
             let toPageEnd = Int(4096 - (cursor & 4095))
-            guard let chunk = readBytes(at: cursor, count: min(toPageEnd, chunkLength, limit - bytes.count)) else {
+            guard let chunk = readUserBytes(at: cursor, count: min(toPageEnd, chunkLength, limit - bytes.count)) else {
                 if chunkLength == 1 { break }
                 chunkLength = chunkLength > 16 ? 16 : 1
                 continue

@@ -39,6 +39,15 @@ final class TracedTask {
         /// made by a thread other than the group leader completes under the leader's tid
         /// (execve(2)), but it is that thread's call, and its event goes to its stream.
         var enteredBy: Int32? = nil
+        /// This call may change how paths resolve (`SyscallSpec.changesNamespace`); it is
+        /// counted in `namespaceChangesInFlight` until its exit.
+        var changesNamespace = false
+        /// For a call whose path arguments the supervisor resolved at the entry and which
+        /// returns no descriptor: `namespaceChangesStarted` then, excluding this call; nil
+        /// when already known to race (a namespace change of another task was under way),
+        /// or when there is nothing to check.
+        var namespaceMark: UInt64? = nil
+        var racedAtEntry = false
     }
 
     let tid: Int32
@@ -72,7 +81,8 @@ final class TracedTask {
     /// the thread's first path syscall.
     var scratch: ScratchArea?
     var scratchUnavailable = false
-    /// The task whose exec (or start) made this task's address space: equal for threads,
+    /// The address space's key: the tid of the task whose fork (or start) made it, or a
+    /// negative number for one an exec made (`newAddressSpaceID`); equal for threads,
     /// vfork children and other CLONE_VM children, whose scratch areas the guard protects
     /// from each other.
     var addressSpace: Int32
@@ -137,6 +147,15 @@ final class Supervisor {
     /// Path arguments go to the kernel from the scratch area (ScratchArguments.swift).
     /// Off only in tests that show the time-of-check/time-of-use race it closes.
     var copiesPathArguments = true
+    /// Scratch areas of exited threads, by address space, still mapped
+    /// (`orphanScratch`, ScratchArguments.swift).
+    var orphanedScratch: [Int32: [ScratchArea]] = [:]
+    var lastExecAddressSpace: Int32 = 0
+    /// Namespace changes (`SyscallSpec.changesNamespace`) that entered the kernel since the
+    /// recording began, and those not yet out of it: a call whose paths were resolved while
+    /// one was under way, or that saw one start before its exit, is flagged `pathRaced`.
+    var namespaceChangesStarted: UInt64 = 0
+    var namespaceChangesInFlight = 0
 
     init(writer: TraceWriter, watchdogMilliseconds: Int, traceeGuard: TraceeGuard? = nil, log: @escaping (String) -> Void) {
         self.writer = writer
@@ -347,9 +366,12 @@ final class Supervisor {
         // A call into the vsyscall page has no exit stop: answered here (VsyscallEmulation.swift).
         if !foreign, try emulateVsyscall(task, info: info, arguments: arguments) { return }
         let spec = SyscallTable.spec(number)
-        let copiesPaths = copiesPathArguments && !foreign && spec.pathArguments.contains { arguments[$0] != 0 }
+        let socketAddress = spec.socketAddressArgument.flatMap { a in
+            arguments[a.address] != 0 && (1...UInt64(SyscallSpec.socketAddressLimit)).contains(arguments[a.length]) ? a : nil }
+        let copiesArguments = copiesPathArguments && !foreign
+            && (spec.pathArguments.contains { arguments[$0] != 0 } || socketAddress != nil)
         let rewritesEnvironment = !foreign && !requiredEnvironment.isEmpty && Supervisor.execSyscalls.contains(number)
-        if copiesPaths || rewritesEnvironment, task.scratch == nil && !task.scratchUnavailable, try injectScratchMapping(task) {
+        if copiesArguments || rewritesEnvironment, task.scratch == nil && !task.scratchUnavailable, try injectScratchMapping(task) {
             return  // the task re-enters this syscall, with a scratch area
         }
         // The program's own seccomp filters first: the kernel would run them before ours.
@@ -372,7 +394,11 @@ final class Supervisor {
         var inputs: [BufferDigest] = []
         var objects: [ObjectIdentity] = []
         var pathCopies: [Int: [UInt8]] = [:]
-        var pathArguments: [Int: PathArgument] = [:]
+        var scratchCopies: [Int: PathArgument] = [:]
+        // The filesystem half of time of check / time of use for calls that return no
+        // descriptor (whose identity the exit corrects, addExitObjects): what was under way
+        // or started while the paths below are resolved, before the call's exit.
+        let namespaceMark = namespaceChangesStarted, racedAtEntry = namespaceChangesInFlight > 0
         if !foreign {
             for (index, kind) in spec.arguments.enumerated() {
                 switch kind {
@@ -384,7 +410,16 @@ final class Supervisor {
                     case .argumentTimes(let n, let k): length = Int(truncatingIfNeeded: min(arguments[n], 1 << 20)) * k
                     default: length = 0
                     }
-                    if arguments[index] != 0, length > 0, let digest = digestInput(memory, address: arguments[index], length: length) {
+                    if let socketAddress, index == socketAddress.address {
+                        // Read once, as the kernel's copy would (honouring protection), and
+                        // handed to the kernel from the scratch area below.
+                        if let bytes = memory.readUserBytes(at: arguments[index], count: length) {
+                            inputs.append(BufferDigest(address: arguments[index], bytes: bytes))
+                            scratchCopies[index] = .buffer(bytes)
+                        } else {
+                            scratchCopies[index] = .unreadable
+                        }
+                    } else if arguments[index] != 0, length > 0, let digest = digestInput(memory, address: arguments[index], length: length) {
                         inputs.append(digest)
                     }
                 case .inIovec(let countArgument):
@@ -407,7 +442,7 @@ final class Supervisor {
                     // Read once: these very bytes are what the kernel will be given.
                     guard arguments[index] != 0 else { break }
                     let read = memory.readCStringBytes(at: arguments[index])
-                    pathArguments[index] = PathArgument(read)
+                    scratchCopies[index] = PathArgument(read)
                     guard let (bytes, terminated) = read else { break }
                     if terminated { pathCopies[index] = bytes }
                     let path = String(decoding: bytes, as: UTF8.self)
@@ -443,7 +478,7 @@ final class Supervisor {
             try task.access.setRegisters(regs)
         }
         var redirected: [(index: Int, original: UInt64)] = []
-        if skipResult == nil && copiesPaths && task.scratch == nil {
+        if skipResult == nil && copiesArguments && task.scratch == nil {
             // No scratch area: the injected mmap failed (an address-space limit the program
             // set, RLIMIT_AS, or a full map count). Reading the path in place would reopen
             // the race, so the call fails as the kernel fails an allocation; the next path
@@ -456,26 +491,52 @@ final class Supervisor {
             regs[.rax] = UInt64(bitPattern: Int64(-ENOMEM))
             try task.access.setRegisters(regs)
         }
-        if skipResult == nil && copiesPaths && task.scratch != nil && !pathArguments.isEmpty {
+        if skipResult == nil && copiesArguments && task.scratch != nil && !scratchCopies.isEmpty {
             var regs = try task.access.registers()
             let isExec = Supervisor.execSyscalls.contains(number)
-            for (position, index) in pathArguments.keys.sorted().enumerated()
-            where redirectPathArgument(task, index: index, slot: isExec ? ScratchArea.execPathSlot : position,
-                                       pathArguments[index]!, registers: &regs) {
-                redirected.append((index, arguments[index]))
+            var copied = true
+            for (position, index) in scratchCopies.keys.sorted().enumerated() {
+                if redirectPathArgument(task, index: index, slot: isExec ? ScratchArea.execPathSlot : position,
+                                        scratchCopies[index]!, registers: &regs) {
+                    redirected.append((index, arguments[index]))
+                } else {
+                    copied = false
+                }
             }
-            if !redirected.isEmpty { try task.access.setRegisters(regs) }
+            if !copied {
+                // The copy could not be written (the area is gone): the kernel would read the
+                // program's memory, which may no longer say what was recorded. Fail the call
+                // as a failed allocation, recorded, never run it on unchecked bytes.
+                log("magprov: task \(task.tid): \(spec.name) refused with ENOMEM: its path could not be copied for the kernel")
+                redirected.removeAll()
+                flags.insert(.refused)
+                skipResult = Int64(-ENOMEM)
+                regs = try task.access.registers()
+                regs[.origRax] = UInt64(bitPattern: -1)
+                regs[.rax] = UInt64(bitPattern: Int64(-ENOMEM))
+                try task.access.setRegisters(regs)
+            } else if !redirected.isEmpty {
+                try task.access.setRegisters(regs)
+            }
         }
         if skipResult == nil && rewritesEnvironment,
            let redirect = try requireExecEnvironment(task, number: number, arguments: arguments) {
             redirected.append(redirect)
+        }
+        let checksRace = skipResult == nil && !foreign && !spec.returnsDescriptor(arguments: arguments)
+            && objects.contains { $0.argument >= 0 && spec.arguments.indices.contains($0.argument) && spec.arguments[$0.argument] == .path }
+        let changesNamespace = skipResult == nil && !foreign && spec.changesNamespace(arguments: arguments)
+        if changesNamespace {
+            namespaceChangesStarted += 1
+            namespaceChangesInFlight += 1
         }
         task.pending = TracedTask.PendingSyscall(
             number: number, arguments: arguments,
             entry: foreign ? EntryState() : spec.entryState(arguments: arguments, memory: memory,
                                                             isReadOnly: { [tid = task.tid] in Self.isReadOnly(tid: tid, fd: $0) }),
             inputs: inputs, objects: objects, flags: flags, startTime: monotonicNanoseconds(), entrySequence: sequence,
-            pathCopies: pathCopies, redirected: redirected)
+            pathCopies: pathCopies, redirected: redirected, changesNamespace: changesNamespace,
+            namespaceMark: checksRace ? namespaceMark : nil, racedAtEntry: checksRace && racedAtEntry)
         sequence += 1
         task.mode = .kernel
         // A thread's exit clears its CLONE_CHILD_CLEARTID word in the kernel at a moment no
@@ -524,8 +585,14 @@ final class Supervisor {
         }
         let spec = SyscallTable.spec(pending.number)
         let memory = task.access
+        var flags = pending.flags
+        if let mark = pending.namespaceMark,
+           pending.racedAtEntry || namespaceChangesStarted != mark + (pending.changesNamespace ? 1 : 0) {
+            flags.insert(.pathRaced)
+        }
+        if pending.changesNamespace { namespaceChangesInFlight -= 1 }
         var event = SyscallEvent(number: pending.number, arguments: pending.arguments, result: result,
-                                 flags: pending.flags, inputs: pending.inputs, objects: pending.objects,
+                                 flags: flags, inputs: pending.inputs, objects: pending.objects,
                                  duration: monotonicNanoseconds() &- pending.startTime, entrySequence: pending.entrySequence)
         if !pending.flags.contains(.refused) {
             for region in spec.outputRegions(arguments: pending.arguments, result: result, entry: pending.entry, memory: memory) {
@@ -665,6 +732,22 @@ final class Supervisor {
 
     // MARK: - Tasks
 
+    /// Whether the parent's pending clone or clone3 asked for CLONE_VM (clone3: the flags
+    /// word that starts `struct clone_args`, read while the parent is stopped at the event).
+    /// Without a pending call to read, the event says it: PTRACE_EVENT_CLONE.
+    func clonesAddressSpace(_ parent: TracedTask, event: Int32) -> Bool {
+        let cloneVM: UInt64 = 0x100
+        guard let pending = parent.pending else { return event == PtraceEvent.clone }
+        switch pending.number {
+        case SyscallTable.Number.clone: return pending.arguments[0] & cloneVM != 0
+        case SyscallTable.Number.clone3:
+            guard let flags = parent.access.readBytes(at: pending.arguments[0], count: 8) else { return event == PtraceEvent.clone }
+            return flags.loadUInt64(at: 0) & cloneVM != 0
+        case SyscallTable.Number.fork, SyscallTable.Number.vfork: return false
+        default: return event == PtraceEvent.clone
+        }
+    }
+
     func newTask(from parent: TracedTask, event: Int32) throws {
         let child = Int32(truncatingIfNeeded: parent.access.eventMessage())
         let kind: TaskStart.Kind
@@ -676,8 +759,9 @@ final class Supervisor {
         task.seccomp = parent.seccomp
         // A forked child has its own copy of the parent's scratch area; a vfork child
         // borrows it while the parent waits; threads (and other CLONE_VM children) get theirs.
-        let sharesMemory = event == PtraceEvent.clone && (kind == .thread || (parent.pending.map {
-            $0.number == SyscallTable.Number.clone ? $0.arguments[0] & 0x100 != 0 : true } ?? true))
+        // The flags decide, not the event: a CLONE_VM child whose exit signal is SIGCHLD is
+        // reported as PTRACE_EVENT_FORK (ptrace(2)), yet shares the parent's memory.
+        let sharesMemory = kind == .thread || (kind != .vfork && clonesAddressSpace(parent, event: event))
         task.scratch = sharesMemory ? nil : parent.scratch
         // A forked child's code is a copy of its parent's, rewritten instructions included.
         if kind != .thread { rewrittenInstructions[task.tgid] = rewrittenInstructions[parent.tgid] }
@@ -751,6 +835,7 @@ final class Supervisor {
             // thread's: its exit event goes to that thread's stream, which then ends.
             var execve = former.pending
             if execve?.enteredBy == nil { execve?.enteredBy = formerTid }
+            if task.pending?.changesNamespace == true { namespaceChangesInFlight -= 1 }
             task.pending = execve
             task.seccomp = former.seccomp
             former.closeMemory()
@@ -763,7 +848,9 @@ final class Supervisor {
         task.execSeen = true
         leaveSharedMemoryGroup(task)
         task.scratch = nil  // a new address space
-        task.addressSpace = task.tid
+        let formerSpace = task.addressSpace
+        task.addressSpace = newAddressSpaceID()
+        forgetOrphanedScratchIfUnused(formerSpace)
         if syscallBuffering { forgetSyscallBuffer(task) }
         task.scratchUnavailable = false
         task.closeMemory()
@@ -785,8 +872,10 @@ final class Supervisor {
     func taskExited(tid: Int32, exit: TaskExit) {
         guard let task = tasks.removeValue(forKey: tid) else { return }
         task.closeMemory()
+        orphanScratch(of: task)
         if let pending = task.pending {
             // Died inside a syscall (exit, exit_group, a fatal signal while blocked).
+            if pending.changesNamespace { namespaceChangesInFlight -= 1 }
             syscallCount += 1
             emit(pending.enteredBy ?? tid, .syscall(SyscallEvent(number: pending.number, arguments: pending.arguments, result: 0,
                                             flags: pending.flags.union(.unfinished), inputs: pending.inputs,

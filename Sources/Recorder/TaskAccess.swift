@@ -86,6 +86,22 @@ public struct TaskAccess: TaskMemoryReader {
         return readViaProcMem(at: address, count: count)
     }
 
+    /// Reads the range only if the task itself could: process_vm_readv, which honours the
+    /// page protection as the kernel's copy_from_user does (a PROT_NONE page fails), where
+    /// `readBytes` falls back to /proc/PID/mem, which ignores it. For arguments the kernel
+    /// reads from user memory (path strings), whose copy must fail where the kernel's would.
+    /// Falls back to /proc/PID/mem only when process_vm_readv itself is unavailable (ENOSYS,
+    /// EPERM), not when the memory is unreadable (EFAULT).
+    public func readUserBytes(at address: UInt64, count: Int) -> [UInt8]? {
+        guard count > 0 else { return [] }
+        guard count <= maximumCaptureLength else { return nil }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let n = buffer.withUnsafeMutableBytes { mp_read_task_memory(tid, $0.baseAddress, address, UInt64(count)) }
+        if n == count { return buffer }
+        if n == -Int(ENOSYS) || n == -Int(EPERM) { return readViaProcMem(at: address, count: count) }
+        return nil
+    }
+
     /// Reads as much of the range as /proc/PID/mem yields; nil if nothing.
     public func readViaProcMem(at address: UInt64, count: Int) -> [UInt8]? {
         guard let memory = try? FileDescriptor.open(FilePath("/proc/\(tid)/mem"), .readOnly, options: .closeOnExec) else { return nil }

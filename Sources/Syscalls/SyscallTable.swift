@@ -247,6 +247,41 @@ public struct SyscallSpec: Sendable {
     /// Indices of arguments that are descriptors (not directory descriptors).
     public var fdArguments: [Int] { arguments.indices.filter { arguments[$0] == .fd } }
 
+    /// Whether a call with these arguments can change how a path resolves for another task:
+    /// it creates, removes or replaces a directory entry (rename, link, symlink, unlink,
+    /// rmdir, mkdir, mknod, an open that creates), changes the mounts, or changes the
+    /// working directory or root that threads sharing their filesystem context (CLONE_FS)
+    /// resolve relative paths against. The recorder flags calls whose paths it resolved
+    /// while such a call of another task was under way (`SyscallFlags.pathRaced`).
+    public func changesNamespace(arguments values: [UInt64]) -> Bool {
+        switch graph {
+        case .rename, .link, .symlink, .unlink, .mkdir, .mknod, .chdir, .fchdir: return true
+        default: break
+        }
+        return createsLastPath(arguments: values) || SyscallSpec.namespaceCalls.contains(name)
+    }
+
+    /// The argument that points at a socket address the kernel copies in
+    /// (move_addr_to_kernel: at most `socketAddressLimit` bytes, else EINVAL unread), and
+    /// the argument holding its length: connect, bind, sendto. The recorder hands the
+    /// kernel its own copy of those bytes, as it does for paths.
+    public var socketAddressArgument: (address: Int, length: Int)? {
+        switch name {
+        case "connect", "bind": return (1, 2)
+        case "sendto": return (4, 5)
+        default: return nil
+        }
+    }
+
+    /// sizeof(struct sockaddr_storage).
+    public static let socketAddressLimit = 128
+
+    /// Calls that change mounts, the root or the namespaces a task resolves paths in.
+    static let namespaceCalls: Set<String> = [
+        "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "move_mount", "open_tree",
+        "fsmount", "mount_setattr",
+    ]
+
     /// Whether the path arguments of this call, with these argument values, follow a final
     /// symlink.
     public func followsFinalLink(arguments values: [UInt64]) -> Bool {

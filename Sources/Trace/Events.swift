@@ -137,6 +137,13 @@ public struct SyscallFlags: OptionSet, Sendable, Equatable {
     /// the tracee's own memory (`record --syscall-buffer`): the program's word, not the
     /// supervisor's observation (`RecordingMode.buffered`).
     public static let buffered = SyscallFlags(rawValue: 16)
+    /// The objects named for this call's path arguments may not be the ones the kernel
+    /// used: another task of the recording changed the filesystem namespace (rename,
+    /// unlink, symlink, mount, chdir …) between the supervisor's resolution of the paths at
+    /// the entry and the call's exit, so a swapped symlink or directory could have sent the
+    /// kernel elsewhere (issue 11, the filesystem half of time of check / time of use). Set
+    /// on calls that return no descriptor; a returned descriptor names what the kernel used.
+    public static let pathRaced = SyscallFlags(rawValue: 32)
 }
 
 public struct SyscallEvent: Equatable, Sendable {

@@ -156,6 +156,14 @@ public struct TraceSigningKey {
         return TraceSignature(algorithm: "ed25519", publicKey: publicKeyHex, signature: Array(signature).hexString)
     }
 
+    /// An HMAC-SHA256 of `message` (hex) under a key derived from this private key (SHA-256
+    /// of a domain prefix and the seed): authenticates what only this key's holder should
+    /// have written, such as `DerivedFileSeal`'s verification cache. Cost: ~1 µs.
+    public func authenticationCode(for message: [UInt8]) -> String {
+        let derived = SymmetricKey(data: Crypto.SHA256.hash(data: Array("magprov authentication key\n".utf8) + Array(key.rawRepresentation)))
+        return Array(HMAC<Crypto.SHA256>.authenticationCode(for: message, using: derived)).hexString
+    }
+
     /// A key that exists only in memory (tests, and signing with a key of one's own).
     public static func ephemeral() -> TraceSigningKey { TraceSigningKey(key: Curve25519.Signing.PrivateKey()) }
 
@@ -242,8 +250,32 @@ public struct DerivedFileSeal: Codable, Equatable, Sendable {
         return seal
     }
 
-    /// Removes the seal of `path` (before the file is replaced).
-    public static func removeSeal(of path: String) { unlink(sealPath(of: path)) }
+    /// Removes the seal of `path` (before the file is replaced), and its verification cache.
+    public static func removeSeal(of path: String) {
+        unlink(sealPath(of: path))
+        unlink(VerifiedDigest.cachePath(of: path))
+    }
+
+    /// The digest of `path`, from its verification cache when the cache describes the file
+    /// as it is now and `cacheKey` authenticates it, else read (one pass) and, with a key,
+    /// cached for the next check.
+    /// - Parameter settling: how old (ns) a file's ctime must be for its state to be cached.
+    static func currentDigest(path: String, cacheKey: TraceSigningKey?,
+                              settling: Int64 = VerifiedDigest.settling) throws -> (digest: String, bytes: UInt64, cached: Bool) {
+        guard let cacheKey else {
+            let (digest, bytes) = try fileDigest(path: path)
+            return (digest, bytes, false)
+        }
+        let before = VerifiedDigest.FileState(path: path)
+        if let before, let cached = VerifiedDigest.load(of: path), cached.state == before, cached.isAuthentic(cacheKey) {
+            return (cached.digest, cached.bytes, true)
+        }
+        let (digest, bytes) = try fileDigest(path: path)
+        if let before, VerifiedDigest.FileState(path: path) == before, before.isSettled(bytes: bytes, settling: settling) {
+            VerifiedDigest(state: before, digest: digest, bytes: bytes, key: cacheKey).save(of: path)
+        }
+        return (digest, bytes, false)
+    }
 
     /// Checks the file at `path` against its seal.
     /// - Parameters:
@@ -252,8 +284,11 @@ public struct DerivedFileSeal: Codable, Equatable, Sendable {
     ///     signature, or none.
     /// - Returns: `.holds`, `.fails` with what does not hold, or `.unchecked` when there is
     ///   no seal (a file written before seals existed, or the seal was removed).
-    ///   Cost: one pass over the file.
-    public static func check(path: String, kind: String, rootChain: String, trustedKey: String?) -> TraceCheck {
+    ///   - cacheKey: the checking user's private key, which authenticates the verification
+    ///     cache beside the file (`VerifiedDigest`); nil: no cache, the file is read.
+    ///   Cost: one pass over the file, or with a valid cache a stat and two small reads.
+    public static func check(path: String, kind: String, rootChain: String, trustedKey: String?,
+                             cacheKey: TraceSigningKey? = nil) -> TraceCheck {
         let subject = kind
         guard let data = FileManager.default.contents(atPath: sealPath(of: path)) else {
             return TraceCheck(subject, .unchecked, "no seal beside \(path)")
@@ -261,7 +296,7 @@ public struct DerivedFileSeal: Codable, Equatable, Sendable {
         guard let seal = try? JSONDecoder().decode(DerivedFileSeal.self, from: data), seal.kind == kind else {
             return TraceCheck(subject, .fails, "the seal \(sealPath(of: path)) is unreadable")
         }
-        guard let (digest, bytes) = try? fileDigest(path: path) else {
+        guard let (digest, bytes, _) = try? currentDigest(path: path, cacheKey: cacheKey) else {
             return TraceCheck(subject, .fails, "\(path) cannot be read")
         }
         if digest != seal.digest || bytes != seal.bytes {
@@ -284,5 +319,89 @@ public struct DerivedFileSeal: Codable, Equatable, Sendable {
             return TraceCheck(subject, .fails, "the seal is not signed, and \(trustedKey.prefix(16))… should have signed it")
         }
         return TraceCheck(subject, .holds, "\(path) matches its (unsigned) seal for this trace (SHA-256 \(digest.prefix(16))…)")
+    }
+}
+
+/// The verification cache of a sealed file (`FILE.seal.verified`, mode 0600): the file's
+/// SHA-256 as last read, and the file's state then (device, inode, size, mtime and ctime in
+/// nanoseconds), authenticated by an HMAC under the checking user's key. A check whose file
+/// state is the same takes the digest from the cache instead of reading the file.
+///
+/// Why that is safe: any write, truncation, rename over or re-creation of the file changes
+/// its ctime, inode or size, and the ctime cannot be set back without privilege (utimensat
+/// sets atime and mtime only; the kernel sets ctime to the current time). A change within
+/// one timestamp tick of the caching read would keep the same ctime, so a state is cached
+/// only once its ctime is over two seconds old (`isSettled`, git's "racily clean"
+/// rule). A forged cache entry needs the key, and whoever holds the key can re-seal the file
+/// anyway. Not covered: root, who can change the clock or the disk under the filesystem.
+struct VerifiedDigest: Codable, Equatable {
+    struct FileState: Codable, Equatable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var mtime: Int64
+        var ctime: Int64
+
+        /// Nil when the file cannot be stat'ed.
+        init?(path: String) {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+            ctime = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
+        }
+
+        /// The state describes `bytes` bytes, and its ctime is far enough in the past that a
+        /// later change must show in it.
+        func isSettled(bytes: UInt64, settling: Int64) -> Bool {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let nanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+            return size >= 0 && UInt64(size) == bytes && ctime < nanoseconds - settling
+        }
+    }
+
+    /// Two seconds: far above the coarsest timestamp tick a Linux filesystem keeps (ext4
+    /// and tmpfs: one jiffy; FAT's 2 s mtime does not apply, its ctime is not kept).
+    static let settling: Int64 = 2_000_000_000
+
+    var state: FileState
+    var digest: String
+    var bytes: UInt64
+    /// HMAC-SHA256 (hex) of `message` under the checking user's key.
+    var authentication: String
+
+    init(state: FileState, digest: String, bytes: UInt64, key: TraceSigningKey) {
+        self.state = state
+        self.digest = digest
+        self.bytes = bytes
+        authentication = ""
+        authentication = key.authenticationCode(for: message)
+    }
+
+    var message: [UInt8] {
+        Array("magprov verified digest\n\(state.device) \(state.inode) \(state.size) \(state.mtime) \(state.ctime)\n\(digest) \(bytes)\n".utf8)
+    }
+
+    func isAuthentic(_ key: TraceSigningKey) -> Bool { key.authenticationCode(for: message) == authentication }
+
+    static func cachePath(of path: String) -> String { DerivedFileSeal.sealPath(of: path) + ".verified" }
+
+    static func load(of path: String) -> VerifiedDigest? {
+        FileManager.default.contents(atPath: cachePath(of: path)).flatMap { try? JSONDecoder().decode(VerifiedDigest.self, from: $0) }
+    }
+
+    /// Best effort (temporary file and rename, mode 0600): a cache that cannot be written
+    /// costs the next check a read, nothing else.
+    func save(of path: String) {
+        guard let data = try? JSONEncoder().encode(self) else { return }
+        let target = VerifiedDigest.cachePath(of: path), temporary = target + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if written != data.count || rename(temporary, target) != 0 { unlink(temporary) }
     }
 }

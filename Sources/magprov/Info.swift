@@ -21,7 +21,7 @@ struct Info: ParsableCommand {
         let reader = try openTrace(trace)
         let damage = TraceDamageNotice.report(reader)
         let (events, errors) = reader.allEvents()
-        var processes = Set<Int32>(), syscalls = 0, bytesRead = 0, bytesCaptured = 0, signals = 0, timestamps = 0, execs = 0, buffered = 0
+        var processes = Set<Int32>(), syscalls = 0, bytesRead = 0, bytesCaptured = 0, signals = 0, timestamps = 0, execs = 0, buffered = 0, raced = 0
         var perSyscall: [String: Int] = [:]
         for e in events {
             switch e.body {
@@ -29,6 +29,7 @@ struct Info: ParsableCommand {
             case .syscall(let s):
                 syscalls += 1
                 if s.flags.contains(.buffered) { buffered += 1 }
+                if s.flags.contains(.pathRaced) { raced += 1 }
                 perSyscall[SyscallTable.name(s.number), default: 0] += 1
                 for w in s.writes { bytesCaptured += w.bytes.count }
                 // Object bytes delivered: the result of every content source the table names.
@@ -47,7 +48,7 @@ struct Info: ParsableCommand {
             let object: [String: Any] = [
                 "command": reader.header.command, "complete": reader.manifest != nil,
                 "exitCode": reader.manifest?.exitCode as Any, "processes": processes.count, "tasks": reader.taskIDs.count,
-                "execs": execs, "syscalls": syscalls, "bufferedSyscalls": buffered, "signals": signals, "rdtsc": timestamps,
+                "execs": execs, "syscalls": syscalls, "bufferedSyscalls": buffered, "pathRacedSyscalls": raced, "signals": signals, "rdtsc": timestamps,
                 "bytesReadBySyscalls": bytesRead, "bytesCaptured": bytesCaptured, "traceBytes": size,
                 "eventStreamBytes": eventBytes, "blobRawBytes": blobRaw, "rootChain": reader.manifest?.rootChain ?? "",
                 "recordingMode": reader.header.mode.rawValue, "errors": errors.map { "\($0)" }, "damage": damage.map { "\($0.subject): \($0.detail)" },
@@ -61,6 +62,9 @@ struct Info: ParsableCommand {
             print("mode:        \(reader.header.mode == .buffered ? "buffered (--syscall-buffer; \(buffered) syscalls logged by the program itself)" : "stopping (every syscall observed by the recorder)")")
             print("processes:   \(processes.count) (\(reader.taskIDs.count) tasks, \(execs) execs)")
             print("syscalls:    \(syscalls)   signals: \(signals)   rdtsc: \(timestamps)")
+            if raced > 0 {
+                print("path races:  \(raced) path calls ran while another task changed the namespace; the files named for them may not be the ones used (flag pathRaced)")
+            }
             print("top:         " + top.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             print("data:        \(formatBytes(UInt64(bytesRead))) read by syscalls, \(formatBytes(UInt64(bytesCaptured))) of kernel writes captured")
             let ratio = size > 0 ? Double(UInt64(bytesCaptured) + blobRaw) / Double(size) : 0
