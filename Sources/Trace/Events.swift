@@ -137,6 +137,12 @@ public struct SyscallFlags: OptionSet, Sendable, Equatable {
     /// the tracee's own memory (`record --syscall-buffer`): the program's word, not the
     /// supervisor's observation (`RecordingMode.buffered`).
     public static let buffered = SyscallFlags(rawValue: 16)
+    /// A shared mapping (`mmap` with `MAP_SHARED` of a file or memfd, `shmat`) of an object
+    /// another recorded process mapped already, one of them writable: from this call's exit
+    /// on, the recorder scheduled the caller in one shared-memory group with those
+    /// processes (one member in user code at a time, switches recorded;
+    /// Recorder/SharedMemoryScheduling.swift), so replay runs them in one schedule.
+    public static let joinedSharedMemoryGroup = SyscallFlags(rawValue: 32)
 }
 
 public struct SyscallEvent: Equatable, Sendable {

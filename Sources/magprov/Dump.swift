@@ -105,6 +105,7 @@ struct Dump: ParsableCommand {
             if s.flags.contains(.unmodeled) { flags.append("unmodeled") }
             if s.flags.contains(.foreignABI) { flags.append("foreignABI") }
             if s.flags.contains(.buffered) { flags.append("buffered") }
+            if s.flags.contains(.joinedSharedMemoryGroup) { flags.append("joinedSharedMemoryGroup") }
             if s.mapped != nil { flags.append("mapped") }
             o["flags"] = flags
             o["text"] = format(s)
@@ -170,6 +171,7 @@ struct Dump: ParsableCommand {
         if s.flags.contains(.unfinished) { flags.append("unfinished") }
         if s.flags.contains(.unmodeled) { flags.append("effects not modeled") }
         if s.flags.contains(.buffered) { flags.append("buffered: logged by the program") }
+        if s.flags.contains(.joinedSharedMemoryGroup) { flags.append("joined a shared-memory group") }
         if s.mapped != nil { flags.append("mapped bytes recorded") }
         return "\(spec.name)(\(parts.joined(separator: ", "))) = \(result)" + (flags.isEmpty ? "" : "  [\(flags.joined(separator: "; "))]")
     }

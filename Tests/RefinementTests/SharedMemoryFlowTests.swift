@@ -5,7 +5,9 @@
 // reaches out.txt. Modes in one process replay with zero divergence; where another
 // process writes a process's memory, replay must say so ("shared-memory group not
 // replayable yet", located) instead of diverging, and refinement must not refute the
-// edges of such a process. Writes through /proc/PID/mem are refused while recording.
+// edges of such a process. Processes that come to share memory by mapping one object
+// (SysV segment, memfd, file) are merged into one group by the recorder at that mapping
+// and replayed together. Writes through /proc/PID/mem are refused while recording.
 
 import Foundation
 import Provenance
@@ -235,12 +237,35 @@ final class SharedMemoryFlowTests: XCTestCase {
         try replayGroupWithTaint(r)
     }
 
-    /// Each sibling attaches the segment after the forks: processes that come to share
-    /// memory without a fork are not scheduled as a group, so replay stops them.
-    func testSysVSharedMemory() throws {
-        let r = try record("sysv-shm")
+    /// Each sibling attaches the segment after the forks: the recorder merges them into one
+    /// group at the second attach (flagged in the trace), and replay joins them in one
+    /// schedule from there, plain and with taint, the secret's flow confirmed.
+    func testSysVSharedMemory() throws { try replayJoinedGroup(try record("sysv-shm")) }
+
+    /// The same with a segment each sibling finds by its key (shmget with a key, then
+    /// shmat): nothing about the segment is shared before the mappings.
+    func testSysVSegmentFoundByKeyJoinsAGroup() throws {
+        let r = try record("sysv-key")
         XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("SysV shared memory") })
-        try replaySharedGroup(r, groupMembers: 2)
+        try replayJoinedGroup(r)
+    }
+
+    /// A regular file mapped MAP_SHARED by two processes, one writable (SQLite's -shm file).
+    func testFileMappedSharedByTwoProcessesJoinsAGroup() throws { try replayJoinedGroup(try record("file-shared")) }
+
+    /// A memfd passed over a unix socket (SCM_RIGHTS) and mapped by both.
+    func testMemfdPassedOverASocketJoinsAGroup() throws { try replayJoinedGroup(try record("memfd-scm")) }
+
+    /// A group formed at a mapping: the trace flags the call that merged the processes,
+    /// replay (plain and taint) runs them in one schedule with no divergence and nothing
+    /// reported not replayable, and refinement confirms out.txt <- secret.txt.
+    func replayJoinedGroup(_ r: Recorded, file: StaticString = #filePath, line: UInt = #line) throws {
+        let joins = try TraceReader(directory: r.trace).allEvents().events.filter { e in
+            if case .syscall(let s) = e.body { return s.flags.contains(.joinedSharedMemoryGroup) } else { return false }
+        }
+        XCTAssertEqual(joins.count, 1, "the second mapping merged the two processes into one group", file: file, line: line)
+        try replayCleanly(r, file: file, line: line)
+        try replayGroupWithTaint(r, file: file, line: line)
     }
 
     /// A memfd the parent maps shared and writable before both forks: one group, replayed
@@ -260,7 +285,8 @@ final class SharedMemoryFlowTests: XCTestCase {
         try replayGroupWithTaint(r)
     }
 
-    /// Only the process that maps the memfd read-only has its memory written by the other.
-    func testMemfdMappedByTwoProcesses() throws { try replaySharedGroup(try record("memfd"), groupMembers: 1) }
+    /// Each sibling maps the inherited memfd after the forks: one group from the second
+    /// mapping on.
+    func testMemfdMappedByTwoProcesses() throws { try replayJoinedGroup(try record("memfd")) }
 
 }
