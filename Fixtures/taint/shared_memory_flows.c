@@ -43,6 +43,9 @@
 //   memfd-scm     the writer creates a memfd, maps it writable and passes it to the reader
 //                 over a unix socket (SCM_RIGHTS); the reader maps it read-only and
 //                 acknowledges, and only then the writer stores the secret
+//   vm-shared     MAP_SHARED|MAP_ANONYMOUS made before the parent forks a reader (one
+//                 group); the parent reads the secret and process_vm_writev()s it into the
+//                 reader's view of the shared page, which the reader polls and copies
 //   proc-mem      the parent forks a reader, then reads the secret and is to pwrite() it
 //                 into the reader's buffer through /proc/<reader>/mem (refused like
 //                 proc-pwrite: refused.txt, the reader is killed)
@@ -70,6 +73,7 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -405,6 +409,15 @@ int main(int argc, char **argv) {
     } else if (!strcmp(mode, "memfd-scm")) {
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, channel)) return 5;
         siblings(scm_reader, scm_writer);
+    } else if (!strcmp(mode, "vm-shared")) {
+        shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shared == MAP_FAILED) return 5;
+        pid_t reader = fork();
+        if (reader == 0) _exit(shared_reader());
+        read_secret();
+        struct iovec local = { secret, SECRET_LENGTH }, remote = { shared, SECRET_LENGTH };
+        if (process_vm_writev(reader, &local, 1, &remote, 1, 0) != SECRET_LENGTH) { perror("process_vm_writev"); return 6; }
+        wait_child(reader);
     } else if (!strcmp(mode, "proc-mem")) {
         pid_t reader = fork();
         if (reader == 0) {
@@ -429,7 +442,7 @@ int main(int argc, char **argv) {
     } else {
         fprintf(stderr, "usage: shared_memory_flows threads|map-before|map-msync|map-after|mprotect|proc-pwrite|proc-write|"
                         "map-reader|anon-fork|anon-spin|anon-pipe|sysv-fork|memfd-fork|vfork|sysv-shm|memfd|sysv-key|file-shared|"
-                        "memfd-scm|proc-mem\n");
+                        "memfd-scm|vm-shared|proc-mem\n");
         return 1;
     }
     return 0;

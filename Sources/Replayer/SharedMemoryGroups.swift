@@ -18,8 +18,8 @@
 //   - another process mapping shared and writable (or mprotect()ing writable) a file or
 //     memfd it maps shared, or writing one with write(2), pwrite(2), truncate(2) and
 //     friends while it is mapped;
-//   - a write into its memory by another process through /proc/PID/mem or
-//     process_vm_writev;
+//   - a write into its memory by another process through /proc/PID/mem, or through
+//     process_vm_writev by a process outside its group;
 // and, not a group but not replayable either, a write into its own memory through
 // /proc/self/mem (replay does not apply those yet).
 
@@ -226,8 +226,10 @@ struct SharedMemoryGroups {
                     close(p, at: e.sequence) { $0.range.lowerBound == arguments[0] && $0.file == nil }
                 case .write, .truncate, .processVMWrite:
                     if SyscallTable.graphRole(s.number) == .processVMWrite {
+                        // Into a process recorded in the caller's group: replay copies the
+                        // bytes (SharedMemoryGroupReplay.applyRemoteWrite).
                         let target = Int32(truncatingIfNeeded: arguments[0])
-                        if target != p {
+                        if target != p && !sameGroup(target, p) {
                             mark(target, e.sequence, group("process \(p) wrote into its memory (\(name) @\(e.sequence))"))
                         }
                         continue
@@ -302,6 +304,15 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
     private var owner: [SharedObject: ProcessReplay<Tracker>] = [:]
     /// Stops run so far: (order, pid).
     private var executed: [(order: UInt64, pid: Int32)] = []
+    /// Dirty tracking, per page of each object (its offset / page size): the version the
+    /// object's content is at (bumped when a member that owned it hands over a page it
+    /// wrote), and the version each member's memory holds. A switch copies only the pages
+    /// whose version the member does not hold.
+    private var pageVersion: [SharedObject: [UInt64: UInt64]] = [:]
+    private var heldVersion: [ObjectIdentifier: [SharedObject: [UInt64: UInt64]]] = [:]
+    private var versions: UInt64 = 0
+    /// Pages `synchronize` copied so far.
+    private(set) var pagesCopied = 0
 
     /// Whether `unit` forked children recorded in its shared-memory group.
     static func hasMembers(_ unit: ReplayUnit) -> Bool {
@@ -353,7 +364,10 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
                     let previous = mapped.map { owner[$0.object] }
                     synchronize(to: m, at: stop.order)
                     try m.applyPendingResults(before: stop.order)
-                    for (span, before) in zip(mapped, previous) where before != nil { owner[span.object] = before }
+                    for (span, before) in zip(mapped, previous) where before != nil {
+                        owner[span.object] = before
+                        heldVersion[ObjectIdentifier(m)]?[span.object] = nil  // the recorded bytes replaced them
+                    }
                     if !mapped.isEmpty { synchronize(to: m, at: stop.order) }
                 }
                 current = member
@@ -381,38 +395,125 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
     }
 
     /// Makes the pages of every shared object `member` maps at stop `order` (bytes and
-    /// labels) those of the member that ran last while mapping it. Pages either side has
-    /// not mapped (yet) are left alone; the member owns an object once its pages are copied.
+    /// labels) those of the member that ran last while mapping it. Only pages whose
+    /// version `member` does not hold are copied (the owner's writes are found by
+    /// `GuestMemory.watchWrites`, armed when it took the object over). Pages either side
+    /// has not mapped (yet) are left alone; the member owns an object once its pages are
+    /// up to date.
     private func synchronize(to member: ProcessReplay<Tracker>, at order: UInt64) {
         for span in member.unit.sharedMappings where span.isLive(at: order) {
-            guard let from = owner[span.object], from !== member else {
-                if owner[span.object] == nil { owner[span.object] = member }
+            let object = span.object
+            guard let from = owner[object], from !== member else {
+                if owner[object] == nil { take(object, span, by: member) }
                 continue
             }
             // The owner's mapping now, or its last one (it exited or unmapped since: its
             // replay memory keeps the pages it exited with; unmapped pages are skipped).
-            guard let source = from.unit.sharedMappings.last(where: { $0.object == span.object && $0.from < order }) else {
-                owner[span.object] = member
+            guard let source = from.unit.sharedMappings.last(where: { $0.object == object && $0.from < order }) else {
+                take(object, span, by: member)
                 continue
             }
-            // The object's bytes both map: [start, end) in object offsets.
+            noteWrites(of: from, in: source)
+            // The object's bytes both map: [start, end) in object offsets (page-aligned:
+            // mmap offsets are, shmat's is 0).
             let start = max(span.offset, source.offset)
             let end = min(span.offset &+ UInt64(span.range.count), source.offset &+ UInt64(source.range.count))
             guard start < end else { continue }
-            var copied = false
+            let versions = pageVersion[object] ?? [:]
+            var held = heldVersion[ObjectIdentifier(member)]?[object] ?? [:]
+            var complete = true
             var offset = start
             while offset < end {
+                let index = offset / GuestMemory.pageSize
                 let at = span.range.lowerBound &+ (offset &- span.offset), sourceAt = source.range.lowerBound &+ (offset &- source.offset)
                 let length = Int(min(GuestMemory.pageSize, end &- offset))
-                if from.machine.memory.isMapped(sourceAt), member.machine.memory.isMapped(at),
-                   let bytes = try? from.machine.memory.readBytes(at: sourceAt, count: length) {
-                    try? member.machine.memory.writeBytes(bytes, at: at)
-                    member.machine.tracker.adoptMemoryLabels(from: from.machine.tracker, source: sourceAt, destination: at, length: length)
-                    copied = true
+                let current = versions[index] ?? 0
+                if held[index] != current {
+                    if from.machine.memory.isMapped(sourceAt), member.machine.memory.isMapped(at),
+                       let bytes = try? from.machine.memory.readBytes(at: sourceAt, count: length) {
+                        try? member.machine.memory.writeBytes(bytes, at: at)
+                        member.machine.tracker.adoptMemoryLabels(from: from.machine.tracker, source: sourceAt, destination: at, length: length)
+                        held[index] = current
+                        pagesCopied += 1
+                    } else {
+                        complete = false
+                    }
                 }
                 offset &+= UInt64(length)
             }
-            if copied { owner[span.object] = member }
+            heldVersion[ObjectIdentifier(member), default: [:]][object] = held
+            if complete { take(object, span, by: member) }
+        }
+    }
+
+    /// `member` owns `object` from now on: its writes to the object's pages are watched.
+    private func take(_ object: SharedObject, _ span: SharedMappingSpan, by member: ProcessReplay<Tracker>) {
+        owner[object] = member
+        member.machine.memory.watchWrites(address: span.range.lowerBound, length: UInt64(span.range.count))
+    }
+
+    /// The pages of `span` that `owner` (about to hand its object over) wrote since it took
+    /// the object, or that were never watched: a new version of each, which it holds.
+    private func noteWrites(of owner: ProcessReplay<Tracker>, in span: SharedMappingSpan) {
+        let memory = owner.machine.memory
+        var versions = pageVersion[span.object] ?? [:]
+        var held = heldVersion[ObjectIdentifier(owner)]?[span.object] ?? [:]
+        var page = span.range.lowerBound
+        while page < span.range.upperBound {
+            if memory.isMapped(page), memory.mayHaveBeenWritten(pageNumber: page >> GuestMemory.pageShift) {
+                let index = (span.offset &+ (page &- span.range.lowerBound)) / GuestMemory.pageSize
+                self.versions += 1
+                versions[index] = self.versions
+                held[index] = self.versions
+            }
+            page &+= GuestMemory.pageSize
+        }
+        _ = memory.takeWrittenPages(address: span.range.lowerBound, length: UInt64(span.range.count))
+        pageVersion[span.object] = versions
+        heldVersion[ObjectIdentifier(owner), default: [:]][span.object] = held
+    }
+
+    /// process_vm_writev(2) by `member` into another member of the group: the `result`
+    /// bytes the kernel copied go from the caller's local iovecs into the target's remote
+    /// ones, with their labels, when the call's result is applied (the target's shared pages
+    /// are brought up to date first, so the target then holds the objects' newest bytes).
+    /// When a third member ran user code between the call's entry and exit, the trace cannot
+    /// order its loads against the copy: replay stops there. Cost: the bytes copied.
+    func applyRemoteWrite(_ event: SyscallEvent, by member: ProcessReplay<Tracker>, tid: Int32, exitSequence: UInt64) throws {
+        guard SyscallTable.graphRole(event.number) == .processVMWrite, event.result > 0, event.arguments.count >= 5,
+              let target = memberByPid[Int32(truncatingIfNeeded: event.arguments[0])], target !== member else { return }
+        for (order, pid) in executed.reversed() {
+            if order <= event.entrySequence { break }
+            guard order < exitSequence, pid != member.unit.pid else { continue }
+            throw NotReplayable(
+                tid: tid, instructionCount: member.machine.instructionCount, sequence: event.entrySequence,
+                reason: "shared-memory group: the trace cannot order process_vm_writev @\(event.entrySequence)-@\(exitSequence) of process \(member.unit.pid) into process \(target.unit.pid) while process \(pid) ran user code (@\(order))")
+        }
+        func iovecs(_ address: UInt64, _ count: UInt64) throws -> [(base: UInt64, length: UInt64)] {
+            guard count <= 1024 else { throw member.divergenceHere(tid: tid, reason: "process_vm_writev with \(count) iovecs (IOV_MAX is 1024)") }
+            guard count > 0 else { return [] }
+            let bytes = try member.machine.memory.readBytes(at: address, count: Int(count) * 16)
+            return (0..<Int(count)).map { (bytes.loadUInt64(at: $0 * 16), bytes.loadUInt64(at: $0 * 16 + 8)) }
+        }
+        let local = try iovecs(event.arguments[1], event.arguments[2]).filter { $0.length > 0 }
+        let remote = try iovecs(event.arguments[3], event.arguments[4]).filter { $0.length > 0 }
+        synchronize(to: target, at: exitSequence)
+        var remaining = UInt64(event.result)
+        var l = 0, r = 0, lOffset: UInt64 = 0, rOffset: UInt64 = 0
+        while remaining > 0, l < local.count, r < remote.count {
+            let n = min(remaining, local[l].length - lOffset, remote[r].length - rOffset, 1 << 20)
+            let from = local[l].base &+ lOffset, to = remote[r].base &+ rOffset
+            do {
+                let bytes = try member.machine.memory.readBytes(at: from, count: Int(n))
+                try target.machine.memory.writeBytes(bytes, at: to)
+            } catch {
+                throw member.divergenceHere(tid: tid, reason: "process_vm_writev copied \(n) bytes from 0x\(String(from, radix: 16)) to 0x\(String(to, radix: 16)) in process \(target.unit.pid), which replay cannot: \(error)")
+            }
+            target.machine.tracker.adoptMemoryLabels(from: member.machine.tracker, source: from, destination: to, length: Int(n))
+            remaining -= n
+            lOffset += n; rOffset += n
+            if lOffset == local[l].length { l += 1; lOffset = 0 }
+            if rOffset == remote[r].length { r += 1; rOffset = 0 }
         }
     }
 

@@ -276,6 +276,16 @@ final class SharedMemoryFlowTests: XCTestCase {
         try replayGroupWithTaint(r)
     }
 
+    /// process_vm_writev(2) into a group member's view of a shared page: the graph has the
+    /// edge from the caller, and replay copies the bytes (with their labels) from the caller's
+    /// memory into the target's, with no divergence and the flow confirmed.
+    func testProcessVMWritevIntoAGroupMembersSharedMemory() throws {
+        let r = try record("vm-shared")
+        XCTAssertTrue(r.graph.edges.contains { $0.operation == "process_vm_writev" })
+        try replayCleanly(r)
+        try replayGroupWithTaint(r)
+    }
+
     /// A vfork child reads the secret into the memory it borrows from its parent, which
     /// writes it: replayed on one memory, and the derivation out.txt <- secret.txt is
     /// confirmed (refinement follows a vfork child's inputs into its parent).
