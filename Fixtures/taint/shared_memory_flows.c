@@ -45,7 +45,8 @@
 //                 acknowledges, and only then the writer stores the secret
 //   vm-shared     MAP_SHARED|MAP_ANONYMOUS made before the parent forks a reader (one
 //                 group); the parent reads the secret and process_vm_writev()s it into the
-//                 reader's view of the shared page, which the reader polls and copies
+//                 reader's view of the shared page while the reader blocks in read(2) on a
+//                 pipe, then writes the pipe a byte; the reader copies the page to out.txt
 //   proc-mem      the parent forks a reader, then reads the secret and is to pwrite() it
 //                 into the reader's buffer through /proc/<reader>/mem (refused like
 //                 proc-pwrite: refused.txt, the reader is killed)
@@ -412,11 +413,19 @@ int main(int argc, char **argv) {
     } else if (!strcmp(mode, "vm-shared")) {
         shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (shared == MAP_FAILED) return 5;
+        int go[2];
+        if (pipe(go)) return 5;
         pid_t reader = fork();
-        if (reader == 0) _exit(shared_reader());
+        if (reader == 0) {
+            // Blocked in read(2) while the bytes arrive: no user code to order them against.
+            char byte;
+            if (read(go[0], &byte, 1) != 1) _exit(6);
+            _exit(shared_reader());
+        }
         read_secret();
         struct iovec local = { secret, SECRET_LENGTH }, remote = { shared, SECRET_LENGTH };
         if (process_vm_writev(reader, &local, 1, &remote, 1, 0) != SECRET_LENGTH) { perror("process_vm_writev"); return 6; }
+        if (write(go[1], "g", 1) != 1) return 6;
         wait_child(reader);
     } else if (!strcmp(mode, "proc-mem")) {
         pid_t reader = fork();

@@ -39,22 +39,37 @@ extension Supervisor {
     /// group's, or its own thread-group id.
     func schedulingKey(_ tgid: Int32) -> Int32 { sharedMemoryGroupOf[tgid] ?? tgid }
 
-    /// The writable `MAP_SHARED` mappings of task `tid` (`/proc/TID/maps` lines whose
-    /// permissions read `?w?s`), ascending. Empty when the file cannot be read.
-    static func writableSharedMappings(tid: Int32) -> [Range<UInt64>] {
+    /// One line of `/proc/TID/maps` (proc(5)): the range, the four permission characters
+    /// (`rwxs`/`rwxp`), the device (`major:minor`, as text) and the inode (as text).
+    struct MapsEntry {
+        var range: Range<UInt64>
+        var permissions: [UInt8]
+        var device: Substring
+        var inode: Substring
+        var writable: Bool { permissions[1] == UInt8(ascii: "w") }
+        var shared: Bool { permissions[3] == UInt8(ascii: "s") }
+    }
+
+    /// The mappings of task `tid`, ascending; empty when `/proc/TID/maps` cannot be read.
+    /// Cost: one read of the file.
+    static func mapsEntries(tid: Int32) -> [MapsEntry] {
         guard let bytes = try? readAll(path: "/proc/\(tid)/maps") else { return [] }
-        var ranges: [Range<UInt64>] = []
+        var entries: [MapsEntry] = []
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-            let fields = line.split(separator: " ", maxSplits: 2)
-            guard fields.count >= 2 else { continue }
-            let perms = Array(fields[1].utf8)
-            guard perms.count == 4, perms[1] == UInt8(ascii: "w"), perms[3] == UInt8(ascii: "s") else { continue }
+            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count >= 5, fields[1].utf8.count == 4 else { continue }
             let bounds = fields[0].split(separator: "-")
             guard bounds.count == 2, let start = UInt64(bounds[0], radix: 16), let end = UInt64(bounds[1], radix: 16),
                   start < end else { continue }
-            ranges.append(start..<end)
+            entries.append(MapsEntry(range: start..<end, permissions: Array(fields[1].utf8), device: fields[3], inode: fields[4]))
         }
-        return ranges
+        return entries
+    }
+
+    /// The writable `MAP_SHARED` mappings of task `tid` (`/proc/TID/maps` lines whose
+    /// permissions read `?w?s`), ascending. Empty when the file cannot be read.
+    static func writableSharedMappings(tid: Int32) -> [Range<UInt64>] {
+        mapsEntries(tid: tid).filter { $0.writable && $0.shared }.map(\.range)
     }
 
     /// At a fork: puts the child in its parent's shared-memory group when the parent holds
@@ -84,49 +99,24 @@ extension Supervisor {
         return key
     }
 
-    /// The object behind the mapping that starts at `address` in task `tid`
-    /// (`/proc/TID/maps`: device `major:minor` and inode; a SysV segment's inode is its
-    /// shmid) and whether it is mapped writable. Nil when the line cannot be found.
-    static func sharedObject(tid: Int32, at address: UInt64) -> (device: Substring, inode: Substring, writable: Bool)? {
-        guard let bytes = try? readAll(path: "/proc/\(tid)/maps") else { return nil }
-        let prefix = String(address, radix: 16) + "-"
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix(prefix) {
-            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count >= 5, fields[1].utf8.count == 4 else { return nil }
-            let perms = Array(fields[1].utf8)
-            guard perms[3] == UInt8(ascii: "s") else { return nil }
-            return (fields[3], fields[4], perms[1] == UInt8(ascii: "w"))
-        }
-        return nil
-    }
-
-    /// Whether `/proc/TID/maps` holds a shared mapping of the object (`device`, `inode`),
-    /// writable when `writable` is asked for.
-    static func mapsShared(tid: Int32, device: Substring, inode: Substring, writable: Bool) -> Bool {
-        guard let bytes = try? readAll(path: "/proc/\(tid)/maps") else { return false }
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count >= 5, fields[3] == device, fields[4] == inode else { continue }
-            let perms = Array(fields[1].utf8)
-            if perms.count == 4, perms[3] == UInt8(ascii: "s"), !writable || perms[1] == UInt8(ascii: "w") { return true }
-        }
-        return false
-    }
-
     /// At the exit of a successful shared mapping call (`mmap` `MAP_SHARED` of a
     /// descriptor, `shmat`) that mapped at `address`: merges the caller's scheduling group
     /// with those of the other traced processes mapping the same object shared, when either
     /// side's mapping is writable. Returns whether any process joined. Cost: one read of
     /// `/proc/PID/maps` per traced process outside the caller's group.
     func joinProcessesSharing(_ task: TracedTask, at address: UInt64) -> Bool {
-        guard let object = Self.sharedObject(tid: task.tid, at: address), object.inode != "0" else { return false }
+        guard let object = Self.mapsEntries(tid: task.tid).first(where: { $0.range.lowerBound == address }),
+              object.shared, object.inode != "0" else { return false }
         let ownKey = schedulingKey(task.tgid)
         var representative: [Int32: Int32] = [:]  // tgid -> a live tid of it
         for other in tasks.values where schedulingKey(other.tgid) != ownKey {
             if representative[other.tgid] == nil || other.tid == other.tgid { representative[other.tgid] = other.tid }
         }
+        // The object (a SysV segment's inode is its shmid), mapped shared, either side writable.
         let sharing = representative.filter { _, tid in
-            Self.mapsShared(tid: tid, device: object.device, inode: object.inode, writable: !object.writable)
+            Self.mapsEntries(tid: tid).contains {
+                $0.shared && $0.device == object.device && $0.inode == object.inode && (object.writable || $0.writable)
+            }
         }.map(\.key)
         guard !sharing.isEmpty else { return false }
         mergeSchedulingGroups(of: [task.tgid] + sharing)
@@ -168,16 +158,10 @@ extension Supervisor {
     /// range (its length from `/proc/TID/maps`), so replay can map and fill it. Nil when
     /// the mapping cannot be found or read.
     func attachedSegmentBytes(_ task: TracedTask, at address: UInt64) -> MemoryWrite? {
-        guard let bytes = try? readAll(path: "/proc/\(task.tid)/maps") else { return nil }
-        let prefix = String(address, radix: 16) + "-"
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix(prefix) {
-            guard let endText = line.dropFirst(prefix.count).split(separator: " ").first,
-                  let end = UInt64(endText, radix: 16), end > address else { return nil }
-            let length = Int(end - address)
-            if length > inlineEventLimit { return readIntoBlobs(task.access, address: address, length: length) }
-            return task.access.readBytes(at: address, count: length).map { MemoryWrite(address: address, bytes: $0) }
-        }
-        return nil
+        guard let entry = Self.mapsEntries(tid: task.tid).first(where: { $0.range.lowerBound == address }) else { return nil }
+        let length = Int(entry.range.upperBound - address)
+        if length > inlineEventLimit { return readIntoBlobs(task.access, address: address, length: length) }
+        return task.access.readBytes(at: address, count: length).map { MemoryWrite(address: address, bytes: $0) }
     }
 
     /// The fingerprint of `task`'s writable shared pages at a preemption, when its process

@@ -371,6 +371,7 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
                     if !mapped.isEmpty { synchronize(to: m, at: stop.order) }
                 }
                 current = member
+                try checkRemoteWritesInFlight(before: stop, of: member)
                 synchronize(to: member, at: stop.order)
                 try member.replayStop(stop)
                 executed.append((stop.order, pid))
@@ -514,6 +515,22 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
             lOffset += n; rOffset += n
             if lOffset == local[l].length { l += 1; lOffset = 0 }
             if rOffset == remote[r].length { r += 1; rOffset = 0 }
+        }
+    }
+
+    /// Stops replay before `stop` of `member` when another member's process_vm_writev into
+    /// a group member was in the kernel then (entered before the stop, exits after it): the
+    /// trace cannot say whether `member`'s user code saw the bytes.
+    private func checkRemoteWritesInFlight(before stop: ScheduledStop, of member: ProcessReplay<Tracker>) throws {
+        for m in members where m !== member {
+            for pending in m.pendingResults where pending.exitSequence > stop.order && pending.event.entrySequence < stop.order {
+                let event = pending.event
+                guard SyscallTable.graphRole(event.number) == .processVMWrite, event.result > 0, let target = event.arguments.first,
+                      memberByPid[Int32(truncatingIfNeeded: target)] != nil else { continue }
+                throw NotReplayable(
+                    tid: stop.tid, instructionCount: member.machine.instructionCount, sequence: event.entrySequence,
+                    reason: "shared-memory group: the trace cannot order process_vm_writev @\(event.entrySequence)-@\(pending.exitSequence) of process \(m.unit.pid) into process \(target) while process \(member.unit.pid) ran user code (@\(stop.order))")
+            }
         }
     }
 

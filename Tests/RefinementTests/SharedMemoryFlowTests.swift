@@ -256,6 +256,41 @@ final class SharedMemoryFlowTests: XCTestCase {
     /// A memfd passed over a unix socket (SCM_RIGHTS) and mapped by both.
     func testMemfdPassedOverASocketJoinsAGroup() throws { try replayJoinedGroup(try record("memfd-scm")) }
 
+    /// SQLite in WAL mode from two programs a shell started (a file mapped shared, the -shm
+    /// index): the reader keeps its connection open across the writer's insert and sees
+    /// it; the recorder merges the two into one group at the second mapping of the -shm
+    /// file; replay cannot run two exec images in one schedule yet and says so, located at
+    /// that mapping, without diverging.
+    func testSQLiteWALFromTwoProgramsIsRecordedAsOneGroup() throws {
+        let dir = GroundTruth.scratch("shm-sqlite")
+        let script = """
+            sqlite3 db.sqlite "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES('a');" > /dev/null
+            ( printf 'SELECT count(*) FROM t;\\n.shell touch started\\n'
+              while [ ! -f inserted ]; do sleep 0.05; done
+              printf 'SELECT count(*) FROM t;\\n' ) | sqlite3 db.sqlite > counts.txt &
+            while [ ! -f started ]; do sleep 0.05; done
+            sqlite3 db.sqlite "INSERT INTO t VALUES('b');"
+            touch inserted
+            wait
+
+            """
+        try script.write(toFile: dir + "/run.sh", atomically: false, encoding: .utf8)
+        let trace = try GroundTruth.record(["/bin/sh", dir + "/run.sh"], in: dir)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/counts.txt", encoding: .utf8), "1\n2\n",
+                       "the reader's open connection saw the writer's insert")
+        let joins = try TraceReader(directory: trace).allEvents().events.compactMap { e -> SyscallEvent? in
+            guard case .syscall(let s) = e.body, s.flags.contains(.joinedSharedMemoryGroup) else { return nil }
+            return s
+        }
+        XCTAssertFalse(joins.isEmpty, "the second mapping of db.sqlite-shm merged the two programs")
+        XCTAssertTrue(joins.allSatisfy { $0.mapped?.path.hasSuffix("db.sqlite-shm") == true }, "\(joins.map { $0.mapped?.path ?? "" })")
+        let replay = try ReplaySession(trace: try TraceReader(directory: trace)).run(options: ReplayOptions(jobs: 2))
+        XCTAssertTrue(replay.divergences.isEmpty, "\(replay.divergences.map(\.1.description))")
+        let reasons = replay.notReplayable.map(\.1.description)
+        let atTheJoin = reasons.filter { $0.contains("db.sqlite-shm (@") && $0.contains("different exec images") }
+        XCTAssertEqual(atTheJoin.count, 2, "both programs stop at the join: \(reasons)")
+    }
+
     /// A group formed at a mapping: the trace flags the call that merged the processes,
     /// replay (plain and taint) runs them in one schedule with no divergence and nothing
     /// reported not replayable, and refinement confirms out.txt <- secret.txt.
