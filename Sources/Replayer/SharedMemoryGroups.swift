@@ -6,7 +6,10 @@
 // Children the recorder scheduled in their parent's shared-memory group (one member in
 // user code at a time, switch order recorded, DESIGN.md "Security model, in the
 // recorder"; Recorder/SharedMemoryScheduling.swift) replay together with it
-// (`SharedMemoryGroupReplay` below). For every other kind of sharing the plan finds the
+// (`SharedMemoryGroupReplay` below), and so do processes the recorder merged into one group
+// at a mapping (`SyscallFlags.joinedSharedMemoryGroup`, `joins`) when they are forked images
+// of one exec image (ReplayPlan.swift places them; two exec images stop at the join). For
+// every other kind of sharing the plan finds the
 // processes and replay stops each one at the event after which its memory was no longer
 // its own alone, with a located "shared-memory group not replayable yet" report.
 //
@@ -14,10 +17,11 @@
 //   - a fork while it holds a shared mapping either can store through (anonymous, SysV, or
 //     a writable file mapping): parent and child, the child from its start — unless the
 //     child's TaskStart names the group (then they replay together);
-//   - a SysV shmat (the segment's bytes at the attach are not in the trace);
-//   - another process mapping shared and writable (or mprotect()ing writable) a file or
-//     memfd it maps shared, or writing one with write(2), pwrite(2), truncate(2) and
-//     friends while it is mapped;
+//   - a SysV shmat whose bytes at the attach are not in the trace, or of a segment a
+//     process outside its group attaches;
+//   - a process outside its group mapping shared and writable (or mprotect()ing
+//     writable) a file or memfd it maps shared, or any other process writing one with
+//     write(2), pwrite(2), truncate(2) and friends while it is mapped;
 //   - a write into its memory by another process through /proc/PID/mem, or through
 //     process_vm_writev by a process outside its group;
 // and, not a group but not replayable either, a write into its own memory through
