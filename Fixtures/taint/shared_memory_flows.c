@@ -28,10 +28,25 @@
 //                 stores the secret, the reader polls and copies it to out.txt
 //   sysv-fork     the same through a SysV segment the parent attaches before the forks
 //   memfd-fork    the same through a memfd the parent maps shared before the forks
-//   sysv-shm      the same through a SysV segment (shmget in the parent, shmat in both)
+//   sysv-shm      the same through a SysV segment (shmget in the parent, shmat in both;
+//                 the writer attaches once the reader created mapped.flag after its attach)
 //   vfork         a vfork child reads the secret into its parent's memory (borrowed until
 //                 it exits); the parent writes it to out.txt
 //   memfd         the same through a memfd each sibling maps from the inherited descriptor
+//                 (the writer maps once the reader created mapped.flag after its mapping)
+//   sysv-key      the same through a SysV segment each sibling finds by its key (shmget
+//                 with a key, then shmat): nothing is shared before the mappings (the
+//                 writer attaches after mapped.flag, as in sysv-shm)
+//   file-shared   the same through carrier.txt, mapped MAP_SHARED by both siblings (the
+//                 writer writable, the reader read-only), as SQLite's -shm file is; the
+//                 writer maps once the reader created mapped.flag after its mapping
+//   memfd-scm     the writer creates a memfd, maps it writable and passes it to the reader
+//                 over a unix socket (SCM_RIGHTS); the reader maps it read-only and
+//                 acknowledges, and only then the writer stores the secret
+//   vm-shared     MAP_SHARED|MAP_ANONYMOUS made before the parent forks a reader (one
+//                 group); the parent reads the secret and process_vm_writev()s it into the
+//                 reader's view of the shared page while the reader blocks in read(2) on a
+//                 pipe, then writes the pipe a byte; the reader copies the page to out.txt
 //   proc-mem      the parent forks a reader, then reads the secret and is to pwrite() it
 //                 into the reader's buffer through /proc/<reader>/mem (refused like
 //                 proc-pwrite: refused.txt, the reader is killed)
@@ -58,6 +73,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,13 +149,27 @@ static int shared_reader(void) {
 }
 static int shared_writer(void) { memcpy(shared, secret, SECRET_LENGTH); return 0; }
 
+/// Creates mapped.flag: the reader's mapping exists.
+static void announce_mapping(void) { close(open("mapped.flag", O_WRONLY | O_CREAT, 0644)); }
+/// Waits (nanosleep) until the reader announced its mapping; 0 when it did.
+static int await_mapping(void) {
+    for (int tries = 0; access("mapped.flag", F_OK) != 0; tries++) {
+        if (tries > 20000) return 9;
+        struct timespec pause = { 0, 1000000 };
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
 static int segment;
 static int shm_reader(void) {
     shared = shmat(segment, NULL, SHM_RDONLY);
     if (shared == (void *)-1) return 6;
+    announce_mapping();
     return shared_reader();
 }
 static int shm_writer(void) {
+    if (await_mapping()) return 9;
     shared = shmat(segment, NULL, 0);
     if (shared == (void *)-1) return 6;
     return shared_writer();
@@ -148,11 +179,77 @@ static int memory_fd;
 static int memfd_reader(void) {
     shared = mmap(NULL, SECRET_LENGTH, PROT_READ, MAP_SHARED, memory_fd, 0);
     if (shared == MAP_FAILED) return 6;
+    announce_mapping();
     return shared_reader();
 }
 static int memfd_writer(void) {
+    if (await_mapping()) return 9;
     shared = mmap(NULL, SECRET_LENGTH, PROT_READ | PROT_WRITE, MAP_SHARED, memory_fd, 0);
     if (shared == MAP_FAILED) return 6;
+    return shared_writer();
+}
+
+static key_t segment_key;
+static int key_attach(int flags) {
+    int id = shmget(segment_key, 4096, IPC_CREAT | 0600);
+    if (id < 0) return 6;
+    shared = shmat(id, NULL, flags);
+    return shared == (void *)-1 ? 6 : 0;
+}
+static int key_reader(void) {
+    if (key_attach(SHM_RDONLY)) return 6;
+    announce_mapping();
+    return shared_reader();
+}
+static int key_writer(void) { return await_mapping() ? 9 : key_attach(0) ? 6 : shared_writer(); }
+
+static int file_reader(void) {
+    int fd = open("carrier.txt", O_RDONLY);
+    if (fd < 0) return 6;
+    shared = mmap(NULL, SECRET_LENGTH, PROT_READ, MAP_SHARED, fd, 0);
+    if (shared == MAP_FAILED) return 6;
+    announce_mapping();
+    return shared_reader();
+}
+static int file_writer(void) {
+    if (await_mapping()) return 9;
+    int fd = open("carrier.txt", O_RDWR);
+    if (fd < 0) return 6;
+    shared = mmap(NULL, SECRET_LENGTH, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return shared == MAP_FAILED ? 6 : shared_writer();
+}
+
+static int channel[2];
+static int scm_reader(void) {
+    char byte;
+    struct iovec data = { &byte, 1 };
+    union { struct cmsghdr header; char space[CMSG_SPACE(sizeof(int))]; } control;
+    struct msghdr message = { .msg_iov = &data, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+    if (recvmsg(channel[1], &message, 0) != 1) return 6;
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    if (!header || header->cmsg_type != SCM_RIGHTS) return 6;
+    int fd;
+    memcpy(&fd, CMSG_DATA(header), sizeof fd);
+    shared = mmap(NULL, SECRET_LENGTH, PROT_READ, MAP_SHARED, fd, 0);
+    if (shared == MAP_FAILED || write(channel[1], "k", 1) != 1) return 6;
+    return shared_reader();
+}
+static int scm_writer(void) {
+    int fd = memfd_create("magprov-passed", 0);
+    if (fd < 0 || ftruncate(fd, 4096)) return 6;
+    shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (shared == MAP_FAILED) return 6;
+    char byte = 'f', ack;
+    struct iovec data = { &byte, 1 };
+    union { struct cmsghdr header; char space[CMSG_SPACE(sizeof(int))]; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message = { .msg_iov = &data, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control };
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof fd);
+    memcpy(CMSG_DATA(header), &fd, sizeof fd);
+    if (sendmsg(channel[0], &message, 0) != 1 || read(channel[0], &ack, 1) != 1) return 6;
     return shared_writer();
 }
 
@@ -301,6 +398,35 @@ int main(int argc, char **argv) {
         memory_fd = memfd_create("magprov-shared", 0);
         if (memory_fd < 0 || ftruncate(memory_fd, 4096)) return 5;
         siblings(memfd_reader, memfd_writer);
+    } else if (!strcmp(mode, "sysv-key")) {
+        segment_key = (key_t)(0x6d700000 | (getpid() & 0xffff));
+        siblings(key_reader, key_writer);
+        int id = shmget(segment_key, 0, 0);
+        if (id >= 0) shmctl(id, IPC_RMID, NULL);
+    } else if (!strcmp(mode, "file-shared")) {
+        char zeros[SECRET_LENGTH] = { 0 };
+        write_file("carrier.txt", zeros, SECRET_LENGTH);
+        siblings(file_reader, file_writer);
+    } else if (!strcmp(mode, "memfd-scm")) {
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, channel)) return 5;
+        siblings(scm_reader, scm_writer);
+    } else if (!strcmp(mode, "vm-shared")) {
+        shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shared == MAP_FAILED) return 5;
+        int go[2];
+        if (pipe(go)) return 5;
+        pid_t reader = fork();
+        if (reader == 0) {
+            // Blocked in read(2) while the bytes arrive: no user code to order them against.
+            char byte;
+            if (read(go[0], &byte, 1) != 1) _exit(6);
+            _exit(shared_reader());
+        }
+        read_secret();
+        struct iovec local = { secret, SECRET_LENGTH }, remote = { shared, SECRET_LENGTH };
+        if (process_vm_writev(reader, &local, 1, &remote, 1, 0) != SECRET_LENGTH) { perror("process_vm_writev"); return 6; }
+        if (write(go[1], "g", 1) != 1) return 6;
+        wait_child(reader);
     } else if (!strcmp(mode, "proc-mem")) {
         pid_t reader = fork();
         if (reader == 0) {
@@ -324,7 +450,8 @@ int main(int argc, char **argv) {
         wait_child(reader);
     } else {
         fprintf(stderr, "usage: shared_memory_flows threads|map-before|map-msync|map-after|mprotect|proc-pwrite|proc-write|"
-                        "map-reader|anon-fork|anon-spin|anon-pipe|sysv-fork|memfd-fork|vfork|sysv-shm|memfd|proc-mem\n");
+                        "map-reader|anon-fork|anon-spin|anon-pipe|sysv-fork|memfd-fork|vfork|sysv-shm|memfd|sysv-key|file-shared|"
+                        "memfd-scm|vm-shared|proc-mem\n");
         return 1;
     }
     return 0;

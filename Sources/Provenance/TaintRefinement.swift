@@ -219,7 +219,11 @@ struct RefinementState {
         for e in graph.edges where e.isActiveFlow && e.precision == .coarse {
             let s = graph.nodes[e.source], t = graph.nodes[e.target]
             if e.operation == "shared load" { sharedLoads[t.id, default: []].append(s.id) }
-            if e.operation == "shared store" { sharedStores[t.id, default: []].append(s.id) }
+            // A writable shared mapping's own edge (`mmap`, `shmat`, `mprotect`) stores too:
+            // what the process had read before the mapping reaches the object through it.
+            if e.operation == "shared store" || e.attributes["sharedWritable"] == .bool(true) {
+                sharedStores[t.id, default: []].append(s.id)
+            }
             if e.operation == "vfork", s.kind == .process, t.kind == .process { vforked[s.id, default: []].append(t.id) }
             switch (s.kind == .process, t.kind == .process) {
             case (false, true) where Self.isObject(s):

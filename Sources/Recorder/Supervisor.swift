@@ -619,6 +619,12 @@ final class Supervisor {
                let segment = attachedSegmentBytes(task, at: UInt64(bitPattern: result)) {
                 event.writes.append(segment)
             }
+            let sharedMapping = SyscallTable.graphRole(pending.number) == .sharedMemoryAttach
+                || (pending.number == SyscallTable.Number.mmap && pending.arguments[3] & 0x20 == 0 /* MAP_ANONYMOUS */
+                    && (pending.arguments[3] & 0x3 == 0x1 || pending.arguments[3] & 0x3 == 0x3) /* MAP_SHARED(_VALIDATE) */)
+            if sharedMapping, result >= 0, joinProcessesSharing(task, at: UInt64(bitPattern: result)) {
+                event.flags.insert(.joinedSharedMemoryGroup)
+            }
             if pending.number == SyscallTable.Number.rtSigreturn {
                 event.registersAfter = try task.access.registers()
             }

@@ -486,6 +486,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
     /// The kernel's answer: memory writes, then the result register (or whole registers).
     private func apply(_ event: SyscallEvent, tid: Int32, sequence: UInt64) throws {
         try group?.checkKernelWrites(event, by: self, tid: tid, exitSequence: sequence)
+        try group?.applyRemoteWrite(event, by: self, tid: tid, exitSequence: sequence)
         for w in event.writes {
             do { try machine.memory.writeBytes(w.bytes, at: w.address) } catch {
                 throw divergenceHere(tid: tid, reason: "the kernel wrote \(w.bytes.count) bytes at 0x\(String(w.address, radix: 16)), which is not mapped in replay")

@@ -41,8 +41,9 @@ public protocol ReplayDataFlow: DataFlowTracker {
     /// mremap: the shadow of `length` bytes moves from `source` to `destination`.
     func moveMemory(from source: UInt64, to destination: UInt64, length: Int)
     /// Shared memory between two processes of one group: the shadow of `length` bytes at
-    /// `address` becomes `other`'s (a tracker of the same job, sharing its label table).
-    func adoptMemoryLabels(from other: Self, address: UInt64, length: Int)
+    /// `destination` becomes what `other` (a tracker of the same job, sharing its label
+    /// table) holds at `source` (the object's same bytes, mapped there in that process).
+    func adoptMemoryLabels(from other: Self, source: UInt64, destination: UInt64, length: Int)
     /// Register-file bytes `[offset, offset + size)` were written by the kernel.
     func clearRegisters(offset: UInt64, size: Int)
     /// Signal delivery: the shadow of register-file bytes `[registerOffset, +size)` is
@@ -91,7 +92,7 @@ extension NoDataFlow: ReplayDataFlow {
     @inline(__always) public func recordRegisterSink(event: UInt64, registerOffset: UInt64, size: Int, eventOffset: Int64) {}
     @inline(__always) public func recordPathSink(event: UInt64, argument: Int, address: UInt64, length: Int) {}
     @inline(__always) public func moveMemory(from source: UInt64, to destination: UInt64, length: Int) {}
-    @inline(__always) public func adoptMemoryLabels(from other: NoDataFlow, address: UInt64, length: Int) {}
+    @inline(__always) public func adoptMemoryLabels(from other: NoDataFlow, source: UInt64, destination: UInt64, length: Int) {}
     @inline(__always) public func clearRegisters(offset: UInt64, size: Int) {}
     @inline(__always) public func saveRegister(offset registerOffset: UInt64, size: Int, to address: UInt64) {}
     @inline(__always) public func restoreRegister(offset registerOffset: UInt64, size: Int, from address: UInt64) {}

@@ -54,9 +54,15 @@ public struct ReplayUnit: Sendable {
     public var sharedMemory: SharedMemoryStop? = nil
     /// For a child forked while its parent held writable shared memory, recorded in the
     /// parent's shared-memory group (`TaskStart.sharedMemoryGroup`): the page-aligned
-    /// ranges it shares with the parent. Such a child replays together with its parent,
-    /// in one schedule (SharedMemoryGroups.swift); nil for any other unit.
+    /// ranges it shares with the parent; empty for a child that came to share memory with
+    /// the group later (a mapping the recorder flagged `joinedSharedMemoryGroup`), and for
+    /// the forked images between such a child and its exec image. Such a child replays
+    /// together with its parent, in one schedule (SharedMemoryGroups.swift); nil for any
+    /// other unit.
     public var sharedWithParent: [Range<UInt64>]? = nil
+    /// The process's shared mappings during this image (SharedMemoryGroups.swift): a
+    /// shared-memory group copies each object's pages between the members that map it.
+    public var sharedMappings: [SharedMappingSpan] = []
     /// Set when the trace is damaged where this image's events are (its stream, or a
     /// thread's): the image is reported, not replayed.
     public var damage: TraceDamage? = nil
@@ -173,9 +179,12 @@ extension ReplayPlan {
             if case .fork = segment.start, let inherited = groups.children[segment.tid] { shared = inherited }
             var sharedWithParent: [Range<UInt64>]?
             if case .fork = segment.start { sharedWithParent = groups.members[segment.tid] }
+            let spans = (groups.spans[p]?.filter { $0.until > segment.startSequence && $0.from < segment.endSequence } ?? [])
+                .sorted { $0.from < $1.from }
             return ReplayUnit(pid: p, tid: segment.tid, start: segment.start, startSequence: segment.startSequence,
                               stops: stops, forkedChildren: [:], executable: segment.executable, execveSequence: execve,
-                              sharedMemory: shared, sharedWithParent: sharedWithParent, endSequence: segment.endSequence)
+                              sharedMemory: shared, sharedWithParent: sharedWithParent, sharedMappings: spans,
+                              endSequence: segment.endSequence)
         }
 
         var execUnits: [ReplayUnit] = []
@@ -192,8 +201,68 @@ extension ReplayPlan {
         for child in forkUnits.values.sorted(by: { $0.startSequence < $1.startSequence }) {
             if !attachDeep(child, into: &execUnits) { unattached += child.stops.count }
         }
+        for join in groups.joins { placeJoin(join, in: &execUnits) }
         let total = events.filter { if case .syscall = $0.body { return true } else { return false } }.count
         self.init(units: execUnits.sorted { $0.startSequence < $1.startSequence }, skippedEvents: max(0, total - placed) + unattached)
+    }
+}
+
+/// The path to the unit matching `match`: the index of its exec image in `units`, then the
+/// tids of the forked children down to it (empty for the exec image itself).
+private func locate(_ match: (ReplayUnit) -> Bool, in units: [ReplayUnit]) -> (top: Int, tids: [Int32])? {
+    func search(_ unit: ReplayUnit) -> [Int32]? {
+        if match(unit) { return [] }
+        for (tid, child) in unit.forkedChildren.sorted(by: { $0.key < $1.key }) {
+            if let rest = search(child) { return [tid] + rest }
+        }
+        return nil
+    }
+    for (i, unit) in units.enumerated() { if let tids = search(unit) { return (i, tids) } }
+    return nil
+}
+
+/// Applies `change` to every unit on `path` below its exec image, or (`onlyLast`) to the
+/// last one, which may be the exec image itself.
+private func modify(_ units: inout [ReplayUnit], path: (top: Int, tids: [Int32]), onlyLast: Bool = false,
+                    _ change: (inout ReplayUnit) -> Void) {
+    func walk(_ unit: inout ReplayUnit, _ tids: ArraySlice<Int32>) {
+        guard let tid = tids.first, var child = unit.forkedChildren[tid] else { return }
+        if !onlyLast || tids.count == 1 { change(&child) }
+        walk(&child, tids.dropFirst())
+        unit.forkedChildren[tid] = child
+    }
+    if onlyLast && path.tids.isEmpty { change(&units[path.top]) }
+    walk(&units[path.top], path.tids[...])
+}
+
+/// A group the recorder formed at a mapping (SharedMemoryGroups.swift): when every process
+/// in it descends from one exec image by forks, the images on the way to each become
+/// members of that image's group (replayed in one schedule with it). Processes of
+/// different exec images cannot share a schedule yet: each stops there, located.
+private func placeJoin(_ join: SharedMemoryJoin, in units: inout [ReplayUnit]) {
+    guard let joiner = locate({ u in u.pid == join.pid && u.stops.contains { $0.order == join.entry } }, in: units) else { return }
+    var paths = [joiner]
+    for other in join.with {
+        // The other process's image alive at the join: the latest one started before it.
+        var best: (path: (top: Int, tids: [Int32]), start: UInt64)?
+        func consider(_ unit: ReplayUnit, _ path: (top: Int, tids: [Int32])) {
+            if unit.pid == other, unit.startSequence <= join.sequence, best.map({ unit.startSequence > $0.start }) ?? true {
+                best = (path, unit.startSequence)
+            }
+            for (tid, child) in unit.forkedChildren { consider(child, (path.top, path.tids + [tid])) }
+        }
+        for (i, unit) in units.enumerated() { consider(unit, (i, [])) }
+        if let best { paths.append(best.path) }
+    }
+    if Set(paths.map(\.top)).count == 1 {
+        for path in paths { modify(&units, path: path) { $0.sharedWithParent = $0.sharedWithParent ?? [] } }
+        return
+    }
+    for path in paths {
+        modify(&units, path: path, onlyLast: true) { unit in
+            guard unit.sharedMemory == nil else { return }
+            unit.sharedMemory = SharedMemoryStop(after: join.sequence, reason: "shared-memory group not replayable yet: process \(join.pid) mapped \(join.what) (@\(join.sequence)), which processes \(join.with.map(String.init).joined(separator: ", ")) map too; they run different exec images, and replay schedules a group only within the forks of one image")
+        }
     }
 }
 

@@ -6,7 +6,10 @@
 // Children the recorder scheduled in their parent's shared-memory group (one member in
 // user code at a time, switch order recorded, DESIGN.md "Security model, in the
 // recorder"; Recorder/SharedMemoryScheduling.swift) replay together with it
-// (`SharedMemoryGroupReplay` below). For every other kind of sharing the plan finds the
+// (`SharedMemoryGroupReplay` below), and so do processes the recorder merged into one group
+// at a mapping (`SyscallFlags.joinedSharedMemoryGroup`, `joins`) when they are forked images
+// of one exec image (ReplayPlan.swift places them; two exec images stop at the join). For
+// every other kind of sharing the plan finds the
 // processes and replay stops each one at the event after which its memory was no longer
 // its own alone, with a located "shared-memory group not replayable yet" report.
 //
@@ -14,12 +17,13 @@
 //   - a fork while it holds a shared mapping either can store through (anonymous, SysV, or
 //     a writable file mapping): parent and child, the child from its start — unless the
 //     child's TaskStart names the group (then they replay together);
-//   - a SysV shmat (the segment's bytes at the attach are not in the trace);
-//   - another process mapping shared and writable (or mprotect()ing writable) a file or
-//     memfd it maps shared, or writing one with write(2), pwrite(2), truncate(2) and
-//     friends while it is mapped;
-//   - a write into its memory by another process through /proc/PID/mem or
-//     process_vm_writev;
+//   - a SysV shmat whose bytes at the attach are not in the trace, or of a segment a
+//     process outside its group attaches;
+//   - a process outside its group mapping shared and writable (or mprotect()ing
+//     writable) a file or memfd it maps shared, or any other process writing one with
+//     write(2), pwrite(2), truncate(2) and friends while it is mapped;
+//   - a write into its memory by another process through /proc/PID/mem, or through
+//     process_vm_writev by a process outside its group;
 // and, not a group but not replayable either, a write into its own memory through
 // /proc/self/mem (replay does not apply those yet).
 
@@ -34,6 +38,43 @@ public struct SharedMemoryStop: Sendable, Equatable {
     public var reason: String
 }
 
+/// A shared-memory object as replay names it in every process that maps it.
+public enum SharedObject: Hashable, Sendable {
+    /// A file or memfd, by (device, inode).
+    case file(device: UInt64, inode: UInt64)
+    /// A SysV segment, by shmid.
+    case segment(UInt64)
+    /// `MAP_SHARED|MAP_ANONYMOUS` memory, by the process that mapped it and the mmap's
+    /// exit sequence (forked children inherit it).
+    case anonymous(pid: Int32, sequence: UInt64)
+}
+
+/// One shared mapping of a process, alive from the event with sequence `from` (exclusive)
+/// until the one with sequence `until` (inclusive; `UInt64.max` when never unmapped).
+public struct SharedMappingSpan: Sendable, Equatable {
+    public var object: SharedObject
+    /// Guest addresses, page-aligned.
+    public var range: Range<UInt64>
+    /// Byte offset of `range.lowerBound` in the object.
+    public var offset: UInt64
+    public var from: UInt64
+    public var until: UInt64
+
+    /// Whether the mapping exists at stop `order`.
+    func isLive(at order: UInt64) -> Bool { from < order && order <= until }
+}
+
+/// Processes the recorder merged into one shared-memory group at a mapping
+/// (`SyscallFlags.joinedSharedMemoryGroup`): `pid`'s call with entry sequence `entry`
+/// mapped an object the processes `with` mapped already.
+struct SharedMemoryJoin {
+    var pid: Int32
+    var entry: UInt64
+    var sequence: UInt64
+    var with: [Int32]
+    var what: String
+}
+
 struct SharedMemoryGroups {
     /// By process id, in sequence order.
     var stops: [Int32: [SharedMemoryStop]] = [:]
@@ -42,19 +83,46 @@ struct SharedMemoryGroups {
     /// Forked children recorded in their parent's shared-memory group, by tid: the ranges
     /// they share with the parent (replayed together with it).
     var members: [Int32: [Range<UInt64>]] = [:]
+    /// Every shared mapping of every process, by process id (across its images).
+    var spans: [Int32: [SharedMappingSpan]] = [:]
+    /// Groups the recorder formed at a mapping rather than a fork, in trace order.
+    var joins: [SharedMemoryJoin] = []
 
     struct FileKey: Hashable { var device: UInt64; var inode: UInt64 }
-    struct Mapping { var range: Range<UInt64>; var file: FileKey?; var path: String; var writable: Bool }
+    struct Mapping {
+        var range: Range<UInt64>; var file: FileKey?; var path: String; var writable: Bool
+        var object: SharedObject; var offset: UInt64; var from: UInt64
+    }
 
     init(events: [TraceEvent], pidOf: (Int32) -> Int32) {
         var mappings: [Int32: [Mapping]] = [:]
         var marked = Set<Int32>()
-        /// Processes replayed in one group, by the pid of the group's first process.
+        /// Processes replayed in one group: union-find over pids.
         var groupOf: [Int32: Int32] = [:]
+        func root(_ p: Int32) -> Int32 {
+            var r = p
+            while let up = groupOf[r], up != r { r = up }
+            return r
+        }
+        func unite(_ a: Int32, _ b: Int32) {
+            let ra = root(a), rb = root(b)
+            if ra != rb { groupOf[rb] = ra }
+        }
+        func sameGroup(_ a: Int32, _ b: Int32) -> Bool { a == b || root(a) == root(b) }
         func mark(_ pid: Int32, _ sequence: UInt64, _ reason: String) {
             guard marked.insert(pid).inserted else { return }
             stops[pid, default: []].append(SharedMemoryStop(after: sequence, reason: reason))
         }
+        /// Ends the mappings of `pid` that `drop` selects at event `sequence`.
+        func close(_ pid: Int32, at sequence: UInt64, where drop: (Mapping) -> Bool) {
+            guard let list = mappings[pid] else { return }
+            for m in list where drop(m) {
+                spans[pid, default: []].append(SharedMappingSpan(object: m.object, range: pageAligned(m.range), offset: m.offset,
+                                                                 from: m.from, until: sequence))
+            }
+            mappings[pid] = list.filter { !drop($0) }
+        }
+        func add(_ pid: Int32, _ m: Mapping) { mappings[pid, default: []].append(m) }
         func group(_ what: String) -> String { "shared-memory group not replayable yet: " + what }
         func mappers(of file: FileKey, except pid: Int32) -> [(pid: Int32, mapping: Mapping)] {
             mappings.flatMap { p, list in p == pid ? [] : list.filter { $0.file == file }.map { (p, $0) } }
@@ -64,12 +132,16 @@ struct SharedMemoryGroups {
             case .exec:
                 // A new image: the old mappings are gone, and a later stop is the new image's.
                 let p = pidOf(e.tid)
-                mappings[p] = nil
+                close(p, at: e.sequence) { _ in true }
                 marked.remove(p)
+            case .taskExit where pidOf(e.tid) == e.tid:
+                // The thread-group leader's exit is reported last (ptrace(2)): the process
+                // and its mappings are gone.
+                close(e.tid, at: e.sequence) { _ in true }
             case .taskStart(let t) where t.kind == .fork:
                 let parent = pidOf(t.parent)
                 guard let inherited = mappings[parent], !inherited.isEmpty else { continue }
-                mappings[t.pid] = inherited
+                mappings[t.pid] = inherited.map { var m = $0; m.from = e.sequence; return m }
                 // A read-only file mapping is shared with the child too, but neither can
                 // store through it (until an mprotect, checked below).
                 guard let shared = inherited.first(where: { $0.file == nil || $0.writable }) else { continue }
@@ -77,7 +149,7 @@ struct SharedMemoryGroups {
                     // Recorded as one group (one member in user code at a time, switches in
                     // the trace): replayed together, not stopped.
                     members[t.tid] = inherited.filter { $0.file == nil || $0.writable }.map { pageAligned($0.range) }
-                    groupOf[t.pid] = groupOf[parent] ?? parent
+                    unite(parent, t.pid)
                     continue
                 }
                 let what = shared.path.isEmpty ? "shared memory" : shared.path
@@ -89,6 +161,7 @@ struct SharedMemoryGroups {
                 let p = pidOf(e.tid)
                 let name = SyscallTable.name(s.number)
                 let arguments = s.arguments + Array(repeating: 0, count: max(0, 6 - s.arguments.count))
+                let joined = s.flags.contains(.joinedSharedMemoryGroup)
                 switch SyscallTable.graphRole(s.number) {
                 case .mmap:
                     let flags = arguments[3], prot = arguments[2]
@@ -96,55 +169,71 @@ struct SharedMemoryGroups {
                     let start = UInt64(bitPattern: s.result)
                     let range = start..<(start &+ arguments[1])
                     if flags & 0x20 != 0 {
-                        mappings[p, default: []].append(Mapping(range: range, file: nil, path: "", writable: prot & 2 != 0))
+                        add(p, Mapping(range: range, file: nil, path: "", writable: prot & 2 != 0,
+                                       object: .anonymous(pid: p, sequence: e.sequence), offset: 0, from: e.sequence))
                         continue
                     }
                     let object = s.mapped.map { (FileKey(device: $0.device, inode: $0.inode), $0.path) }
                         ?? s.objects.first { $0.argument == 4 }.map { (FileKey(device: $0.device, inode: $0.inode), $0.resolved) }
                     guard let (file, path) = object else { continue }
                     let writable = prot & 2 != 0
-                    for other in mappers(of: file, except: p) {
+                    let others = mappers(of: file, except: p)
+                    if joined {
+                        let with = Array(Set(others.map(\.pid).filter { !sameGroup($0, p) })).sorted()
+                        for other in with { unite(other, p) }
+                        if !with.isEmpty { joins.append(SharedMemoryJoin(pid: p, entry: s.entrySequence, sequence: e.sequence, with: with, what: path)) }
+                    }
+                    for other in others where !sameGroup(other.pid, p) {
                         if writable { mark(other.pid, e.sequence, group("process \(p) mapped \(path) shared and writable (\(name) @\(e.sequence)) while process \(other.pid) maps it")) }
                         if other.mapping.writable { mark(p, e.sequence, group("mapped \(path) shared (\(name) @\(e.sequence)) while process \(other.pid) maps it writable")) }
                     }
-                    mappings[p, default: []].append(Mapping(range: range, file: file, path: path, writable: writable))
+                    add(p, Mapping(range: range, file: file, path: path, writable: writable,
+                                   object: .file(device: file.device, inode: file.inode), offset: arguments[5], from: e.sequence))
                 case .protect where arguments[2] & 2 != 0:
                     // A shared file mapping made writable: like a new writable mapping of it.
                     let range = arguments[0]..<(arguments[0] &+ arguments[1])
                     for i in (mappings[p] ?? []).indices {
                         guard let m = mappings[p]?[i], let file = m.file, !m.writable, m.range.overlaps(range) else { continue }
                         mappings[p]?[i].writable = true
-                        for other in mappers(of: file, except: p) {
+                        for other in mappers(of: file, except: p) where !sameGroup(other.pid, p) {
                             mark(other.pid, e.sequence, group("process \(p) made its shared mapping of \(m.path) writable (\(name) @\(e.sequence)) while process \(other.pid) maps it"))
                         }
                     }
                 case .unmap:
                     let range = arguments[0]..<(arguments[0] &+ arguments[1])
-                    mappings[p]?.removeAll { range.lowerBound <= $0.range.lowerBound && $0.range.upperBound <= range.upperBound }
+                    close(p, at: e.sequence) { range.lowerBound <= $0.range.lowerBound && $0.range.upperBound <= range.upperBound }
                 case .sharedMemoryAttach:
                     // The recorder stores the segment's bytes at the attach (the write at the
                     // result address). Shared with a process outside this one's group, it
                     // is a group nobody recorded: both stop.
                     let start = UInt64(bitPattern: s.result)
                     let path = "SysV segment \(arguments[0])"
+                    let object = SharedObject.segment(arguments[0])
                     guard let segment = s.writes.first, segment.address == start else {
                         mark(p, e.sequence, group("attached SysV shared memory segment \(Int64(bitPattern: arguments[0])) (shmat @\(e.sequence)): its bytes at the attach are not in the trace"))
-                        mappings[p, default: []].append(Mapping(range: start..<(start &+ 1), file: nil, path: path, writable: true))
+                        add(p, Mapping(range: start..<(start &+ 1), file: nil, path: path, writable: true, object: object, offset: 0, from: e.sequence))
                         continue
                     }
-                    for (other, list) in mappings where other != p && list.contains(where: { $0.file == nil && $0.path == path }) {
-                        guard (groupOf[other] ?? other) != (groupOf[p] ?? p) else { continue }  // one group
+                    let others = mappings.filter { other, list in other != p && list.contains { $0.file == nil && $0.path == path } }.map(\.key)
+                    if joined {
+                        let with = Array(Set(others.filter { !sameGroup($0, p) })).sorted()
+                        for other in with { unite(other, p) }
+                        if !with.isEmpty { joins.append(SharedMemoryJoin(pid: p, entry: s.entrySequence, sequence: e.sequence, with: with, what: path)) }
+                    }
+                    for other in others where !sameGroup(other, p) {
                         mark(p, e.sequence, group("attached SysV shared memory segment \(Int64(bitPattern: arguments[0])) (shmat @\(e.sequence)) that process \(other) attaches too, and was not recorded in its group"))
                         mark(other, e.sequence, group("process \(p) attached SysV shared memory segment \(Int64(bitPattern: arguments[0])) (shmat @\(e.sequence)) that it attaches, and was not recorded in its group"))
                     }
-                    mappings[p, default: []].append(Mapping(range: start..<(start &+ UInt64(segment.bytes.count)), file: nil, path: path,
-                                                            writable: arguments[2] & 0o10000 == 0))
+                    add(p, Mapping(range: start..<(start &+ UInt64(segment.bytes.count)), file: nil, path: path,
+                                   writable: arguments[2] & 0o10000 == 0, object: object, offset: 0, from: e.sequence))
                 case .sharedMemoryDetach:
-                    mappings[p]?.removeAll { $0.range.lowerBound == arguments[0] && $0.file == nil }
+                    close(p, at: e.sequence) { $0.range.lowerBound == arguments[0] && $0.file == nil }
                 case .write, .truncate, .processVMWrite:
                     if SyscallTable.graphRole(s.number) == .processVMWrite {
+                        // Into a process recorded in the caller's group: replay copies the
+                        // bytes (SharedMemoryGroupReplay.applyRemoteWrite).
                         let target = Int32(truncatingIfNeeded: arguments[0])
-                        if target != p {
+                        if target != p && !sameGroup(target, p) {
                             mark(target, e.sequence, group("process \(p) wrote into its memory (\(name) @\(e.sequence))"))
                         }
                         continue
@@ -169,6 +258,11 @@ struct SharedMemoryGroups {
                 continue
             }
         }
+        for (p, list) in mappings {
+            spans[p, default: []] += list.map {
+                SharedMappingSpan(object: $0.object, range: pageAligned($0.range), offset: $0.offset, from: $0.from, until: .max)
+            }
+        }
     }
 
     /// `range` widened to whole pages, as the kernel maps it.
@@ -191,15 +285,17 @@ struct SharedMemoryGroups {
 /// interpreter (its private memory differs after the fork), and the group runs every
 /// member's recorded stops in one schedule, the global order the recorder let them run
 /// in (one member in user code at a time, SharedMemoryScheduling.swift). Before a member
-/// runs, or has a syscall result applied, the shared pages (bytes and taint labels) are
-/// copied from the member that touched them last, so what one stored the next one loads.
+/// runs, or has a syscall result applied, the pages of each shared object it maps (bytes
+/// and taint labels) are copied from the member that ran last while mapping that object,
+/// at that member's address for it, so what one stored the next one loads. Members may map
+/// one object at different addresses (each `shmat`s a segment, or maps one memfd or file).
 ///
 /// A syscall of one member whose kernel writes land in shared pages while another member
 /// ran user code between its entry and exit (a blocking read into shared memory) cannot be
 /// ordered against that member's loads: replay stops there with `notReplayable`.
 ///
-/// Cost: each switch between members copies the shared ranges (4 KiB per page, and the
-/// page's labels in taint replay).
+/// Cost: each switch between members copies the pages of the objects both map (4 KiB per
+/// page, and the page's labels in taint replay).
 final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
     let leader: ProcessReplay<Tracker>
     /// Members in creation order, the leader first.
@@ -208,12 +304,19 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
     private var memberByPid: [Int32: ProcessReplay<Tracker>] = [:]
     /// Every member's stops, in recorded order, with the process each belongs to.
     let stops: [(pid: Int32, stop: ScheduledStop)]
-    /// Page-aligned ranges any two members share.
-    let sharedRanges: [Range<UInt64>]
-    /// The member whose memory holds the shared pages' current content.
-    private var owner: ProcessReplay<Tracker>
+    /// For each shared object, the member whose memory holds its current content.
+    private var owner: [SharedObject: ProcessReplay<Tracker>] = [:]
     /// Stops run so far: (order, pid).
     private var executed: [(order: UInt64, pid: Int32)] = []
+    /// Dirty tracking, per page of each object (its offset / page size): the version the
+    /// object's content is at (bumped when a member that owned it hands over a page it
+    /// wrote), and the version each member's memory holds. A switch copies only the pages
+    /// whose version the member does not hold.
+    private var pageVersion: [SharedObject: [UInt64: UInt64]] = [:]
+    private var heldVersion: [ObjectIdentifier: [SharedObject: [UInt64: UInt64]]] = [:]
+    private var versions: UInt64 = 0
+    /// Pages `synchronize` copied so far.
+    private(set) var pagesCopied = 0
 
     /// Whether `unit` forked children recorded in its shared-memory group.
     static func hasMembers(_ unit: ReplayUnit) -> Bool {
@@ -223,28 +326,14 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
     init(leader: ProcessReplay<Tracker>) {
         self.leader = leader
         members = [leader]
-        owner = leader
         memberByPid[leader.unit.pid] = leader
         var all: [(pid: Int32, stop: ScheduledStop)] = []
-        var ranges: [Range<UInt64>] = []
         func collect(_ unit: ReplayUnit) {
             all += unit.stops.map { (unit.pid, $0) }
-            for child in unit.forkedChildren.values where child.sharedWithParent != nil {
-                ranges += child.sharedWithParent ?? []
-                collect(child)
-            }
+            for child in unit.forkedChildren.values where child.sharedWithParent != nil { collect(child) }
         }
         collect(leader.unit)
         stops = all.sorted { $0.stop.order < $1.stop.order }
-        var merged: [Range<UInt64>] = []
-        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if let last = merged.last, r.lowerBound <= last.upperBound {
-                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
-            } else {
-                merged.append(r)
-            }
-        }
-        sharedRanges = merged
     }
 
     /// A member created by `parent`'s replay of the fork that made it.
@@ -266,14 +355,28 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
                 guard let member = memberByPid[pid] else {
                     throw leader.divergenceHere(tid: stop.tid, reason: "process \(pid) of the shared-memory group runs in the recording, but its fork was not replayed")
                 }
-                // Kernel writes of other members that completed before this stop.
-                for m in members where m !== member && m.hasPendingResults(before: stop.order) {
+                // Kernel writes that completed before this stop, this member's included (a
+                // mapping's recorded bytes come first, the other members' stores after).
+                for m in members where m.hasPendingResults(before: stop.order) {
                     current = m
-                    synchronize(to: m)
+                    // A mapping made by one of these calls holds the bytes recorded at its
+                    // exit; the object's content (the same bytes, with the labels that say
+                    // where they came from) is that of the member that ran last while
+                    // mapping it, copied again after the recorded bytes land.
+                    let exits = Set(m.pendingResults.lazy.filter { $0.exitSequence < stop.order }.map(\.exitSequence))
+                    let mapped = m.unit.sharedMappings.filter { exits.contains($0.from) }
+                    let previous = mapped.map { owner[$0.object] }
+                    synchronize(to: m, at: stop.order)
                     try m.applyPendingResults(before: stop.order)
+                    for (span, before) in zip(mapped, previous) where before != nil {
+                        owner[span.object] = before
+                        heldVersion[ObjectIdentifier(m)]?[span.object] = nil  // the recorded bytes replaced them
+                    }
+                    if !mapped.isEmpty { synchronize(to: m, at: stop.order) }
                 }
                 current = member
-                synchronize(to: member)
+                try checkRemoteWritesInFlight(before: stop, of: member)
+                synchronize(to: member, at: stop.order)
                 try member.replayStop(stop)
                 executed.append((stop.order, pid))
             }
@@ -296,32 +399,153 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
         return leader.finish(outcome: outcomeOf(leader), seconds: seconds)
     }
 
-    /// Makes `member`'s shared pages (bytes and labels) those of the member that touched
-    /// them last. Pages either side has unmapped are left alone.
-    private func synchronize(to member: ProcessReplay<Tracker>) {
-        guard owner !== member else { return }
-        let from = owner.machine, to = member.machine
-        for range in sharedRanges {
-            var page = range.lowerBound
-            while page < range.upperBound {
-                if from.memory.isMapped(page), to.memory.isMapped(page),
-                   let bytes = try? from.memory.readBytes(at: page, count: Int(GuestMemory.pageSize)) {
-                    try? to.memory.writeBytes(bytes, at: page)
-                    to.tracker.adoptMemoryLabels(from: from.tracker, address: page, length: Int(GuestMemory.pageSize))
+    /// Makes the pages of every shared object `member` maps at stop `order` (bytes and
+    /// labels) those of the member that ran last while mapping it. Only pages whose
+    /// version `member` does not hold are copied (the owner's writes are found by
+    /// `GuestMemory.watchWrites`, armed when it took the object over). Pages either side
+    /// has not mapped (yet) are left alone; the member owns an object once its pages are
+    /// up to date.
+    private func synchronize(to member: ProcessReplay<Tracker>, at order: UInt64) {
+        for span in member.unit.sharedMappings where span.isLive(at: order) {
+            let object = span.object
+            guard let from = owner[object], from !== member else {
+                if owner[object] == nil { take(object, span, by: member) }
+                continue
+            }
+            // The owner's mapping now, or its last one (it exited or unmapped since: its
+            // replay memory keeps the pages it exited with; unmapped pages are skipped).
+            guard let source = from.unit.sharedMappings.last(where: { $0.object == object && $0.from < order }) else {
+                take(object, span, by: member)
+                continue
+            }
+            noteWrites(of: from, in: source)
+            // The object's bytes both map: [start, end) in object offsets (page-aligned:
+            // mmap offsets are, shmat's is 0).
+            let start = max(span.offset, source.offset)
+            let end = min(span.offset &+ UInt64(span.range.count), source.offset &+ UInt64(source.range.count))
+            guard start < end else { continue }
+            let versions = pageVersion[object] ?? [:]
+            var held = heldVersion[ObjectIdentifier(member)]?[object] ?? [:]
+            var complete = true
+            var offset = start
+            while offset < end {
+                let index = offset / GuestMemory.pageSize
+                let at = span.range.lowerBound &+ (offset &- span.offset), sourceAt = source.range.lowerBound &+ (offset &- source.offset)
+                let length = Int(min(GuestMemory.pageSize, end &- offset))
+                let current = versions[index] ?? 0
+                if held[index] != current {
+                    if from.machine.memory.isMapped(sourceAt), member.machine.memory.isMapped(at),
+                       let bytes = try? from.machine.memory.readBytes(at: sourceAt, count: length) {
+                        try? member.machine.memory.writeBytes(bytes, at: at)
+                        member.machine.tracker.adoptMemoryLabels(from: from.machine.tracker, source: sourceAt, destination: at, length: length)
+                        held[index] = current
+                        pagesCopied += 1
+                    } else {
+                        complete = false
+                    }
                 }
-                page += GuestMemory.pageSize
+                offset &+= UInt64(length)
+            }
+            heldVersion[ObjectIdentifier(member), default: [:]][object] = held
+            if complete { take(object, span, by: member) }
+        }
+    }
+
+    /// `member` owns `object` from now on: its writes to the object's pages are watched.
+    private func take(_ object: SharedObject, _ span: SharedMappingSpan, by member: ProcessReplay<Tracker>) {
+        owner[object] = member
+        member.machine.memory.watchWrites(address: span.range.lowerBound, length: UInt64(span.range.count))
+    }
+
+    /// The pages of `span` that `owner` (about to hand its object over) wrote since it took
+    /// the object, or that were never watched: a new version of each, which it holds.
+    private func noteWrites(of owner: ProcessReplay<Tracker>, in span: SharedMappingSpan) {
+        let memory = owner.machine.memory
+        var versions = pageVersion[span.object] ?? [:]
+        var held = heldVersion[ObjectIdentifier(owner)]?[span.object] ?? [:]
+        var page = span.range.lowerBound
+        while page < span.range.upperBound {
+            if memory.isMapped(page), memory.mayHaveBeenWritten(pageNumber: page >> GuestMemory.pageShift) {
+                let index = (span.offset &+ (page &- span.range.lowerBound)) / GuestMemory.pageSize
+                self.versions += 1
+                versions[index] = self.versions
+                held[index] = self.versions
+            }
+            page &+= GuestMemory.pageSize
+        }
+        _ = memory.takeWrittenPages(address: span.range.lowerBound, length: UInt64(span.range.count))
+        pageVersion[span.object] = versions
+        heldVersion[ObjectIdentifier(owner), default: [:]][span.object] = held
+    }
+
+    /// process_vm_writev(2) by `member` into another member of the group: the `result`
+    /// bytes the kernel copied go from the caller's local iovecs into the target's remote
+    /// ones, with their labels, when the call's result is applied (the target's shared pages
+    /// are brought up to date first, so the target then holds the objects' newest bytes).
+    /// When a third member ran user code between the call's entry and exit, the trace cannot
+    /// order its loads against the copy: replay stops there. Cost: the bytes copied.
+    func applyRemoteWrite(_ event: SyscallEvent, by member: ProcessReplay<Tracker>, tid: Int32, exitSequence: UInt64) throws {
+        guard SyscallTable.graphRole(event.number) == .processVMWrite, event.result > 0, event.arguments.count >= 5,
+              let target = memberByPid[Int32(truncatingIfNeeded: event.arguments[0])], target !== member else { return }
+        for (order, pid) in executed.reversed() {
+            if order <= event.entrySequence { break }
+            guard order < exitSequence, pid != member.unit.pid else { continue }
+            throw NotReplayable(
+                tid: tid, instructionCount: member.machine.instructionCount, sequence: event.entrySequence,
+                reason: "shared-memory group: the trace cannot order process_vm_writev @\(event.entrySequence)-@\(exitSequence) of process \(member.unit.pid) into process \(target.unit.pid) while process \(pid) ran user code (@\(order))")
+        }
+        func iovecs(_ address: UInt64, _ count: UInt64) throws -> [(base: UInt64, length: UInt64)] {
+            guard count <= 1024 else { throw member.divergenceHere(tid: tid, reason: "process_vm_writev with \(count) iovecs (IOV_MAX is 1024)") }
+            guard count > 0 else { return [] }
+            let bytes = try member.machine.memory.readBytes(at: address, count: Int(count) * 16)
+            return (0..<Int(count)).map { (bytes.loadUInt64(at: $0 * 16), bytes.loadUInt64(at: $0 * 16 + 8)) }
+        }
+        let local = try iovecs(event.arguments[1], event.arguments[2]).filter { $0.length > 0 }
+        let remote = try iovecs(event.arguments[3], event.arguments[4]).filter { $0.length > 0 }
+        synchronize(to: target, at: exitSequence)
+        var remaining = UInt64(event.result)
+        var l = 0, r = 0, lOffset: UInt64 = 0, rOffset: UInt64 = 0
+        while remaining > 0, l < local.count, r < remote.count {
+            let n = min(remaining, local[l].length - lOffset, remote[r].length - rOffset, 1 << 20)
+            let from = local[l].base &+ lOffset, to = remote[r].base &+ rOffset
+            do {
+                let bytes = try member.machine.memory.readBytes(at: from, count: Int(n))
+                try target.machine.memory.writeBytes(bytes, at: to)
+            } catch {
+                throw member.divergenceHere(tid: tid, reason: "process_vm_writev copied \(n) bytes from 0x\(String(from, radix: 16)) to 0x\(String(to, radix: 16)) in process \(target.unit.pid), which replay cannot: \(error)")
+            }
+            target.machine.tracker.adoptMemoryLabels(from: member.machine.tracker, source: from, destination: to, length: Int(n))
+            remaining -= n
+            lOffset += n; rOffset += n
+            if lOffset == local[l].length { l += 1; lOffset = 0 }
+            if rOffset == remote[r].length { r += 1; rOffset = 0 }
+        }
+    }
+
+    /// Stops replay before `stop` of `member` when another member's process_vm_writev into
+    /// a group member was in the kernel then (entered before the stop, exits after it): the
+    /// trace cannot say whether `member`'s user code saw the bytes.
+    private func checkRemoteWritesInFlight(before stop: ScheduledStop, of member: ProcessReplay<Tracker>) throws {
+        for m in members where m !== member {
+            for pending in m.pendingResults where pending.exitSequence > stop.order && pending.event.entrySequence < stop.order {
+                let event = pending.event
+                guard SyscallTable.graphRole(event.number) == .processVMWrite, event.result > 0, let target = event.arguments.first,
+                      memberByPid[Int32(truncatingIfNeeded: target)] != nil else { continue }
+                throw NotReplayable(
+                    tid: stop.tid, instructionCount: member.machine.instructionCount, sequence: event.entrySequence,
+                    reason: "shared-memory group: the trace cannot order process_vm_writev @\(event.entrySequence)-@\(pending.exitSequence) of process \(m.unit.pid) into process \(target) while process \(member.unit.pid) ran user code (@\(stop.order))")
             }
         }
-        owner = member
     }
 
     /// Stops replay when `event` of `member` (its exit at `exitSequence`) wrote shared
     /// pages while another member ran user code between the call's entry and exit: the
     /// trace cannot say whether that member's loads saw the bytes.
     func checkKernelWrites(_ event: SyscallEvent, by member: ProcessReplay<Tracker>, tid: Int32, exitSequence: UInt64) throws {
+        let shared = member.unit.sharedMappings.filter { $0.isLive(at: exitSequence) }.map(\.range)
         let written = event.writes.filter { w in
             let range = w.address..<(w.address &+ UInt64(w.bytes.count))
-            return sharedRanges.contains { $0.overlaps(range) }
+            return shared.contains { $0.overlaps(range) }
         }
         guard let first = written.first else { return }
         for (order, pid) in executed.reversed() {

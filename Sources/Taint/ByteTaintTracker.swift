@@ -958,18 +958,20 @@ public final class ByteTaintTracker: DataFlowTracker {
         shadowMemory.copy(from: source, to: destination, length: length)
     }
 
-    /// Shared memory of two processes (one replay group): the labels of `[address, +length)`
-    /// become those `other` holds there. Both trackers must share one label table (`forked`).
-    /// Cost: O(length) when `other` has labels there, else O(allocated pages in the range).
-    public func adoptMemoryLabels(from other: ByteTaintTracker, address: UInt64, length: Int) {
+    /// Shared memory of two processes (one replay group): the labels of
+    /// `[destination, +length)` become those `other` holds at `[source, +length)` (where the
+    /// object is mapped in that process). Both trackers must share one label table
+    /// (`forked`). Cost: O(length) when `other` has labels there, else O(allocated pages in
+    /// the range).
+    public func adoptMemoryLabels(from other: ByteTaintTracker, source: UInt64, destination: UInt64, length: Int) {
         guard length > 0 else { return }
-        if other.shadowMemory.isClear(address: address, length: length) {
-            shadowMemory.clear(address: address, length: length)
+        if other.shadowMemory.isClear(address: source, length: length) {
+            shadowMemory.clear(address: destination, length: length)
             refreshActivity()
             return
         }
         for k in 0 ..< UInt64(length) {
-            shadowMemory.setLabel(other.shadowMemory.label(at: address &+ k), at: address &+ k)
+            shadowMemory.setLabel(other.shadowMemory.label(at: source &+ k), at: destination &+ k)
         }
         hot.pointee.active = true
     }

@@ -144,6 +144,12 @@ public struct SyscallFlags: OptionSet, Sendable, Equatable {
     /// kernel elsewhere (issue 11, the filesystem half of time of check / time of use). Set
     /// on calls that return no descriptor; a returned descriptor names what the kernel used.
     public static let pathRaced = SyscallFlags(rawValue: 32)
+    /// A shared mapping (`mmap` with `MAP_SHARED` of a file or memfd, `shmat`) of an object
+    /// another recorded process mapped already, one of them writable: from this call's exit
+    /// on, the recorder scheduled the caller in one shared-memory group with those
+    /// processes (one member in user code at a time, switches recorded;
+    /// Recorder/SharedMemoryScheduling.swift), so replay runs them in one schedule.
+    public static let joinedSharedMemoryGroup = SyscallFlags(rawValue: 64)
 }
 
 public struct SyscallEvent: Equatable, Sendable {

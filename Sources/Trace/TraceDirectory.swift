@@ -20,7 +20,7 @@ import SystemPackage
 /// shared pages, the header names the recording mode (`TraceHeader.recordingMode`) and
 /// buffered syscall events carry `SyscallFlags.buffered`. Readers refuse other versions
 /// and name both.
-public let traceFormatVersion = 4
+public let traceFormatVersion = 5
 
 /// How the recorder captured syscalls, and so what a trace's events rest on
 /// (docs/ARCHITECTURE.md, "Syscall buffer"; README, what each recording mode trusts).

@@ -77,6 +77,9 @@ public final class GuestMemory {
         var protection: MemoryProtection
         /// The block cache decoded instructions from this page.
         var holdsCode: Bool
+        /// Its next write is to be noted in `writtenPages` (`watchWrites`); kept out of the
+        /// write TLB until then.
+        var watched = false
     }
 
     private var pages: [UInt64: Page] = [:]
@@ -86,6 +89,8 @@ public final class GuestMemory {
     /// Pages that held decoded code and were written, unmapped or re-protected since the
     /// block cache last asked. Slow path only.
     private var invalidatedCodePages: [UInt64] = []
+    /// Watched pages written since `watchWrites` armed them. Slow path only.
+    private var writtenPages: Set<UInt64> = []
     /// Cheap flag the interpreter polls at block boundaries. Kept in a pointer so the
     /// poll is a plain load (no exclusivity check on a class property).
     @usableFromInline let codeInvalidationPending: UnsafeMutablePointer<Bool>
@@ -136,6 +141,7 @@ public final class GuestMemory {
         for pageNumber in range {
             if let old = pages[pageNumber] {
                 if old.holdsCode { noteCodeInvalidated(pageNumber) }
+                if old.watched { writtenPages.insert(pageNumber) }
                 old.host.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Self.pageSize))
                 pages[pageNumber] = Page(host: old.host, protection: prot, holdsCode: false)
             } else {
@@ -202,6 +208,7 @@ public final class GuestMemory {
         var a = address
         for b in bytes {
             guard let page = pages[a >> Self.pageShift] else { throw GuestMemoryError.unmapped(address: a) }
+            noteWrite(a >> Self.pageShift, page)
             if page.holdsCode { invalidateCodePage(a >> Self.pageShift) }
             page.host.storeBytes(of: b, toByteOffset: Int(a & Self.pageMask), as: UInt8.self)
             a &+= 1
@@ -216,6 +223,7 @@ public final class GuestMemory {
             let a = address &+ UInt64(done)
             let pageNumber = a >> Self.pageShift
             guard let page = pages[pageNumber] else { throw GuestMemoryError.unmapped(address: a) }
+            noteWrite(pageNumber, page)
             if page.holdsCode { invalidateCodePage(pageNumber) }
             let offset = Int(a & Self.pageMask)
             let chunk = min(Int(Self.pageSize) - offset, source.count - done)
@@ -260,6 +268,55 @@ public final class GuestMemory {
         pages[pageNumber] = page
         let slot = writeTLB + Int(pageNumber & UInt64(Self.tlbSize - 1))
         if slot.pointee.pageNumber == pageNumber { slot.pointee = .empty }
+    }
+
+    // MARK: Write watching
+
+    /// Watches the pages of `[address, +length)` for their next write (an instruction's
+    /// store, `writeBytes`, a re-map): `takeWrittenPages` then names them. A watched page
+    /// stays out of the write TLB until written, so the first store takes the slow path
+    /// once and later ones are as fast as before. Unmapped pages are ignored. Cost: one
+    /// dictionary update per page.
+    public func watchWrites(address: UInt64, length: UInt64) {
+        guard length > 0 else { return }
+        let first = address >> Self.pageShift, last = (address &+ length &- 1) >> Self.pageShift
+        for pageNumber in first...last {
+            guard var page = pages[pageNumber] else { continue }
+            writtenPages.remove(pageNumber)
+            guard !page.watched else { continue }
+            page.watched = true
+            pages[pageNumber] = page
+            let slot = writeTLB + Int(pageNumber & UInt64(Self.tlbSize - 1))
+            if slot.pointee.pageNumber == pageNumber { slot.pointee = .empty }
+        }
+    }
+
+    /// The page numbers in `[address, +length)` written since `watchWrites` armed them;
+    /// they are forgotten (and stay unwatched until armed again).
+    public func takeWrittenPages(address: UInt64, length: UInt64) -> [UInt64] {
+        guard length > 0, !writtenPages.isEmpty else { return [] }
+        let first = address >> Self.pageShift, last = (address &+ length &- 1) >> Self.pageShift
+        var taken: [UInt64] = []
+        for pageNumber in writtenPages where pageNumber >= first && pageNumber <= last { taken.append(pageNumber) }
+        for pageNumber in taken { writtenPages.remove(pageNumber) }
+        return taken.sorted()
+    }
+
+    /// Whether page `pageNumber` is watched or was written since it was: a page never
+    /// armed reads as written (its content is unknown to the watcher).
+    public func mayHaveBeenWritten(pageNumber: UInt64) -> Bool {
+        guard let page = pages[pageNumber] else { return true }
+        return !page.watched || writtenPages.contains(pageNumber)
+    }
+
+    /// A write into a watched page: note it and stop watching.
+    @inline(__always)
+    private func noteWrite(_ pageNumber: UInt64, _ page: Page) {
+        guard page.watched else { return }
+        var written = page
+        written.watched = false
+        pages[pageNumber] = written
+        writtenPages.insert(pageNumber)
     }
 
     private func noteCodeInvalidated(_ pageNumber: UInt64) {
@@ -323,6 +380,7 @@ public final class GuestMemory {
     func writeHostSlow(_ address: UInt64, _ size: UInt64) -> UnsafeMutableRawPointer? {
         let pageNumber = address >> Self.pageShift
         guard let page = pages[pageNumber], page.protection.contains(.write) else { return nil }
+        noteWrite(pageNumber, page)
         if page.holdsCode {
             // A store into decoded code: drop the blocks, then let the store proceed.
             invalidateCodePage(pageNumber)
@@ -363,6 +421,7 @@ public final class GuestMemory {
             let a = address &+ i
             let pageNumber = a >> Self.pageShift
             guard let page = pages[pageNumber] else { return false }
+            noteWrite(pageNumber, page)
             if page.holdsCode { invalidateCodePage(pageNumber) }
             page.host.storeBytes(of: UInt8(truncatingIfNeeded: value >> (8 * i)), toByteOffset: Int(a & Self.pageMask), as: UInt8.self)
         }

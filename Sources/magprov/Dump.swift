@@ -106,6 +106,7 @@ struct Dump: ParsableCommand {
             if s.flags.contains(.foreignABI) { flags.append("foreignABI") }
             if s.flags.contains(.buffered) { flags.append("buffered") }
             if s.flags.contains(.pathRaced) { flags.append("pathRaced") }
+            if s.flags.contains(.joinedSharedMemoryGroup) { flags.append("joinedSharedMemoryGroup") }
             if s.mapped != nil { flags.append("mapped") }
             o["flags"] = flags
             o["text"] = format(s)
@@ -172,6 +173,7 @@ struct Dump: ParsableCommand {
         if s.flags.contains(.unmodeled) { flags.append("effects not modeled") }
         if s.flags.contains(.buffered) { flags.append("buffered: logged by the program") }
         if s.flags.contains(.pathRaced) { flags.append("path raced: a namespace change of another task overlapped; the named objects may not be the ones used") }
+        if s.flags.contains(.joinedSharedMemoryGroup) { flags.append("joined a shared-memory group") }
         if s.mapped != nil { flags.append("mapped bytes recorded") }
         return "\(spec.name)(\(parts.joined(separator: ", "))) = \(result)" + (flags.isEmpty ? "" : "  [\(flags.joined(separator: "; "))]")
     }

@@ -5,7 +5,9 @@
 // reaches out.txt. Modes in one process replay with zero divergence; where another
 // process writes a process's memory, replay must say so ("shared-memory group not
 // replayable yet", located) instead of diverging, and refinement must not refute the
-// edges of such a process. Writes through /proc/PID/mem are refused while recording.
+// edges of such a process. Processes that come to share memory by mapping one object
+// (SysV segment, memfd, file) are merged into one group by the recorder at that mapping
+// and replayed together. Writes through /proc/PID/mem are refused while recording.
 
 import Foundation
 import Provenance
@@ -235,18 +237,86 @@ final class SharedMemoryFlowTests: XCTestCase {
         try replayGroupWithTaint(r)
     }
 
-    /// Each sibling attaches the segment after the forks: processes that come to share
-    /// memory without a fork are not scheduled as a group, so replay stops them.
-    func testSysVSharedMemory() throws {
-        let r = try record("sysv-shm")
+    /// Each sibling attaches the segment after the forks: the recorder merges them into one
+    /// group at the second attach (flagged in the trace), and replay joins them in one
+    /// schedule from there, plain and with taint, the secret's flow confirmed.
+    func testSysVSharedMemory() throws { try replayJoinedGroup(try record("sysv-shm")) }
+
+    /// The same with a segment each sibling finds by its key (shmget with a key, then
+    /// shmat): nothing about the segment is shared before the mappings.
+    func testSysVSegmentFoundByKeyJoinsAGroup() throws {
+        let r = try record("sysv-key")
         XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("SysV shared memory") })
-        try replaySharedGroup(r, groupMembers: 2)
+        try replayJoinedGroup(r)
+    }
+
+    /// A regular file mapped MAP_SHARED by two processes, one writable (SQLite's -shm file).
+    func testFileMappedSharedByTwoProcessesJoinsAGroup() throws { try replayJoinedGroup(try record("file-shared")) }
+
+    /// A memfd passed over a unix socket (SCM_RIGHTS) and mapped by both.
+    func testMemfdPassedOverASocketJoinsAGroup() throws { try replayJoinedGroup(try record("memfd-scm")) }
+
+    /// SQLite in WAL mode from two programs a shell started (a file mapped shared, the -shm
+    /// index): the reader keeps its connection open across the writer's insert and sees
+    /// it; the recorder merges the two into one group at the second mapping of the -shm
+    /// file; replay cannot run two exec images in one schedule yet and says so, located at
+    /// that mapping, without diverging.
+    func testSQLiteWALFromTwoProgramsIsRecordedAsOneGroup() throws {
+        let dir = GroundTruth.scratch("shm-sqlite")
+        let script = """
+            sqlite3 db.sqlite "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES('a');" > /dev/null
+            ( printf 'SELECT count(*) FROM t;\\n.shell touch started\\n'
+              while [ ! -f inserted ]; do sleep 0.05; done
+              printf 'SELECT count(*) FROM t;\\n' ) | sqlite3 db.sqlite > counts.txt &
+            while [ ! -f started ]; do sleep 0.05; done
+            sqlite3 db.sqlite "INSERT INTO t VALUES('b');"
+            touch inserted
+            wait
+
+            """
+        try script.write(toFile: dir + "/run.sh", atomically: false, encoding: .utf8)
+        let trace = try GroundTruth.record(["/bin/sh", dir + "/run.sh"], in: dir)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/counts.txt", encoding: .utf8), "1\n2\n",
+                       "the reader's open connection saw the writer's insert")
+        let joins = try TraceReader(directory: trace).allEvents().events.compactMap { e -> SyscallEvent? in
+            guard case .syscall(let s) = e.body, s.flags.contains(.joinedSharedMemoryGroup) else { return nil }
+            return s
+        }
+        XCTAssertFalse(joins.isEmpty, "the second mapping of db.sqlite-shm merged the two programs")
+        XCTAssertTrue(joins.allSatisfy { $0.mapped?.path.hasSuffix("db.sqlite-shm") == true }, "\(joins.map { $0.mapped?.path ?? "" })")
+        let replay = try ReplaySession(trace: try TraceReader(directory: trace)).run(options: ReplayOptions(jobs: 2))
+        XCTAssertTrue(replay.divergences.isEmpty, "\(replay.divergences.map(\.1.description))")
+        let reasons = replay.notReplayable.map(\.1.description)
+        let atTheJoin = reasons.filter { $0.contains("db.sqlite-shm (@") && $0.contains("different exec images") }
+        XCTAssertEqual(atTheJoin.count, 2, "both programs stop at the join: \(reasons)")
+    }
+
+    /// A group formed at a mapping: the trace flags the call that merged the processes,
+    /// replay (plain and taint) runs them in one schedule with no divergence and nothing
+    /// reported not replayable, and refinement confirms out.txt <- secret.txt.
+    func replayJoinedGroup(_ r: Recorded, file: StaticString = #filePath, line: UInt = #line) throws {
+        let joins = try TraceReader(directory: r.trace).allEvents().events.filter { e in
+            if case .syscall(let s) = e.body { return s.flags.contains(.joinedSharedMemoryGroup) } else { return false }
+        }
+        XCTAssertEqual(joins.count, 1, "the second mapping merged the two processes into one group", file: file, line: line)
+        try replayCleanly(r, file: file, line: line)
+        try replayGroupWithTaint(r, file: file, line: line)
     }
 
     /// A memfd the parent maps shared and writable before both forks: one group, replayed
     /// together, the secret's flow confirmed.
     func testMemfdMappedBeforeForkReplaysAsOneGroup() throws {
         let r = try record("memfd-fork")
+        try replayCleanly(r)
+        try replayGroupWithTaint(r)
+    }
+
+    /// process_vm_writev(2) into a group member's view of a shared page: the graph has the
+    /// edge from the caller, and replay copies the bytes (with their labels) from the caller's
+    /// memory into the target's, with no divergence and the flow confirmed.
+    func testProcessVMWritevIntoAGroupMembersSharedMemory() throws {
+        let r = try record("vm-shared")
+        XCTAssertTrue(r.graph.edges.contains { $0.operation == "process_vm_writev" })
         try replayCleanly(r)
         try replayGroupWithTaint(r)
     }
@@ -260,7 +330,8 @@ final class SharedMemoryFlowTests: XCTestCase {
         try replayGroupWithTaint(r)
     }
 
-    /// Only the process that maps the memfd read-only has its memory written by the other.
-    func testMemfdMappedByTwoProcesses() throws { try replaySharedGroup(try record("memfd"), groupMembers: 1) }
+    /// Each sibling maps the inherited memfd after the forks: one group from the second
+    /// mapping on.
+    func testMemfdMappedByTwoProcesses() throws { try replayJoinedGroup(try record("memfd")) }
 
 }

@@ -26,6 +26,26 @@ final class MemoryTests: XCTestCase {
         XCTAssertThrowsError(try m.map(address: 0x1001, length: 1, prot: .all))
     }
 
+    /// Write watching (shared-memory groups copy only pages that changed): a store into a
+    /// watched page is noted even after the page was in the write TLB, a page only read
+    /// is not, `writeBytes` counts, and taking the pages forgets them.
+    func testWatchedPagesReportTheirFirstWrite() throws {
+        let m = GuestMemory()
+        try m.map(address: 0x1000, length: 0x3000, prot: [.read, .write])
+        XCTAssertTrue(m.store(0x1000, size: 8, 1), "fills the write TLB before the watch")
+        m.watchWrites(address: 0x1000, length: 0x3000)
+        XCTAssertFalse(m.mayHaveBeenWritten(pageNumber: 1))
+        XCTAssertTrue(m.store(0x1008, size: 8, 2))
+        XCTAssertTrue(m.store(0x1010, size: 8, 3), "a second store takes the fast path again")
+        XCTAssertEqual(m.load(0x2000, size: 8), 0, "a load is no write")
+        try m.writeBytes([1, 2, 3], at: 0x3000)
+        XCTAssertEqual(m.takeWrittenPages(address: 0x1000, length: 0x3000), [1, 3])
+        XCTAssertEqual(m.takeWrittenPages(address: 0x1000, length: 0x3000), [], "taken pages are forgotten")
+        XCTAssertTrue(m.mayHaveBeenWritten(pageNumber: 1), "no longer watched")
+        XCTAssertFalse(m.mayHaveBeenWritten(pageNumber: 2), "still watched, never written")
+        XCTAssertEqual(m.load(0x1010, size: 8), 3)
+    }
+
     func testAccessesCrossingPagesWorkAndFaultAtomically() throws {
         let m = GuestMemory()
         try m.map(address: 0x10000, length: 0x2000, prot: [.read, .write])
