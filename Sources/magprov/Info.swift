@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Provenance
 import Syscalls
 import Trace
 
@@ -60,7 +61,7 @@ struct Info: ParsableCommand {
             print("recorded:    \(Date(timeIntervalSince1970: reader.header.startTime)) on \(reader.header.cpuModel), \(reader.header.kernel.split(separator: " ").prefix(2).joined(separator: " "))")
             print("status:      \(reader.manifest.map { m in m.exitCode.map { "exited \($0)" } ?? "killed by signal \(m.exitSignal ?? 0)" } ?? "incomplete (recorder did not finish)")")
             print("mode:        \(reader.header.mode == .buffered ? "buffered (--syscall-buffer; \(buffered) syscalls logged by the program itself)" : "stopping (every syscall observed by the recorder)")")
-            print("processes:   \(processes.count) (\(reader.taskIDs.count) tasks, \(execs) execs)")
+            print("processes:   \(processes.count) (\(counted(reader.taskIDs.count, "task")), \(counted(execs, "exec")); replay checks one image per exec, and a fork child's life before its exec as one more)")
             print("syscalls:    \(syscalls)   signals: \(signals)   rdtsc: \(timestamps)")
             if raced > 0 {
                 print("path races:  \(raced) path calls ran while another task changed the namespace; the files named for them may not be the ones used (flag pathRaced)")
