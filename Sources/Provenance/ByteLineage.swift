@@ -379,8 +379,8 @@ public final class ByteLineageIndex {
                         var note = "bytes of event \(event)"
                         if let sinker = execSinker[event] {
                             note = sinker < 0
-                                ? "of exec event \(event): the recorded command's argument and environment strings, given from outside the recording"
-                                : "of exec event \(event): argument and environment strings; the exec'ing \(unitNote(sinker))"
+                                ? "argv and envp strings of exec event \(event): the recorded command's own, given from outside the recording"
+                                : "argv and envp strings of exec event \(event); the exec'ing \(unitNote(sinker))"
                         }
                         walk.endpoints.insert(ByteEndpoint(node: w.process, kind: .notAnObject, start: range.lowerBound,
                                                            end: range.upperBound, note: note))

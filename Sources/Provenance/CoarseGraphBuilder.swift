@@ -429,9 +429,13 @@ final class BuilderState {
     func relabelProcess(_ entity: Int) {
         let a = entities[entity].attributes
         let exe = a["exe"]?.stringValue ?? ""
-        let name = exe.isEmpty ? "process" : String(exe.split(separator: "/").last ?? Substring(exe))
         let pid = a["pid"]?.intValue ?? 0, tid = a["tid"]?.intValue ?? 0
-        entities[entity].label = pid == tid ? "\(name)[\(pid)]" : "\(name)[\(pid)/\(tid)]"
+        let id = pid == tid ? "\(pid)" : "\(pid)/\(tid)"
+        // The recorded command's first task has run no program yet (it is magprov's fork
+        // child, about to exec): it has no name to give.
+        guard !exe.isEmpty else { entities[entity].label = "\(id) (before exec)"; return }
+        let name = String(exe.split(separator: "/").last ?? Substring(exe))
+        entities[entity].label = "\(name)[\(id)]"
     }
 
     // MARK: Entities and nodes

@@ -163,7 +163,9 @@ public struct LineageReport: Sendable {
             if direction == .backward { next[e.target, default: []].append((e.source, via, evidence)) }
             else { next[e.source, default: []].append((e.target, via, evidence)) }
         }
+        // Per node: distance, operation, evidence, and the node one hop nearer the target.
         var distance: [Int: (Int, String, String)] = [:]
+        var nearer: [Int: Int] = [:]
         var frontier = targets.map(\.id)
         for t in frontier { distance[t] = (0, "", "") }
         var d = 0
@@ -174,21 +176,29 @@ public struct LineageReport: Sendable {
                 for (m, op, evidence) in next[n] ?? [] {
                     if let (known, knownOp, _) = distance[m] {
                         // Several edges between the same two nodes: name the data operation.
-                        if known == d && Self.rank(op) < Self.rank(knownOp) { distance[m] = (d, op, evidence) }
+                        if known == d && Self.rank(op) < Self.rank(knownOp) { distance[m] = (d, op, evidence); nearer[m] = n }
                         continue
                     }
                     distance[m] = (d, op, evidence)
+                    nearer[m] = n
                     following.append(m)
                 }
             }
             frontier = following.sorted()
         }
         let targetIDs = Set(targets.map(\.id))
+        let byID = Dictionary(nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var hidden = 0
         var entries: [Entry] = []
         for n in nodes where !targetIDs.contains(n.id) {
-            guard let (dist, via, evidence) = distance[n.id] else { continue }
+            guard let (dist, via, found) = distance[n.id] else { continue }
+            var evidence = found
             if n.isSystem && !includeSystemFiles { hidden += 1; continue }
+            // Byte ranges "A <- B" are of the edge's two ends: past the first hop the other
+            // end is not the target, so name it (its bytes are the A of `why`, the B of `impact`).
+            if evidence.hasPrefix("bytes "), let m = nearer[n.id], !targetIDs.contains(m), let other = byID[m] {
+                evidence = (direction == .backward ? "into " : "from ") + ProvenanceGraph.defaultName(other) + ": " + evidence
+            }
             entries.append(Entry(node: n, distance: dist, via: via, evidence: evidence))
         }
         self.entries = entries.sorted { ($0.distance, $0.node.id) < ($1.distance, $1.node.id) }
@@ -259,12 +269,27 @@ public struct LineageReport: Sendable {
         }
         if entries.isEmpty { out += "  nothing recorded\n" }
         let width = max(4, entries.map(\.via.count).max() ?? 0)
+        // hops: edges between the node and the target; via: the edge's operation (coarse)
+        // or derivation status (refined) at the node's end.
+        if !entries.isEmpty { out += "  hops  \("via".padding(toLength: width, withPad: " ", startingAt: 0))  node\n" }
+        // A long explanation shared by several lines (every pair of a process that was not
+        // replayed gives the same reason) is printed once, below, and referred to as [n].
+        var uses: [String: Int] = [:]
+        for e in entries where e.evidence.count > 40 { uses[e.evidence, default: 0] += 1 }
+        var notes: [String] = []
+        var noteNumber: [String: Int] = [:]
         for e in entries {
             let via = e.via.padding(toLength: width, withPad: " ", startingAt: 0)
-            out += "  \(String(e.distance).leftPadded(3))  \(via)  \(describe(e.node))"
-            if !e.evidence.isEmpty { out += "  (\(e.evidence))" }
+            out += "  \(String(e.distance).leftPadded(4))  \(via)  \(describe(e.node))"
+            if (uses[e.evidence] ?? 0) > 1 {
+                let n = noteNumber[e.evidence] ?? { notes.append(e.evidence); noteNumber[e.evidence] = notes.count; return notes.count }()
+                out += "  [\(n)]"
+            } else if !e.evidence.isEmpty {
+                out += "  (\(e.evidence))"
+            }
             out += "\n"
         }
+        for (i, note) in notes.enumerated() { out += "  [\(i + 1)] \(note)\n" }
         if mode == .refined {
             let used = Set(entries.map(\.via))
             let explained = Self.legend.filter { used.contains($0.word) }
@@ -272,9 +297,12 @@ public struct LineageReport: Sendable {
                 out += "where:\n" + explained.map { "  \($0.word.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.meaning)\n" }.joined()
             }
         }
-        let processes = entries.filter { $0.node.kind == .process }.count
-        let files = entries.filter { $0.node.kind == .file }.count
-        out += "\(counted(entries.count, "node")) (\(counted(processes, "process version")), \(counted(files, "file version")))"
+        // Every kind present, in the order of NodeKind's cases, so the parts add up to the total.
+        let byKind = NodeKind.allCases.compactMap { kind -> String? in
+            let n = entries.filter { $0.node.kind == kind }.count
+            return n == 0 ? nil : counted(n, "\(kind.rawValue) version")
+        }
+        out += "\(counted(entries.count, "node"))" + (byKind.isEmpty ? "" : " (\(byKind.joined(separator: ", ")))")
         if hiddenSystemFiles > 0 { out += "; \(counted(hiddenSystemFiles, "system file")) hidden (--include-system-files shows them)" }
         return out + "\n"
     }

@@ -66,8 +66,9 @@ extension ByteLineage {
         func name(_ id: Int) -> String {
             nodes.indices.contains(id) ? ProvenanceGraph.defaultName(nodes[id]) : "node \(id)"
         }
-        func range(_ s: Int64?, _ e: Int64?) -> String {
-            guard let s, let e else { return "bytes ?" }
+        /// A hop's byte range; metadata (a stat result, directory entries) has none.
+        func range(_ s: Int64?, _ e: Int64?, flow: String = "") -> String {
+            guard let s, let e else { return flow == "metadata" ? "metadata" : "bytes at an unknown offset" }
             return "bytes \(s)-\(e)"
         }
         func word(_ flow: String) -> String {
@@ -154,7 +155,7 @@ extension ByteLineage {
                 let several = h.lastOutputEvent != s.outputEvent || h.lastInputEvent != s.inputEvent
                 let events = "event\(several ? "s" : "") \(span(s.outputEvent, h.lastOutputEvent)) <- \(span(s.inputEvent, h.lastInputEvent))"
                 let span = rangeCounts[i] > 1 ? " (\(rangeCounts[i]) ranges within)" : ""
-                out += "  \(word(s.flow).padding(toLength: 12, withPad: " ", startingAt: 0))  \(name(s.output)) \(range(s.outputStart, s.outputEnd))\(span) <- \(name(s.input)) \(range(s.inputStart, s.inputEnd))"
+                out += "  \(word(s.flow).padding(toLength: 12, withPad: " ", startingAt: 0))  \(name(s.output)) \(range(s.outputStart, s.outputEnd))\(span) <- \(name(s.input)) \(range(s.inputStart, s.inputEnd, flow: s.flow))"
                 out += "  by \(name(s.process)), \(events)\n"
             }
             if shown.count < hops.count {

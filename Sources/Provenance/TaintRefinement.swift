@@ -553,7 +553,9 @@ struct RefinementState {
             let other = judge(PairKey(input: i, output: key.output), c)
             let name = ProvenanceGraph.defaultName(nodes[i])
             if other.status != .refuted {
-                let how = other.status == .confirmed ? "data flowed from it" : other.status == .implicit ? "it steered a branch" : "undecided"
+                let how = other.status == .confirmed ? "data flowed from it"
+                        : other.status == .implicit ? "it steered a branch"
+                        : other.reason ?? "the replay could not decide"
                 v.reason = "the program of \(who), whose input \(name) reached the output (\(other.status.rawValue): \(how))"
                 return v
             }

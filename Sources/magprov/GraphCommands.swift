@@ -126,6 +126,9 @@ struct LineageArguments: ParsableArguments {
     @Flag(help: "With --bytes: list every source or destination and every hop; by default the text lists the first \(LineageArguments.listingLimit) of each and says how many more there are.")
     var all = false
 
+    @Flag(help: "Also print how long the query took (to standard error).")
+    var stats = false
+
     /// How many endpoint and hop lines a `--bytes` text answer shows without `--all`.
     static let listingLimit = 40
 
@@ -198,7 +201,7 @@ struct LineageArguments: ParsableArguments {
         }
         let elapsed = clock.now - start
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3
-        note("query took \(String(format: "%.1f", ms)) ms")
+        if stats { note("query took \(String(format: "%.1f", ms)) ms") }
         try checkIntact(graphStore)
     }
 

@@ -104,15 +104,25 @@ struct Replay: ParsableCommand {
             for d in damaged { print("\(d.process): not checked, the trace is damaged: \(d.damage)") }
             let ok = all.count - summary.divergences.count - summary.notReplayable.count - summary.damaged.count
             let syscalls = all.reduce(0) { $0 + $1.syscalls }
-            let notChecked = summary.damaged.count > 0 ? ", \(summary.damaged.count) not checked (damaged trace)" : ""
-            print("replayed \(ok) of \(counted(all.count, "process image")) with no divergence\(notChecked) (\(counted(syscalls, "syscall")), \(counted(Int(summary.instructions), "instruction")))")
+            // "replayed 7 process images with no divergence" when all matched; otherwise
+            // each outcome counted, so that the parts add up to the total.
+            var outcomes = ["\(ok) with no divergence"]
+            if !summary.divergences.isEmpty { outcomes.append("\(summary.divergences.count) diverged") }
+            if !summary.notReplayable.isEmpty { outcomes.append("\(summary.notReplayable.count) not replayable (reasons above)") }
+            if !summary.damaged.isEmpty { outcomes.append("\(summary.damaged.count) not checked (damaged trace)") }
+            let images = counted(all.count, "process image")
+            let outcome = outcomes.count == 1 ? "\(images) with no divergence" : "\(images): " + outcomes.joined(separator: ", ")
+            print("replayed \(outcome) (\(counted(syscalls, "syscall")), \(counted(Int(summary.instructions), "instruction")))")
             if let notice = summary.approximationNotice { print(notice) }
             if stats {
                 let cpuSeconds = all.reduce(0) { $0 + $1.seconds }
                 let mips = cpuSeconds > 0 ? Double(summary.instructions) / cpuSeconds / 1e6 : 0
                 print(String(format: "stats: %.3f s wall, %.3f s in interpreters, %.1f guest MIPS per core", summary.seconds, cpuSeconds, mips))
                 print("stats: decoded instructions cached \(all.reduce(0) { $0 + $1.decodedInstructions }), guest pages \(all.reduce(0) { $0 + $1.guestPages }), peak RSS \(peakRSSKilobytes()) KB")
-                if summary.plan.skippedEvents > 0 { print("stats: \(summary.plan.skippedEvents) recorded syscalls belong to no replayable image (pre-exec)") }
+                if summary.plan.skippedEvents > 0 {
+                    print("stats: \(counted(summary.plan.skippedEvents, "recorded syscall")) made before the first exec "
+                          + "(the recorded command's launch: PATH search, setup) are in no image and not replayed")
+                }
             }
             if let refinement {
                 print("taint: \(counted(refinement.written, "flow summary", plural: "flow summaries")) in \(trace)/taint")

@@ -644,7 +644,7 @@ final class TaintRefinementTests: XCTestCase {
         try FileManager.default.removeItem(atPath: trace + "/taint")
         let (_, unrefined) = try refine(trace, [summary(chain, pid: 1, start: shell), toolSummary])
         let stopped = try unrefined.byteLineageIndex(traceDirectory: trace).backward(node: out.id, range: 0..<20)
-        let note = "of exec event \(execve): argument and environment strings; the exec'ing pid 2 /bin/sh not refined: not replayed (no taint summary)"
+        let note = "argv and envp strings of exec event \(execve); the exec'ing pid 2 /bin/sh not refined: not replayed (no taint summary)"
         let toolProcess = try XCTUnwrap(stopped.endpoints.first?.node)
         XCTAssertEqual(stopped.endpoints, [ByteEndpoint(node: toolProcess, kind: .notAnObject, start: 0, end: 10, note: note),
                                            ByteEndpoint(node: toolProcess, kind: .notAnObject, start: 100, end: 110, note: note)])
