@@ -112,6 +112,7 @@ enum CLIError: Error, CustomStringConvertible {
                                         : known.map(String.init).joined(separator: ", ")
             return "the trace has no process \(pid)" + (known.isEmpty ? "" : " (its processes: \(list))")
         case .damagedTrace(let errors):
+            guard !errors.isEmpty else { return "the trace is damaged (the warnings above say where); the intact part was used" }
             return "the trace is damaged; the intact part was used: "
                 + errors.joined(separator: "\n")
         }

@@ -43,20 +43,27 @@ struct Info: ParsableCommand {
         }
         let size = traceSize(trace)
         let blobRaw = reader.manifest?.blobRawBytes ?? 0
-        let eventBytes = reader.manifest?.streams.reduce(0) { $0 + $1.bytes } ?? 0
-        let top = perSyscall.sorted { $0.value > $1.value }.prefix(10)
+        // The manifest's committed sizes, and what is on disk now (they differ on a damaged
+        // or incomplete trace, which has no manifest).
+        let committedEventBytes = reader.manifest?.streams.reduce(0) { $0 + $1.bytes }
+        let eventBytes = traceSize(trace) { $0.hasPrefix("tasks/") && $0.hasSuffix(".events") }
+        let partial = !errors.isEmpty || !damage.isEmpty
+        let top = perSyscall.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(10)
         if json {
             let object: [String: Any] = [
                 "command": reader.header.command, "complete": reader.manifest != nil,
                 "exitCode": reader.manifest?.exitCode as Any, "processes": processes.count, "tasks": reader.taskIDs.count,
                 "execs": execs, "syscalls": syscalls, "bufferedSyscalls": buffered, "pathRacedSyscalls": raced, "signals": signals, "rdtsc": timestamps,
                 "bytesReadBySyscalls": bytesRead, "bytesCaptured": bytesCaptured, "traceBytes": size,
-                "eventStreamBytes": eventBytes, "blobRawBytes": blobRaw, "rootChain": reader.manifest?.rootChain ?? "",
+                "eventStreamBytes": eventBytes, "eventStreamBytesCommitted": committedEventBytes as Any, "partial": partial, "blobRawBytes": blobRaw, "rootChain": reader.manifest?.rootChain ?? "",
                 "recordingMode": reader.header.mode.rawValue, "errors": errors.map { "\($0)" }, "damage": damage.map { "\($0.subject): \($0.detail)" },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
+            if partial {
+                print("damaged:     the counts below cover the intact part of the trace only (what is wrong: standard error, `magprov verify`)")
+            }
             print("command:     \(reader.header.command)")
             print("recorded:    \(Date(timeIntervalSince1970: reader.header.startTime)) on \(reader.header.cpuModel), \(reader.header.kernel.split(separator: " ").prefix(2).joined(separator: " "))")
             print("status:      \(reader.manifest.map { m in m.exitCode.map { "exited \($0)" } ?? "killed by signal \(m.exitSignal ?? 0)" } ?? "incomplete (recorder did not finish)")")
@@ -69,11 +76,12 @@ struct Info: ParsableCommand {
             print("top:         " + top.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             print("data:        \(formatBytes(UInt64(bytesRead))) read by syscalls, \(formatBytes(UInt64(bytesCaptured))) of kernel writes captured")
             let ratio = size > 0 ? Double(UInt64(bytesCaptured) + blobRaw) / Double(size) : 0
-            print("trace:       \(formatBytes(size)) on disk (events \(formatBytes(eventBytes)), blobs \(formatBytes(reader.manifest?.blobBytes ?? 0)) for \(formatBytes(blobRaw)) mapped); ratio \(String(format: "%.1f", ratio)):1")
+            let committed = committedEventBytes.map { UInt64($0) != eventBytes ? " on disk, \(formatBytes(UInt64($0))) committed" : "" } ?? ""
+            print("trace:       \(formatBytes(size)) on disk (events \(formatBytes(eventBytes))\(committed), blobs \(formatBytes(reader.manifest?.blobBytes ?? 0)) for \(formatBytes(blobRaw)) mapped); ratio \(String(format: "%.1f", ratio)):1")
             if let chain = reader.manifest?.rootChain { print("root chain:  \(chain)") }
         }
-        if !errors.isEmpty || !damage.isEmpty {
-            throw CLIError.damagedTrace(errors.map(\.description) + damage.map { "\($0.subject): \($0.detail)" })
-        }
+        // The damage checks were printed as warnings already: the error adds what reading
+        // the events found.
+        if partial { throw CLIError.damagedTrace(errors.map(\.description)) }
     }
 }

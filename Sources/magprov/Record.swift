@@ -143,11 +143,11 @@ extension ExitCode {
 /// Bytes of the recording in `directory`: header, manifest, checkpoints, event streams and
 /// blobs. What later commands derive from it (the taint summaries under `taint/` and the
 /// graph store `provenance.sqlite*`) is not the recording and is not counted.
-func traceSize(_ directory: String) -> UInt64 {
+func traceSize(_ directory: String, only include: (String) -> Bool = { _ in true }) -> UInt64 {
     var total: UInt64 = 0
     if let e = FileManager.default.enumerator(atPath: directory) {
         for case let file as String in e {
-            if file == "taint" || file.hasPrefix("taint/") || file.hasPrefix("provenance.sqlite") { continue }
+            if file == "taint" || file.hasPrefix("taint/") || file.hasPrefix("provenance.sqlite") || !include(file) { continue }
             if let attrs = try? FileManager.default.attributesOfItem(atPath: directory + "/" + file),
                let size = attrs[.size] as? NSNumber, (attrs[.type] as? FileAttributeType) == .typeRegular {
                 total += size.uint64Value

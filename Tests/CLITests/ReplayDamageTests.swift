@@ -114,6 +114,27 @@ extension CommandLineTests {
         XCTAssertEqual(try size(), recorded)
     }
 
+    /// `info` on a truncated stream: stdout says its counts are partial and gives the event
+    /// bytes on disk beside the committed ones; each problem is printed once; exit 4.
+    func testInfoOnATruncatedStreamSaysItsCountsArePartialAndReportsEachProblemOnce() throws {
+        let trace = try copyOfScenario("info-damaged")
+        let stream = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: trace + "/tasks")
+            .filter { $0.hasSuffix(".events") }.sorted().first)
+        let path = trace + "/tasks/" + stream
+        let size = try XCTUnwrap((try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue)
+        XCTAssertEqual(truncate(path, off_t(size / 2)), 0)
+        let r = try CLI.run(["info", trace])
+        XCTAssertEqual(r.status, 4, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("damaged:     the counts below cover the intact part"), r.stdout)
+        XCTAssertTrue(r.stdout.contains(" committed, blobs "), r.stdout)
+        let mismatch = "stream tasks/\(stream): \(size / 2) bytes on disk"
+        XCTAssertEqual(r.stderr.components(separatedBy: mismatch).count - 1, 1, r.stderr)
+        let json = try CLI.run(["info", "--json", trace])
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["partial"] as? Bool, true)
+        XCTAssertEqual(object["eventStreamBytesCommitted"] as? Int ?? 0, (object["eventStreamBytes"] as? Int ?? 0) + size - size / 2)
+    }
+
     /// A corrupt blob (the exec snapshot of echo): reported as damage with the blob and the
     /// event that needed it, never as a divergence, with a summary that adds up; exit 4.
     func testReplayReportsACorruptBlobAsDamageWithItsEvent() throws {
