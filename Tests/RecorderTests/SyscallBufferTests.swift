@@ -264,4 +264,63 @@ final class SyscallBufferTests: XCTestCase {
                 && $0.event.objects.first?.resolved.hasPrefix("pipe:") == true && $0.event.result == 1
         })
     }
+
+    /// glibc's own calls (fread's read, fwrite's write, stdio's fstat, opendir's openat, fstat,
+    /// getdents64 and close) reach the kernel from libc's wrapper functions, never through the
+    /// PLT: they take the fast path only because the library patched those call sites. Their
+    /// events carry the bytes read, the digest of the bytes written and the stat the kernel
+    /// wrote, as a stopped call's do; with the patching turned off they stop.
+    func testGlibcInternalCallsTakeTheFastPathThroughPatchedSites() throws {
+        let dir = Fixtures.temporaryDirectory("sbuf-stdio")
+        let input = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+        try Data(input).write(to: URL(fileURLWithPath: dir + "/in"))
+        let binary = try Fixtures.binary("syscall_buffer_stdio")
+        let (result, trace) = try Fixtures.record([binary, dir], label: "sbuf-stdio", syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/out")), Data(input))
+        let events = trace.allSyscalls.map(\.event)
+        func buffered(_ name: String, _ resolved: String) -> [SyscallEvent] {
+            events.filter { $0.number == SyscallTable.number(named: name) && $0.flags.contains(.buffered)
+                && $0.objects.contains { $0.resolved == resolved } }
+        }
+        let reads = buffered("read", dir + "/in")
+        XCTAssertEqual(reads.flatMap { $0.writes.flatMap(\.bytes) }, input, "fread's read was not buffered with its bytes")
+        let write = try XCTUnwrap(buffered("write", dir + "/out").first, "fwrite's write was not buffered")
+        XCTAssertEqual(write.inputs, [BufferDigest(address: write.arguments[1], bytes: input)])
+        // stdio's fstat of the stream's descriptor: the struct the kernel wrote.
+        let stat = try XCTUnwrap(buffered("newfstatat", dir + "/in").first { $0.arguments[3] & 0x1000 /* AT_EMPTY_PATH */ != 0 })
+        XCTAssertEqual(stat.writes.first?.bytes.loadUInt64(at: 48), 3000, "st_size")
+        XCTAssertFalse(buffered("openat", dir + "/in").isEmpty, "fopen's open was not buffered")
+        // opendir/readdir/closedir: the directory's open, entries and close.
+        XCTAssertFalse(buffered("openat", dir).isEmpty, "opendir's open was not buffered")
+        let entries = buffered("getdents64", dir)
+        XCTAssertGreaterThan(entries.first?.result ?? 0, 0, "readdir's getdents64 was not buffered")
+        XCTAssertEqual(entries.first?.writes.first?.bytes.count, Int(entries.first?.result ?? 0))
+        XCTAssertEqual(buffered("close", dir).count, 1, "closedir's close was not buffered")
+
+        // The same program with the patching off: the same calls stop.
+        let (plain, plainTrace) = try Fixtures.record(["/usr/bin/env", "MAGPROV_SYSCALL_BUFFER_NO_PATCH=1", binary, dir],
+                                                      label: "sbuf-stdio-off", syscallBuffer: true)
+        XCTAssertEqual(plain.exitCode, 0)
+        let plainReads = plainTrace.allSyscalls.map(\.event).filter {
+            $0.number == SyscallTable.Number.read && $0.objects.first?.resolved == dir + "/in"
+        }
+        XCTAssertEqual(plainReads.flatMap { $0.writes.flatMap(\.bytes) }, input)
+        XCTAssertFalse(plainReads.contains { $0.flags.contains(.buffered) }, "fread's read was buffered without the patch")
+    }
+
+    /// The patched sites reach mp_patched_syscall with any number libc's wrapper makes; a
+    /// number the filter does not allow at the trusted instruction still stops there, and
+    /// so does a call the library cannot buffer (a pipe's read through stdio).
+    func testPatchedSitesStillStopForPipesAndOtherNumbers() throws {
+        let (result, trace) = try Fixtures.record(["/bin/sh", "-c", "echo piped | sed -n p"], label: "sbuf-stdio-pipe",
+                                                  syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        let pipeReads = trace.allSyscalls.map(\.event).filter {
+            $0.number == SyscallTable.Number.read && $0.objects.first?.resolved.hasPrefix("pipe:") == true
+        }
+        XCTAssertFalse(pipeReads.isEmpty)
+        XCTAssertFalse(pipeReads.contains { $0.flags.contains(.buffered) }, "a pipe's read took the fast path")
+        XCTAssertTrue(pipeReads.contains { $0.writes.first?.bytes == Array("piped\n".utf8) })
+    }
 }
