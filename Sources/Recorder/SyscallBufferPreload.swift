@@ -757,6 +757,11 @@ __attribute__((visibility("hidden"), used)) long mp_patched_syscall(long n, cons
     case SYS_faccessat2:
         r = a[1] ? mp_lookup(SYS_faccessat2, a[0], a[1], a[2], a[3], (const char *)a[1], NULL, 0) : MP_NOT_BUFFERED;
         break;
+    case SYS_fcntl:
+        /* Only the two reads of a descriptor's flags (the filter lets nothing else through). */
+        r = (unsigned)a[1] == F_GETFD || (unsigned)a[1] == F_GETFL
+                ? mp_lookup(SYS_fcntl, a[0], (unsigned)a[1], 0, 0, NULL, NULL, 0) : MP_NOT_BUFFERED;
+        break;
     default: r = MP_NOT_BUFFERED; break;
     }
     if (r == MP_NOT_BUFFERED) r = mp_raw(n, a);
@@ -808,6 +813,9 @@ static const struct { const char *name; int number; } mp_patch_functions[] = {
     { "fstatat64", SYS_newfstatat }, { "getdents64", SYS_getdents64 }, { "getcwd", SYS_getcwd },
     { "readlink", SYS_readlink }, { "readlinkat", SYS_readlinkat }, { "access", SYS_access },
     { "faccessat", SYS_faccessat2 },
+    /* __fcntl64_nocancel and __fcntl64_nocancel_adjusted (which `fcntl` calls) are not
+     * exported; in glibc 2.36 they follow __close_nocancel, within its window. */
+    { "__close_nocancel", SYS_fcntl },
 };
 #define MP_PATCH_WINDOW 256
 #define MP_STUB_SIZE 32

@@ -323,4 +323,27 @@ final class SyscallBufferTests: XCTestCase {
         XCTAssertFalse(pipeReads.contains { $0.flags.contains(.buffered) }, "a pipe's read took the fast path")
         XCTAssertTrue(pipeReads.contains { $0.writes.first?.bytes == Array("piped\n".utf8) })
     }
+
+    /// fcntl's two flag reads (F_GETFD, F_GETFL) take the fast path through libc's patched
+    /// fcntl; F_SETFD stops; and at the trusted instruction itself the filter lets fcntl
+    /// through only with those two commands: F_SETFD and F_DUPFD made there stop.
+    func testFcntlFlagReadsAreBufferedAndOtherCommandsStop() throws {
+        let dir = Fixtures.temporaryDirectory("sbuf-fcntl")
+        try Data(repeating: 7, count: 100).write(to: URL(fileURLWithPath: dir + "/in"))
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("syscall_buffer_stdio"), dir, "fcntl"],
+                                                  label: "sbuf-fcntl", syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0, "a fcntl answered wrongly (the fixture's exit status says which)")
+        let fcntl = trace.allSyscalls.map(\.event).filter {
+            $0.number == SyscallTable.number(named: "fcntl") && $0.objects.first?.resolved == dir
+        }
+        let buffered = fcntl.filter { $0.flags.contains(.buffered) }
+        let stopped = fcntl.filter { !$0.flags.contains(.buffered) }
+        // F_GETFL, F_GETFD, and F_GETFD twice more after the changes.
+        XCTAssertEqual(buffered.map(\.arguments[1]), [3, 1, 1, 1])
+        XCTAssertNotEqual((buffered.first?.result ?? 0) & Int64(O_DIRECTORY), 0, "F_GETFL's result")
+        XCTAssertEqual(buffered.map(\.result).dropFirst(), [1, 0, 1])
+        // F_SETFD from libc, F_SETFD and F_DUPFD from the trusted instruction: all stopped.
+        XCTAssertEqual(stopped.map(\.arguments[1]), [2, 2, 0])
+        XCTAssertGreaterThanOrEqual(stopped.last?.result ?? -1, 100)
+    }
 }
