@@ -83,12 +83,24 @@ long mp_get_syscall_info(pid_t pid, mp_syscall_info *out) {
 /// the `trusted` numbers run free too, but only when the syscall instruction is the one that
 /// ends at `trusted_ip` (seccomp_data.instruction_pointer is the address after it) and, for
 /// a number whose `stop_bits` entry is not 0, argument 2 has none of those bits (openat's
-/// flags: O_CREAT, O_TRUNC, a write access mode stop): the syscall buffer's trusted
-/// instruction (Recorder/SyscallBuffer.swift); everything else stops.
+/// flags: O_CREAT, O_TRUNC, a write access mode stop), or, when the entry has bit 31 set
+/// (`TRUSTED_ARG1_ALLOW_LIST`), the low half of argument 1 is one of the values whose bits
+/// (0-30) the entry's low bits set (fcntl's F_GETFD 1 and F_GETFL 3, nothing else): the
+/// syscall buffer's trusted instruction (Recorder/SyscallBuffer.swift); everything else stops.
+#define TRUSTED_ARG1_ALLOW_LIST 0x80000000u
+
+/// Instructions of one trusted number's check (see install_filter).
+static int trusted_check_length(uint32_t bits) {
+    if (bits & TRUSTED_ARG1_ALLOW_LIST) return 4 + __builtin_popcount(bits & ~TRUSTED_ARG1_ALLOW_LIST);
+    return bits ? 5 : 2;
+}
+
 static int install_filter(const int *pass, int npass, uint64_t trusted_ip, const int *trusted,
                           const uint32_t *stop_bits, int ntrusted) {
     int n = 0;
-    struct sock_filter *prog = calloc((size_t)(16 + npass * 2 + ntrusted * 5), sizeof *prog);
+    size_t capacity = 16 + (size_t)npass * 2;
+    for (int i = 0; i < ntrusted; i++) capacity += (size_t)trusted_check_length(stop_bits ? stop_bits[i] : 0);
+    struct sock_filter *prog = calloc(capacity, sizeof *prog);
     if (!prog) return -ENOMEM;
     prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
@@ -104,7 +116,7 @@ static int install_filter(const int *pass, int npass, uint64_t trusted_ip, const
         // The trusted block: one load of nr, then per number 2 instructions, or 5 with a
         // check of argument 2's low half.
         int block = 1;
-        for (int i = 0; i < ntrusted; i++) block += stop_bits && stop_bits[i] ? 5 : 2;
+        for (int i = 0; i < ntrusted; i++) block += trusted_check_length(stop_bits ? stop_bits[i] : 0);
         // instruction_pointer is a u64 at offset 8; classic BPF loads 32 bits at a time
         // (little-endian: the low half first).
         prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer));
@@ -113,7 +125,20 @@ static int install_filter(const int *pass, int npass, uint64_t trusted_ip, const
         prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(trusted_ip >> 32), 0, (uint8_t)block);
         prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
         for (int i = 0; i < ntrusted; i++) {
-            if (stop_bits && stop_bits[i]) {
+            if (stop_bits && (stop_bits[i] & TRUSTED_ARG1_ALLOW_LIST)) {
+                // nr, then argument 1 against each allowed value: ALLOW on a match, else TRACE.
+                uint32_t values = stop_bits[i] & ~TRUSTED_ARG1_ALLOW_LIST;
+                int k = __builtin_popcount(values);
+                prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)trusted[i], 0, (uint8_t)(k + 3));
+                prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]));
+                for (int v = 0, j = 0; v < 31; v++) {
+                    if (!(values & (1u << v))) continue;
+                    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)v, (uint8_t)(k - j), 0);
+                    j++;
+                }
+                prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+                prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+            } else if (stop_bits && stop_bits[i]) {
                 prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)trusted[i], 0, 4);
                 prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2]));
                 prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, stop_bits[i], 0, 1);

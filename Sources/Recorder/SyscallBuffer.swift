@@ -53,12 +53,13 @@ public enum SyscallBufferABI {
     /// opens of existing files (`stopBits`), the stat family, close, dup, clock_gettime, the
     /// lookups that change nothing (readlink, readlinkat, access, faccessat, faccessat2,
     /// getcwd, getdents64), the process's and user's ids (getpid, getuid, geteuid, getgid,
-    /// getegid; not getppid), and the fstat and readlink of /proc/self/fd/N by which the library
+    /// getegid; not getppid), fcntl's F_GETFD and F_GETFL only (`stopBits`), and the fstat
+    /// and readlink of /proc/self/fd/N by which the library
     /// names a descriptor it opens or closes.
     public static let bufferedSyscalls: [Int] = ["read", "write", "pread64", "pwrite64", "readv", "writev", "lseek", "openat",
                                                  "newfstatat", "fstat", "readlinkat", "close", "dup", "clock_gettime",
                                                  "readlink", "access", "faccessat", "faccessat2", "getcwd", "getdents64",
-                                                 "getpid", "getuid", "geteuid", "getgid", "getegid"].compactMap {
+                                                 "getpid", "getuid", "geteuid", "getgid", "getegid", "fcntl"].compactMap {
         SyscallTable.number(named: $0)
     }
     /// `bufferedSyscalls` for the drain's check of each record.
@@ -68,7 +69,17 @@ public enum SyscallBufferABI {
     /// the trusted instruction: openat's O_ACCMODE (3), O_CREAT (0o100), O_TRUNC (0o1000) and
     /// __O_TMPFILE (0o20000000). A buffered open only reads an existing object; every open
     /// that creates, truncates or may write passes the supervisor's guard.
-    public static let stopBits: [Int: UInt32] = [SyscallTable.Number.openat: 0o3 | 0o100 | 0o1000 | 0o2000_0000]
+    ///
+    /// An entry with bit 31 set (`argumentOneAllowList`) is instead the set of values argument 1
+    /// may have (bit v allows v, 0-30; the kernel reads fcntl's command as 32 bits): fcntl
+    /// passes only as F_GETFD (1) and F_GETFL (3), which read a descriptor's flags; F_DUPFD,
+    /// F_SETFD, F_SETFL, the locks and the rest stop (CSupport's filter, `install_filter`).
+    public static let stopBits: [Int: UInt32] = [
+        SyscallTable.Number.openat: 0o3 | 0o100 | 0o1000 | 0o2000_0000,
+        SyscallTable.number(named: "fcntl") ?? 72: argumentOneAllowList | 1 << 1 | 1 << 3,
+    ]
+    /// Bit 31 of a `stopBits` entry: the entry lists argument 1's allowed values.
+    public static let argumentOneAllowList: UInt32 = 0x8000_0000
 
     /// Buffered calls whose record carries the bytes the kernel wrote at argument 1 (as many as
     /// the result), and those whose record carries the bytes passed at argument 1 (argument 2 of them).

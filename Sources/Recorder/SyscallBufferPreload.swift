@@ -35,6 +35,7 @@ enum SyscallBufferPreload {
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -668,6 +669,264 @@ int clock_gettime(clockid_t clock, struct timespec *ts) {
         return (int)mp_result(n);
     }
     return mp_real_clock_gettime()(clock, ts);
+}
+
+/* ---- glibc's own call sites (after rr's monkeypatcher) ----
+ *
+ * The wrappers above catch calls made through the PLT; glibc's internal calls (stdio's
+ * read, write and lseek, opendir's openat, getdents64, fstat and close, locale loading)
+ * reach its own wrapper functions directly and would stop. So the constructor below
+ * rewrites the `syscall` instruction of those wrapper functions, in this process's copy of
+ * libc's code, into a jump to a per-site stub that calls mp_patched_syscall, which takes
+ * the buffered path or makes the same call itself (an ordinary, stopping syscall).
+ *
+ * A site is patched only when it matches glibc 2.36's pattern exactly, in a function found
+ * by name whose system call number is known: `mov $NR,%eax` (or `xor %eax,%eax` for read)
+ * right before `syscall`, and right after it `cmp $-4096,%rax` (8 bytes with the syscall),
+ * `cmp $-4096,%eax` (7) or `cmp $-4095,%rax` (8), then `ja`/`jae`. The `syscall` and the
+ * `cmp` become `jmp stub` (5 bytes) and nops; the stub steps over the red zone, calls
+ * mp_patch_entry, runs the displaced `cmp` and jumps back after it, so the flags the `ja`
+ * tests are the same. The multi-threaded (cancellable) paths of read, write, open ... are
+ * left alone: their `syscall` is bracketed by glibc's asynchronous-cancellation calls, and a
+ * cancellation unwinding through a stub (no unwind tables) would abort; they keep stopping.
+ *
+ * The patch is the program's own stores, made by code in its memory after an mprotect
+ * that stops (and is recorded), so replay, which interprets this constructor, makes the
+ * same stores; the interpreter drops decoded blocks on pages that are written.
+ * MAGPROV_SYSCALL_BUFFER_NO_PATCH=1 in the environment turns the patching off (to
+ * measure it). */
+static __thread int mp_in_patch __attribute__((tls_model("initial-exec")));
+
+/* The same call, made from this library's code: not the trusted instruction, so it stops. */
+static long mp_raw(long n, const long *a) {
+    register long r10 __asm__("r10") = a[3];
+    register long r8 __asm__("r8") = a[4];
+    register long r9 __asm__("r9") = a[5];
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "0"(n), "D"(a[0]), "S"(a[1]), "d"(a[2]), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+/* A libc-style result (-1 and errno) as the kernel's (-errno). */
+static long mp_kernel_result(long n) { return n == -1 ? -(long)errno : n; }
+
+/* What a patched site calls (through mp_patch_entry): number and the six argument
+ * registers (rdi, rsi, rdx, r10, r8, r9). Returns what the kernel would have in rax;
+ * errno is left as it was, as a syscall leaves it. A wrapper's own fallback to libc's
+ * function reaches a patched site again: mp_in_patch sends that call straight to mp_raw. */
+__attribute__((visibility("hidden"), used)) long mp_patched_syscall(long n, const long *a) {
+    if (mp_in_patch || !mp_buffer) return mp_raw(n, a);
+    int saved = errno;
+    long r;
+    mp_in_patch = 1;
+    switch (n) {
+    case SYS_read: r = mp_kernel_result(read((int)a[0], (void *)a[1], (size_t)a[2])); break;
+    case SYS_write: r = mp_kernel_result(write((int)a[0], (const void *)a[1], (size_t)a[2])); break;
+    case SYS_pread64: r = mp_kernel_result(pread64((int)a[0], (void *)a[1], (size_t)a[2], (off_t)a[3])); break;
+    case SYS_pwrite64: r = mp_kernel_result(pwrite64((int)a[0], (const void *)a[1], (size_t)a[2], (off_t)a[3])); break;
+    case SYS_readv: r = mp_kernel_result(readv((int)a[0], (const struct iovec *)a[1], (int)a[2])); break;
+    case SYS_writev: r = mp_kernel_result(writev((int)a[0], (const struct iovec *)a[1], (int)a[2])); break;
+    case SYS_close: r = mp_kernel_result(close((int)a[0])); break;
+    case SYS_dup: r = mp_kernel_result(dup((int)a[0])); break;
+    case SYS_openat: r = mp_kernel_result(mp_openat((int)a[0], (const char *)a[1], (int)a[2], (mode_t)a[3])); break;
+    case SYS_newfstatat:
+        r = mp_kernel_result(mp_fstatat((int)a[0], (const char *)a[1], (struct stat *)a[2], (int)a[3]));
+        break;
+    case SYS_lseek:
+        r = mp_lookup(SYS_lseek, a[0], a[1], a[2], 0, NULL, NULL, 0);
+        if (r == -ESPIPE) mp_mark((int)a[0], 1);
+        break;
+    case SYS_getdents64: r = mp_lookup(SYS_getdents64, a[0], a[1], a[2], 0, NULL, (void *)a[1], (size_t)a[2]); break;
+    case SYS_getcwd:
+        r = a[0] && a[1] ? mp_lookup(SYS_getcwd, a[0], a[1], 0, 0, NULL, (void *)a[0], (size_t)a[1]) : MP_NOT_BUFFERED;
+        break;
+    case SYS_readlink:
+        r = a[0] ? mp_lookup(SYS_readlink, a[0], a[1], a[2], 0, (const char *)a[0], (void *)a[1], (size_t)a[2])
+                 : MP_NOT_BUFFERED;
+        break;
+    case SYS_readlinkat:
+        r = a[1] ? mp_lookup(SYS_readlinkat, a[0], a[1], a[2], a[3], (const char *)a[1], (void *)a[2], (size_t)a[3])
+                 : MP_NOT_BUFFERED;
+        break;
+    case SYS_access:
+        r = a[0] ? mp_lookup(SYS_access, a[0], a[1], 0, 0, (const char *)a[0], NULL, 0) : MP_NOT_BUFFERED;
+        break;
+    case SYS_faccessat2:
+        r = a[1] ? mp_lookup(SYS_faccessat2, a[0], a[1], a[2], a[3], (const char *)a[1], NULL, 0) : MP_NOT_BUFFERED;
+        break;
+    case SYS_fcntl:
+        /* Only the two reads of a descriptor's flags (the filter lets nothing else through). */
+        r = (unsigned)a[1] == F_GETFD || (unsigned)a[1] == F_GETFL
+                ? mp_lookup(SYS_fcntl, a[0], (unsigned)a[1], 0, 0, NULL, NULL, 0) : MP_NOT_BUFFERED;
+        break;
+    default: r = MP_NOT_BUFFERED; break;
+    }
+    if (r == MP_NOT_BUFFERED) r = mp_raw(n, a);
+    mp_in_patch = 0;
+    errno = saved;
+    return r;
+}
+
+/* Saves what a syscall preserves (all but rax, rcx, r11; the vector registers too, which
+ * the C code may use), aligns the stack, calls mp_patched_syscall(rax, &saved rdi..r9). */
+__asm__(
+    ".text\n"
+    ".p2align 4\n"
+    ".type mp_patch_entry,@function\n"
+    "mp_patch_entry:\n"
+    "  push %rbp\n"
+    "  mov %rsp, %rbp\n"
+    "  push %r9\n  push %r8\n  push %r10\n  push %rdx\n  push %rsi\n  push %rdi\n"
+    "  push %rcx\n  push %r11\n"
+    "  and $-16, %rsp\n"
+    "  sub $256, %rsp\n"
+    "  movdqu %xmm0, 0(%rsp)\n  movdqu %xmm1, 16(%rsp)\n  movdqu %xmm2, 32(%rsp)\n  movdqu %xmm3, 48(%rsp)\n"
+    "  movdqu %xmm4, 64(%rsp)\n  movdqu %xmm5, 80(%rsp)\n  movdqu %xmm6, 96(%rsp)\n  movdqu %xmm7, 112(%rsp)\n"
+    "  movdqu %xmm8, 128(%rsp)\n  movdqu %xmm9, 144(%rsp)\n  movdqu %xmm10, 160(%rsp)\n  movdqu %xmm11, 176(%rsp)\n"
+    "  movdqu %xmm12, 192(%rsp)\n  movdqu %xmm13, 208(%rsp)\n  movdqu %xmm14, 224(%rsp)\n  movdqu %xmm15, 240(%rsp)\n"
+    "  mov %rax, %rdi\n"
+    "  lea -48(%rbp), %rsi\n"
+    "  call mp_patched_syscall\n"
+    "  movdqu 0(%rsp), %xmm0\n  movdqu 16(%rsp), %xmm1\n  movdqu 32(%rsp), %xmm2\n  movdqu 48(%rsp), %xmm3\n"
+    "  movdqu 64(%rsp), %xmm4\n  movdqu 80(%rsp), %xmm5\n  movdqu 96(%rsp), %xmm6\n  movdqu 112(%rsp), %xmm7\n"
+    "  movdqu 128(%rsp), %xmm8\n  movdqu 144(%rsp), %xmm9\n  movdqu 160(%rsp), %xmm10\n  movdqu 176(%rsp), %xmm11\n"
+    "  movdqu 192(%rsp), %xmm12\n  movdqu 208(%rsp), %xmm13\n  movdqu 224(%rsp), %xmm14\n  movdqu 240(%rsp), %xmm15\n"
+    "  lea -64(%rbp), %rsp\n"
+    "  pop %r11\n  pop %rcx\n"
+    "  pop %rdi\n  pop %rsi\n  pop %rdx\n  pop %r10\n  pop %r8\n  pop %r9\n"
+    "  pop %rbp\n"
+    "  ret\n"
+    ".size mp_patch_entry, .-mp_patch_entry\n");
+extern char mp_patch_entry[] __attribute__((visibility("hidden")));
+
+/* glibc 2.36's wrapper functions whose single-threaded `syscall` is patched, by name (as
+ * dlsym finds them past this library), with the number each makes. */
+static const struct { const char *name; int number; } mp_patch_functions[] = {
+    { "read", SYS_read }, { "__read_nocancel", SYS_read }, { "write", SYS_write },
+    { "__write_nocancel", SYS_write }, { "pread64", SYS_pread64 }, { "__pread64_nocancel", SYS_pread64 },
+    { "pwrite64", SYS_pwrite64 }, { "readv", SYS_readv }, { "writev", SYS_writev }, { "lseek64", SYS_lseek },
+    { "close", SYS_close }, { "__close_nocancel", SYS_close }, { "dup", SYS_dup },
+    { "open64", SYS_openat }, { "openat64", SYS_openat }, { "__open64_nocancel", SYS_openat },
+    { "fstatat64", SYS_newfstatat }, { "getdents64", SYS_getdents64 }, { "getcwd", SYS_getcwd },
+    { "readlink", SYS_readlink }, { "readlinkat", SYS_readlinkat }, { "access", SYS_access },
+    { "faccessat", SYS_faccessat2 },
+    /* __fcntl64_nocancel and __fcntl64_nocancel_adjusted (which `fcntl` calls) are not
+     * exported; in glibc 2.36 they follow __close_nocancel, within its window. */
+    { "__close_nocancel", SYS_fcntl },
+};
+#define MP_PATCH_WINDOW 256
+#define MP_STUB_SIZE 32
+#define MP_MAX_SITES 120
+
+struct mp_site { unsigned char *at; int length; };
+
+/* The length (syscall + cmp) of a patchable site at `p` making `number`, or 0. */
+static int mp_site_length(const unsigned char *start, const unsigned char *p, int number) {
+    static const unsigned char cmp_rax[] = { 0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff };
+    static const unsigned char cmp_rax_4095[] = { 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff };
+    static const unsigned char cmp_eax[] = { 0x3d, 0x00, 0xf0, 0xff, 0xff };
+    static const unsigned char open_nocancel[] = { 0x48, 0x89, 0xfe, 0xbf, 0x9c, 0xff, 0xff, 0xff };
+    if (p[0] != 0x0f || p[1] != 0x05) return 0;
+    int length;
+    if (!memcmp(p + 2, cmp_rax, 6) || !memcmp(p + 2, cmp_rax_4095, 6)) length = 8;
+    else if (!memcmp(p + 2, cmp_eax, 5)) length = 7;
+    else return 0;
+    /* ja / jae, short or near */
+    const unsigned char *j = p + length;
+    int jump;
+    if (j[0] == 0x77 || j[0] == 0x73) jump = 2;
+    else if (j[0] == 0x0f && (j[1] == 0x87 || j[1] == 0x83)) jump = 6;
+    else return 0;
+    /* The cancellable path restores the cancellation type after the call. */
+    const unsigned char *after = j + jump;
+    if ((after[0] == 0x44 && after[1] == 0x89 && after[2] == 0xc7) || (after[0] == 0x89 && after[1] == 0xd7)) return 0;
+    /* The number, set right before. */
+    uint32_t nr;
+    long before = (long)(p - start);
+    if (before >= 5 && p[-5] == 0xb8) memcpy(&nr, p - 4, 4);
+    else if (before >= 2 && p[-2] == 0x31 && p[-1] == 0xc0) nr = 0;
+    else if (before >= 13 && p[-13] == 0xb8 && !memcmp(p - 8, open_nocancel, 8)) memcpy(&nr, p - 12, 4);
+    else return 0;
+    return (int)nr == number ? length : 0;
+}
+
+static int mp_in_range(const unsigned char *from, const unsigned char *to) {
+    long distance = (long)(to - from);
+    return distance > -0x7fff0000L && distance < 0x7fff0000L;
+}
+
+__attribute__((constructor(103))) static void mp_patch_libc(void) {
+    if (!mp_buffer) return;
+    const char *off = getenv("MAGPROV_SYSCALL_BUFFER_NO_PATCH");
+    if (off && *off && *off != '0') return;
+    int saved = errno;
+    /* Resolve the fallbacks now: a patched site must never reach dlsym. */
+    (void)mp_real_read(); (void)mp_real_write(); (void)mp_real_pread64(); (void)mp_real_pwrite64();
+    (void)mp_real_close(); (void)mp_real_dup(); (void)mp_real_openat(); (void)mp_real_fstatat();
+    (void)mp_real_readv(); (void)mp_real_writev();
+    struct mp_site sites[MP_MAX_SITES];
+    int count = 0;
+    unsigned char *low = NULL, *high = NULL;
+    for (size_t f = 0; f < sizeof mp_patch_functions / sizeof *mp_patch_functions; f++) {
+        unsigned char *start = dlsym(RTLD_NEXT, mp_patch_functions[f].name);
+        if (!start) continue;
+        for (unsigned char *p = start; p < start + MP_PATCH_WINDOW && count < MP_MAX_SITES; p++) {
+            int length = mp_site_length(start, p, mp_patch_functions[f].number);
+            if (!length) continue;
+            int seen = 0;
+            for (int i = 0; i < count; i++) seen |= sites[i].at == p;
+            if (seen) continue;
+            sites[count].at = p;
+            sites[count].length = length;
+            count++;
+            if (!low || p < low) low = p;
+            if (!high || p + length > high) high = p + length;
+        }
+    }
+    if (count == 0) { errno = saved; return; }
+    /* The stubs, near libc (a rel32 jump each way). */
+    long page = 4096;
+    size_t stub_bytes = (size_t)(16 + count * MP_STUB_SIZE + page - 1) & ~(size_t)(page - 1);
+    unsigned char *hint = (unsigned char *)(((uintptr_t)low & ~(uintptr_t)(page - 1)) - 16 * (uintptr_t)page * 256);
+    unsigned char *stubs = mmap(hint, stub_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (stubs == MAP_FAILED) { errno = saved; return; }
+    if (!mp_in_range(stubs, low) || !mp_in_range(stubs + stub_bytes, high)) {
+        munmap(stubs, stub_bytes);
+        errno = saved;
+        return;
+    }
+    void *entry = (void *)mp_patch_entry;
+    memcpy(stubs, &entry, sizeof entry);
+    for (int i = 0; i < count; i++) {
+        unsigned char *s = stubs + 16 + i * MP_STUB_SIZE, *at = sites[i].at;
+        int32_t rel;
+        unsigned char *q = s;
+        static const unsigned char below_red_zone[] = { 0x48, 0x8d, 0x64, 0x24, 0x80 };             /* lea -128(%rsp),%rsp */
+        static const unsigned char above_red_zone[] = { 0x48, 0x8d, 0xa4, 0x24, 0x80, 0, 0, 0 };    /* lea 128(%rsp),%rsp */
+        memcpy(q, below_red_zone, sizeof below_red_zone); q += sizeof below_red_zone;
+        q[0] = 0xff; q[1] = 0x15;                                                                   /* call *slot(%rip) */
+        rel = (int32_t)(stubs - (q + 6)); memcpy(q + 2, &rel, 4); q += 6;
+        memcpy(q, above_red_zone, sizeof above_red_zone); q += sizeof above_red_zone;
+        memcpy(q, at + 2, (size_t)sites[i].length - 2); q += sites[i].length - 2;                   /* the displaced cmp */
+        q[0] = 0xe9; rel = (int32_t)((at + sites[i].length) - (q + 5)); memcpy(q + 1, &rel, 4);     /* jmp back */
+    }
+    if (mprotect(stubs, stub_bytes, PROT_READ | PROT_EXEC) != 0) { munmap(stubs, stub_bytes); errno = saved; return; }
+    unsigned char *first = (unsigned char *)((uintptr_t)low & ~(uintptr_t)(page - 1));
+    size_t span = (size_t)(high - first + page - 1) & ~(size_t)(page - 1);
+    if (mprotect(first, span, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) { errno = saved; return; }
+    for (int i = 0; i < count; i++) {
+        unsigned char *at = sites[i].at, *s = stubs + 16 + i * MP_STUB_SIZE;
+        unsigned char patch[8];
+        int32_t rel = (int32_t)(s - (at + 5));
+        patch[0] = 0xe9; memcpy(patch + 1, &rel, 4);
+        for (int k = 5; k < sites[i].length; k++) patch[k] = 0x90;
+        memcpy(at, patch, (size_t)sites[i].length);
+    }
+    mprotect(first, span, PROT_READ | PROT_EXEC);
+    errno = saved;
 }
 """#
 }

@@ -264,4 +264,86 @@ final class SyscallBufferTests: XCTestCase {
                 && $0.event.objects.first?.resolved.hasPrefix("pipe:") == true && $0.event.result == 1
         })
     }
+
+    /// glibc's own calls (fread's read, fwrite's write, stdio's fstat, opendir's openat, fstat,
+    /// getdents64 and close) reach the kernel from libc's wrapper functions, never through the
+    /// PLT: they take the fast path only because the library patched those call sites. Their
+    /// events carry the bytes read, the digest of the bytes written and the stat the kernel
+    /// wrote, as a stopped call's do; with the patching turned off they stop.
+    func testGlibcInternalCallsTakeTheFastPathThroughPatchedSites() throws {
+        let dir = Fixtures.temporaryDirectory("sbuf-stdio")
+        let input = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+        try Data(input).write(to: URL(fileURLWithPath: dir + "/in"))
+        let binary = try Fixtures.binary("syscall_buffer_stdio")
+        let (result, trace) = try Fixtures.record([binary, dir], label: "sbuf-stdio", syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/out")), Data(input))
+        let events = trace.allSyscalls.map(\.event)
+        func buffered(_ name: String, _ resolved: String) -> [SyscallEvent] {
+            events.filter { $0.number == SyscallTable.number(named: name) && $0.flags.contains(.buffered)
+                && $0.objects.contains { $0.resolved == resolved } }
+        }
+        let reads = buffered("read", dir + "/in")
+        XCTAssertEqual(reads.flatMap { $0.writes.flatMap(\.bytes) }, input, "fread's read was not buffered with its bytes")
+        let write = try XCTUnwrap(buffered("write", dir + "/out").first, "fwrite's write was not buffered")
+        XCTAssertEqual(write.inputs, [BufferDigest(address: write.arguments[1], bytes: input)])
+        // stdio's fstat of the stream's descriptor: the struct the kernel wrote.
+        let stat = try XCTUnwrap(buffered("newfstatat", dir + "/in").first { $0.arguments[3] & 0x1000 /* AT_EMPTY_PATH */ != 0 })
+        XCTAssertEqual(stat.writes.first?.bytes.loadUInt64(at: 48), 3000, "st_size")
+        XCTAssertFalse(buffered("openat", dir + "/in").isEmpty, "fopen's open was not buffered")
+        // opendir/readdir/closedir: the directory's open, entries and close.
+        XCTAssertFalse(buffered("openat", dir).isEmpty, "opendir's open was not buffered")
+        let entries = buffered("getdents64", dir)
+        XCTAssertGreaterThan(entries.first?.result ?? 0, 0, "readdir's getdents64 was not buffered")
+        XCTAssertEqual(entries.first?.writes.first?.bytes.count, Int(entries.first?.result ?? 0))
+        XCTAssertEqual(buffered("close", dir).count, 1, "closedir's close was not buffered")
+
+        // The same program with the patching off: the same calls stop.
+        let (plain, plainTrace) = try Fixtures.record(["/usr/bin/env", "MAGPROV_SYSCALL_BUFFER_NO_PATCH=1", binary, dir],
+                                                      label: "sbuf-stdio-off", syscallBuffer: true)
+        XCTAssertEqual(plain.exitCode, 0)
+        let plainReads = plainTrace.allSyscalls.map(\.event).filter {
+            $0.number == SyscallTable.Number.read && $0.objects.first?.resolved == dir + "/in"
+        }
+        XCTAssertEqual(plainReads.flatMap { $0.writes.flatMap(\.bytes) }, input)
+        XCTAssertFalse(plainReads.contains { $0.flags.contains(.buffered) }, "fread's read was buffered without the patch")
+    }
+
+    /// The patched sites reach mp_patched_syscall with any number libc's wrapper makes; a
+    /// number the filter does not allow at the trusted instruction still stops there, and
+    /// so does a call the library cannot buffer (a pipe's read through stdio).
+    func testPatchedSitesStillStopForPipesAndOtherNumbers() throws {
+        let (result, trace) = try Fixtures.record(["/bin/sh", "-c", "echo piped | sed -n p"], label: "sbuf-stdio-pipe",
+                                                  syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0)
+        let pipeReads = trace.allSyscalls.map(\.event).filter {
+            $0.number == SyscallTable.Number.read && $0.objects.first?.resolved.hasPrefix("pipe:") == true
+        }
+        XCTAssertFalse(pipeReads.isEmpty)
+        XCTAssertFalse(pipeReads.contains { $0.flags.contains(.buffered) }, "a pipe's read took the fast path")
+        XCTAssertTrue(pipeReads.contains { $0.writes.first?.bytes == Array("piped\n".utf8) })
+    }
+
+    /// fcntl's two flag reads (F_GETFD, F_GETFL) take the fast path through libc's patched
+    /// fcntl; F_SETFD stops; and at the trusted instruction itself the filter lets fcntl
+    /// through only with those two commands: F_SETFD and F_DUPFD made there stop.
+    func testFcntlFlagReadsAreBufferedAndOtherCommandsStop() throws {
+        let dir = Fixtures.temporaryDirectory("sbuf-fcntl")
+        try Data(repeating: 7, count: 100).write(to: URL(fileURLWithPath: dir + "/in"))
+        let (result, trace) = try Fixtures.record([try Fixtures.binary("syscall_buffer_stdio"), dir, "fcntl"],
+                                                  label: "sbuf-fcntl", syscallBuffer: true)
+        XCTAssertEqual(result.exitCode, 0, "a fcntl answered wrongly (the fixture's exit status says which)")
+        let fcntl = trace.allSyscalls.map(\.event).filter {
+            $0.number == SyscallTable.number(named: "fcntl") && $0.objects.first?.resolved == dir
+        }
+        let buffered = fcntl.filter { $0.flags.contains(.buffered) }
+        let stopped = fcntl.filter { !$0.flags.contains(.buffered) }
+        // F_GETFL, F_GETFD, and F_GETFD twice more after the changes.
+        XCTAssertEqual(buffered.map(\.arguments[1]), [3, 1, 1, 1])
+        XCTAssertNotEqual((buffered.first?.result ?? 0) & Int64(O_DIRECTORY), 0, "F_GETFL's result")
+        XCTAssertEqual(buffered.map(\.result).dropFirst(), [1, 0, 1])
+        // F_SETFD from libc, F_SETFD and F_DUPFD from the trusted instruction: all stopped.
+        XCTAssertEqual(stopped.map(\.arguments[1]), [2, 2, 0])
+        XCTAssertGreaterThanOrEqual(stopped.last?.result ?? -1, 100)
+    }
 }
