@@ -24,10 +24,12 @@ final class ReplayTests: XCTestCase {
     /// fails with the divergence report of either: taint replay must follow the same path.
     @discardableResult
     func assertReplays(_ command: [String], watchdogMilliseconds: Int = 50, syscallBuffer: Bool = false,
-                       maskCPUFeatures: Bool = true, inspect: (TraceReader) throws -> Void = { _ in },
+                       maskCPUFeatures: Bool = true, environment: [String] = [],
+                       inspect: (TraceReader) throws -> Void = { _ in },
                        file: StaticString = #filePath, line: UInt = #line) throws -> ReplaySummary {
         let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
         var options = RecordOptions(command: command, outputDirectory: directory)
+        options.environment += environment
         options.watchdogMilliseconds = watchdogMilliseconds
         options.syscallBuffer = syscallBuffer
         options.maskCPUFeatures = maskCPUFeatures
@@ -151,16 +153,60 @@ final class ReplayTests: XCTestCase {
         }
     }
 
-    /// Recorded without the feature mask, glibc picks its AVX2 string functions, ld.so
-    /// saves the AVX state with xsavec, and wc counts lines with its own AVX2 loop (chosen
-    /// by its CPUID check, which no mask reaches).
-    func testCoreutilsWithoutTheFeatureMaskReplay() throws {
+    /// The coreutils cases of the tests below, over a 3,000-line file.
+    func avx2Workload() throws -> (dir: String, commands: [String]) {
         let dir = "\(Self.work)/avx2-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let text = (0..<3000).map { "\(($0 * 7919) % 3001) word\($0 % 97) line \($0)" }.joined(separator: "\n") + "\n"
         try text.write(toFile: dir + "/in.txt", atomically: true, encoding: .utf8)
-        for command in ["cat in.txt | wc -l", "sort in.txt | head -n 5", "wc in.txt"] {
-            try assertReplays(["sh", "-c", "cd \(dir) && \(command) > /dev/null"], maskCPUFeatures: false)
+        return (dir, ["cat in.txt | wc -l", "sort in.txt | head -n 5", "wc in.txt"])
+    }
+
+    /// Whether this CPU has AVX-512 (F, BW and VL: what glibc's EVEX functions need).
+    static let hostHasAVX512: Bool = {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+        let set = Set(flags.split(separator: " ").map(String.init))
+        return set.isSuperset(of: ["avx512f", "avx512bw", "avx512vl"])
+    }()
+
+    /// Recorded without the feature mask, glibc picks its AVX2 string functions, ld.so
+    /// saves the AVX state with xsavec, and wc counts lines with its own AVX2 loop (chosen
+    /// by its CPUID check, which no mask reaches). On a CPU with AVX-512 the recorded
+    /// environment's own tunables (not magprov's mask) keep glibc off its EVEX functions,
+    /// so that this test covers the AVX2 paths on every CPU; the EVEX case is the next test.
+    func testCoreutilsWithoutTheFeatureMaskReplay() throws {
+        let (dir, commands) = try avx2Workload()
+        let hideAVX512 = Self.hostHasAVX512
+            ? ["GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512BW,-AVX512CD,-AVX512DQ,-AVX512VL"] : []
+        for command in commands {
+            try assertReplays(["sh", "-c", "cd \(dir) && \(command) > /dev/null"], maskCPUFeatures: false,
+                              environment: hideAVX512)
+        }
+    }
+
+    /// On a CPU with AVX-512, recorded with no mask at all: glibc runs its EVEX string
+    /// functions. Replay either reproduces them exactly, or stops every affected image with
+    /// an unsupported-instruction error that names the EVEX instruction and where it is
+    /// (library and offset); never a crash, never a silently different result.
+    func testEVEXStringFunctionsReplayOrStopWithALocatedError() throws {
+        guard Self.hostHasAVX512 else { throw XCTSkip("this CPU has no AVX-512: glibc never picks its EVEX functions here") }
+        let (dir, commands) = try avx2Workload()
+        for command in commands {
+            let directory = "\(Self.work)/trace-\(UUID().uuidString.prefix(8))"
+            var options = RecordOptions(command: ["sh", "-c", "cd \(dir) && \(command) > /dev/null"], outputDirectory: directory)
+            options.maskCPUFeatures = false
+            let recorder = Recorder(options: options)
+            recorder.log = { _ in }
+            XCTAssertEqual(try recorder.run().exitCode, 0, command)
+            let summary = try ReplaySession(trace: try TraceReader(directory: directory)).run(options: ReplayOptions(jobs: 2))
+            XCTAssertTrue(summary.notReplayable.isEmpty, "\(command): \(summary.notReplayable)")
+            for (unit, divergence) in summary.divergences {
+                let text = "\(divergence)"
+                XCTAssertTrue(text.contains("unsupported instruction") && text.contains("(AVX-512 EVEX encoding)")
+                              && text.contains("libc.so.6+0x"), "\(command): process \(unit.pid) \(unit.executable): \(text)")
+            }
+            try? FileManager.default.removeItem(atPath: directory)
         }
     }
 
