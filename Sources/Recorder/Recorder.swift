@@ -25,6 +25,9 @@ public struct RecordOptions: Sendable {
     /// Give the kernel the supervisor's copy of every path argument (ScratchArguments.swift).
     /// Internal: turned off only by tests that show the race the copy closes.
     var copiesPathArguments = true
+    /// Internal, for a test of the watchdog: the first this many interrupt requests to each
+    /// task are not sent, as if the kernel had lost them (`Supervisor.dropsInterrupts`).
+    var dropsInterrupts = 0
 
     public init(command: [String], outputDirectory: String,
                 environment: [String] = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()) {
@@ -171,6 +174,7 @@ public final class Recorder {
         supervisor.syscallBufferLibrary = bufferLibrary
         supervisor.requiredEnvironment = required
         supervisor.copiesPathArguments = options.copiesPathArguments
+        supervisor.dropsInterrupts = options.dropsInterrupts
         let exit = supervisor.run(root: pid)
         if foreground { reclaimTerminal() }
         if let failure = supervisor.failure { log("magprov: error: the trace is incomplete: \(failure)") }

@@ -27,12 +27,18 @@ import Trace
 /// The registers that carry syscall arguments 0...5 (x86-64 syscall ABI).
 let argumentRegisters: [RegisterFile.Index] = [.rdi, .rsi, .rdx, .r10, .r8, .r9]
 
-/// A thread's scratch mapping.
+/// A thread's scratch mapping: `slots` path slots, then the data region a stopped write's
+/// buffer is copied to (`copiedWriteBuffer`).
 struct ScratchArea: Equatable {
     let address: UInt64
     static let slotSize: UInt64 = 4096  // PATH_MAX, terminating NUL included
     static let slots = 3
-    static var length: UInt64 { slotSize * UInt64(slots) }
+    /// Bytes of a write's buffer given to the kernel from the copy at most (64 KiB, what
+    /// stdio and most programs hand one write); larger buffers are read in place.
+    static let dataSize: UInt64 = 64 << 10
+    static var length: UInt64 { slotSize * UInt64(slots) + dataSize }
+    /// The start of the data region.
+    var dataAddress: UInt64 { address + ScratchArea.slotSize * UInt64(ScratchArea.slots) }
     /// An exec's path goes to the last slot: the copy of the environment with the entries
     /// every exec keeps (`requireExecEnvironment`, ExecEnvironment.swift) fills the area
     /// from its start, below `environmentLimit`.
@@ -142,6 +148,34 @@ extension Supervisor {
         let address = scratch.address + UInt64(slot) * ScratchArea.slotSize
         guard writeScratch(task, bytes, at: address) else { return false }
         regs[argumentRegisters[index]] = address
+        return true
+    }
+
+    /// The argument index and length of the buffer a data-writing call (flow `contentSink`,
+    /// its length an argument: `write`, `pwrite64`, `sendto`, the `setxattr` family,
+    /// `mq_timedsend`) hands the kernel, when it fits
+    /// the scratch area's data region; nil otherwise (no such buffer, empty, too large).
+    /// Its bytes are read once at the entry, digested, and given to the kernel from the
+    /// copy (`redirectWriteBuffer`): a sibling that changes the buffer between the
+    /// supervisor's read and the kernel's cannot make the recorded bytes differ from the
+    /// written ones.
+    static func copiedWriteBuffer(_ spec: SyscallSpec, arguments: [UInt64]) -> (index: Int, length: Int)? {
+        guard spec.flow == .contentSink else { return nil }
+        for (index, kind) in spec.arguments.enumerated() where spec.socketAddressArgument?.address != index {
+            guard case .inBuffer(.argument(let n)) = kind else { continue }
+            guard arguments[index] != 0, arguments[n] > 0, arguments[n] <= ScratchArea.dataSize else { return nil }
+            return (index, Int(arguments[n]))
+        }
+        return nil
+    }
+
+    /// Writes `bytes` to the task's data region and points argument `index` at them.
+    /// - Returns: whether the register was changed (false: no area, or the write failed,
+    ///   and the kernel reads the program's buffer).
+    func redirectWriteBuffer(_ task: TracedTask, index: Int, _ bytes: [UInt8], registers regs: inout RegisterFile) -> Bool {
+        guard let scratch = task.scratch, UInt64(bytes.count) <= ScratchArea.dataSize,
+              writeScratch(task, bytes, at: scratch.dataAddress) else { return false }
+        regs[argumentRegisters[index]] = scratch.dataAddress
         return true
     }
 

@@ -71,7 +71,12 @@ final class TracedTask {
     var announced = false
     var execSeen = false
     var initialStopSeen = false
+    /// A PTRACE_INTERRUPT was sent (at `interruptSentAt`, monotonic ns) and its stop has not
+    /// been seen yet (`requestInterrupt`).
     var interruptRequested = false
+    var interruptSentAt: UInt64 = 0
+    /// Interrupts the supervisor left unsent for this task (`Supervisor.dropsInterrupts`).
+    var interruptsDropped = 0
     var tokenSince: UInt64 = 0
     /// The program's own seccomp filters, run by the supervisor (SeccompEmulation.swift).
     var seccomp = TraceeSeccomp()
@@ -156,6 +161,9 @@ final class Supervisor {
     /// one was under way, or that saw one start before its exit, is flagged `pathRaced`.
     var namespaceChangesStarted: UInt64 = 0
     var namespaceChangesInFlight = 0
+    /// How many of each task's interrupt requests are not sent, as if the kernel had lost
+    /// them: a test of the watchdog's re-sending. 0 outside tests.
+    var dropsInterrupts = 0
 
     init(writer: TraceWriter, watchdogMilliseconds: Int, traceeGuard: TraceeGuard? = nil, log: @escaping (String) -> Void) {
         self.writer = writer
@@ -335,19 +343,47 @@ final class Supervisor {
         // it where it is and deliver there (recorded as a preemption, then the signal).
         for task in tasks.values where !task.heldSignals.isEmpty {
             waiting = true
-            guard task.mode == .user, !task.interruptRequested, now &- task.heldSince >= watchdogNanoseconds else { continue }
-            task.interruptRequested = true
-            _ = mp_ptrace(Int(PtraceRequest.interrupt), task.tid, 0, 0)
+            guard task.mode == .user, interruptDue(task, now: now), now &- task.heldSince >= watchdogNanoseconds else { continue }
+            requestInterrupt(task, now: now)
         }
         for group in groups.values where !group.ready.isEmpty {
             waiting = true
             guard let holder = group.holder, let task = tasks[holder], task.mode == .user,
-                  !task.interruptRequested, now &- task.tokenSince >= watchdogNanoseconds else { continue }
-            task.interruptRequested = true
-            _ = mp_ptrace(Int(PtraceRequest.interrupt), holder, 0, 0)
+                  interruptDue(task, now: now), now &- task.tokenSince >= watchdogNanoseconds else { continue }
+            requestInterrupt(task, now: now)
+        }
+        // Any other request still unanswered (a preemption at a merge of groups, a holder
+        // that lost the token meanwhile): sent again until its stop arrives.
+        for task in tasks.values where task.interruptRequested && task.mode == .user {
+            waiting = true
+            if interruptDue(task, now: now) { requestInterrupt(task, now: now) }
         }
         if waiting { armWatchdog() }
         return waiting
+    }
+
+    /// Whether `task` may be sent an interrupt now: none is outstanding, or the last one has
+    /// gone a watchdog period without its stop. An interrupt can be lost: one that reaches a
+    /// task about to stop for another reason (a syscall entry, a signal) is cleared by that
+    /// stop (kernel/signal.c, `ptrace_stop`: "any trap clears pending STOP trap"), and no
+    /// PTRACE_EVENT_STOP follows. Sent once and never again, a spinning member of a
+    /// shared-memory group would then hold the token for good and stall its siblings.
+    /// A second stop for one request is harmless: a PTRACE_EVENT_STOP nobody waits for
+    /// resumes the task (`eventStop`).
+    func interruptDue(_ task: TracedTask, now: UInt64) -> Bool {
+        !task.interruptRequested || now &- task.interruptSentAt >= max(watchdogNanoseconds, 1_000_000)
+    }
+
+    /// Stops `task` where it runs (PTRACE_INTERRUPT, ptrace(2)); its PTRACE_EVENT_STOP
+    /// records the point (`eventStop`). Cost: one ptrace call.
+    func requestInterrupt(_ task: TracedTask, now: UInt64 = monotonicNanoseconds()) {
+        task.interruptRequested = true
+        task.interruptSentAt = now
+        if task.interruptsDropped < dropsInterrupts {
+            task.interruptsDropped += 1
+            return
+        }
+        _ = mp_ptrace(Int(PtraceRequest.interrupt), task.tid, 0, 0)
     }
 
     // MARK: - Syscalls
@@ -355,6 +391,8 @@ final class Supervisor {
     static let execSyscalls: Set<Int> = [SyscallTable.Number.execve, SyscallTable.Number.execveat]
 
     func syscallEntry(_ task: TracedTask) throws {
+        // This stop cleared any interrupt still pending (`interruptDue`): none will come.
+        task.interruptRequested = false
         var info = mp_syscall_info()
         let r = mp_get_syscall_info(task.tid, &info)
         guard r >= 0 else { throw PtraceFailure(operation: "GET_SYSCALL_INFO", tid: task.tid, errno: Int32(-r)) }
@@ -371,7 +409,11 @@ final class Supervisor {
         let copiesArguments = copiesPathArguments && !foreign
             && (spec.pathArguments.contains { arguments[$0] != 0 } || socketAddress != nil)
         let rewritesEnvironment = !foreign && !requiredEnvironment.isEmpty && Supervisor.execSyscalls.contains(number)
-        if copiesArguments || rewritesEnvironment, task.scratch == nil && !task.scratchUnavailable, try injectScratchMapping(task) {
+        // A stopped write's buffer goes to the kernel from the scratch area too (when the
+        // area cannot be had, from the program's memory, as before: no refusal).
+        let writeBuffer = copiesPathArguments && !foreign ? Self.copiedWriteBuffer(spec, arguments: arguments) : nil
+        if copiesArguments || rewritesEnvironment || writeBuffer != nil, task.scratch == nil && !task.scratchUnavailable,
+           try injectScratchMapping(task) {
             return  // the task re-enters this syscall, with a scratch area
         }
         // The program's own seccomp filters first: the kernel would run them before ours.
@@ -395,6 +437,7 @@ final class Supervisor {
         var objects: [ObjectIdentity] = []
         var pathCopies: [Int: [UInt8]] = [:]
         var scratchCopies: [Int: PathArgument] = [:]
+        var writeCopy: [UInt8]?
         // The filesystem half of time of check / time of use for calls that return no
         // descriptor (whose identity the exit corrects, addExitObjects): what was under way
         // or started while the paths below are resolved, before the call's exit.
@@ -419,6 +462,12 @@ final class Supervisor {
                         } else {
                             scratchCopies[index] = .unreadable
                         }
+                    } else if let writeBuffer, index == writeBuffer.index, task.scratch != nil,
+                              let bytes = memory.readUserBytes(at: arguments[index], count: writeBuffer.length) {
+                        // Read once, honouring protection as the kernel's copy does; these
+                        // bytes are digested and written (redirectWriteBuffer below).
+                        inputs.append(BufferDigest(address: arguments[index], bytes: bytes))
+                        writeCopy = bytes
                     } else if arguments[index] != 0, length > 0, let digest = digestInput(memory, address: arguments[index], length: length) {
                         inputs.append(digest)
                     }
@@ -519,12 +568,22 @@ final class Supervisor {
                 try task.access.setRegisters(regs)
             }
         }
+        if skipResult == nil, let writeBuffer, let writeCopy {
+            var regs = try task.access.registers()
+            if redirectWriteBuffer(task, index: writeBuffer.index, writeCopy, registers: &regs) {
+                try task.access.setRegisters(regs)
+                redirected.append((writeBuffer.index, arguments[writeBuffer.index]))
+            }
+        }
         if skipResult == nil && rewritesEnvironment,
            let redirect = try requireExecEnvironment(task, number: number, arguments: arguments) {
             redirected.append(redirect)
         }
+        // A created path (mkdir, mknod, symlink, link's new name ...) is resolved at the exit
+        // (addExitObjects), after the kernel's walk: raced the same way, so checked the same way.
         let checksRace = skipResult == nil && !foreign && !spec.returnsDescriptor(arguments: arguments)
-            && objects.contains { $0.argument >= 0 && spec.arguments.indices.contains($0.argument) && spec.arguments[$0.argument] == .path }
+            && (objects.contains { $0.argument >= 0 && spec.arguments.indices.contains($0.argument) && spec.arguments[$0.argument] == .path }
+                || (spec.createsLastPath(arguments: arguments) && spec.pathArguments.last.map { arguments[$0] != 0 } == true))
         let changesNamespace = skipResult == nil && !foreign && spec.changesNamespace(arguments: arguments)
         if changesNamespace {
             namespaceChangesStarted += 1
