@@ -1,6 +1,7 @@
 // Time of check / time of use for a write's data (issue 11, part 2): a sibling process
 // rewrites a 256-byte buffer in shared memory, all 'a' then all 'b', over and over, while
-// the main process writes it COUNT times to DIR/out: `toctou_write DIR COUNT`. The file
+// the main process writes it COUNT times to DIR/out: `toctou_write DIR COUNT [writev]`
+// (writev: as two iovecs, of its first 100 and last 156 bytes). The file
 // then holds, in 256-byte pieces, what the kernel wrote for each call; the trace's digest
 // of each call's buffer must be that piece's. Each call is a raw `syscall`, so the program
 // also checks that its argument registers come back unchanged (exit 4).
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,7 +27,7 @@ static long raw3(long n, long a0, long a1, long a2, int *clobbered) {
 
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
-    int count = atoi(argv[2]);
+    int count = atoi(argv[2]), vectored = argc > 3 && strcmp(argv[3], "writev") == 0;
     if (count < 1 || count > 10000) return 2;
     char path[4096];
     if (snprintf(path, sizeof path, "%s/out", argv[1]) >= (int)sizeof path) return 2;
@@ -47,7 +49,12 @@ int main(int argc, char **argv) {
     while (*flips < 2) sched_yield();  // the flipping has begun
     int clobbered = 0;
     for (int i = 0; i < count; i++) {
-        if (raw3(SYS_write, fd, (long)shared, length, &clobbered) != length) return 5;
+        if (vectored) {
+            struct iovec iov[2] = {{shared, 100}, {shared + 100, length - 100}};
+            if (raw3(SYS_writev, fd, (long)iov, 2, &clobbered) != length) return 5;
+        } else if (raw3(SYS_write, fd, (long)shared, length, &clobbered) != length) {
+            return 5;
+        }
     }
     *done = 1;
     int status;

@@ -169,6 +169,46 @@ extension Supervisor {
         return nil
     }
 
+    /// The argument index of the iovec array, and its count, of a vectored write (`writev`,
+    /// `pwritev`, `pwritev2`) whose array and buffers may fit the data region (at most 64
+    /// iovecs; whether the bytes fit is known once the array is read, `copyWriteIovec`).
+    static func copiedWriteIovec(_ spec: SyscallSpec, arguments: [UInt64]) -> (index: Int, count: Int)? {
+        guard spec.flow == .contentSink, spec.graph == .write else { return nil }
+        for (index, kind) in spec.arguments.enumerated() {
+            guard case .inIovec(let countArgument) = kind else { continue }
+            guard arguments[index] != 0, (1...64).contains(arguments[countArgument]) else { return nil }
+            return (index, Int(arguments[countArgument]))
+        }
+        return nil
+    }
+
+    /// Reads a vectored write's iovec array and buffers once, as the kernel's copies would
+    /// (`readUserBytes`), and lays them out for the data region: the array first, each
+    /// entry pointing at its bytes after it (lengths unchanged). Nil when anything cannot be
+    /// read or the whole exceeds the region: the call then reads the program's memory.
+    /// - Returns: the region's bytes, and the digest of each non-empty buffer, under the
+    ///   program's own address (as `readIovecInputs` records them).
+    func copyWriteIovec(_ memory: TaskAccess, area: ScratchArea, at address: UInt64, count: Int)
+        -> (region: [UInt8], inputs: [BufferDigest])? {
+        let arrayLength = count * 16
+        guard let raw = memory.readUserBytes(at: address, count: arrayLength) else { return nil }
+        var array = [UInt8](), data = [UInt8](), inputs: [BufferDigest] = []
+        array.reserveCapacity(arrayLength)
+        for i in 0..<count {
+            let base = raw.loadUInt64(at: i * 16), length = raw.loadUInt64(at: i * 16 + 8)
+            guard length <= ScratchArea.dataSize, UInt64(arrayLength + data.count) + length <= ScratchArea.dataSize else { return nil }
+            let copy = area.dataAddress + UInt64(arrayLength + data.count)
+            if length > 0 {
+                guard let bytes = memory.readUserBytes(at: base, count: Int(length)) else { return nil }
+                inputs.append(BufferDigest(address: base, bytes: bytes))
+                data += bytes
+            }
+            withUnsafeBytes(of: copy.littleEndian) { array += $0 }
+            withUnsafeBytes(of: length.littleEndian) { array += $0 }
+        }
+        return (array + data, inputs)
+    }
+
     /// Writes `bytes` to the task's data region and points argument `index` at them.
     /// - Returns: whether the register was changed (false: no area, or the write failed,
     ///   and the kernel reads the program's buffer).

@@ -412,7 +412,9 @@ final class Supervisor {
         // A stopped write's buffer goes to the kernel from the scratch area too (when the
         // area cannot be had, from the program's memory, as before: no refusal).
         let writeBuffer = copiesPathArguments && !foreign ? Self.copiedWriteBuffer(spec, arguments: arguments) : nil
-        if copiesArguments || rewritesEnvironment || writeBuffer != nil, task.scratch == nil && !task.scratchUnavailable,
+        let writeIovec = copiesPathArguments && !foreign ? Self.copiedWriteIovec(spec, arguments: arguments) : nil
+        if copiesArguments || rewritesEnvironment || writeBuffer != nil || writeIovec != nil,
+           task.scratch == nil && !task.scratchUnavailable,
            try injectScratchMapping(task) {
             return  // the task re-enters this syscall, with a scratch area
         }
@@ -472,7 +474,14 @@ final class Supervisor {
                         inputs.append(digest)
                     }
                 case .inIovec(let countArgument):
-                    inputs += readIovecInputs(memory, at: arguments[index], count: arguments[countArgument])
+                    if let writeIovec, index == writeIovec.index, let area = task.scratch,
+                       let copy = copyWriteIovec(memory, area: area, at: arguments[index], count: writeIovec.count) {
+                        // Read once; the kernel is given these bytes (redirectWriteBuffer below).
+                        inputs += copy.inputs
+                        writeCopy = copy.region
+                    } else {
+                        inputs += readIovecInputs(memory, at: arguments[index], count: arguments[countArgument])
+                    }
                 case .inXattrArgs(let sizeArgument):
                     // struct xattr_args { u64 value; u32 size; u32 flags; }: the value bytes.
                     guard arguments[index] != 0, arguments[sizeArgument] >= 16,
@@ -568,11 +577,11 @@ final class Supervisor {
                 try task.access.setRegisters(regs)
             }
         }
-        if skipResult == nil, let writeBuffer, let writeCopy {
+        if skipResult == nil, let index = writeBuffer?.index ?? writeIovec?.index, let writeCopy {
             var regs = try task.access.registers()
-            if redirectWriteBuffer(task, index: writeBuffer.index, writeCopy, registers: &regs) {
+            if redirectWriteBuffer(task, index: index, writeCopy, registers: &regs) {
                 try task.access.setRegisters(regs)
-                redirected.append((writeBuffer.index, arguments[writeBuffer.index]))
+                redirected.append((index, arguments[index]))
             }
         }
         if skipResult == nil && rewritesEnvironment,
