@@ -209,13 +209,14 @@ extension Supervisor {
         return (array + data, inputs)
     }
 
-    /// Writes `bytes` to the task's data region and points argument `index` at them.
+    /// Writes `bytes` to the task's data region and points argument `index` at them (one
+    /// pwrite and one PTRACE_POKEUSER).
     /// - Returns: whether the register was changed (false: no area, or the write failed,
     ///   and the kernel reads the program's buffer).
-    func redirectWriteBuffer(_ task: TracedTask, index: Int, _ bytes: [UInt8], registers regs: inout RegisterFile) -> Bool {
+    func redirectWriteBuffer(_ task: TracedTask, index: Int, _ bytes: [UInt8]) throws -> Bool {
         guard let scratch = task.scratch, UInt64(bytes.count) <= ScratchArea.dataSize,
               writeScratch(task, bytes, at: scratch.dataAddress) else { return false }
-        regs[argumentRegisters[index]] = scratch.dataAddress
+        try task.access.setRegister(argumentRegisters[index], scratch.dataAddress)
         return true
     }
 

@@ -577,12 +577,9 @@ final class Supervisor {
                 try task.access.setRegisters(regs)
             }
         }
-        if skipResult == nil, let index = writeBuffer?.index ?? writeIovec?.index, let writeCopy {
-            var regs = try task.access.registers()
-            if redirectWriteBuffer(task, index: index, writeCopy, registers: &regs) {
-                try task.access.setRegisters(regs)
-                redirected.append((index, arguments[index]))
-            }
+        if skipResult == nil, let index = writeBuffer?.index ?? writeIovec?.index, let writeCopy,
+           try redirectWriteBuffer(task, index: index, writeCopy) {
+            redirected.append((index, arguments[index]))
         }
         if skipResult == nil && rewritesEnvironment,
            let redirect = try requireExecEnvironment(task, number: number, arguments: arguments) {
@@ -646,10 +643,9 @@ final class Supervisor {
         // arguments (a static binary's _start takes rdx as an atexit function).
         let replacedImage = result == 0 && Supervisor.execSyscalls.contains(pending.number)
         if !pending.redirected.isEmpty && !replacedImage {
-            // The syscall ABI preserves argument registers: give the program its own back.
-            var regs = try task.access.registers()
-            for (index, original) in pending.redirected { regs[argumentRegisters[index]] = original }
-            try task.access.setRegisters(regs)
+            // The syscall ABI preserves argument registers: give the program its own back
+            // (one PTRACE_POKEUSER each).
+            for (index, original) in pending.redirected { try task.access.setRegister(argumentRegisters[index], original) }
         }
         let spec = SyscallTable.spec(pending.number)
         let memory = task.access
