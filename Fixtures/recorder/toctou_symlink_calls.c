@@ -4,7 +4,7 @@
 // loop while the main process calls OP COUNT times, as a raw syscall of that name, on
 // DIR/d/f (chmod, fchmodat, truncate, utimensat, unlink, unlinkat, rename and renameat2 to
 // DIR/d/g), DIR/d/h (rmdir) or DIR/d/g (created: link and linkat from DIR/d/f, mkdir,
-// mkdirat, mknod of a FIFO, symlink). Before each call both directories are reset, after
+// mkdirat, mknod of a FIFO, symlink, openat with O_CREAT|O_EXCL). Before each call both directories are reset, after
 // it the program looks which one changed and appends 'a', 'b' or '?' to DIR/truth (for
 // rename, the directory that lost f; for a created name, the one that has it).
 // Then, with the sibling gone, it chmods DIR/d/f ten times more: calls no namespace change
@@ -67,6 +67,10 @@ static void call(const char *op, const char *target, const char *renamed, const 
     else if (strcmp(op, "mkdirat") == 0) syscall(SYS_mkdirat, AT_FDCWD, renamed, 0755);
     else if (strcmp(op, "mknod") == 0) syscall(SYS_mknod, renamed, S_IFIFO | 0600, 0);
     else if (strcmp(op, "symlink") == 0) syscall(SYS_symlink, "x", renamed);
+    else if (strcmp(op, "openat") == 0) {
+        long fd = syscall(SYS_openat, AT_FDCWD, renamed, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) close((int)fd);
+    }
 }
 
 int main(int argc, char **argv) {

@@ -363,7 +363,8 @@ final class Supervisor {
     }
 
     /// Whether `task` may be sent an interrupt now: none is outstanding, or the last one has
-    /// gone a watchdog period without its stop. An interrupt can be lost: one that reaches a
+    /// gone a watchdog period (at least 10 ms, so that a stop merely not reaped yet is
+    /// rarely asked for twice) without its stop. An interrupt can be lost: one that reaches a
     /// task about to stop for another reason (a syscall entry, a signal) is cleared by that
     /// stop (kernel/signal.c, `ptrace_stop`: "any trap clears pending STOP trap"), and no
     /// PTRACE_EVENT_STOP follows. Sent once and never again, a spinning member of a
@@ -371,7 +372,7 @@ final class Supervisor {
     /// A second stop for one request is harmless: a PTRACE_EVENT_STOP nobody waits for
     /// resumes the task (`eventStop`).
     func interruptDue(_ task: TracedTask, now: UInt64) -> Bool {
-        !task.interruptRequested || now &- task.interruptSentAt >= max(watchdogNanoseconds, 1_000_000)
+        !task.interruptRequested || now &- task.interruptSentAt >= max(watchdogNanoseconds, 10_000_000)
     }
 
     /// Stops `task` where it runs (PTRACE_INTERRUPT, ptrace(2)); its PTRACE_EVENT_STOP
@@ -713,18 +714,26 @@ final class Supervisor {
     }
 
     private func addExitObjects(_ event: inout SyscallEvent, spec: SyscallSpec, task: TracedTask, pathCopies: [Int: [UInt8]]) {
+        var opened: ObjectIdentity?
         if spec.returnsDescriptor(arguments: event.arguments) {
             if let id = ObjectResolver.identity(ofDescriptor: event.result, tid: task.tid, argument: -1) {
+                opened = id
                 event.objects.append(id)
                 // The filesystem half of time-of-check/time-of-use: a symlink on the path
                 // may have been swapped between our resolution at entry and the kernel's.
                 // The descriptor is what the kernel opened, so the path argument names that.
-                // (A path that did not exist at entry, inode 0, was created by the call.)
+                // A path that did not exist at entry (inode 0) was created by the call: it
+                // keeps inode 0, but names the file the kernel created, where it did.
                 if let index = spec.pathArguments.last,
-                   let k = event.objects.firstIndex(where: { $0.argument == index }), event.objects[k].inode != 0,
-                   event.objects[k].device != id.device || event.objects[k].inode != id.inode {
-                    event.objects[k] = ObjectIdentity(argument: index, requested: event.objects[k].requested,
-                                                      resolved: id.resolved, device: id.device, inode: id.inode, mode: id.mode)
+                   let k = event.objects.firstIndex(where: { $0.argument == index }) {
+                    let entry = event.objects[k]
+                    if entry.inode != 0, entry.device != id.device || entry.inode != id.inode {
+                        event.objects[k] = ObjectIdentity(argument: index, requested: entry.requested,
+                                                          resolved: id.resolved, device: id.device, inode: id.inode, mode: id.mode)
+                    } else if entry.inode == 0, entry.resolved != id.resolved, id.inode != 0 {
+                        event.objects[k] = ObjectIdentity(argument: index, requested: entry.requested,
+                                                          resolved: id.resolved, device: entry.device, inode: 0, mode: entry.mode)
+                    }
                 }
             }
         }
@@ -736,9 +745,16 @@ final class Supervisor {
         }
         if spec.createsLastPath(arguments: event.arguments), let index = spec.pathArguments.last,
            let path = pathCopies[index].map({ String(decoding: $0, as: UTF8.self) }) ?? task.access.readCString(at: event.arguments[index]) {
-            event.objects.append(ObjectResolver.identity(
+            var created = ObjectResolver.identity(
                 ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: event.arguments),
-                tid: task.tid, argument: index, followFinalLink: false))
+                tid: task.tid, argument: index, followFinalLink: false)
+            // Resolved after the kernel's walk, so possibly elsewhere: a descriptor the call
+            // returned (a creating open) says where the file is.
+            if let opened, opened.inode != 0, opened.device != created.device || opened.inode != created.inode {
+                created = ObjectIdentity(argument: index, requested: created.requested, resolved: opened.resolved,
+                                         device: opened.device, inode: opened.inode, mode: opened.mode)
+            }
+            event.objects.append(created)
         }
     }
 
