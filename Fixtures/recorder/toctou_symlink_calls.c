@@ -4,7 +4,8 @@
 // loop while the main process calls OP COUNT times, as a raw syscall of that name, on
 // DIR/d/f (chmod, fchmodat, truncate, utimensat, unlink, unlinkat, rename and renameat2 to
 // DIR/d/g), DIR/d/h (rmdir) or DIR/d/g (created: link and linkat from DIR/d/f, mkdir,
-// mkdirat, mknod of a FIFO, symlink, openat with O_CREAT|O_EXCL). Before each call both directories are reset, after
+// mkdirat, mknod of a FIFO, symlink, openat with O_CREAT|O_EXCL), or newfstatat of DIR/d/f
+// (the inode it reports says which file the kernel looked at). Before each call both directories are reset, after
 // it the program looks which one changed and appends 'a', 'b' or '?' to DIR/truth (for
 // rename, the directory that lost f; for a created name, the one that has it).
 // Then, with the sibling gone, it chmods DIR/d/f ten times more: calls no namespace change
@@ -108,6 +109,14 @@ int main(int argc, char **argv) {
     for (int i = 0; i < rounds; i++) {
         if (reset() != 0) return 4;
         sched_yield();
+        if (strcmp(op, "newfstatat") == 0) {
+            // Reads nothing changes: the inode the kernel reported says which file it was.
+            struct stat seen, sa, sb;
+            long r = syscall(SYS_newfstatat, AT_FDCWD, target, &seen, 0);
+            if (stat(fa, &sa) != 0 || stat(fb, &sb) != 0) return 4;
+            truth[i] = r != 0 ? '?' : seen.st_ino == sa.st_ino ? 'a' : seen.st_ino == sb.st_ino ? 'b' : '?';
+            continue;
+        }
         call(op, target, renamed, directory);
         int a = changed(op, 0), b = changed(op, 1);
         truth[i] = a && !b ? 'a' : b && !a ? 'b' : '?';

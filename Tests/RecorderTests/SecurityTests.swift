@@ -471,6 +471,11 @@ final class SecurityTests: XCTestCase {
         try symlinkSwapRun([("chmod", 0, "f"), ("fchmodat", 1, "f"), ("truncate", 0, "f"), ("utimensat", 1, "f")])
     }
 
+    /// Calls that only look (stat): the inode the kernel reported says which file it was.
+    func testASymlinkSwappedUnderAStatIsFlaggedWheneverItCouldMislead() throws {
+        try symlinkSwapRun([("newfstatat", 1, "f")])
+    }
+
     /// Calls that remove a name.
     func testASymlinkSwappedUnderARemovalIsFlaggedWheneverItCouldMislead() throws {
         try symlinkSwapRun([("unlink", 0, "f"), ("unlinkat", 1, "f"), ("rmdir", 0, "h")])
