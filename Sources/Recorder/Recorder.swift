@@ -22,7 +22,8 @@ public struct RecordOptions: Sendable {
     /// Run frequent data calls on seekable descriptors through the in-process syscall
     /// buffer instead of a ptrace stop each (SyscallBuffer.swift). Off: every syscall stops.
     public var syscallBuffer: Bool = false
-    /// Give the kernel the supervisor's copy of every path argument (ScratchArguments.swift).
+    /// Give the kernel the supervisor's copy of every path argument, socket address and stopped
+    /// write's buffer of at most 64 KiB (ScratchArguments.swift).
     /// Internal: turned off only by tests that show the race the copy closes.
     var copiesPathArguments = true
     /// Internal, for a test of the watchdog: the first this many interrupt requests to each
