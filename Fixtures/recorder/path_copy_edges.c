@@ -60,7 +60,8 @@ static int attacker(void *unused) {
         unsigned inode;
         int major, minor, n = 0;
         if (sscanf(line, "%lx-%lx %7s %lx %x:%x %u %n", &start, &end, perms, &offset, &major, &minor, &inode, &n) < 7) continue;
-        if (end - start != 3 * 4096 || strcmp(perms, "r--p") != 0 || inode != 0 || line[n] != 0) continue;  // no name
+        // Three path slots and the 64 KiB data region (ScratchArea.length).
+        if (end - start != 3 * 4096 + 65536 || strcmp(perms, "r--p") != 0 || inode != 0 || line[n] != 0) continue;  // no name
         tried++;
         if (mprotect((void *)start, end - start, PROT_READ | PROT_WRITE) == 0 || errno != EPERM) failures++;
         if (munmap((void *)start, end - start) == 0 || errno != EPERM) failures++;

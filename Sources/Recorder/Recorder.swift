@@ -22,9 +22,13 @@ public struct RecordOptions: Sendable {
     /// Run frequent data calls on seekable descriptors through the in-process syscall
     /// buffer instead of a ptrace stop each (SyscallBuffer.swift). Off: every syscall stops.
     public var syscallBuffer: Bool = false
-    /// Give the kernel the supervisor's copy of every path argument (ScratchArguments.swift).
+    /// Give the kernel the supervisor's copy of every path argument, socket address and stopped
+    /// write's buffer of at most 64 KiB (ScratchArguments.swift).
     /// Internal: turned off only by tests that show the race the copy closes.
     var copiesPathArguments = true
+    /// Internal, for a test of the watchdog: the first this many interrupt requests to each
+    /// task are not sent, as if the kernel had lost them (`Supervisor.dropsInterrupts`).
+    var dropsInterrupts = 0
 
     public init(command: [String], outputDirectory: String,
                 environment: [String] = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()) {
@@ -171,6 +175,7 @@ public final class Recorder {
         supervisor.syscallBufferLibrary = bufferLibrary
         supervisor.requiredEnvironment = required
         supervisor.copiesPathArguments = options.copiesPathArguments
+        supervisor.dropsInterrupts = options.dropsInterrupts
         let exit = supervisor.run(root: pid)
         if foreground { reclaimTerminal() }
         if let failure = supervisor.failure { log("magprov: error: the trace is incomplete: \(failure)") }

@@ -27,12 +27,18 @@ import Trace
 /// The registers that carry syscall arguments 0...5 (x86-64 syscall ABI).
 let argumentRegisters: [RegisterFile.Index] = [.rdi, .rsi, .rdx, .r10, .r8, .r9]
 
-/// A thread's scratch mapping.
+/// A thread's scratch mapping: `slots` path slots, then the data region a stopped write's
+/// buffer is copied to (`copiedWriteBuffer`).
 struct ScratchArea: Equatable {
     let address: UInt64
     static let slotSize: UInt64 = 4096  // PATH_MAX, terminating NUL included
     static let slots = 3
-    static var length: UInt64 { slotSize * UInt64(slots) }
+    /// Bytes of a write's buffer given to the kernel from the copy at most (64 KiB, what
+    /// stdio and most programs hand one write); larger buffers are read in place.
+    static let dataSize: UInt64 = 64 << 10
+    static var length: UInt64 { slotSize * UInt64(slots) + dataSize }
+    /// The start of the data region.
+    var dataAddress: UInt64 { address + ScratchArea.slotSize * UInt64(ScratchArea.slots) }
     /// An exec's path goes to the last slot: the copy of the environment with the entries
     /// every exec keeps (`requireExecEnvironment`, ExecEnvironment.swift) fills the area
     /// from its start, below `environmentLimit`.
@@ -142,6 +148,75 @@ extension Supervisor {
         let address = scratch.address + UInt64(slot) * ScratchArea.slotSize
         guard writeScratch(task, bytes, at: address) else { return false }
         regs[argumentRegisters[index]] = address
+        return true
+    }
+
+    /// The argument index and length of the buffer a data-writing call (flow `contentSink`,
+    /// its length an argument: `write`, `pwrite64`, `sendto`, the `setxattr` family,
+    /// `mq_timedsend`) hands the kernel, when it fits
+    /// the scratch area's data region; nil otherwise (no such buffer, empty, too large).
+    /// Its bytes are read once at the entry, digested, and given to the kernel from the
+    /// copy (`redirectWriteBuffer`): a sibling that changes the buffer between the
+    /// supervisor's read and the kernel's cannot make the recorded bytes differ from the
+    /// written ones.
+    static func copiedWriteBuffer(_ spec: SyscallSpec, arguments: [UInt64]) -> (index: Int, length: Int)? {
+        guard spec.flow == .contentSink else { return nil }
+        for (index, kind) in spec.arguments.enumerated() where spec.socketAddressArgument?.address != index {
+            guard case .inBuffer(.argument(let n)) = kind else { continue }
+            guard arguments[index] != 0, arguments[n] > 0, arguments[n] <= ScratchArea.dataSize else { return nil }
+            return (index, Int(arguments[n]))
+        }
+        return nil
+    }
+
+    /// The argument index of the iovec array, and its count, of a vectored write (`writev`,
+    /// `pwritev`, `pwritev2`) whose array and buffers may fit the data region (at most 64
+    /// iovecs; whether the bytes fit is known once the array is read, `copyWriteIovec`).
+    static func copiedWriteIovec(_ spec: SyscallSpec, arguments: [UInt64]) -> (index: Int, count: Int)? {
+        guard spec.flow == .contentSink, spec.graph == .write else { return nil }
+        for (index, kind) in spec.arguments.enumerated() {
+            guard case .inIovec(let countArgument) = kind else { continue }
+            guard arguments[index] != 0, (1...64).contains(arguments[countArgument]) else { return nil }
+            return (index, Int(arguments[countArgument]))
+        }
+        return nil
+    }
+
+    /// Reads a vectored write's iovec array and buffers once, as the kernel's copies would
+    /// (`readUserBytes`), and lays them out for the data region: the array first, each
+    /// entry pointing at its bytes after it (lengths unchanged). Nil when anything cannot be
+    /// read or the whole exceeds the region: the call then reads the program's memory.
+    /// - Returns: the region's bytes, and the digest of each non-empty buffer, under the
+    ///   program's own address (as `readIovecInputs` records them).
+    func copyWriteIovec(_ memory: TaskAccess, area: ScratchArea, at address: UInt64, count: Int)
+        -> (region: [UInt8], inputs: [BufferDigest])? {
+        let arrayLength = count * 16
+        guard let raw = memory.readUserBytes(at: address, count: arrayLength) else { return nil }
+        var array = [UInt8](), data = [UInt8](), inputs: [BufferDigest] = []
+        array.reserveCapacity(arrayLength)
+        for i in 0..<count {
+            let base = raw.loadUInt64(at: i * 16), length = raw.loadUInt64(at: i * 16 + 8)
+            guard length <= ScratchArea.dataSize, UInt64(arrayLength + data.count) + length <= ScratchArea.dataSize else { return nil }
+            let copy = area.dataAddress + UInt64(arrayLength + data.count)
+            if length > 0 {
+                guard let bytes = memory.readUserBytes(at: base, count: Int(length)) else { return nil }
+                inputs.append(BufferDigest(address: base, bytes: bytes))
+                data += bytes
+            }
+            withUnsafeBytes(of: copy.littleEndian) { array += $0 }
+            withUnsafeBytes(of: length.littleEndian) { array += $0 }
+        }
+        return (array + data, inputs)
+    }
+
+    /// Writes `bytes` to the task's data region and points argument `index` at them (one
+    /// pwrite and one PTRACE_POKEUSER).
+    /// - Returns: whether the register was changed (false: no area, or the write failed,
+    ///   and the kernel reads the program's buffer).
+    func redirectWriteBuffer(_ task: TracedTask, index: Int, _ bytes: [UInt8]) throws -> Bool {
+        guard let scratch = task.scratch, UInt64(bytes.count) <= ScratchArea.dataSize,
+              writeScratch(task, bytes, at: scratch.dataAddress) else { return false }
+        try task.access.setRegister(argumentRegisters[index], scratch.dataAddress)
         return true
     }
 

@@ -140,9 +140,8 @@ extension Supervisor {
         groups[key] = merged
         for holder in holders.dropFirst() {
             // Preempted like the watchdog does: its stop records the point and queues it.
-            guard let task = tasks[holder], task.mode == .user, !task.interruptRequested else { continue }
-            task.interruptRequested = true
-            _ = mp_ptrace(Int(PtraceRequest.interrupt), holder, 0, 0)
+            guard let task = tasks[holder], task.mode == .user, interruptDue(task, now: monotonicNanoseconds()) else { continue }
+            requestInterrupt(task)
         }
     }
 

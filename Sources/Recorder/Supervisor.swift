@@ -71,7 +71,12 @@ final class TracedTask {
     var announced = false
     var execSeen = false
     var initialStopSeen = false
+    /// A PTRACE_INTERRUPT was sent (at `interruptSentAt`, monotonic ns) and its stop has not
+    /// been seen yet (`requestInterrupt`).
     var interruptRequested = false
+    var interruptSentAt: UInt64 = 0
+    /// Interrupts the supervisor left unsent for this task (`Supervisor.dropsInterrupts`).
+    var interruptsDropped = 0
     var tokenSince: UInt64 = 0
     /// The program's own seccomp filters, run by the supervisor (SeccompEmulation.swift).
     var seccomp = TraceeSeccomp()
@@ -156,6 +161,9 @@ final class Supervisor {
     /// one was under way, or that saw one start before its exit, is flagged `pathRaced`.
     var namespaceChangesStarted: UInt64 = 0
     var namespaceChangesInFlight = 0
+    /// How many of each task's interrupt requests are not sent, as if the kernel had lost
+    /// them: a test of the watchdog's re-sending. 0 outside tests.
+    var dropsInterrupts = 0
 
     init(writer: TraceWriter, watchdogMilliseconds: Int, traceeGuard: TraceeGuard? = nil, log: @escaping (String) -> Void) {
         self.writer = writer
@@ -335,19 +343,48 @@ final class Supervisor {
         // it where it is and deliver there (recorded as a preemption, then the signal).
         for task in tasks.values where !task.heldSignals.isEmpty {
             waiting = true
-            guard task.mode == .user, !task.interruptRequested, now &- task.heldSince >= watchdogNanoseconds else { continue }
-            task.interruptRequested = true
-            _ = mp_ptrace(Int(PtraceRequest.interrupt), task.tid, 0, 0)
+            guard task.mode == .user, interruptDue(task, now: now), now &- task.heldSince >= watchdogNanoseconds else { continue }
+            requestInterrupt(task, now: now)
         }
         for group in groups.values where !group.ready.isEmpty {
             waiting = true
             guard let holder = group.holder, let task = tasks[holder], task.mode == .user,
-                  !task.interruptRequested, now &- task.tokenSince >= watchdogNanoseconds else { continue }
-            task.interruptRequested = true
-            _ = mp_ptrace(Int(PtraceRequest.interrupt), holder, 0, 0)
+                  interruptDue(task, now: now), now &- task.tokenSince >= watchdogNanoseconds else { continue }
+            requestInterrupt(task, now: now)
+        }
+        // Any other request still unanswered (a preemption at a merge of groups, a holder
+        // that lost the token meanwhile): sent again until its stop arrives.
+        for task in tasks.values where task.interruptRequested && task.mode == .user {
+            waiting = true
+            if interruptDue(task, now: now) { requestInterrupt(task, now: now) }
         }
         if waiting { armWatchdog() }
         return waiting
+    }
+
+    /// Whether `task` may be sent an interrupt now: none is outstanding, or the last one has
+    /// gone a watchdog period (at least 10 ms, so that a stop merely not reaped yet is
+    /// rarely asked for twice) without its stop. An interrupt can be lost: one that reaches a
+    /// task about to stop for another reason (a syscall entry, a signal) is cleared by that
+    /// stop (kernel/signal.c, `ptrace_stop`: "any trap clears pending STOP trap"), and no
+    /// PTRACE_EVENT_STOP follows. Sent once and never again, a spinning member of a
+    /// shared-memory group would then hold the token for good and stall its siblings.
+    /// A second stop for one request is harmless: a PTRACE_EVENT_STOP nobody waits for
+    /// resumes the task (`eventStop`).
+    func interruptDue(_ task: TracedTask, now: UInt64) -> Bool {
+        !task.interruptRequested || now &- task.interruptSentAt >= max(watchdogNanoseconds, 10_000_000)
+    }
+
+    /// Stops `task` where it runs (PTRACE_INTERRUPT, ptrace(2)); its PTRACE_EVENT_STOP
+    /// records the point (`eventStop`). Cost: one ptrace call.
+    func requestInterrupt(_ task: TracedTask, now: UInt64 = monotonicNanoseconds()) {
+        task.interruptRequested = true
+        task.interruptSentAt = now
+        if task.interruptsDropped < dropsInterrupts {
+            task.interruptsDropped += 1
+            return
+        }
+        _ = mp_ptrace(Int(PtraceRequest.interrupt), task.tid, 0, 0)
     }
 
     // MARK: - Syscalls
@@ -355,6 +392,8 @@ final class Supervisor {
     static let execSyscalls: Set<Int> = [SyscallTable.Number.execve, SyscallTable.Number.execveat]
 
     func syscallEntry(_ task: TracedTask) throws {
+        // This stop cleared any interrupt still pending (`interruptDue`): none will come.
+        task.interruptRequested = false
         var info = mp_syscall_info()
         let r = mp_get_syscall_info(task.tid, &info)
         guard r >= 0 else { throw PtraceFailure(operation: "GET_SYSCALL_INFO", tid: task.tid, errno: Int32(-r)) }
@@ -371,7 +410,13 @@ final class Supervisor {
         let copiesArguments = copiesPathArguments && !foreign
             && (spec.pathArguments.contains { arguments[$0] != 0 } || socketAddress != nil)
         let rewritesEnvironment = !foreign && !requiredEnvironment.isEmpty && Supervisor.execSyscalls.contains(number)
-        if copiesArguments || rewritesEnvironment, task.scratch == nil && !task.scratchUnavailable, try injectScratchMapping(task) {
+        // A stopped write's buffer goes to the kernel from the scratch area too (when the
+        // area cannot be had, from the program's memory, as before: no refusal).
+        let writeBuffer = copiesPathArguments && !foreign ? Self.copiedWriteBuffer(spec, arguments: arguments) : nil
+        let writeIovec = copiesPathArguments && !foreign ? Self.copiedWriteIovec(spec, arguments: arguments) : nil
+        if copiesArguments || rewritesEnvironment || writeBuffer != nil || writeIovec != nil,
+           task.scratch == nil && !task.scratchUnavailable,
+           try injectScratchMapping(task) {
             return  // the task re-enters this syscall, with a scratch area
         }
         // The program's own seccomp filters first: the kernel would run them before ours.
@@ -395,6 +440,7 @@ final class Supervisor {
         var objects: [ObjectIdentity] = []
         var pathCopies: [Int: [UInt8]] = [:]
         var scratchCopies: [Int: PathArgument] = [:]
+        var writeCopy: [UInt8]?
         // The filesystem half of time of check / time of use for calls that return no
         // descriptor (whose identity the exit corrects, addExitObjects): what was under way
         // or started while the paths below are resolved, before the call's exit.
@@ -419,11 +465,24 @@ final class Supervisor {
                         } else {
                             scratchCopies[index] = .unreadable
                         }
+                    } else if let writeBuffer, index == writeBuffer.index, task.scratch != nil,
+                              let bytes = memory.readUserBytes(at: arguments[index], count: writeBuffer.length) {
+                        // Read once, honouring protection as the kernel's copy does; these
+                        // bytes are digested and written (redirectWriteBuffer below).
+                        inputs.append(BufferDigest(address: arguments[index], bytes: bytes))
+                        writeCopy = bytes
                     } else if arguments[index] != 0, length > 0, let digest = digestInput(memory, address: arguments[index], length: length) {
                         inputs.append(digest)
                     }
                 case .inIovec(let countArgument):
-                    inputs += readIovecInputs(memory, at: arguments[index], count: arguments[countArgument])
+                    if let writeIovec, index == writeIovec.index, let area = task.scratch,
+                       let copy = copyWriteIovec(memory, area: area, at: arguments[index], count: writeIovec.count) {
+                        // Read once; the kernel is given these bytes (redirectWriteBuffer below).
+                        inputs += copy.inputs
+                        writeCopy = copy.region
+                    } else {
+                        inputs += readIovecInputs(memory, at: arguments[index], count: arguments[countArgument])
+                    }
                 case .inXattrArgs(let sizeArgument):
                     // struct xattr_args { u64 value; u32 size; u32 flags; }: the value bytes.
                     guard arguments[index] != 0, arguments[sizeArgument] >= 16,
@@ -519,12 +578,19 @@ final class Supervisor {
                 try task.access.setRegisters(regs)
             }
         }
+        if skipResult == nil, let index = writeBuffer?.index ?? writeIovec?.index, let writeCopy,
+           try redirectWriteBuffer(task, index: index, writeCopy) {
+            redirected.append((index, arguments[index]))
+        }
         if skipResult == nil && rewritesEnvironment,
            let redirect = try requireExecEnvironment(task, number: number, arguments: arguments) {
             redirected.append(redirect)
         }
+        // A created path (mkdir, mknod, symlink, link's new name ...) is resolved at the exit
+        // (addExitObjects), after the kernel's walk: raced the same way, so checked the same way.
         let checksRace = skipResult == nil && !foreign && !spec.returnsDescriptor(arguments: arguments)
-            && objects.contains { $0.argument >= 0 && spec.arguments.indices.contains($0.argument) && spec.arguments[$0.argument] == .path }
+            && (objects.contains { $0.argument >= 0 && spec.arguments.indices.contains($0.argument) && spec.arguments[$0.argument] == .path }
+                || (spec.createsLastPath(arguments: arguments) && spec.pathArguments.last.map { arguments[$0] != 0 } == true))
         let changesNamespace = skipResult == nil && !foreign && spec.changesNamespace(arguments: arguments)
         if changesNamespace {
             namespaceChangesStarted += 1
@@ -578,10 +644,9 @@ final class Supervisor {
         // arguments (a static binary's _start takes rdx as an atexit function).
         let replacedImage = result == 0 && Supervisor.execSyscalls.contains(pending.number)
         if !pending.redirected.isEmpty && !replacedImage {
-            // The syscall ABI preserves argument registers: give the program its own back.
-            var regs = try task.access.registers()
-            for (index, original) in pending.redirected { regs[argumentRegisters[index]] = original }
-            try task.access.setRegisters(regs)
+            // The syscall ABI preserves argument registers: give the program its own back
+            // (one PTRACE_POKEUSER each).
+            for (index, original) in pending.redirected { try task.access.setRegister(argumentRegisters[index], original) }
         }
         let spec = SyscallTable.spec(pending.number)
         let memory = task.access
@@ -649,18 +714,26 @@ final class Supervisor {
     }
 
     private func addExitObjects(_ event: inout SyscallEvent, spec: SyscallSpec, task: TracedTask, pathCopies: [Int: [UInt8]]) {
+        var opened: ObjectIdentity?
         if spec.returnsDescriptor(arguments: event.arguments) {
             if let id = ObjectResolver.identity(ofDescriptor: event.result, tid: task.tid, argument: -1) {
+                opened = id
                 event.objects.append(id)
                 // The filesystem half of time-of-check/time-of-use: a symlink on the path
                 // may have been swapped between our resolution at entry and the kernel's.
                 // The descriptor is what the kernel opened, so the path argument names that.
-                // (A path that did not exist at entry, inode 0, was created by the call.)
+                // A path that did not exist at entry (inode 0) was created by the call: it
+                // keeps inode 0, but names the file the kernel created, where it did.
                 if let index = spec.pathArguments.last,
-                   let k = event.objects.firstIndex(where: { $0.argument == index }), event.objects[k].inode != 0,
-                   event.objects[k].device != id.device || event.objects[k].inode != id.inode {
-                    event.objects[k] = ObjectIdentity(argument: index, requested: event.objects[k].requested,
-                                                      resolved: id.resolved, device: id.device, inode: id.inode, mode: id.mode)
+                   let k = event.objects.firstIndex(where: { $0.argument == index }) {
+                    let entry = event.objects[k]
+                    if entry.inode != 0, entry.device != id.device || entry.inode != id.inode {
+                        event.objects[k] = ObjectIdentity(argument: index, requested: entry.requested,
+                                                          resolved: id.resolved, device: id.device, inode: id.inode, mode: id.mode)
+                    } else if entry.inode == 0, entry.resolved != id.resolved, id.inode != 0 {
+                        event.objects[k] = ObjectIdentity(argument: index, requested: entry.requested,
+                                                          resolved: id.resolved, device: entry.device, inode: 0, mode: entry.mode)
+                    }
                 }
             }
         }
@@ -672,9 +745,16 @@ final class Supervisor {
         }
         if spec.createsLastPath(arguments: event.arguments), let index = spec.pathArguments.last,
            let path = pathCopies[index].map({ String(decoding: $0, as: UTF8.self) }) ?? task.access.readCString(at: event.arguments[index]) {
-            event.objects.append(ObjectResolver.identity(
+            var created = ObjectResolver.identity(
                 ofPath: path, dirfd: ObjectResolver.dirfd(for: index, spec: spec, arguments: event.arguments),
-                tid: task.tid, argument: index, followFinalLink: false))
+                tid: task.tid, argument: index, followFinalLink: false)
+            // Resolved after the kernel's walk, so possibly elsewhere: a descriptor the call
+            // returned (a creating open) says where the file is.
+            if let opened, opened.inode != 0, opened.device != created.device || opened.inode != created.inode {
+                created = ObjectIdentity(argument: index, requested: created.requested, resolved: opened.resolved,
+                                         device: opened.device, inode: opened.inode, mode: opened.mode)
+            }
+            event.objects.append(created)
         }
     }
 

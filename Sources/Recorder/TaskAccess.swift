@@ -57,6 +57,14 @@ public struct TaskAccess: TaskMemoryReader {
         guard r >= 0 else { throw PtraceFailure(operation: "SETREGS", tid: tid, errno: Int32(-r)) }
     }
 
+    /// Sets one general-purpose register (PTRACE_POKEUSER at its offset in
+    /// `user_regs_struct`, ptrace(2)): one call where `registers` and `setRegisters` take
+    /// two. Throws `PtraceFailure` when the task is not stopped or gone.
+    public func setRegister(_ index: RegisterFile.Index, _ value: UInt64) throws {
+        let r = mp_ptrace(6 /* PTRACE_POKEUSER */, tid, UInt64(index.rawValue * 8), value)
+        guard r >= 0 else { throw PtraceFailure(operation: "POKEUSER", tid: tid, errno: Int32(-r)) }
+    }
+
     public func fpRegisters() -> [UInt8] {
         var fp = user_fpregs_struct()
         guard mp_get_fpregs(tid, &fp) >= 0 else { return [] }
