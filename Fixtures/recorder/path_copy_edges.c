@@ -7,8 +7,9 @@
 //    so the scratch area cannot be mapped: ENOMEM, the file unchanged; with the limit back,
 //    the same call succeeds (mode 0600).
 // 4. a CLONE_VM child (another process in the same address space) tries to make every
-//    scratch-sized read-only anonymous mapping writable, to unmap it, and to open
-//    /proc/self/mem for writing: all refused with EPERM, while the parent keeps chmodding.
+//    scratch-sized read-only anonymous mapping writable, to unmap it, and to write it
+//    through /proc/self/mem (pwrite; the open for writing may be refused already): all
+//    refused with EPERM, while the parent keeps chmodding.
 // Exits 0 when every answer is the expected one, else the number of the failed check.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -54,6 +55,7 @@ static int attacker(void *unused) {
     if (!maps) { childResult = 40; return 0; }
     char line[512];
     int tried = 0, failures = 0;
+    unsigned long areas[16];
     while (fgets(line, sizeof line, maps)) {
         unsigned long start, end, offset;
         char perms[8];
@@ -62,13 +64,21 @@ static int attacker(void *unused) {
         if (sscanf(line, "%lx-%lx %7s %lx %x:%x %u %n", &start, &end, perms, &offset, &major, &minor, &inode, &n) < 7) continue;
         // Three path slots and the 64 KiB data region (ScratchArea.length).
         if (end - start != 3 * 4096 + 65536 || strcmp(perms, "r--p") != 0 || inode != 0 || line[n] != 0) continue;  // no name
+        if (tried < 16) areas[tried] = start;
         tried++;
         if (mprotect((void *)start, end - start, PROT_READ | PROT_WRITE) == 0 || errno != EPERM) failures++;
         if (munmap((void *)start, end - start) == 0 || errno != EPERM) failures++;
     }
     fclose(maps);
     int mem = open("/proc/self/mem", O_RDWR);
-    if (mem >= 0 || errno != EPERM) failures++;
+    if (mem >= 0) {
+        for (int i = 0; i < tried && i < 16; i++) {
+            if (pwrite(mem, "\0", 1, (off_t)areas[i]) != -1 || errno != EPERM) failures++;
+        }
+        close(mem);
+    } else if (errno != EPERM) {
+        failures++;
+    }
     childResult = tried < 2 ? 41 : failures ? 42 : 0;  // the parent's area and the child's own
     return 0;
 }

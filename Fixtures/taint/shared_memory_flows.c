@@ -15,11 +15,12 @@
 //                 writable and written
 //   proc-pwrite   out.txt is mapped writable (the kernel refuses /proc/self/mem writes into
 //                 a shared mapping that is not), but no instruction stores into it: the
-//                 secret is to go in with pwrite(2) on /proc/self/mem at the mapping's
-//                 address. The recorder refuses opening /proc/PID/mem for writing (it could
-//                 overwrite the supervisor's scratch pages): when the open fails with EPERM
-//                 the mode writes "EPERM" to refused.txt and stops, without out.txt.
-//   proc-write    the same with lseek(2) and write(2)
+//                 secret goes in with pwrite(2) on /proc/self/mem at the mapping's address.
+//                 Should the open fail with EPERM (the recorder refuses opening a memory
+//                 file for writing when its syscall buffer is on), the mode writes "EPERM"
+//                 to refused.txt and stops, without out.txt.
+//   proc-write    the same with lseek(2) and write(2), which the recorder refuses (only
+//                 pwrite64 may write a process's memory): "EPERM" in refused.txt
 //   map-reader    a child maps carrier.txt MAP_SHARED read-only, creates mapped.flag and
 //                 polls the mapping (nanosleep, no other syscall) until a sibling, which
 //                 waits for mapped.flag, pwrite()s the secret into the file; then it copies
@@ -47,9 +48,11 @@
 //                 group); the parent reads the secret and process_vm_writev()s it into the
 //                 reader's view of the shared page while the reader blocks in read(2) on a
 //                 pipe, then writes the pipe a byte; the reader copies the page to out.txt
-//   proc-mem      the parent forks a reader, then reads the secret and is to pwrite() it
-//                 into the reader's buffer through /proc/<reader>/mem (refused like
-//                 proc-pwrite: refused.txt, the reader is killed)
+//   proc-mem      the parent forks a reader, then reads the secret and pwrite()s it into
+//                 the reader's buffer through /proc/<reader>/mem while the reader blocks in
+//                 read(2) on a pipe, then writes the pipe a byte; the reader copies its
+//                 buffer to out.txt (refused at the open like proc-pwrite: refused.txt,
+//                 the reader is killed)
 //   anon-spin     MAP_SHARED|MAP_ANONYMOUS counter: the child increments it in a loop
 //                 with no syscall until the parent sets a stop flag (the parent yields
 //                 until the counter passed 1000); the parent writes the final count to
@@ -59,6 +62,14 @@
 //                 memory and blocks; the parent sleeps, runs, writes the secret into the
 //                 pipe and waits: the kernel filled the shared pages while the parent ran
 //                 user code, which a trace cannot order. The child writes them to out.txt.
+//   exec-file     file-shared, with each sibling exec()ing this program anew (modes
+//                 role-file-reader and role-file-writer): two separately exec'd programs
+//                 map carrier.txt shared, as two sqlite3 processes map one -shm file
+//   exec-sysv     sysv-key the same way (role-key-reader KEY, role-key-writer KEY): two
+//                 separately exec'd programs attach one SysV segment found by its key
+//   mprotect-shared  both siblings map carrier.txt MAP_SHARED read-only (no group yet);
+//                 the writer, once the reader announced its mapping, mprotect()s its
+//                 mapping writable and stores the secret through it
 // The siblings synchronise only through the shared memory (polling with nanosleep): no
 // pipe, signal, fork or wait4 edge carries the secret to out.txt.
 #define _GNU_SOURCE
@@ -273,6 +284,32 @@ static int carrier_writer(void) {
     return fd >= 0 && pwrite(fd, secret, SECRET_LENGTH, 0) == SECRET_LENGTH ? 0 : 8;
 }
 
+static int mprotect_writer(void) {
+    if (await_mapping()) return 9;
+    int fd = open("carrier.txt", O_RDWR);
+    if (fd < 0) return 6;
+    shared = mmap(NULL, SECRET_LENGTH, PROT_READ, MAP_SHARED, fd, 0);
+    if (shared == MAP_FAILED || mprotect(shared, SECRET_LENGTH, PROT_READ | PROT_WRITE)) return 6;
+    return shared_writer();
+}
+
+/// Runs this program anew (execv of /proc/self/exe) with `role` and `argument` in each of
+/// two sibling processes, the reader's first, and waits for both.
+static void exec_siblings(const char *reader, const char *writer, const char *argument) {
+    const char *roles[2] = { reader, writer };
+    pid_t children[2];
+    for (int i = 0; i < 2; i++) {
+        children[i] = fork();
+        if (children[i] == 0) {
+            char *child_argv[] = { "shared_memory_flows", (char *)roles[i], (char *)argument, NULL };
+            execv("/proc/self/exe", child_argv);
+            _exit(127);
+        }
+    }
+    wait_child(children[1]);
+    wait_child(children[0]);
+}
+
 static char target_buffer[SECRET_LENGTH];
 
 int main(int argc, char **argv) {
@@ -322,6 +359,7 @@ int main(int argc, char **argv) {
             if (lseek(mem, (off_t)(uintptr_t)map, SEEK_SET) == (off_t)-1) return 5;
             n = write(mem, secret, SECRET_LENGTH);
         }
+        if (n < 0 && errno == EPERM) { write_file("refused.txt", "EPERM\n", 6); return 0; }
         if (n != SECRET_LENGTH) { perror("/proc/self/mem"); return 6; }
         close(mem);
         munmap(map, SECRET_LENGTH);
@@ -407,6 +445,31 @@ int main(int argc, char **argv) {
         char zeros[SECRET_LENGTH] = { 0 };
         write_file("carrier.txt", zeros, SECRET_LENGTH);
         siblings(file_reader, file_writer);
+    } else if (!strcmp(mode, "exec-file")) {
+        char zeros[SECRET_LENGTH] = { 0 };
+        write_file("carrier.txt", zeros, SECRET_LENGTH);
+        exec_siblings("role-file-reader", "role-file-writer", "");
+    } else if (!strcmp(mode, "role-file-reader")) {
+        return file_reader();
+    } else if (!strcmp(mode, "role-file-writer")) {
+        read_secret();
+        return file_writer();
+    } else if (!strcmp(mode, "exec-sysv")) {
+        char key[32];
+        snprintf(key, sizeof key, "%d", 0x6d710000 | (getpid() & 0xffff));
+        exec_siblings("role-key-reader", "role-key-writer", key);
+        int id = shmget((key_t)atoi(key), 0, 0);
+        if (id >= 0) shmctl(id, IPC_RMID, NULL);
+    } else if (!strcmp(mode, "role-key-reader") || !strcmp(mode, "role-key-writer")) {
+        if (argc < 3) return 1;
+        segment_key = (key_t)atoi(argv[2]);
+        if (!strcmp(mode, "role-key-reader")) return key_reader();
+        read_secret();
+        return key_writer();
+    } else if (!strcmp(mode, "mprotect-shared")) {
+        char zeros[SECRET_LENGTH] = { 0 };
+        write_file("carrier.txt", zeros, SECRET_LENGTH);
+        siblings(file_reader, mprotect_writer);
     } else if (!strcmp(mode, "memfd-scm")) {
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, channel)) return 5;
         siblings(scm_reader, scm_writer);
@@ -428,8 +491,13 @@ int main(int argc, char **argv) {
         if (write(go[1], "g", 1) != 1) return 6;
         wait_child(reader);
     } else if (!strcmp(mode, "proc-mem")) {
+        int go[2];
+        if (pipe(go)) return 5;
         pid_t reader = fork();
         if (reader == 0) {
+            // Blocked in read(2) while the bytes arrive: no user code to order them against.
+            char byte;
+            if (read(go[0], &byte, 1) != 1) _exit(6);
             if (poll_shared(target_buffer)) _exit(7);
             write_file("out.txt", target_buffer, SECRET_LENGTH);
             _exit(0);
@@ -447,11 +515,12 @@ int main(int argc, char **argv) {
         if (mem < 0) { perror(path); return 5; }
         if (pwrite(mem, secret, SECRET_LENGTH, (off_t)(uintptr_t)target_buffer) != SECRET_LENGTH) { perror(path); return 6; }
         close(mem);
+        if (write(go[1], "g", 1) != 1) return 6;
         wait_child(reader);
     } else {
         fprintf(stderr, "usage: shared_memory_flows threads|map-before|map-msync|map-after|mprotect|proc-pwrite|proc-write|"
                         "map-reader|anon-fork|anon-spin|anon-pipe|sysv-fork|memfd-fork|vfork|sysv-shm|memfd|sysv-key|file-shared|"
-                        "memfd-scm|vm-shared|proc-mem\n");
+                        "memfd-scm|vm-shared|proc-mem|exec-file|exec-sysv|mprotect-shared\n");
         return 1;
     }
     return 0;

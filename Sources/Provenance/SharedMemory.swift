@@ -22,9 +22,10 @@
 // Objects: a regular file or memfd (by inode), a SysV segment (`sysv-shm:ID`), anonymous
 // shared memory (one entity per mmap, inherited by fork). Versions keep the time order: a
 // store edge comes from the process version current when the object is read, never from a
-// later one. The replay side of the story is in Replayer/ReplayPlan.swift (shared-memory
-// groups are reported, not replayed) and in TaintRefinement (a store through shared memory
-// is no taint sink: such pairs stay unverified, never refuted).
+// later one. The replay side of the story is in Replayer/SharedMemoryGroups.swift (the
+// processes sharing memory replay together in one schedule, or are reported where the
+// trace cannot order them) and in TaintRefinement (a store through shared memory is no
+// taint sink: such pairs stay unverified, never refuted).
 
 import Trace
 

@@ -19,7 +19,7 @@
 //
 // Processes that come to share memory without a fork (each `shmat`s one segment, or maps
 // one memfd or file `MAP_SHARED`) merge into one group at the exit of the mapping call that
-// makes them share: the mapping's (device, inode) in `/proc/PID/maps` names the object (a
+// makes them share (or of the `mprotect` that makes a read-only shared mapping writable): the mapping's (device, inode) in `/proc/PID/maps` names the object (a
 // SysV segment's inode is its shmid), and every other traced process mapping the same
 // object shared, either side writable, joins. The call is flagged
 // `joinedSharedMemoryGroup`; replay recomputes who joined from the trace's mappings. When
@@ -100,7 +100,9 @@ extension Supervisor {
     }
 
     /// At the exit of a successful shared mapping call (`mmap` `MAP_SHARED` of a
-    /// descriptor, `shmat`) that mapped at `address`: merges the caller's scheduling group
+    /// descriptor, `shmat`) that mapped at `address`, or of an `mprotect` that made the
+    /// mapping at `address` writable (a private mapping there joins nothing): merges the
+    /// caller's scheduling group
     /// with those of the other traced processes mapping the same object shared, when either
     /// side's mapping is writable. Returns whether any process joined. Cost: one read of
     /// `/proc/PID/maps` per traced process outside the caller's group.

@@ -524,7 +524,8 @@ final class Supervisor {
         if skipResult == nil && !foreign, let traceeGuard,
            let refusal = traceeGuard.check(tid: task.tid, spec: spec, arguments: arguments, objects: objects, memory: memory,
                                            paths: pathCopies,
-                                           scratchRanges: scratchRanges(sharingWith: task) + trustedPageRanges(task)) {
+                                           scratchRanges: scratchRanges(sharingWith: task) + trustedPageRanges(task),
+                                           processMemory: syscallBuffering ? nil : { [unowned self] in supervisorPages(inProcess: $0) }) {
             log("magprov: task \(task.tid): refused \(refusal.reason)")
             skipResult = Int64(-refusal.errno)
         }
@@ -688,6 +689,15 @@ final class Supervisor {
                 || (pending.number == SyscallTable.Number.mmap && pending.arguments[3] & 0x20 == 0 /* MAP_ANONYMOUS */
                     && (pending.arguments[3] & 0x3 == 0x1 || pending.arguments[3] & 0x3 == 0x3) /* MAP_SHARED(_VALIDATE) */)
             if sharedMapping, result >= 0, joinProcessesSharing(task, at: UInt64(bitPattern: result)) {
+                event.flags.insert(.joinedSharedMemoryGroup)
+            }
+            // Another process's memory file opened for writing (ProcessMemoryWrites.swift).
+            if spec.graph == .open, result >= 0, joinProcessMemoryWriter(task, fd: result, objects: event.objects) {
+                event.flags.insert(.joinedSharedMemoryGroup)
+            }
+            // A shared mapping made writable joins like a new writable mapping of its object.
+            if pending.number == SyscallTable.Number.mprotect, result == 0, pending.arguments[2] & 2 != 0 /* PROT_WRITE */,
+               joinProcessesSharing(task, at: pending.arguments[0]) {
                 event.flags.insert(.joinedSharedMemoryGroup)
             }
             if pending.number == SyscallTable.Number.rtSigreturn {

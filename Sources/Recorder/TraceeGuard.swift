@@ -106,8 +106,12 @@ struct TraceeGuard {
     ///     kernel), by argument index; a path missing here is read from `memory`.
     ///   - scratchRanges: the supervisor's scratch areas in the task's address space
     ///     (ScratchArguments.swift), which the program may not unmap, remap or unprotect.
+    ///   - processMemory: the supervisor's pages (scratch areas, trusted pages) in the
+    ///     recorded process a pid names, nil when the pid is no recorded process; nil
+    ///     altogether when no process's memory file may be written (ProcessMemoryWrites.swift).
     func check(tid: Int32, spec: SyscallSpec, arguments a: [UInt64], objects: [ObjectIdentity],
-               memory: TaskAccess, paths: [Int: [UInt8]] = [:], scratchRanges: [Range<UInt64>] = []) -> Refusal? {
+               memory: TaskAccess, paths: [Int: [UInt8]] = [:], scratchRanges: [Range<UInt64>] = [],
+               processMemory: ((Int32) -> [Range<UInt64>]?)? = nil) -> Refusal? {
         if TraceeGuard.targeted.contains(spec.number), let refusal = checkTarget(tid: tid, name: spec.name, a, memory: memory) {
             return refusal
         }
@@ -117,8 +121,9 @@ struct TraceeGuard {
         }
         for object in objects {
             if object.argument >= 0, TraceeGuard.isProcessMemory(object.resolved),
-               let mode = openAccessMode(name: spec.name, a, memory: memory), mode != 0 /* O_RDONLY */ {
-                return Refusal(errno: EPERM, reason: "\(spec.name) of \(object.resolved) for writing (the supervisor's scratch pages)")
+               let refusal = checkProcessMemory(spec: spec, a, object.resolved, writing: openAccessMode(name: spec.name, a, memory: memory).map { $0 != 0 /* O_RDONLY */ },
+                                                processMemory: processMemory) {
+                return refusal
             }
             if protected.isRecorderProc(object.resolved) {
                 return Refusal(errno: EPERM, reason: "\(spec.name) of \(object.resolved) (the recorder's /proc entry)")

@@ -268,9 +268,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
         let started = clock.now
         if SharedMemoryGroupReplay<Tracker>.hasMembers(unit) {
             // Processes sharing memory with this one replay with it, in one schedule.
-            let group = SharedMemoryGroupReplay(leader: self)
-            self.group = group
-            return group.run(started: started)
+            return SharedMemoryGroupReplay(leaders: [self]).run(started: started)
         }
         let outcome = replayCatching { for stop in unit.stops { try replayStop(stop) } }
         return finish(outcome: outcome, seconds: secondsSince(started))
@@ -487,6 +485,7 @@ final class ProcessReplay<Tracker: ReplayDataFlow> {
     private func apply(_ event: SyscallEvent, tid: Int32, sequence: UInt64) throws {
         try group?.checkKernelWrites(event, by: self, tid: tid, exitSequence: sequence)
         try group?.applyRemoteWrite(event, by: self, tid: tid, exitSequence: sequence)
+        try applyOwnMemoryWrite(event, tid: tid)
         for w in event.writes {
             do { try machine.memory.writeBytes(w.bytes, at: w.address) } catch {
                 throw divergenceHere(tid: tid, reason: "the kernel wrote \(w.bytes.count) bytes at 0x\(String(w.address, radix: 16)), which is not mapped in replay")

@@ -77,6 +77,38 @@ public struct ReplayPlan: Sendable {
     /// Tasks whose events could not be placed in a unit (e.g. the recorder's own
     /// pre-exec PATH search in the root task).
     public var skippedEvents: Int
+    /// Exec images that replay in one schedule because processes of them joined one
+    /// shared-memory group at a mapping (SharedMemoryGroups.swift): each set lists the
+    /// `startSequence` of two or more top-level units (`units`). A unit in no set replays
+    /// on its own.
+    public var imageGroups: [[UInt64]] = []
+
+    public init(units: [ReplayUnit], skippedEvents: Int, imageGroups: [[UInt64]] = []) {
+        self.units = units
+        self.skippedEvents = skippedEvents
+        self.imageGroups = imageGroups
+    }
+
+    /// The top-level units in jobs: each job is one unit, or the units of one image group
+    /// (in `units` order). `selected` picks units; a group is taken whole when it picks any
+    /// of its units (its members cannot replay apart).
+    public func jobs(selecting selected: (ReplayUnit) -> Bool) -> [[ReplayUnit]] {
+        var groupOf: [UInt64: Int] = [:]
+        for (i, group) in imageGroups.enumerated() { for start in group { groupOf[start] = i } }
+        var chosenGroups = Set<Int>()
+        for unit in units where selected(unit) { if let g = groupOf[unit.startSequence] { chosenGroups.insert(g) } }
+        var jobs: [[ReplayUnit]] = []
+        var jobOfGroup: [Int: Int] = [:]
+        for unit in units {
+            if let g = groupOf[unit.startSequence] {
+                guard chosenGroups.contains(g) else { continue }
+                if let j = jobOfGroup[g] { jobs[j].append(unit) } else { jobOfGroup[g] = jobs.count; jobs.append([unit]) }
+            } else if selected(unit) {
+                jobs.append([unit])
+            }
+        }
+        return jobs
+    }
 }
 
 extension ReplayPlan {
@@ -201,9 +233,25 @@ extension ReplayPlan {
         for child in forkUnits.values.sorted(by: { $0.startSequence < $1.startSequence }) {
             if !attachDeep(child, into: &execUnits) { unattached += child.stops.count }
         }
-        for join in groups.joins { placeJoin(join, in: &execUnits) }
+        // Exec images joined by a group: union-find over their start sequences.
+        var linked: [UInt64: UInt64] = [:]
+        func root(_ s: UInt64) -> UInt64 {
+            var r = s
+            while let up = linked[r], up != r { r = up }
+            return r
+        }
+        for join in groups.joins {
+            let tops = placeJoin(join, in: &execUnits)
+            for top in tops.dropFirst() {
+                let a = root(tops[0]), b = root(top)
+                if a != b { linked[max(a, b)] = min(a, b) }
+            }
+        }
+        var imageGroups: [UInt64: [UInt64]] = [:]
+        for start in linked.keys.sorted() { imageGroups[root(start), default: [root(start)]].append(start) }
         let total = events.filter { if case .syscall = $0.body { return true } else { return false } }.count
-        self.init(units: execUnits.sorted { $0.startSequence < $1.startSequence }, skippedEvents: max(0, total - placed) + unattached)
+        self.init(units: execUnits.sorted { $0.startSequence < $1.startSequence }, skippedEvents: max(0, total - placed) + unattached,
+                  imageGroups: imageGroups.values.map { Array(Set($0)).sorted() }.sorted { $0[0] < $1[0] })
     }
 }
 
@@ -235,12 +283,13 @@ private func modify(_ units: inout [ReplayUnit], path: (top: Int, tids: [Int32])
     walk(&units[path.top], path.tids[...])
 }
 
-/// A group the recorder formed at a mapping (SharedMemoryGroups.swift): when every process
-/// in it descends from one exec image by forks, the images on the way to each become
-/// members of that image's group (replayed in one schedule with it). Processes of
-/// different exec images cannot share a schedule yet: each stops there, located.
-private func placeJoin(_ join: SharedMemoryJoin, in units: inout [ReplayUnit]) {
-    guard let joiner = locate({ u in u.pid == join.pid && u.stops.contains { $0.order == join.entry } }, in: units) else { return }
+/// A group the recorder formed at a mapping (SharedMemoryGroups.swift): the images on the
+/// way from each process's exec image to the process (forked without exec) become members
+/// of that exec image's group, replayed in one schedule with it. Returns the
+/// `startSequence` of each exec image involved: when there are several (two programs a
+/// shell started map one file), they replay together too (`ReplayPlan.imageGroups`).
+private func placeJoin(_ join: SharedMemoryJoin, in units: inout [ReplayUnit]) -> [UInt64] {
+    guard let joiner = locate({ u in u.pid == join.pid && u.stops.contains { $0.order == join.entry } }, in: units) else { return [] }
     var paths = [joiner]
     for other in join.with {
         // The other process's image alive at the join: the latest one started before it.
@@ -254,16 +303,10 @@ private func placeJoin(_ join: SharedMemoryJoin, in units: inout [ReplayUnit]) {
         for (i, unit) in units.enumerated() { consider(unit, (i, [])) }
         if let best { paths.append(best.path) }
     }
-    if Set(paths.map(\.top)).count == 1 {
-        for path in paths { modify(&units, path: path) { $0.sharedWithParent = $0.sharedWithParent ?? [] } }
-        return
-    }
-    for path in paths {
-        modify(&units, path: path, onlyLast: true) { unit in
-            guard unit.sharedMemory == nil else { return }
-            unit.sharedMemory = SharedMemoryStop(after: join.sequence, reason: "shared-memory group not replayable yet: process \(join.pid) mapped \(join.what) (@\(join.sequence)), which processes \(join.with.map(String.init).joined(separator: ", ")) map too; they run different exec images, and replay schedules a group only within the forks of one image")
-        }
-    }
+    for path in paths { modify(&units, path: path) { $0.sharedWithParent = $0.sharedWithParent ?? [] } }
+    var tops: [UInt64] = []
+    for top in paths.map(\.top) where !tops.contains(units[top].startSequence) { tops.append(units[top].startSequence) }
+    return tops
 }
 
 /// Places a forked child under the unit (at any depth) whose stops include the fork.

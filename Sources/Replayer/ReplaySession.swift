@@ -1,12 +1,12 @@
 // `magprov replay`: plans the units of a trace and replays them on a pool of threads.
 // Units that start at an exec share nothing, so they run in parallel; each job is one
-// unit plus the children it forked without exec.
+// unit plus the children it forked without exec, or the exec images whose processes share
+// memory (`ReplayPlan.imageGroups`), replayed in one schedule.
 
 import Dispatch
 import Foundation
 import Syscalls
 import Trace
-import X86
 import X86
 
 public struct ReplayOptions: Sendable {
@@ -152,18 +152,21 @@ public final class ReplaySession {
     }
 
     func replay<Tracker: ReplayDataFlow>(options: ReplayOptions, tracker: @escaping @Sendable () -> Tracker) -> ReplaySummary {
-        let units = plan.units.filter { options.pids?.contains($0.pid) ?? true }
+        // One job per unit, or per group of exec images that share memory (replayed in
+        // one schedule, ReplayPlan.imageGroups).
+        let jobs = plan.jobs { options.pids?.contains($0.pid) ?? true }
         let start = Date()
-        let results = ResultBox(count: units.count)
+        let results = ResultBox(count: jobs.count)
         let next = ResultBox.Counter()
         let group = DispatchGroup()
-        for _ in 0..<min(options.jobs, max(units.count, 1)) {
+        for _ in 0..<min(options.jobs, max(jobs.count, 1)) {
             group.enter()
             let thread = Thread { [self] in
-                while let index = next.take(limit: units.count) {
-                    let result = replayUnit(units[index], tracker: tracker)
-                    results.set(index, result)
-                    progress(result)
+                while let index = next.take(limit: jobs.count) {
+                    let done = jobs[index].count == 1 ? [replayUnit(jobs[index][0], tracker: tracker)]
+                        : replayImageGroup(jobs[index], tracker: tracker)
+                    results.set(index, done)
+                    for result in done { progress(result) }
                 }
                 group.leave()
             }
@@ -213,15 +216,57 @@ extension ReplaySession {
                                                                 expected: "", actual: "", recentInstructions: [])))
         }
     }
+    /// Exec images whose processes share memory (`ReplayPlan.imageGroups`), replayed in one
+    /// schedule (`SharedMemoryGroupReplay`, each image in its own interpreter, their
+    /// trackers sharing one label table so labels cross with the shared pages). Returns
+    /// one result per unit, in `units` order. An image whose events are damaged is not run,
+    /// and neither are its partners (they cannot replay without its stores); they are
+    /// reported as not replayable, naming it. A divergence is reported without the
+    /// retrace that lists the last instructions (the group would run again whole).
+    func replayImageGroup<Tracker: ReplayDataFlow>(_ units: [ReplayUnit], tracker: @Sendable () -> Tracker) -> [UnitResult] {
+        if let damaged = units.first(where: { $0.damage != nil }) {
+            return units.map { unit in
+                if let damage = unit.damage { return .notRun(unit, outcome: .damaged(damage)) }
+                return .notRun(unit, outcome: .notReplayable(NotReplayable(
+                    tid: unit.tid, instructionCount: 0, sequence: unit.startSequence,
+                    reason: "shared-memory group not replayable: process \(damaged.pid) (\(damaged.executable)), whose memory it shares, has damaged events")))
+            }
+        }
+        let started = ContinuousClock().now
+        let labels = tracker()
+        var replays: [ProcessReplay<Tracker>] = []
+        for unit in units {
+            do {
+                replays.append(try ProcessReplay(unit: unit, trace: trace, tracker: labels.forked(), inherited: nil))
+            } catch {
+                let outcome: ReplayOutcome
+                if let damage = error as? TraceDamage {
+                    outcome = .damaged(damage)
+                } else {
+                    outcome = .diverged(Divergence(tid: unit.tid, instructionCount: 0, address: 0, function: nil,
+                                                   reason: "cannot load the exec snapshot: \(error)",
+                                                   expected: "", actual: "", recentInstructions: []))
+                }
+                return units.map { other in
+                    if other.startSequence == unit.startSequence { return .notRun(other, outcome: outcome) }
+                    return .notRun(other, outcome: .notReplayable(NotReplayable(
+                        tid: other.tid, instructionCount: 0, sequence: other.startSequence,
+                        reason: "shared-memory group not replayable: the exec image of process \(unit.pid), whose memory it shares, could not be loaded")))
+                }
+            }
+        }
+        return SharedMemoryGroupReplay(leaders: replays).runAll(started: started)
+    }
 }
 
-/// Results written by worker threads, one slot per unit.
+
+/// Results written by worker threads, one slot per job (a unit, or an image group's units).
 final class ResultBox: @unchecked Sendable {
-    private var slots: [UnitResult?]
+    private var slots: [[UnitResult]?]
     private let lock = NSLock()
     init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: UnitResult) { lock.lock(); slots[i] = r; lock.unlock() }
-    var all: [UnitResult] { lock.lock(); defer { lock.unlock() }; return slots.compactMap { $0 } }
+    func set(_ i: Int, _ r: [UnitResult]) { lock.lock(); slots[i] = r; lock.unlock() }
+    var all: [UnitResult] { lock.lock(); defer { lock.unlock() }; return slots.compactMap { $0 }.flatMap { $0 } }
 
     final class Counter: @unchecked Sendable {
         private var value = 0

@@ -7,9 +7,10 @@
 // user code at a time, switch order recorded, DESIGN.md "Security model, in the
 // recorder"; Recorder/SharedMemoryScheduling.swift) replay together with it
 // (`SharedMemoryGroupReplay` below), and so do processes the recorder merged into one group
-// at a mapping (`SyscallFlags.joinedSharedMemoryGroup`, `joins`) when they are forked images
-// of one exec image (ReplayPlan.swift places them; two exec images stop at the join). For
-// every other kind of sharing the plan finds the
+// at a mapping (`SyscallFlags.joinedSharedMemoryGroup`, `joins`), forked images of one exec
+// image or images exec'd apart (ReplayPlan.swift places them; `ReplayPlan.imageGroups`
+// names the exec images replayed in one schedule). For every other kind of sharing the
+// plan finds the
 // processes and replay stops each one at the event after which its memory was no longer
 // its own alone, with a located "shared-memory group not replayable yet" report.
 //
@@ -20,7 +21,8 @@
 //   - a SysV shmat whose bytes at the attach are not in the trace, or of a segment a
 //     process outside its group attaches;
 //   - a process outside its group mapping shared and writable (or mprotect()ing
-//     writable) a file or memfd it maps shared, or any other process writing one with
+//     writable, unless the recorder merged the two there: `joinedSharedMemoryGroup` on
+//     the mprotect) a file or memfd it maps shared, or any other process writing one with
 //     write(2), pwrite(2), truncate(2) and friends while it is mapped;
 //   - a write into its memory by another process through /proc/PID/mem, or through
 //     process_vm_writev by a process outside its group;
@@ -162,6 +164,16 @@ struct SharedMemoryGroups {
                 let name = SyscallTable.name(s.number)
                 let arguments = s.arguments + Array(repeating: 0, count: max(0, 6 - s.arguments.count))
                 let joined = s.flags.contains(.joinedSharedMemoryGroup)
+                if joined, let target = s.objects.lazy.compactMap({ Self.memoryFileProcess($0.resolved, caller: p) }).first {
+                    // An open of another process's /proc/PID/mem for writing: the recorder
+                    // merged the two there, and replay applies the pwrite64 calls through it.
+                    if target != p && !sameGroup(target, p) {
+                        unite(target, p)
+                        joins.append(SharedMemoryJoin(pid: p, entry: s.entrySequence, sequence: e.sequence, with: [target],
+                                                      what: "/proc/\(target)/mem"))
+                    }
+                    continue
+                }
                 switch SyscallTable.graphRole(s.number) {
                 case .mmap:
                     let flags = arguments[3], prot = arguments[2]
@@ -195,6 +207,12 @@ struct SharedMemoryGroups {
                     for i in (mappings[p] ?? []).indices {
                         guard let m = mappings[p]?[i], let file = m.file, !m.writable, m.range.overlaps(range) else { continue }
                         mappings[p]?[i].writable = true
+                        if joined {
+                            // The recorder merged the processes mapping the file at this call.
+                            let with = Array(Set(mappers(of: file, except: p).map(\.pid).filter { !sameGroup($0, p) })).sorted()
+                            for other in with { unite(other, p) }
+                            if !with.isEmpty { joins.append(SharedMemoryJoin(pid: p, entry: s.entrySequence, sequence: e.sequence, with: with, what: m.path)) }
+                        }
                         for other in mappers(of: file, except: p) where !sameGroup(other.pid, p) {
                             mark(other.pid, e.sequence, group("process \(p) made its shared mapping of \(m.path) writable (\(name) @\(e.sequence)) while process \(other.pid) maps it"))
                         }
@@ -240,9 +258,12 @@ struct SharedMemoryGroups {
                     }
                     guard let o = s.objects.first(where: { $0.argument == 0 }) else { continue }
                     if let target = Self.memoryFileProcess(o.resolved, caller: p) {
+                        // pwrite64 replay applies (`applyMemoryFileWrite`): into the caller
+                        // itself, or into a process recorded in its group.
+                        let applied = s.number == Self.pwrite64
                         if target == p {
-                            mark(p, e.sequence, "not replayable yet: wrote its own memory through \(o.resolved) (\(name) @\(e.sequence)), which replay does not apply")
-                        } else {
+                            if !applied { mark(p, e.sequence, "not replayable yet: wrote its own memory through \(o.resolved) (\(name) @\(e.sequence)), which replay applies only for pwrite64") }
+                        } else if !(applied && sameGroup(target, p)) {
                             mark(target, e.sequence, group("process \(p) wrote into its memory through \(o.resolved) (\(name) @\(e.sequence))"))
                         }
                         continue
@@ -270,6 +291,20 @@ struct SharedMemoryGroups {
         (range.lowerBound & ~4095)..<((range.upperBound &+ 4095) & ~4095)
     }
 
+    static let pwrite64 = SyscallTable.number(named: "pwrite64") ?? 18
+
+    /// A write through a process's memory file that replay applies: `pwrite64(fd, buf,
+    /// count, offset)` on a descriptor naming `/proc/PID/mem` (the recorder lets no other
+    /// call write one, TraceeGuard.swift), with its result. Nil for anything else.
+    /// - Returns: the target process, the caller's source address, the target address
+    ///   (the file offset) and the byte count the kernel copied.
+    static func memoryFileWrite(_ event: SyscallEvent, caller: Int32) -> (target: Int32, source: UInt64, address: UInt64, length: Int)? {
+        guard event.number == pwrite64, event.result > 0, event.arguments.count >= 4,
+              let o = event.objects.first(where: { $0.argument == 0 }),
+              let target = memoryFileProcess(o.resolved, caller: caller) else { return nil }
+        return (target, event.arguments[1], event.arguments[3], Int(event.result))
+    }
+
     /// The process a `/proc/PID/mem` or `/proc/PID/task/TID/mem` path names (`self` and
     /// `thread-self` name the caller).
     static func memoryFileProcess(_ path: String, caller: Int32) -> Int32? {
@@ -282,28 +317,42 @@ struct SharedMemoryGroups {
 }
 
 /// Replays the members of one shared-memory group together: each member keeps its own
-/// interpreter (its private memory differs after the fork), and the group runs every
-/// member's recorded stops in one schedule, the global order the recorder let them run
-/// in (one member in user code at a time, SharedMemoryScheduling.swift). Before a member
-/// runs, or has a syscall result applied, the pages of each shared object it maps (bytes
-/// and taint labels) are copied from the member that ran last while mapping that object,
-/// at that member's address for it, so what one stored the next one loads. Members may map
-/// one object at different addresses (each `shmat`s a segment, or maps one memfd or file).
+/// interpreter (its private memory differs after the fork; a separately exec'd program has
+/// an address space of its own), and the group runs every member's recorded stops in one
+/// schedule, the global order the recorder let them run in (one member in user code at a
+/// time, SharedMemoryScheduling.swift). Before a member runs, or has a syscall result
+/// applied, the pages of each shared object it maps (bytes and taint labels) are copied
+/// from the member that ran last while mapping that object, at that member's address for
+/// it, so what one stored the next one loads. Members may map one object at different
+/// addresses (each `shmat`s a segment, or maps one memfd or file).
+///
+/// The group's leaders are exec images: one (its forked children joined at a fork or a
+/// mapping), or several when processes of different exec images joined at a mapping
+/// (`ReplayPlan.imageGroups`: two programs a shell started map one file). Each leader
+/// loads its own exec snapshot; their trackers must share one label table.
 ///
 /// A syscall of one member whose kernel writes land in shared pages while another member
 /// ran user code between its entry and exit (a blocking read into shared memory) cannot be
 /// ordered against that member's loads: replay stops there with `notReplayable`.
 ///
-/// Cost: each switch between members copies the pages of the objects both map (4 KiB per
-/// page, and the page's labels in taint replay).
+/// Cost: each switch between members copies the pages of the objects both map that
+/// changed since the member last held them (4 KiB per page, and the page's labels in taint
+/// replay).
 final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
-    let leader: ProcessReplay<Tracker>
-    /// Members in creation order, the leader first.
+    /// The exec images the group starts from, in trace order.
+    let leaders: [ProcessReplay<Tracker>]
+    var leader: ProcessReplay<Tracker> { leaders[0] }
+    /// Members in creation order, the leaders first.
     private(set) var members: [ProcessReplay<Tracker>]
     private var forkedBy: [ObjectIdentifier: ProcessReplay<Tracker>] = [:]
+    /// A member by its image (`ReplayUnit.pid`, `ReplayUnit.startSequence`): a process may
+    /// run two images of the group one after the other (it exec'd in between).
+    private var memberByImage: [ImageKey: ProcessReplay<Tracker>] = [:]
+    /// The image of each process that ran last (a process_vm_writev names a pid).
     private var memberByPid: [Int32: ProcessReplay<Tracker>] = [:]
-    /// Every member's stops, in recorded order, with the process each belongs to.
-    let stops: [(pid: Int32, stop: ScheduledStop)]
+    struct ImageKey: Hashable { var pid: Int32; var start: UInt64 }
+    /// Every member's stops, in recorded order, with the image each belongs to.
+    let stops: [(image: ImageKey, stop: ScheduledStop)]
     /// For each shared object, the member whose memory holds its current content.
     private var owner: [SharedObject: ProcessReplay<Tracker>] = [:]
     /// Stops run so far: (order, pid).
@@ -323,38 +372,54 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
         unit.forkedChildren.values.contains { $0.sharedWithParent != nil }
     }
 
-    init(leader: ProcessReplay<Tracker>) {
-        self.leader = leader
-        members = [leader]
-        memberByPid[leader.unit.pid] = leader
-        var all: [(pid: Int32, stop: ScheduledStop)] = []
+    static func key(_ unit: ReplayUnit) -> ImageKey { ImageKey(pid: unit.pid, start: unit.startSequence) }
+
+    /// A group led by `leaders` (one exec image, or several joined at a mapping); each
+    /// leader's `group` is set to it.
+    init(leaders: [ProcessReplay<Tracker>]) {
+        self.leaders = leaders
+        members = leaders
+        var all: [(image: ImageKey, stop: ScheduledStop)] = []
         func collect(_ unit: ReplayUnit) {
-            all += unit.stops.map { (unit.pid, $0) }
+            all += unit.stops.map { (Self.key(unit), $0) }
             for child in unit.forkedChildren.values where child.sharedWithParent != nil { collect(child) }
         }
-        collect(leader.unit)
+        for l in leaders { collect(l.unit) }
         stops = all.sorted { $0.stop.order < $1.stop.order }
+        for l in leaders {
+            memberByImage[Self.key(l.unit)] = l
+            if memberByPid[l.unit.pid] == nil { memberByPid[l.unit.pid] = l }
+            l.group = self
+        }
     }
 
     /// A member created by `parent`'s replay of the fork that made it.
     func add(_ member: ProcessReplay<Tracker>, forkedBy parent: ProcessReplay<Tracker>) {
         members.append(member)
         forkedBy[ObjectIdentifier(member)] = parent
+        memberByImage[Self.key(member.unit)] = member
         memberByPid[member.unit.pid] = member
     }
 
-    /// Runs the group and returns the leader's result; each other member's result is among
-    /// the children of the member that forked it.
+    /// Runs the group and returns the first leader's result (each other member's result is
+    /// among the children of the member that forked it).
     func run(started: ContinuousClock.Instant) -> UnitResult {
+        runAll(started: started)[0]
+    }
+
+    /// Runs the group and returns each leader's result, in `leaders` order; each other
+    /// member's result is among the children of the member that forked it.
+    func runAll(started: ContinuousClock.Instant) -> [UnitResult] {
         var current = leader
         var outcome: ReplayOutcome = .completed
         var lastOrder: UInt64 = 0
         do {
-            for (pid, stop) in stops {
+            for (image, stop) in stops {
                 lastOrder = stop.order
-                guard let member = memberByPid[pid] else {
-                    throw leader.divergenceHere(tid: stop.tid, reason: "process \(pid) of the shared-memory group runs in the recording, but its fork was not replayed")
+                guard let member = memberByImage[image] else {
+                    throw current.divergenceHere(tid: stop.tid, reason: "process \(image.pid) of the shared-memory group runs in the recording, but its fork was not replayed")
                 }
+                memberByPid[image.pid] = member
                 // Kernel writes that completed before this stop, this member's included (a
                 // mapping's recorded bytes come first, the other members' stores after).
                 for m in members where m.hasPendingResults(before: stop.order) {
@@ -377,8 +442,9 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
                 current = member
                 try checkRemoteWritesInFlight(before: stop, of: member)
                 synchronize(to: member, at: stop.order)
+                handOverUnmapped(by: member, before: stop)
                 try member.replayStop(stop)
-                executed.append((stop.order, pid))
+                executed.append((stop.order, image.pid))
             }
         } catch {
             outcome = current.replayCatching { throw error }
@@ -392,11 +458,11 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
                 reason: "its shared-memory group stopped at @\(lastOrder) in process \(current.unit.pid)"))
         }
         // Deepest members first: a member's result is a child of the member that forked it.
-        for m in members.dropFirst().reversed() {
+        for m in members.dropFirst(leaders.count).reversed() {
             let result = m.finish(outcome: outcomeOf(m), seconds: seconds)
             forkedBy[ObjectIdentifier(m)]?.sharedMemoryChildren.append(result)
         }
-        return leader.finish(outcome: outcomeOf(leader), seconds: seconds)
+        return leaders.map { $0.finish(outcome: outcomeOf($0), seconds: seconds) }
     }
 
     /// Makes the pages of every shared object `member` maps at stop `order` (bytes and
@@ -406,55 +472,94 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
     /// has not mapped (yet) are left alone; the member owns an object once its pages are
     /// up to date.
     private func synchronize(to member: ProcessReplay<Tracker>, at order: UInt64) {
+        // A program may map one object in pieces (SQLite maps its -shm file 32 KiB at a
+        // time), each at its own address: the object's spans are handled together.
+        var objects: [SharedObject] = []
+        var spansOf: [SharedObject: [SharedMappingSpan]] = [:]
         for span in member.unit.sharedMappings where span.isLive(at: order) {
-            let object = span.object
+            if spansOf[span.object] == nil { objects.append(span.object) }
+            spansOf[span.object, default: []].append(span)
+        }
+        for object in objects {
+            let spans = spansOf[object] ?? []
             guard let from = owner[object], from !== member else {
-                if owner[object] == nil { take(object, span, by: member) }
+                if owner[object] == nil { take(object, spans, by: member) }
                 continue
             }
-            // The owner's mapping now, or its last one (it exited or unmapped since: its
-            // replay memory keeps the pages it exited with; unmapped pages are skipped).
-            guard let source = from.unit.sharedMappings.last(where: { $0.object == object && $0.from < order }) else {
-                take(object, span, by: member)
+            // The owner's mappings of the object now, or its last one (it exited or
+            // unmapped since: its replay memory keeps the pages it exited with; unmapped
+            // pages are skipped).
+            let ownerSpans = from.unit.sharedMappings.filter { $0.object == object && $0.from < order }
+            let live = ownerSpans.filter { $0.isLive(at: order) }
+            let sources = live.isEmpty ? Array(ownerSpans.suffix(1)) : live
+            guard !sources.isEmpty else {
+                take(object, spans, by: member)
                 continue
             }
-            noteWrites(of: from, in: source)
-            // The object's bytes both map: [start, end) in object offsets (page-aligned:
-            // mmap offsets are, shmat's is 0).
-            let start = max(span.offset, source.offset)
-            let end = min(span.offset &+ UInt64(span.range.count), source.offset &+ UInt64(source.range.count))
-            guard start < end else { continue }
-            let versions = pageVersion[object] ?? [:]
+            let versions = pageVersionsAfterWrites(of: from, in: sources)
             var held = heldVersion[ObjectIdentifier(member)]?[object] ?? [:]
             var complete = true
-            var offset = start
-            while offset < end {
-                let index = offset / GuestMemory.pageSize
-                let at = span.range.lowerBound &+ (offset &- span.offset), sourceAt = source.range.lowerBound &+ (offset &- source.offset)
-                let length = Int(min(GuestMemory.pageSize, end &- offset))
-                let current = versions[index] ?? 0
-                if held[index] != current {
-                    if from.machine.memory.isMapped(sourceAt), member.machine.memory.isMapped(at),
-                       let bytes = try? from.machine.memory.readBytes(at: sourceAt, count: length) {
-                        try? member.machine.memory.writeBytes(bytes, at: at)
-                        member.machine.tracker.adoptMemoryLabels(from: from.machine.tracker, source: sourceAt, destination: at, length: length)
-                        held[index] = current
-                        pagesCopied += 1
-                    } else {
-                        complete = false
+            for span in spans {
+                for source in sources {
+                    // The object's bytes both map: [start, end) in object offsets
+                    // (page-aligned: mmap offsets are, shmat's is 0).
+                    let start = max(span.offset, source.offset)
+                    let end = min(span.offset &+ UInt64(span.range.count), source.offset &+ UInt64(source.range.count))
+                    guard start < end else { continue }
+                    var offset = start
+                    while offset < end {
+                        let index = offset / GuestMemory.pageSize
+                        let at = span.range.lowerBound &+ (offset &- span.offset)
+                        let sourceAt = source.range.lowerBound &+ (offset &- source.offset)
+                        let length = Int(min(GuestMemory.pageSize, end &- offset))
+                        let current = versions[index] ?? 0
+                        if held[index] != current {
+                            if from.machine.memory.isMapped(sourceAt), member.machine.memory.isMapped(at),
+                               let bytes = try? from.machine.memory.readBytes(at: sourceAt, count: length) {
+                                try? member.machine.memory.writeBytes(bytes, at: at)
+                                member.machine.tracker.adoptMemoryLabels(from: from.machine.tracker, source: sourceAt,
+                                                                         destination: at, length: length)
+                                held[index] = current
+                                pagesCopied += 1
+                            } else {
+                                complete = false
+                            }
+                        }
+                        offset &+= UInt64(length)
                     }
                 }
-                offset &+= UInt64(length)
             }
             heldVersion[ObjectIdentifier(member), default: [:]][object] = held
-            if complete { take(object, span, by: member) }
+            if complete { take(object, spans, by: member) }
+        }
+    }
+
+    /// Before `stop` of `member` unmaps (munmap, shmdt) a mapping of an object it owns:
+    /// another member mapping the object then takes its content over, since replay drops
+    /// the unmapped pages with the mapping (an exit or exec keeps them). A writer that
+    /// stores into SQLite's -shm file and closes its connection before the reader looks
+    /// is the case. Cost: `synchronize` for that member.
+    private func handOverUnmapped(by member: ProcessReplay<Tracker>, before stop: ScheduledStop) {
+        guard case .syscall(_, let exit) = stop.stop else { return }
+        for span in member.unit.sharedMappings where span.until == exit && owner[span.object] === member {
+            let heir = members.first { m in
+                m !== member && m.unit.sharedMappings.contains { $0.object == span.object && $0.isLive(at: stop.order) && $0.isLive(at: exit &+ 1) }
+            }
+            if let heir { synchronize(to: heir, at: stop.order) }
         }
     }
 
     /// `member` owns `object` from now on: its writes to the object's pages are watched.
-    private func take(_ object: SharedObject, _ span: SharedMappingSpan, by member: ProcessReplay<Tracker>) {
+    private func take(_ object: SharedObject, _ spans: [SharedMappingSpan], by member: ProcessReplay<Tracker>) {
         owner[object] = member
-        member.machine.memory.watchWrites(address: span.range.lowerBound, length: UInt64(span.range.count))
+        for span in spans { member.machine.memory.watchWrites(address: span.range.lowerBound, length: UInt64(span.range.count)) }
+    }
+
+    /// The object's page versions once the pages `owner` wrote in `spans` (all of one
+    /// object) are noted (`noteWrites`).
+    private func pageVersionsAfterWrites(of owner: ProcessReplay<Tracker>, in spans: [SharedMappingSpan]) -> [UInt64: UInt64] {
+        for span in spans { noteWrites(of: owner, in: span) }
+        return spans.first.map { pageVersion[$0.object] ?? [:] } ?? [:]
     }
 
     /// The pages of `span` that `owner` (about to hand its object over) wrote since it took
@@ -478,30 +583,51 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
         heldVersion[ObjectIdentifier(owner), default: [:]][span.object] = held
     }
 
-    /// process_vm_writev(2) by `member` into another member of the group: the `result`
-    /// bytes the kernel copied go from the caller's local iovecs into the target's remote
-    /// ones, with their labels, when the call's result is applied (the target's shared pages
-    /// are brought up to date first, so the target then holds the objects' newest bytes).
-    /// When a third member ran user code between the call's entry and exit, the trace cannot
-    /// order its loads against the copy: replay stops there. Cost: the bytes copied.
+    /// The process another process's syscall writes into: process_vm_writev(2), or
+    /// pwrite64 through `/proc/PID/mem` (`SharedMemoryGroups.memoryFileWrite`); nil for
+    /// anything else, or a write into the caller itself.
+    static func remoteWriteTarget(_ event: SyscallEvent, caller: Int32) -> Int32? {
+        if SyscallTable.graphRole(event.number) == .processVMWrite, event.result > 0, let target = event.arguments.first {
+            let pid = Int32(truncatingIfNeeded: target)
+            return pid == caller ? nil : pid
+        }
+        if let write = SharedMemoryGroups.memoryFileWrite(event, caller: caller), write.target != caller { return write.target }
+        return nil
+    }
+
+    /// process_vm_writev(2) or a pwrite64 through `/proc/PID/mem` by `member` into another
+    /// member of the group: the `result` bytes the kernel copied go from the caller's local
+    /// iovecs (or buffer) into the target's remote ones (or the file offset, an address),
+    /// with their labels, when the call's result is applied (the target's shared pages are
+    /// brought up to date first, so the target then holds the objects' newest bytes). When a
+    /// third member ran user code between the call's entry and exit, the trace cannot order
+    /// its loads against the copy: replay stops there. Cost: the bytes copied.
     func applyRemoteWrite(_ event: SyscallEvent, by member: ProcessReplay<Tracker>, tid: Int32, exitSequence: UInt64) throws {
-        guard SyscallTable.graphRole(event.number) == .processVMWrite, event.result > 0, event.arguments.count >= 5,
-              let target = memberByPid[Int32(truncatingIfNeeded: event.arguments[0])], target !== member else { return }
+        guard let targetPid = Self.remoteWriteTarget(event, caller: member.unit.pid),
+              let target = memberByPid[targetPid], target !== member else { return }
+        let name = SyscallTable.name(event.number)
         for (order, pid) in executed.reversed() {
             if order <= event.entrySequence { break }
             guard order < exitSequence, pid != member.unit.pid else { continue }
             throw NotReplayable(
                 tid: tid, instructionCount: member.machine.instructionCount, sequence: event.entrySequence,
-                reason: "shared-memory group: the trace cannot order process_vm_writev @\(event.entrySequence)-@\(exitSequence) of process \(member.unit.pid) into process \(target.unit.pid) while process \(pid) ran user code (@\(order))")
+                reason: "shared-memory group: the trace cannot order \(name) @\(event.entrySequence)-@\(exitSequence) of process \(member.unit.pid) into process \(target.unit.pid) while process \(pid) ran user code (@\(order))")
         }
-        func iovecs(_ address: UInt64, _ count: UInt64) throws -> [(base: UInt64, length: UInt64)] {
-            guard count <= 1024 else { throw member.divergenceHere(tid: tid, reason: "process_vm_writev with \(count) iovecs (IOV_MAX is 1024)") }
-            guard count > 0 else { return [] }
-            let bytes = try member.machine.memory.readBytes(at: address, count: Int(count) * 16)
-            return (0..<Int(count)).map { (bytes.loadUInt64(at: $0 * 16), bytes.loadUInt64(at: $0 * 16 + 8)) }
+        let local: [(base: UInt64, length: UInt64)], remote: [(base: UInt64, length: UInt64)]
+        if let write = SharedMemoryGroups.memoryFileWrite(event, caller: member.unit.pid) {
+            local = [(write.source, UInt64(write.length))]
+            remote = [(write.address, UInt64(write.length))]
+        } else {
+            guard event.arguments.count >= 5 else { return }
+            func iovecs(_ address: UInt64, _ count: UInt64) throws -> [(base: UInt64, length: UInt64)] {
+                guard count <= 1024 else { throw member.divergenceHere(tid: tid, reason: "process_vm_writev with \(count) iovecs (IOV_MAX is 1024)") }
+                guard count > 0 else { return [] }
+                let bytes = try member.machine.memory.readBytes(at: address, count: Int(count) * 16)
+                return (0..<Int(count)).map { (bytes.loadUInt64(at: $0 * 16), bytes.loadUInt64(at: $0 * 16 + 8)) }
+            }
+            local = try iovecs(event.arguments[1], event.arguments[2]).filter { $0.length > 0 }
+            remote = try iovecs(event.arguments[3], event.arguments[4]).filter { $0.length > 0 }
         }
-        let local = try iovecs(event.arguments[1], event.arguments[2]).filter { $0.length > 0 }
-        let remote = try iovecs(event.arguments[3], event.arguments[4]).filter { $0.length > 0 }
         synchronize(to: target, at: exitSequence)
         var remaining = UInt64(event.result)
         var l = 0, r = 0, lOffset: UInt64 = 0, rOffset: UInt64 = 0
@@ -512,7 +638,7 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
                 let bytes = try member.machine.memory.readBytes(at: from, count: Int(n))
                 try target.machine.memory.writeBytes(bytes, at: to)
             } catch {
-                throw member.divergenceHere(tid: tid, reason: "process_vm_writev copied \(n) bytes from 0x\(String(from, radix: 16)) to 0x\(String(to, radix: 16)) in process \(target.unit.pid), which replay cannot: \(error)")
+                throw member.divergenceHere(tid: tid, reason: "\(name) copied \(n) bytes from 0x\(String(from, radix: 16)) to 0x\(String(to, radix: 16)) in process \(target.unit.pid), which replay cannot: \(error)")
             }
             target.machine.tracker.adoptMemoryLabels(from: member.machine.tracker, source: from, destination: to, length: Int(n))
             remaining -= n
@@ -522,18 +648,18 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
         }
     }
 
-    /// Stops replay before `stop` of `member` when another member's process_vm_writev into
-    /// a group member was in the kernel then (entered before the stop, exits after it): the
-    /// trace cannot say whether `member`'s user code saw the bytes.
+    /// Stops replay before `stop` of `member` when another member's write into a group
+    /// member's memory (process_vm_writev, pwrite64 through /proc/PID/mem) was in the kernel
+    /// then (entered before the stop, exits after it): the trace cannot say whether
+    /// `member`'s user code saw the bytes.
     private func checkRemoteWritesInFlight(before stop: ScheduledStop, of member: ProcessReplay<Tracker>) throws {
         for m in members where m !== member {
             for pending in m.pendingResults where pending.exitSequence > stop.order && pending.event.entrySequence < stop.order {
                 let event = pending.event
-                guard SyscallTable.graphRole(event.number) == .processVMWrite, event.result > 0, let target = event.arguments.first,
-                      memberByPid[Int32(truncatingIfNeeded: target)] != nil else { continue }
+                guard let target = Self.remoteWriteTarget(event, caller: m.unit.pid), memberByPid[target] != nil else { continue }
                 throw NotReplayable(
                     tid: stop.tid, instructionCount: member.machine.instructionCount, sequence: event.entrySequence,
-                    reason: "shared-memory group: the trace cannot order process_vm_writev @\(event.entrySequence)-@\(pending.exitSequence) of process \(m.unit.pid) into process \(target) while process \(member.unit.pid) ran user code (@\(stop.order))")
+                    reason: "shared-memory group: the trace cannot order \(SyscallTable.name(event.number)) @\(event.entrySequence)-@\(pending.exitSequence) of process \(m.unit.pid) into process \(target) while process \(member.unit.pid) ran user code (@\(stop.order))")
             }
         }
     }
@@ -555,5 +681,22 @@ final class SharedMemoryGroupReplay<Tracker: ReplayDataFlow> {
                 tid: tid, instructionCount: member.machine.instructionCount, sequence: event.entrySequence,
                 reason: "shared-memory group: the trace cannot order \(SyscallTable.name(event.number)) @\(event.entrySequence)-@\(exitSequence) of process \(member.unit.pid), whose kernel writes filled shared memory at 0x\(String(first.address, radix: 16)) while process \(pid) ran user code (@\(order))")
         }
+    }
+}
+
+extension ProcessReplay {
+    /// pwrite64 through the process's own memory file (`/proc/self/mem`): the kernel copied
+    /// `result` bytes from the buffer to the address the offset names, ignoring page
+    /// protection; replay makes the same copy, labels included, when the result is applied.
+    /// Cost: the bytes copied.
+    func applyOwnMemoryWrite(_ event: SyscallEvent, tid: Int32) throws {
+        guard let write = SharedMemoryGroups.memoryFileWrite(event, caller: unit.pid), write.target == unit.pid else { return }
+        do {
+            let bytes = try machine.memory.readBytes(at: write.source, count: write.length)
+            try machine.memory.writeBytes(bytes, at: write.address)
+        } catch {
+            throw divergenceHere(tid: tid, reason: "pwrite64 through /proc/\(unit.pid)/mem copied \(write.length) bytes from 0x\(String(write.source, radix: 16)) to 0x\(String(write.address, radix: 16)), which replay cannot: \(error)")
+        }
+        machine.tracker.adoptMemoryLabels(from: machine.tracker, source: write.source, destination: write.address, length: write.length)
     }
 }

@@ -6,8 +6,11 @@
 // process writes a process's memory, replay must say so ("shared-memory group not
 // replayable yet", located) instead of diverging, and refinement must not refute the
 // edges of such a process. Processes that come to share memory by mapping one object
-// (SysV segment, memfd, file) are merged into one group by the recorder at that mapping
-// and replayed together. Writes through /proc/PID/mem are refused while recording.
+// (SysV segment, memfd, file; or a read-only shared mapping made writable by mprotect) are
+// merged into one group by the recorder at that call and replayed together, forked images
+// of one program and programs exec'd apart alike. Writes through /proc/PID/mem flow when
+// made with pwrite64 (into the caller, or into a process the open merged it with); other
+// writes to a memory file are refused while recording.
 
 import Foundation
 import Provenance
@@ -118,30 +121,75 @@ final class SharedMemoryFlowTests: XCTestCase {
 
     func testStoresIntoAFileMappedAfterTheRead() throws { try replayCleanly(try record("map-after")) }
 
-    func testStoresAfterMprotectMadeTheMappingWritable() throws { try replayCleanly(try record("mprotect")) }
+    /// out.txt mapped read-only, the secret read, the mapping mprotect()ed writable and
+    /// written: the process's stores reach out.txt as a `shared store` edge (made writable
+    /// by the mprotect, after the read), and replay has no divergence.
+    func testStoresAfterMprotectMadeTheMappingWritable() throws {
+        let r = try record("mprotect")
+        let outs = Set(r.graph.nodes.filter { $0.path == r.directory + "/out.txt" }.map(\.id))
+        let stores = r.graph.edges.filter { $0.operation == "shared store" && outs.contains($0.target) }
+        XCTAssertFalse(stores.isEmpty, "a store edge from the process into out.txt: \(r.graph.edges.filter { outs.contains($0.target) }.map(\.operation))")
+        try replayCleanly(r)
+    }
 
-    /// Writes through /proc/self/mem and /proc/PID/mem cannot happen while recording: the
-    /// recorder refuses opening a process's memory file for writing (it could overwrite the
-    /// supervisor's scratch pages), so no flow goes that way unseen. The program sees EPERM,
-    /// the trace marks the open refused, and replay injects the same failure.
-    func testProcessMemoryWritesAreRefusedWhileRecording() throws {
-        let binary = try GroundTruth.compile("shared_memory_flows")
-        for mode in ["proc-pwrite", "proc-write", "proc-mem"] {
-            let dir = GroundTruth.scratch("shm-\(mode)")
-            try secret.write(toFile: dir + "/secret.txt", atomically: false, encoding: .utf8)
-            let trace = try GroundTruth.record([binary, mode], in: dir)
-            XCTAssertEqual(try String(contentsOfFile: dir + "/refused.txt", encoding: .utf8), "EPERM\n", mode)
-            let out = (try? String(contentsOfFile: dir + "/out.txt", encoding: .utf8)) ?? ""
-            XCTAssertFalse(out.contains("TOPSECRET"), "\(mode): the secret never reached out.txt")
-            let refused = try TraceReader(directory: trace).allEvents().events.contains { e in
-                guard case .syscall(let s) = e.body else { return false }
-                return s.flags.contains(.refused) && s.objects.contains { $0.resolved.hasSuffix("/mem") }
-            }
-            XCTAssertTrue(refused, "\(mode): the open of the memory file is recorded as refused")
-            let replay = try ReplaySession(trace: try TraceReader(directory: trace)).run(options: ReplayOptions(jobs: 2))
-            XCTAssertTrue(replay.divergences.isEmpty, "\(mode): \(replay.divergences.map(\.1.description))")
-            XCTAssertTrue(replay.notReplayable.isEmpty, "\(mode): \(replay.notReplayable.map(\.1.description))")
+    /// pwrite(2) through /proc/self/mem into the process's own shared mapping of out.txt:
+    /// the recorder lets it through (its range misses the supervisor's pages), the graph
+    /// has the store into out.txt after the secret's read, and replay applies the copy
+    /// with no divergence.
+    func testPwriteThroughProcSelfMemFlowsAndReplays() throws {
+        let r = try record("proc-pwrite")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: r.directory + "/refused.txt"), "nothing was refused")
+        let pwrites = try TraceReader(directory: r.trace).allEvents().events.compactMap { e -> SyscallEvent? in
+            guard case .syscall(let s) = e.body, s.number == 18 /* pwrite64 */,
+                  s.objects.contains(where: { $0.resolved.hasSuffix("/mem") }) else { return nil }
+            return s
         }
+        XCTAssertEqual(pwrites.count, 1)
+        XCTAssertEqual(pwrites.first?.result, Int64(secret.utf8.count), "the pwrite through /proc/self/mem ran")
+        XCTAssertFalse(pwrites.first?.flags.contains(.refused) ?? true)
+        try replayCleanly(r)
+    }
+
+    /// lseek(2) and write(2) on /proc/self/mem: the file position is no register the guard
+    /// can check, so only pwrite64 may write a memory file; the write is refused (EPERM),
+    /// recorded as refused, and replay injects the same failure.
+    func testWriteAtTheFilePositionOfProcSelfMemIsRefused() throws {
+        let binary = try GroundTruth.compile("shared_memory_flows")
+        let dir = GroundTruth.scratch("shm-proc-write")
+        try secret.write(toFile: dir + "/secret.txt", atomically: false, encoding: .utf8)
+        let trace = try GroundTruth.record([binary, "proc-write"], in: dir)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/refused.txt", encoding: .utf8), "EPERM\n")
+        let out = (try? String(contentsOfFile: dir + "/out.txt", encoding: .utf8)) ?? ""
+        XCTAssertFalse(out.contains("TOPSECRET"), "the secret never reached out.txt")
+        let refused = try TraceReader(directory: trace).allEvents().events.contains { e in
+            guard case .syscall(let s) = e.body else { return false }
+            return s.number == 1 /* write */ && s.flags.contains(.refused) && s.objects.contains { $0.resolved.hasSuffix("/mem") }
+        }
+        XCTAssertTrue(refused, "the write on the memory file is recorded as refused")
+        let replay = try ReplaySession(trace: try TraceReader(directory: trace)).run(options: ReplayOptions(jobs: 2))
+        XCTAssertTrue(replay.divergences.isEmpty, "\(replay.divergences.map(\.1.description))")
+        XCTAssertTrue(replay.notReplayable.isEmpty, "\(replay.notReplayable.map(\.1.description))")
+    }
+
+    /// The parent pwrite()s the secret into its child's buffer through /proc/<child>/mem:
+    /// the open merges the two into one shared-memory group (flagged), the graph has the
+    /// edge from the parent into the child, and replay runs them together, applying the
+    /// copy (with its labels): no divergence, plain or with taint. Refinement leaves
+    /// out.txt <- secret.txt unverified (it does not follow a pwrite64 edge between
+    /// processes yet), never refuted.
+    func testPwriteThroughAnotherProcessesMemFlowsAndReplays() throws {
+        let r = try record("proc-mem")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: r.directory + "/refused.txt"), "nothing was refused")
+        let joins = try TraceReader(directory: r.trace).allEvents().events.compactMap { e -> SyscallEvent? in
+            guard case .syscall(let s) = e.body, s.flags.contains(.joinedSharedMemoryGroup) else { return nil }
+            return s
+        }
+        XCTAssertEqual(joins.count, 1, "the open of the child's memory file merged the two")
+        XCTAssertTrue(joins.first?.objects.contains { $0.resolved.hasSuffix("/mem") } ?? false)
+        XCTAssertTrue(r.graph.edges.contains { $0.operation == "pwrite64" && $0.attributes["via"]?.stringValue == "/proc/PID/mem" },
+                      "the pwrite is an edge into the child")
+        try replayCleanly(r)
+        try replaySharedGroup(r, groupMembers: 0)
     }
 
     // MARK: Memory shared between processes
@@ -257,26 +305,29 @@ final class SharedMemoryFlowTests: XCTestCase {
     func testMemfdPassedOverASocketJoinsAGroup() throws { try replayJoinedGroup(try record("memfd-scm")) }
 
     /// SQLite in WAL mode from two programs a shell started (a file mapped shared, the -shm
-    /// index): the reader keeps its connection open across the writer's insert and sees
-    /// it; the recorder merges the two into one group at the second mapping of the -shm
-    /// file; replay cannot run two exec images in one schedule yet and says so, located at
-    /// that mapping, without diverging.
-    func testSQLiteWALFromTwoProgramsIsRecordedAsOneGroup() throws {
+    /// index): the reader keeps its connection open across the writer's insert (of the
+    /// secret, by `readfile`) and sees it; the recorder merges the two into one group at
+    /// the second mapping of the -shm file, and replay runs the two exec images in one
+    /// schedule, each in its own interpreter, with no divergence and nothing reported not
+    /// replayable. The graph: `why counts.txt` names secret.txt and the -shm file, and
+    /// `impact secret.txt` reaches counts.txt.
+    func testSQLiteWALFromTwoProgramsReplaysAsOneGroup() throws {
         let dir = GroundTruth.scratch("shm-sqlite")
+        try secret.write(toFile: dir + "/secret.txt", atomically: false, encoding: .utf8)
         let script = """
             sqlite3 db.sqlite "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES('a');" > /dev/null
             ( printf 'SELECT count(*) FROM t;\\n.shell touch started\\n'
               while [ ! -f inserted ]; do sleep 0.05; done
-              printf 'SELECT count(*) FROM t;\\n' ) | sqlite3 db.sqlite > counts.txt &
+              printf 'SELECT count(*) FROM t;\\nSELECT x FROM t WHERE rowid = 2;\\n' ) | sqlite3 db.sqlite > counts.txt &
             while [ ! -f started ]; do sleep 0.05; done
-            sqlite3 db.sqlite "INSERT INTO t VALUES('b');"
+            sqlite3 db.sqlite "INSERT INTO t VALUES(CAST(readfile('secret.txt') AS TEXT));"
             touch inserted
             wait
 
             """
         try script.write(toFile: dir + "/run.sh", atomically: false, encoding: .utf8)
         let trace = try GroundTruth.record(["/bin/sh", dir + "/run.sh"], in: dir)
-        XCTAssertEqual(try String(contentsOfFile: dir + "/counts.txt", encoding: .utf8), "1\n2\n",
+        XCTAssertEqual(try String(contentsOfFile: dir + "/counts.txt", encoding: .utf8), "1\n2\n" + secret + "\n",
                        "the reader's open connection saw the writer's insert")
         let joins = try TraceReader(directory: trace).allEvents().events.compactMap { e -> SyscallEvent? in
             guard case .syscall(let s) = e.body, s.flags.contains(.joinedSharedMemoryGroup) else { return nil }
@@ -284,11 +335,76 @@ final class SharedMemoryFlowTests: XCTestCase {
         }
         XCTAssertFalse(joins.isEmpty, "the second mapping of db.sqlite-shm merged the two programs")
         XCTAssertTrue(joins.allSatisfy { $0.mapped?.path.hasSuffix("db.sqlite-shm") == true }, "\(joins.map { $0.mapped?.path ?? "" })")
-        let replay = try ReplaySession(trace: try TraceReader(directory: trace)).run(options: ReplayOptions(jobs: 2))
+
+        let store = try GraphStore.openOrBuild(traceDirectory: trace)
+        let why = try store.lineage(of: try store.startNodes(for: dir + "/counts.txt", direction: .backward).map(\.id), direction: .backward)
+        XCTAssertTrue(why.nodes.contains { $0.path == dir + "/secret.txt" }, "why counts.txt names secret.txt: \(why.nodes.map(\.label).sorted())")
+        XCTAssertTrue(why.nodes.contains { $0.path == dir + "/db.sqlite-shm" }, "why counts.txt names the -shm file")
+        let impact = try store.lineage(of: try store.startNodes(for: dir + "/secret.txt", direction: .forward).map(\.id), direction: .forward)
+        XCTAssertTrue(impact.nodes.contains { $0.path == dir + "/counts.txt" }, "impact secret.txt reaches counts.txt: \(impact.nodes.map(\.label).sorted())")
+
+        let session = try ReplaySession(trace: try TraceReader(directory: trace))
+        let grouped = session.plan.imageGroups.filter { group in
+            group.compactMap { start in session.plan.units.first { $0.startSequence == start } }.filter { $0.executable.hasSuffix("sqlite3") }.count == 2
+        }
+        XCTAssertEqual(grouped.count, 1, "the two sqlite3 images replay in one schedule: \(session.plan.imageGroups)")
+        let replay = session.run(options: ReplayOptions(jobs: 2))
         XCTAssertTrue(replay.divergences.isEmpty, "\(replay.divergences.map(\.1.description))")
-        let reasons = replay.notReplayable.map(\.1.description)
-        let atTheJoin = reasons.filter { $0.contains("db.sqlite-shm (@") && $0.contains("different exec images") }
-        XCTAssertEqual(atTheJoin.count, 2, "both programs stop at the join: \(reasons)")
+        XCTAssertTrue(replay.notReplayable.isEmpty, "\(replay.notReplayable.map(\.1.description))")
+        XCTAssertEqual(replay.allResults.count, session.plan.units.count + session.plan.units.reduce(0) { $0 + descendants($1) },
+                       "every process image has a result")
+    }
+
+    /// The forked images below `unit`, at any depth.
+    func descendants(_ unit: ReplayUnit) -> Int {
+        unit.forkedChildren.values.reduce(unit.forkedChildren.count) { $0 + descendants($1) }
+    }
+
+    /// Two programs exec'd apart (each sibling exec()s the fixture anew) map carrier.txt
+    /// shared, the writer writable: the recorder merges them at the writer's mapping, the
+    /// plan puts the two exec images in one group, and replay (plain and taint) runs them
+    /// in one schedule, each in its own address space, with no divergence; the secret's
+    /// flow is confirmed.
+    func testTwoProgramsExecdApartSharingAFileReplayAsOneGroup() throws {
+        let r = try record("exec-file")
+        try expectImageGroup(r, programs: 2)
+        try replayJoinedGroup(r)
+    }
+
+    /// The same through a SysV segment two programs exec'd apart find by its key.
+    func testTwoProgramsExecdApartSharingASysVSegmentReplayAsOneGroup() throws {
+        let r = try record("exec-sysv")
+        XCTAssertTrue(r.graph.nodes.contains { $0.label.hasPrefix("SysV shared memory") })
+        try expectImageGroup(r, programs: 2)
+        try replayJoinedGroup(r)
+    }
+
+    /// The plan of `r` has one image group with `programs` exec images of the fixture.
+    func expectImageGroup(_ r: Recorded, programs: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let plan = try ReplaySession(trace: try TraceReader(directory: r.trace)).plan
+        XCTAssertEqual(plan.imageGroups.count, 1, "one group of exec images: \(plan.imageGroups)", file: file, line: line)
+        let images = plan.imageGroups.first.map { group in plan.units.filter { group.contains($0.startSequence) } } ?? []
+        XCTAssertEqual(images.count, programs, "\(images.map(\.executable))", file: file, line: line)
+        XCTAssertEqual(Set(images.map(\.pid)).count, programs, "each image is a process of its own", file: file, line: line)
+    }
+
+    /// Both siblings map carrier.txt shared and read-only (no group: neither can store);
+    /// the writer then mprotect()s its mapping writable and stores the secret. The
+    /// recorder merges the two at that mprotect (flagged), the graph has the store edge
+    /// into carrier.txt and the reader's load from it, and replay runs them together.
+    func testAMappingMadeWritableByMprotectJoinsAGroup() throws {
+        let r = try record("mprotect-shared")
+        let joins = try TraceReader(directory: r.trace).allEvents().events.compactMap { e -> SyscallEvent? in
+            guard case .syscall(let s) = e.body, s.flags.contains(.joinedSharedMemoryGroup) else { return nil }
+            return s
+        }
+        XCTAssertEqual(joins.map(\.number), [10 /* mprotect */], "the mprotect merged the two processes")
+        let carrier = Set(r.graph.nodes.filter { $0.path == r.directory + "/carrier.txt" }.map(\.id))
+        XCTAssertTrue(r.graph.edges.contains { $0.operation == "shared store" && carrier.contains($0.target) },
+                      "the writer's stores reach carrier.txt")
+        XCTAssertTrue(r.graph.edges.contains { $0.operation == "shared load" && carrier.contains($0.source) },
+                      "the reader loads carrier.txt's new version")
+        try replayJoinedGroup(r)
     }
 
     /// A group formed at a mapping: the trace flags the call that merged the processes,
