@@ -228,6 +228,7 @@ final class Decoder {
         .cvtsi2ss, .cvtsi2sd, .cvttss2si, .cvttsd2si, .cvtss2si, .cvtsd2si, .cvtss2sd, .cvtsd2ss,
         .cvtdq2ps, .cvtdq2pd, .cvttps2dq, .cvttpd2dq, .cvtps2dq, .cvtpd2dq, .cvtps2pd, .cvtpd2ps,
         .roundss, .roundsd, .roundps, .roundpd, .movss, .movsd, .stmxcsr, .ldmxcsr,
+        .haddps, .haddpd, .hsubps, .hsubpd, .dpps, .rcpps, .rsqrtps, .rcpss, .rsqrtss,
     ]
 
     /// SSE opcodes with a VEX form in `executeAVX`.
@@ -247,7 +248,13 @@ final class Decoder {
         .pmovzxbw, .pmovzxbd, .pmovzxbq, .pmovzxwd, .pmovzxwq, .pmovzxdq,
         .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq,
         .pcmpistri, .pcmpestri, .pcmpistrm, .pcmpestrm,
+        .phaddw, .phaddd, .phaddsw, .phsubw, .phsubd, .phsubsw, .psignb, .psignw, .psignd, .pmulhrsw, .pmaddubsw,
+        .movddup, .movshdup, .movsldup,
     ]
+
+    /// AVX2 gathers: their memory operand is VSIB (a vector index register).
+    static let gatherOpcodes: Set<Opcode> = [.vpgatherdd, .vpgatherdq, .vpgatherqd, .vpgatherqq,
+                                             .vgatherdps, .vgatherdpd, .vgatherqps, .vgatherqpd]
 
     /// Whether the encoding is EVEX (AVX-512): after any legacy prefixes, 62h starts an
     /// EVEX prefix in 64-bit mode (SDM Vol. 2, 2.7).
@@ -405,7 +412,12 @@ final class Decoder {
                     let index = mem.index.rawValue
                     if index != 0 {
                         let m = registerByID[Int(index)]
-                        guard m.kind == .gpr else { return false }
+                        if m.kind == .xmm && Self.gatherOpcodes.contains(op) {
+                            // VSIB: the index register's width (16 or 32) goes to `condition`.
+                            ins.condition = m.size
+                        } else {
+                            guard m.kind == .gpr else { return false }
+                        }
                         o.index = m.number
                         o.scaleShift = UInt8(truncatingIfNeeded: mem.scale.trailingZeroBitCount)
                     }
