@@ -138,6 +138,42 @@ extension Machine {
             writeWide(o0.reg, V128(v, 0), V128(0, 0), width: 16)
             return .next
 
+        case .movlhps, .movhlps, .movhps, .movhpd, .movlps, .movlpd:
+            // vmovlhps xmm1, xmm2, xmm3 (xmm2.lo, xmm3.lo); vmovhlps xmm1, xmm2, xmm3 (xmm3.hi,
+            // xmm2.hi); vmovhps xmm1, xmm2, m64 (xmm2.lo, m64); vmovlps xmm1, xmm2, m64 (m64,
+            // xmm2.hi); the store forms (vmovhps m64, xmm1) as SSE. Zeroed above bit 127.
+            if o0.kind == .memory { return executeSSEInteger(p) }
+            guard o0.kind == .xmm, o1.kind == .xmm, p.pointee.operandCount == 3 else { return unsupported(p) }
+            let high = op == .movhps || op == .movhpd || op == .movlhps
+            let keep = vector(o1.reg)
+            let v: UInt64
+            let sourceLocation: DataLocation
+            switch op {
+            case .movlhps:
+                v = vector(o2.reg)[0]
+                sourceLocation = xmmLocation(o2.reg, offset: 0, size: 8)
+            case .movhlps:
+                v = vector(o2.reg)[1]
+                sourceLocation = xmmLocation(o2.reg, offset: 8, size: 8)
+            default:
+                guard o2.kind == .memory else { return unsupported(p) }
+                guard let m = memory.load(effectiveAddress(o2), size: 8) else { return memoryFault(p) }
+                v = m
+                sourceLocation = location(o2, size: 8)
+            }
+            // The kept half first, so a destination that is also the source is read before it changes.
+            let keptHalf = high ? 0 : 8
+            let newHalf = high ? 8 : 0
+            let scratch = Self.registerLocation(RegisterFile.scratch, size: 8)
+            tracker.copy(to: scratch, from: sourceLocation)
+            tracker.copy(to: xmmLocation(o0.reg, offset: keptHalf, size: 8), from: xmmLocation(o1.reg, offset: keptHalf, size: 8))
+            tracker.copy(to: xmmLocation(o0.reg, offset: newHalf, size: 8), from: scratch)
+            tracker.clear(scratch)
+            loadDependency(xmmLocation(o0.reg, offset: newHalf, size: 8), o2)
+            clearAboveVectorLength(o0.reg, width: 16)
+            writeWide(o0.reg, high ? V128(keep[0], v) : V128(v, keep[1]), V128(0, 0), width: 16)
+            return .next
+
         case .pmovmskb, .movmskps, .movmskpd:
             tracker.derive(to: location(o0, size: 8), from: ymmLocation(o1.reg, size: width), .constant)
             let quads = [vector(o1.reg)[0], vector(o1.reg)[1], vectorHigh(o1.reg)[0], vectorHigh(o1.reg)[1]]

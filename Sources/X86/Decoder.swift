@@ -249,7 +249,7 @@ final class Decoder {
         .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq,
         .pcmpistri, .pcmpestri, .pcmpistrm, .pcmpestrm,
         .phaddw, .phaddd, .phaddsw, .phsubw, .phsubd, .phsubsw, .psignb, .psignw, .psignd, .pmulhrsw, .pmaddubsw,
-        .movddup, .movshdup, .movsldup,
+        .movddup, .movshdup, .movsldup, .movlhps, .movhlps, .movhps, .movhpd, .movlps, .movlpd,
     ]
 
     /// AVX2 gathers: their memory operand is VSIB (a vector index register).

@@ -261,7 +261,9 @@ final class DataFlowCoverageTests: XCTestCase {
         for s in ["movddup xmm0, qword ptr [rbx]", "movshdup xmm0, xmm1", "movsldup xmm0, xmmword ptr [rbx]", "vmovddup ymm0, ymm1",
                   "vmovshdup xmm0, xmm1", "haddps xmm0, xmm1", "haddpd xmm0, xmm1", "hsubps xmm0, xmmword ptr [rbx]", "hsubpd xmm0, xmm1",
                   "dpps xmm0, xmm1, 0xff", "vhaddps ymm0, ymm1, ymm2", "vhsubpd xmm0, xmm1, xmm2", "vdpps ymm0, ymm1, ymmword ptr [rbx], 0xf1",
-                  "vdpps xmm0, xmm1, xmm2, 0x33", "vrcpps ymm0, ymm1", "vrsqrtps ymm0, ymmword ptr [rbx]", "vrcpss xmm0, xmm1, xmm2"] { add(s) }
+                  "vdpps xmm0, xmm1, xmm2, 0x33", "vrcpps ymm0, ymm1", "vrsqrtps ymm0, ymmword ptr [rbx]", "vrcpss xmm0, xmm1, xmm2",
+                  "vmovlhps xmm0, xmm1, xmm2", "vmovhlps xmm0, xmm1, xmm0", "vmovhps xmm0, xmm1, qword ptr [rbx]",
+                  "vmovlpd xmm0, xmm0, qword ptr [rbx]", "vmovhps qword ptr [rbx], xmm1"] { add(s) }
         // AVX/AVX2 permutes, variable shifts, tests, masked moves, broadcasts and gathers.
         for s in ["vpermilps ymm0, ymm1, 0x1b", "vpermilps ymm0, ymm1, ymmword ptr [rbx]", "vpermilpd ymm0, ymm1, ymm2",
                   "vpermilpd xmm0, xmmword ptr [rbx], 1", "vtestps ymm0, ymm1", "vtestpd xmm0, xmmword ptr [rbx]",

@@ -131,6 +131,14 @@ final class MMXAndAVX2Tests: XCTestCase {
         try check(snippets, inputs: inputs, data: data)
     }
 
+    /// The VEX half moves (gcc's _mm_set_ps at -mavx2): three-operand loads and merges, stores as SSE.
+    func testVEXHalfMoves() throws {
+        try check(["vmovlhps xmm1, xmm2, xmm3", "vmovlhps xmm1, xmm1, xmm1", "vmovhlps xmm0, xmm4, xmm5", "vmovhlps xmm2, xmm3, xmm2",
+                   "vmovhps xmm0, xmm1, qword ptr [rsi+8]", "vmovhpd xmm2, xmm2, qword ptr [rsi]", "vmovlps xmm3, xmm4, qword ptr [rsi+3]",
+                   "vmovlpd xmm5, xmm0, qword ptr [rsi+16]", "vmovhps qword ptr [rsi], xmm1", "vmovlps qword ptr [rsi+8], xmm2",
+                   "vmovhpd qword ptr [rsi+24], xmm3", "vmovlpd qword ptr [rsi], xmm4"])
+    }
+
     func testAVX2PermutesVariableShiftsAndTests() throws {
         var snippets: [String] = []
         for imm in [0, 0x1B, 0x4E, 0xE4, 0xFF, 0x5A] {
