@@ -268,6 +268,19 @@ final class Decoder {
         return false
     }
 
+    /// `bytes` with vbroadcasti128 ymm, m128 (VEX.256.66.0F38.W0 5A /r, memory only) turned
+    /// into vbroadcastf128 (opcode 1A), which loads the same 16 bytes into both lanes and
+    /// which Capstone 4 decodes; nil for any other encoding.
+    static func vbroadcasti128AsF128(_ bytes: [UInt8]) -> [UInt8]? {
+        var i = 0
+        while i < bytes.count, [0x66, 0x67, 0xF2, 0xF3, 0xF0, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65].contains(bytes[i]) { i += 1 }
+        guard i + 4 < bytes.count, bytes[i] == 0xC4, bytes[i + 1] & 0x1F == 2, bytes[i + 2] & 0x87 == 0x05,
+              bytes[i + 3] == 0x5A, bytes[i + 4] >> 6 != 3 else { return nil }
+        var twin = bytes
+        twin[i + 3] = 0x1A
+        return twin
+    }
+
     private static func stringOp(_ name: String) -> (Opcode, UInt8)? {
         let sizes: [Character: UInt8] = ["b": 1, "w": 2, "d": 4, "q": 8]
         for (prefix, op) in [("movs", Opcode.movs), ("stos", .stos), ("lods", .lods), ("scas", .scas), ("cmps", .cmps)] {
@@ -288,11 +301,18 @@ final class Decoder {
         }
         if bytes.isEmpty { return .fetchFault(address: address) }
         var ok = false
-        bytes.withUnsafeBufferPointer { buf in
-            var code: UnsafePointer<UInt8>? = buf.baseAddress
-            var size = buf.count
-            var addr = address
-            ok = cs_disasm_iter(handle, &code, &size, &addr, scratch)
+        func disassemble(_ bytes: [UInt8]) {
+            bytes.withUnsafeBufferPointer { buf in
+                var code: UnsafePointer<UInt8>? = buf.baseAddress
+                var size = buf.count
+                var addr = address
+                ok = cs_disasm_iter(handle, &code, &size, &addr, scratch)
+            }
+        }
+        disassemble(bytes)
+        if !ok, let twin = Self.vbroadcasti128AsF128(bytes) {
+            // Capstone 4 does not decode vbroadcasti128; its float twin does the same.
+            disassemble(twin)
         }
         guard ok else {
             var ins = Instruction()

@@ -271,7 +271,8 @@ final class DataFlowCoverageTests: XCTestCase {
                   "vpmaskmovd ymm0, ymm1, ymmword ptr [rbx]", "vpmaskmovq ymmword ptr [rbx], ymm1, ymm2",
                   "vpermd ymm0, ymm1, ymm2", "vpermps ymm0, ymm1, ymmword ptr [rbx]", "vpermpd ymm0, ymm1, 0x1b",
                   "vpsllvd ymm0, ymm1, ymm2", "vpsllvq xmm0, xmm1, xmmword ptr [rbx]", "vpsrlvd ymm0, ymm1, ymm2",
-                  "vpsrlvq ymm0, ymm1, ymm2", "vpsravd ymm0, ymm1, ymm2", "vbroadcastf128 ymm0, xmmword ptr [rbx]"] { add(s) }
+                  "vpsrlvq ymm0, ymm1, ymm2", "vpsravd ymm0, ymm1, ymm2", "vbroadcastf128 ymm0, xmmword ptr [rbx]",
+                  "vbroadcasti128 ymm0, xmmword ptr [rbx + r10]"] { add(s) }
         let gatherSetup = "vpmovzxbd ymm1, qword ptr [rbx]\nvpcmpeqd ymm2, ymm2, ymm2"
         for s in ["vpgatherdd ymm0, [rbx + ymm1*4], ymm2", "vpgatherdq ymm0, [rbx + xmm1*8], ymm2",
                   "vgatherdps xmm0, [rbx + xmm1*4 + 8], xmm2", "vgatherdpd ymm0, [rbx + xmm1*8], ymm2"] { add(s, setup: gatherSetup) }

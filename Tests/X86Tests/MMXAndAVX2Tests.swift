@@ -158,7 +158,8 @@ final class MMXAndAVX2Tests: XCTestCase {
         for op in ["vtestps", "vtestpd"] {
             snippets += ["\(op) ymm0, ymm1", "\(op) xmm2, xmm3", "\(op) ymm4, ymmword ptr [rsi]", "\(op) ymm5, ymm5", "\(op) xmm0, xmmword ptr [rsi]"]
         }
-        snippets += ["vbroadcastf128 ymm0, xmmword ptr [rsi]", "vbroadcastf128 ymm3, xmmword ptr [rsi+8]"]
+        snippets += ["vbroadcastf128 ymm0, xmmword ptr [rsi]", "vbroadcastf128 ymm3, xmmword ptr [rsi+8]",
+                     "vbroadcasti128 ymm1, xmmword ptr [rsi+4]", "vbroadcasti128 ymm9, xmmword ptr [rsi+16]"]
         var data = SSEIntegerTests.data
         // Count masks at rsi+64: 0x1F in each dword keeps every count below 32 for half the lanes.
         for k in 0..<32 { data[0x140 + k] = k % 8 < 4 ? 0x3F : 0x1F }
