@@ -138,6 +138,42 @@ extension Machine {
             writeWide(o0.reg, V128(v, 0), V128(0, 0), width: 16)
             return .next
 
+        case .movlhps, .movhlps, .movhps, .movhpd, .movlps, .movlpd:
+            // vmovlhps xmm1, xmm2, xmm3 (xmm2.lo, xmm3.lo); vmovhlps xmm1, xmm2, xmm3 (xmm3.hi,
+            // xmm2.hi); vmovhps xmm1, xmm2, m64 (xmm2.lo, m64); vmovlps xmm1, xmm2, m64 (m64,
+            // xmm2.hi); the store forms (vmovhps m64, xmm1) as SSE. Zeroed above bit 127.
+            if o0.kind == .memory { return executeSSEInteger(p) }
+            guard o0.kind == .xmm, o1.kind == .xmm, p.pointee.operandCount == 3 else { return unsupported(p) }
+            let high = op == .movhps || op == .movhpd || op == .movlhps
+            let keep = vector(o1.reg)
+            let v: UInt64
+            let sourceLocation: DataLocation
+            switch op {
+            case .movlhps:
+                v = vector(o2.reg)[0]
+                sourceLocation = xmmLocation(o2.reg, offset: 0, size: 8)
+            case .movhlps:
+                v = vector(o2.reg)[1]
+                sourceLocation = xmmLocation(o2.reg, offset: 8, size: 8)
+            default:
+                guard o2.kind == .memory else { return unsupported(p) }
+                guard let m = memory.load(effectiveAddress(o2), size: 8) else { return memoryFault(p) }
+                v = m
+                sourceLocation = location(o2, size: 8)
+            }
+            // The kept half first, so a destination that is also the source is read before it changes.
+            let keptHalf = high ? 0 : 8
+            let newHalf = high ? 8 : 0
+            let scratch = Self.registerLocation(RegisterFile.scratch, size: 8)
+            tracker.copy(to: scratch, from: sourceLocation)
+            tracker.copy(to: xmmLocation(o0.reg, offset: keptHalf, size: 8), from: xmmLocation(o1.reg, offset: keptHalf, size: 8))
+            tracker.copy(to: xmmLocation(o0.reg, offset: newHalf, size: 8), from: scratch)
+            tracker.clear(scratch)
+            loadDependency(xmmLocation(o0.reg, offset: newHalf, size: 8), o2)
+            clearAboveVectorLength(o0.reg, width: 16)
+            writeWide(o0.reg, high ? V128(keep[0], v) : V128(v, keep[1]), V128(0, 0), width: 16)
+            return .next
+
         case .pmovmskb, .movmskps, .movmskpd:
             tracker.derive(to: location(o0, size: 8), from: ymmLocation(o1.reg, size: width), .constant)
             let quads = [vector(o1.reg)[0], vector(o1.reg)[1], vectorHigh(o1.reg)[0], vectorHigh(o1.reg)[1]]
@@ -310,7 +346,7 @@ extension Machine {
             writeWide(o0.reg, low, high, width: 32)
             return .next
 
-        case .vpermq:
+        case .vpermq, .vpermpd:
             // vpermq ymm1, ymm2/m256, imm8: any quadword to any position.
             guard let (a0, a1) = readWide(o1, width: 32) else { return memoryFault(p) }
             let q = [a0[0], a0[1], a1[0], a1[1]]
@@ -343,6 +379,28 @@ extension Machine {
         case .vfma:
             return executeFMA(p)
 
+        case .movddup, .movshdup, .movsldup:
+            // vmovddup xmm1, xmm2/m64 | ymm1, ymm2/m256; vmovshdup/vmovsldup: per lane.
+            let sourceSize: UInt8 = op == .movddup && width == 16 ? 8 : width
+            let low: V128, high: V128
+            if sourceSize == 8 && o1.kind == .memory {
+                guard let q = memory.load(effectiveAddress(o1), size: 8) else { return memoryFault(p) }
+                (low, high) = (V128(q, 0), V128(0, 0))
+            } else {
+                guard let v = readWide(o1, width: width) else { return memoryFault(p) }
+                (low, high) = v
+            }
+            tracker.derive(to: ymmLocation(o0.reg, size: width), from: location(o1, size: sourceSize), .constant)
+            loadDependency(ymmLocation(o0.reg, size: width), o1)
+            clearAboveVectorLength(o0.reg, width: width)
+            writeWide(o0.reg, Self.duplicateLane(op, low), Self.duplicateLane(op, high), width: width)
+            return .next
+
+        case .vpermilps, .vpermilpd, .vtestps, .vtestpd, .vmaskmovps, .vmaskmovpd, .vpmaskmovd, .vpmaskmovq,
+             .vpermd, .vpermps, .vpsllvd, .vpsllvq, .vpsrlvd, .vpsrlvq, .vpsravd, .vbroadcasti128, .vbroadcastf128,
+             .vpgatherdd, .vpgatherdq, .vpgatherqd, .vpgatherqq, .vgatherdps, .vgatherdpd, .vgatherqps, .vgatherqpd:
+            return executeAVXExtra(p)
+
         case .vcvtph2ps, .vcvtps2ph:
             return executeF16C(p)
 
@@ -352,7 +410,8 @@ extension Machine {
              .cvtsi2ss, .cvtsi2sd, .cvttss2si, .cvttsd2si, .cvtss2si, .cvtsd2si, .cvtss2sd, .cvtsd2ss,
              .cvtdq2ps, .cvtdq2pd, .cvttps2dq, .cvttpd2dq, .cvtps2dq, .cvtpd2dq, .cvtps2pd, .cvtpd2ps,
              .roundss, .roundsd, .roundps, .roundpd, .movss, .movsd, .stmxcsr, .ldmxcsr,
-             .cmpss, .cmpsd_sse, .cmpps, .cmppd:
+             .cmpss, .cmpsd_sse, .cmpps, .cmppd, .haddps, .haddpd, .hsubps, .hsubpd, .dpps,
+             .rcpps, .rsqrtps, .rcpss, .rsqrtss:
             return executeAVXFloat(p)
 
         default:
@@ -408,8 +467,8 @@ extension Machine {
         legacy.o1 = o2
         legacy.o2 = Operand()
         legacy.operandCount = 2
-        if op == .roundss || op == .roundsd {
-            // vroundsd xmm1, xmm2, xmm3/m64, imm8: the imm8 came in `condition`.
+        if op == .roundss || op == .roundsd || op == .dpps {
+            // vroundsd xmm1, xmm2, xmm3/m64, imm8 (vdpps too): the imm8 came in `condition`.
             legacy.o2.kind = .immediate
             legacy.o2.value = UInt64(p.pointee.condition)
             legacy.operandCount = 3
@@ -477,6 +536,23 @@ extension Machine {
             loadDependency(destination, o1)
             low = packedFloatLane(op, b0, b0, predicate: 0)
             high = packedFloatLane(op, b1, b1, predicate: 0)
+        case .rcpps, .rsqrtps:
+            // vrcpps ymm1, ymm2/m256: this CPU's estimates (HostFPU.swift), lane by lane.
+            guard let (b0, b1) = readWide(o1, width: 32) else { return memoryFault(p) }
+            tracker.derive(to: destination, from: location(o1, size: 32), .constant)
+            loadDependency(destination, o1)
+            low = hostReciprocalEstimate(squareRoot: op == .rsqrtps, b0)
+            high = hostReciprocalEstimate(squareRoot: op == .rsqrtps, b1)
+        case .haddps, .haddpd, .hsubps, .hsubpd, .dpps:
+            // vhaddps ymm1, ymm2, ymm3/m256; vdpps ymm1, ymm2, ymm3/m256, imm8: per lane.
+            guard o1.kind == .xmm else { return unsupported(p) }
+            guard let (b0, b1) = readWide(o2, width: 32) else { return memoryFault(p) }
+            let a0 = vector(o1.reg), a1 = vectorHigh(o1.reg)
+            tracker.derive(to: destination, from: ymmLocation(o1.reg), location(o2, size: 32))
+            loadDependency(destination, o2)
+            let imm = UInt64(p.pointee.condition)
+            low = op == .dpps ? dotProductLane(a0, b0, imm: imm) : horizontalFloatLane(op, a0, b0)
+            high = op == .dpps ? dotProductLane(a1, b1, imm: imm) : horizontalFloatLane(op, a1, b1)
         case .cvtdq2ps, .cvttps2dq, .cvtps2dq, .roundps, .roundpd:
             // vroundps ymm1, ymm2/m256, imm8; the conversions take no imm8.
             guard let (b0, b1) = readWide(o1, width: 32) else { return memoryFault(p) }
@@ -529,6 +605,32 @@ extension Machine {
         return .next
     }
 
+    /// The result of a fused multiply-add a·b + c (element bits) when an operand is a NaN:
+    /// the first NaN of a, b, c (first factor, second factor, addend, whatever the
+    /// 132/213/231 order made of the operands), quieted, with IE when any of them is
+    /// signaling; negations never touch it. Nil when no operand is a NaN. Checked against
+    /// this CPU (AVXTests.testFMAWithSignalingAndQuietNaNs).
+    func fmaNaN(_ a: UInt64, _ b: UInt64, _ c: UInt64, double: Bool) -> UInt64? {
+        let quietBit: UInt64 = double ? 1 << 51 : 1 << 22
+        let exponent: UInt64 = double ? 0x7FF0_0000_0000_0000 : 0x7F80_0000
+        let fraction: UInt64 = double ? (1 << 52) - 1 : (1 << 23) - 1
+        func isNaN(_ v: UInt64) -> Bool { v & exponent == exponent && v & fraction != 0 }
+        guard isNaN(a) || isNaN(b) || isNaN(c) else { return nil }
+        for v in [a, b, c] where isNaN(v) && v & quietBit == 0 { cpu.pointee.mxcsr |= 1 }
+        let first = isNaN(a) ? a : isNaN(b) ? b : c
+        return first | quietBit
+    }
+
+    /// Whether ±a·b ± c (no NaN operand) is an invalid operation: 0·∞, or an infinite
+    /// product and an infinite addend of opposite signs in the sum.
+    static func fmaInvalid<F: BinaryFloatingPoint>(_ a: F, _ b: F, _ c: F, subtract: Bool, negate: Bool) -> Bool {
+        if (a.isInfinite && b == 0) || (a == 0 && b.isInfinite) { return true }
+        guard (a.isInfinite || b.isInfinite) && c.isInfinite else { return false }
+        let productNegative = ((a.sign == .minus) != (b.sign == .minus)) != negate
+        let addendNegative = (c.sign == .minus) != subtract
+        return productNegative != addendNegative
+    }
+
     /// FMA3 (`Opcode.vfma`, form bits in `condition`, see `Decoder.fmaForm`): with the
     /// operands (dst, src1, src2), 132 computes dst·src2 + src1, 213 src1·dst + src2,
     /// 231 src1·src2 + dst, each with one rounding; n negates the product, msub subtracts
@@ -566,9 +668,17 @@ extension Machine {
             default: (a, b, c) = (element(s1), element(s2), element(d))
             }
             let bits: UInt64
-            if double {
+            if let nan = fmaNaN(a, b, c, double: double) {
+                if double {
+                    out[lane][offset / 8] = nan
+                } else {
+                    let shift = UInt64((offset % 8) * 8)
+                    out[lane][offset / 8] = (out[lane][offset / 8] & ~(0xFFFF_FFFF << shift)) | (nan << shift)
+                }
+            } else if double {
                 var x = Self.double(a), y = Self.double(b), z = Self.double(c)
-                noteDenormalOperands(x, y, z)
+                // An invalid operation (0·∞, ∞ - ∞) reports IE and not DE, as on this CPU.
+                if !Self.fmaInvalid(x, y, z, subtract: form & 8 != 0, negate: form & 4 != 0) { noteDenormalOperands(x, y, z) }
                 // Negation is part of the operation: a NaN operand comes through unchanged.
                 if form & 4 != 0 && !x.isNaN { x = -x }
                 if form & 8 != 0 && !z.isNaN { z = -z }
@@ -576,7 +686,8 @@ extension Machine {
                 out[lane][offset / 8] = bits
             } else {
                 var x = Self.float(a), y = Self.float(b), z = Self.float(c)
-                noteDenormalOperands(x, y, z)
+                // An invalid operation (0·∞, ∞ - ∞) reports IE and not DE, as on this CPU.
+                if !Self.fmaInvalid(x, y, z, subtract: form & 8 != 0, negate: form & 4 != 0) { noteDenormalOperands(x, y, z) }
                 // Negation is part of the operation: a NaN operand comes through unchanged.
                 if form & 4 != 0 && !x.isNaN { x = -x }
                 if form & 8 != 0 && !z.isNaN { z = -z }

@@ -228,6 +228,7 @@ final class Decoder {
         .cvtsi2ss, .cvtsi2sd, .cvttss2si, .cvttsd2si, .cvtss2si, .cvtsd2si, .cvtss2sd, .cvtsd2ss,
         .cvtdq2ps, .cvtdq2pd, .cvttps2dq, .cvttpd2dq, .cvtps2dq, .cvtpd2dq, .cvtps2pd, .cvtpd2ps,
         .roundss, .roundsd, .roundps, .roundpd, .movss, .movsd, .stmxcsr, .ldmxcsr,
+        .haddps, .haddpd, .hsubps, .hsubpd, .dpps, .rcpps, .rsqrtps, .rcpss, .rsqrtss,
     ]
 
     /// SSE opcodes with a VEX form in `executeAVX`.
@@ -247,7 +248,13 @@ final class Decoder {
         .pmovzxbw, .pmovzxbd, .pmovzxbq, .pmovzxwd, .pmovzxwq, .pmovzxdq,
         .pmovsxbw, .pmovsxbd, .pmovsxbq, .pmovsxwd, .pmovsxwq, .pmovsxdq,
         .pcmpistri, .pcmpestri, .pcmpistrm, .pcmpestrm,
+        .phaddw, .phaddd, .phaddsw, .phsubw, .phsubd, .phsubsw, .psignb, .psignw, .psignd, .pmulhrsw, .pmaddubsw,
+        .movddup, .movshdup, .movsldup, .movlhps, .movhlps, .movhps, .movhpd, .movlps, .movlpd,
     ]
+
+    /// AVX2 gathers: their memory operand is VSIB (a vector index register).
+    static let gatherOpcodes: Set<Opcode> = [.vpgatherdd, .vpgatherdq, .vpgatherqd, .vpgatherqq,
+                                             .vgatherdps, .vgatherdpd, .vgatherqps, .vgatherqpd]
 
     /// Whether the encoding is EVEX (AVX-512): after any legacy prefixes, 62h starts an
     /// EVEX prefix in 64-bit mode (SDM Vol. 2, 2.7).
@@ -259,6 +266,19 @@ final class Decoder {
             }
         }
         return false
+    }
+
+    /// `bytes` with vbroadcasti128 ymm, m128 (VEX.256.66.0F38.W0 5A /r, memory only) turned
+    /// into vbroadcastf128 (opcode 1A), which loads the same 16 bytes into both lanes and
+    /// which Capstone 4 decodes; nil for any other encoding.
+    static func vbroadcasti128AsF128(_ bytes: [UInt8]) -> [UInt8]? {
+        var i = 0
+        while i < bytes.count, [0x66, 0x67, 0xF2, 0xF3, 0xF0, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65].contains(bytes[i]) { i += 1 }
+        guard i + 4 < bytes.count, bytes[i] == 0xC4, bytes[i + 1] & 0x1F == 2, bytes[i + 2] & 0x87 == 0x05,
+              bytes[i + 3] == 0x5A, bytes[i + 4] >> 6 != 3 else { return nil }
+        var twin = bytes
+        twin[i + 3] = 0x1A
+        return twin
     }
 
     private static func stringOp(_ name: String) -> (Opcode, UInt8)? {
@@ -281,11 +301,18 @@ final class Decoder {
         }
         if bytes.isEmpty { return .fetchFault(address: address) }
         var ok = false
-        bytes.withUnsafeBufferPointer { buf in
-            var code: UnsafePointer<UInt8>? = buf.baseAddress
-            var size = buf.count
-            var addr = address
-            ok = cs_disasm_iter(handle, &code, &size, &addr, scratch)
+        func disassemble(_ bytes: [UInt8]) {
+            bytes.withUnsafeBufferPointer { buf in
+                var code: UnsafePointer<UInt8>? = buf.baseAddress
+                var size = buf.count
+                var addr = address
+                ok = cs_disasm_iter(handle, &code, &size, &addr, scratch)
+            }
+        }
+        disassemble(bytes)
+        if !ok, let twin = Self.vbroadcasti128AsF128(bytes) {
+            // Capstone 4 does not decode vbroadcasti128; its float twin does the same.
+            disassemble(twin)
         }
         guard ok else {
             var ins = Instruction()
@@ -405,7 +432,12 @@ final class Decoder {
                     let index = mem.index.rawValue
                     if index != 0 {
                         let m = registerByID[Int(index)]
-                        guard m.kind == .gpr else { return false }
+                        if m.kind == .xmm && Self.gatherOpcodes.contains(op) {
+                            // VSIB: the index register's width (16 or 32) goes to `condition`.
+                            ins.condition = m.size
+                        } else {
+                            guard m.kind == .gpr else { return false }
+                        }
                         o.index = m.number
                         o.scaleShift = UInt8(truncatingIfNeeded: mem.scale.trailingZeroBitCount)
                     }

@@ -49,6 +49,10 @@ enum Opcode: String, CaseIterable {
     case pmovzxbw, pmovzxbd, pmovzxbq, pmovzxwd, pmovzxwq, pmovzxdq
     case pmovsxbw, pmovsxbd, pmovsxbq, pmovsxwd, pmovsxwq, pmovsxdq
     case pabsb, pabsw, pabsd, pblendw, pblendvb, pshufw, blendps, blendpd, blendvps, blendvpd
+    /// SSSE3 horizontal, sign and multiply forms (xmm, mm and VEX; `packedLane`).
+    case phaddw, phaddd, phaddsw, phsubw, phsubd, phsubsw, psignb, psignw, psignd, pmulhrsw, pmaddubsw
+    /// SSE3 duplicating moves (xmm and VEX).
+    case movddup, movshdup, movsldup
     // SSE float
     case shufps, shufpd, unpcklps, unpckhps, unpcklpd, unpckhpd
     case xorps, andps, orps, andnps
@@ -62,6 +66,8 @@ enum Opcode: String, CaseIterable {
     case cvtps2pd, cvtpd2ps
     case roundss, roundsd, roundps, roundpd
     case rcpps, rsqrtps, rcpss, rsqrtss
+    /// SSE3 horizontal arithmetic and SSE4.1 dpps (xmm and VEX; `horizontalFloatLane`, `dotProductLane`).
+    case haddps, haddpd, hsubps, hsubpd, dpps
     case stmxcsr, ldmxcsr, fxsave, fxrstor, xsave, xsavec, xrstor
     // Checksums and ciphers (Crypto.swift)
     case crc32, pclmulqdq, aesenc, aesenclast, aesdec, aesdeclast, aesimc, aeskeygenassist
@@ -71,8 +77,16 @@ enum Opcode: String, CaseIterable {
     case vextracti128, vextractf128, vinserti128, vinsertf128, vperm2i128, vperm2f128, vpermq, vpblendd
     /// F16C: half-precision conversions (AVX.swift, `executeF16C`).
     case vcvtph2ps, vcvtps2ph
+    /// AVX/AVX2 permutes, variable shifts, masked moves, tests, 128-bit broadcasts and
+    /// gathers (AVX2Extra.swift, `executeAVXExtra`). Gathers address memory through a VSIB
+    /// operand: `Operand.index` is a vector register whose width is in `Instruction.condition`.
+    case vpermilps, vpermilpd, vtestps, vtestpd, vmaskmovps, vmaskmovpd, vpmaskmovd, vpmaskmovq
+    case vpermd, vpermps, vpermpd, vpsllvd, vpsllvq, vpsrlvd, vpsrlvq, vpsravd, vbroadcasti128, vbroadcastf128
+    case vpgatherdd, vpgatherdq, vpgatherqd, vpgatherqq, vgatherdps, vgatherdpd, vgatherqps, vgatherqpd
     // MMX only (the MMX forms of SSE opcodes reuse those, with PrefixBits.mmx)
     case emms, movq2dq, movdq2q
+    /// MMX stores and the conversions between MMX integers and SSE floats (`executeMMX`).
+    case maskmovq, movntq, cvtpi2ps, cvtps2pi, cvttps2pi, cvtpi2pd, cvtpd2pi, cvttpd2pi
     /// FMA3: vf[n]madd/vf[n]msub 132/213/231 sd/ss/pd/ps; the form is in `Instruction.condition`
     /// (`Decoder.fmaForm`).
     case vfma

@@ -18,7 +18,14 @@ enum MMXForms {
         .pand, .pandn, .por, .pxor, .pcmpeqb, .pcmpeqw, .pcmpeqd, .pcmpgtb, .pcmpgtw, .pcmpgtd,
         .pmullw, .pmulhw, .pmulhuw, .pmuludq, .pmaddwd, .pavgb, .pavgw, .pminub, .pmaxub, .pminsw, .pmaxsw, .psadbw,
         .punpcklbw, .punpcklwd, .punpckldq, .punpckhbw, .punpckhwd, .punpckhdq, .packsswb, .packssdw, .packuswb,
+        .psignb, .psignw, .psignd, .pmulhrsw, .pmaddubsw,
     ]
+
+    /// MMX horizontal forms: the SSE formula with both sources in one SSE operand.
+    static let mmxHorizontalOpcodes: Set<Opcode> = [.phaddw, .phaddd, .phaddsw, .phsubw, .phsubd, .phsubsw]
+
+    /// The conversions between MMX integers and SSE floats (an `mm` operand on one side).
+    static let mmxConversions: Set<Opcode> = [.cvtpi2ps, .cvtpi2pd, .cvtps2pi, .cvttps2pi, .cvtpd2pi, .cvttpd2pi]
 }
 
 extension Machine {
@@ -118,6 +125,104 @@ extension Machine {
             guard let v = Self.unaryLane(.pshuflw, V128(b, 0), imm: p.pointee.o2.value) else { return unsupported(p) }
             result = v[0]
 
+        case .phaddw, .phaddd, .phaddsw, .phsubw, .phsubd, .phsubsw, .pshufb, .pabsb, .pabsw, .pabsd:
+            // phaddw mm1, mm2/m64: the pairs of mm1 then of mm2, as the SSE form of (mm1:mm2).
+            // pshufb mm1, mm2/m64: indices use bits 2:0 (and 7). pabsb mm1, mm2/m64: one source.
+            guard o0.kind == .mm, p.pointee.operandCount == 2 else { return unsupported(p) }
+            guard let b = source(o1, size: 8) else { return o1.kind == .memory ? memoryFault(p) : unsupported(p) }
+            let a = mmx(o0.reg)
+            let sourceLocation = o1.kind == .mm ? mmxLocation(o1.reg) : location(o1, size: 8)
+            let lanes: V128?
+            switch op {
+            case .pshufb:
+                lanes = Self.packedLane(.pshufb, V128(a, 0), V128(b & 0x8787_8787_8787_8787, 0), imm: 0, selector: V128(0, 0))
+            case .pabsb, .pabsw, .pabsd:
+                lanes = Self.unaryLane(op, V128(b, 0), imm: 0)
+            default:
+                lanes = Self.packedLane(op, V128(a, b), V128(0, 0), imm: 0, selector: V128(0, 0))
+            }
+            guard let v = lanes else { return unsupported(p) }
+            if op == .pabsb || op == .pabsw || op == .pabsd {
+                tracker.derive(to: mmxLocation(o0.reg), from: sourceLocation, .constant)
+            } else {
+                tracker.derive(to: mmxLocation(o0.reg), from: mmxLocation(o0.reg), sourceLocation)
+            }
+            loadDependency(mmxLocation(o0.reg), o1)
+            result = v[0]
+
+        case .palignr:
+            // palignr mm1, mm2/m64, imm8: (mm1:mm2) shifted right by imm8 bytes, low 64 bits.
+            guard o0.kind == .mm, let b = source(o1, size: 8) else { return o1.kind == .memory ? memoryFault(p) : unsupported(p) }
+            let a = mmx(o0.reg)
+            let shift = p.pointee.o2.value & 0xFF
+            switch shift {
+            case 0: result = b
+            case 1..<8: result = (b >> (shift * 8)) | (a << (64 - shift * 8))
+            case 8: result = a
+            case 9..<16: result = a >> ((shift - 8) * 8)
+            default: result = 0
+            }
+            tracker.derive(to: mmxLocation(o0.reg), from: mmxLocation(o0.reg), o1.kind == .mm ? mmxLocation(o1.reg) : location(o1, size: 8))
+            loadDependency(mmxLocation(o0.reg), o1)
+
+        case .pinsrw:
+            // pinsrw mm, r32/m16, imm8: word imm8[1:0].
+            guard o0.kind == .mm, let v = source(o1, size: 2) else { return o1.kind == .memory ? memoryFault(p) : unsupported(p) }
+            let index = p.pointee.o2.value & 3
+            let lane = DataLocation(kind: .register, size: 2, offset: RegisterFile.x87(Int(o0.reg & 7)) &+ index &* 2)
+            tracker.copy(to: lane, from: location(o1, size: 2))
+            loadDependency(lane, o1)
+            result = (mmx(o0.reg) & ~(0xFFFF << (index * 16))) | ((v & 0xFFFF) << (index * 16))
+
+        case .pextrw, .pmovmskb:
+            // pextrw r32, mm, imm8 (zero-extended word imm8[1:0]); pmovmskb r32, mm (the
+            // eight byte sign bits).
+            guard o0.kind == .gpr, o1.kind == .mm else { return unsupported(p) }
+            let v = mmx(o1.reg)
+            if op == .pextrw {
+                let index = p.pointee.o2.value & 3
+                tracker.copy(to: gprLocation(Int(o0.reg), size: 2),
+                             from: DataLocation(kind: .register, size: 2, offset: RegisterFile.x87(Int(o1.reg & 7)) &+ index &* 2))
+                tracker.clear(DataLocation(kind: .register, size: 6, offset: RegisterFile.gpr(Int(o0.reg)) &+ 2))
+                writeGPR(o0.reg, size: 8, (v >> (index * 16)) & 0xFFFF)
+            } else {
+                var bits: UInt64 = 0
+                for i in 0..<8 as Range<UInt64> { bits |= ((v >> (i * 8 + 7)) & 1) << i }
+                tracker.derive(to: gprLocation(Int(o0.reg)), from: mmxLocation(o1.reg), .constant)
+                writeGPR(o0.reg, size: 8, bits)
+            }
+            enterMMXState()
+            return .next
+
+        case .movntq:
+            // movntq m64, mm: a store (the non-temporal hint changes nothing visible).
+            guard o0.kind == .memory, o1.kind == .mm else { return unsupported(p) }
+            guard memory.store(effectiveAddress(o0), size: 8, mmx(o1.reg)) else { return memoryFault(p) }
+            tracker.copy(to: location(o0, size: 8), from: mmxLocation(o1.reg))
+            enterMMXState()
+            return .next
+
+        case .maskmovq:
+            // maskmovq mm1, mm2: byte i of mm1 to [RDI + i] where byte i of mm2 has its top
+            // bit set. Every selected byte is checked writable before any is stored.
+            guard o0.kind == .mm, o1.kind == .mm else { return unsupported(p) }
+            let data = mmx(o0.reg), selector = mmx(o1.reg)
+            var base = gprs[7]
+            if o0.address32 { base &= 0xFFFF_FFFF }
+            for i in 0..<8 as Range<UInt64> where (selector >> (i * 8 + 7)) & 1 != 0 {
+                guard memory.probeWrite(base &+ i, 1) else { return memoryFault(p) }
+            }
+            for i in 0..<8 as Range<UInt64> where (selector >> (i * 8 + 7)) & 1 != 0 {
+                tracker.copy(to: .memory(base &+ i, size: 1),
+                             from: DataLocation(kind: .register, size: 1, offset: RegisterFile.x87(Int(o0.reg & 7)) &+ i))
+                _ = memory.store(base &+ i, size: 1, (data >> (i * 8)) & 0xFF)
+            }
+            enterMMXState()
+            return .next
+
+        case .cvtpi2ps, .cvtpi2pd, .cvtps2pi, .cvttps2pi, .cvtpd2pi, .cvttpd2pi:
+            return executeMMXConversion(p)
+
         default:
             guard MMXForms.mmxLaneOpcodes.contains(op), o0.kind == .mm, p.pointee.operandCount == 2 else { return unsupported(p) }
             // punpckl* read an m32.
@@ -153,6 +258,69 @@ extension Machine {
         setMMX(o0.reg, result)
         enterMMXState()
         return .next
+    }
+
+    /// cvtpi2ps xmm, mm/m64 (two int32 to the low two singles, the rest kept); cvtpi2pd
+    /// xmm, mm/m64 (two int32 to two doubles, exact); cvt[t]ps2pi mm, xmm/m64 and
+    /// cvt[t]pd2pi mm, xmm/m128 (to int32, 0x80000000 and IE when out of range, PE when
+    /// inexact). An `mm` operand enters the MMX state; cvtpi2p* from memory does not
+    /// (SDM Vol. 2, CVTPI2PS, "the transition ... only if the source is an MMX register").
+    func executeMMXConversion(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let op = p.pointee.op
+        let o0 = p.pointee.o0, o1 = p.pointee.o1
+        switch op {
+        case .cvtpi2ps, .cvtpi2pd:
+            guard o0.kind == .xmm else { return unsupported(p) }
+            let v: UInt64
+            if o1.kind == .mm { v = mmx(o1.reg) } else {
+                guard o1.kind == .memory else { return unsupported(p) }
+                guard let m = memory.load(effectiveAddress(o1), size: 8) else { return memoryFault(p) }
+                v = m
+            }
+            let sourceLocation = o1.kind == .mm ? mmxLocation(o1.reg) : location(o1, size: 8)
+            let lo = Int32(truncatingIfNeeded: v), hi = Int32(truncatingIfNeeded: v >> 32)
+            if op == .cvtpi2ps {
+                let destination = xmmLocation(o0.reg, offset: 0, size: 8)
+                tracker.derive(to: destination, from: sourceLocation, .constant)
+                loadDependency(destination, o1)
+                floatStatus(from: destination)
+                let q: UInt64 = sse { UInt64(Float(lo).bitPattern) | UInt64(Float(hi).bitPattern) << 32 }
+                xmms[Int(o0.reg) &* 2] = q
+            } else {
+                tracker.derive(to: xmmLocation(o0.reg), from: sourceLocation, .constant)
+                loadDependency(xmmLocation(o0.reg), o1)
+                setVector(o0.reg, V128(Double(lo).bitPattern, Double(hi).bitPattern))
+            }
+            if o1.kind == .mm { enterMMXState() }
+            return .next
+        default:
+            guard o0.kind == .mm else { return unsupported(p) }
+            let fromDouble = op == .cvtpd2pi || op == .cvttpd2pi
+            let truncate = op == .cvttps2pi || op == .cvttpd2pi
+            let size: UInt8 = fromDouble ? 16 : 8
+            let v: V128
+            if o1.kind == .xmm { v = vector(o1.reg) } else {
+                guard o1.kind == .memory else { return unsupported(p) }
+                if fromDouble {
+                    guard let (l, h) = memory.load128(effectiveAddress(o1)) else { return memoryFault(p) }
+                    v = V128(l, h)
+                } else {
+                    guard let m = memory.load(effectiveAddress(o1), size: 8) else { return memoryFault(p) }
+                    v = V128(m, 0)
+                }
+            }
+            tracker.derive(to: mmxLocation(o0.reg), from: location(o1, size: size), .constant)
+            loadDependency(mmxLocation(o0.reg), o1)
+            floatStatus(from: mmxLocation(o0.reg))
+            let values = fromDouble ? [Self.double(v[0]), Self.double(v[1])]
+                                    : [Double(Self.float(v[0])), Double(Self.float(v[0] >> 32))]
+            let a = convertToInteger(values[0], size: 4, truncate: truncate)
+            let b = convertToInteger(values[1], size: 4, truncate: truncate)
+            mmxWriteDataFlow(o0.reg)
+            setMMX(o0.reg, a | b << 32)
+            enterMMXState()
+            return .next
+        }
     }
 
     /// TOP = 0 and all tags valid, as every MMX instruction but emms leaves them.

@@ -587,7 +587,8 @@ public final class Machine<Tracker: DataFlowTracker> {
             return executeX87(p)
         case .stmxcsr, .ldmxcsr, .fxsave, .fxrstor, .xsave, .xsavec, .xrstor:
             return executeStateSave(p)
-        case .emms:
+        case .emms, .cvtpi2ps, .cvtpi2pd:
+            // emms; cvtpi2ps/cvtpi2pd xmm, m64 (no mm operand, so no PrefixBits.mmx).
             return executeMMX(p)
         case .crc32, .pclmulqdq, .aesenc, .aesenclast, .aesdec, .aesdeclast, .aesimc, .aeskeygenassist,
              .sha256rnds2, .sha256msg1, .sha256msg2, .sha1rnds4, .sha1nexte, .sha1msg1, .sha1msg2:

@@ -522,3 +522,69 @@ extension Machine {
         }
     }
 }
+
+// MARK: Horizontal arithmetic and dot products (SSE3 haddps/hsubps/haddpd/hsubpd, SSE4.1 dpps)
+
+extension Machine {
+    /// One 128-bit lane of haddps/hsubps/haddpd/hsubpd with the MXCSR flags it raises: the
+    /// adjacent pairs of `a` then of `b`, each the lower element first (`a0 + a1`, `a0 - a1`:
+    /// with two NaNs the lower one comes through, as on the CPU). SDM Vol. 2, HADDPS.
+    func horizontalFloatLane(_ op: Opcode, _ a: V128, _ b: V128) -> V128 {
+        let subtract = op == .hsubps || op == .hsubpd
+        if op == .haddpd || op == .hsubpd {
+            let pairs = [(Self.double(a[0]), Self.double(a[1])), (Self.double(b[0]), Self.double(b[1]))]
+            for (x, y) in pairs { noteDenormalOperands(x, y) }
+            return sse {
+                V128((subtract ? pairs[0].0 - pairs[0].1 : pairs[0].0 + pairs[0].1).bitPattern,
+                     (subtract ? pairs[1].0 - pairs[1].1 : pairs[1].0 + pairs[1].1).bitPattern)
+            }
+        }
+        let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
+        let inputs = [x[0], x[1], x[2], x[3], y[0], y[1], y[2], y[3]].map { Float(bitPattern: $0) }
+        for k in 0..<4 { noteDenormalOperands(inputs[2 * k], inputs[2 * k + 1]) }
+        return sse {
+            var r = SIMD4<UInt32>()
+            for k in 0..<4 {
+                r[k] = (subtract ? inputs[2 * k] - inputs[2 * k + 1] : inputs[2 * k] + inputs[2 * k + 1]).bitPattern
+            }
+            return Self.quad(r)
+        }
+    }
+
+    /// One 128-bit lane of dpps (SDM Vol. 2, DPPS): the products selected by imm8[7:4]
+    /// (+0.0 for the others), summed as (p0 + p1) + (p2 + p3) with a rounding at each step,
+    /// stored in the elements imm8[3:0] selects (+0.0 elsewhere); MXCSR flags from every step.
+    func dotProductLane(_ a: V128, _ b: V128, imm: UInt64) -> V128 {
+        let x = Self.lanes(a, as: SIMD4<UInt32>.self), y = Self.lanes(b, as: SIMD4<UInt32>.self)
+        for k in 0..<4 where (imm >> UInt64(4 + k)) & 1 != 0 {
+            noteDenormalOperands(Float(bitPattern: x[k]), Float(bitPattern: y[k]))
+        }
+        // Each step is an operation of its own: a subnormal product or partial sum entering
+        // the next addition raises DE there (as on the CPU), which host flags do not report.
+        let products: [Float] = sse {
+            var products = [Float](repeating: 0, count: 4)
+            for k in 0..<4 where (imm >> UInt64(4 + k)) & 1 != 0 {
+                products[k] = Float(bitPattern: x[k]) * Float(bitPattern: y[k])
+            }
+            return products
+        }
+        noteDenormalOperands(products[0], products[1])
+        noteDenormalOperands(products[2], products[3])
+        let halves: (Float, Float) = sse { (products[0] + products[1], products[2] + products[3]) }
+        noteDenormalOperands(halves.0, halves.1)
+        let sum: Float = sse { halves.0 + halves.1 }
+        var r = SIMD4<UInt32>()
+        for k in 0..<4 where (imm >> UInt64(k)) & 1 != 0 { r[k] = sum.bitPattern }
+        return Self.quad(r)
+    }
+
+    /// The legacy forms: haddps xmm1, xmm2/m128 ...; dpps xmm1, xmm2/m128, imm8.
+    func executeHorizontalFloat(_ p: UnsafePointer<Instruction>) -> ExecStatus {
+        let op = p.pointee.op
+        floatStatus(from: location(p.pointee.o1, size: 16))
+        let imm = p.pointee.o2.value
+        return packedBinary(p) { a, b in
+            op == .dpps ? dotProductLane(a, b, imm: imm) : horizontalFloatLane(op, a, b)
+        }
+    }
+}

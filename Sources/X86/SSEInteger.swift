@@ -86,7 +86,7 @@ extension Machine {
     @inline(__always)
     static func isBytewise(_ op: Opcode) -> Bool {
         switch op {
-        case .pxor, .por, .pand, .pandn, .pcmpeqb, .pcmpgtb, .pminub, .pmaxub, .pminsb, .pmaxsb,
+        case .pxor, .por, .pand, .pandn, .pcmpeqb, .pcmpgtb, .pminub, .pmaxub, .pminsb, .pmaxsb, .psignb,
              .paddb, .psubb, .paddusb, .psubusb, .paddsb, .psubsb, .pavgb, .pblendvb, .pblendw,
              .blendps, .blendpd, .blendvps, .blendvpd:
             return true
@@ -213,7 +213,8 @@ extension Machine {
              .punpcklbw, .punpckhbw, .punpcklwd, .punpckhwd, .punpckldq, .punpckhdq, .unpcklps, .unpckhps,
              .punpcklqdq, .unpcklpd, .punpckhqdq, .unpckhpd, .shufps, .shufpd, .pshufb, .palignr,
              .pmullw, .pmulld, .pmulhw, .pmulhuw, .pmuludq, .pmaddwd, .psadbw, .pavgb, .pavgw,
-             .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb, .blendps, .blendpd, .blendvps, .blendvpd:
+             .packuswb, .packsswb, .packssdw, .packusdw, .pblendw, .pblendvb, .blendps, .blendpd, .blendvps, .blendvpd,
+             .phaddw, .phaddd, .phaddsw, .phsubw, .phsubd, .phsubsw, .psignb, .psignw, .psignd, .pmulhrsw, .pmaddubsw:
             let imm = p.pointee.o2.value
             let selector = op == .pblendvb || op == .blendvps || op == .blendvpd ? vector(0) : V128(0, 0)
             return packedBinary(p) { a, b in Self.packedLane(op, a, b, imm: imm, selector: selector) ?? a }
@@ -340,6 +341,23 @@ extension Machine {
             }
             tracker.flags(from: xmmLocation(0))
             return execPcmpistri(p, explicitLengths: op == .pcmpestrm)
+        case .movddup, .movshdup, .movsldup:
+            // movddup xmm1, xmm2/m64 reads 8 bytes from memory; the others 16.
+            let src = p.pointee.o1
+            let size: UInt8 = op == .movddup ? 8 : 16
+            let v: V128
+            if op == .movddup && src.kind == .memory {
+                guard let q = memory.load(effectiveAddress(src), size: 8) else { return memoryFault(p) }
+                v = V128(q, 0)
+            } else {
+                guard let w = readVector(src) else { return memoryFault(p) }
+                v = w
+            }
+            deriveVector(p, sourceSize: size)
+            setVector(p.pointee.o0.reg, Self.duplicateLane(op, v))
+            return .next
+        case .haddps, .haddpd, .hsubps, .hsubpd, .dpps:
+            return executeHorizontalFloat(p)
         case .maskmovdqu:
             let data = Self.lanes(vector(p.pointee.o0.reg), as: B16.self)
             let selector = Self.lanes(vector(p.pointee.o1.reg), as: B16.self)
@@ -513,8 +531,61 @@ extension Machine {
             var x = a
             for i in 0..<2 where op == .blendpd ? (imm >> UInt64(i)) & 1 != 0 : selector[i] & (1 << 63) != 0 { x[i] = b[i] }
             return x
+        case .phaddw, .phsubw, .phaddsw, .phsubsw:
+            // Adjacent pairs of a, then of b: r[i] = x[2i] ± x[2i+1] (wrapping or saturating).
+            let x = lanes(a, as: SW8.self), y = lanes(b, as: SW8.self)
+            var r = W8()
+            for i in 0..<8 {
+                let v = i < 4 ? x : y, k = 2 * (i % 4)
+                let s = op == .phaddw || op == .phaddsw ? Int32(v[k]) + Int32(v[k + 1]) : Int32(v[k]) - Int32(v[k + 1])
+                r[i] = op == .phaddsw || op == .phsubsw ? UInt16(bitPattern: Int16(clamping: s)) : UInt16(truncatingIfNeeded: s)
+            }
+            return quad(r)
+        case .phaddd, .phsubd:
+            let x = lanes(a, as: D4.self), y = lanes(b, as: D4.self)
+            return op == .phaddd ? quad(D4(x[0] &+ x[1], x[2] &+ x[3], y[0] &+ y[1], y[2] &+ y[3]))
+                                 : quad(D4(x[0] &- x[1], x[2] &- x[3], y[0] &- y[1], y[2] &- y[3]))
+        case .psignb:
+            let x = lanes(a, as: S16.self), y = lanes(b, as: S16.self)
+            return quad(B16(truncatingIfNeeded: x.replacing(with: 0 &- x, where: y .< 0).replacing(with: 0, where: y .== 0)))
+        case .psignw:
+            let x = lanes(a, as: SW8.self), y = lanes(b, as: SW8.self)
+            return quad(W8(truncatingIfNeeded: x.replacing(with: 0 &- x, where: y .< 0).replacing(with: 0, where: y .== 0)))
+        case .psignd:
+            let x = lanes(a, as: SD4.self), y = lanes(b, as: SD4.self)
+            return quad(D4(truncatingIfNeeded: x.replacing(with: 0 &- x, where: y .< 0).replacing(with: 0, where: y .== 0)))
+        case .pmulhrsw:
+            // Signed 16x16 products, scaled to bits 30:15 and rounded: ((x·y >> 14) + 1) >> 1.
+            let x = lanes(a, as: SW8.self), y = lanes(b, as: SW8.self)
+            var r = W8()
+            for i in 0..<8 { r[i] = UInt16(truncatingIfNeeded: (((Int32(x[i]) * Int32(y[i])) >> 14) + 1) >> 1) }
+            return quad(r)
+        case .pmaddubsw:
+            // Unsigned bytes of a times signed bytes of b, adjacent products summed with signed saturation.
+            let x = lanes(a, as: B16.self), y = lanes(b, as: S16.self)
+            var r = W8()
+            for i in 0..<8 {
+                let s = Int32(x[2 * i]) * Int32(y[2 * i]) + Int32(x[2 * i + 1]) * Int32(y[2 * i + 1])
+                r[i] = UInt16(bitPattern: Int16(clamping: s))
+            }
+            return quad(r)
         default:
             return nil
+        }
+    }
+
+    /// movddup (quadword 0 twice), movshdup (odd dwords twice), movsldup (even dwords
+    /// twice) of one 128-bit lane.
+    @inline(__always)
+    static func duplicateLane(_ op: Opcode, _ v: V128) -> V128 {
+        switch op {
+        case .movddup: return V128(v[0], v[0])
+        case .movshdup:
+            let d = lanes(v, as: D4.self)
+            return quad(D4(d[1], d[1], d[3], d[3]))
+        default:
+            let d = lanes(v, as: D4.self)
+            return quad(D4(d[0], d[0], d[2], d[2]))
         }
     }
 

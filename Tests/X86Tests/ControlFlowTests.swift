@@ -84,12 +84,12 @@ final class ControlFlowTests: XCTestCase {
     }
 
     func testUnsupportedInstructionStopsWithBytesAndText() throws {
-        // The MMX form of pshufb: decodable, not implemented.
-        let (m, reason) = try run("nop\npshufb mm0, mm1")
+        // SSE3 addsubps: decodable, not implemented.
+        let (m, reason) = try run("nop\naddsubps xmm0, xmm1")
         guard case .unsupported(let info) = reason else { return XCTFail("expected unsupported, got \(reason)") }
         XCTAssertEqual(info.address, TestLayout.codeAddress + 1)
-        XCTAssertEqual(info.bytes, [0x0F, 0x38, 0x00, 0xC1])
-        XCTAssertTrue(info.text.contains("pshufb"), info.text)
+        XCTAssertEqual(info.bytes, [0xF2, 0x0F, 0xD0, 0xC1])
+        XCTAssertTrue(info.text.contains("addsubps"), info.text)
         XCTAssertEqual(m.state.rip, TestLayout.codeAddress + 1)
         XCTAssertEqual(m.instructionCount, 1)
     }

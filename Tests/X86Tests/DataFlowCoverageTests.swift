@@ -244,6 +244,41 @@ final class DataFlowCoverageTests: XCTestCase {
             add(s)
         }
         add("vpcmpeqb ymm2, ymm2, ymm2")
+        // MMX forms of SSSE3/SSE opcodes, MMX-only stores and conversions (issue 9).
+        let mmxSetup = "movq mm0, r8\nmovq mm1, r9"
+        for s in ["phaddw mm0, mm1", "phaddd mm0, qword ptr [rbx]", "phaddsw mm0, mm1", "phsubw mm0, mm1", "phsubd mm0, mm1",
+                  "phsubsw mm0, mm1", "psignb mm0, mm1", "psignw mm0, mm1", "psignd mm0, qword ptr [rbx]", "pmulhrsw mm0, mm1",
+                  "pmaddubsw mm0, mm1", "pshufb mm0, mm1", "palignr mm0, mm1, 3", "pabsb mm0, mm1", "pabsw mm0, qword ptr [rbx]",
+                  "pinsrw mm0, eax, 2", "pinsrw mm0, word ptr [rbx], 1", "pextrw ecx, mm1, 1", "pmovmskb eax, mm0",
+                  "maskmovq mm1, mm0", "movntq qword ptr [rbx], mm1", "cvtpi2ps xmm0, mm1", "cvtpi2ps xmm0, qword ptr [rbx]",
+                  "cvtpi2pd xmm0, mm1", "cvtpi2pd xmm1, qword ptr [rbx]", "cvtps2pi mm0, xmm1", "cvttps2pi mm0, qword ptr [rbx]",
+                  "cvtpd2pi mm0, xmm1", "cvttpd2pi mm0, xmmword ptr [rbx]"] { add(s, setup: mmxSetup) }
+        // SSSE3, SSE3 and SSE4.1 xmm and VEX forms.
+        for op in ["phaddw", "phaddd", "phaddsw", "phsubw", "phsubd", "phsubsw", "psignb", "psignw", "psignd", "pmulhrsw", "pmaddubsw"] {
+            add("\(op) xmm0, xmm1")
+            add("v\(op) ymm0, ymm1, ymmword ptr [rbx]")
+        }
+        for s in ["movddup xmm0, qword ptr [rbx]", "movshdup xmm0, xmm1", "movsldup xmm0, xmmword ptr [rbx]", "vmovddup ymm0, ymm1",
+                  "vmovshdup xmm0, xmm1", "haddps xmm0, xmm1", "haddpd xmm0, xmm1", "hsubps xmm0, xmmword ptr [rbx]", "hsubpd xmm0, xmm1",
+                  "dpps xmm0, xmm1, 0xff", "vhaddps ymm0, ymm1, ymm2", "vhsubpd xmm0, xmm1, xmm2", "vdpps ymm0, ymm1, ymmword ptr [rbx], 0xf1",
+                  "vdpps xmm0, xmm1, xmm2, 0x33", "vrcpps ymm0, ymm1", "vrsqrtps ymm0, ymmword ptr [rbx]", "vrcpss xmm0, xmm1, xmm2",
+                  "vmovlhps xmm0, xmm1, xmm2", "vmovhlps xmm0, xmm1, xmm0", "vmovhps xmm0, xmm1, qword ptr [rbx]",
+                  "vmovlpd xmm0, xmm0, qword ptr [rbx]", "vmovhps qword ptr [rbx], xmm1"] { add(s) }
+        // AVX/AVX2 permutes, variable shifts, tests, masked moves, broadcasts and gathers.
+        for s in ["vpermilps ymm0, ymm1, 0x1b", "vpermilps ymm0, ymm1, ymmword ptr [rbx]", "vpermilpd ymm0, ymm1, ymm2",
+                  "vpermilpd xmm0, xmmword ptr [rbx], 1", "vtestps ymm0, ymm1", "vtestpd xmm0, xmmword ptr [rbx]",
+                  "vmaskmovps ymm0, ymm1, ymmword ptr [rbx]", "vmaskmovpd ymmword ptr [rbx], ymm1, ymm2",
+                  "vpmaskmovd ymm0, ymm1, ymmword ptr [rbx]", "vpmaskmovq ymmword ptr [rbx], ymm1, ymm2",
+                  "vpermd ymm0, ymm1, ymm2", "vpermps ymm0, ymm1, ymmword ptr [rbx]", "vpermpd ymm0, ymm1, 0x1b",
+                  "vpsllvd ymm0, ymm1, ymm2", "vpsllvq xmm0, xmm1, xmmword ptr [rbx]", "vpsrlvd ymm0, ymm1, ymm2",
+                  "vpsrlvq ymm0, ymm1, ymm2", "vpsravd ymm0, ymm1, ymm2", "vbroadcastf128 ymm0, xmmword ptr [rbx]",
+                  "vbroadcasti128 ymm0, xmmword ptr [rbx + r10]"] { add(s) }
+        let gatherSetup = "vpmovzxbd ymm1, qword ptr [rbx]\nvpcmpeqd ymm2, ymm2, ymm2"
+        for s in ["vpgatherdd ymm0, [rbx + ymm1*4], ymm2", "vpgatherdq ymm0, [rbx + xmm1*8], ymm2",
+                  "vgatherdps xmm0, [rbx + xmm1*4 + 8], xmm2", "vgatherdpd ymm0, [rbx + xmm1*8], ymm2"] { add(s, setup: gatherSetup) }
+        let qwordGatherSetup = "vpmovzxbq ymm1, dword ptr [rbx]\nvpcmpeqd ymm2, ymm2, ymm2"
+        for s in ["vpgatherqd xmm0, [rbx + ymm1*4], xmm2", "vpgatherqq ymm0, [rbx + ymm1*8], ymm2",
+                  "vgatherqps xmm0, [rbx + xmm1*4], xmm2", "vgatherqpd ymm0, [rbx + ymm1*8], ymm2"] { add(s, setup: qwordGatherSetup) }
         for s in ["vfmadd132sd xmm0, xmm1, xmm2", "vfnmadd231pd ymm0, ymm1, ymmword ptr [rbx]", "vfmsub213ss xmm0, xmm1, dword ptr [rbx]",
                   "vaddsd xmm0, xmm1, xmm2", "vmulsd xmm0, xmm1, xmm0", "vsubsd xmm3, xmm1, qword ptr [rbx + 0x300]",
                   "vmovsd xmm0, qword ptr [rbx]", "vcvtsi2sd xmm0, xmm1, rax", "vucomisd xmm0, xmm1", "vcvttsd2si rax, xmm1",
