@@ -174,9 +174,10 @@ public final class LabelTable {
 
     // Direct-mapped union cache: key = (min << 32 | max), 0 = empty (min >= 1).
     static let cacheBits: UInt64 = 14
-    /// Allocated in init, freed in deinit; `1 << cacheBits` entries each.
-    let cacheKeys: UnsafeMutablePointer<UInt64>
-    let cacheValues: UnsafeMutablePointer<Label>
+    /// Allocated in init, freed in deinit; `1 << cacheBits` entries of two words, the key
+    /// at `2 * slot` and the union at `2 * slot + 1`, so a lookup touches one cache line
+    /// (the table is larger than the L2 cache on input-heavy runs: every hit was two misses).
+    let cache: UnsafeMutablePointer<UInt64>
     /// Behind the cache: unions of large sets (`memoThreshold`), until `memoLimit` entries
     /// (then cleared: interning keeps labels identical, the memo only saves recomputation).
     let memo: PairMemo
@@ -237,9 +238,8 @@ public final class LabelTable {
         counters = .allocate(capacity: 1)
         counters.initialize(to: Counters())
         let n = 1 << Int(Self.cacheBits)
-        cacheKeys = .allocate(capacity: n)
-        cacheKeys.initialize(repeating: 0, count: n)
-        cacheValues = .allocate(capacity: n)
+        cache = .allocate(capacity: 2 * n)
+        cache.initialize(repeating: 0, count: 2 * n)
         let m = 1 << Int(Self.addressOnlyCacheBits)
         addressOnlyKeys = .allocate(capacity: m)
         addressOnlyKeys.initialize(repeating: 0, count: m)
@@ -256,15 +256,13 @@ public final class LabelTable {
         runCacheKeys.initialize(repeating: 0, count: 1 << Int(Self.runCacheBits))
         runCacheValues = .allocate(capacity: 1 << Int(Self.runCacheBits))
         runCacheValues.initialize(repeating: 0, count: 1 << Int(Self.runCacheBits))
-        cacheValues.initialize(repeating: 0, count: n)
         // Set 0 is the universal set, the fallback when the set table is full.
         let universe = [LabelInterval(lower: 1, upper: Self.unionBit, addressOnly: false)]
         _ = insertSet(universe, hash: Self.hash(universe[...]), coarsened: true)
     }
 
     deinit {
-        cacheKeys.deallocate()
-        cacheValues.deallocate()
+        cache.deallocate()
         addressOnlyKeys.deallocate()
         addressOnlyValues.deallocate()
         runCacheKeys.deallocate()
@@ -573,9 +571,10 @@ public final class LabelTable {
         counters.pointee.unionLookups &+= 1
         let slot = Int(truncatingIfNeeded: PairMemo.mix(key) >> (64 - Self.cacheBits))
         // slot < 1 << cacheBits by the shift.
-        if cacheKeys[slot] == key {
+        let entry = cache + 2 &* slot
+        if entry[0] == key {
             counters.pointee.unionHits &+= 1
-            return cacheValues[slot]
+            return Label(truncatingIfNeeded: entry[1])
         }
         return unionMiss(x, y, key: key, slot: slot)
     }
@@ -590,8 +589,8 @@ public final class LabelTable {
             let cy = isBase(y) ? canonical(y) : y
             if cx != x || cy != y {
                 let result = union(cx, cy)
-                cacheKeys[slot] = key
-                cacheValues[slot] = result
+                cache[2 &* slot] = key
+                cache[2 &* slot &+ 1] = UInt64(result)
                 return result
             }
         }
@@ -605,8 +604,8 @@ public final class LabelTable {
             result = computeUnion(x, y)
             if worthMemo { memo.insert(key, result) }
         }
-        cacheKeys[slot] = key
-        cacheValues[slot] = result
+        cache[2 &* slot] = key
+        cache[2 &* slot &+ 1] = UInt64(result)
         return result
     }
 
