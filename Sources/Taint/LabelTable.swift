@@ -163,6 +163,8 @@ public final class LabelTable {
     struct Counters {
         var unionLookups: UInt64 = 0
         var unionHits: UInt64 = 0
+        /// `granuleShift != 0`, where `union` reads it without an access check.
+        var widening = false
     }
     let counters: UnsafeMutablePointer<Counters>
     /// Non-trivial union requests (neither side 0, sides differ), and those the memo answered.
@@ -486,6 +488,7 @@ public final class LabelTable {
     /// Starts widening, or makes the granule coarser (up to the whole label space).
     func advanceGranule() {
         granuleShift = granuleShift == 0 ? Self.firstGranuleShift : min(Self.maxGranuleShift, granuleShift + Self.granuleStep)
+        counters.pointee.widening = true
         nextGranuleAt = sets.count + setsPerGranule
         granuleCacheLower.update(repeating: 0, count: 1 << Int(Self.granuleCacheBits))
         granuleCacheUpper.update(repeating: 0, count: 1 << Int(Self.granuleCacheBits))
@@ -567,6 +570,10 @@ public final class LabelTable {
         if a == b || b == 0 { return a }
         if a == 0 { return b }
         let (x, y) = a < b ? (a, b) : (b, a)
+        // Once sets are widened, a base label meets the cache as its granule (what the
+        // miss path would turn it into): a fresh input byte then finds the pair of its
+        // granule instead of missing, and does not evict a pair that repeats.
+        if counters.pointee.widening && (isBase(x) || isBase(y)) { return unionWidened(x, y) }
         let key = UInt64(x) << 32 | UInt64(y)
         counters.pointee.unionLookups &+= 1
         let slot = Int(truncatingIfNeeded: PairMemo.mix(key) >> (64 - Self.cacheBits))
@@ -577,6 +584,26 @@ public final class LabelTable {
             return Label(truncatingIfNeeded: entry[1])
         }
         return unionMiss(x, y, key: key, slot: slot)
+    }
+
+    /// `union` once widening started, with a base label among `x` < `y`: the union of
+    /// their granules (`canonical`), through the cache.
+    @inline(never)
+    func unionWidened(_ x: Label, _ y: Label) -> Label {
+        let cx = isBase(x) ? canonical(x) : x
+        let cy = isBase(y) ? canonical(y) : y
+        if cx == cy { return cx }
+        let (u, v) = cx < cy ? (cx, cy) : (cy, cx)
+        let key = UInt64(u) << 32 | UInt64(v)
+        counters.pointee.unionLookups &+= 1
+        let slot = Int(truncatingIfNeeded: PairMemo.mix(key) >> (64 - Self.cacheBits))
+        // slot < 1 << cacheBits by the shift.
+        let entry = cache + 2 &* slot
+        if entry[0] == key {
+            counters.pointee.unionHits &+= 1
+            return Label(truncatingIfNeeded: entry[1])
+        }
+        return unionMiss(u, v, key: key, slot: slot)
     }
 
     @inline(never)
