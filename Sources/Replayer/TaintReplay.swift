@@ -61,9 +61,9 @@ extension ByteTaintTracker: ReplayDataFlow {
 extension ReplaySession {
     /// Replay with byte-level taint: every unit gets a fresh `ByteTaintTracker` (its own
     /// label table, shared with the children it forks), and `UnitResult.taint` holds each
-    /// unit's flow summary. Cost on input-heavy code: about 4x plain replay's host
-    /// instructions in the interpreter loop (gzip -c, callgrind; 5-6x its CPU time on
-    /// 10 MB); memory grows by the shadow pages of labelled memory (4 bytes per guest byte
+    /// unit's flow summary. Cost on input-heavy code: 4.5x plain replay's CPU time on
+    /// gzip -c of 10 MB (37.6 M guest instructions per CPU-second; bound by the latency of
+    /// shadow-label loads, ARCHITECTURE.md "Taint", Cost); memory grows by the shadow pages of labelled memory (4 bytes per guest byte
     /// of a labelled page), the label table and the sink log: for gzip -c of 10 MB, peak
     /// RSS 26 MB above plain replay, of which 2 MB are shadow pages (125 at the peak).
     /// - Parameter addressDependency: whether a load through an input-derived address

@@ -163,6 +163,8 @@ public final class LabelTable {
     struct Counters {
         var unionLookups: UInt64 = 0
         var unionHits: UInt64 = 0
+        /// `granuleShift != 0`, where `union` reads it without an access check.
+        var widening = false
     }
     let counters: UnsafeMutablePointer<Counters>
     /// Non-trivial union requests (neither side 0, sides differ), and those the memo answered.
@@ -174,9 +176,10 @@ public final class LabelTable {
 
     // Direct-mapped union cache: key = (min << 32 | max), 0 = empty (min >= 1).
     static let cacheBits: UInt64 = 14
-    /// Allocated in init, freed in deinit; `1 << cacheBits` entries each.
-    let cacheKeys: UnsafeMutablePointer<UInt64>
-    let cacheValues: UnsafeMutablePointer<Label>
+    /// Allocated in init, freed in deinit; `1 << cacheBits` entries of two words, the key
+    /// at `2 * slot` and the union at `2 * slot + 1`, so a lookup touches one cache line
+    /// (the table is larger than the L2 cache on input-heavy runs: every hit was two misses).
+    let cache: UnsafeMutablePointer<UInt64>
     /// Behind the cache: unions of large sets (`memoThreshold`), until `memoLimit` entries
     /// (then cleared: interning keeps labels identical, the memo only saves recomputation).
     let memo: PairMemo
@@ -237,9 +240,8 @@ public final class LabelTable {
         counters = .allocate(capacity: 1)
         counters.initialize(to: Counters())
         let n = 1 << Int(Self.cacheBits)
-        cacheKeys = .allocate(capacity: n)
-        cacheKeys.initialize(repeating: 0, count: n)
-        cacheValues = .allocate(capacity: n)
+        cache = .allocate(capacity: 2 * n)
+        cache.initialize(repeating: 0, count: 2 * n)
         let m = 1 << Int(Self.addressOnlyCacheBits)
         addressOnlyKeys = .allocate(capacity: m)
         addressOnlyKeys.initialize(repeating: 0, count: m)
@@ -256,15 +258,13 @@ public final class LabelTable {
         runCacheKeys.initialize(repeating: 0, count: 1 << Int(Self.runCacheBits))
         runCacheValues = .allocate(capacity: 1 << Int(Self.runCacheBits))
         runCacheValues.initialize(repeating: 0, count: 1 << Int(Self.runCacheBits))
-        cacheValues.initialize(repeating: 0, count: n)
         // Set 0 is the universal set, the fallback when the set table is full.
         let universe = [LabelInterval(lower: 1, upper: Self.unionBit, addressOnly: false)]
         _ = insertSet(universe, hash: Self.hash(universe[...]), coarsened: true)
     }
 
     deinit {
-        cacheKeys.deallocate()
-        cacheValues.deallocate()
+        cache.deallocate()
         addressOnlyKeys.deallocate()
         addressOnlyValues.deallocate()
         runCacheKeys.deallocate()
@@ -488,6 +488,7 @@ public final class LabelTable {
     /// Starts widening, or makes the granule coarser (up to the whole label space).
     func advanceGranule() {
         granuleShift = granuleShift == 0 ? Self.firstGranuleShift : min(Self.maxGranuleShift, granuleShift + Self.granuleStep)
+        counters.pointee.widening = true
         nextGranuleAt = sets.count + setsPerGranule
         granuleCacheLower.update(repeating: 0, count: 1 << Int(Self.granuleCacheBits))
         granuleCacheUpper.update(repeating: 0, count: 1 << Int(Self.granuleCacheBits))
@@ -569,15 +570,40 @@ public final class LabelTable {
         if a == b || b == 0 { return a }
         if a == 0 { return b }
         let (x, y) = a < b ? (a, b) : (b, a)
+        // Once sets are widened, a base label meets the cache as its granule (what the
+        // miss path would turn it into): a fresh input byte then finds the pair of its
+        // granule instead of missing, and does not evict a pair that repeats.
+        if counters.pointee.widening && (isBase(x) || isBase(y)) { return unionWidened(x, y) }
         let key = UInt64(x) << 32 | UInt64(y)
         counters.pointee.unionLookups &+= 1
         let slot = Int(truncatingIfNeeded: PairMemo.mix(key) >> (64 - Self.cacheBits))
         // slot < 1 << cacheBits by the shift.
-        if cacheKeys[slot] == key {
+        let entry = cache + 2 &* slot
+        if entry[0] == key {
             counters.pointee.unionHits &+= 1
-            return cacheValues[slot]
+            return Label(truncatingIfNeeded: entry[1])
         }
         return unionMiss(x, y, key: key, slot: slot)
+    }
+
+    /// `union` once widening started, with a base label among `x` < `y`: the union of
+    /// their granules (`canonical`), through the cache.
+    @inline(never)
+    func unionWidened(_ x: Label, _ y: Label) -> Label {
+        let cx = isBase(x) ? canonical(x) : x
+        let cy = isBase(y) ? canonical(y) : y
+        if cx == cy { return cx }
+        let (u, v) = cx < cy ? (cx, cy) : (cy, cx)
+        let key = UInt64(u) << 32 | UInt64(v)
+        counters.pointee.unionLookups &+= 1
+        let slot = Int(truncatingIfNeeded: PairMemo.mix(key) >> (64 - Self.cacheBits))
+        // slot < 1 << cacheBits by the shift.
+        let entry = cache + 2 &* slot
+        if entry[0] == key {
+            counters.pointee.unionHits &+= 1
+            return Label(truncatingIfNeeded: entry[1])
+        }
+        return unionMiss(u, v, key: key, slot: slot)
     }
 
     @inline(never)
@@ -590,8 +616,8 @@ public final class LabelTable {
             let cy = isBase(y) ? canonical(y) : y
             if cx != x || cy != y {
                 let result = union(cx, cy)
-                cacheKeys[slot] = key
-                cacheValues[slot] = result
+                cache[2 &* slot] = key
+                cache[2 &* slot &+ 1] = UInt64(result)
                 return result
             }
         }
@@ -605,8 +631,8 @@ public final class LabelTable {
             result = computeUnion(x, y)
             if worthMemo { memo.insert(key, result) }
         }
-        cacheKeys[slot] = key
-        cacheValues[slot] = result
+        cache[2 &* slot] = key
+        cache[2 &* slot &+ 1] = UInt64(result)
         return result
     }
 

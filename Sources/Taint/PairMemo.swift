@@ -3,28 +3,26 @@
 
 /// A hash map from non-zero `UInt64` keys to labels, cleared (not evicted) when full.
 ///
-/// Invariant: `keys` and `values` point at `capacity` entries (a power of two) owned by
-/// this object; key 0 marks an empty slot; at most half the slots are used.
+/// Invariant: `entries` points at `capacity` entries (a power of two) of two words each,
+/// the key at `2 * slot` and the value at `2 * slot + 1` (one cache line per probe: the
+/// table outgrows the caches on long runs), owned by this object; key 0 marks an empty
+/// slot; at most half the slots are used.
 final class PairMemo {
     private(set) var capacity: Int
     private(set) var count = 0
     /// Entries kept before the table is cleared (interning keeps labels identical anyway).
     let limit: Int
-    private var keys: UnsafeMutablePointer<UInt64>
-    private var values: UnsafeMutablePointer<Label>
+    private var entries: UnsafeMutablePointer<UInt64>
 
     init(limit: Int) {
         self.limit = max(16, limit)
         capacity = 1 << 12
-        keys = .allocate(capacity: capacity)
-        keys.initialize(repeating: 0, count: capacity)
-        values = .allocate(capacity: capacity)
-        values.initialize(repeating: 0, count: capacity)
+        entries = .allocate(capacity: 2 * capacity)
+        entries.initialize(repeating: 0, count: 2 * capacity)
     }
 
     deinit {
-        keys.deallocate()
-        values.deallocate()
+        entries.deallocate()
     }
 
     @inline(__always)
@@ -49,8 +47,8 @@ final class PairMemo {
         var i = Self.slot(key, mask: mask)
         while true {
             // i <= mask < capacity.
-            let k = keys[i]
-            if k == key { return values[i] }
+            let k = entries[2 &* i]
+            if k == key { return Label(truncatingIfNeeded: entries[2 &* i &+ 1]) }
             if k == 0 { return 0 }
             i = (i + 1) & mask
         }
@@ -62,32 +60,29 @@ final class PairMemo {
         if (count + 1) * 2 > capacity { grow() }
         let mask = capacity - 1
         var i = Self.slot(key, mask: mask)
-        while keys[i] != 0 && keys[i] != key { i = (i + 1) & mask }
-        if keys[i] == 0 { count += 1 }
-        keys[i] = key
-        values[i] = value
+        while entries[2 &* i] != 0 && entries[2 &* i] != key { i = (i + 1) & mask }
+        if entries[2 &* i] == 0 { count += 1 }
+        entries[2 &* i] = key
+        entries[2 &* i &+ 1] = UInt64(value)
     }
 
     func removeAll() {
-        keys.update(repeating: 0, count: capacity)
+        entries.update(repeating: 0, count: 2 * capacity)
         count = 0
     }
 
     private func grow() {
-        let oldKeys = keys, oldValues = values, oldCapacity = capacity
+        let old = entries, oldCapacity = capacity
         capacity *= 2
-        keys = .allocate(capacity: capacity)
-        keys.initialize(repeating: 0, count: capacity)
-        values = .allocate(capacity: capacity)
-        values.initialize(repeating: 0, count: capacity)
+        entries = .allocate(capacity: 2 * capacity)
+        entries.initialize(repeating: 0, count: 2 * capacity)
         let mask = capacity - 1
-        for j in 0 ..< oldCapacity where oldKeys[j] != 0 {
-            var i = Self.slot(oldKeys[j], mask: mask)
-            while keys[i] != 0 { i = (i + 1) & mask }
-            keys[i] = oldKeys[j]
-            values[i] = oldValues[j]
+        for j in 0 ..< oldCapacity where old[2 &* j] != 0 {
+            var i = Self.slot(old[2 &* j], mask: mask)
+            while entries[2 &* i] != 0 { i = (i + 1) & mask }
+            entries[2 &* i] = old[2 &* j]
+            entries[2 &* i &+ 1] = old[2 &* j &+ 1]
         }
-        oldKeys.deallocate()
-        oldValues.deallocate()
+        old.deallocate()
     }
 }

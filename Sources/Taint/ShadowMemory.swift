@@ -31,25 +31,27 @@ public final class ShadowMemory {
     /// once-check.
     @usableFromInline let zeroPage: UnsafeMutablePointer<Label>
     var pages: [UInt64: UnsafeMutablePointer<Label>] = [:]
-    /// Direct-mapped by page number; `UInt64.max` tags an empty entry (page numbers are < 2^52).
-    let tlbTags: UnsafeMutablePointer<UInt64>
-    let tlbPages: UnsafeMutablePointer<UnsafeMutablePointer<Label>>
+    /// One TLB entry: tag and page side by side, so a probe touches one cache line.
+    struct TLBEntry {
+        /// The page number; `UInt64.max` tags an empty entry (page numbers are < 2^52).
+        var tag: UInt64
+        var page: UnsafeMutablePointer<Label>
+    }
+    /// Direct-mapped by page number, `tlbSize` entries.
+    let tlb: UnsafeMutablePointer<TLBEntry>
     /// Most pages allocated at once (statistics).
     public private(set) var peakPageCount = 0
 
     /// Creates an empty (all-clear) shadow.
     public init() {
         zeroPage = Self.sharedZeroPage
-        tlbTags = .allocate(capacity: Self.tlbSize)
-        tlbTags.initialize(repeating: .max, count: Self.tlbSize)
-        tlbPages = .allocate(capacity: Self.tlbSize)
-        tlbPages.initialize(repeating: Self.sharedZeroPage, count: Self.tlbSize)
+        tlb = .allocate(capacity: Self.tlbSize)
+        tlb.initialize(repeating: TLBEntry(tag: .max, page: Self.sharedZeroPage), count: Self.tlbSize)
     }
 
     deinit {
         for page in pages.values { page.deallocate() }
-        tlbTags.deallocate()
-        tlbPages.deallocate()
+        tlb.deallocate()
     }
 
     /// Pages allocated now (16 KiB of labels each).
@@ -74,15 +76,15 @@ public final class ShadowMemory {
     @inline(__always)
     func readPage(_ vpn: UInt64) -> UnsafeMutablePointer<Label> {
         let slot = Int(truncatingIfNeeded: vpn) & (Self.tlbSize - 1)
-        if tlbTags[slot] == vpn { return tlbPages[slot] }
+        let entry = tlb + slot
+        if entry.pointee.tag == vpn { return entry.pointee.page }
         return fillTLB(vpn, slot: slot)
     }
 
     @inline(never)
     func fillTLB(_ vpn: UInt64, slot: Int) -> UnsafeMutablePointer<Label> {
         let page = pages[vpn] ?? zeroPage
-        tlbTags[slot] = vpn
-        tlbPages[slot] = page
+        tlb[slot] = TLBEntry(tag: vpn, page: page)
         return page
     }
 
@@ -101,8 +103,7 @@ public final class ShadowMemory {
         pages[vpn] = p
         peakPageCount = max(peakPageCount, pages.count)
         let slot = Int(truncatingIfNeeded: vpn) & (Self.tlbSize - 1)
-        tlbTags[slot] = vpn
-        tlbPages[slot] = p
+        tlb[slot] = TLBEntry(tag: vpn, page: p)
         return p
     }
 
@@ -110,7 +111,7 @@ public final class ShadowMemory {
         guard let p = pages.removeValue(forKey: vpn) else { return }
         p.deallocate()
         let slot = Int(truncatingIfNeeded: vpn) & (Self.tlbSize - 1)
-        if tlbTags[slot] == vpn { tlbPages[slot] = zeroPage }
+        if tlb[slot].tag == vpn { tlb[slot].page = zeroPage }
     }
 
     /// Pages overlapping `[address, address + length)` that are allocated, ascending.
