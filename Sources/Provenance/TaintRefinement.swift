@@ -436,24 +436,7 @@ struct RefinementState {
             }
         }
         let readerByEvent = Dictionary(reads.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
-        for w in writes where w.role == .contentOut || w.role == .mapOut {
-            for (_, f) in flowsByOutput[w.sequence] ?? [] {
-                guard let r = readerByEvent[f.input] else {
-                    evidence += relayedEvidence(output: w, flow: f, readerByEvent: readerByEvent)
-                    continue
-                }
-                // A stat result that only sized a buffer (reached pointers, not values) is
-                // no data flow: the input stays implicit at most.
-                if r.role == .metadataIn && f.addressOnly { continue }
-                let kind = r.role == .metadataIn ? "metadata" : f.addressOnly ? "address" : "value"
-                let shifted = f.isCopy
-                evidence.append(Evidence(outputEvent: w.sequence, outputRange: f.outputStart..<f.outputEnd,
-                                         outputObject: w.offset.map { ($0 + f.outputStart)..<($0 + f.outputEnd) },
-                                         inputEvent: r.sequence, inputRange: f.inputStart..<f.inputEnd,
-                                         inputObject: r.offset.map { ($0 + f.inputStart)..<($0 + f.inputEnd) },
-                                         kind: kind, shifted: shifted))
-            }
-        }
+        evidence += contentEvidence(writes: writes, readerByEvent: readerByEvent)
         // Input bytes that named the object (a path argument of the call that made O).
         for w in writes {
             for p in pathSinksByEvent[w.sequence] ?? [] {
@@ -503,6 +486,33 @@ struct RefinementState {
             ? "no byte of the input reached the process (only \(inputOperations[c.reader]?[key.input]?.sorted().joined(separator: ", ") ?? "opened"))"
             : "no byte read from the input reached the output, and it steered no branch before it"
         return Verdict(status: .refuted, reason: reason, writer: c.writer)
+    }
+
+    /// Flows of the output events `writes` whose input is one of the read events in
+    /// `readerByEvent` (directly, or through bytes an exec relayed): the data evidence of
+    /// a pair. A read event is global, so this also finds flows whose labels crossed
+    /// between processes replayed as one shared-memory group. Cost: one pass over the
+    /// writes' flows.
+    func contentEvidence(writes: [EventPlacement], readerByEvent: [UInt64: EventPlacement]) -> [Evidence] {
+        var evidence: [Evidence] = []
+        for w in writes where w.role == .contentOut || w.role == .mapOut {
+            for (_, f) in flowsByOutput[w.sequence] ?? [] {
+                guard let r = readerByEvent[f.input] else {
+                    evidence += relayedEvidence(output: w, flow: f, readerByEvent: readerByEvent)
+                    continue
+                }
+                // A stat result that only sized a buffer (reached pointers, not values) is
+                // no data flow: the input stays implicit at most.
+                if r.role == .metadataIn && f.addressOnly { continue }
+                let kind = r.role == .metadataIn ? "metadata" : f.addressOnly ? "address" : "value"
+                evidence.append(Evidence(outputEvent: w.sequence, outputRange: f.outputStart..<f.outputEnd,
+                                         outputObject: w.offset.map { ($0 + f.outputStart)..<($0 + f.outputEnd) },
+                                         inputEvent: r.sequence, inputRange: f.inputStart..<f.inputEnd,
+                                         inputObject: r.offset.map { ($0 + f.inputStart)..<($0 + f.inputEnd) },
+                                         kind: kind, shifted: f.isCopy))
+            }
+        }
+        return evidence
     }
 
     /// Whether `input` reached process `reader` only as an executable image: an execve
@@ -578,13 +588,25 @@ struct RefinementState {
     func judgeRelay(_ key: PairKey, _ c: Contribution, _ hop: Relay) -> Verdict {
         let sender = nodes[hop.from].attributes["pid"]?.intValue.map { "pid \($0)" } ?? ProvenanceGraph.defaultName(nodes[hop.from])
         let via = "\(hop.operation)@\(hop.sequence)"
+        let reads = placements(key.input, c.reader).filter { $0.role.isInput }
+        let writes = placements(key.output, c.writer).filter { $0.role.isOutput }
         guard hop.composable, let exitEvent = hop.exitEvent, hop.operation == "wait4" || hop.operation == "waitid" else {
+            // A memory copy between processes replayed as one group (process_vm_writev, a
+            // pwrite to /proc/PID/mem) carries the sender's labels into the receiver: a
+            // flow from the sender's read in the receiver's summary is data evidence. No
+            // flow found refutes nothing (a signal carries no labels, and a copy between
+            // processes replayed apart drops them).
+            let evidence = contentEvidence(writes: writes, readerByEvent: Dictionary(reads.map { ($0.sequence, $0) },
+                                                                                     uniquingKeysWith: { a, _ in a }))
+            if !evidence.isEmpty {
+                return Verdict(status: .confirmed, kinds: Set(evidence.map(\.kind)), evidence: evidence,
+                               reason: "\(sender)'s bytes crossed \(via) with their labels (replayed as one group)",
+                               writer: c.writer)
+            }
             return Verdict(status: .unverified,
                            reason: "reached the writer from \(sender) only through \(via), which taint does not follow",
                            writer: c.writer)
         }
-        let reads = placements(key.input, c.reader).filter { $0.role.isInput }
-        let writes = placements(key.output, c.writer).filter { $0.role.isOutput }
         if let doubt = doubt(key, c, reads: reads, writes: writes) {
             return Verdict(status: .unverified, reason: doubt, writer: c.writer)
         }
