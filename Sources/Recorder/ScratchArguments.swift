@@ -160,7 +160,7 @@ extension Supervisor {
     /// supervisor's read and the kernel's cannot make the recorded bytes differ from the
     /// written ones.
     static func copiedWriteBuffer(_ spec: SyscallSpec, arguments: [UInt64]) -> (index: Int, length: Int)? {
-        guard spec.flow == .contentSink else { return nil }
+        guard spec.flow == .contentSink, spec.writes.isEmpty else { return nil }
         for (index, kind) in spec.arguments.enumerated() where spec.socketAddressArgument?.address != index {
             guard case .inBuffer(.argument(let n)) = kind else { continue }
             guard arguments[index] != 0, arguments[n] > 0, arguments[n] <= ScratchArea.dataSize else { return nil }
@@ -173,7 +173,9 @@ extension Supervisor {
     /// `pwritev`, `pwritev2`) whose array and buffers may fit the data region (at most 64
     /// iovecs; whether the bytes fit is known once the array is read, `copyWriteIovec`).
     static func copiedWriteIovec(_ spec: SyscallSpec, arguments: [UInt64]) -> (index: Int, count: Int)? {
-        guard spec.flow == .contentSink, spec.graph == .write else { return nil }
+        // Not when the kernel may write through the iovecs (vmsplice on a pipe's read end
+        // fills them: pointed at the read-only copy, it would fail with EFAULT).
+        guard spec.flow == .contentSink, spec.graph == .write, spec.writes.isEmpty else { return nil }
         for (index, kind) in spec.arguments.enumerated() {
             guard case .inIovec(let countArgument) = kind else { continue }
             guard arguments[index] != 0, (1...64).contains(arguments[countArgument]) else { return nil }
