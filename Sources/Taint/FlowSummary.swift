@@ -13,6 +13,10 @@ extension ByteTaintTracker {
     /// Most distinct input events (per address-only flag) the flows of one sink event name
     /// before consecutive ones are merged into spans (`TaintFlow.throughInput`).
     public static let maxInputsPerSink = 256
+    /// Most coarsened flows (per address-only flag) one sink event keeps: coarsened flows
+    /// only say the true bytes lie within, so past this they merge, in input order, into
+    /// hulls (spans of events where they cover several). Exact flows are not touched.
+    public static let maxCoarsenedFlowsPerSink = 64
 
     /// The explicit flows of `log`, grouped by sink event in the order sinks happened,
     /// sorted by output offset within a sink.
@@ -46,6 +50,7 @@ extension ByteTaintTracker {
             for i in runsByEvent[event] ?? [] { addFlows(of: runs[i], to: &builder) }
             var flows = builder.flows
             flows = Self.boundInputs(flows, to: Self.maxInputsPerSink)
+            flows = Self.boundCoarsened(flows, to: Self.maxCoarsenedFlowsPerSink)
             if flows.count > maxFlowsPerSink { flows = Self.bound(flows, to: max(1, maxFlowsPerSink)) }
             flows.sort {
                 ($0.outputStart, $0.input, $0.inputStart, $0.outputEnd) < ($1.outputStart, $1.input, $1.inputStart, $1.outputEnd)
@@ -147,6 +152,43 @@ extension ByteTaintTracker {
             kept.append(contentsOf: flows.filter { $0.addressOnly == flag })
         }
         return kept + out
+    }
+
+    /// Bounds one sink's coarsened flows: per address-only flag, when there are more than
+    /// `bound`, they are sorted by input event and merged evenly into `bound` hulls (outputs,
+    /// input bytes, and the span of their input events, `throughInput`), coarsened. Other
+    /// flows are kept as they are. Cost: O(flows log flows).
+    static func boundCoarsened(_ flows: [TaintFlow], to bound: Int) -> [TaintFlow] {
+        let limit = max(1, bound)
+        var out: [TaintFlow] = []
+        var changed = false
+        for flag in [false, true] {
+            var group = flows.filter { $0.addressOnly == flag && $0.coarsened && !$0.shifted }
+            out.append(contentsOf: flows.filter { $0.addressOnly == flag && !($0.coarsened && !$0.shifted) })
+            guard group.count > limit else {
+                out.append(contentsOf: group)
+                continue
+            }
+            changed = true
+            group.sort { ($0.input, $0.lastInput, $0.outputStart) < ($1.input, $1.lastInput, $1.outputStart) }
+            let chunk = (group.count + limit - 1) / limit
+            var i = 0
+            while i < group.count {
+                var hull = group[i]
+                var last = hull.lastInput
+                for f in group[i + 1 ..< min(group.count, i + chunk)] {
+                    hull.outputStart = min(hull.outputStart, f.outputStart)
+                    hull.outputEnd = max(hull.outputEnd, f.outputEnd)
+                    hull.inputStart = min(hull.inputStart, f.inputStart)
+                    hull.inputEnd = max(hull.inputEnd, f.inputEnd)
+                    last = max(last, f.lastInput)
+                }
+                hull.throughInput = last == hull.input ? nil : last
+                out.append(hull)
+                i += chunk
+            }
+        }
+        return changed ? out : flows
     }
 
     /// Merges neighbouring flows per (input event, address-only) group so that about
