@@ -17,6 +17,10 @@ extension ByteTaintTracker {
     /// only say the true bytes lie within, so past this they merge, in input order, into
     /// hulls (spans of events where they cover several). Exact flows are not touched.
     public static let maxCoarsenedFlowsPerSink = 64
+    /// Coarsened flows (per flag) a sink keeps as they are: only past this many are they
+    /// merged down to `maxCoarsenedFlowsPerSink` (an interpreter's table lookups give a few
+    /// hundred with narrow outputs worth keeping; tar's headers thousands per block).
+    public static let coarsenedFlowsBeforeMerge = 1024
 
     /// The explicit flows of `log`, grouped by sink event in the order sinks happened,
     /// sorted by output offset within a sink.
@@ -50,7 +54,7 @@ extension ByteTaintTracker {
             for i in runsByEvent[event] ?? [] { addFlows(of: runs[i], to: &builder) }
             var flows = builder.flows
             flows = Self.boundInputs(flows, to: Self.maxInputsPerSink)
-            flows = Self.boundCoarsened(flows, to: Self.maxCoarsenedFlowsPerSink)
+            flows = Self.boundCoarsened(flows, to: Self.maxCoarsenedFlowsPerSink, past: Self.coarsenedFlowsBeforeMerge)
             if flows.count > maxFlowsPerSink { flows = Self.bound(flows, to: max(1, maxFlowsPerSink)) }
             flows.sort {
                 ($0.outputStart, $0.input, $0.inputStart, $0.outputEnd) < ($1.outputStart, $1.input, $1.inputStart, $1.outputEnd)
@@ -71,11 +75,11 @@ extension ByteTaintTracker {
             return
         }
         let coarsened = run.coarsened || labels.isCoarsened(run.label)
-        if labels.mayExceed(run.label) {
+        if labels.mayExceed(run.label, maxEntries: Self.maxInputsPerSink) {
             // A set over many events (inputs gathered by address dependency, one small event
             // after another): at most `maxInputsPerSink` entries per flag, spans of events
             // past that, never one flow per event.
-            for e in labels.boundedSources(run.label).entries {
+            for e in labels.boundedSources(run.label, maxEntries: Self.maxInputsPerSink).entries {
                 builder.add(TaintFlow(output: run.event, outputStart: run.outputStart, outputEnd: run.outputStart + run.length,
                                       input: e.event, inputStart: e.start, inputEnd: e.end, shifted: false,
                                       addressOnly: e.addressOnly, coarsened: coarsened || e.isSpan,
@@ -155,17 +159,18 @@ extension ByteTaintTracker {
     }
 
     /// Bounds one sink's coarsened flows: per address-only flag, when there are more than
-    /// `bound`, they are sorted by input event and merged evenly into `bound` hulls (outputs,
+    /// `threshold` (at least `bound`), they are sorted by input event and merged evenly into
+    /// `bound` hulls (outputs,
     /// input bytes, and the span of their input events, `throughInput`), coarsened. Other
     /// flows are kept as they are. Cost: O(flows log flows).
-    static func boundCoarsened(_ flows: [TaintFlow], to bound: Int) -> [TaintFlow] {
+    static func boundCoarsened(_ flows: [TaintFlow], to bound: Int, past threshold: Int = 0) -> [TaintFlow] {
         let limit = max(1, bound)
         var out: [TaintFlow] = []
         var changed = false
         for flag in [false, true] {
             var group = flows.filter { $0.addressOnly == flag && $0.coarsened && !$0.shifted }
             out.append(contentsOf: flows.filter { $0.addressOnly == flag && !($0.coarsened && !$0.shifted) })
-            guard group.count > limit else {
+            guard group.count > max(limit, threshold) else {
                 out.append(contentsOf: group)
                 continue
             }
