@@ -105,6 +105,8 @@ public final class ByteLineageIndex {
     var bySequence: [UInt64: [Int]] = [:]
     var flowsByOutput: [UInt64: [TaintFlow]] = [:]
     var flowsByInput: [UInt64: [TaintFlow]] = [:]
+    /// Coarsened flows over a span of input events (`TaintFlow.throughInput`), by first input.
+    var spanFlows: [TaintFlow] = []
     /// File streams: writes and resets in sequence order.
     var fileOps: [Int: [Int]] = [:]
     /// Pipe and socket streams: writes with a known position, by position.
@@ -142,7 +144,7 @@ public final class ByteLineageIndex {
         for summary in refinedUnits.values {
             for f in summary.flows {
                 flowsByOutput[f.output, default: []].append(f)
-                flowsByInput[f.input, default: []].append(f)
+                if f.lastInput != f.input { spanFlows.append(f) } else { flowsByInput[f.input, default: []].append(f) }
             }
         }
         for n in nodes where n.kind != .process && n.kind != .agent { versionsOfEntity[n.entity, default: []].append(n.id) }
@@ -373,6 +375,16 @@ public final class ByteLineageIndex {
                 let out = f.outputStart..<f.outputEnd
                 guard let overlap = out.clamped(to: eventRange).nonEmpty else { continue }
                 let input = f.inputBytes(forOutput: overlap)
+                if f.lastInput != f.input {
+                    // A span of events: every read inside holding bytes of its range.
+                    for r in inputPlacements(from: f.input, through: f.lastInput) {
+                        let lo = min(input.lowerBound, placements[r].length), hi = min(input.upperBound, placements[r].length)
+                        guard lo < hi else { continue }
+                        let kind = placements[r].role == .metadataIn ? "metadata" : f.addressOnly ? "address" : "value"
+                        result.append((r, lo..<hi, overlap, kind))
+                    }
+                    continue
+                }
                 for (event, range, addressOnly) in relayed(input: f.input, range: input, addressOnly: f.addressOnly) {
                     let readers = (bySequence[event] ?? []).filter { placements[$0].role.isInput }
                     if readers.isEmpty {
@@ -395,6 +407,22 @@ public final class ByteLineageIndex {
         default:
             return []
         }
+    }
+
+    /// The input placements of events `first ... last` (indices, sequence order).
+    /// Cost: O(log placements) plus the placements of the window.
+    func inputPlacements(from first: UInt64, through last: UInt64) -> [Int] {
+        var low = 0, high = placements.count
+        while low < high {
+            let mid = (low + high) >> 1
+            if placements[mid].sequence < first { low = mid + 1 } else { high = mid }
+        }
+        var result: [Int] = []
+        while low < placements.count && placements[low].sequence <= last {
+            if placements[low].role.isInput { result.append(low) }
+            low += 1
+        }
+        return result
     }
 
     /// Input bytes `range` of event `input`, followed back through events that one unit
@@ -540,7 +568,7 @@ public final class ByteLineageIndex {
         if r.role == .copyIn {
             outputs = (bySequence[r.sequence] ?? []).filter { placements[$0].role == .copyOut }.map { ($0, eventRange, "kernel copy") }
         } else {
-            for f in flowsByInput[r.sequence] ?? [] {
+            for f in (flowsByInput[r.sequence] ?? []) + spanFlows.filter({ $0.names(input: r.sequence) }) {
                 let input = f.inputStart..<f.inputEnd
                 guard let overlap = input.clamped(to: eventRange).nonEmpty else { continue }
                 let out = f.outputBytes(forInput: overlap)

@@ -158,6 +158,12 @@ struct RefinementState {
     var pathSinksByEvent: [UInt64: [PathSink]] = [:]
     /// mmap events the summaries show were labelled (some flow, branch or alert names them).
     var labelledEvents = Set<UInt64>()
+    /// Windows of events that coarsened flows and path sinks name (`TaintFlow.throughInput`,
+    /// `TaintByteRange.throughEvent`), sorted and disjoint.
+    var labelledSpans: [ClosedRange<UInt64>] = []
+    /// The events some flow feeds (`flowsByOutput`'s keys), sorted: the relay events inside
+    /// a span are found by binary search.
+    var outputEvents: [UInt64] = []
     /// Pipe and socket versions written by more than one process (their order is unknown).
     var concurrentlyWritten = Set<Int>()
 
@@ -178,6 +184,7 @@ struct RefinementState {
             for f in s.flows {
                 flowsByOutput[f.output, default: []].append((unit, f))
                 labelledEvents.insert(f.input)
+                if f.lastInput != f.input { labelledSpans.append(f.input ... f.lastInput) }
             }
             for c in s.controlSources {
                 controlByUnit[unit, default: [:]][c.input] = min(controlByUnit[unit]?[c.input] ?? .max, c.firstSequence)
@@ -185,10 +192,85 @@ struct RefinementState {
             }
             for p in s.pathSinks {
                 pathSinksByEvent[p.event, default: []].append(p)
-                for r in p.sources { labelledEvents.insert(r.event) }
+                for r in p.sources {
+                    labelledEvents.insert(r.event)
+                    if let through = r.throughEvent, through > r.event { labelledSpans.append(r.event ... through) }
+                }
             }
             for a in s.alerts { for r in a.sources { labelledEvents.insert(r.event) } }
         }
+        labelledSpans.sort { $0.lowerBound < $1.lowerBound }
+        var disjoint: [ClosedRange<UInt64>] = []
+        for w in labelledSpans {
+            if let last = disjoint.last, w.lowerBound <= last.upperBound {
+                disjoint[disjoint.count - 1] = last.lowerBound ... max(last.upperBound, w.upperBound)
+            } else {
+                disjoint.append(w)
+            }
+        }
+        labelledSpans = disjoint
+        outputEvents = flowsByOutput.keys.sorted()
+    }
+
+    /// Whether some summary names event `sequence` (alone or inside a span).
+    func isLabelled(_ sequence: UInt64) -> Bool {
+        if labelledEvents.contains(sequence) { return true }
+        var low = 0, high = labelledSpans.count
+        while low < high {
+            let mid = (low + high) >> 1
+            if labelledSpans[mid].upperBound < sequence { low = mid + 1 } else { high = mid }
+        }
+        return low < labelledSpans.count && labelledSpans[low].contains(sequence)
+    }
+
+    /// The events `flow` names that some flow feeds (relay events): its input, or the exec
+    /// events inside its span. Cost: O(log events) plus the events of the window fed.
+    func fedEvents(named flow: TaintFlow) -> [UInt64] {
+        guard flow.lastInput != flow.input else { return flowsByOutput[flow.input] == nil ? [] : [flow.input] }
+        var low = 0, high = outputEvents.count
+        while low < high {
+            let mid = (low + high) >> 1
+            if outputEvents[mid] < flow.input { low = mid + 1 } else { high = mid }
+        }
+        var result: [UInt64] = []
+        while low < outputEvents.count && outputEvents[low] <= flow.lastInput {
+            // Inside a window only the events a unit labelled as a source relay (an exec's
+            // strings); other sinks in it (writes) are no input of the flow.
+            if lineage.execSinker[outputEvents[low]] != nil { result.append(outputEvents[low]) }
+            low += 1
+        }
+        return result
+    }
+
+    /// The placements of the events from `first` through `last` (sequence numbers,
+    /// inclusive). Cost: O(log placements) plus the result.
+    func placements(from first: UInt64, through last: UInt64) -> [EventPlacement] {
+        if first == last { return (lineage.bySequence[first] ?? []).map { lineage.placements[$0] } }
+        let all = lineage.placements
+        var low = 0, high = all.count
+        while low < high {
+            let mid = (low + high) >> 1
+            if all[mid].sequence < first { low = mid + 1 } else { high = mid }
+        }
+        var result: [EventPlacement] = []
+        while low < all.count && all[low].sequence <= last {
+            result.append(all[low])
+            low += 1
+        }
+        return result
+    }
+
+    /// Whether `flow` names one of `reads` (its input, or one inside its span).
+    static func names(_ flow: TaintFlow, anyOf readSequences: Set<UInt64>) -> Bool {
+        if flow.lastInput == flow.input { return readSequences.contains(flow.input) }
+        return readSequences.contains { flow.names(input: $0) }
+    }
+
+    /// The bytes `[start, end)` of a span entry that read `r` can hold (its first
+    /// `length` bytes), or nil when it holds none of them.
+    static func clip(_ start: Int64, _ end: Int64, to r: EventPlacement) -> Range<Int64>? {
+        let lo = min(start, r.length), hi = min(end, r.length)
+        return lo < hi ? lo..<hi : nil
     }
 
     static func isObject(_ n: Node) -> Bool { n.kind != .process && n.kind != .agent }
@@ -436,11 +518,25 @@ struct RefinementState {
             }
         }
         let readerByEvent = Dictionary(reads.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
-        evidence += contentEvidence(writes: writes, readerByEvent: readerByEvent)
-        // Input bytes that named the object (a path argument of the call that made O).
+        evidence += contentEvidence(writes: writes, reads: reads, readerByEvent: readerByEvent)
+        // Input bytes that named the object (a path argument of the call that made O); span
+        // evidence capped as in `contentEvidence`.
+        var spanEvidence = 0
         for w in writes {
             for p in pathSinksByEvent[w.sequence] ?? [] {
-                for s in p.sources where readSequences.contains(s.event) {
+                for span in p.sources where span.throughEvent != nil {
+                    // A span of events: each read inside that holds bytes of it.
+                    for r in reads where span.names(event: r.sequence) && spanEvidence < Self.spanEvidenceLimit {
+                        guard let input = Self.clip(span.start, span.end, to: r) else { continue }
+                        spanEvidence += 1
+                        let metadata = r.role == .metadataIn
+                        evidence.append(Evidence(outputEvent: w.sequence, outputRange: 0..<0, outputObject: nil,
+                                                 inputEvent: r.sequence, inputRange: input,
+                                                 inputObject: metadata ? nil : r.offset.map { ($0 + input.lowerBound)..<($0 + input.upperBound) },
+                                                 kind: metadata ? "metadata" : "path", shifted: false, namedFile: true))
+                    }
+                }
+                for s in p.sources where s.throughEvent == nil && readSequences.contains(s.event) {
                     let r = readerByEvent[s.event]
                     // A directory entry or a stat result that named the file is metadata
                     // (a path built from getdents names), not content of the input.
@@ -460,7 +556,7 @@ struct RefinementState {
         let lastWrite = writes.map(\.sequence).max() ?? 0
         for unit in c.units where unit >= 0 && match.completed[unit] != nil {
             for (event, first) in controlByUnit[unit] ?? [:] where first < lastWrite && !readSequences.contains(event) {
-                if let g = (flowsByOutput[event] ?? []).first(where: { readSequences.contains($0.flow.input) }) {
+                if let g = (flowsByOutput[event] ?? []).first(where: { Self.names($0.flow, anyOf: readSequences) }) {
                     let output = writes.map(\.sequence).filter { $0 > first }.min() ?? lastWrite
                     return Verdict(status: .implicit,
                                    reason: "bytes of @\(g.flow.input) carried by exec @\(event) steered a branch at @\(first) before @\(output)",
@@ -493,10 +589,29 @@ struct RefinementState {
     /// a pair. A read event is global, so this also finds flows whose labels crossed
     /// between processes replayed as one shared-memory group. Cost: one pass over the
     /// writes' flows.
-    func contentEvidence(writes: [EventPlacement], readerByEvent: [UInt64: EventPlacement]) -> [Evidence] {
+    func contentEvidence(writes: [EventPlacement], reads: [EventPlacement],
+                         readerByEvent: [UInt64: EventPlacement]) -> [Evidence] {
         var evidence: [Evidence] = []
+        var spanEvidence = 0
         for w in writes where w.role == .contentOut || w.role == .mapOut {
             for (_, f) in flowsByOutput[w.sequence] ?? [] {
+                if f.lastInput != f.input {
+                    // A span of events (a coarsened set over many inputs): each read inside,
+                    // a few times per pair (every later output names them all again).
+                    for r in reads where f.names(input: r.sequence) && spanEvidence < Self.spanEvidenceLimit {
+                        if r.role == .metadataIn && f.addressOnly { continue }
+                        guard let input = Self.clip(f.inputStart, f.inputEnd, to: r) else { continue }
+                        spanEvidence += 1
+                        evidence.append(Evidence(outputEvent: w.sequence, outputRange: f.outputStart..<f.outputEnd,
+                                                 outputObject: w.offset.map { ($0 + f.outputStart)..<($0 + f.outputEnd) },
+                                                 inputEvent: r.sequence, inputRange: input,
+                                                 inputObject: r.offset.map { ($0 + input.lowerBound)..<($0 + input.upperBound) },
+                                                 kind: r.role == .metadataIn ? "metadata" : f.addressOnly ? "address" : "value",
+                                                 shifted: false))
+                    }
+                    evidence += relayedEvidence(output: w, flow: f, readerByEvent: readerByEvent)
+                    continue
+                }
                 guard let r = readerByEvent[f.input] else {
                     evidence += relayedEvidence(output: w, flow: f, readerByEvent: readerByEvent)
                     continue
@@ -596,8 +711,8 @@ struct RefinementState {
             // flow from the sender's read in the receiver's summary is data evidence. No
             // flow found refutes nothing (a signal carries no labels, and a copy between
             // processes replayed apart drops them).
-            let evidence = contentEvidence(writes: writes, readerByEvent: Dictionary(reads.map { ($0.sequence, $0) },
-                                                                                     uniquingKeysWith: { a, _ in a }))
+            let evidence = contentEvidence(writes: writes, reads: reads,
+                                           readerByEvent: Dictionary(reads.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a }))
             if !evidence.isEmpty {
                 return Verdict(status: .confirmed, kinds: Set(evidence.map(\.kind)), evidence: evidence,
                                reason: "\(sender)'s bytes crossed \(via) with their labels (replayed as one group)",
@@ -613,7 +728,7 @@ struct RefinementState {
         let readSequences = Set(reads.map(\.sequence))
         let senderUnits = c.units.filter { !hop.receiverUnits.contains($0) }
         // The child's side: I -> exit status.
-        let statusData = (flowsByOutput[exitEvent] ?? []).first { readSequences.contains($0.flow.input) }
+        let statusData = (flowsByOutput[exitEvent] ?? []).first { Self.names($0.flow, anyOf: readSequences) }
         let statusControl = senderUnits.lazy.compactMap { unit in
             reads.lazy.compactMap { r in self.controlByUnit[unit]?[r.sequence].flatMap { $0 < exitEvent ? (r, $0) : nil } }.first
         }.first
@@ -631,7 +746,7 @@ struct RefinementState {
                 : "the exit status \(via) returned reached no output and steered no branch before it"
             return Verdict(status: .refuted, reason: reason, writer: c.writer)
         }
-        if let statusData, let w = deliveredData, let r = reads.first(where: { $0.sequence == statusData.flow.input }) {
+        if let statusData, let w = deliveredData, let r = reads.first(where: { statusData.flow.names(input: $0.sequence) }) {
             let evidence = Evidence(outputEvent: w.sequence, outputRange: 0..<w.length, outputObject: nil,
                                     inputEvent: r.sequence, inputRange: statusData.flow.inputStart..<statusData.flow.inputEnd,
                                     inputObject: r.offset.map { ($0 + statusData.flow.inputStart)..<($0 + statusData.flow.inputEnd) },
@@ -645,9 +760,11 @@ struct RefinementState {
     /// Whether `flow` carries bytes of event `source`: directly, or through bytes an exec
     /// relayed (the exec'ing image's flows into its execve event), up to a small depth.
     func reaches(_ source: UInt64, _ flow: TaintFlow, depth: Int = 0) -> Bool {
-        if flow.input == source { return true }
+        if flow.names(input: source) { return true }
         guard depth < 4 else { return false }
-        return (flowsByOutput[flow.input] ?? []).contains { reaches(source, $0.flow, depth: depth + 1) }
+        return fedEvents(named: flow).contains { event in
+            (flowsByOutput[event] ?? []).contains { reaches(source, $0.flow, depth: depth + 1) }
+        }
     }
 
     /// Evidence through an event that one replay unit sank and another labelled as its
@@ -660,7 +777,8 @@ struct RefinementState {
                          depth: Int = 0) -> [Evidence] {
         guard depth < 4 else { return [] }
         var evidence: [Evidence] = []
-        for (_, g) in flowsByOutput[f.input] ?? [] where g.outputStart < f.inputEnd && f.inputStart < g.outputEnd {
+        for (_, g) in fedEvents(named: f).flatMap({ flowsByOutput[$0] ?? [] })
+        where g.outputStart < f.inputEnd && f.inputStart < g.outputEnd {
             // Narrow f to the bytes g covers.
             let overlap = max(f.inputStart, g.outputStart)..<min(f.inputEnd, g.outputEnd)
             var narrowed = f
@@ -671,6 +789,21 @@ struct RefinementState {
             }
             let exact = narrowed.shifted && g.isCopy
             let inputRange = exact ? g.inputBytes(forOutput: overlap) : g.inputStart..<g.inputEnd
+            if g.lastInput != g.input {
+                // The feeding flow is a span: each read inside it (no further relay).
+                for r in readerByEvent.values where g.names(input: r.sequence) {
+                    if r.role == .metadataIn && (f.addressOnly || g.addressOnly) { continue }
+                    guard let input = Self.clip(inputRange.lowerBound, inputRange.upperBound, to: r) else { continue }
+                    let outputRange = narrowed.outputStart..<narrowed.outputEnd
+                    evidence.append(Evidence(outputEvent: w.sequence, outputRange: outputRange,
+                                             outputObject: w.offset.map { ($0 + outputRange.lowerBound)..<($0 + outputRange.upperBound) },
+                                             inputEvent: r.sequence, inputRange: input,
+                                             inputObject: r.offset.map { ($0 + input.lowerBound)..<($0 + input.upperBound) },
+                                             kind: r.role == .metadataIn ? "metadata" : f.addressOnly || g.addressOnly ? "address" : "value",
+                                             shifted: false))
+                }
+                continue
+            }
             guard let r = readerByEvent[g.input] else {
                 var next = narrowed
                 next.input = g.input
@@ -703,7 +836,7 @@ struct RefinementState {
             return "written through a shared mapping, whose stores are no taint sink: the replay cannot tell"
         }
         // Pages mapped with mmap reach the process whether or not the replay labelled them.
-        if reads.contains(where: { $0.role == .mapIn && !labelledEvents.contains($0.sequence) }) {
+        if reads.contains(where: { $0.role == .mapIn && !isLabelled($0.sequence) }) {
             return "mapped with mmap, and no summary shows the mapping was labelled"
         }
         for n in [key.input, key.output] where concurrentlyWritten.contains(n) {
@@ -711,6 +844,9 @@ struct RefinementState {
         }
         return nil
     }
+
+    /// Evidence entries a pair collects from coarsened flows over spans of events.
+    static let spanEvidenceLimit = 8
 
     /// Confirmed derivations from metadata sources with no coarse edge (stat results).
     func metadataDerivations() -> [(PairKey, Verdict)] {
@@ -720,9 +856,15 @@ struct RefinementState {
                 .filter { $0.role == .contentOut || $0.role == .mapOut }
             for w in writes {
                 for (_, f) in flows {
-                    for r in (lineage.bySequence[f.input] ?? []).map({ lineage.placements[$0] })
-                    where r.role == .metadataIn && r.object != w.object {
+                    let span = f.lastInput != f.input
+                    // A span's window holds other processes' events too: only the writer's
+                    // own stat results inside it are taken (no new edge to a stranger).
+                    for r in placements(from: f.input, through: f.lastInput)
+                    where r.role == .metadataIn && r.object != w.object && (!span || r.process == w.process) {
                         let key = PairKey(input: r.object, output: w.object)
+                        // A span names many stat results for each output: a few of its
+                        // events are evidence enough.
+                        if span, let v = result[key], v.evidence.count >= Self.spanEvidenceLimit { continue }
                         var v = result[key] ?? Verdict(status: .confirmed, writer: w.process)
                         v.kinds.insert("metadata")
                         v.evidence.append(Evidence(outputEvent: w.sequence, outputRange: f.outputStart..<f.outputEnd,

@@ -895,14 +895,16 @@ public final class ByteTaintTracker: DataFlowTracker {
     }
 
     /// The input bytes (event coordinates) that the `length` bytes at `address` carry
-    /// labels of, address-only ones included; empty when clean. Cost: O(length).
+    /// labels of, address-only ones included; empty when clean. A set naming many events
+    /// gives a bounded list, spans of events past the bound (`LabelTable.boundedByteRanges`).
+    /// Cost: O(length).
     public func pathSinkSources(address: UInt64, length: Int) -> [TaintByteRange] {
         guard length > 0, hot.pointee.active else { return [] }
         var buffer = [Label](repeating: 0, count: length)
         let any = buffer.withUnsafeMutableBufferPointer { shadowMemory.read($0.baseAddress!, count: length, at: address) }
         guard any != 0 else { return [] }
         let label = buffer.withUnsafeBufferPointer { labels.union(of: $0.baseAddress!, count: length) }
-        return labels.byteRanges(label)
+        return labels.boundedByteRanges(label).ranges
     }
 
     /// A path argument (`argument` of event `event`, `length` bytes at `address`) reached the

@@ -3,11 +3,25 @@
 // base labels is a copy (cat, head, cut) and becomes `shifted` flows split at event
 // boundaries; a run of one label becomes one flow per input range of its set. Flows of one
 // sink event are bounded: past `maxFlowsPerSink`, neighbouring output ranges are merged
-// per input event (hull ranges, `coarsened`), never dropping an input.
+// per input event (hull ranges, `coarsened`), never dropping an input; and the input events
+// one sink's flows name are bounded (`maxInputsPerSink` per flag): a set over many events
+// gives flows over spans of events (`TaintFlow.throughInput`), never one flow per event.
 
 import Trace
 
 extension ByteTaintTracker {
+    /// Most distinct input events (per address-only flag) the flows of one sink event name
+    /// before consecutive ones are merged into spans (`TaintFlow.throughInput`).
+    public static let maxInputsPerSink = 256
+    /// Most coarsened flows (per address-only flag) one sink event keeps: coarsened flows
+    /// only say the true bytes lie within, so past this they merge, in input order, into
+    /// hulls (spans of events where they cover several). Exact flows are not touched.
+    public static let maxCoarsenedFlowsPerSink = 64
+    /// Coarsened flows (per flag) a sink keeps as they are: only past this many are they
+    /// merged down to `maxCoarsenedFlowsPerSink` (an interpreter's table lookups give a few
+    /// hundred with narrow outputs worth keeping; tar's headers thousands per block).
+    public static let coarsenedFlowsBeforeMerge = 1024
+
     /// The explicit flows of `log`, grouped by sink event in the order sinks happened,
     /// sorted by output offset within a sink.
     /// Cost: O(runs × label-set size), plus a sort per sink event.
@@ -39,6 +53,8 @@ extension ByteTaintTracker {
             var builder = FlowBuilder()
             for i in runsByEvent[event] ?? [] { addFlows(of: runs[i], to: &builder) }
             var flows = builder.flows
+            flows = Self.boundInputs(flows, to: Self.maxInputsPerSink)
+            flows = Self.boundCoarsened(flows, to: Self.maxCoarsenedFlowsPerSink, past: Self.coarsenedFlowsBeforeMerge)
             if flows.count > maxFlowsPerSink { flows = Self.bound(flows, to: max(1, maxFlowsPerSink)) }
             flows.sort {
                 ($0.outputStart, $0.input, $0.inputStart, $0.outputEnd) < ($1.outputStart, $1.input, $1.inputStart, $1.outputEnd)
@@ -59,6 +75,18 @@ extension ByteTaintTracker {
             return
         }
         let coarsened = run.coarsened || labels.isCoarsened(run.label)
+        if labels.mayExceed(run.label, maxEntries: Self.maxInputsPerSink) {
+            // A set over many events (inputs gathered by address dependency, one small event
+            // after another): at most `maxInputsPerSink` entries per flag, spans of events
+            // past that, never one flow per event.
+            for e in labels.boundedSources(run.label, maxEntries: Self.maxInputsPerSink).entries {
+                builder.add(TaintFlow(output: run.event, outputStart: run.outputStart, outputEnd: run.outputStart + run.length,
+                                      input: e.event, inputStart: e.start, inputEnd: e.end, shifted: false,
+                                      addressOnly: e.addressOnly, coarsened: coarsened || e.isSpan,
+                                      throughInput: e.isSpan ? e.throughEvent : nil))
+            }
+            return
+        }
         labels.forEachSource(run.label) { event, start, end, addressOnly, _ in
             // One output byte from one input byte is a copy whichever way it was labelled.
             let oneToOne = run.length == 1 && end - start == 1 && !coarsened
@@ -66,6 +94,106 @@ extension ByteTaintTracker {
                                   input: event, inputStart: start, inputEnd: end,
                                   shifted: oneToOne, addressOnly: addressOnly, coarsened: coarsened))
         }
+    }
+
+    /// Bounds the input events one sink's flows name: per address-only flag, when the flows
+    /// name more than `bound` distinct input events (spans counted once), consecutive ones
+    /// in event order are merged evenly into `bound` flows, each standing for the span of
+    /// its events (`throughInput`), the hull of their outputs and input bytes, coarsened.
+    /// Flows of a flag within the bound are kept as they are. Cost: O(flows log flows).
+    static func boundInputs(_ flows: [TaintFlow], to bound: Int) -> [TaintFlow] {
+        var out: [TaintFlow] = []
+        var spans = false
+        for flag in [false, true] {
+            var group = flows.filter { $0.addressOnly == flag }
+            var inputs = 0
+            var lastInput: UInt64?
+            group.sort { ($0.input, $0.lastInput, $0.outputStart) < ($1.input, $1.lastInput, $1.outputStart) }
+            for f in group where lastInput.map({ f.input > $0 }) ?? true {
+                inputs += 1
+                lastInput = f.lastInput
+            }
+            guard inputs > bound else { continue }
+            spans = true
+            // Chunks of about inputs / bound consecutive events (a span counts once).
+            let chunk = (inputs + bound - 1) / bound
+            var current: TaintFlow?
+            var eventsInCurrent = 0
+            var currentLast: UInt64 = 0
+            for f in group {
+                if var c = current {
+                    let newEvent = f.input > currentLast
+                    if newEvent && eventsInCurrent >= chunk {
+                        out.append(c)
+                        current = nil
+                    } else {
+                        if newEvent { eventsInCurrent += 1 }
+                        c.outputStart = min(c.outputStart, f.outputStart)
+                        c.outputEnd = max(c.outputEnd, f.outputEnd)
+                        c.inputStart = min(c.inputStart, f.inputStart)
+                        c.inputEnd = max(c.inputEnd, f.inputEnd)
+                        currentLast = max(currentLast, f.lastInput)
+                        c.throughInput = currentLast == c.input ? nil : currentLast
+                        c.shifted = false
+                        c.coarsened = true
+                        current = c
+                        continue
+                    }
+                }
+                var c = f
+                c.shifted = false
+                c.coarsened = true
+                current = c
+                currentLast = f.lastInput
+                eventsInCurrent = 1
+            }
+            if let c = current { out.append(c) }
+        }
+        guard spans else { return flows }
+        // Flags within the bound keep their flows as they were.
+        var kept: [TaintFlow] = []
+        for flag in [false, true] where !out.contains(where: { $0.addressOnly == flag }) {
+            kept.append(contentsOf: flows.filter { $0.addressOnly == flag })
+        }
+        return kept + out
+    }
+
+    /// Bounds one sink's coarsened flows: per address-only flag, when there are more than
+    /// `threshold` (at least `bound`), they are sorted by input event and merged evenly into
+    /// `bound` hulls (outputs,
+    /// input bytes, and the span of their input events, `throughInput`), coarsened. Other
+    /// flows are kept as they are. Cost: O(flows log flows).
+    static func boundCoarsened(_ flows: [TaintFlow], to bound: Int, past threshold: Int = 0) -> [TaintFlow] {
+        let limit = max(1, bound)
+        var out: [TaintFlow] = []
+        var changed = false
+        for flag in [false, true] {
+            var group = flows.filter { $0.addressOnly == flag && $0.coarsened && !$0.shifted }
+            out.append(contentsOf: flows.filter { $0.addressOnly == flag && !($0.coarsened && !$0.shifted) })
+            guard group.count > max(limit, threshold) else {
+                out.append(contentsOf: group)
+                continue
+            }
+            changed = true
+            group.sort { ($0.input, $0.lastInput, $0.outputStart) < ($1.input, $1.lastInput, $1.outputStart) }
+            let chunk = (group.count + limit - 1) / limit
+            var i = 0
+            while i < group.count {
+                var hull = group[i]
+                var last = hull.lastInput
+                for f in group[i + 1 ..< min(group.count, i + chunk)] {
+                    hull.outputStart = min(hull.outputStart, f.outputStart)
+                    hull.outputEnd = max(hull.outputEnd, f.outputEnd)
+                    hull.inputStart = min(hull.inputStart, f.inputStart)
+                    hull.inputEnd = max(hull.inputEnd, f.inputEnd)
+                    last = max(last, f.lastInput)
+                }
+                hull.throughInput = last == hull.input ? nil : last
+                out.append(hull)
+                i += chunk
+            }
+        }
+        return changed ? out : flows
     }
 
     /// Merges neighbouring flows per (input event, address-only) group so that about
@@ -99,6 +227,8 @@ extension ByteTaintTracker {
                     hull.outputEnd = max(hull.outputEnd, f.outputEnd)
                     hull.inputStart = min(hull.inputStart, f.inputStart)
                     hull.inputEnd = max(hull.inputEnd, f.inputEnd)
+                    let last = max(hull.lastInput, f.lastInput)
+                    hull.throughInput = last == hull.input ? nil : last
                 }
                 hull.shifted = false
                 hull.coarsened = true
@@ -123,6 +253,9 @@ extension ByteTaintTracker {
 struct FlowBuilder {
     struct Key: Hashable {
         var input: UInt64
+        /// The last input event (`input` unless the flow is a span): flows of different
+        /// spans never merge, so no span loses its later events.
+        var lastInput: UInt64
         var addressOnly: Bool
         var shifted: Bool
         var coarsened: Bool
@@ -141,7 +274,8 @@ struct FlowBuilder {
     var lastByRange: [RangeKey: Int] = [:]
 
     mutating func add(_ flow: TaintFlow) {
-        let key = Key(input: flow.input, addressOnly: flow.addressOnly, shifted: flow.shifted, coarsened: flow.coarsened)
+        let key = Key(input: flow.input, lastInput: flow.lastInput, addressOnly: flow.addressOnly, shifted: flow.shifted,
+                      coarsened: flow.coarsened)
         if flow.shifted {
             if let j = last[key] {
                 let p = flows[j]

@@ -22,6 +22,14 @@
 // coarser byte ranges; it is marked coarsened and counted in `coarsenedSets`, and its flows
 // say so. Programs that mix their input (compressors, hashes) then converge on few
 // distinct sets; copies keep single-byte base labels, which are never widened.
+//
+// That bounds a set per source event, not in the number of events: a set gathering small
+// inputs one event after another (tar's paths, by address dependency) grows with them. Two
+// more bounds hold for those: past `intervalBudget` stored intervals every new set is
+// compact (a few intervals per flag, hulls across consecutive events), and resolution for
+// a summary (`boundedSources`) gives at most a fixed number of entries per flag, merging
+// consecutive events into spans (`SourceSpan`) past it. Both only widen: a source is never
+// dropped.
 
 import Trace
 
@@ -67,6 +75,10 @@ public final class LabelTable {
     public static let defaultExactSetLimit = 1 << 16
     /// Default number of sets created at one granule before it grows.
     public static let defaultSetsPerGranule = 1 << 14
+    /// Default `intervalBudget`: 2^23 intervals (96 MB of interval storage).
+    public static let defaultIntervalBudget = 1 << 23
+    /// Intervals per flag (value, address-only) of a set created past the budget.
+    public static let compactIntervalBound = 4
     /// log2 of the first granule (64 base labels), of its growth per step (4x), and of
     /// the last one, which spans the label space (intervals become whole allocations).
     static let firstGranuleShift = 6
@@ -85,6 +97,13 @@ public final class LabelTable {
     let hardIntervalBound: Int
     /// Sets interned byte-exactly before new sets are widened to the granule.
     public let exactSetLimit: Int
+    /// Intervals stored (over all sets) past which new sets are *compact*: at most
+    /// `compactIntervalBound` intervals, neighbouring ones merged across sources (the
+    /// hull of consecutive events). Sets are never freed (labels in shadow memory name
+    /// them), so this bounds what each further set costs: a set gathering one more small
+    /// input after another (tar's paths) otherwise stores up to `hardIntervalBound`
+    /// intervals, 3 KB, per new set.
+    public let intervalBudget: Int
     /// Sets created at one granule before it grows.
     public let setsPerGranule: Int
     /// log2 of the granule new sets are widened to (0: exact).
@@ -226,9 +245,11 @@ public final class LabelTable {
     ///     most, with the table's load factor).
     ///   - exactSetLimit: sets interned byte-exactly before widening to granules starts.
     ///   - setsPerGranule: sets created at one granule before it grows.
+    ///   - intervalBudget: intervals stored before new sets are compact (`intervalBudget`).
     public init(baseCapacity: UInt32 = LabelTable.defaultBaseCapacity, intervalBound: Int = LabelTable.defaultIntervalBound,
                 memoLimit: Int = 1 << 18, exactSetLimit: Int = LabelTable.defaultExactSetLimit,
-                setsPerGranule: Int = LabelTable.defaultSetsPerGranule) {
+                setsPerGranule: Int = LabelTable.defaultSetsPerGranule, intervalBudget: Int = LabelTable.defaultIntervalBudget) {
+        self.intervalBudget = max(0, intervalBudget)
         self.memoLimit = memoLimit
         self.exactSetLimit = max(1, exactSetLimit)
         self.setsPerGranule = max(1, setsPerGranule)
@@ -455,6 +476,9 @@ public final class LabelTable {
         if granuleShift != 0 && widen(&list) {
             coarsened = true
             if list.count == 1, !list[0].addressOnly, list[0].upper == list[0].lower &+ 1 { return list[0].lower }
+        }
+        if intervalStore.count > intervalBudget && list.count > Self.compactIntervalBound && compact(&list) {
+            coarsened = true
         }
         let h = Self.hash(list[...])
         let mask = internSlots.count - 1
@@ -883,6 +907,36 @@ public final class LabelTable {
         return true
     }
 
+    /// Past the interval budget: merges the closest gaps of each flag's intervals (any
+    /// sources: the hull of the events between) until each flag keeps at most
+    /// `compactIntervalBound`, then renormalizes (value dominating address-only). Returns
+    /// false, with `list` untouched, when no flag exceeded the bound.
+    func compact(_ list: inout [LabelInterval]) -> Bool {
+        var value = list.filter { !$0.addressOnly }
+        var address = list.filter(\.addressOnly)
+        let bound = Self.compactIntervalBound
+        guard value.count > bound || address.count > bound else { return false }
+        func mergeClosest(_ l: inout [LabelInterval]) {
+            guard l.count > bound else { return }
+            var gaps = (0 ..< l.count - 1).map { (cost: l[$0 + 1].lower - l[$0].upper, index: $0) }
+            gaps.sort { $0.cost < $1.cost || ($0.cost == $1.cost && $0.index < $1.index) }
+            var merge = [Bool](repeating: false, count: l.count - 1)
+            for g in gaps.prefix(l.count - bound) { merge[g.index] = true }
+            var out: [LabelInterval] = []
+            var current = l[0]
+            for i in 1 ..< l.count {
+                if merge[i - 1] { current.upper = l[i].upper } else { out.append(current); current = l[i] }
+            }
+            out.append(current)
+            l = out
+        }
+        mergeClosest(&value)
+        mergeClosest(&address)
+        Self.merge(value, address, value: &scratchValue, address: &scratchAddress,
+                   addressOnly: &scratchAddressOnly, into: &list)
+        return true
+    }
+
     // MARK: Address-only
 
     /// The same bytes as `label`, every interval marked address-only (the label of an
@@ -1010,5 +1064,180 @@ extension LabelTable {
             }
             i += 1
         }
+    }
+}
+
+// MARK: Bounded resolution
+
+/// One entry of a bounded resolution (`LabelTable.boundedSources`): bytes `[start, end)` of
+/// each source event from `event` through `throughEvent` (global sequence numbers,
+/// inclusive; equal for a single event). A span of several events is a coarsening: it
+/// names every source event in the window, those of the set and any between them.
+public struct SourceSpan: Equatable, Sendable {
+    public var event: UInt64
+    public var throughEvent: UInt64
+    public var start: Int64
+    public var end: Int64
+    /// Every byte of the entry reached the value only through addresses.
+    public var addressOnly: Bool
+    /// Some byte of the entry came from a metadata source.
+    public var metadata: Bool
+
+    /// An entry for bytes `[start, end)` of events `event ... throughEvent`.
+    public init(event: UInt64, throughEvent: UInt64, start: Int64, end: Int64, addressOnly: Bool, metadata: Bool) {
+        self.event = event; self.throughEvent = throughEvent; self.start = start; self.end = end
+        self.addressOnly = addressOnly; self.metadata = metadata
+    }
+
+    /// True when the entry stands for more than one event.
+    public var isSpan: Bool { throughEvent != event }
+
+    /// The hull of two entries: every event and byte of either (flags: address-only if
+    /// both are, metadata if either is).
+    func hull(_ other: SourceSpan) -> SourceSpan {
+        SourceSpan(event: min(event, other.event), throughEvent: max(throughEvent, other.throughEvent),
+                   start: min(start, other.start), end: max(end, other.end),
+                   addressOnly: addressOnly && other.addressOnly, metadata: metadata || other.metadata)
+    }
+}
+
+extension LabelTable {
+    /// Default most entries `boundedSources` returns per address-only flag.
+    public static let defaultMaxSourceEntries = 64
+
+    /// The sources of `label` in at most `maxEntries` entries per flag (value, address-only),
+    /// over-approximating, never dropping a source: pieces of one event are merged; an
+    /// interval that covers more than `maxEntries` allocations (a hull across events, left by
+    /// `coarsen`) becomes one span of events; past the bound, neighbouring entries in event
+    /// order are merged into spans (the hull of their events and bytes), evenly.
+    /// `coarsened` is true when some entry is a span or wider than the set's own pieces.
+    /// Entries are sorted by flag (value first), then event.
+    /// Cost: O(intervals × log ranges + allocations the set's intervals cover + entries log
+    /// entries); memory O(entries), never O(allocations covered).
+    public func boundedSources(_ label: Label, maxEntries: Int = LabelTable.defaultMaxSourceEntries)
+        -> (entries: [SourceSpan], coarsened: Bool) {
+        let bound = max(1, maxEntries)
+        var raw: [SourceSpan] = []
+        var coarsened = false
+        for iv in intervals(of: label) {
+            let baseUpper = min(iv.upper, nextBase)
+            if iv.lower < baseUpper, let i = rangeIndex(max(iv.lower, 1)) {
+                let j = rangeIndex(baseUpper - 1) ?? ranges.count - 1
+                if j - i + 1 > bound {
+                    // A hull across many allocations: one span, its window and byte hull found
+                    // by a scan (no list of the allocations).
+                    var span = SourceSpan(event: .max, throughEvent: 0, start: .max, end: .min, addressOnly: iv.addressOnly, metadata: false)
+                    for k in i ... j {
+                        let r = ranges[k]
+                        let lo = max(iv.lower, r.first), hi = min(baseUpper, r.end)
+                        guard lo < hi else { continue }
+                        let start = r.eventOffset + Int64(lo - r.first)
+                        span.event = min(span.event, r.event)
+                        span.throughEvent = max(span.throughEvent, r.event)
+                        span.start = min(span.start, start)
+                        span.end = max(span.end, start + Int64(hi - lo))
+                        span.metadata = span.metadata || r.metadata
+                    }
+                    if span.event <= span.throughEvent {
+                        raw.append(span)
+                        coarsened = coarsened || span.isSpan
+                    }
+                } else {
+                    for k in i ... j {
+                        let r = ranges[k]
+                        let lo = max(iv.lower, r.first), hi = min(baseUpper, r.end)
+                        guard lo < hi else { continue }
+                        let start = r.eventOffset + Int64(lo - r.first)
+                        raw.append(SourceSpan(event: r.event, throughEvent: r.event, start: start, end: start + Int64(hi - lo),
+                                              addressOnly: iv.addressOnly, metadata: r.metadata))
+                    }
+                }
+            }
+            let coarseEnd = UInt64(baseCapacity) + UInt64(coarse.count)
+            var c = UInt64(max(iv.lower, baseCapacity))
+            while c < UInt64(iv.upper) && c < coarseEnd {
+                for s in coarse[Int(c - UInt64(baseCapacity))] {
+                    raw.append(SourceSpan(event: s.event, throughEvent: s.event, start: s.start, end: s.end,
+                                          addressOnly: iv.addressOnly, metadata: s.metadata))
+                }
+                c += 1
+            }
+        }
+        var out: [SourceSpan] = []
+        for flag in [false, true] {
+            var list = raw.filter { $0.addressOnly == flag }
+            list.sort { ($0.event, $0.throughEvent, $0.start) < ($1.event, $1.throughEvent, $1.start) }
+            // Pieces of one event that overlap or touch, and spans whose windows overlap, merge.
+            var merged: [SourceSpan] = []
+            for e in list {
+                if var last = merged.last, e.event <= last.throughEvent,
+                   last.isSpan || e.isSpan || (e.start <= last.end && e.end >= last.start) {
+                    if e.metadata != last.metadata && !(last.isSpan || e.isSpan) {
+                        merged.append(e)
+                        continue
+                    }
+                    last = last.hull(e)
+                    merged[merged.count - 1] = last
+                } else {
+                    merged.append(e)
+                }
+            }
+            if merged.count > bound {
+                // Past the bound: consecutive entries in event order, merged evenly into spans.
+                coarsened = true
+                let chunk = (merged.count + bound - 1) / bound
+                var k = 0
+                while k < merged.count {
+                    var hull = merged[k]
+                    for e in merged[k + 1 ..< min(merged.count, k + chunk)] { hull = hull.hull(e) }
+                    out.append(hull)
+                    k += chunk
+                }
+            } else {
+                out.append(contentsOf: merged)
+            }
+        }
+        return (out, coarsened)
+    }
+}
+
+extension LabelTable {
+    /// The byte ranges of `label` (address-only pieces included) as `byteRanges` gives
+    /// them, bounded: at most about `2 × maxEntries` ranges, a range standing for a span of
+    /// events (`TaintByteRange.throughEvent`) where the set named more (see
+    /// `boundedSources`). Sorted by event. Cost: that of `boundedSources`.
+    public func boundedByteRanges(_ label: Label, maxEntries: Int = LabelTable.defaultMaxSourceEntries)
+        -> (ranges: [TaintByteRange], coarsened: Bool) {
+        let (entries, coarsened) = boundedSources(label, maxEntries: maxEntries)
+        let sorted = entries.sorted { ($0.event, $0.throughEvent, $0.start) < ($1.event, $1.throughEvent, $1.start) }
+        var out: [TaintByteRange] = []
+        var lastThrough: UInt64 = 0
+        for e in sorted {
+            if var last = out.last, e.event <= lastThrough,
+               last.throughEvent != nil || e.isSpan || (e.start <= last.end && e.end >= last.start) {
+                lastThrough = max(lastThrough, e.throughEvent)
+                last.start = min(last.start, e.start)
+                last.end = max(last.end, e.end)
+                last.throughEvent = lastThrough == last.event ? nil : lastThrough
+                out[out.count - 1] = last
+            } else {
+                out.append(TaintByteRange(event: e.event, start: e.start, end: e.end, throughEvent: e.isSpan ? e.throughEvent : nil))
+                lastThrough = e.throughEvent
+            }
+        }
+        return (out, coarsened)
+    }
+
+    /// Whether the label's intervals cover more than `maxEntries` allocations (source
+    /// pieces) in all: then `boundedSources` may coarsen it; else its exact pieces number
+    /// at most `maxEntries` (plus coarse labels' events). Cost: O(log ranges).
+    public func mayExceed(_ label: Label, maxEntries: Int = LabelTable.defaultMaxSourceEntries) -> Bool {
+        guard Self.isUnion(label) else { return false }
+        let info = sets[Int(label & ~Self.unionBit)]
+        guard info.count > 0 else { return false }
+        let lower = intervalStore[info.start].lower, upper = min(intervalStore[info.start + info.count - 1].upper, nextBase)
+        guard lower < upper, let i = rangeIndex(max(lower, 1)) else { return false }
+        let j = rangeIndex(upper - 1) ?? ranges.count - 1
+        return j - i + 1 > maxEntries
     }
 }

@@ -48,6 +48,8 @@ public struct TaintSummary: Codable, Equatable, Sendable {
     /// the same strings as that event's bytes, so a byte of them that no flow of that image
     /// fed was a constant there. Nil for forked units and summaries written before it.
     public var execveSequence: UInt64?
+    /// What the replay cost and saw; `spans` is filled by `init` from `flows` and
+    /// `pathSinks` (entries standing for spans of events).
     public var statistics: TaintStatistics
 
     public init(traceRootChain: String, pid: Int32, tid: Int32, startSequence: UInt64, executable: String,
@@ -60,6 +62,9 @@ public struct TaintSummary: Codable, Equatable, Sendable {
         self.completed = completed; self.failure = failure; self.addressDependency = addressDependency
         self.flows = flows; self.controlSources = controlSources; self.alerts = alerts
         self.pathSinks = pathSinks; self.execveSequence = execveSequence; self.statistics = statistics
+        // Entries standing for spans of events, counted here so every writer reports them.
+        let spans = flows.count(where: { $0.throughInput != nil }) + pathSinks.reduce(0) { total, sink in total + sink.sources.count(where: { $0.throughEvent != nil }) }
+        if spans > 0 { self.statistics.spans = spans }
     }
 }
 
@@ -83,18 +88,34 @@ public struct TaintFlow: Codable, Equatable, Sendable {
     /// True when the input ranges were widened to keep a label set bounded
     /// (`TaintStatistics.coarsenedSets`): the true ranges lie within.
     public var coarsened: Bool
+    /// Set on a coarsened flow that stands for many input events: the inputs are bytes
+    /// `[inputStart, inputEnd)` of every source event of the unit from `input` through
+    /// `throughInput` (global sequence numbers, inclusive), those the output's label set
+    /// named and any between them (a sink whose set named more events than a flow summary
+    /// keeps, `TaintStatistics.spans`). Nil (absent from the JSON): the one event `input`.
+    /// Optional, so summaries written before it read unchanged.
+    public var throughInput: UInt64?
 
     public init(output: UInt64, outputStart: Int64, outputEnd: Int64, input: UInt64, inputStart: Int64,
-                inputEnd: Int64, shifted: Bool = false, addressOnly: Bool = false, coarsened: Bool = false) {
+                inputEnd: Int64, shifted: Bool = false, addressOnly: Bool = false, coarsened: Bool = false,
+                throughInput: UInt64? = nil) {
         self.output = output; self.outputStart = outputStart; self.outputEnd = outputEnd
         self.input = input; self.inputStart = inputStart; self.inputEnd = inputEnd
         self.shifted = shifted; self.addressOnly = addressOnly; self.coarsened = coarsened
+        self.throughInput = throughInput
     }
 }
 
 extension TaintFlow {
-    /// Output byte k came from input byte k: `shifted`, over ranges of equal length.
-    public var isCopy: Bool { shifted && outputEnd - outputStart == inputEnd - inputStart }
+    /// Output byte k came from input byte k: `shifted`, over ranges of equal length (never
+    /// a span of events).
+    public var isCopy: Bool { shifted && throughInput == nil && outputEnd - outputStart == inputEnd - inputStart }
+
+    /// The last input event this flow stands for (`input` unless it is a span).
+    public var lastInput: UInt64 { max(input, throughInput ?? input) }
+
+    /// True when input event `event` is one this flow names: `input`, or inside its span.
+    public func names(input event: UInt64) -> Bool { event == input || (input <= event && event <= lastInput) }
 
     /// The input bytes that output bytes `output` (inside this flow's output range) came
     /// from: the matching bytes of a copy, else the flow's whole input range.
@@ -139,12 +160,26 @@ public struct TaintAlert: Codable, Equatable, Sendable {
     }
 }
 
-/// Bytes `[start, end)` of the data moved by event `event`.
+/// Bytes `[start, end)` of the data moved by event `event`; with `throughEvent`, of every
+/// source event of the unit from `event` through `throughEvent`.
 public struct TaintByteRange: Codable, Equatable, Hashable, Sendable {
     public var event: UInt64
     public var start: Int64
     public var end: Int64
-    public init(event: UInt64, start: Int64, end: Int64) { self.event = event; self.start = start; self.end = end }
+    /// Set on a coarsened range standing for many events: bytes `[start, end)` of every
+    /// source event of the unit with a global sequence number in `event ... throughEvent`,
+    /// those the label set named and any between them (a path whose set named more events
+    /// than a summary keeps, `TaintStatistics.spans`). Nil (absent from the JSON): the one
+    /// event `event`. Optional, so summaries written before it read unchanged.
+    public var throughEvent: UInt64?
+    public init(event: UInt64, start: Int64, end: Int64, throughEvent: UInt64? = nil) {
+        self.event = event; self.start = start; self.end = end; self.throughEvent = throughEvent
+    }
+
+    /// True when input event `other` is one this range names: `event`, or inside its span.
+    public func names(event other: UInt64) -> Bool {
+        other == event || (event <= other && other <= (throughEvent ?? event))
+    }
 }
 
 /// A path argument of syscall event `event` whose bytes came from input.
@@ -169,6 +204,10 @@ public struct TaintStatistics: Codable, Equatable, Sendable {
     public var unionHits: UInt64 = 0
     /// Label sets widened to stay within the interval bound (precision lost, never a flow).
     public var coarsenedSets: Int = 0
+    /// Flows and path-sink ranges that stand for a span of input events (`throughInput`,
+    /// `throughEvent`): label sets naming more events than a summary entry keeps were
+    /// summarised as windows of events. Nil in summaries written before it (or none).
+    public var spans: Int?
     /// Shadow pages allocated (4 KiB of guest memory each).
     public var shadowPages: Int = 0
     public var seconds: Double = 0
