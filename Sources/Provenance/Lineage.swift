@@ -267,7 +267,14 @@ public struct LineageReport: Sendable {
         for t in targets {
             out += "\(describe(t)) \(verb)\(mode == .refined ? " (refined by taint)" : ""):\n"
         }
-        if entries.isEmpty { out += "  nothing recorded\n" }
+        if entries.isEmpty {
+            switch (mode, direction) {
+            case (.refined, _):
+                out += "  nothing the refinement kept (links taint refuted are dropped; --coarse shows every recorded link)\n"
+            case (.coarse, .backward): out += "  nothing: no recorded process wrote it (an input from outside the recording)\n"
+            case (.coarse, .forward): out += "  nothing: no recorded process read it\n"
+            }
+        }
         let width = max(4, entries.map(\.via.count).max() ?? 0)
         // hops: edges between the node and the target; via: the edge's operation (coarse)
         // or derivation status (refined) at the node's end.
@@ -290,6 +297,11 @@ public struct LineageReport: Sendable {
             out += "\n"
         }
         for (i, note) in notes.enumerated() { out += "  [\(i + 1)] \(note)\n" }
+        if mode == .coarse && !entries.isEmpty {
+            out += "where:\n  hops  edges between the node and the target\n"
+                + "  via   the syscall that links the node to the one a hop nearer the target\n"
+                + "  (vN)  the Nth version of an object or process (each change makes one)\n"
+        }
         if mode == .refined {
             let used = Set(entries.map(\.via))
             let explained = Self.legend.filter { used.contains($0.word) }

@@ -14,11 +14,14 @@ struct Magprov: ParsableCommand {
           magprov dump trace          every recorded syscall, strace-style
           magprov graph trace         the provenance graph (PROV-JSON, DOT, SVG)
           magprov why trace data.gz   where this file's content came from
-          magprov impact trace data.txt          what was derived from this file
+          magprov impact trace data.txt
+                                      what was derived from this file
           magprov replay trace        re-execute every process in the interpreter
-          magprov replay --taint trace           the same with byte-level taint: refines the
-                                      graph, so why/impact name only real data flows
-          magprov why trace data.gz --bytes 0-64  which input bytes these bytes came from
+          magprov replay --taint trace
+                                      the same with byte-level taint: refines the
+                                      graph to the data flows that really happened
+          magprov why trace data.gz --bytes 0-64
+                                      which input bytes these output bytes came from
           magprov alerts trace        where input bytes became an instruction pointer
           magprov verify trace        is the trace complete, unchanged and signed?
 
