@@ -598,6 +598,13 @@ public final class LabelTable {
         // miss path would turn it into): a fresh input byte then finds the pair of its
         // granule instead of missing, and does not evict a pair that repeats.
         if counters.pointee.widening && (isBase(x) || isBase(y)) { return unionWidened(x, y) }
+        return cachedUnion(x, y)
+    }
+
+    /// The union of `x` < `y` through the direct-mapped cache (key and union side by side,
+    /// one cache line per probe); a miss computes and fills it (`unionMiss`).
+    @inline(__always)
+    func cachedUnion(_ x: Label, _ y: Label) -> Label {
         let key = UInt64(x) << 32 | UInt64(y)
         counters.pointee.unionLookups &+= 1
         let slot = Int(truncatingIfNeeded: PairMemo.mix(key) >> (64 - Self.cacheBits))
@@ -617,17 +624,7 @@ public final class LabelTable {
         let cx = isBase(x) ? canonical(x) : x
         let cy = isBase(y) ? canonical(y) : y
         if cx == cy { return cx }
-        let (u, v) = cx < cy ? (cx, cy) : (cy, cx)
-        let key = UInt64(u) << 32 | UInt64(v)
-        counters.pointee.unionLookups &+= 1
-        let slot = Int(truncatingIfNeeded: PairMemo.mix(key) >> (64 - Self.cacheBits))
-        // slot < 1 << cacheBits by the shift.
-        let entry = cache + 2 &* slot
-        if entry[0] == key {
-            counters.pointee.unionHits &+= 1
-            return Label(truncatingIfNeeded: entry[1])
-        }
-        return unionMiss(u, v, key: key, slot: slot)
+        return cx < cy ? cachedUnion(cx, cy) : cachedUnion(cy, cx)
     }
 
     @inline(never)
