@@ -602,10 +602,7 @@ struct RefinementState {
                         if r.role == .metadataIn && f.addressOnly { continue }
                         guard let input = Self.clip(f.inputStart, f.inputEnd, to: r) else { continue }
                         spanEvidence += 1
-                        evidence.append(Evidence(outputEvent: w.sequence, outputRange: f.outputStart..<f.outputEnd,
-                                                 outputObject: w.offset.map { ($0 + f.outputStart)..<($0 + f.outputEnd) },
-                                                 inputEvent: r.sequence, inputRange: input,
-                                                 inputObject: r.offset.map { ($0 + input.lowerBound)..<($0 + input.upperBound) },
+                        evidence.append(Evidence(write: w, f.outputStart..<f.outputEnd, read: r, input,
                                                  kind: r.role == .metadataIn ? "metadata" : f.addressOnly ? "address" : "value",
                                                  shifted: false))
                     }
@@ -620,10 +617,7 @@ struct RefinementState {
                 // no data flow: the input stays implicit at most.
                 if r.role == .metadataIn && f.addressOnly { continue }
                 let kind = r.role == .metadataIn ? "metadata" : f.addressOnly ? "address" : "value"
-                evidence.append(Evidence(outputEvent: w.sequence, outputRange: f.outputStart..<f.outputEnd,
-                                         outputObject: w.offset.map { ($0 + f.outputStart)..<($0 + f.outputEnd) },
-                                         inputEvent: r.sequence, inputRange: f.inputStart..<f.inputEnd,
-                                         inputObject: r.offset.map { ($0 + f.inputStart)..<($0 + f.inputEnd) },
+                evidence.append(Evidence(write: w, f.outputStart..<f.outputEnd, read: r, f.inputStart..<f.inputEnd,
                                          kind: kind, shifted: f.isCopy))
             }
         }
@@ -795,10 +789,7 @@ struct RefinementState {
                     if r.role == .metadataIn && (f.addressOnly || g.addressOnly) { continue }
                     guard let input = Self.clip(inputRange.lowerBound, inputRange.upperBound, to: r) else { continue }
                     let outputRange = narrowed.outputStart..<narrowed.outputEnd
-                    evidence.append(Evidence(outputEvent: w.sequence, outputRange: outputRange,
-                                             outputObject: w.offset.map { ($0 + outputRange.lowerBound)..<($0 + outputRange.upperBound) },
-                                             inputEvent: r.sequence, inputRange: input,
-                                             inputObject: r.offset.map { ($0 + input.lowerBound)..<($0 + input.upperBound) },
+                    evidence.append(Evidence(write: w, outputRange, read: r, input,
                                              kind: r.role == .metadataIn ? "metadata" : f.addressOnly || g.addressOnly ? "address" : "value",
                                              shifted: false))
                 }
@@ -815,10 +806,7 @@ struct RefinementState {
             }
             if r.role == .metadataIn && (f.addressOnly || g.addressOnly) { continue }
             let outputRange = narrowed.outputStart..<narrowed.outputEnd
-            evidence.append(Evidence(outputEvent: w.sequence, outputRange: outputRange,
-                                     outputObject: w.offset.map { ($0 + outputRange.lowerBound)..<($0 + outputRange.upperBound) },
-                                     inputEvent: r.sequence, inputRange: inputRange,
-                                     inputObject: r.offset.map { ($0 + inputRange.lowerBound)..<($0 + inputRange.upperBound) },
+            evidence.append(Evidence(write: w, outputRange, read: r, inputRange,
                                      kind: r.role == .metadataIn ? "metadata" : f.addressOnly || g.addressOnly ? "address" : "value",
                                      shifted: exact))
         }
@@ -973,4 +961,17 @@ struct RefinementState {
 func objectBytes(_ e: ByteEndpoint, _ graph: ProvenanceGraph) -> ObjectBytes {
     let name = graph.nodes.indices.contains(e.node) ? ProvenanceGraph.defaultName(graph.nodes[e.node]) : "node \(e.node)"
     return ObjectBytes(node: e.node, name: name, kind: e.kind.rawValue, start: e.start, end: e.end, note: e.note)
+}
+
+extension RefinementState.Evidence {
+    /// Bytes `outputRange` of write event `w` came from bytes `inputRange` of read event
+    /// `r`; each range is also placed in its object when the event's file offset is known.
+    init(write w: EventPlacement, _ outputRange: Range<Int64>, read r: EventPlacement, _ inputRange: Range<Int64>,
+         kind: String, shifted: Bool) {
+        self.init(outputEvent: w.sequence, outputRange: outputRange,
+                  outputObject: w.offset.map { ($0 + outputRange.lowerBound)..<($0 + outputRange.upperBound) },
+                  inputEvent: r.sequence, inputRange: inputRange,
+                  inputObject: r.offset.map { ($0 + inputRange.lowerBound)..<($0 + inputRange.upperBound) },
+                  kind: kind, shifted: shifted)
+    }
 }
